@@ -1,0 +1,60 @@
+"""Fixtures every test gets: an isolated home directory and an in-memory keyring.
+
+No test may touch the developer's real config, state or OS keyring, so both are
+redirected before each test (autouse).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import keyring.backend
+import pytest
+
+from trigon_sync import paths
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """A keyring backend that keeps secrets in a dict for the life of one test."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.secrets.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.secrets[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        import keyring.errors
+
+        if (service, username) not in self.secrets:
+            raise keyring.errors.PasswordDeleteError(username)
+        del self.secrets[(service, username)]
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point TRIGON_SYNC_HOME at a fresh directory for every test."""
+    home = tmp_path / "home"
+    monkeypatch.setenv(paths.ENV_HOME, str(home))
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    return home
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """Replace the OS keyring with an in-memory one for every test."""
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    try:
+        yield backend
+    finally:
+        keyring.set_keyring(previous)

@@ -1,0 +1,57 @@
+"""Where trigon-sync keeps its files.
+
+Everything lives in one home directory: ``$TRIGON_SYNC_HOME`` when set (the global
+``--home`` option sets it too, so child processes agree), else the platform's user
+config directory. Tests point the variable at ``tmp_path``; cron sets it explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+ENV_HOME = "TRIGON_SYNC_HOME"
+APP_NAME = "trigon-sync"
+
+
+def home_dir() -> Path:
+    """The home directory (not created; see :func:`ensure_home`)."""
+    override = os.environ.get(ENV_HOME)
+    if override:
+        return Path(override).expanduser()
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def ensure_home() -> Path:
+    """Create the home directory with mode 0700 if needed and return it."""
+    home = home_dir()
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return home
+
+
+def config_file() -> Path:
+    return home_dir() / "config.toml"
+
+
+def state_file() -> Path:
+    return home_dir() / "state.toml"
+
+
+def lock_file() -> Path:
+    return home_dir() / "state.lock"
+
+
+def logs_dir() -> Path:
+    return home_dir() / "logs"
+
+
+def token_file() -> Path:
+    """The opt-in file token store (``--token-store file``), mode 0600."""
+    return home_dir() / "tokens.toml"
+
+
+def register_dir() -> Path:
+    """Downloaded Business Register files and their index caches."""
+    return home_dir() / "register"
