@@ -1,0 +1,360 @@
+"""Where the Trigon refresh token and the Uku API key live; never where they are shown.
+
+Two stores share one small protocol (get / set / delete by name):
+
+* :class:`KeyringStore` — the OS keyring through ``keyring`` (Keychain, Credential
+  Locker, Secret Service). On a headless server or in cron there often is none: keyring
+  then answers with its fail/null backend, and we stop with :class:`NoKeyringBackend`,
+  which explains the ways out instead of crashing or silently storing nowhere. A
+  plaintext backend that keyring merely fell back to (priority < 1, e.g. keyrings.alt) is
+  treated the same unless the user selected it explicitly. Every keyring call runs in a
+  daemon thread with a timeout, because a locked collection can block forever and cron
+  has nobody to type the unlock password.
+* :class:`FileStore` — the explicit opt-in ``--token-store file``: a TOML file in the
+  home directory, written atomically with mode 0600.
+
+Secrets travel as :class:`Secret` so that an accidental ``repr``/log line shows a mask.
+"""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import os
+import tempfile
+import threading
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol, TypeVar
+
+import tomli_w
+
+from trigon_sync import paths
+from trigon_sync.errors import SecretStoreError
+
+SERVICE_NAME = "trigon-sync"
+TRIGON_REFRESH_TOKEN = "trigon-refresh-token"
+UKU_API_KEY = "uku-api-key"
+DEFAULT_KEYRING_TIMEOUT = 10.0
+
+StoreKind = Literal["keyring", "file"]
+STORE_KINDS: tuple[StoreKind, ...] = ("keyring", "file")
+
+T = TypeVar("T")
+
+
+class Secret:
+    """A secret string whose ``repr``/``str`` never reveal it; call :meth:`reveal`."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str) or not value:
+            raise ValueError("a secret must be a non-empty string")
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class SecretStore(Protocol):
+    """A named-secret store; ``kind`` is what config.toml records as trigon.token_store."""
+
+    kind: StoreKind
+
+    def get(self, name: str) -> Secret | None: ...
+
+    def set(self, name: str, value: Secret) -> None: ...
+
+    def delete(self, name: str) -> bool:
+        """Remove ``name``; False when there was nothing to remove."""
+        ...
+
+
+class NoKeyringBackend(SecretStoreError):
+    """keyring has no real backend here; ``explanation`` is the few lines to show."""
+
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+        self.explanation = no_keyring_explanation(backend)
+        super().__init__(
+            f"no OS keyring is available here (keyring backend: {backend})",
+            hint="select a keyring backend (PYTHON_KEYRING_BACKEND or keyring's config file) "
+            "or rerun with `--token-store file`",
+        )
+
+
+def no_keyring_explanation(backend: str) -> list[str]:
+    """The situation and the two documented ways out, as lines for the CLI."""
+    return [
+        f"There is no usable OS keyring here (keyring's active backend is {backend}).",
+        "That is normal on servers and in cron jobs: no desktop session, no Secret Service.",
+        "Choose one of:",
+        "  (a) install a keyring backend and select it via PYTHON_KEYRING_BACKEND or keyring's "
+        f"config file ({keyring_config_path()}); run `keyring --list-backends` to see them;",
+        "  (b) rerun with `--token-store file`: the refresh token and API key go to "
+        f"{paths.token_file()} (mode 0600). Less safe: anyone who can read that file can use "
+        "the connection. The choice is remembered in config.toml (trigon.token_store) so cron "
+        "uses the same store.",
+    ]
+
+
+def keyring_config_path() -> Path:
+    """keyring's own config file (``[backend] default-keyring = ...``)."""
+    import keyring.util.platform_ as platform_
+
+    return Path(platform_.config_root()) / "keyringrc.cfg"
+
+
+def _qualified(obj: object) -> str:
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _explicitly_selected(backend: object) -> bool:
+    """True when the user chose this backend (env var or keyring's config file)."""
+    name = _qualified(backend)
+    if os.environ.get("PYTHON_KEYRING_BACKEND", "").strip() == name:
+        return True
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(keyring_config_path(), encoding="utf-8")
+        chosen = parser.get("backend", "default-keyring", fallback="")
+    except (OSError, configparser.Error):
+        return False
+    return chosen.strip() == name
+
+
+def _usable_backend() -> object:
+    """The active keyring backend, or NoKeyringBackend when it cannot keep a secret."""
+    import keyring
+    import keyring.backends.fail
+    import keyring.backends.null
+    import keyring.core
+
+    backend = keyring.get_keyring()
+    if isinstance(backend, keyring.backends.fail.Keyring | keyring.backends.null.Keyring):
+        raise NoKeyringBackend(_qualified(backend))
+    if not keyring.core.recommended(backend) and not _explicitly_selected(backend):
+        raise NoKeyringBackend(_qualified(backend))
+    return backend
+
+
+def _with_timeout(call: Callable[[], T], *, timeout: float, what: str) -> T:
+    """Run a keyring call in a daemon thread so a hung keyring cannot block cron."""
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name=f"keyring-{what}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise SecretStoreError(
+            f"the OS keyring did not answer within {timeout:g} s while trying to {what}",
+            hint="the keyring may be locked: unlock it, select another backend, or use "
+            "`--token-store file`",
+        )
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome.get("value")  # type: ignore[return-value]
+
+
+class KeyringStore:
+    """Secrets in the OS keyring under service ``trigon-sync``, one entry per name."""
+
+    kind: StoreKind = "keyring"
+
+    def __init__(
+        self, *, service: str = SERVICE_NAME, timeout: float = DEFAULT_KEYRING_TIMEOUT
+    ) -> None:
+        self.service = service
+        self.timeout = timeout
+
+    def _run(self, what: str, op: Callable[[object], T]) -> T:
+        import keyring.errors
+
+        def call() -> T:
+            return op(_usable_backend())
+
+        try:
+            return _with_timeout(call, timeout=self.timeout, what=what)
+        except keyring.errors.NoKeyringError as exc:
+            raise NoKeyringBackend("none") from exc
+        except keyring.errors.KeyringLocked as exc:
+            raise SecretStoreError(
+                f"the OS keyring is locked; cannot {what}",
+                hint="unlock it or use `--token-store file`",
+            ) from exc
+        except keyring.errors.KeyringError as exc:
+            raise SecretStoreError(
+                f"the OS keyring failed to {what}: {type(exc).__name__}",
+                hint="check the keyring, or use `--token-store file`",
+            ) from exc
+
+    def check(self) -> str:
+        """The backend's name; raises when there is no usable keyring."""
+        return self._run("find a keyring backend", _qualified)
+
+    def get(self, name: str) -> Secret | None:
+        value = self._run(
+            "read a secret",
+            lambda backend: backend.get_password(self.service, name),  # type: ignore[attr-defined]
+        )
+        return Secret(value) if value else None
+
+    def set(self, name: str, value: Secret) -> None:
+        self._run(
+            "store a secret",
+            lambda backend: backend.set_password(  # type: ignore[attr-defined]
+                self.service, name, value.reveal()
+            ),
+        )
+
+    def delete(self, name: str) -> bool:
+        import keyring.errors
+
+        def op(backend: object) -> bool:
+            try:
+                backend.delete_password(self.service, name)  # type: ignore[attr-defined]
+            except keyring.errors.PasswordDeleteError:
+                return False
+            return True
+
+        return self._run("delete a secret", op)
+
+
+class FileStore:
+    """Secrets in a 0600 TOML file (``[secrets]`` table); the opt-in for keyring-less hosts."""
+
+    kind: StoreKind = "file"
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or paths.token_file()
+        self._lock = threading.Lock()
+
+    def _read(self) -> dict[str, str]:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise SecretStoreError(
+                f"cannot read the token file {self.path}: {exc.strerror}",
+                hint="check its owner and permissions (it should be 0600)",
+            ) from exc
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SecretStoreError(
+                f"the token file {self.path} is corrupt",
+                hint="run `trigon-sync disconnect` and connect again, or delete the file",
+            ) from exc
+        table = data.get("secrets", {})
+        return {k: v for k, v in table.items() if isinstance(v, str)}
+
+    def _write(self, secrets: dict[str, str]) -> None:
+        directory = self.path.parent
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tokens.", suffix=".tmp", dir=directory)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(
+                    b"# trigon-sync secrets (--token-store file). Keep this file private.\n"
+                )
+                handle.write(tomli_w.dumps({"secrets": secrets}).encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
+            Path(tmp).replace(self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                Path(tmp).unlink()
+            raise
+        with contextlib.suppress(OSError):
+            dir_fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+    def get(self, name: str) -> Secret | None:
+        value = self._read().get(name)
+        return Secret(value) if value else None
+
+    def set(self, name: str, value: Secret) -> None:
+        with self._lock:
+            secrets = self._read()
+            secrets[name] = value.reveal()
+            self._write(secrets)
+
+    def delete(self, name: str) -> bool:
+        with self._lock:
+            secrets = self._read()
+            if name not in secrets:
+                return False
+            del secrets[name]
+            if secrets:
+                self._write(secrets)
+            else:
+                self.path.unlink(missing_ok=True)
+            return True
+
+
+def open_store(kind: str = "keyring") -> SecretStore:
+    """The store config.toml names (``trigon.token_store``)."""
+    if kind == "keyring":
+        return KeyringStore()
+    if kind == "file":
+        return FileStore(paths.token_file())
+    raise SecretStoreError(
+        f"unknown token store {kind!r}", hint="use `keyring` or `file` (trigon.token_store)"
+    )
+
+
+@dataclass(frozen=True)
+class StoreDescription:
+    """What `status`/`doctor` show about the secret store; never a secret value."""
+
+    kind: StoreKind
+    location: str
+    usable: bool
+    problem: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.kind} ({self.location})"
+        return text if self.usable else f"{text}: {self.problem}"
+
+
+def describe_store(kind: str = "keyring") -> StoreDescription:
+    """Which store is in use and whether it works, probing the keyring (with a timeout)."""
+    store = open_store(kind)
+    if isinstance(store, FileStore):
+        exists = store.path.exists()
+        problem = None
+        if exists and store.path.stat().st_mode & 0o077:
+            problem = "the token file is readable by other users; chmod 600 it"
+        return StoreDescription("file", str(store.path), usable=problem is None, problem=problem)
+    assert isinstance(store, KeyringStore)  # noqa: S101 - open_store only returns these two
+    try:
+        backend = store.check()
+    except SecretStoreError as exc:
+        return StoreDescription("keyring", f"service {store.service!r}", False, exc.message)
+    return StoreDescription("keyring", f"{backend}, service {store.service!r}", True)

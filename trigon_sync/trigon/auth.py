@@ -1,0 +1,289 @@
+"""The read-only wire to Trigon and the token lifecycle every Trigon call goes through.
+
+:class:`TrigonWire` is the single function that sends anything to Trigon: it lets through
+``GET`` and the three auth ``POST``\\ s (login, refresh, revoke) and refuses everything
+else, so the read-only promise does not depend on every caller behaving.
+
+:class:`TokenManager` keeps the access token in memory only and renews it when it has
+expired or a call answers 401. Refresh tokens rotate, and presenting a rotated-away one
+revokes the whole family, so renewal holds a file lock in the home directory across
+read -> refresh -> store, saves the new refresh token *before* the new access token is
+used, and never repeats a refresh POST that may have reached the server.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from trigon_sync import paths
+from trigon_sync.errors import (
+    AuthError,
+    BusyError,
+    CredentialsError,
+    ServiceUnavailable,
+    UsageError,
+)
+from trigon_sync.http import ApiResponse, Clock, HttpSession, RetryMode, unexpected
+from trigon_sync.secrets import TRIGON_REFRESH_TOKEN, Secret, SecretStore
+from trigon_sync.trigon.models import TrigonUser, user_from_json
+
+AUTH_POSTS = frozenset({"/auth/login", "/auth/refresh", "/auth/revoke"})
+ACCESS_TOKEN_ERRORS = frozenset(
+    {"ACCESS_TOKEN_MISSING", "ACCESS_TOKEN_EXPIRED", "ACCESS_TOKEN_INVALID"}
+)
+REFRESH_REJECTED = frozenset(
+    {"REFRESH_TOKEN_EXPIRED", "REFRESH_TOKEN_REVOKED", "REFRESH_TOKEN_INVALID"}
+)
+EXPIRY_SKEW_SECONDS = 30.0
+RECONNECT_HINT = "run `trigon-sync connect` again"
+
+
+class ReadOnlyViolation(AssertionError):
+    """A bug: something tried to send a write to Trigon."""
+
+
+def token_lock_file() -> Path:
+    """Guards read -> refresh -> store of the rotating refresh token across processes."""
+    return paths.home_dir() / "trigon-token.lock"
+
+
+class TrigonWire:
+    """The only path to Trigon: GET, plus POST to the three auth endpoints."""
+
+    def __init__(self, session: HttpSession) -> None:
+        self._session = session
+
+    @property
+    def base_url(self) -> str:
+        return self._session.base_url
+
+    @property
+    def stats(self) -> Any:
+        return self._session.stats
+
+    def close(self) -> None:
+        self._session.close()
+
+    def get(
+        self, path: str, *, token: Secret, params: Mapping[str, Any] | None = None
+    ) -> ApiResponse:
+        return self._send(
+            "GET", path, params=params, headers={"Authorization": f"Bearer {token.reveal()}"}
+        )
+
+    def auth_post(self, path: str, body: Mapping[str, Any]) -> ApiResponse:
+        """Login, refresh or revoke; repeated only if it surely did not reach Trigon."""
+        return self._send("POST", path, json_body=dict(body), retry=RetryMode.CONNECT_ONLY)
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> ApiResponse:
+        method = method.upper()
+        if not (method == "GET" or (method == "POST" and path in AUTH_POSTS)):
+            raise ReadOnlyViolation(f"trigon-sync never sends {method} {path} to Trigon")
+        return self._session.send(method, path, **kwargs)
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """An access token and the (monotonic) moment after which we stop using it."""
+
+    value: Secret
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """What login and refresh return: a fresh access token and the next refresh token."""
+
+    access: AccessToken
+    refresh: Secret
+    user: TrigonUser | None
+
+
+def _grant_from(response: ApiResponse, clock: Clock) -> TokenGrant:
+    body = response.body if isinstance(response.body, Mapping) else {}
+    try:
+        access = Secret(str(body["access_token"]))
+        refresh = Secret(str(body["refresh_token"]))
+        expires_in = float(body.get("expires_in", 900))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise unexpected("Trigon", response) from exc
+    user = user_from_json(body["user"]) if isinstance(body.get("user"), Mapping) else None
+    expires_at = clock() + max(0.0, expires_in - EXPIRY_SKEW_SECONDS)
+    return TokenGrant(AccessToken(access, expires_at), refresh, user)
+
+
+def _user_refused(code: str | None, email: str | None) -> CredentialsError | None:
+    who = f"the Trigon user {email}" if email else "the connected Trigon user"
+    if code == "USER_INACTIVE":
+        return CredentialsError(
+            f"{who} is inactive in Trigon",
+            code=code,
+            hint="ask a Trigon admin to reactivate the user, or connect with another user",
+        )
+    if code == "USER_REMOVED":
+        return CredentialsError(
+            f"{who} was removed from the Trigon organisation",
+            code=code,
+            hint="connect with a Trigon user that still belongs to the organisation",
+        )
+    return None
+
+
+def login(
+    wire: TrigonWire, email: str, password: str, *, clock: Clock = time.monotonic
+) -> TokenGrant:
+    """Exchange email + password for tokens; the password is not kept anywhere."""
+    response = wire.auth_post("/auth/login", {"email": email, "password": password})
+    if response.ok:
+        return _grant_from(response, clock)
+    code = response.error_code
+    if code == "INVALID_CREDENTIALS":
+        raise CredentialsError(
+            "Trigon refused the email or password",
+            code=code,
+            hint="try logging into Trigon directly with the same credentials",
+        )
+    refused = _user_refused(code, email)
+    if refused is not None:
+        raise refused
+    if code == "VALIDATION_ERROR":
+        raise UsageError("Trigon needs both an email and a password", hint=response.error_message)
+    raise unexpected("Trigon", response)
+
+
+def revoke(wire: TrigonWire, refresh: Secret) -> bool:
+    """Ask Trigon to revoke a refresh token; False when Trigon did not confirm."""
+    try:
+        response = wire.auth_post("/auth/revoke", {"refresh_token": refresh.reveal()})
+    except ServiceUnavailable:
+        return False
+    return response.ok
+
+
+def expired_error() -> AuthError:
+    return AuthError("the Trigon connection has expired or was revoked", hint=RECONNECT_HINT)
+
+
+def not_connected_error() -> AuthError:
+    return AuthError("trigon-sync is not connected to Trigon", hint="run `trigon-sync connect`")
+
+
+class _Rejected(Exception):
+    """Trigon refused the refresh token itself (expired, revoked or unknown)."""
+
+
+class TokenManager:
+    """Access token in memory; refresh token in the store; one renewal at a time."""
+
+    def __init__(
+        self,
+        wire: TrigonWire,
+        store: SecretStore,
+        *,
+        email: str | None = None,
+        lock_path: Path | None = None,
+        lock_timeout: float = 60.0,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self._wire = wire
+        self._store = store
+        self._email = email
+        self._lock_path = lock_path
+        self._lock_timeout = lock_timeout
+        self._clock = clock
+        self._mutex = threading.Lock()
+        self._access: AccessToken | None = None
+        self.refreshes = 0
+
+    def _file_lock(self) -> filelock.BaseFileLock:
+        path = self._lock_path or token_lock_file()
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return filelock.FileLock(str(path), timeout=self._lock_timeout, thread_local=False)
+
+    def adopt(self, grant: TokenGrant) -> None:
+        """After a login: store the refresh token (under the lock), then use the access one."""
+        with self._mutex:
+            try:
+                with self._file_lock():
+                    self._store.set(TRIGON_REFRESH_TOKEN, grant.refresh)
+            except filelock.Timeout as exc:
+                raise self._busy() from exc
+            self._access = grant.access
+
+    def access_token(self) -> Secret:
+        """A usable access token, renewing it first when it has expired."""
+        with self._mutex:
+            if self._access is None or self._clock() >= self._access.expires_at:
+                self._renew()
+            assert self._access is not None  # noqa: S101 - _renew sets it or raises
+            return self._access.value
+
+    def after_unauthorized(self, rejected: Secret) -> Secret:
+        """A call answered 401 with ``rejected``: renew once (unless another thread did)."""
+        with self._mutex:
+            current = self._access
+            if (
+                current is not None
+                and current.value != rejected
+                and self._clock() < current.expires_at
+            ):
+                return current.value
+            self._renew()
+            assert self._access is not None  # noqa: S101
+            return self._access.value
+
+    def _busy(self) -> BusyError:
+        return BusyError(
+            "another trigon-sync process is renewing the Trigon token and did not finish",
+            hint="wait a minute and run again",
+        )
+
+    def _renew(self) -> None:
+        try:
+            with self._file_lock():
+                presented = self._store.get(TRIGON_REFRESH_TOKEN)
+                if presented is None:
+                    raise not_connected_error()
+                try:
+                    grant = self._refresh(presented)
+                except _Rejected:
+                    # Another process may have rotated the token: re-read before giving up.
+                    current = self._store.get(TRIGON_REFRESH_TOKEN)
+                    if current is None or current == presented:
+                        raise expired_error() from None
+                    try:
+                        grant = self._refresh(current)
+                    except _Rejected:
+                        raise expired_error() from None
+                # Saved before the new access token is used: the old one is spent now.
+                self._store.set(TRIGON_REFRESH_TOKEN, grant.refresh)
+        except filelock.Timeout as exc:
+            raise self._busy() from exc
+        self._access = grant.access
+        self.refreshes += 1
+
+    def _refresh(self, refresh: Secret) -> TokenGrant:
+        try:
+            response = self._wire.auth_post("/auth/refresh", {"refresh_token": refresh.reveal()})
+        except ServiceUnavailable as exc:
+            raise ServiceUnavailable(
+                f"{exc.message} (while renewing the Trigon access token)",
+                hint="run again later; if it then says the connection expired, "
+                "run `trigon-sync connect` again",
+            ) from exc
+        if response.ok:
+            return _grant_from(response, self._clock)
+        code = response.error_code
+        if response.status == 401 and code in REFRESH_REJECTED:
+            raise _Rejected(code)
+        refused = _user_refused(code, self._email)
+        if refused is not None:
+            raise refused
+        raise unexpected("Trigon", response, hint=RECONNECT_HINT)

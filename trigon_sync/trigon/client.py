@@ -1,0 +1,176 @@
+"""The Trigon API client: read-only, paged, with Trigon's errors turned into typed ones.
+
+Written against docs/trigon-api.md; if production differs, this module (with models.py)
+is the one place to change. Every request goes through :class:`TrigonWire`, which only
+lets GETs and the auth POSTs out, and through :class:`TokenManager`, which renews the
+access token once on a 401 and then repeats the call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from trigon_sync.errors import AuthError, PermissionDenied, UsageError
+from trigon_sync.http import ApiResponse, RequestStats, unexpected
+from trigon_sync.trigon.auth import (
+    ACCESS_TOKEN_ERRORS,
+    RECONNECT_HINT,
+    TokenManager,
+    TrigonWire,
+)
+from trigon_sync.trigon.models import (
+    COLLECTIONS,
+    EVENTS,
+    SNAPSHOT_KINDS,
+    SNAPSHOT_PARAM,
+    Collection,
+    Event,
+    Firm,
+    SnapshotKind,
+    TrigonUser,
+    count_from_json,
+    data_of,
+    firm_from_json,
+    unexpected_answer,
+    user_from_json,
+)
+
+PER_PAGE = 200
+ROLE_HINT = (
+    "add List and View for this firm to the user's role in Trigon, then run "
+    "`trigon-sync connect` again"
+)
+
+
+class FirmNotViewable(PermissionDenied):
+    """The role may List the firm but not View its data (403 FIRM_VIEW_FORBIDDEN)."""
+
+    def __init__(self, firm_id: str) -> None:
+        super().__init__(
+            f"the Trigon user may list firm {firm_id} but not read its data (no View permission)",
+            hint=ROLE_HINT,
+        )
+        self.firm_id = firm_id
+
+
+class FirmNotFound(PermissionDenied):
+    """Trigon does not show the firm: it does not exist or the role may not List it (404)."""
+
+    def __init__(self, firm_id: str) -> None:
+        super().__init__(
+            f"Trigon firm {firm_id} does not exist or the Trigon user may not list it",
+            hint=ROLE_HINT,
+        )
+        self.firm_id = firm_id
+
+
+class TrigonClient:
+    """Reads firms and counts from Trigon on behalf of the connected user."""
+
+    def __init__(self, wire: TrigonWire, tokens: TokenManager) -> None:
+        self._wire = wire
+        self._tokens = tokens
+
+    @property
+    def base_url(self) -> str:
+        return self._wire.base_url
+
+    @property
+    def stats(self) -> RequestStats:
+        """Requests sent so far, per method (for benchmarks and run summaries)."""
+        return self._wire.stats
+
+    def close(self) -> None:
+        self._wire.close()
+
+    def __enter__(self) -> TrigonClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- public reads -------------------------------------------------------------------
+
+    def me(self) -> TrigonUser:
+        """The connected user; a cheap authenticated call for `status`/`doctor`."""
+        return user_from_json(data_of(self._get("/me"), "user answer"))
+
+    def list_firms(self) -> list[Firm]:
+        """Every firm the role may List (all pages)."""
+        firms: list[Firm] = []
+        page = 1
+        while True:
+            body = self._get("/firms", {"page": page, "per_page": PER_PAGE})
+            items = data_of(body, "firm list")
+            if not isinstance(items, list):
+                raise unexpected_answer("firm list", body)
+            firms.extend(firm_from_json(item) for item in items)
+            pagination = body.get("pagination") or {}
+            total_pages = pagination.get("total_pages")
+            if not items or not isinstance(total_pages, int) or page >= total_pages:
+                return firms
+            page += 1
+
+    def get_firm(self, firm_id: str) -> Firm:
+        return firm_from_json(data_of(self._get(f"/firms/{firm_id}", firm_id=firm_id), "firm"))
+
+    def count(
+        self,
+        firm_id: str,
+        collection: Collection,
+        event: Event,
+        start: dt.date,
+        end: dt.date,
+    ) -> int:
+        """Records of ``collection`` created/updated within [start, end] (Tallinn dates)."""
+        if collection not in COLLECTIONS:
+            raise UsageError(f"unknown Trigon collection {collection!r}")
+        if event not in EVENTS:
+            raise UsageError(f"unknown event {event!r}: use 'created' or 'updated'")
+        if start > end:
+            raise UsageError(f"the window {start} .. {end} ends before it starts")
+        params = {f"{event}_from": start.isoformat(), f"{event}_to": end.isoformat()}
+        body = self._get(f"/firms/{firm_id}/{collection}/count", params, firm_id=firm_id)
+        return count_from_json(body)
+
+    def snapshot(self, firm_id: str, kind: SnapshotKind, as_of: dt.date) -> int:
+        """Active reporting persons / depreciable fixed assets on ``as_of``."""
+        if kind not in SNAPSHOT_KINDS:
+            raise UsageError(f"unknown Trigon snapshot {kind!r}")
+        params = {SNAPSHOT_PARAM[kind]: as_of.isoformat()}
+        body = self._get(f"/firms/{firm_id}/{kind}/count", params, firm_id=firm_id)
+        return count_from_json(body)
+
+    # -- the one request path -----------------------------------------------------------
+
+    def _get(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        firm_id: str | None = None,
+    ) -> Any:
+        token = self._tokens.access_token()
+        response = self._wire.get(path, token=token, params=params)
+        if response.status == 401 and response.error_code in ACCESS_TOKEN_ERRORS:
+            token = self._tokens.after_unauthorized(token)
+            response = self._wire.get(path, token=token, params=params)
+            if response.status == 401:
+                raise AuthError(
+                    "Trigon refused a freshly renewed access token", hint=RECONNECT_HINT
+                )
+        if response.ok:
+            return response.body
+        raise self._error(response, firm_id)
+
+    def _error(self, response: ApiResponse, firm_id: str | None) -> Exception:
+        code = response.error_code
+        if code == "FIRM_VIEW_FORBIDDEN" and firm_id is not None:
+            return FirmNotViewable(firm_id)
+        if code == "FIRM_NOT_FOUND" and firm_id is not None:
+            return FirmNotFound(firm_id)
+        if response.status == 401:
+            return AuthError(f"Trigon refused the access token ({code})", hint=RECONNECT_HINT)
+        return unexpected("Trigon", response)

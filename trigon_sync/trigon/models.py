@@ -1,0 +1,113 @@
+"""What the Trigon client returns: small frozen dataclasses, parsed from the contract's JSON.
+
+Parsing lives here (not in the client) so that a changed field name in production is a
+one-place fix; see docs/trigon-api.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from trigon_sync.errors import ApiError
+
+Collection = Literal[
+    "payments",
+    "purchase-invoices",
+    "sales-invoices",
+    "financial-entries",
+    "expense-lines",
+    "depreciation-entries",
+]
+COLLECTIONS: tuple[Collection, ...] = (
+    "payments",
+    "purchase-invoices",
+    "sales-invoices",
+    "financial-entries",
+    "expense-lines",
+    "depreciation-entries",
+)
+Event = Literal["created", "updated"]
+EVENTS: tuple[Event, ...] = ("created", "updated")
+SnapshotKind = Literal["reporting-persons", "fixed-assets"]
+SNAPSHOT_KINDS: tuple[SnapshotKind, ...] = ("reporting-persons", "fixed-assets")
+# The date parameter each snapshot endpoint takes.
+SNAPSHOT_PARAM: dict[SnapshotKind, str] = {
+    "reporting-persons": "as_of",
+    "fixed-assets": "depreciable_on",
+}
+
+
+@dataclass(frozen=True)
+class TrigonUser:
+    """The connected Trigon user (from login or ``GET /me``)."""
+
+    email: str
+    name: str
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Firm:
+    """One firm the user may List; ``registration_code`` is raw, as typed in Trigon."""
+
+    id: str
+    name: str
+    registration_code: str | None
+    vat_number: str | None
+    permissions: frozenset[str]
+
+    @property
+    def viewable(self) -> bool:
+        """Whether the role also grants View, i.e. its counts can be read."""
+        return "view" in self.permissions
+
+
+def unexpected_answer(what: str, obj: Any) -> ApiError:
+    return ApiError(
+        f"Trigon answered with an unexpected {what}: {str(obj)[:200]}",
+        status=200,
+        hint="the Trigon API may have changed; see docs/trigon-api.md",
+    )
+
+
+def data_of(body: Any, what: str) -> Any:
+    """The ``data`` member of a Trigon answer."""
+    if not isinstance(body, Mapping) or "data" not in body:
+        raise unexpected_answer(what, body)
+    return body["data"]
+
+
+def firm_from_json(obj: Any) -> Firm:
+    try:
+        code = obj.get("registration_code")
+        vat = obj.get("vat_number")
+        return Firm(
+            id=str(obj["id"]),
+            name=str(obj["name"]),
+            registration_code=str(code) if code is not None else None,
+            vat_number=str(vat) if vat is not None else None,
+            permissions=frozenset(str(p).lower() for p in obj.get("permissions") or ()),
+        )
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise unexpected_answer("firm object", obj) from exc
+
+
+def user_from_json(obj: Any) -> TrigonUser:
+    try:
+        return TrigonUser(
+            email=str(obj["email"]),
+            name=str(obj.get("name") or ""),
+            active=bool(obj.get("active", True)),
+        )
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise unexpected_answer("user object", obj) from exc
+
+
+def count_from_json(body: Any) -> int:
+    data = data_of(body, "count answer")
+    count = data.get("count") if isinstance(data, Mapping) else None
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise unexpected_answer("count answer", body)
+    return count
