@@ -1,0 +1,81 @@
+"""``trigon-sync schedule``: the next import days and the windows they will count.
+
+Read-only: it lets an admin check a schedule change before the next cron night, and
+shows which runs are already due (a missed night is caught up on the next run).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from trigon_sync import clock
+from trigon_sync.cli import output
+from trigon_sync.cli.params import date_value
+from trigon_sync.config import load_config, require_schedule
+from trigon_sync.dates import format_ee
+from trigon_sync.schedule import Run, project_runs
+from trigon_sync.state import load_state
+
+EXAMPLE = "Example: trigon-sync schedule --today 29.11.2024 --count 6 --json"
+
+
+def _run_json(run: Run, today: dt.date) -> dict[str, Any]:
+    return {
+        "import_day": run.import_day,
+        "window_start": run.window_start,
+        "window_end": run.window_end,
+        "period": run.period,
+        "due": run.import_day <= today,
+    }
+
+
+def schedule(
+    today: dt.date | None = typer.Option(
+        None,
+        "--today",
+        metavar="DATE",
+        parser=date_value,
+        help="Pretend today is DATE (2024-11-29 or 29.11.2024); decides which runs are due.",
+    ),
+    count: int = typer.Option(3, "--count", "-n", min=1, max=120, help="How many runs to show."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead."),
+) -> None:
+    """Show the next import days and the date window each one counts."""
+    config = load_config()
+    rule, first_import_date = require_schedule(config)
+    state = load_state()
+    today = today or clock.today()
+    runs = project_runs(rule, first_import_date, state.last_period_end, state.last_period, count)
+    if as_json:
+        output.print_json(
+            {
+                "last_period_end": state.last_period_end,
+                "last_period": state.last_period,
+                "runs": [_run_json(run, today) for run in runs],
+            }
+        )
+        return
+    console = output.stdout
+    console.print(f"Schedule: {rule.describe()}; first import date {format_ee(first_import_date)}")
+    if state.last_period_end is None:
+        console.print(f"No run yet: counting starts on {format_ee(first_import_date)}.")
+    else:
+        period = f" (period {state.last_period})" if state.last_period else ""
+        console.print(f"Counted up to {format_ee(state.last_period_end)}{period}.")
+    table = Table("Import day", "Counts from", "Counts to", "Period", "Due")
+    for run in runs:
+        table.add_row(
+            f"{run.import_day:%a} {format_ee(run.import_day)}",
+            format_ee(run.window_start),
+            format_ee(run.window_end),
+            run.period,
+            "due" if run.import_day <= today else "",
+        )
+    console.print(table)
+    due = sum(run.import_day <= today for run in runs)
+    if due:
+        console.print(f"{due} run(s) due as of {format_ee(today)}; they run oldest first.")

@@ -1,0 +1,238 @@
+"""Machine-written state: what has been counted, which clients are linked, run history.
+
+``state.toml`` is the memory that keeps invoices right: ``last_period_end`` is the last
+day already counted and ``last_period`` the last task label used, so no day is counted
+twice and no month gets two tasks. Hence the care: a ``schema_version`` with a migration
+path, atomic 0600 writes, an exclusive lock for writers, and a refusal (never an
+overwrite) when the file is corrupt or comes from a newer trigon-sync.
+
+TOML has no null: absent values are omitted keys, and ``None`` values inside the opaque
+``staged_import`` / ``journal`` tables are dropped on save.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from trigon_sync import atomic, paths
+from trigon_sync.errors import StateError
+from trigon_sync.lock import exclusive_lock
+
+SCHEMA_VERSION = 1
+HISTORY_LIMIT = 1000
+"""Oldest run records are dropped beyond this many (decades of monthly runs)."""
+
+Migration = Callable[[dict[str, Any]], dict[str, Any]]
+MIGRATIONS: dict[int, Migration] = {}
+"""``MIGRATIONS[n]`` turns a version-``n`` document into version ``n + 1``."""
+
+before_replace_hook: atomic.BeforeReplace | None = None
+"""Test-only fault injection: called with the temp file just before it replaces state.toml."""
+
+_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_KNOWN_KEYS = {
+    "schema_version", "last_period_end", "last_period", "links",
+    "staged_import", "journal", "history",
+}
+
+
+@dataclass
+class ClientLink:
+    """A Trigon firm imported as (or matched to) an Uku client."""
+
+    trigon_id: str
+    registration_code: str
+    name: str
+    uku_client_id: int
+    linked_at: dt.date
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class State:
+    """The whole state file in memory; mutate it inside :func:`locked_state` and save."""
+
+    last_period_end: dt.date | None = None
+    last_period: str | None = None
+    links: dict[str, ClientLink] = field(default_factory=dict)
+    staged_import: dict[str, Any] | None = None
+    """Owned by importer.py; opaque here."""
+    journal: dict[str, Any] = field(default_factory=dict)
+    """Owned by monthly.py; opaque here."""
+    history: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Top-level keys this version does not know; kept so nothing is lost on save."""
+    schema_version: int = SCHEMA_VERSION
+
+    def record(self, at: dt.datetime, command: str, result: str, **details: Any) -> dict[str, Any]:
+        """Append a run record (``at`` as an ISO string) and return it."""
+        entry = {"at": at.isoformat(timespec="seconds"), "command": command, "result": result}
+        entry.update({key: value for key, value in details.items() if value is not None})
+        self.history.append(entry)
+        del self.history[:-HISTORY_LIMIT]
+        return entry
+
+    def complete_window(self, window_end: dt.date, period: str) -> None:
+        """Mark a window counted: the next one starts the day after ``window_end``."""
+        self.last_period_end = window_end
+        self.last_period = period
+
+    def to_document(self) -> dict[str, Any]:
+        """The TOML document (no ``None`` anywhere)."""
+        doc: dict[str, Any] = {**self.extra, "schema_version": self.schema_version}
+        if self.last_period_end is not None:
+            doc["last_period_end"] = self.last_period_end
+        if self.last_period is not None:
+            doc["last_period"] = self.last_period
+        if self.links:
+            doc["links"] = {key: _drop_none(vars(link)) for key, link in self.links.items()}
+        if self.staged_import is not None:
+            doc["staged_import"] = _drop_none(self.staged_import)
+        if self.journal:
+            doc["journal"] = _drop_none(self.journal)
+        if self.history:
+            doc["history"] = [_drop_none(entry) for entry in self.history]
+        return doc
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything, with explicit nulls, for ``state show --json``."""
+        return {
+            "schema_version": self.schema_version,
+            "last_period_end": self.last_period_end,
+            "last_period": self.last_period,
+            "links": {key: vars(link) for key, link in self.links.items()},
+            "staged_import": self.staged_import,
+            "journal": self.journal,
+            "history": self.history,
+        }
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value
+
+
+class StateSession:
+    """The state loaded under the lock; ``save()`` may be called any number of times."""
+
+    def __init__(self, state: State, path: Path) -> None:
+        self.state = state
+        self.path = path
+
+    def save(self) -> None:
+        """Write the current state atomically (mode 0600)."""
+        text = tomli_w.dumps(self.state.to_document())
+        atomic.write_private(self.path, text, before_replace=before_replace_hook)
+
+
+def load_state() -> State:
+    """Read the state without locking (for read-only commands); empty if there is none."""
+    return _read(paths.state_file())
+
+
+@contextlib.contextmanager
+def locked_state() -> Iterator[StateSession]:
+    """Take the exclusive lock, load the state fresh, and yield a session to change it."""
+    with exclusive_lock():
+        path = paths.state_file()
+        atomic.remove_stale_temps(path)
+        yield StateSession(_read(path), path)
+
+
+def _refuse(path: Path, why: str) -> StateError:
+    return StateError(
+        f"{path} {why}",
+        hint="trigon-sync will not overwrite it; restore a good copy or move it aside "
+        "and set the last period end again with `trigon-sync state set-last-period-end`",
+    )
+
+
+def _read(path: Path) -> State:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return State()
+    except OSError as exc:
+        raise StateError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise _refuse(path, f"is corrupt ({exc})") from None
+    version = doc.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise _refuse(path, "is corrupt (no valid schema_version)")
+    if version > SCHEMA_VERSION:
+        raise StateError(
+            f"{path} was written by a newer trigon-sync (state schema {version}; "
+            f"this version reads up to {SCHEMA_VERSION})",
+            hint="upgrade trigon-sync; the file was left untouched",
+        )
+    while version < SCHEMA_VERSION:
+        doc = MIGRATIONS[version](doc)
+        version += 1
+        doc["schema_version"] = version
+    try:
+        return _from_document(doc)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise _refuse(path, f"is corrupt ({exc})") from None
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], what: str) -> Any:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        raise TypeError(f"{what} has the wrong type")
+    return value
+
+
+def _date(value: Any, what: str) -> dt.date:
+    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+        raise TypeError(f"{what} is not a date")
+    return value
+
+
+def _date_or_none(value: Any, what: str) -> dt.date | None:
+    return None if value is None else _date(value, what)
+
+
+def _from_document(doc: dict[str, Any]) -> State:
+    last_period = doc.get("last_period")
+    if last_period is not None and not _PERIOD.match(_expect(last_period, str, "last_period")):
+        raise ValueError(f"last_period {last_period!r} is not YYYY-MM")
+    links: dict[str, ClientLink] = {}
+    for key, item in _expect(doc.get("links", {}), dict, "links").items():
+        _expect(item, dict, f"links.{key}")
+        links[key] = ClientLink(
+            trigon_id=_expect(item["trigon_id"], str, f"links.{key}.trigon_id"),
+            registration_code=_expect(
+                item.get("registration_code", ""), str, f"links.{key}.registration_code"
+            ),
+            name=_expect(item.get("name", ""), str, f"links.{key}.name"),
+            uku_client_id=_expect(item["uku_client_id"], int, f"links.{key}.uku_client_id"),
+            linked_at=_date(item["linked_at"], f"links.{key}.linked_at"),
+            flags=list(_expect(item.get("flags", []), list, f"links.{key}.flags")),
+        )
+    history = _expect(doc.get("history", []), list, "history")
+    for entry in history:
+        _expect(entry, dict, "history entry")
+    staged = doc.get("staged_import")
+    return State(
+        schema_version=doc["schema_version"],
+        last_period_end=_date_or_none(doc.get("last_period_end"), "last_period_end"),
+        last_period=last_period,
+        links=links,
+        staged_import=None if staged is None else _expect(staged, dict, "staged_import"),
+        journal=_expect(doc.get("journal", {}), dict, "journal"),
+        history=history,
+        extra={k: v for k, v in doc.items() if k not in _KNOWN_KEYS},
+    )
