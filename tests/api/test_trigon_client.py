@@ -1,0 +1,312 @@
+"""The Trigon client: reads, paging, typed errors and the token lifecycle."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from trigon_sync.errors import AuthError, CredentialsError, ServiceUnavailable
+from trigon_sync.http import HttpSession, RateLimitPacer, RetryPolicy, make_client
+from trigon_sync.secrets import TRIGON_REFRESH_TOKEN, FileStore, Secret
+from trigon_sync.trigon import (
+    FirmNotFound,
+    FirmNotViewable,
+    TokenManager,
+    TrigonClient,
+    TrigonWire,
+    login,
+    revoke,
+)
+from trigon_sync.trigon.auth import ReadOnlyViolation
+
+BASE = "http://trigon.test/v1"
+PASSWORD = "correct horse"
+
+
+class FakeTrigon:
+    """A tiny in-memory Trigon for precise token interleavings (the sandbox covers the rest)."""
+
+    def __init__(self, n_firms: int = 3) -> None:
+        self.ids = itertools.count(1)
+        self.access: set[str] = set()
+        self.refresh: dict[str, str] = {}  # token -> family
+        self.spent: dict[str, str] = {}
+        self.revoked_families: set[str] = set()
+        self.requests: list[tuple[str, str]] = []
+        self.refresh_status: int | None = None
+        self.user_state = "active"
+        self.firms = [
+            {
+                "id": f"f{i}",
+                "name": f"Firm {i} OÜ",
+                "registration_code": f"1000000{i}",
+                "vat_number": None,
+                "permissions": ["list", "view"] if i != 2 else ["list"],
+            }
+            for i in range(1, n_firms + 1)
+        ]
+
+    def _tokens(self, family: str) -> dict:
+        access, refresh = f"at-{next(self.ids)}", f"rt-{next(self.ids)}"
+        self.access.add(access)
+        self.refresh[refresh] = family
+        return {
+            "access_token": access,
+            "refresh_token": refresh,
+            "token_type": "Bearer",
+            "expires_in": 900,
+            "user": {"email": "admin@firm.ee", "name": "Admin"},
+        }
+
+    def expire_access_tokens(self) -> None:
+        self.access.clear()
+
+    @staticmethod
+    def error(status: int, code: str) -> httpx.Response:
+        return httpx.Response(
+            status, json={"error": {"code": code, "message": code, "details": None}}
+        )
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix("/v1")
+        self.requests.append((request.method, path))
+        if request.method == "POST":
+            body = json.loads(request.content)
+            if path == "/auth/login":
+                if body.get("password") != PASSWORD:
+                    return self.error(401, "INVALID_CREDENTIALS")
+                if self.user_state != "active":
+                    return self.error(403, f"USER_{self.user_state.upper()}")
+                return httpx.Response(200, json=self._tokens(f"fam-{next(self.ids)}"))
+            if path == "/auth/refresh":
+                if self.refresh_status:
+                    return self.error(self.refresh_status, "UNAVAILABLE")
+                token = body["refresh_token"]
+                if token in self.spent:
+                    self.revoked_families.add(self.spent[token])
+                    return self.error(401, "REFRESH_TOKEN_REVOKED")
+                family = self.refresh.pop(token, None)
+                if family is None:
+                    return self.error(401, "REFRESH_TOKEN_INVALID")
+                if family in self.revoked_families:
+                    return self.error(401, "REFRESH_TOKEN_REVOKED")
+                self.spent[token] = family
+                return httpx.Response(200, json=self._tokens(family))
+            if path == "/auth/revoke":
+                family = self.refresh.pop(body["refresh_token"], None)
+                if family:
+                    self.revoked_families.add(family)
+                return httpx.Response(204)
+            return self.error(405, "METHOD_NOT_ALLOWED")
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if token not in self.access:
+            return self.error(401, "ACCESS_TOKEN_EXPIRED")
+        if path == "/me":
+            return httpx.Response(
+                200, json={"data": {"email": "admin@firm.ee", "name": "Admin", "active": True}}
+            )
+        if path == "/firms":
+            page, per_page = int(request.url.params["page"]), int(request.url.params["per_page"])
+            chunk = self.firms[(page - 1) * per_page : page * per_page]
+            pages = -(-len(self.firms) // per_page)
+            return httpx.Response(
+                200,
+                json={
+                    "data": chunk,
+                    "pagination": {
+                        "page": page,
+                        "per_page": per_page,
+                        "total": len(self.firms),
+                        "total_pages": pages,
+                    },
+                },
+            )
+        parts = path.strip("/").split("/")
+        firm = next((f for f in self.firms if f["id"] == parts[1]), None)
+        if firm is None:
+            return self.error(404, "FIRM_NOT_FOUND")
+        if len(parts) == 2:
+            return httpx.Response(200, json={"data": firm})
+        if "view" not in firm["permissions"]:
+            return self.error(403, "FIRM_VIEW_FORBIDDEN")
+        return httpx.Response(200, json={"data": {"count": len(str(request.url.params))}})
+
+
+def wire_for(fake: FakeTrigon) -> TrigonWire:
+    session = HttpSession(
+        make_client(BASE, transport=httpx.MockTransport(fake)),
+        service="Trigon",
+        policy=RetryPolicy(jitter=lambda: 0.0),
+        pacer=RateLimitPacer(sleep=lambda _s: None),
+        sleep=lambda _s: None,
+    )
+    return TrigonWire(session)
+
+
+def connected(fake: FakeTrigon, store: FileStore, lock: Path) -> TrigonClient:
+    wire = wire_for(fake)
+    tokens = TokenManager(wire, store, lock_path=lock)
+    tokens.adopt(login(wire, "admin@firm.ee", PASSWORD))
+    return TrigonClient(wire, tokens)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FileStore:
+    return FileStore(tmp_path / "tokens.toml")
+
+
+@pytest.fixture
+def lock(tmp_path: Path) -> Path:
+    return tmp_path / "token.lock"
+
+
+def test_reads_firms_across_pages_and_counts(store: FileStore, lock: Path) -> None:
+    """list_firms follows every page; count sends the created_* pair as ISO dates."""
+    fake = FakeTrigon(n_firms=450)
+    client = connected(fake, store, lock)
+    firms = client.list_firms()
+    assert len(firms) == 450 and firms[0].viewable and not firms[1].viewable
+    assert [p for m, p in fake.requests if p == "/firms"] == ["/firms"] * 3
+    assert (
+        client.count("f1", "sales-invoices", "created", dt.date(2024, 10, 1), dt.date(2024, 10, 30))
+        > 0
+    )
+    assert client.snapshot("f1", "fixed-assets", dt.date(2024, 10, 30)) > 0
+    assert client.me().email == "admin@firm.ee"
+
+
+def test_view_and_not_found_errors_carry_the_firm(store: FileStore, lock: Path) -> None:
+    """403 FIRM_VIEW_FORBIDDEN and 404 FIRM_NOT_FOUND become typed errors naming the firm."""
+    client = connected(FakeTrigon(), store, lock)
+    with pytest.raises(FirmNotViewable) as no_view:
+        client.count("f2", "payments", "updated", dt.date(2024, 1, 1), dt.date(2024, 1, 31))
+    assert no_view.value.firm_id == "f2" and "View" in str(no_view.value)
+    with pytest.raises(FirmNotFound) as missing:
+        client.get_firm("f99")
+    assert missing.value.firm_id == "f99"
+
+
+def test_expired_access_token_is_refreshed_once_and_the_call_continues(
+    store: FileStore, lock: Path
+) -> None:
+    """A 401 mid-run triggers one refresh; the new refresh token is stored; the call succeeds."""
+    fake = FakeTrigon()
+    client = connected(fake, store, lock)
+    first = store.get(TRIGON_REFRESH_TOKEN)
+    fake.expire_access_tokens()
+    assert client.me().name == "Admin"
+    assert [p for _, p in fake.requests].count("/auth/refresh") == 1
+    assert store.get(TRIGON_REFRESH_TOKEN) not in (None, first)
+
+
+def test_expired_clock_refreshes_before_calling(store: FileStore, lock: Path) -> None:
+    """When the access token's lifetime has run out, it is renewed before the request."""
+    fake = FakeTrigon()
+    now = [0.0]
+    wire = wire_for(fake)
+    tokens = TokenManager(wire, store, lock_path=lock, clock=lambda: now[0])
+    tokens.adopt(login(wire, "admin@firm.ee", PASSWORD, clock=lambda: now[0]))
+    client = TrigonClient(wire, tokens)
+    now[0] = 10_000.0
+    client.me()
+    assert [p for _, p in fake.requests] == ["/auth/login", "/auth/refresh", "/me"]
+
+
+def test_rotation_by_a_second_process_is_picked_up(store: FileStore, lock: Path) -> None:
+    """Process B rotates the token; process A's renewal reads the new one from the store."""
+    fake = FakeTrigon()
+    a = connected(fake, store, lock)
+    b_wire = wire_for(fake)
+    b = TrigonClient(b_wire, TokenManager(b_wire, store, lock_path=lock))
+    b.me()  # B has no access token: it renews, rotating the stored refresh token
+    fake.expire_access_tokens()
+    assert a.me().email == "admin@firm.ee"
+    assert not fake.revoked_families
+
+
+def test_refused_refresh_token_is_re_read_before_giving_up(store: FileStore, lock: Path) -> None:
+    """If Trigon refuses the token read, a changed token in the store is tried before failing."""
+    fake = FakeTrigon()
+    client = connected(fake, store, lock)
+
+    class StaleOnce:
+        """Serves an outdated token on the first read, like a write racing our read."""
+
+        kind = "file"
+        served = False
+
+        def get(self, name: str) -> Secret | None:
+            if not self.served:
+                self.served = True
+                return Secret("rt-outdated")
+            return store.get(name)
+
+        def set(self, name: str, value: Secret) -> None:
+            store.set(name, value)
+
+        def delete(self, name: str) -> bool:
+            return store.delete(name)
+
+    client._tokens._store = StaleOnce()  # type: ignore[attr-defined]
+    fake.expire_access_tokens()
+    assert client.me().email == "admin@firm.ee"
+    assert [p for _, p in fake.requests].count("/auth/refresh") == 2
+
+
+def test_revoked_refresh_token_asks_to_connect_again(store: FileStore, lock: Path) -> None:
+    """A revoked family stops with the 'connect again' message and the AUTH exit code."""
+    fake = FakeTrigon()
+    client = connected(fake, store, lock)
+    assert revoke(wire_for(fake), store.get(TRIGON_REFRESH_TOKEN))  # type: ignore[arg-type]
+    fake.expire_access_tokens()
+    with pytest.raises(AuthError, match="expired or was revoked") as caught:
+        client.me()
+    assert "trigon-sync connect" in (caught.value.hint or "")
+
+
+def test_refresh_post_is_never_repeated_after_5xx(store: FileStore, lock: Path) -> None:
+    """A 503 to the refresh POST is not retried: the old token may already be spent."""
+    fake = FakeTrigon()
+    client = connected(fake, store, lock)
+    fake.expire_access_tokens()
+    fake.refresh_status = 503
+    with pytest.raises(ServiceUnavailable, match="renewing the Trigon access token"):
+        client.me()
+    assert [p for _, p in fake.requests].count("/auth/refresh") == 1
+
+
+@pytest.mark.parametrize(
+    ("state", "password", "code", "text"),
+    [
+        ("active", "wrong", "INVALID_CREDENTIALS", "refused the email or password"),
+        ("inactive", PASSWORD, "USER_INACTIVE", "is inactive"),
+        ("removed", PASSWORD, "USER_REMOVED", "was removed"),
+    ],
+)
+def test_login_failures_are_distinct(state: str, password: str, code: str, text: str) -> None:
+    """Each login refusal has its own code and message."""
+    fake = FakeTrigon()
+    fake.user_state = state
+    with pytest.raises(CredentialsError, match=text) as caught:
+        login(wire_for(fake), "admin@firm.ee", password)
+    assert caught.value.code == code
+
+
+def test_the_wire_refuses_anything_but_get_and_auth_posts() -> None:
+    """Writes to Trigon are impossible even from inside the package."""
+    fake = FakeTrigon()
+    wire = wire_for(fake)
+    for method, path in [
+        ("POST", "/firms"),
+        ("DELETE", "/firms/f1"),
+        ("PATCH", "/me"),
+        ("PUT", "/auth/login"),
+    ]:
+        with pytest.raises(ReadOnlyViolation):
+            wire._send(method, path)
+    assert fake.requests == []
