@@ -99,8 +99,15 @@ class NoKeyringBackend(SecretStoreError):
 
 def no_keyring_explanation(backend: str) -> list[str]:
     """The situation and the two documented ways out, as lines for the CLI."""
+    if backend.endswith((".fail.Keyring", ".null.Keyring")) or backend == "none":
+        situation = f"There is no OS keyring here (keyring's active backend is {backend})."
+    else:
+        situation = (
+            f"There is no secure OS keyring here: keyring only fell back to {backend}, "
+            "which it does not recommend."
+        )
     return [
-        f"There is no usable OS keyring here (keyring's active backend is {backend}).",
+        situation,
         "That is normal on servers and in cron jobs: no desktop session, no Secret Service.",
         "Choose one of:",
         "  (a) install a keyring backend and select it via PYTHON_KEYRING_BACKEND or keyring's "

@@ -12,7 +12,13 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from trigon_sync.errors import AuthError, PermissionDenied, UsageError
+from trigon_sync.errors import (
+    AuthError,
+    PartialFailure,
+    PermissionDenied,
+    TrigonSyncError,
+    UsageError,
+)
 from trigon_sync.http import ApiResponse, RequestStats, unexpected
 from trigon_sync.trigon.auth import (
     ACCESS_TOKEN_ERRORS,
@@ -28,6 +34,7 @@ from trigon_sync.trigon.models import (
     Collection,
     Event,
     Firm,
+    Reach,
     SnapshotKind,
     TrigonUser,
     count_from_json,
@@ -64,6 +71,26 @@ class FirmNotFound(PermissionDenied):
             hint=ROLE_HINT,
         )
         self.firm_id = firm_id
+
+
+def reach_problem(reach: Reach) -> TrigonSyncError | None:
+    """The failure a connection check reports: no firms at all, or some without View."""
+    if not reach.firms:
+        return PermissionDenied(
+            "the Trigon user can list no firms: its role lacks the List permission",
+            hint="add List and View for the firms to the user's role in Trigon, then run "
+            "`trigon-sync connect` again",
+        )
+    hidden = reach.not_viewable
+    if hidden:
+        names = ", ".join(f"{f.name} ({f.id})" for f in hidden)
+        return PartialFailure(
+            f"the Trigon user can list but not read {len(hidden)} firm(s): {names}",
+            result=reach,
+            hint="add List and View for these firms to the user's role in Trigon, then run "
+            "`trigon-sync connect` again",
+        )
+    return None
 
 
 class TrigonClient:
@@ -112,6 +139,10 @@ class TrigonClient:
             if not items or not isinstance(total_pages, int) or page >= total_pages:
                 return firms
             page += 1
+
+    def reach(self) -> Reach:
+        """The firms the user may List, each marked viewable or not (for `connect`)."""
+        return Reach(tuple(self.list_firms()))
 
     def get_firm(self, firm_id: str) -> Firm:
         return firm_from_json(data_of(self._get(f"/firms/{firm_id}", firm_id=firm_id), "firm"))

@@ -111,3 +111,23 @@ def count_from_json(body: Any) -> int:
     if not isinstance(count, int) or isinstance(count, bool) or count < 0:
         raise unexpected_answer("count answer", body)
     return count
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What the connected user can see: every listed firm and whether it is viewable."""
+
+    firms: tuple[Firm, ...]
+
+    @property
+    def viewable(self) -> tuple[Firm, ...]:
+        return tuple(f for f in self.firms if f.viewable)
+
+    @property
+    def not_viewable(self) -> tuple[Firm, ...]:
+        return tuple(f for f in self.firms if not f.viewable)
+
+    def summary(self) -> str:
+        listed, hidden = len(self.firms), len(self.not_viewable)
+        text = f"{listed} firm(s) listed, {listed - hidden} readable"
+        return f"{text}, {hidden} listed without View permission" if hidden else text

@@ -1,0 +1,287 @@
+"""`connect`, `connect-uku` and `disconnect`: the connections an admin sets up once.
+
+The Trigon password is asked with a hidden prompt (or read from stdin for automation),
+used for one login call and dropped; only the refresh token is stored. Each failure has
+its own message and exit code, raised as typed errors for the boundary to report.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from trigon_sync import paths
+from trigon_sync.cli import output
+from trigon_sync.config import Config, edit_config, load_config, parse_config
+from trigon_sync.connections import make_uku_client, trigon_client, trigon_wire
+from trigon_sync.errors import UsageError
+from trigon_sync.secrets import (
+    STORE_KINDS,
+    TRIGON_REFRESH_TOKEN,
+    UKU_API_KEY,
+    KeyringStore,
+    NoKeyringBackend,
+    Secret,
+    SecretStore,
+    describe_store,
+    open_store,
+)
+from trigon_sync.trigon import TokenManager, TrigonClient, login, revoke
+from trigon_sync.trigon.client import reach_problem
+from trigon_sync.trigon.models import Reach
+
+CONNECT_EXAMPLE = (
+    "Example: trigon-sync connect --email admin@firm.ee --token-store file\n\n"
+    "Automation: printf '%s\\n' \"$PASSWORD\" | trigon-sync connect --email admin@firm.ee "
+    "--password-stdin"
+)
+CONNECT_UKU_EXAMPLE = (
+    "Example: trigon-sync connect-uku --company 5f0c...-uuid  (then paste the API key)"
+)
+DISCONNECT_EXAMPLE = "Example: trigon-sync disconnect        (or --uku, or --all)"
+
+
+def _store_kind(option: str | None, config: Config) -> str:
+    kind = option or config.trigon.token_store
+    if kind not in STORE_KINDS:
+        raise UsageError(f"--token-store must be 'keyring' or 'file', not {kind!r}")
+    return kind
+
+
+def _usable_store(kind: str) -> SecretStore:
+    """Open the store and make sure it works before anything secret is asked for."""
+    store = open_store(kind)
+    if isinstance(store, KeyringStore):
+        try:
+            store.check()
+        except NoKeyringBackend as exc:
+            for line in exc.explanation:
+                output.stderr.print(line, markup=False)
+            raise
+    else:
+        output.stderr.print(
+            f"note: tokens are kept in {paths.token_file()} (mode 0600) — less safe than an "
+            "OS keyring: anyone who can read that file can use the connection.",
+            markup=False,
+        )
+    return store
+
+
+def _checked_url(section: str, url: str | None, config: Config) -> str:
+    """The URL to use; a bad one fails like a bad config value, before any request."""
+    if url is None:
+        return config.trigon.base_url if section == "trigon" else config.uku.base_url
+    parse_config({section: {"base_url": url}}, config.path)
+    return url.rstrip("/")
+
+
+def _read_secret(*, from_stdin: bool, prompt: str, option: str) -> str:
+    if from_stdin:
+        value = typer.get_text_stream("stdin").readline().rstrip("\r\n")
+        if not value:
+            raise UsageError(f"{option} was given but stdin had no line to read")
+        return value
+    if not output.is_interactive():
+        raise UsageError(
+            f"no terminal to ask for the {prompt.lower()} on", hint=f"pipe it in with {option}"
+        )
+    value = typer.prompt(prompt, hide_input=True)
+    if not value:
+        raise UsageError(f"the {prompt.lower()} must not be empty")
+    return value
+
+
+def _ask(value: str | None, prompt: str, option: str) -> str:
+    if value:
+        return value
+    if not output.is_interactive():
+        raise UsageError(f"{option} is needed (no terminal to ask on)")
+    return str(typer.prompt(prompt)).strip()
+
+
+def _render_reach(reach: Reach, *, as_json: bool) -> None:
+    if as_json:
+        output.print_json(
+            {
+                "firms": [
+                    {
+                        "id": f.id,
+                        "name": f.name,
+                        "registration_code": f.registration_code,
+                        "viewable": f.viewable,
+                    }
+                    for f in reach.firms
+                ],
+                "listed": len(reach.firms),
+                "viewable": len(reach.viewable),
+                "not_viewable": [f.id for f in reach.not_viewable],
+            }
+        )
+        return
+    if reach.firms:
+        table = Table(title="Firms the Trigon user can reach")
+        for column in ("Trigon id", "Name", "Registration code", "List", "View"):
+            table.add_column(column)
+        for firm in reach.firms:
+            table.add_row(
+                firm.id,
+                firm.name,
+                firm.registration_code or "—",
+                "✓",
+                "✓" if firm.viewable else "[red]✗ no View[/red]",
+            )
+        output.stdout.print(table)
+    output.stdout.print(reach.summary(), markup=False)
+
+
+def _uku_connected(config: Config, store: SecretStore) -> bool:
+    return bool(config.uku.company) and store.get(UKU_API_KEY) is not None
+
+
+def connect(
+    email: str | None = typer.Option(None, "--email", help="The Trigon user's email."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from one line of stdin."
+    ),
+    trigon_url: str | None = typer.Option(
+        None, "--trigon-url", help="Trigon API base URL (default: config or production)."
+    ),
+    token_store: str | None = typer.Option(
+        None,
+        "--token-store",
+        help="Where to keep tokens: 'keyring' (default) or 'file' (0600 file, less safe).",
+    ),
+    check: bool = typer.Option(
+        False, "--check", help="Do not log in: show the stored connection and its reach."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the reach as JSON."),
+) -> None:
+    """Connect a Trigon user (the password is never stored) and check its reach."""
+    config = load_config()
+    if check:
+        _check_connection(config, as_json=as_json)
+        return
+    kind = _store_kind(token_store, config)
+    base_url = _checked_url("trigon", trigon_url, config)
+    store = _usable_store(kind)
+    email = _ask(email or config.trigon.email, "Trigon email", "--email")
+    password = _read_secret(
+        from_stdin=password_stdin, prompt="Trigon password", option="--password-stdin"
+    )
+    wire = trigon_wire(base_url)
+    try:
+        grant = login(wire, email, password)
+    finally:
+        del password
+    previous = store.get(TRIGON_REFRESH_TOKEN)
+    tokens = TokenManager(wire, store, email=email)
+    tokens.adopt(grant)
+    with edit_config() as raw:
+        section = raw.setdefault("trigon", {})
+        section.update({"email": email, "base_url": base_url, "token_store": kind})
+    if previous is not None and previous != grant.refresh:
+        revoke(wire, previous)  # best effort: the old connection is not needed any more
+    who = grant.user.name if grant.user and grant.user.name else email
+    output.stderr.print(f"Connected to Trigon as {who} ({base_url}).", markup=False)
+    with TrigonClient(wire, tokens) as client:
+        reach = client.reach()
+    _render_reach(reach, as_json=as_json)
+    offer_uku = not as_json and output.is_interactive() and not _uku_connected(config, store)
+    if offer_uku and typer.confirm("Uku is not connected yet. Connect it now?", default=True):
+        connect_uku(key_stdin=False, company=None, uku_url=None, token_store=kind)
+    problem = reach_problem(reach)
+    if problem is not None:
+        raise problem
+
+
+def _check_connection(config: Config, *, as_json: bool) -> None:
+    description = describe_store(config.trigon.token_store)
+    output.stderr.print(f"token store: {description}", markup=False)
+    with trigon_client(config) as client:
+        reach = client.reach()
+    output.stderr.print(
+        f"Trigon: connected as {config.trigon.email or '?'} ({client.base_url})", markup=False
+    )
+    _render_reach(reach, as_json=as_json)
+    problem = reach_problem(reach)
+    if problem is not None:
+        raise problem
+
+
+def connect_uku(
+    key_stdin: bool = typer.Option(False, "--key-stdin", help="Read the API key from stdin."),
+    company: str | None = typer.Option(
+        None, "--company", help="The Uku company id (X-Uku-Company)."
+    ),
+    uku_url: str | None = typer.Option(
+        None, "--uku-url", help="Uku API base URL (default: config or production)."
+    ),
+    token_store: str | None = typer.Option(
+        None, "--token-store", help="'keyring' (default) or 'file'; shared with Trigon."
+    ),
+) -> None:
+    """Store the Uku API key after checking it with a cheap authenticated call."""
+    config = load_config()
+    kind = _store_kind(token_store, config)
+    base_url = _checked_url("uku", uku_url, config)
+    store = _usable_store(kind)
+    company = _ask(company or config.uku.company, "Uku company id", "--company")
+    key = Secret(_read_secret(from_stdin=key_stdin, prompt="Uku API key", option="--key-stdin"))
+    with make_uku_client(base_url, company, key) as client:
+        members = client.check()
+    store.set(UKU_API_KEY, key)
+    with edit_config() as raw:
+        raw.setdefault("uku", {}).update({"company": company, "base_url": base_url})
+        raw.setdefault("trigon", {})["token_store"] = kind
+    output.stderr.print(
+        f"Connected to Uku company {company} ({base_url}); {members} member(s) visible.",
+        markup=False,
+    )
+
+
+def disconnect(
+    uku: bool = typer.Option(False, "--uku", help="Remove the Uku API key instead of Trigon."),
+    everything: bool = typer.Option(False, "--all", help="Remove both connections."),
+) -> None:
+    """Revoke the Trigon refresh token and remove it (or the Uku key) from the store."""
+    config = load_config()
+    store = open_store(config.trigon.token_store)
+    done: list[str] = []
+    if everything or not uku:
+        done.append(_disconnect_trigon(config, store))
+    if everything or uku:
+        removed = store.delete(UKU_API_KEY)
+        done.append(
+            "Uku: API key removed (it stays valid in Uku; delete it there if unused)"
+            if removed
+            else "Uku: no API key was stored"
+        )
+    for line in done:
+        output.stdout.print(line, markup=False)
+
+
+def _disconnect_trigon(config: Config, store: SecretStore) -> str:
+    token = store.get(TRIGON_REFRESH_TOKEN)
+    if token is None:
+        return "Trigon: no connection was stored"
+    wire = trigon_wire(config.trigon.base_url)
+    try:
+        revoked = revoke(wire, token)
+    finally:
+        wire.close()
+    store.delete(TRIGON_REFRESH_TOKEN)
+    if revoked:
+        return "Trigon: refresh token revoked and removed"
+    return (
+        "Trigon: refresh token removed; Trigon could not be reached to revoke it "
+        "(it stops working after 30 idle days)"
+    )
+
+
+def register(app: Any) -> None:
+    """Add the three commands to the root app (one line in cli/app.py)."""
+    app.command("connect", epilog=CONNECT_EXAMPLE)(connect)
+    app.command("connect-uku", epilog=CONNECT_UKU_EXAMPLE)(connect_uku)
+    app.command("disconnect", epilog=DISCONNECT_EXAMPLE)(disconnect)
