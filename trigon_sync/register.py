@@ -271,9 +271,7 @@ class RegisterIndex:
     # serialisation -----------------------------------------------------------
 
     def _payload(self) -> bytes:
-        return b"".join(
-            (_to_le(self._codes), self._statuses, _to_le(self._offsets), self._names)
-        )
+        return b"".join((_to_le(self._codes), self._statuses, _to_le(self._offsets), self._names))
 
 
 # --------------------------------------------------------------------------- cache

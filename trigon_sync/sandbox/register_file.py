@@ -50,20 +50,88 @@ _PLACES: tuple[tuple[str, str, str], ...] = (
     ("3064", "Haapsalu linn, Haapsalu linn, Lääne maakond", "90502"),
 )
 _STREETS = (
-    "Õismäe tee", "Pärnu mnt", "Narva mnt", "Tartu mnt", "Järvevana tee", "Sõpruse pst",
-    "Mustamäe tee", "Rüütli tn", "Väike-Ameerika tn", "Kalda tee", "Männiku tee",
-    "Küütri tn", "Riia tn", "Lõõtsa tn", "Ülikooli tn", "Põik tn", "Jõe tn", "Vabaduse pst",
+    "Õismäe tee",
+    "Pärnu mnt",
+    "Narva mnt",
+    "Tartu mnt",
+    "Järvevana tee",
+    "Sõpruse pst",
+    "Mustamäe tee",
+    "Rüütli tn",
+    "Väike-Ameerika tn",
+    "Kalda tee",
+    "Männiku tee",
+    "Küütri tn",
+    "Riia tn",
+    "Lõõtsa tn",
+    "Ülikooli tn",
+    "Põik tn",
+    "Jõe tn",
+    "Vabaduse pst",
 )
 _STEMS = (
-    "Põhja", "Lõuna", "Ida", "Lääne", "Kesk", "Mere", "Metsa", "Järve", "Kivi", "Tamme",
-    "Kase", "Männi", "Rebase", "Karu", "Hundi", "Päikese", "Tähe", "Õuna", "Mustika", "Jõe",
-    "Silla", "Saare", "Ranna", "Härma", "Ülemiste", "Võru", "Nõmme", "Kääbu", "Öökulli", "Rukki",
+    "Põhja",
+    "Lõuna",
+    "Ida",
+    "Lääne",
+    "Kesk",
+    "Mere",
+    "Metsa",
+    "Järve",
+    "Kivi",
+    "Tamme",
+    "Kase",
+    "Männi",
+    "Rebase",
+    "Karu",
+    "Hundi",
+    "Päikese",
+    "Tähe",
+    "Õuna",
+    "Mustika",
+    "Jõe",
+    "Silla",
+    "Saare",
+    "Ranna",
+    "Härma",
+    "Ülemiste",
+    "Võru",
+    "Nõmme",
+    "Kääbu",
+    "Öökulli",
+    "Rukki",
 )
 _TRADES = (
-    "Ehitus", "Kinnisvara", "Consulting", "Invest", "Grupp", "Tehnika", "Teenused", "Arendus",
-    "Transport", "Logistika", "Puit", "Metall", "Disain", "Meedia", "Koolitus", "Auto",
-    "Raamatupidamine", "Tarkvara", "Kaubandus", "Agro", "Energia", "Stuudio", "Holding",
-    "Partners", "Solutions", "Trade", "Service", "Capital", "Hooldus", "Küte",
+    "Ehitus",
+    "Kinnisvara",
+    "Consulting",
+    "Invest",
+    "Grupp",
+    "Tehnika",
+    "Teenused",
+    "Arendus",
+    "Transport",
+    "Logistika",
+    "Puit",
+    "Metall",
+    "Disain",
+    "Meedia",
+    "Koolitus",
+    "Auto",
+    "Raamatupidamine",
+    "Tarkvara",
+    "Kaubandus",
+    "Agro",
+    "Energia",
+    "Stuudio",
+    "Holding",
+    "Partners",
+    "Solutions",
+    "Trade",
+    "Service",
+    "Capital",
+    "Hooldus",
+    "Küte",
 )
 # (share, suffix in the name, legal form, first digit of its codes)
 _FORMS: tuple[tuple[float, str, str, str], ...] = (
@@ -215,10 +283,10 @@ def _full_size_rows(
             if extra is not None:
                 yield extra
         _, suffix, form, digit = rng.choices(_FORMS, weights)[0]
-        next_body[digit] += rng.randint(1, 4)
-        code = _with_check_digit(f"{next_body[digit]:07d}")
-        if code in taken:
-            continue
+        code = ""
+        while not code or code in taken:
+            next_body[digit] += rng.randint(1, 4)
+            code = _with_check_digit(f"{next_body[digit]:07d}")
         stem, trade = rng.choice(_STEMS), rng.choice(_TRADES)
         base = f"{stem} {trade}" if rng.random() < 0.7 else f"{stem}{trade.lower()}"
         name = f"{base} {suffix}"
