@@ -1,0 +1,231 @@
+"""The Uku client: headers, paging, idempotent writes, the complete fallback, typed errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from trigon_sync.connections import make_uku_client
+from trigon_sync.errors import ApiError, AuthError, ConfigError, PermissionDenied
+from trigon_sync.http import RetryPolicy
+from trigon_sync.secrets import Secret
+from trigon_sync.uku import ClientDraft, TaskChanges, TaskDraft, UkuClient
+from trigon_sync.uku.adapter import has_marker, read_marker, with_marker
+
+BASE = "http://uku.test/api/v3"
+COMPANY = "c0ffee00-0000-4000-8000-000000000001"
+
+
+def respond(status: int, body: object = None, **headers: str) -> httpx.Response:
+    return httpx.Response(status, json=body, headers=headers)
+
+
+def err(status: int, code: str, details: object = None) -> httpx.Response:
+    return respond(status, {"error": {"code": code, "message": code.lower(), "details": details}})
+
+
+def client_for(handler: Callable[[httpx.Request], httpx.Response]) -> UkuClient:
+    return make_uku_client(
+        BASE,
+        COMPANY,
+        Secret("uku-key-1"),
+        transport=httpx.MockTransport(handler),
+        policy=RetryPolicy(jitter=lambda: 0.0),
+        sleep=lambda _s: None,
+    )
+
+
+TASK = {
+    "id": 7,
+    "title": "Summary 2024-10",
+    "client_id": 3,
+    "topic_id": 2,
+    "date": "2024-10-31",
+    "status": "new",
+    "description": "trigon-sync:f1:2024-10",
+    "custom_fields": [{"field_id": 11, "value": 4}, {"field_id": 12, "value": None}],
+}
+
+
+def test_every_request_carries_key_and_company_and_lists_are_paged() -> None:
+    """list_clients pages with limit 200/offset and sends X-API-Key + X-Uku-Company."""
+    seen: list[httpx.Request] = []
+    clients = [
+        {
+            "id": i,
+            "name": f"C{i}",
+            "registration_code": f"{10000000 + i}",
+            "vat_number": None,
+            "country": "EE",
+            "manager_id": None,
+        }
+        for i in range(450)
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
+        chunk = clients[offset : offset + limit]
+        return respond(
+            200,
+            {
+                "data": chunk,
+                "meta": {
+                    "total": 450,
+                    "limit": limit,
+                    "offset": offset,
+                    "has_more": offset + limit < 450,
+                },
+            },
+        )
+
+    found = client_for(handler).list_clients()
+    assert [c.id for c in found] == list(range(450))
+    assert [r.url.params["offset"] for r in seen] == ["0", "200", "400"]
+    assert all(r.headers["X-API-Key"] == "uku-key-1" for r in seen)
+    assert all(r.headers["X-Uku-Company"] == COMPANY for r in seen)
+
+
+def test_registration_code_filter_is_sent() -> None:
+    """list_clients(registration_code=...) filters on the server."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return respond(200, {"data": [], "meta": {"has_more": False}})
+
+    client_for(handler).list_clients(registration_code="10137319")
+    assert seen[0].url.params["registration_code"] == "10137319"
+
+
+def test_create_task_retries_with_the_same_idempotency_key() -> None:
+    """A create that met a 502 is sent again with the same key and body, once created."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) == 1:
+            return err(502, "INTERNAL_ERROR")
+        return respond(201, {"data": TASK}, **{"Idempotency-Replayed": "true"})
+
+    draft = TaskDraft(
+        title="Summary 2024-10",
+        client_id=3,
+        topic_id=2,
+        date=dt.date(2024, 10, 31),
+        description="trigon-sync:f1:2024-10",
+        custom_fields={11: 4, 12: None},
+    )
+    task = client_for(handler).create_task(draft, idempotency_key="task-f1-2024-10")
+    assert task.custom_fields == {11: 4, 12: None}
+    assert [r.headers["Idempotency-Key"] for r in seen] == ["task-f1-2024-10"] * 2
+    body = json.loads(seen[0].content)
+    assert body["custom_fields"] == [{"field_id": 11, "value": 4}, {"field_id": 12, "value": None}]
+    assert json.loads(seen[1].content) == body
+
+
+def test_update_task_sends_only_named_changes() -> None:
+    """A patch names only what changes; custom fields in the list shape."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return respond(200, {"data": TASK})
+
+    client_for(handler).update_task(7, TaskChanges(custom_fields={11: 5}))
+    assert seen[0].method == "PATCH"
+    assert json.loads(seen[0].content) == {"custom_fields": [{"field_id": 11, "value": 5}]}
+
+
+def test_complete_task_falls_back_to_patch_on_404() -> None:
+    """Older deployments without /complete get PATCH status=finished instead."""
+    seen: list[tuple[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.url.path))
+        if request.url.path.endswith("/complete"):
+            return err(404, "NOT_FOUND")
+        assert json.loads(request.content) == {"status": "finished"}
+        return respond(200, {"data": {**TASK, "status": "finished"}})
+
+    assert client_for(handler).complete_task(7).status == "finished"
+    assert seen == [("POST", "/api/v3/tasks/7/complete"), ("PATCH", "/api/v3/tasks/7")]
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "text"),
+    [
+        (err(401, "UNAUTHORIZED"), AuthError, "refused the API key"),
+        (err(400, "MISSING_COMPANY"), ConfigError, "uku.company"),
+        (err(400, "INVALID_COMPANY"), AuthError, "does not belong to company"),
+        (err(403, "FORBIDDEN", {"reason": "plan"}), PermissionDenied, "Team or Elite"),
+        (err(403, "FORBIDDEN", {"reason": "role"}), PermissionDenied, "role"),
+        (
+            err(400, "VALIDATION_ERROR", {"fields": {"name": "is required"}}),
+            ApiError,
+            "name is required",
+        ),
+        (err(409, "IDEMPOTENCY_KEY_REUSED"), ApiError, "idempotency key"),
+    ],
+)
+def test_errors_are_typed(answer: httpx.Response, error: type, text: str) -> None:
+    """Each documented Uku error becomes its own typed error and message."""
+    with pytest.raises(error, match=text):
+        client_for(lambda _r: answer).create_client(
+            ClientDraft(name="Alpha OÜ", registration_code="10137319"), idempotency_key="k"
+        )
+
+
+def test_connect_uku_hint_on_a_bad_key() -> None:
+    """A 401 tells the user to run connect-uku."""
+    with pytest.raises(AuthError) as caught:
+        client_for(lambda _r: err(401, "UNAUTHORIZED")).check()
+    assert "connect-uku" in (caught.value.hint or "")
+
+
+def test_unexpected_object_shapes_point_at_the_adapter() -> None:
+    """A client object without an id is reported as a contract mismatch, not a crash."""
+
+    def handler(_r: httpx.Request) -> httpx.Response:
+        return respond(200, {"data": [{"name": "x"}], "meta": {"has_more": False}})
+
+    with pytest.raises(ApiError, match="unexpected client object") as caught:
+        client_for(handler).list_clients()
+    assert "adapter.py" in (caught.value.hint or "")
+
+
+def test_warnings_are_collected() -> None:
+    """Warnings Uku attaches to answers are kept for the run summary."""
+
+    def handler(_r: httpx.Request) -> httpx.Response:
+        return respond(
+            200,
+            {
+                "data": [],
+                "meta": {"has_more": False},
+                "warnings": [{"code": "DEPRECATED", "message": "soon"}],
+            },
+        )
+
+    client = client_for(handler)
+    client.list_topics()
+    assert [w.code for w in client.warnings] == ["DEPRECATED"]
+
+
+def test_the_marker_finds_our_own_task_again() -> None:
+    """The description marker round-trips and is matched per firm and period."""
+    text = with_marker("Counts from Trigon.", "f1", "2024-10")
+    assert has_marker(text, "f1", "2024-10")
+    assert not has_marker(text, "f1", "2024-11")
+    assert read_marker(text) == ("f1", "2024-10")
+    assert with_marker(text, "f1", "2024-10") == text
+
+
+def test_api_key_is_not_in_the_client_repr() -> None:
+    """Printing a client never shows the API key."""
+    client = client_for(lambda _r: respond(200, {"data": []}))
+    assert "uku-key-1" not in repr(client)
