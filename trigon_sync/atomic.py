@@ -25,9 +25,7 @@ def temp_prefix(target: Path) -> str:
     return f".{target.name}."
 
 
-def write_private(
-    target: Path, text: str, *, before_replace: BeforeReplace | None = None
-) -> None:
+def write_private(target: Path, text: str, *, before_replace: BeforeReplace | None = None) -> None:
     """Atomically replace ``target`` with ``text`` (UTF-8), leaving it mode 0600.
 
     ``before_replace`` is called with the finished temp file just before the rename; tests

@@ -281,11 +281,19 @@ class _Checker:
             if key in known:
                 continue
             if key.lower() in _SECRET_KEYS:
-                self.add(f"{section}.{key}", "secrets never belong in config.toml; remove it "
-                         "(`connect` keeps the token in the OS keyring)")
+                self.add(
+                    f"{section}.{key}",
+                    "secrets never belong in config.toml; remove it "
+                    "(`connect` keeps the token in the OS keyring)",
+                )
             elif section == "fields":
-                self.add(f"fields.{key}", "not a Trigon field" + (_suggest(key, known) or
-                         "; the valid keys are listed in config.example.toml"))
+                self.add(
+                    f"fields.{key}",
+                    "not a Trigon field"
+                    + (
+                        _suggest(key, known) or "; the valid keys are listed in config.example.toml"
+                    ),
+                )
             else:
                 self.add(f"{section}.{key}", f"unknown setting{_suggest(key, known)}")
 
@@ -309,8 +317,10 @@ class _Checker:
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             self.add(f"{section}.base_url", f"not a web address: {value!r}")
         elif parts.scheme == "http" and parts.hostname not in _LOCAL_HOSTS:
-            self.add(f"{section}.base_url", "must use https:// (plain http is only allowed "
-                     "for the local sandbox on 127.0.0.1)")
+            self.add(
+                f"{section}.base_url",
+                "must use https:// (plain http is only allowed for the local sandbox on 127.0.0.1)",
+            )
         return value.rstrip("/")
 
     def _trigon(self, table: Mapping[str, Any]) -> TrigonSettings:
@@ -320,7 +330,7 @@ class _Checker:
             self.add("trigon.email", f"not an email address: {email!r}")
         store = self._text(table, "trigon", "token_store") or "keyring"
         if store not in TOKEN_STORES:
-            self.add("trigon.token_store", f"must be \"keyring\" or \"file\", not {store!r}")
+            self.add("trigon.token_store", f'must be "keyring" or "file", not {store!r}')
             store = "keyring"
         return TrigonSettings(base_url=base_url, email=email, token_store=cast(TokenStore, store))
 
@@ -358,13 +368,17 @@ class _Checker:
         try:
             names = [name for _, name, _, _ in string.Formatter().parse(title) if name is not None]
         except ValueError:
-            self.add("summary.task_title", "has an unmatched { or }; write {{ or }} for a "
-                     "literal brace")
+            self.add(
+                "summary.task_title", "has an unmatched { or }; write {{ or }} for a literal brace"
+            )
             return
         for name in names:
             if name != "period":
-                self.add("summary.task_title", f"unknown placeholder {{{name}}}; only {{period}} "
-                         "(the month, YYYY-MM) is supported")
+                self.add(
+                    "summary.task_title",
+                    f"unknown placeholder {{{name}}}; only {{period}} "
+                    "(the month, YYYY-MM) is supported",
+                )
 
     def _first_import_date(self, value: Any) -> dt.date | None:
         key = "summary.first_import_date"
@@ -381,8 +395,10 @@ class _Checker:
             except UsageError as exc:
                 self.add(key, f"{exc.message}; write a date without quotes, e.g. 2024-10-01")
             else:
-                self.add(key, f"must be a TOML date without quotes: first_import_date = "
-                         f"{parsed.isoformat()}")
+                self.add(
+                    key,
+                    f"must be a TOML date without quotes: first_import_date = {parsed.isoformat()}",
+                )
             return None
         self.add(key, f"must be a date such as 2024-10-01, not {_kind(value)}")
         return None
@@ -395,8 +411,10 @@ class _Checker:
             if not isinstance(kind, str) or kind not in RULE_KINDS:
                 shown = repr(kind) if isinstance(kind, str) else _kind(kind)
                 hint = _suggest(kind, RULE_KINDS) if isinstance(kind, str) else ""
-                self.add("summary.schedule", f"unknown schedule {shown}; use one of "
-                         f"{', '.join(RULE_KINDS)}{hint}")
+                self.add(
+                    "summary.schedule",
+                    f"unknown schedule {shown}; use one of {', '.join(RULE_KINDS)}{hint}",
+                )
             else:
                 valid_kind = kind
         if day is not None:
@@ -404,20 +422,28 @@ class _Checker:
                 self.add("summary.day", f"must be a whole number from 1 to 31, not {_kind(day)}")
                 return None
             if not 1 <= day <= 31:
-                self.add("summary.day", f"must be from 1 to 31, not {day} (a day past the "
-                         "month's end means its last day)")
+                self.add(
+                    "summary.day",
+                    f"must be from 1 to 31, not {day} (a day past the "
+                    "month's end means its last day)",
+                )
                 return None
             if kind is not None and kind != "day_of_next_month":
-                self.add("summary.day", f"only used with schedule = \"day_of_next_month\"; "
-                         f"remove it for {kind!r}")
+                self.add(
+                    "summary.day",
+                    f'only used with schedule = "day_of_next_month"; remove it for {kind!r}',
+                )
                 return None
         if valid_kind == "day_of_next_month" and day is None:
-            self.add("summary.day", "required with schedule = \"day_of_next_month\" "
-                     "(the day of the following month, 1 to 31)")
+            self.add(
+                "summary.day",
+                'required with schedule = "day_of_next_month" '
+                "(the day of the following month, 1 to 31)",
+            )
             return None
         if valid_kind is None:
             if day is not None and kind is None:
-                self.add("summary.day", "set only with schedule = \"day_of_next_month\"")
+                self.add("summary.day", 'set only with schedule = "day_of_next_month"')
             return None
         return ScheduleRule(cast(RuleKind, valid_kind), day)
 
@@ -436,8 +462,11 @@ class _Checker:
                 continue
             normalised = target.casefold() if isinstance(target, str) else target
             if normalised in targets:
-                self.add(f"fields.{key}", f"maps to the same Uku field as "
-                         f"{targets[normalised]}; each count needs its own field")
+                self.add(
+                    f"fields.{key}",
+                    f"maps to the same Uku field as "
+                    f"{targets[normalised]}; each count needs its own field",
+                )
                 continue
             targets[normalised] = key
             mapping[key] = target

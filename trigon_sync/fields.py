@@ -33,10 +33,12 @@ class TrigonField:
 
 def _pair(stem: str, collection: str, en: str, et: str) -> tuple[TrigonField, TrigonField]:
     return (
-        TrigonField(f"{stem}_created", f"{en} created", f"{et} loomine", "period",
-                    collection, "created"),
-        TrigonField(f"{stem}_updated", f"{en} updated", f"{et} uuendamine", "period",
-                    collection, "updated"),
+        TrigonField(
+            f"{stem}_created", f"{en} created", f"{et} loomine", "period", collection, "created"
+        ),
+        TrigonField(
+            f"{stem}_updated", f"{en} updated", f"{et} uuendamine", "period", collection, "updated"
+        ),
     )
 
 
@@ -46,14 +48,28 @@ FIELDS: tuple[TrigonField, ...] = (
     *_pair("sales_invoices", "sales-invoices", "Sales invoice", "Müügiarve"),
     *_pair("financial_entries", "financial-entries", "Financial entry", "Finantskande"),
     *_pair("expense_lines", "expense-lines", "Expense line", "Kulurea"),
-    *_pair("depreciation_entries", "depreciation-entries",
-           "Fixed-asset depreciation entry", "Põhivara amortisatsiooni"),
-    TrigonField("active_reporting_persons", "Active reporting persons",
-                "Aktiivsete aruandvate isikute arv", "snapshot", "reporting-persons",
-                snapshot_param="as_of"),
-    TrigonField("depreciable_fixed_assets", "Depreciable fixed assets",
-                "Amortiseeritavate põhivarade arv", "snapshot", "fixed-assets",
-                snapshot_param="depreciable_on"),
+    *_pair(
+        "depreciation_entries",
+        "depreciation-entries",
+        "Fixed-asset depreciation entry",
+        "Põhivara amortisatsiooni",
+    ),
+    TrigonField(
+        "active_reporting_persons",
+        "Active reporting persons",
+        "Aktiivsete aruandvate isikute arv",
+        "snapshot",
+        "reporting-persons",
+        snapshot_param="as_of",
+    ),
+    TrigonField(
+        "depreciable_fixed_assets",
+        "Depreciable fixed assets",
+        "Amortiseeritavate põhivarade arv",
+        "snapshot",
+        "fixed-assets",
+        snapshot_param="depreciable_on",
+    ),
 )
 
 _BY_KEY = {field.key: field for field in FIELDS}

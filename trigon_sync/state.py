@@ -40,8 +40,13 @@ before_replace_hook: atomic.BeforeReplace | None = None
 
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _KNOWN_KEYS = {
-    "schema_version", "last_period_end", "last_period", "links",
-    "staged_import", "journal", "history",
+    "schema_version",
+    "last_period_end",
+    "last_period",
+    "links",
+    "staged_import",
+    "journal",
+    "history",
 }
 
 

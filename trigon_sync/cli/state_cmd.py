@@ -51,8 +51,11 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print one JSON obje
     if state.history:
         table = Table("At", "Command", "Result", title="Recent runs")
         for entry in state.history[-SHOWN_HISTORY:]:
-            table.add_row(str(entry.get("at", "")), str(entry.get("command", "")),
-                          str(entry.get("result", "")))
+            table.add_row(
+                str(entry.get("at", "")),
+                str(entry.get("command", "")),
+                str(entry.get("result", "")),
+            )
         console.print(table)
 
 
@@ -66,11 +69,16 @@ def _same_window(a: State, b: State) -> bool:
 )
 def set_last_period_end(
     day: dt.date = typer.Argument(
-        ..., metavar="DATE", parser=date_value,
+        ...,
+        metavar="DATE",
+        parser=date_value,
         help="Last day already counted elsewhere (2024-10-30 or 30.10.2024).",
     ),
     period: str | None = typer.Option(
-        None, "--period", metavar="YYYY-MM", parser=period_value,
+        None,
+        "--period",
+        metavar="YYYY-MM",
+        parser=period_value,
         help="Label of the last period already used (default: the period of a run on "
         "DATE + 1 under the configured schedule).",
     ),
@@ -112,8 +120,10 @@ def set_last_period_end(
     with locked_state() as session:
         state = session.state
         if not _same_window(state, before) or state.journal:
-            raise BusyError("state.toml changed while waiting for confirmation",
-                            hint="nothing was changed; run the command again")
+            raise BusyError(
+                "state.toml changed while waiting for confirmation",
+                hint="nothing was changed; run the command again",
+            )
         state.record(
             clock.now(),
             "state set-last-period-end",
