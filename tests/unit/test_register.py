@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from trigon_sync import paths
 from trigon_sync.cli import register_cmd
+from trigon_sync.cli.app import app
 from trigon_sync.errors import ApiError, ExitCode, ServiceUnavailable, UsageError
 from trigon_sync.register import (
     REGISTER_COLUMNS,
@@ -35,6 +36,7 @@ from trigon_sync.register import (
 from trigon_sync.registry_codes import has_valid_check_digit, normalise_code
 from trigon_sync.sandbox.register_file import write_register_zip
 
+A_CODE = "10137319"
 ROWS = [
     {"registration_code": "10137319", "name": "Alpha OÜ", "status": "R"},
     {"registration_code": "10000005", "name": '"Õunapuu" OÜ', "status": "L"},
@@ -409,3 +411,13 @@ def test_register_check_rejects_a_non_code() -> None:
     """A value that is not 8 digits is a usage error before any file is read."""
     result = CliRunner().invoke(register_cmd.app, ["check", "abc"])
     assert isinstance(result.exception, UsageError)
+
+
+def test_bad_register_file_is_one_line_and_exit_usage(tmp_path: Path) -> None:
+    """Through the real CLI a file that is not a zip is one stderr line and exit code 2."""
+    bogus = tmp_path / "register.zip"
+    bogus.write_text("not a zip")
+    result = CliRunner().invoke(app, ["register", "check", A_CODE, "--register", str(bogus)])
+    assert result.exit_code == ExitCode.USAGE
+    assert f"{bogus}: not a zip file" in result.output
+    assert "Traceback" not in result.output
