@@ -13,7 +13,14 @@ from pathlib import Path
 import typer
 
 from trigon_sync import __version__, paths
-from trigon_sync.cli import config_cmd, connect_cmd, register_cmd, schedule_cmd, state_cmd
+from trigon_sync.cli import (
+    config_cmd,
+    connect_cmd,
+    register_cmd,
+    sandbox_cmd,
+    schedule_cmd,
+    state_cmd,
+)
 from trigon_sync.cli.boundary import VERBOSE_KEY, GuardedGroup
 
 app = typer.Typer(
@@ -68,6 +75,7 @@ app.command("schedule", epilog=schedule_cmd.EXAMPLE)(schedule_cmd.schedule)
 app.add_typer(state_cmd.app, name="state")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(register_cmd.app, name="register")
+app.add_typer(sandbox_cmd.app, name="sandbox")
 connect_cmd.register(app)
 
 

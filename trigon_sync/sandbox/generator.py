@@ -1,0 +1,576 @@
+"""A realistic, deterministic seed for N firms: the data the real services would show us.
+
+Same ``n_firms`` + ``seed`` -> the same JSON, byte for byte. Records spread over
+2024-09..2025-06 with the awkward cases the counting semantics must survive: timestamps
+near midnight (some written in UTC, so the UTC date differs from the Tallinn date), the
+DST weekends (2024-10-27, 2025-03-30), Estonian public holidays, back-dated documents,
+records edited later and records never edited (``updated_at == created_at``).
+
+From 20 firms up the seed also carries the import's trouble cases, exactly as many as
+the knobs say (defaults in :data:`DEFAULT_ANOMALIES`; docs/sandbox.md lists them), and
+names the firms involved under the top-level ``anomalies`` key so tests need not guess.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from stdnum.ee import registrikood
+from workalendar.europe import Estonia
+
+from trigon_sync.clock import TALLINN
+
+SANDBOX_EMAIL = "admin@firm.ee"
+SANDBOX_PASSWORD = "sandbox-password"
+SANDBOX_UKU_KEY = "uku-sandbox-key-0000"
+SANDBOX_COMPANY = "5b0e3c2a-7f4d-4c1e-9a8b-1d2e3f4a5b6c"
+INACTIVE_EMAIL = "inactive@firm.ee"
+REMOVED_EMAIL = "former@firm.ee"
+
+PERIOD_START = dt.date(2024, 9, 1)
+PERIOD_END = dt.date(2025, 6, 30)
+DST_DAYS = (dt.date(2024, 10, 27), dt.date(2025, 3, 30))
+
+#: anomaly knob -> how many the seed carries when n_firms >= 20 (0 below that).
+DEFAULT_ANOMALIES: dict[str, int] = {
+    "duplicate_codes": 1,  # pairs of Trigon firms sharing one registration code
+    "bad_check_digits": 1,  # firms whose code fails the check digit
+    "missing_from_register": 3,  # valid codes absent from the register
+    "existing_uku_clients": 2,  # Trigon firms already in Uku (same code, other spelling)
+    "no_view": 2,  # firms listed for admin@firm.ee without View
+    "inactive_users": 1,
+    "removed_users": 1,
+    "spaced_codes": 0,  # valid codes typed with spaces ("123 456 78")
+    "liquidating": 0,  # register status L
+    "bankrupt": 0,  # register status N
+}
+ANOMALY_THRESHOLD = 20
+
+#: Uku custom-field names: the integration's English labels (help page, "Available fields").
+COUNT_FIELD_NAMES: tuple[str, ...] = (
+    "Payment created",
+    "Payment updated",
+    "Purchase invoice created",
+    "Purchase invoice updated",
+    "Sales invoice created",
+    "Sales invoice updated",
+    "Financial entry created",
+    "Financial entry updated",
+    "Expense line created",
+    "Expense line updated",
+    "Fixed-asset depreciation entry created",
+    "Fixed-asset depreciation entry updated",
+    "Active reporting persons",
+    "Depreciable fixed assets",
+)
+_TYPE_PREFIX = {
+    "payment": "pay",
+    "purchase_invoice": "pi",
+    "sales_invoice": "si",
+    "financial_entry": "fe",
+    "expense_line": "el",
+    "depreciation_entry": "de",
+}
+
+_PLACES = (
+    "Põhja",
+    "Lõuna",
+    "Lääne",
+    "Ida",
+    "Kesk",
+    "Mere",
+    "Järve",
+    "Kase",
+    "Tamme",
+    "Männi",
+    "Kuuse",
+    "Pärna",
+    "Vahtra",
+    "Saare",
+    "Rannu",
+    "Valge",
+    "Musta",
+    "Kivi",
+    "Sepa",
+    "Rebase",
+    "Karu",
+    "Hundi",
+    "Kotka",
+    "Luige",
+    "Tähe",
+    "Päikese",
+    "Vikerkaare",
+    "Harju",
+    "Viru",
+    "Tartu",
+    "Pärnu",
+    "Narva",
+    "Emajõe",
+    "Toome",
+    "Kalevi",
+    "Linda",
+    "Ugala",
+    "Oru",
+    "Raba",
+    "Nõmme",
+)
+_TRADES = (
+    "Ehitus",
+    "Kinnisvara",
+    "Raamatupidamine",
+    "Logistika",
+    "Puit",
+    "Teenused",
+    "Konsult",
+    "Metall",
+    "Auto",
+    "Aed",
+    "Kaubandus",
+    "Transport",
+    "Energia",
+    "Arendus",
+    "Disain",
+    "Meedia",
+    "Toit",
+    "Pagar",
+    "Kohvik",
+    "Hambaravi",
+    "Ilu",
+    "Turva",
+    "Koristus",
+    "Elekter",
+    "Torutööd",
+    "Mööbel",
+    "Tarkvara",
+    "Põllumajandus",
+    "Kala",
+    "Reisid",
+)
+_SOCIETIES = (
+    "Spordiselts",
+    "Kultuuriselts",
+    "Külaselts",
+    "Korteriühistu",
+    "Jahiselts",
+    "Lasteaia Sõbrad",
+)
+_FIRST = ("Mari", "Jaan", "Kadri", "Tiit", "Liis", "Margus", "Kati", "Andres", "Pille", "Rein")
+_LAST = ("Tamm", "Saar", "Sepp", "Mägi", "Kask", "Kukk", "Rebane", "Ilves", "Pärn", "Koppel")
+_STREETS = ("Narva mnt", "Pärnu mnt", "Tartu mnt", "Riia", "Vabaduse pst", "Kalda", "Jõe")
+_TOWNS = (
+    ("Tallinn", "Kesklinna linnaosa", "Harju maakond"),
+    ("Tartu", "Tartu linn", "Tartu maakond"),
+    ("Pärnu", "Pärnu linn", "Pärnu maakond"),
+    ("Narva", "Narva linn", "Ida-Viru maakond"),
+)
+
+
+def generate_seed(n_firms: int, seed: int = 0, **knobs: Any) -> dict[str, Any]:
+    """A JSON-ready seed for ``n_firms`` Trigon firms (see module docstring and docs/sandbox.md).
+
+    Knobs: the keys of :data:`DEFAULT_ANOMALIES`, plus ``register_extra`` (register rows for
+    companies not in Trigon, default 10), ``records_scale`` (multiplies record volume,
+    default 1.0), ``start``/``end`` (record period, dates).
+    """
+    if n_firms < 0:
+        raise ValueError("n_firms must not be negative")
+    return _Generator(n_firms, seed, knobs).build()
+
+
+class _Generator:
+    def __init__(self, n_firms: int, seed: int, knobs: dict[str, Any]) -> None:
+        extra = {"register_extra", "records_scale", "start", "end"}
+        unknown = sorted(set(knobs) - set(DEFAULT_ANOMALIES) - extra)
+        if unknown:
+            raise TypeError(f"unknown generate_seed knobs: {', '.join(unknown)}")
+        base = n_firms >= ANOMALY_THRESHOLD
+        self.n = n_firms
+        self.rng = random.Random(seed)
+        self.counts = {k: int(knobs.get(k, v if base else 0)) for k, v in DEFAULT_ANOMALIES.items()}
+        self.register_extra = int(knobs.get("register_extra", 10))
+        self.scale = float(knobs.get("records_scale", 1.0))
+        self.start: dt.date = knobs.get("start", PERIOD_START)
+        self.end: dt.date = knobs.get("end", PERIOD_END)
+        need = (
+            2 * self.counts["duplicate_codes"]
+            + self.counts["bad_check_digits"]
+            + self.counts["missing_from_register"]
+            + self.counts["existing_uku_clients"]
+            + self.counts["spaced_codes"]
+            + self.counts["liquidating"]
+            + self.counts["bankrupt"]
+            + self.counts["no_view"]
+        )
+        if need > n_firms:
+            raise ValueError(f"{n_firms} firms are too few for the requested anomalies")
+        self.used_codes: set[str] = set()
+        self.used_names: set[str] = set()
+        self.holidays = [
+            day
+            for year in range(self.start.year, self.end.year + 1)
+            for day, _ in Estonia().holidays(year)
+            if self.start <= day <= self.end
+        ]
+
+    # -- identities ---------------------------------------------------------------------
+
+    def code(self, first: str) -> str:
+        while True:
+            body = first + "".join(str(self.rng.randrange(10)) for _ in range(6))
+            code = body + registrikood.calc_check_digit(body + "0")
+            if code not in self.used_codes and registrikood.is_valid(code):
+                self.used_codes.add(code)
+                return code
+
+    def vat(self) -> str:
+        body = "10" + "".join(str(self.rng.randrange(10)) for _ in range(6))
+        partial = sum(w * int(d) for w, d in zip((3, 7, 1, 3, 7, 1, 3, 7), body, strict=True))
+        return f"EE{body}{(-partial) % 10}"
+
+    def name(self) -> tuple[str, str]:
+        for attempt in range(1000):
+            roll = self.rng.random()
+            if roll < 0.10:
+                form, stem = "MTÜ", f"{self.rng.choice(_PLACES)} {self.rng.choice(_SOCIETIES)}"
+            else:
+                form = "AS" if roll < 0.25 else "OÜ"
+                stem = f"{self.rng.choice(_PLACES)} {self.rng.choice(_TRADES)}"
+            if attempt > 50:
+                stem = f"{stem} {attempt}"
+            name = (
+                f"{stem} {form}" if form != "MTÜ" or self.rng.random() < 0.5 else f"{form} {stem}"
+            )
+            if name not in self.used_names:
+                self.used_names.add(name)
+                return name, form
+        raise RuntimeError("ran out of firm names")
+
+    def person(self) -> str:
+        return f"{self.rng.choice(_FIRST)} {self.rng.choice(_LAST)}"
+
+    # -- time ---------------------------------------------------------------------------
+
+    def day(self) -> dt.date:
+        roll = self.rng.random()
+        if roll < 0.05:
+            return self.rng.choice(DST_DAYS)
+        if roll < 0.10 and self.holidays:
+            return self.rng.choice(self.holidays)
+        if roll < 0.18:  # month ends: where windows cut
+            month = self.rng.randrange(12)
+            y, m = divmod(self.start.month - 1 + month, 12)
+            first_next = dt.date(self.start.year + y + (m + 1) // 12, (m + 1) % 12 + 1, 1)
+            day = first_next - dt.timedelta(days=self.rng.choice((1, 2)))
+            if self.start <= day <= self.end:
+                return day
+        span = (self.end - self.start).days
+        return self.start + dt.timedelta(days=self.rng.randrange(span + 1))
+
+    def moment(self, day: dt.date) -> dt.datetime:
+        roll = self.rng.random()
+        if roll < 0.15:
+            t = dt.time(23, self.rng.randrange(45, 60), self.rng.randrange(60))
+        elif roll < 0.30:
+            t = dt.time(0, self.rng.randrange(0, 15), self.rng.randrange(60))
+        else:
+            t = dt.time(self.rng.randrange(7, 20), self.rng.randrange(60), self.rng.randrange(60))
+        local = dt.datetime.combine(day, t, tzinfo=TALLINN).replace(fold=self.rng.randrange(2))
+        return local.astimezone(TALLINN)
+
+    def stamp(self, moment: dt.datetime) -> str:
+        if self.rng.random() < 0.2:
+            return moment.astimezone(dt.UTC).isoformat()
+        return moment.isoformat()
+
+    # -- sections -----------------------------------------------------------------------
+
+    def build(self) -> dict[str, Any]:
+        rng = self.rng
+        firms: list[dict[str, Any]] = []
+        forms: list[str] = []
+        for i in range(self.n):
+            name, form = self.name()
+            forms.append(form)
+            has_vat = rng.random() < (0.2 if form == "MTÜ" else 0.8)
+            firms.append(
+                {
+                    "id": f"f{i + 1}",
+                    "name": name,
+                    "registration_code": self.code("8" if form == "MTÜ" else "1"),
+                    "vat_number": self.vat() if has_vat else None,
+                }
+            )
+
+        order = list(range(self.n))
+        rng.shuffle(order)
+        take = iter(order)
+
+        def pick(k: int) -> list[int]:
+            return [next(take) for _ in range(k)]
+
+        c = self.counts
+        dup_pairs = [pick(2) for _ in range(c["duplicate_codes"])]
+        bad = pick(c["bad_check_digits"])
+        missing = pick(c["missing_from_register"])
+        existing = pick(c["existing_uku_clients"])
+        spaced = pick(c["spaced_codes"])
+        liquidating = pick(c["liquidating"])
+        bankrupt = pick(c["bankrupt"])
+        no_view = sorted(pick(c["no_view"]))
+
+        for a, b in dup_pairs:
+            firms[b]["registration_code"] = firms[a]["registration_code"]
+        for i in bad:
+            code = firms[i]["registration_code"]
+            firms[i]["registration_code"] = code[:-1] + str(
+                (int(code[-1]) + 1 + rng.randrange(9)) % 10
+            )
+            if registrikood.is_valid(firms[i]["registration_code"]):  # pragma: no cover
+                raise RuntimeError("a changed check digit must not validate")
+        for i in spaced:
+            code = firms[i]["registration_code"]
+            firms[i]["registration_code"] = f"{code[:3]} {code[3:6]} {code[6:]}"
+
+        records, persons, assets = self.activity(firms)
+        firm_ids = [f["id"] for f in firms]
+        no_view_ids = [firm_ids[i] for i in no_view]
+        users = [
+            {
+                "email": SANDBOX_EMAIL,
+                "password": SANDBOX_PASSWORD,
+                "name": "Sandbox Admin",
+                "active": True,
+                "list": ["*"],
+                "view": ["*"] if not no_view_ids else [f for f in firm_ids if f not in no_view_ids],
+            }
+        ]
+        inactive = [INACTIVE_EMAIL] + [
+            f"inactive{k}@firm.ee" for k in range(2, c["inactive_users"] + 1)
+        ]
+        removed = [REMOVED_EMAIL] + [f"former{k}@firm.ee" for k in range(2, c["removed_users"] + 1)]
+        for email in inactive[: c["inactive_users"]]:
+            users.append(
+                {
+                    "email": email,
+                    "password": SANDBOX_PASSWORD,
+                    "name": "Inactive User",
+                    "active": False,
+                    "list": ["*"],
+                    "view": ["*"],
+                }
+            )
+        for email in removed[: c["removed_users"]]:
+            users.append(
+                {
+                    "email": email,
+                    "password": SANDBOX_PASSWORD,
+                    "name": "Former Employee",
+                    "active": True,
+                    "removed": True,
+                    "list": ["*"],
+                    "view": ["*"],
+                }
+            )
+
+        uku_clients = []
+        for k, i in enumerate(existing):
+            uku_clients.append(
+                {
+                    "id": 101 + k,
+                    "name": _respell(firms[i]["name"], k),
+                    "registration_code": firms[i]["registration_code"],
+                    "vat_number": firms[i]["vat_number"],
+                    "country": "EE",
+                    "manager_id": 2,
+                }
+            )
+        if self.n:
+            uku_clients.append(
+                {
+                    "id": 101 + len(existing),
+                    "name": "Kohvik Mõnus OÜ",
+                    "registration_code": self.code("1"),
+                    "vat_number": None,
+                    "country": "EE",
+                    "manager_id": 2,
+                }
+            )
+
+        excluded = {*bad, *missing, *(b for _, b in dup_pairs)}
+        status_of = {**dict.fromkeys(liquidating, "L"), **dict.fromkeys(bankrupt, "N")}
+        register = []
+        for i, firm in enumerate(firms):
+            if i in excluded:
+                continue
+            register.append(
+                self.register_row(
+                    firm["name"],
+                    firm["registration_code"].replace(" ", ""),
+                    firm["vat_number"],
+                    status_of.get(i, "R"),
+                )
+            )
+        for _ in range(self.register_extra):
+            name, form = self.name()
+            register.append(
+                self.register_row(
+                    name,
+                    self.code("8" if form == "MTÜ" else "1"),
+                    self.vat() if rng.random() < 0.5 else None,
+                    rng.choice(("R", "R", "R", "L", "N")),
+                )
+            )
+
+        return {
+            "trigon": {
+                "users": users,
+                "firms": firms,
+                "records": records,
+                "reporting_persons": persons,
+                "fixed_assets": assets,
+                "access_token_ttl": 900,
+                "refresh_token_ttl": 30 * 24 * 3600,
+            },
+            "uku": {
+                "company": SANDBOX_COMPANY,
+                "api_key": SANDBOX_UKU_KEY,
+                "plan": "team",
+                "api_key_role": "admin",
+                "complete_endpoint": True,
+                "clients": uku_clients,
+                "topics": [
+                    {"id": 1, "name": "Bookkeeping"},
+                    {"id": 2, "name": "Payroll"},
+                    {"id": 3, "name": "Annual report"},
+                ],
+                "custom_fields": [
+                    *(
+                        {"id": 10 + k, "name": name, "type": "number", "entity": "task"}
+                        for k, name in enumerate(COUNT_FIELD_NAMES)
+                    ),
+                    {
+                        "id": 10 + len(COUNT_FIELD_NAMES),
+                        "name": "Notes",
+                        "type": "text",
+                        "entity": "task",
+                    },
+                ],
+                "members": [
+                    {"id": 1, "email": "owner@firm.ee", "name": "Olev Omanik", "role": "owner"},
+                    {"id": 2, "email": "manager@firm.ee", "name": "Mari Mänd", "role": "admin"},
+                    {"id": 3, "email": "assistant@firm.ee", "name": "Andres Abi", "role": "member"},
+                ],
+                "tasks": [],
+            },
+            "register": register,
+            "anomalies": {
+                "duplicate_code": [[firm_ids[a], firm_ids[b]] for a, b in dup_pairs],
+                "bad_check_digit": [firm_ids[i] for i in bad],
+                "missing_from_register": [firm_ids[i] for i in missing],
+                "existing_uku_clients": [
+                    {"firm": firm_ids[i], "client_id": 101 + k} for k, i in enumerate(existing)
+                ],
+                "no_view": no_view_ids,
+                "inactive_users": inactive[: c["inactive_users"]],
+                "removed_users": removed[: c["removed_users"]],
+                "spaced_codes": [firm_ids[i] for i in spaced],
+                "liquidating": [firm_ids[i] for i in liquidating],
+                "bankrupt": [firm_ids[i] for i in bankrupt],
+            },
+        }
+
+    def activity(
+        self, firms: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        rng = self.rng
+        records: list[dict[str, Any]] = []
+        persons: list[dict[str, Any]] = []
+        assets: list[dict[str, Any]] = []
+        for firm in firms:
+            size = rng.choice((0.3, 1.0, 1.0, 2.5)) * self.scale
+            for rtype, prefix in _TYPE_PREFIX.items():
+                n = int(rng.triangular(0, 30, 6) * size)
+                for k in range(n):
+                    records.append(self.record(firm["id"], rtype, f"{firm['id']}-{prefix}{k + 1}"))
+            for _ in range(rng.randint(1, 4)):
+                start = dt.date(2015, 1, 1) + dt.timedelta(days=rng.randrange(3800))
+                ended = rng.random() < 0.25
+                end = start + dt.timedelta(days=rng.randrange(30, 900)) if ended else None
+                persons.append(
+                    {
+                        "firm": firm["id"],
+                        "name": self.person(),
+                        "active_from": start.isoformat(),
+                        "active_to": end.isoformat() if end else None,
+                    }
+                )
+            for k in range(rng.randint(0, 5)):
+                start = dt.date(2019, 1, 1) + dt.timedelta(days=rng.randrange(2300))
+                end = start + dt.timedelta(days=365 * rng.randint(1, 8) - 1)
+                assets.append(
+                    {
+                        "firm": firm["id"],
+                        "name": f"Põhivara {k + 1}",
+                        "depreciation_start": start.isoformat(),
+                        "depreciation_end": end.isoformat(),
+                    }
+                )
+        return records, persons, assets
+
+    def record(self, firm_id: str, rtype: str, rid: str) -> dict[str, Any]:
+        rng = self.rng
+        created = self.moment(self.day())
+        roll = rng.random()
+        if roll < 0.65:
+            updated = created
+        elif roll < 0.75:
+            updated = created + dt.timedelta(minutes=rng.randrange(1, 600))
+        elif roll < 0.92:
+            updated = self.moment(created.date() + dt.timedelta(days=rng.randrange(1, 25)))
+        else:
+            updated = self.moment(created.date() + dt.timedelta(days=rng.randrange(25, 70)))
+        if updated < created:
+            updated = created + dt.timedelta(seconds=1)
+        doc_day = created.date()
+        if rng.random() < 0.12:  # back-dated: booked today for a document weeks old
+            doc_day -= dt.timedelta(days=rng.randrange(15, 90))
+        created_s = self.stamp(created)
+        return {
+            "id": rid,
+            "firm": firm_id,
+            "type": rtype,
+            "date": doc_day.isoformat(),
+            "created_at": created_s,
+            "updated_at": created_s if updated == created else self.stamp(updated),
+        }
+
+    def register_row(self, name: str, code: str, vat: str | None, status: str) -> dict[str, str]:
+        town, district, county = self.rng.choice(_TOWNS)
+        first = dt.date(1995, 1, 1) + dt.timedelta(days=self.rng.randrange(10000))
+        row = {
+            "registration_code": code,
+            "name": name,
+            "status": status,
+            "first_entry_date": first.strftime("%d.%m.%Y"),
+            "address": f"{county}, {town}, {district}, {self.rng.choice(_STREETS)} "
+            f"{self.rng.randint(1, 120)}",
+        }
+        if vat:
+            row["kmkr_nr"] = vat
+        return row
+
+
+def _respell(name: str, variant: int) -> str:
+    """The same firm as a person would type it into Uku: case, legal form, diacritics."""
+    plain = name.translate(str.maketrans("ÕÄÖÜõäöü", "OAOUoaou"))
+    spelled = (
+        name.replace(" OÜ", " osaühing")
+        .replace(" AS", " aktsiaselts")
+        .replace("MTÜ ", "Mittetulundusühing ")
+        .replace(" MTÜ", " mittetulundusühing")
+    )
+    options = (name.upper(), spelled, plain, name.lower())
+    chosen = options[variant % len(options)]
+    return chosen if chosen != name else name.upper()

@@ -1,0 +1,323 @@
+"""The request pipeline both sandbox apps share: faults, rate limits, request log, errors.
+
+Order for every request outside ``/_sandbox/`` (admin paths skip all of it):
+
+1. draw a :class:`FaultDecision` (arrival order, one seeded RNG per server);
+2. sleep ``latency_ms``;
+3. take one token from the request's bucket — 429 ``RATE_LIMITED`` + ``Retry-After`` when empty;
+4. a *before* fault answers instead of the handler (nothing is committed);
+5. the handler runs (its response is buffered);
+6. an *after* fault replaces or corrupts that response (the write is already committed);
+7. ``X-RateLimit-*`` headers are added and the request is logged in the world.
+
+A dropped connection sends the response head and part of the body, then raises
+:class:`ConnectionDropped`: uvicorn aborts the socket (the client sees an incomplete
+response) and ``httpx.ASGITransport`` re-raises it in-process — it subclasses
+``httpx.RemoteProtocolError`` so clients classify it like the real thing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from trigon_sync.sandbox.faults import (
+    BucketState,
+    Clock,
+    FaultConfig,
+    FaultDecision,
+    FaultPlan,
+    RateLimiter,
+)
+from trigon_sync.sandbox.problems import ApiProblem
+from trigon_sync.sandbox.world import SandboxWorld, Side
+
+ADMIN_PREFIX = "/_sandbox"
+Bucket = tuple[str, int, str | None]  # key, limit, tier
+
+
+class ConnectionDropped(httpx.RemoteProtocolError):
+    """The sandbox hung up mid-response on purpose (fault ``drop``)."""
+
+    def __init__(self, message: str = "server disconnected mid-response (sandbox fault)") -> None:
+        super().__init__(message)
+
+
+class _QuietDrops(logging.Filter):
+    """Keep uvicorn from printing a traceback for every deliberate drop."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, ConnectionDropped)
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+
+
+@dataclass
+class ServerState:
+    """What one server owns besides the shared world: its faults, buckets and clock."""
+
+    side: Side
+    world: SandboxWorld
+    faults: FaultPlan
+    clock: Clock
+    bucket: Callable[[str, Headers], Bucket]
+    error_codes: dict[int, str]
+    limiter: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.clock)
+
+    @property
+    def config(self) -> FaultConfig:
+        return self.faults.config
+
+    def set_faults(self, config: FaultConfig) -> None:
+        """Swap the fault configuration; the RNG restarts from ``config.seed``."""
+        self.faults = FaultPlan(config)
+        self.limiter.reset()
+
+
+def make_state(
+    side: Side,
+    world: SandboxWorld,
+    faults: FaultConfig | None,
+    clock: Clock | None,
+    bucket: Callable[[str, Headers], Bucket],
+    error_codes: dict[int, str],
+) -> ServerState:
+    return ServerState(
+        side=side,
+        world=world,
+        faults=FaultPlan(faults or FaultConfig()),
+        clock=clock or time.monotonic,
+        bucket=bucket,
+        error_codes=error_codes,
+    )
+
+
+def problem_response(problem: ApiProblem) -> JSONResponse:
+    return JSONResponse(problem.body(), status_code=problem.status, headers=problem.headers)
+
+
+async def handle_problem(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, ApiProblem):  # pragma: no cover - registered for ApiProblem only
+        raise exc
+    return problem_response(exc)
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's routing 404/405 in the contract's envelope."""
+    if not isinstance(exc, HTTPException):  # pragma: no cover - registered for it only
+        raise exc
+    if exc.status_code == 405:
+        return problem_response(
+            ApiProblem(
+                405,
+                "METHOD_NOT_ALLOWED",
+                f"{request.method} is not allowed here",
+                headers=dict(exc.headers or {}),
+            )
+        )
+    if exc.status_code == 404:
+        return problem_response(ApiProblem(404, "NOT_FOUND", f"no such path {request.url.path}"))
+    return problem_response(ApiProblem(exc.status_code, "ERROR", str(exc.detail)))
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    ApiProblem: handle_problem,
+    HTTPException: handle_http_exception,
+}
+
+
+def request_state(request: Request) -> dict[str, Any]:
+    """The per-request dict the pipeline reads after the handler (e.g. the write entry)."""
+    return request.scope.setdefault("state", {})
+
+
+@dataclass
+class _Captured:
+    status: int = 500
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    body: bytearray = field(default_factory=bytearray)
+
+
+class Pipeline:
+    """ASGI middleware applying faults, rate limits and logging around one sandbox app."""
+
+    def __init__(self, app: ASGIApp, server: ServerState) -> None:
+        self.app = app
+        self.server = server
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        server = self.server
+        method, path = scope["method"], scope["path"]
+        decision = server.faults.decide(method, path)
+        cfg = server.config
+        entry: dict[str, Any] = {
+            "method": method,
+            "path": path,
+            "query": scope.get("query_string", b"").decode("latin-1"),
+            "status": None,
+            "fault": decision.kind,
+            "fault_seq": decision.seq,
+            "phase": decision.phase if decision.kind else None,
+            "tier": None,
+            "time": server.clock(),
+        }
+        try:
+            if cfg.latency_ms:
+                await asyncio.sleep(cfg.latency_ms / 1000)
+            key, limit, tier = server.bucket(method, Headers(scope=scope))
+            entry["tier"] = tier
+            bucket = server.limiter.hit(key, limit, cfg.window_seconds, tier)
+            if not bucket.allowed:
+                entry["status"] = 429
+                await self._error(
+                    send,
+                    429,
+                    "RATE_LIMITED",
+                    "rate limit exceeded",
+                    {**bucket.headers(), "Retry-After": str(bucket.reset_seconds)},
+                )
+                return
+            if decision.kind == "rate_limit":
+                burst = BucketState(False, limit, 0, max(1, cfg.retry_after_seconds), tier)
+                entry["status"] = 429
+                await self._error(
+                    send,
+                    429,
+                    "RATE_LIMITED",
+                    "rate limit exceeded (burst)",
+                    {**burst.headers(), "Retry-After": str(cfg.retry_after_seconds)},
+                )
+                return
+            if decision.kind in ("error", "drop", "timeout") and decision.phase == "before":
+                await self._fault(send, decision, bucket, entry, None)
+                return
+            scope.setdefault("state", {})
+            captured = await self._capture(scope, receive)
+            write = scope["state"].get("sandbox_write")
+            if decision.kind in ("error", "drop", "timeout"):
+                if write is not None:
+                    with server.world.lock:
+                        write["after_fault"] = decision.kind
+                await self._fault(send, decision, bucket, entry, captured)
+                return
+            body = bytes(captured.body)
+            if decision.kind == "malformed" and body:
+                body = body[: max(1, len(body) // 2)]
+            entry["status"] = captured.status
+            if write is not None:
+                with server.world.lock:
+                    write["client_status"] = captured.status
+            await self._send(send, captured.status, captured.headers, body, bucket.headers())
+        except Exception:
+            if entry["status"] is None and decision.kind != "drop":
+                entry["status"] = 500
+            raise
+        finally:
+            server.world.log_request(server.side, entry)
+
+    async def _capture(self, scope: Scope, receive: Receive) -> _Captured:
+        out = _Captured()
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                out.status = message["status"]
+                out.headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"content-length"
+                ]
+            elif message["type"] == "http.response.body":
+                out.body.extend(message.get("body", b""))
+
+        await self.app(scope, receive, capture)
+        return out
+
+    async def _send(
+        self,
+        send: Send,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        extra: dict[str, str],
+    ) -> None:
+        raw = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+        raw += [(k.lower().encode(), v.encode()) for k, v in extra.items()]
+        if status not in (204, 304):
+            raw.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send(
+            {"type": "http.response.body", "body": body if status not in (204, 304) else b""}
+        )
+
+    async def _error(
+        self, send: Send, status: int, code: str, message: str, headers: dict[str, str]
+    ) -> None:
+        body = json.dumps(ApiProblem(status, code, message).body()).encode()
+        await self._send(send, status, [(b"content-type", b"application/json")], body, headers)
+
+    async def _fault(
+        self,
+        send: Send,
+        decision: FaultDecision,
+        bucket: BucketState,
+        entry: dict[str, Any],
+        captured: _Captured | None,
+    ) -> None:
+        cfg = self.server.config
+        if decision.kind == "error":
+            status = decision.status or 500
+            entry["status"] = status
+            await self._error(
+                send,
+                status,
+                self.server.error_codes.get(status, "INTERNAL_ERROR"),
+                "sandbox fault: the server failed",
+                bucket.headers(),
+            )
+            return
+        if decision.kind == "timeout":
+            await asyncio.sleep(cfg.slow_seconds)
+            if captured is None:
+                entry["status"] = 503
+                await self._error(
+                    send,
+                    503,
+                    self.server.error_codes.get(503, "UNAVAILABLE"),
+                    "sandbox fault: answered too late",
+                    bucket.headers(),
+                )
+            else:
+                entry["status"] = captured.status
+                await self._send(
+                    send, captured.status, captured.headers, bytes(captured.body), bucket.headers()
+                )
+            return
+        # drop: a head promising more body than ever arrives, then hang up
+        entry["status"] = None
+        await send(
+            {
+                "type": "http.response.start",
+                "status": captured.status if captured else 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"data": ', "more_body": True})
+        raise ConnectionDropped()

@@ -1,0 +1,276 @@
+"""The sandbox Uku API: docs/uku-api.md served from a :class:`SandboxWorld`.
+
+Routes live under ``/api/v3``; ``/_sandbox/`` holds the admin endpoints (docs/sandbox.md).
+Every POST/PATCH that passes authentication is recorded in ``world.writes()`` with its
+body, Idempotency-Key, status, whether it was a replay, and the object it produced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+
+from trigon_sync.sandbox import admin
+from trigon_sync.sandbox.faults import WRITE_METHODS, Clock, FaultConfig
+from trigon_sync.sandbox.pipeline import (
+    EXCEPTION_HANDLERS,
+    Bucket,
+    Pipeline,
+    ServerState,
+    make_state,
+    request_state,
+)
+from trigon_sync.sandbox.problems import ApiProblem, validation_error
+from trigon_sync.sandbox.seed import UKU_ENTITIES, UKU_TASK_STATUSES
+from trigon_sync.sandbox.uku_store import fingerprint
+from trigon_sync.sandbox.world import SandboxWorld
+
+BASE = "/api/v3"
+MAX_LIMIT = 200
+ERROR_CODES = {500: "INTERNAL_ERROR", 502: "INTERNAL_ERROR", 503: "INTERNAL_ERROR"}
+
+Action = Callable[[Any], tuple[int, dict[str, Any]]]
+
+
+def make_uku_app(
+    world: SandboxWorld, faults: FaultConfig | None = None, clock: Clock | None = None
+) -> Starlette:
+    """A Starlette app serving the Uku contract; ``app.state.sandbox`` is its ServerState."""
+
+    def bucket(method: str, headers: Headers) -> Bucket:
+        tier = "write" if method.upper() in WRITE_METHODS else "read"
+        limit = server.config.uku_write_limit if tier == "write" else server.config.uku_read_limit
+        return f"{tier}:{headers.get('x-api-key') or 'anonymous'}", limit, tier
+
+    server = make_state("uku", world, faults, clock, bucket, ERROR_CODES)
+    api = _UkuApi(server)
+    routes = [
+        Route("/clients", api.list_clients, methods=["GET"]),
+        Route("/clients", api.create_client, methods=["POST"]),
+        Route("/clients/{id:int}", api.update_client, methods=["PATCH"]),
+        Route("/members", api.members, methods=["GET"]),
+        Route("/topics", api.topics, methods=["GET"]),
+        Route("/custom-fields", api.custom_fields, methods=["GET"]),
+        Route("/tasks", api.list_tasks, methods=["GET"]),
+        Route("/tasks", api.create_task, methods=["POST"]),
+        Route("/tasks/{id:int}", api.update_task, methods=["PATCH"]),
+        Route("/tasks/{id:int}/complete", api.complete_task, methods=["POST"]),
+    ]
+    app = Starlette(
+        routes=[Mount(BASE, routes=routes), admin.uku_admin(server)],
+        middleware=[Middleware(Pipeline, server=server)],
+        exception_handlers=EXCEPTION_HANDLERS,
+    )
+    app.state.sandbox = server
+    return app
+
+
+class _UkuApi:
+    def __init__(self, server: ServerState) -> None:
+        self.server = server
+        self.world = server.world
+        self.store = server.world.uku
+
+    def _auth(self, request: Request, *, write: bool = False) -> None:
+        self.store.authorize(
+            request.headers.get("x-api-key"), request.headers.get("x-uku-company"), write=write
+        )
+
+    # -- reads --------------------------------------------------------------------------
+
+    async def list_clients(self, request: Request) -> Response:
+        with self.world.lock:
+            self._auth(request)
+            limit, offset = _paging(request)
+            rows = self.store.list_clients(
+                registration_code=request.query_params.get("registration_code"),
+                q=request.query_params.get("q"),
+            )
+        return _list(rows, limit, offset)
+
+    async def members(self, request: Request) -> Response:
+        with self.world.lock:
+            self._auth(request)
+            limit, offset = _paging(request)
+            rows = [dict(m) for m in self.store.members]
+        return _list(rows, limit, offset)
+
+    async def topics(self, request: Request) -> Response:
+        with self.world.lock:
+            self._auth(request)
+            limit, offset = _paging(request)
+            rows = [dict(t) for t in self.store.topics]
+        return _list(rows, limit, offset)
+
+    async def custom_fields(self, request: Request) -> Response:
+        with self.world.lock:
+            self._auth(request)
+            limit, offset = _paging(request)
+            entity = request.query_params.get("entity")
+            if entity is not None and entity not in UKU_ENTITIES:
+                raise validation_error({"entity": f"must be one of {', '.join(UKU_ENTITIES)}"})
+            rows = [dict(f) for f in self.store.custom_fields if entity in (None, f["entity"])]
+        return _list(rows, limit, offset)
+
+    async def list_tasks(self, request: Request) -> Response:
+        q = request.query_params
+        with self.world.lock:
+            self._auth(request)
+            limit, offset = _paging(request)
+            status = q.get("status")
+            if status is not None and status not in UKU_TASK_STATUSES:
+                raise validation_error({"status": f"must be one of {', '.join(UKU_TASK_STATUSES)}"})
+            rows = self.store.list_tasks(
+                client_id=_opt_int(request, "client_id"),
+                topic_id=_opt_int(request, "topic_id"),
+                status=status,
+                date_from=_opt_date(request, "date_from"),
+                date_to=_opt_date(request, "date_to"),
+            )
+        return _list(rows, limit, offset)
+
+    # -- writes -------------------------------------------------------------------------
+
+    async def _write(self, request: Request, action: Action) -> Response:
+        """Auth, idempotency replay/409, the action, and the write log — in one place."""
+        raw = await request.body()
+        with self.world.lock:
+            self._auth(request, write=True)
+            try:
+                body: Any = json.loads(raw) if raw else None
+                parse_problem = None
+            except (ValueError, UnicodeDecodeError):
+                body, parse_problem = (
+                    raw.decode("utf-8", "replace"),
+                    validation_error({"body": "is not valid JSON"}),
+                )
+            key = request.headers.get("idempotency-key")
+            entry = {
+                "method": request.method,
+                "path": request.url.path,
+                "body": body,
+                "idempotency_key": key,
+                "status": None,
+                "replayed": False,
+                "object": None,
+                "client_status": None,
+                "after_fault": None,
+            }
+            request_state(request)["sandbox_write"] = self.world.log_write(entry)
+            headers: dict[str, str] = {}
+            try:
+                if parse_problem:
+                    raise parse_problem
+                idem_key = key if request.method == "POST" else None
+                print_ = fingerprint(request.method, request.url.path, body)
+                stored = (
+                    self.store.replay(idem_key, print_, self.server.clock())
+                    if idem_key is not None
+                    else None
+                )
+                if stored is not None:
+                    status, payload = stored.status, stored.body
+                    entry["replayed"] = True
+                    headers["Idempotency-Replayed"] = "true"
+                else:
+                    status, payload = action(body)
+                    if idem_key is not None:
+                        self.store.remember(idem_key, print_, status, payload, self.server.clock())
+            except ApiProblem as problem:
+                entry["status"] = problem.status
+                entry["error"] = problem.code
+                raise
+            entry["status"] = status
+            entry["object"] = payload.get("data")
+        return JSONResponse(payload, status_code=status, headers=headers)
+
+    async def create_client(self, request: Request) -> Response:
+        def action(body: Any) -> tuple[int, dict[str, Any]]:
+            client, warnings = self.store.create_client(body)
+            payload: dict[str, Any] = {"data": client}
+            if warnings:
+                payload["warnings"] = warnings
+            return 201, payload
+
+        return await self._write(request, action)
+
+    async def update_client(self, request: Request) -> Response:
+        cid = request.path_params["id"]
+        return await self._write(
+            request, lambda body: (200, {"data": self.store.update_client(cid, body)})
+        )
+
+    async def create_task(self, request: Request) -> Response:
+        return await self._write(
+            request, lambda body: (201, {"data": self.store.create_task(body)})
+        )
+
+    async def update_task(self, request: Request) -> Response:
+        tid = request.path_params["id"]
+        return await self._write(
+            request, lambda body: (200, {"data": self.store.update_task(tid, body)})
+        )
+
+    async def complete_task(self, request: Request) -> Response:
+        tid = request.path_params["id"]
+        return await self._write(
+            request, lambda body: (200, {"data": self.store.complete_task(tid)})
+        )
+
+
+def _paging(request: Request) -> tuple[int, int]:
+    limit = _int(request, "limit", 50)
+    offset = _int(request, "offset", 0)
+    if not 1 <= limit <= MAX_LIMIT:
+        raise validation_error({"limit": f"must be between 1 and {MAX_LIMIT}"})
+    if offset < 0:
+        raise validation_error({"offset": "must not be negative"})
+    return limit, offset
+
+
+def _int(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise validation_error({name: "must be an integer"}) from None
+
+
+def _opt_int(request: Request, name: str) -> int | None:
+    return _int(request, name, 0) if name in request.query_params else None
+
+
+def _opt_date(request: Request, name: str) -> dt.date | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise validation_error({name: "must be a date YYYY-MM-DD"}) from None
+
+
+def _list(rows: Sequence[dict[str, Any]], limit: int, offset: int) -> JSONResponse:
+    page = list(rows[offset : offset + limit])
+    return JSONResponse(
+        {
+            "data": page,
+            "meta": {
+                "total": len(rows),
+                "limit": limit,
+                "offset": offset,
+                "has_more": offset + len(page) < len(rows),
+            },
+        }
+    )

@@ -1,0 +1,341 @@
+"""The Uku side of a sandbox world: one company's clients, tasks, fields, and idempotency keys.
+
+Objects are kept in the wire shapes of docs/uku-api.md ("Assumptions"), so what the app
+returns and what ``/_sandbox/state`` shows is exactly what is stored. Bodies are validated
+strictly (unknown fields are refused) so a client that writes the wrong shape fails loudly
+here instead of silently in production. Callers hold the world's lock.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from trigon_sync.sandbox.problems import ApiProblem, validation_error
+from trigon_sync.sandbox.seed import UKU_PLANS_WITH_API, UKU_TASK_STATUSES, UkuSeed
+
+IDEMPOTENCY_TTL = 24 * 3600
+MAX_KEY_LENGTH = 255
+CLIENT_FIELDS = ("name", "registration_code", "vat_number", "country", "manager_id")
+TASK_FIELDS = (
+    "title",
+    "client_id",
+    "topic_id",
+    "date",
+    "status",
+    "description",
+    "custom_fields",
+)
+
+
+@dataclass
+class StoredResponse:
+    """The first answer to an Idempotency-Key, replayed for the same request."""
+
+    fingerprint: str
+    status: int
+    body: dict[str, Any]
+    stored_at: float
+
+
+def fingerprint(method: str, path: str, body: Any) -> str:
+    """Same method, path and JSON body (key order ignored) -> same fingerprint."""
+    return json.dumps([method.upper(), path, body], sort_keys=True, ensure_ascii=False)
+
+
+class UkuStore:
+    """Clients, tasks, members, topics and custom fields of the one sandbox company."""
+
+    def __init__(self, seed: UkuSeed) -> None:
+        self.company = seed.company
+        self.api_key = seed.api_key
+        self.plan = seed.plan
+        self.api_key_role = seed.api_key_role
+        self.complete_endpoint = seed.complete_endpoint
+        self.clients: dict[int, dict[str, Any]] = {c["id"]: dict(c) for c in seed.clients}
+        self.tasks: dict[int, dict[str, Any]] = {t["id"]: copy.deepcopy(t) for t in seed.tasks}
+        self.members = [dict(m) for m in seed.members]
+        self.topics = [dict(t) for t in seed.topics]
+        self.custom_fields = [dict(f) for f in seed.custom_fields]
+        self._next_client = max(self.clients, default=1000) + 1
+        self._next_task = max(self.tasks, default=5000) + 1
+        self.idempotency: dict[str, StoredResponse] = {}
+
+    # -- auth ---------------------------------------------------------------------------
+
+    def authorize(self, api_key: str | None, company: str | None, *, write: bool) -> None:
+        """Apply the contract's header checks in order: key, company, plan, role."""
+        if not api_key or not secrets.compare_digest(api_key, self.api_key):
+            raise ApiProblem(401, "UNAUTHORIZED", "missing or invalid X-API-Key")
+        if not company:
+            raise ApiProblem(400, "MISSING_COMPANY", "the X-Uku-Company header is required")
+        if company != self.company:
+            raise ApiProblem(400, "INVALID_COMPANY", "this API key does not belong to that company")
+        if self.plan not in UKU_PLANS_WITH_API:
+            raise ApiProblem(
+                403, "FORBIDDEN", "this subscription has no API access", {"reason": "plan"}
+            )
+        if write and self.api_key_role == "member":
+            raise ApiProblem(
+                403, "FORBIDDEN", "this API key's role may not write", {"reason": "role"}
+            )
+
+    # -- idempotency --------------------------------------------------------------------
+
+    def replay(self, key: str, print_: str, now: float) -> StoredResponse | None:
+        """The stored answer for ``key`` (None if new); 409 if it was used for another body."""
+        if len(key) > MAX_KEY_LENGTH:
+            raise validation_error(
+                {"Idempotency-Key": f"must be at most {MAX_KEY_LENGTH} characters"}
+            )
+        stored = self.idempotency.get(key)
+        if stored is None or now - stored.stored_at > IDEMPOTENCY_TTL:
+            return None
+        if stored.fingerprint != print_:
+            raise ApiProblem(
+                409,
+                "IDEMPOTENCY_KEY_REUSED",
+                "this Idempotency-Key was used with a different request",
+                {"idempotency_key": key},
+            )
+        return stored
+
+    def remember(
+        self, key: str, print_: str, status: int, body: dict[str, Any], now: float
+    ) -> None:
+        """Keep a successful answer for 24 h; errors are not remembered (fix and retry)."""
+        if 200 <= status < 300:
+            self.idempotency[key] = StoredResponse(print_, status, copy.deepcopy(body), now)
+
+    # -- clients ------------------------------------------------------------------------
+
+    def list_clients(
+        self, registration_code: str | None = None, q: str | None = None
+    ) -> list[dict[str, Any]]:
+        rows = sorted(self.clients.values(), key=lambda c: c["id"])
+        if registration_code is not None:
+            rows = [c for c in rows if c["registration_code"] == registration_code]
+        if q:
+            needle = q.casefold()
+            rows = [c for c in rows if needle in c["name"].casefold()]
+        return [dict(c) for c in rows]
+
+    def create_client(self, body: Any) -> tuple[dict[str, Any], list[dict[str, str]]]:
+        changes = self._client_changes(body, creating=True)
+        client = {
+            "id": self._next_client,
+            "name": changes["name"],
+            "registration_code": changes.get("registration_code"),
+            "vat_number": changes.get("vat_number"),
+            "country": changes.get("country", "EE"),
+            "manager_id": changes.get("manager_id"),
+        }
+        warnings = self._duplicate_warning(client)
+        self._next_client += 1
+        self.clients[client["id"]] = client
+        return dict(client), warnings
+
+    def update_client(self, client_id: int, body: Any) -> dict[str, Any]:
+        client = self.clients.get(client_id)
+        if client is None:
+            raise ApiProblem(404, "NOT_FOUND", f"client {client_id} not found")
+        client.update(self._client_changes(body, creating=False))
+        return dict(client)
+
+    def _duplicate_warning(self, client: Mapping[str, Any]) -> list[dict[str, str]]:
+        code = client.get("registration_code")
+        if code and any(c["registration_code"] == code for c in self.clients.values()):
+            return [
+                {
+                    "code": "DUPLICATE_REGISTRATION_CODE",
+                    "message": f"another client already has registration code {code}",
+                }
+            ]
+        return []
+
+    def _client_changes(self, body: Any, *, creating: bool) -> dict[str, Any]:
+        obj = _object(body)
+        problems = _unknown(obj, CLIENT_FIELDS)
+        if creating and "name" not in obj:
+            problems["name"] = "is required"
+        if "name" in obj and (not isinstance(obj["name"], str) or not obj["name"].strip()):
+            problems["name"] = "must be a non-empty string"
+        for key in ("registration_code", "vat_number"):
+            if key in obj and obj[key] is not None and not isinstance(obj[key], str):
+                problems[key] = "must be a string or null"
+        if "country" in obj and not (isinstance(obj["country"], str) and len(obj["country"]) == 2):
+            problems["country"] = "must be a two-letter country code"
+        if "manager_id" in obj and obj["manager_id"] is not None:
+            if not _is_int(obj["manager_id"]):
+                problems["manager_id"] = "must be an integer or null"
+            elif obj["manager_id"] not in {m["id"] for m in self.members}:
+                problems["manager_id"] = "is not a member of this company"
+        if problems:
+            raise validation_error(problems)
+        return dict(obj)
+
+    # -- tasks --------------------------------------------------------------------------
+
+    def list_tasks(
+        self,
+        client_id: int | None = None,
+        topic_id: int | None = None,
+        status: str | None = None,
+        date_from: dt.date | None = None,
+        date_to: dt.date | None = None,
+    ) -> list[dict[str, Any]]:
+        out = []
+        for task in sorted(self.tasks.values(), key=lambda t: t["id"]):
+            if client_id is not None and task["client_id"] != client_id:
+                continue
+            if topic_id is not None and task["topic_id"] != topic_id:
+                continue
+            if status is not None and task["status"] != status:
+                continue
+            day = dt.date.fromisoformat(task["date"])
+            if (date_from and day < date_from) or (date_to and day > date_to):
+                continue
+            out.append(copy.deepcopy(task))
+        return out
+
+    def create_task(self, body: Any) -> dict[str, Any]:
+        changes = self._task_changes(body, creating=True)
+        task = {
+            "id": self._next_task,
+            "title": changes["title"],
+            "client_id": changes["client_id"],
+            "topic_id": changes["topic_id"],
+            "date": changes["date"],
+            "status": changes.get("status", "new"),
+            "description": changes.get("description"),
+            "custom_fields": changes.get("custom_fields", []),
+        }
+        self._next_task += 1
+        self.tasks[task["id"]] = task
+        return copy.deepcopy(task)
+
+    def update_task(self, task_id: int, body: Any) -> dict[str, Any]:
+        task = self.task(task_id)
+        changes = self._task_changes(body, creating=False)
+        values = changes.pop("custom_fields", None)
+        task.update(changes)
+        if values is not None:
+            merged = {cf["field_id"]: cf for cf in task["custom_fields"]}
+            merged.update({cf["field_id"]: cf for cf in values})
+            task["custom_fields"] = sorted(merged.values(), key=lambda cf: cf["field_id"])
+        return copy.deepcopy(task)
+
+    def complete_task(self, task_id: int) -> dict[str, Any]:
+        task = self.task(task_id)
+        if not self.complete_endpoint:
+            raise ApiProblem(404, "NOT_FOUND", "not found")
+        task["status"] = "finished"
+        return copy.deepcopy(task)
+
+    def task(self, task_id: int) -> dict[str, Any]:
+        task = self.tasks.get(task_id)
+        if task is None:
+            raise ApiProblem(404, "NOT_FOUND", f"task {task_id} not found")
+        return task
+
+    def _task_changes(self, body: Any, *, creating: bool) -> dict[str, Any]:
+        obj = _object(body)
+        problems = _unknown(obj, TASK_FIELDS)
+        if creating:
+            for key in ("title", "client_id", "topic_id", "date"):
+                if key not in obj:
+                    problems[key] = "is required"
+        if "title" in obj and (not isinstance(obj["title"], str) or not obj["title"].strip()):
+            problems["title"] = "must be a non-empty string"
+        if "client_id" in obj and (
+            not _is_int(obj["client_id"]) or obj["client_id"] not in self.clients
+        ):
+            problems["client_id"] = "is not a client of this company"
+        topic_ids = {t["id"] for t in self.topics}
+        if "topic_id" in obj and (not _is_int(obj["topic_id"]) or obj["topic_id"] not in topic_ids):
+            problems["topic_id"] = "is not a topic of this company"
+        if "date" in obj and not _is_iso_date(obj["date"]):
+            problems["date"] = "must be a date YYYY-MM-DD"
+        if "status" in obj and obj["status"] not in UKU_TASK_STATUSES:
+            problems["status"] = f"must be one of {', '.join(UKU_TASK_STATUSES)}"
+        if (
+            "description" in obj
+            and obj["description"] is not None
+            and not isinstance(obj["description"], str)
+        ):
+            problems["description"] = "must be a string or null"
+        if "custom_fields" in obj:
+            values, problem = self._field_values(obj["custom_fields"])
+            if problem:
+                problems["custom_fields"] = problem
+            else:
+                obj = {**obj, "custom_fields": values}
+        if problems:
+            raise validation_error(problems)
+        return dict(obj)
+
+    def _field_values(self, raw: Any) -> tuple[list[dict[str, Any]], str | None]:
+        if not isinstance(raw, list):
+            return [], "must be a list of {field_id, value}"
+        fields = {f["id"]: f for f in self.custom_fields if f["entity"] == "task"}
+        seen: set[int] = set()
+        out = []
+        for i, item in enumerate(raw):
+            if not isinstance(item, dict) or set(item) != {"field_id", "value"}:
+                return [], f"[{i}] must be exactly {{field_id, value}}"
+            fid, value = item["field_id"], item["value"]
+            field_def = fields.get(fid) if _is_int(fid) else None
+            if field_def is None:
+                return [], f"[{i}].field_id {fid!r} is not a task custom field"
+            if fid in seen:
+                return [], f"[{i}].field_id {fid} appears twice"
+            seen.add(fid)
+            if value is not None and not _fits(field_def["type"], value):
+                return [], f"[{i}].value does not fit a {field_def['type']} field"
+            out.append({"field_id": fid, "value": value})
+        return sorted(out, key=lambda cf: cf["field_id"]), None
+
+    # -- inspection ---------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "clients": self.list_clients(),
+            "tasks": self.list_tasks(),
+        }
+
+
+def _object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise validation_error({"body": "must be a JSON object"})
+    return body
+
+
+def _unknown(obj: Mapping[str, Any], allowed: tuple[str, ...]) -> dict[str, str]:
+    return {key: "is not a known field" for key in obj if key not in allowed}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_iso_date(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) != 10:
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _fits(field_type: str, value: Any) -> bool:
+    if field_type == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if field_type == "date":
+        return _is_iso_date(value)
+    return isinstance(value, str)
