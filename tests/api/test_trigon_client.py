@@ -12,6 +12,7 @@ import pytest
 
 from trigon_sync.errors import AuthError, CredentialsError, ServiceUnavailable
 from trigon_sync.http import HttpSession, RateLimitPacer, RetryPolicy, make_client
+from trigon_sync.sandbox import SANDBOX_EMAIL, SANDBOX_PASSWORD
 from trigon_sync.secrets import TRIGON_REFRESH_TOKEN, FileStore, Secret
 from trigon_sync.trigon import (
     FirmNotFound,
@@ -23,6 +24,7 @@ from trigon_sync.trigon import (
     revoke,
 )
 from trigon_sync.trigon.auth import ReadOnlyViolation
+from trigon_sync.trigon.models import COLLECTIONS, EVENTS, SNAPSHOT_KINDS
 
 BASE = "http://trigon.test/v1"
 PASSWORD = "correct horse"
@@ -310,3 +312,157 @@ def test_the_wire_refuses_anything_but_get_and_auth_posts() -> None:
         with pytest.raises(ReadOnlyViolation):
             wire._send(method, path)
     assert fake.requests == []
+
+
+# -- against the sandbox (in-process and over a socket) --------------------------------
+
+SANDBOX_BASE = "http://trigon.test/v1"
+
+
+def sandbox_client(
+    transport: httpx.BaseTransport, store: FileStore, lock: Path, base_url: str = SANDBOX_BASE
+) -> TrigonClient:
+    session = HttpSession(
+        make_client(base_url, transport=transport),
+        service="Trigon",
+        policy=RetryPolicy(jitter=lambda: 0.0, max_attempts=8),
+        pacer=RateLimitPacer(sleep=lambda _s: None),
+        sleep=lambda _s: None,
+    )
+    wire = TrigonWire(session)
+    tokens = TokenManager(wire, store, lock_path=lock)
+    tokens.adopt(login(wire, SANDBOX_EMAIL, SANDBOX_PASSWORD))
+    return TrigonClient(wire, tokens)
+
+
+@pytest.fixture
+def in_process(trigon_app, asgi_transport, store: FileStore, lock: Path) -> TrigonClient:
+    return sandbox_client(asgi_transport(trigon_app), store, lock)
+
+
+def test_every_public_method_sends_only_gets_and_auth_posts(
+    in_process: TrigonClient, sandbox_world
+) -> None:
+    """Driving the whole public API (incl. a renewal) reaches the sandbox only via GET/auth."""
+    day = dt.date(2024, 10, 31)
+    firms = in_process.list_firms()
+    viewable = next(f for f in firms if f.viewable)
+    in_process.me()
+    in_process.reach()
+    in_process.get_firm(viewable.id)
+    for collection in COLLECTIONS:
+        for event in EVENTS:
+            in_process.count(viewable.id, collection, event, dt.date(2024, 10, 1), day)
+    for kind in SNAPSHOT_KINDS:
+        in_process.snapshot(viewable.id, kind, day)
+    sandbox_world.expire_access_tokens()
+    in_process.me()
+    seen = {(r["method"], r["path"]) for r in sandbox_world.requests("trigon")}
+    writes = {(m, p) for m, p in seen if m != "GET"}
+    assert writes == {("POST", "/v1/auth/login"), ("POST", "/v1/auth/refresh")}
+    public = [n for n in dir(TrigonClient) if not n.startswith("_")]
+    assert sorted(public) == [
+        "base_url",
+        "close",
+        "count",
+        "get_firm",
+        "list_firms",
+        "me",
+        "reach",
+        "snapshot",
+        "stats",
+    ]
+
+
+def test_sandbox_counts_and_permissions(in_process: TrigonClient) -> None:
+    """Seeded firms without View raise FirmNotViewable; readable ones give counts."""
+    firms = in_process.list_firms()
+    hidden = [f for f in firms if not f.viewable]
+    assert len(hidden) == 2
+    with pytest.raises(FirmNotViewable):
+        in_process.count(
+            hidden[0].id, "payments", "created", dt.date(2024, 9, 1), dt.date(2025, 6, 30)
+        )
+    total = sum(
+        in_process.count(
+            f.id, "sales-invoices", "created", dt.date(2024, 9, 1), dt.date(2025, 6, 30)
+        )
+        for f in firms
+        if f.viewable
+    )
+    assert total > 0
+    with pytest.raises(FirmNotFound):
+        in_process.get_firm("no-such-firm")
+
+
+def test_sandbox_expiry_mid_run_refreshes_once(
+    in_process: TrigonClient, sandbox_world, store: FileStore
+) -> None:
+    """Access tokens expiring mid-run cost one refresh; the run continues."""
+    before = store.get(TRIGON_REFRESH_TOKEN)
+    firms = in_process.list_firms()
+    sandbox_world.expire_access_tokens()
+    for firm in firms[:5]:
+        in_process.get_firm(firm.id)
+    refreshes = [r for r in sandbox_world.requests("trigon") if r["path"] == "/v1/auth/refresh"]
+    assert len(refreshes) == 1
+    assert store.get(TRIGON_REFRESH_TOKEN) != before
+
+
+def test_sandbox_rotation_by_another_process(
+    trigon_app, asgi_transport, sandbox_world, store: FileStore, lock: Path
+) -> None:
+    """A second process rotating the refresh token does not break the first one."""
+    first = sandbox_client(asgi_transport(trigon_app), store, lock)
+    wire = TrigonWire(
+        HttpSession(
+            make_client(SANDBOX_BASE, transport=asgi_transport(trigon_app)), service="Trigon"
+        )
+    )
+    second = TrigonClient(wire, TokenManager(wire, store, lock_path=lock))
+    second.me()  # renews: rotates the stored refresh token
+    sandbox_world.expire_access_tokens()
+    assert first.me().email == SANDBOX_EMAIL
+    assert second.list_firms()
+
+
+def test_sandbox_revoked_connection_says_connect_again(
+    in_process: TrigonClient, sandbox_world
+) -> None:
+    """Revoked refresh tokens stop the run with the AUTH exit code and 'connect again'."""
+    sandbox_world.revoke_refresh_tokens()
+    sandbox_world.expire_access_tokens()
+    with pytest.raises(AuthError, match="expired or was revoked") as caught:
+        in_process.me()
+    assert caught.value.exit_code == 4
+
+
+def test_sandbox_faults_are_survived_by_gets(
+    sandbox_world, asgi_transport, store: FileStore, lock: Path
+) -> None:
+    """With 5xx, 429, drops and bad JSON on a third of GETs, every read still succeeds."""
+    from trigon_sync.sandbox import FaultConfig, make_trigon_app
+
+    faults = FaultConfig(
+        seed=3,
+        error_rate=0.15,
+        rate_limit_burst_rate=0.05,
+        drop_rate=0.05,
+        malformed_json_rate=0.05,
+        retry_after_seconds=1,
+        exempt_paths=("/v1/auth/",),
+    )
+    client = sandbox_client(asgi_transport(make_trigon_app(sandbox_world, faults)), store, lock)
+    firms = client.list_firms()
+    for firm in firms:
+        client.get_firm(firm.id)
+    assert client.stats.retries > 0
+    assert client.stats.by_method["GET"] > len(firms)
+
+
+def test_over_a_real_socket(sandbox_server, store: FileStore, lock: Path) -> None:
+    """The same client works against the sandbox served on 127.0.0.1."""
+    client = sandbox_client(None, store, lock, base_url=sandbox_server.trigon_url)
+    with client:
+        assert len(client.list_firms()) == 30
+        assert client.me().email == SANDBOX_EMAIL
