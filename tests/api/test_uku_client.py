@@ -12,6 +12,7 @@ import pytest
 from trigon_sync.connections import make_uku_client
 from trigon_sync.errors import ApiError, AuthError, ConfigError, PermissionDenied
 from trigon_sync.http import RetryPolicy
+from trigon_sync.sandbox import SANDBOX_COMPANY, SANDBOX_UKU_KEY
 from trigon_sync.secrets import Secret
 from trigon_sync.uku import ClientDraft, TaskChanges, TaskDraft, UkuClient
 from trigon_sync.uku.adapter import has_marker, read_marker, with_marker
@@ -229,3 +230,131 @@ def test_api_key_is_not_in_the_client_repr() -> None:
     """Printing a client never shows the API key."""
     client = client_for(lambda _r: respond(200, {"data": []}))
     assert "uku-key-1" not in repr(client)
+
+
+# -- against the sandbox (in-process and over a socket) --------------------------------
+
+
+@pytest.fixture
+def uku(uku_app, asgi_transport) -> UkuClient:
+    return make_uku_client(
+        "http://uku.test/api/v3",
+        SANDBOX_COMPANY,
+        Secret(SANDBOX_UKU_KEY),
+        transport=asgi_transport(uku_app),
+        policy=RetryPolicy(jitter=lambda: 0.0, max_attempts=8),
+        sleep=lambda _s: None,
+    )
+
+
+def test_sandbox_lookups(uku: UkuClient, sandbox_world) -> None:
+    """Members, topics and the 14 number fields + 1 text field of the seed are read."""
+    assert uku.check() >= 1
+    assert any(m.email == "manager@firm.ee" for m in uku.list_members())
+    assert "Bookkeeping" in {t.name for t in uku.list_topics()}
+    fields = uku.list_custom_fields()
+    assert sum(f.holds_count for f in fields) == 14
+    assert sum(not f.holds_count for f in fields) == 1
+    assert len(uku.list_clients()) == len(sandbox_world.uku_state()["clients"])
+
+
+def test_sandbox_create_twice_with_one_key_creates_one_client(
+    uku: UkuClient, sandbox_world
+) -> None:
+    """Repeating a create with the same Idempotency-Key replays the first answer."""
+    draft = ClientDraft(name="Gamma OÜ", registration_code="10137319")
+    first = uku.create_client(draft, idempotency_key="client-f9-10137319")
+    second = uku.create_client(draft, idempotency_key="client-f9-10137319")
+    assert first == second
+    assert [c.id for c in uku.list_clients(registration_code="10137319")] == [first.id]
+    assert [w["replayed"] for w in sandbox_world.writes()] == [False, True]
+
+
+def test_sandbox_task_lifecycle_and_complete_fallback(uku: UkuClient, sandbox_world) -> None:
+    """Create, patch and complete a task; /complete missing falls back to PATCH."""
+    client = uku.list_clients()[0]
+    topic = next(t for t in uku.list_topics() if t.name == "Bookkeeping")
+    field_ids = [f.id for f in uku.list_custom_fields() if f.holds_count][:2]
+    draft = TaskDraft(
+        title="Summary 2024-10",
+        client_id=client.id,
+        topic_id=topic.id,
+        date=dt.date(2024, 10, 31),
+        description=with_marker(None, "f1", "2024-10"),
+        custom_fields={field_ids[0]: 3},
+    )
+    task = uku.create_task(draft, idempotency_key="task-f1-2024-10")
+    patched = uku.update_task(task.id, TaskChanges(custom_fields={field_ids[1]: 8}))
+    assert patched.custom_fields[field_ids[0]] == 3 and patched.custom_fields[field_ids[1]] == 8
+    found = uku.list_tasks(client_id=client.id, topic_id=topic.id)
+    assert [t.id for t in found if has_marker(t.description, "f1", "2024-10")] == [task.id]
+    sandbox_world.set_uku(complete_endpoint=False)
+    assert uku.complete_task(task.id).status == "finished"
+    assert [w["method"] for w in sandbox_world.writes()][-2:] == ["POST", "PATCH"]
+
+
+def test_sandbox_write_failing_after_commit_is_not_doubled(sandbox_world, asgi_transport) -> None:
+    """A 5xx after Uku committed a create is retried with the same key: one task exists."""
+    from trigon_sync.sandbox import FaultConfig, make_uku_app
+
+    faults = FaultConfig(seed=1, error_rate=0.5, write_phase="after")
+    uku = make_uku_client(
+        "http://uku.test/api/v3",
+        SANDBOX_COMPANY,
+        Secret(SANDBOX_UKU_KEY),
+        transport=asgi_transport(make_uku_app(sandbox_world, faults)),
+        policy=RetryPolicy(jitter=lambda: 0.0, max_attempts=10),
+        sleep=lambda _s: None,
+    )
+    client = uku.list_clients()[0]
+    topic = uku.list_topics()[0]
+    for n in range(5):
+        uku.create_task(
+            TaskDraft(
+                title=f"T{n}", client_id=client.id, topic_id=topic.id, date=dt.date(2024, 10, 31)
+            ),
+            idempotency_key=f"task-{n}",
+        )
+    titles = [t["title"] for t in sandbox_world.uku_state()["tasks"]]
+    assert sorted(t for t in titles if t.startswith("T")) == [f"T{n}" for n in range(5)]
+    assert uku.stats.retries > 0
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "text"),
+    [
+        ({"plan": "basic"}, PermissionDenied, "Team or Elite"),
+        ({"api_key_role": "member"}, PermissionDenied, "role"),
+    ],
+)
+def test_sandbox_plan_and_role_refusals(
+    uku: UkuClient, sandbox_world, change: dict, error: type, text: str
+) -> None:
+    """A plan without API access and a read-only role each get their own message."""
+    sandbox_world.set_uku(**change)
+    with pytest.raises(error, match=text):
+        uku.create_client(ClientDraft(name="X OÜ", registration_code="10137319"), "k-x")
+
+
+def test_sandbox_bad_key_and_company(uku_app, asgi_transport) -> None:
+    """A wrong key is AuthError; a foreign company is its own AuthError."""
+    bad_key = make_uku_client(
+        "http://uku.test/api/v3", SANDBOX_COMPANY, Secret("nope"), transport=asgi_transport(uku_app)
+    )
+    with pytest.raises(AuthError, match="refused the API key"):
+        bad_key.check()
+    other = make_uku_client(
+        "http://uku.test/api/v3",
+        "00000000-0000-4000-8000-000000000000",
+        Secret(SANDBOX_UKU_KEY),
+        transport=asgi_transport(uku_app),
+    )
+    with pytest.raises(AuthError, match="does not belong to company"):
+        other.check()
+
+
+def test_sandbox_over_a_real_socket(sandbox_server) -> None:
+    """The client talks to the socket-served sandbox too."""
+    with make_uku_client(sandbox_server.uku_url, SANDBOX_COMPANY, Secret(SANDBOX_UKU_KEY)) as uku:
+        assert len(uku.list_clients()) == len(sandbox_server.world.uku_state()["clients"])
+        assert uku.stats.by_method == {"GET": 1}
