@@ -151,11 +151,13 @@ def _print_banner(console: Any, info: dict[str, Any]) -> None:
     if info["trigon_users"]:
         console.print(
             f"Try: trigon-sync connect --trigon-url {info['trigon_url']} "
-            f"--email {info['trigon_users'][0]['email']}"
+            f"--email {info['trigon_users'][0]['email']}",
+            soft_wrap=True,
         )
         console.print(
             f"     trigon-sync connect-uku --uku-url {info['uku_url']} "
-            f"--company {info['uku_company']}"
+            f"--company {info['uku_company']}",
+            soft_wrap=True,
         )
     console.print("Sandbox-only passwords and keys. Press Ctrl-C to stop.")
 

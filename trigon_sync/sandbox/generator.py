@@ -343,7 +343,8 @@ class _Generator:
                 "name": "Sandbox Admin",
                 "active": True,
                 "list": ["*"],
-                "view": ["*"] if not no_view_ids else [f for f in firm_ids if f not in no_view_ids],
+                "view": ["*"],
+                "deny_view": no_view_ids,
             }
         ]
         inactive = [INACTIVE_EMAIL] + [

@@ -73,6 +73,8 @@ class SeedUser:
     removed: bool = False
     list: tuple[str, ...] = ("*",)
     view: tuple[str, ...] = ("*",)
+    deny_list: tuple[str, ...] = ()
+    deny_view: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -350,8 +352,11 @@ class _Checker:
             email = self.string(obj, "email", path)
             password = self.string(obj, "password", path)
             grants = {}
-            for key in ("list", "view"):
-                ids = self.ids(self.items(obj, key, path) if key in obj else ["*"], f"{path}.{key}")
+            for key in ("list", "view", "deny_list", "deny_view"):
+                default = [] if key.startswith("deny") else ["*"]
+                ids = self.ids(
+                    self.items(obj, key, path) if key in obj else default, f"{path}.{key}"
+                )
                 for fid in ids:
                     if fid != "*" and fid not in firm_ids:
                         self.bad(f"{path}.{key}", f"unknown firm id {fid!r}")
@@ -367,6 +372,8 @@ class _Checker:
                         removed=self.boolean(obj, "removed", path, False),
                         list=grants["list"],
                         view=grants["view"],
+                        deny_list=grants["deny_list"],
+                        deny_view=grants["deny_view"],
                     )
                 )
 

@@ -51,6 +51,8 @@ class UserState:
             list_ids={f for f in user.list if f != "*"},
             view_all="*" in user.view,
             view_ids={f for f in user.view if f != "*"},
+            list_denied=set(user.deny_list),
+            view_denied=set(user.deny_view),
         )
 
     def can_list(self, firm_id: str) -> bool:
