@@ -17,6 +17,7 @@ from trigon_sync.cli import output
 from trigon_sync.config import Config, edit_config, load_config, parse_config
 from trigon_sync.connections import make_uku_client, trigon_client, trigon_wire
 from trigon_sync.errors import UsageError
+from trigon_sync.http import RetryPolicy
 from trigon_sync.secrets import (
     STORE_KINDS,
     TRIGON_REFRESH_TOKEN,
@@ -41,6 +42,8 @@ CONNECT_UKU_EXAMPLE = (
     "Example: trigon-sync connect-uku --company 5f0c...-uuid  (then paste the API key)"
 )
 DISCONNECT_EXAMPLE = "Example: trigon-sync disconnect        (or --uku, or --all)"
+# Someone is waiting at the terminal: fail fast rather than back off for long.
+INTERACTIVE_POLICY = RetryPolicy(max_attempts=3)
 
 
 def _store_kind(option: str | None, config: Config) -> str:
@@ -170,7 +173,7 @@ def connect(
     password = _read_secret(
         from_stdin=password_stdin, prompt="Trigon password", option="--password-stdin"
     )
-    wire = trigon_wire(base_url)
+    wire = trigon_wire(base_url, policy=INTERACTIVE_POLICY)
     try:
         grant = login(wire, email, password)
     finally:
@@ -229,7 +232,7 @@ def connect_uku(
     store = _usable_store(kind)
     company = _ask(company or config.uku.company, "Uku company id", "--company")
     key = Secret(_read_secret(from_stdin=key_stdin, prompt="Uku API key", option="--key-stdin"))
-    with make_uku_client(base_url, company, key) as client:
+    with make_uku_client(base_url, company, key, policy=INTERACTIVE_POLICY) as client:
         members = client.check()
     store.set(UKU_API_KEY, key)
     with edit_config() as raw:
@@ -266,7 +269,7 @@ def _disconnect_trigon(config: Config, store: SecretStore) -> str:
     token = store.get(TRIGON_REFRESH_TOKEN)
     if token is None:
         return "Trigon: no connection was stored"
-    wire = trigon_wire(config.trigon.base_url)
+    wire = trigon_wire(config.trigon.base_url, policy=INTERACTIVE_POLICY)
     try:
         revoked = revoke(wire, token)
     finally:
