@@ -466,3 +466,22 @@ def test_over_a_real_socket(sandbox_server, store: FileStore, lock: Path) -> Non
     with client:
         assert len(client.list_firms()) == 30
         assert client.me().email == SANDBOX_EMAIL
+
+
+def test_threads_share_one_renewal(in_process: TrigonClient, sandbox_world) -> None:
+    """Eight threads hitting an expired token mid-run cause exactly one refresh."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    firms = [f for f in in_process.list_firms() if f.viewable]
+    sandbox_world.expire_access_tokens()
+
+    def work(firm_id: str) -> int:
+        return in_process.count(
+            firm_id, "payments", "created", dt.date(2024, 9, 1), dt.date(2025, 6, 30)
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        counts = list(pool.map(work, [f.id for f in firms]))
+    assert len(counts) == len(firms)
+    refreshes = [r for r in sandbox_world.requests("trigon") if r["path"] == "/v1/auth/refresh"]
+    assert len(refreshes) == 1

@@ -205,7 +205,9 @@ class TokenManager:
     def _file_lock(self) -> filelock.BaseFileLock:
         path = self._lock_path or token_lock_file()
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return filelock.FileLock(str(path), timeout=self._lock_timeout, thread_local=False)
+        return filelock.FileLock(
+            str(path), timeout=self._lock_timeout, mode=0o600, thread_local=False
+        )
 
     def adopt(self, grant: TokenGrant) -> None:
         """After a login: store the refresh token (under the lock), then use the access one."""
