@@ -248,3 +248,18 @@ def test_admin_paths_are_never_faulted_or_logged(
         bad = client.post("/_sandbox/faults", json={"error_rate": 3})
         assert bad.status_code == 400
     assert [r["path"] for r in world.requests("uku")] == ["/api/v3/topics"]
+
+
+def test_server_errors_use_each_side_s_codes(sandbox_seed_dict: dict[str, Any]) -> None:
+    """Injected 500/502/503 carry Trigon's per-status codes and Uku's INTERNAL_ERROR."""
+    world = SandboxWorld(sandbox_seed_dict)
+    faults = FaultConfig(error_rate=1.0, seed=2)
+    expected = {500: "INTERNAL_ERROR", 502: "BAD_GATEWAY", 503: "UNAVAILABLE"}
+    app = make_trigon_app(world, faults)
+    with httpx.Client(transport=SyncASGITransport(app), base_url="http://t/v1") as client:
+        answers = [client.get("/me") for _ in range(30)]
+    assert {a.status_code for a in answers} == set(expected)
+    assert all(a.json()["error"]["code"] == expected[a.status_code] for a in answers)
+    with uku_client(world, faults) as client:
+        answers = [client.get("/topics") for _ in range(10)]
+    assert {a.json()["error"]["code"] for a in answers} == {"INTERNAL_ERROR"}

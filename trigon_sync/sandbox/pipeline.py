@@ -218,6 +218,8 @@ class Pipeline:
                 if write is not None:
                     with server.world.lock:
                         write["after_fault"] = decision.kind
+                        if decision.kind == "timeout":  # the answer comes, only late
+                            write["client_status"] = captured.status
                 await self._fault(send, decision, bucket, entry, captured)
                 return
             body = bytes(captured.body)
