@@ -16,6 +16,8 @@ from trigon_sync import __version__, paths
 from trigon_sync.cli import (
     config_cmd,
     connect_cmd,
+    import_cmd,
+    mapfields_cmd,
     register_cmd,
     sandbox_cmd,
     schedule_cmd,
@@ -77,6 +79,8 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(register_cmd.app, name="register")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 connect_cmd.register(app)
+import_cmd.register(app)
+app.command("map-fields", epilog=mapfields_cmd.EXAMPLE)(mapfields_cmd.map_fields)
 
 
 def main() -> None:

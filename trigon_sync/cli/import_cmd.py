@@ -1,0 +1,419 @@
+"""``import-clients``, ``confirm`` and ``clients``: Trigon firms into Uku, reviewed first.
+
+``import-clients`` only reads (both APIs) and stages the plan in state.toml; ``confirm``
+is the one command that writes Uku clients, and only after the counts were shown and
+accepted (or ``--yes``). ``clients`` lists what is linked, which is what the monthly run
+counts. The work itself lives in ``client_import.py`` / ``importer.py``; this module
+renders it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from trigon_sync import clock
+from trigon_sync.cli import output
+from trigon_sync.client_import import (
+    ConfirmResult,
+    Outcome,
+    RowCallback,
+    RowResult,
+    Step,
+    apply_plan,
+    build_plan,
+    find_manager,
+    stage_plan,
+    staged_plan,
+)
+from trigon_sync.config import load_config
+from trigon_sync.connections import trigon_client, uku_client
+from trigon_sync.errors import PartialFailure
+from trigon_sync.importer import Action, Flag, ImportPlan, PlanRow, select_rows
+from trigon_sync.register import RegisterIndex, resolve_register_file
+from trigon_sync.state import load_state, locked_state
+
+IMPORT_EXAMPLE = (
+    "Example: trigon-sync import-clients --register ettevotja_rekvisiidid__lihtandmed.csv.zip"
+)
+CONFIRM_EXAMPLE = "Example: trigon-sync confirm --skip 10137319 --manager mari@firm.ee"
+CLIENTS_EXAMPLE = "Example: trigon-sync clients --json"
+NEXT_STEPS = "Next: assign managers and workflows in Uku; then `trigon-sync map-fields`."
+REGISTER_NOT_CHECKED = (
+    "Business Register not checked (no register file): only check digits were verified. "
+    "Run `trigon-sync register update` or pass --register FILE."
+)
+
+_ACTION_TEXT = {
+    Action.CREATE: "create",
+    Action.LINK: "link",
+    Action.LINKED: "linked",
+    Action.CONFLICT: "conflict",
+}
+_ACTION_STYLE = {
+    Action.CREATE: "green",
+    Action.LINK: "cyan",
+    Action.LINKED: "dim",
+    Action.CONFLICT: "bold red",
+}
+
+
+# --------------------------------------------------------------------------- import-clients
+
+
+@contextmanager
+def _reading_progress() -> Iterator[Step | None]:
+    """A spinner naming what is being read, on a terminal only (cron gets nothing)."""
+    if not output.stdout.is_terminal:
+        yield None
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"))
+    with Progress(*columns, console=output.stdout, transient=True) as progress:
+        task = progress.add_task("Starting", total=None)
+
+        def step(what: str) -> None:
+            progress.update(task, description=f"{what}…")
+
+        yield step
+
+
+def import_clients(
+    register: Path | None = typer.Option(
+        None,
+        "--register",
+        metavar="FILE",
+        help="The Business Register zip to check codes against (default: [register] file "
+        "in config, else the file `register update` downloaded).",
+        dir_okay=False,
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per firm."),
+) -> None:
+    """Read Trigon firms and Uku clients, plan the import and stage it for `confirm`.
+
+    Nothing is written to Uku. Rows are matched on the registration code; conflicts
+    (shared or missing codes) need a human and are never applied.
+    """
+    config = load_config()
+    source = resolve_register_file(register, config.register.file)
+    index = RegisterIndex.load(source) if source is not None else None  # bad file: fail first
+    with locked_state() as session:
+        with (
+            trigon_client(config) as trigon,
+            uku_client(config) as uku,
+            _reading_progress() as step,
+        ):
+            plan = build_plan(trigon, uku, session.state, index, on_step=step)
+        stage_plan(session.state, plan, clock.now())
+        session.save()
+    if as_json:
+        output.print_json(plan.to_json())
+        if not plan.register_checked:
+            output.stderr.print(f"note: {REGISTER_NOT_CHECKED}", markup=False)
+        return
+    output.stdout.print(_plan_table(plan))
+    _print_plan_summary(plan)
+
+
+def _register_cell(row: PlanRow, checked: bool) -> Text:
+    if not checked:
+        return Text("not checked", style="dim")
+    if row.has(Flag.NOT_IN_REGISTER):
+        return Text("✗", style="bold red")
+    return Text("✓", style="green")
+
+
+def _notes(row: PlanRow) -> Text:
+    notes = Text()
+
+    def add(part: str, style: str = "") -> None:
+        if notes:
+            notes.append("; ")
+        notes.append(part, style=style)
+
+    if row.action is Action.CONFLICT and row.reason:
+        add(row.reason, "red")
+    if row.has(Flag.BAD_CHECK_DIGIT):
+        add("bad check digit", "red")
+    if row.has(Flag.NO_VIEW_PERMISSION):
+        add("no View permission", "yellow")
+    if row.uku_client_id is not None:
+        add(f"Uku client {row.uku_client_id}")
+    if row.has(Flag.NAME_DIFFERS) and row.uku_name:
+        add(f"Uku name: {row.uku_name}", "yellow")
+    return notes
+
+
+def _plan_table(plan: ImportPlan) -> Table:
+    table = Table(title="Client import plan (staged; nothing written to Uku yet)")
+    table.add_column("☑", justify="center", no_wrap=True)
+    table.add_column("Name", min_width=16)
+    table.add_column("Registration code", no_wrap=True)
+    table.add_column("Action", no_wrap=True)
+    table.add_column("Register", justify="center", no_wrap=True)
+    table.add_column("Notes")
+    for row in plan.rows:
+        applies = row.action in (Action.CREATE, Action.LINK)
+        table.add_row(
+            Text("☑" if applies else "☐", style="green" if applies else "dim"),
+            Text(row.name),
+            Text(row.registration_code),
+            Text(_ACTION_TEXT[row.action], style=_ACTION_STYLE[row.action]),
+            _register_cell(row, plan.register_checked),
+            _notes(row),
+        )
+    return table
+
+
+def plan_summary_line(plan: ImportPlan) -> str:
+    """``300 firms: 296 to create, 2 to link, …`` plus the flags that occur."""
+    summary = plan.summary
+    actions = summary.actions
+    line = (
+        f"{summary.total} firm(s): {actions[Action.CREATE]} to create, "
+        f"{actions[Action.LINK]} to link, {actions[Action.LINKED]} already linked, "
+        f"{actions[Action.CONFLICT]} conflict(s) (never applied)"
+    )
+    labels = {
+        Flag.NOT_IN_REGISTER: "not in the register ✗",
+        Flag.BAD_CHECK_DIGIT: "bad check digit",
+        Flag.NO_VIEW_PERMISSION: "without View permission",
+        Flag.NAME_DIFFERS: "name differs in Uku",
+    }
+    flagged = [f"{n} {labels[flag]}" for flag, n in summary.flags.items() if n]
+    if flagged:
+        line += "; " + ", ".join(flagged)
+    return line + "."
+
+
+def _print_plan_summary(plan: ImportPlan) -> None:
+    console = output.stdout
+    console.print(plan_summary_line(plan), markup=False)
+    if not plan.register_checked:
+        console.print(REGISTER_NOT_CHECKED, style="yellow", markup=False)
+    actions = plan.summary.actions
+    if actions[Action.CREATE] or actions[Action.LINK]:
+        console.print(
+            "Staged. Review the list, then run `trigon-sync confirm` "
+            "(--skip CODE leaves a firm out, --only CODE imports just that one).",
+            markup=False,
+        )
+    elif actions[Action.CONFLICT]:
+        console.print(
+            "Nothing to import until the conflicts are resolved in Trigon or Uku.", markup=False
+        )
+    else:
+        console.print("Every firm is already linked; nothing to import.", markup=False)
+
+
+# --------------------------------------------------------------------------- confirm
+
+
+@contextmanager
+def _apply_progress(total: int) -> Iterator[RowCallback | None]:
+    if not output.stdout.is_terminal or total == 0:
+        yield None
+        return
+    columns = (
+        TextColumn("Importing clients"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=output.stdout, transient=True) as progress:
+        task = progress.add_task("confirm", total=total)
+
+        def advance(_result: RowResult) -> None:
+            progress.advance(task)
+
+        yield advance
+
+
+def confirm(
+    skip: list[str] = typer.Option(
+        [], "--skip", metavar="CODE", help="Leave out the firm with this registration code."
+    ),
+    only: list[str] = typer.Option(
+        [], "--only", metavar="CODE", help="Import only these registration codes."
+    ),
+    manager: str | None = typer.Option(
+        None,
+        "--manager",
+        metavar="EMAIL",
+        help="Uku user (by email) set as the default manager of the clients created.",
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask; apply the plan."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Apply the staged import plan: create new Uku clients and link existing ones.
+
+    Safe to run again after a crash: clients already in Uku are found by their code
+    and linked, never created twice.
+    """
+    config = load_config()
+    with locked_state() as session:
+        plan = staged_plan(session.state)
+        selection = select_rows(plan, skip, only)
+        n_create, n_link = len(selection.creates), len(selection.links)
+        question = (
+            f"Create {n_create} Uku client(s), link {n_link} existing, "
+            f"skip {len(selection.skipped)} ({len(selection.conflicts)} conflict(s) "
+            "are never applied)?"
+        )
+        if not selection.apply:
+            _nothing_to_apply(selection.conflicts, as_json=as_json)
+            return
+        if not yes and not output.is_interactive():
+            output.confirm(question, yes)  # raises: no terminal to ask on, nothing written
+        with uku_client(config) as uku:
+            manager_id = find_manager(uku.list_members(), manager).id if manager else None
+            if not yes and not output.confirm(question, yes):
+                output.stdout.print("Cancelled; nothing was written.", markup=False)
+                return
+            with _apply_progress(len(selection.apply)) as on_row:
+                result = apply_plan(
+                    selection,
+                    uku=uku,
+                    session=session,
+                    now=clock.now(),
+                    manager_id=manager_id,
+                    on_row=on_row,
+                )
+    _report(result, as_json=as_json)
+
+
+def _nothing_to_apply(conflicts: tuple[PlanRow, ...], *, as_json: bool) -> None:
+    if as_json:
+        output.print_json({"counts": {}, "rows": [], "skipped": [], "warnings": []})
+        return
+    line = "Nothing to create or link in the staged plan"
+    if conflicts:
+        line += f" ({len(conflicts)} conflict(s) need a human)"
+    output.stdout.print(line + ".", markup=False)
+
+
+def confirm_summary_line(result: ConfirmResult) -> str:
+    """``Created 296 Uku client(s), linked 2 existing, …`` (only the parts that occurred)."""
+    counts = result.counts()
+    parts = [
+        f"Created {counts[Outcome.CREATED]} Uku client(s)",
+        f"linked {counts[Outcome.LINKED]} existing",
+    ]
+    if counts[Outcome.FOUND]:
+        parts.append(
+            f"linked {counts[Outcome.FOUND]} found already in Uku (from an interrupted run "
+            "or added by hand)"
+        )
+    if counts[Outcome.ALREADY_LINKED]:
+        parts.append(f"{counts[Outcome.ALREADY_LINKED]} were already linked")
+    parts.append(f"skipped {counts['skipped']}")
+    if counts["conflicts"]:
+        parts.append(f"{counts['conflicts']} conflict(s) not applied")
+    if counts[Outcome.FAILED]:
+        parts.append(f"{counts[Outcome.FAILED]} failed")
+    return ", ".join(parts) + "."
+
+
+def _report(result: ConfirmResult, *, as_json: bool) -> None:
+    failed = result.failed
+    if as_json:
+        output.print_json(result.to_json())
+    else:
+        console = output.stdout
+        console.print(confirm_summary_line(result), markup=False)
+        for warning in result.warnings:
+            output.stderr.print(f"Uku warning: {warning.message}", markup=False)
+        if failed:
+            table = Table(title="Not imported")
+            for column in ("Name", "Registration code", "Reason"):
+                table.add_column(column)
+            for item in failed:
+                table.add_row(
+                    Text(item.row.name), Text(item.row.registration_code), Text(item.reason or "")
+                )
+            console.print(table)
+        if result.selection.conflicts:
+            console.print(
+                "Conflicts need a human: fix the duplicate or missing code in Trigon or Uku, "
+                "then run `trigon-sync import-clients` again.",
+                markup=False,
+            )
+        console.print(NEXT_STEPS, markup=False)
+    if failed:
+        raise PartialFailure(
+            f"{len(failed)} client(s) could not be imported; the others are done",
+            result=result,
+            hint="fix what the reasons say, then run `trigon-sync confirm` again "
+            "(the staged plan is kept; done rows are not repeated)",
+        )
+
+
+# --------------------------------------------------------------------------- clients
+
+
+def clients(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per client."),
+) -> None:
+    """List the linked clients: the ones the monthly run counts."""
+    links = sorted(
+        load_state().links.values(), key=lambda link: (link.name.casefold(), link.trigon_id)
+    )
+    if as_json:
+        output.print_json(
+            [
+                {
+                    "trigon_id": link.trigon_id,
+                    "registration_code": link.registration_code,
+                    "name": link.name,
+                    "uku_client_id": link.uku_client_id,
+                    "linked_at": link.linked_at,
+                    "not_in_register": Flag.NOT_IN_REGISTER in link.flags,
+                    "flags": link.flags,
+                }
+                for link in links
+            ]
+        )
+        return
+    console = output.stdout
+    if not links:
+        console.print(
+            "No clients are linked yet: run `trigon-sync import-clients`, then "
+            "`trigon-sync confirm`.",
+            markup=False,
+        )
+        return
+    table = Table(title="Linked clients")
+    for column in ("Trigon id", "Registration code", "Name", "Uku client", "Register", "Linked"):
+        table.add_column(column)
+    for link in links:
+        mark = Text("✗", style="bold red") if Flag.NOT_IN_REGISTER in link.flags else Text("")
+        table.add_row(
+            Text(link.trigon_id),
+            Text(link.registration_code),
+            Text(link.name),
+            str(link.uku_client_id),
+            mark,
+            link.linked_at.strftime("%d.%m.%Y"),
+        )
+    console.print(table)
+    console.print(f"{len(links)} linked client(s).", markup=False)
+
+
+def register(app: Any) -> None:
+    """Add the three commands to the root app (one line in cli/app.py)."""
+    app.command("import-clients", epilog=IMPORT_EXAMPLE)(import_clients)
+    app.command("confirm", epilog=CONFIRM_EXAMPLE)(confirm)
+    app.command("clients", epilog=CLIENTS_EXAMPLE)(clients)

@@ -1,0 +1,315 @@
+"""Reading the two sides into an import plan, and applying a reviewed plan to Uku.
+
+``import-clients`` calls :func:`build_plan` and :func:`stage_plan`; ``confirm`` calls
+:func:`staged_plan`, :func:`find_manager` and :func:`apply_plan`. Nothing here prints:
+results come back as dataclasses for ``cli/import_cmd.py`` to render.
+
+Why a resumed ``confirm`` never creates an Uku client twice
+-----------------------------------------------------------
+Two guards, each enough on its own for the case it covers:
+
+* **Re-check by code before every create.** Just before creating a firm's client we
+  ask Uku for clients with that registration code (``GET /clients?registration_code=``).
+  If one exists — created by an earlier ``confirm`` that was killed before it saved the
+  link, or added by hand since the review — it is linked instead (outcome ``found``).
+* **Idempotency-Key from the firm.** Every create carries
+  :func:`~trigon_sync.importer.idempotency_key_for_firm`, so a POST whose answer was lost
+  (5xx or dropped connection after Uku committed) is retried by the HTTP layer and Uku
+  replays the first answer instead of adding a second client.
+
+Links are therefore saved to state.toml **in batches** (every :data:`SAVE_EVERY`
+applied rows, at the end, and when an error stops the run), not after each create.
+Each save rewrites the whole state file with an fsync, so saving per create would cost
+O(clients²) bytes on a first import of hundreds of firms. A SIGKILL can lose at most the
+last unsaved batch of *links* from state.toml — never a client in Uku, and not for long:
+the staged plan stays until a confirm finishes without failures, and the re-run finds
+those clients by code and records their links. Until then the monthly run simply does
+not know those few clients yet and lists them as not linked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from trigon_sync.errors import ApiError, UsageError
+from trigon_sync.importer import (
+    Action,
+    ImportPlan,
+    PlanRow,
+    Selection,
+    idempotency_key_for_firm,
+    plan_import,
+)
+from trigon_sync.register import RegisterIndex
+from trigon_sync.registry_codes import normalise_code
+from trigon_sync.state import ClientLink, State, StateSession
+from trigon_sync.trigon.client import TrigonClient
+from trigon_sync.uku.client import UkuClient
+from trigon_sync.uku.models import Client, ClientDraft, Member, UkuWarning
+
+SAVE_EVERY = 25
+"""Applied rows between two saves of state.toml (see the module docstring)."""
+
+NOTHING_STAGED_HINT = "run `trigon-sync import-clients` to read both sides and stage a plan"
+
+
+class Outcome(enum.StrEnum):
+    """What happened to one selected plan row."""
+
+    CREATED = "created"
+    LINKED = "linked"
+    """A planned link: the existing Uku client was connected."""
+    FOUND = "found"
+    """A planned create whose client Uku already had (an interrupted earlier confirm,
+    or added by hand since the review): linked, not created again."""
+    ALREADY_LINKED = "already_linked"
+    FAILED = "failed"
+
+
+APPLIED = frozenset({Outcome.CREATED, Outcome.LINKED, Outcome.FOUND})
+
+
+@dataclass(frozen=True)
+class RowResult:
+    """One row's outcome; ``reason`` says why a row failed."""
+
+    row: PlanRow
+    outcome: Outcome
+    uku_client_id: int | None = None
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "trigon_id": self.row.trigon_id,
+            "name": self.row.name,
+            "registration_code": self.row.registration_code,
+            "outcome": str(self.outcome),
+            "uku_client_id": self.uku_client_id,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class ConfirmResult:
+    """Everything one ``confirm`` did, for the summary and the exit code."""
+
+    results: tuple[RowResult, ...]
+    selection: Selection
+    warnings: tuple[UkuWarning, ...] = ()
+
+    def of(self, *outcomes: Outcome) -> tuple[RowResult, ...]:
+        return tuple(r for r in self.results if r.outcome in outcomes)
+
+    @property
+    def failed(self) -> tuple[RowResult, ...]:
+        return self.of(Outcome.FAILED)
+
+    def counts(self) -> dict[str, int]:
+        """Outcome -> rows, plus the rows the selection left out; every key present."""
+        counts = {str(o): len(self.of(o)) for o in Outcome}
+        counts["skipped"] = len(self.selection.skipped)
+        counts["conflicts"] = len(self.selection.conflicts)
+        return counts
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "counts": self.counts(),
+            "rows": [r.to_json() for r in self.results],
+            "skipped": [row.registration_code for row in self.selection.skipped],
+            "warnings": [{"code": w.code, "message": w.message} for w in self.warnings],
+        }
+
+
+# --------------------------------------------------------------------------- import-clients
+
+Step = Callable[[str], None]
+
+
+def build_plan(
+    trigon: TrigonClient,
+    uku: UkuClient,
+    state: State,
+    register: RegisterIndex | None,
+    *,
+    on_step: Step | None = None,
+) -> ImportPlan:
+    """Read every listable Trigon firm and every Uku client (all pages) and plan the import.
+
+    ``on_step`` is told what is being read, for a progress display.
+    """
+    step = on_step or (lambda _what: None)
+    step("Reading Trigon firms")
+    firms = trigon.list_firms()
+    step(f"Reading Uku clients ({len(firms)} Trigon firms read)")
+    clients = uku.list_clients()
+    step("Planning")
+    links = {trigon_id: link.uku_client_id for trigon_id, link in state.links.items()}
+    return plan_import(firms, clients, links, register)
+
+
+def stage_plan(state: State, plan: ImportPlan, now: dt.datetime) -> None:
+    """Keep ``plan`` in state for ``confirm`` (replacing any earlier staged plan)."""
+    state.staged_import = {**plan.to_dict(), "staged_at": now.isoformat(timespec="seconds")}
+
+
+def staged_plan(state: State) -> ImportPlan:
+    """The plan ``import-clients`` staged; UsageError when there is none."""
+    if state.staged_import is None:
+        raise UsageError(
+            "no import plan is staged, so there is nothing to confirm", hint=NOTHING_STAGED_HINT
+        )
+    return ImportPlan.from_dict(state.staged_import)
+
+
+# --------------------------------------------------------------------------- confirm
+
+
+def find_manager(members: Sequence[Member], email: str) -> Member:
+    """The Uku member with ``email`` (case-insensitive); UsageError naming it otherwise."""
+    wanted = email.strip().casefold()
+    for member in members:
+        if member.email.strip().casefold() == wanted:
+            return member
+    known = ", ".join(sorted(m.email for m in members)[:10]) or "none"
+    raise UsageError(
+        f"--manager {email!r}: no user of this Uku company has that email; nothing was written",
+        hint=f"use the email of an Uku user (members: {known})",
+    )
+
+
+RowCallback = Callable[[RowResult], None]
+
+
+def apply_plan(
+    selection: Selection,
+    *,
+    uku: UkuClient,
+    session: StateSession,
+    now: dt.datetime,
+    manager_id: int | None = None,
+    on_row: RowCallback | None = None,
+    save_every: int = SAVE_EVERY,
+) -> ConfirmResult:
+    """Create and link the selected rows in plan order, recording links in ``session``.
+
+    A row Uku refuses (validation, a code now on two clients, a planned client gone)
+    is reported as failed and the others go on; an outage or an auth problem stops
+    the run with its error after saving the links made so far. The staged plan is
+    dropped only when no row failed, so a re-run retries exactly what is missing.
+    """
+    state = session.state
+    holders = {link.uku_client_id: trigon_id for trigon_id, link in state.links.items()}
+    results: list[RowResult] = []
+    unsaved = 0
+    warnings_before = len(uku.warnings)
+    try:
+        for row in selection.apply:
+            result = _apply_row(row, uku=uku, state=state, holders=holders, manager_id=manager_id)
+            if result.outcome in APPLIED and result.uku_client_id is not None:
+                state.links[row.trigon_id] = ClientLink(
+                    trigon_id=row.trigon_id,
+                    registration_code=row.registration_code,
+                    name=row.name,
+                    uku_client_id=result.uku_client_id,
+                    linked_at=now.date(),
+                    flags=[str(flag) for flag in row.flags],
+                )
+                holders[result.uku_client_id] = row.trigon_id
+                unsaved += 1
+                if unsaved >= save_every:
+                    session.save()
+                    unsaved = 0
+            results.append(result)
+            if on_row is not None:
+                on_row(result)
+    finally:
+        if unsaved:
+            session.save()
+    outcome = ConfirmResult(
+        results=tuple(results),
+        selection=selection,
+        warnings=tuple(uku.warnings[warnings_before:]),
+    )
+    if not outcome.failed:
+        state.staged_import = None
+    counts = outcome.counts()
+    state.record(
+        now,
+        "confirm",
+        "partial" if outcome.failed else "ok",
+        created=counts[Outcome.CREATED],
+        linked=counts[Outcome.LINKED] + counts[Outcome.FOUND],
+        failed=counts[Outcome.FAILED],
+        skipped=counts["skipped"],
+    )
+    session.save()
+    return outcome
+
+
+def _same_code(clients: Sequence[Client], code: str) -> list[Client]:
+    return [c for c in clients if normalise_code(c.registration_code) == code]
+
+
+def _apply_row(
+    row: PlanRow,
+    *,
+    uku: UkuClient,
+    state: State,
+    holders: dict[int, str],
+    manager_id: int | None,
+) -> RowResult:
+    existing_link = state.links.get(row.trigon_id)
+    if existing_link is not None:
+        return RowResult(row, Outcome.ALREADY_LINKED, existing_link.uku_client_id)
+    code = row.registration_code
+    try:
+        matches = _same_code(uku.list_clients(code), code)
+        if len(matches) > 1:
+            ids = ", ".join(str(c.id) for c in matches)
+            return _failed(
+                row,
+                f"Uku now has {len(matches)} clients with code {code} ({ids}); "
+                "remove the duplicate in Uku, then run import-clients again",
+            )
+        if matches:
+            return _link_existing(row, matches[0], holders)
+        if row.action is Action.LINK:
+            return _failed(
+                row,
+                f"Uku client {row.uku_client_id} no longer has code {code}; "
+                "run import-clients again",
+            )
+        draft = ClientDraft(
+            name=row.name,
+            registration_code=code,
+            vat_number=row.vat_number,
+            country="EE",
+            manager_id=manager_id,
+        )
+        created = uku.create_client(draft, idempotency_key_for_firm(row.trigon_id, code))
+    except ApiError as exc:
+        return _failed(row, exc.message)
+    return RowResult(row, Outcome.CREATED, created.id)
+
+
+def _link_existing(row: PlanRow, client: Client, holders: dict[int, str]) -> RowResult:
+    holder = holders.get(client.id)
+    if holder is not None and holder != row.trigon_id:
+        return _failed(row, f"Uku client {client.id} is already linked to Trigon firm {holder}")
+    if row.action is Action.LINK:
+        if client.id != row.uku_client_id:
+            return _failed(
+                row,
+                f"the plan links Uku client {row.uku_client_id}, but code {row.registration_code} "
+                f"is now on Uku client {client.id}; run import-clients again",
+            )
+        return RowResult(row, Outcome.LINKED, client.id)
+    return RowResult(row, Outcome.FOUND, client.id)
+
+
+def _failed(row: PlanRow, reason: str) -> RowResult:
+    return RowResult(row, Outcome.FAILED, reason=reason)
