@@ -179,7 +179,7 @@ def test_dropped_connection_is_an_incomplete_response(
 
 def test_slow_answer_times_the_client_out(sandbox_server: Running) -> None:
     """A timeout fault answers after slow_seconds, later than a short client timeout."""
-    sandbox_server.set_faults("uku", timeout_rate=1.0, slow_seconds=1.0)
+    sandbox_server.set_faults("uku", timeout_rate=1.0, slow_seconds=0.5)
     with (
         httpx.Client(base_url=sandbox_server.uku_url, headers=UKU_HEADERS, timeout=0.2) as client,
         pytest.raises(httpx.ReadTimeout),
