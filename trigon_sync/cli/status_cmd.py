@@ -1,0 +1,202 @@
+"""``status``, ``doctor``, ``history`` and ``explain``: what support staff run first.
+
+Each command gathers a report from the domain modules (status.py, diagnostics.py,
+explain.py) and only renders it here: a rich screen for people, or with ``--json`` one
+JSON document (docs/json-output.md). ``status`` and ``doctor`` exit with the code of
+their first failed check so monitoring can call them; a failed check is printed, not
+raised, so every line is shown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import typer
+from rich.text import Text
+
+from trigon_sync import clock, paths
+from trigon_sync.cli import output
+from trigon_sync.config import Config
+from trigon_sync.dates import format_ee
+from trigon_sync.diagnostics import SYMBOLS, Check, Outcome, environment_checks
+from trigon_sync.errors import TrigonSyncError
+from trigon_sync.status import DoctorReport, StatusReport, diagnose, live_gates, status
+
+STATUS_EXAMPLE = "Example: trigon-sync status --json   (exit 0 when healthy; for monitoring)"
+DOCTOR_EXAMPLE = "Example: trigon-sync doctor   (checks Trigon, Uku, keyring, clock, files)"
+
+_STYLES = {
+    Outcome.OK: "green",
+    Outcome.WARN: "yellow",
+    Outcome.FAIL: "bold red",
+    Outcome.SKIP: "dim",
+}
+
+
+def _line(label: str, value: str) -> None:
+    output.stdout.print(Text.assemble((f"{label:<12}", "bold"), value), soft_wrap=True)
+
+
+def _print_check(check: Check) -> None:
+    symbol = SYMBOLS[check.outcome]
+    output.stdout.print(
+        Text.assemble(
+            (f"  {symbol} ", _STYLES[check.outcome]), check.title, (" — ", "dim"), check.detail
+        ),
+        soft_wrap=True,
+    )
+    if check.fix and check.outcome in {Outcome.FAIL, Outcome.WARN}:
+        output.stdout.print(Text.assemble(("      fix: ", "bold"), check.fix), soft_wrap=True)
+
+
+def _yes_no(value: bool | None, yes: str, no: str) -> str:
+    return "unknown" if value is None else yes if value else no
+
+
+def _render_status(report: StatusReport) -> None:
+    facts = report.facts
+    doc = report.to_json()
+    conn = doc["connections"]
+    _line("Home", str(paths.home_dir()))
+    _line("Today", f"{format_ee(facts.today)} (Tallinn)")
+    trigon, uku, store = conn["trigon"], conn["uku"], conn["token_store"]
+    _line(
+        "Trigon",
+        f"{trigon['email'] or '—'} at {trigon['base_url'] or '—'}: "
+        + _yes_no(trigon["connected"], "connected", "not connected"),
+    )
+    _line(
+        "Uku",
+        f"company {uku['company'] or '—'} at {uku['base_url'] or '—'}: "
+        + _yes_no(uku["connected"], "connected", "not connected"),
+    )
+    _line(
+        "Tokens",
+        f"{store['kind'] or '—'} ({store['location'] or '—'}): "
+        + ("usable" if store["usable"] else f"not usable ({store['problem']})"),
+    )
+    config = doc["config"]
+    if not config["valid"]:
+        _line("Config", "invalid: " + "; ".join(str(p) for p in config["problems"]))
+    else:
+        missing = config["missing_for_monthly"]
+        _line("Config", "complete" if not missing else "missing " + ", ".join(missing))
+    mapped = report.mapped
+    shown = ", ".join(f"{key} -> {target!r}" for key, target in mapped.items()) or "none"
+    _line("Fields", f"{len(mapped)} mapped ({shown}); {len(report.unmapped)} unmapped")
+    linked = doc["clients"]["linked"]
+    _line("Clients", "unknown" if linked is None else f"{linked} linked")
+    state = facts.state
+    if state is not None:
+        last = (
+            f"last period {state.last_period} ended {format_ee(state.last_period_end)}"
+            if state.last_period and state.last_period_end
+            else "nothing counted yet"
+        )
+        upcoming = facts.next_run
+        nxt = (
+            f"; next import {format_ee(upcoming.import_day)} counts "
+            f"{format_ee(upcoming.window_start)}–{format_ee(upcoming.window_end)} "
+            f"(period {upcoming.period})"
+            if upcoming
+            else "; no schedule"
+        )
+        _line("Window", last + nxt)
+    run = facts.last_run
+    if run is None:
+        _line("Last run", "none")
+    else:
+        failures = run.get("failures") or []
+        _line(
+            "Last run",
+            f"{run.get('at', '?')}: {run.get('result', '?')}"
+            + (f", {len(failures)} client(s) failed" if failures else ""),
+        )
+    output.stdout.print(Text("Checks", style="bold"))
+    for check in report.checks:
+        _print_check(check)
+
+
+def status_command(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Connections, configuration, linked clients, the next window and the last run.
+
+    Reads only local files and the token store; never calls Trigon or Uku. Exits 0 when
+    healthy, otherwise with the code of the first problem (3 config, 4 auth, 5 last run
+    incomplete, 8 state).
+    """
+    report = status(clock.today())
+    if as_json:
+        output.print_json(report.to_json())
+    else:
+        _render_status(report)
+    raise typer.Exit(int(report.exit_code))
+
+
+@contextlib.contextmanager
+def _clients(
+    config: Config | None, gates: tuple[str | None, str | None]
+) -> Iterator[tuple[Any, Any]]:
+    """The Trigon and Uku clients (or the error / skip reason in their place), closed after."""
+    from trigon_sync.connections import trigon_client, uku_client
+
+    with contextlib.ExitStack() as stack:
+        made: list[Any] = []
+        for gate, factory in zip(gates, (trigon_client, uku_client), strict=True):
+            if gate is not None or config is None:
+                made.append(gate or "config.toml is not valid")
+                continue
+            try:
+                client = factory(config)
+            except TrigonSyncError as exc:
+                made.append(exc)
+                continue
+            made.append(stack.enter_context(client))
+        yield made[0], made[1]
+
+
+def _render_doctor(report: DoctorReport) -> None:
+    _render_status(report.status)
+    output.stdout.print(Text("Live checks", style="bold"))
+    for check in report.live:
+        _print_check(check)
+    output.stdout.print(Text("This machine", style="bold"))
+    for check in report.environment:
+        _print_check(check)
+    counts = {o: sum(1 for c in report.checks if c.outcome is o) for o in Outcome}
+    output.stdout.print(
+        f"{counts[Outcome.OK]} passed, {counts[Outcome.FAIL]} failed, "
+        f"{counts[Outcome.WARN]} warning(s), {counts[Outcome.SKIP]} skipped",
+        markup=False,
+    )
+
+
+def doctor_command(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Everything `status` checks plus live checks against Trigon and Uku, the keyring
+    from cron, file permissions, the time zone and the Business Register file.
+
+    Each line is ✓, ✗ (with the fix), ! (a warning) or – (skipped because an earlier
+    check failed). Exits 0 when nothing failed, else with the first failure's code.
+    """
+    now = clock.now()
+    report = status(now.date())
+    config = report.facts.config
+    environment = environment_checks(config, now)
+    with _clients(config, live_gates(report)) as (trigon, uku):
+        doctor = diagnose(report, trigon=trigon, uku=uku, environment=environment)
+    if as_json:
+        output.print_json(doctor.to_json())
+    else:
+        _render_doctor(doctor)
+    raise typer.Exit(int(doctor.exit_code))
+
+
+def register(app: Any) -> None:
+    """Add the commands to the root app (one line in cli/app.py)."""
+    app.command("status", epilog=STATUS_EXAMPLE)(status_command)
+    app.command("doctor", epilog=DOCTOR_EXAMPLE)(doctor_command)

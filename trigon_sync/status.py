@@ -1,0 +1,313 @@
+"""The ``status`` report: everything knowable from the home directory, without the network.
+
+Monitoring calls ``status`` every few minutes and support staff read it first, so it must be
+fast, must never send a request, and must still answer when config.toml or state.toml is
+broken (that *is* the answer then). :func:`gather` reads config, state and the token store
+(a keyring read is local) and :func:`build_status` turns those facts into a
+:class:`StatusReport` whose ``checks`` are the first lines of ``doctor`` too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from trigon_sync import fields, paths
+from trigon_sync.config import Config, load_config, missing_for_monthly
+from trigon_sync.diagnostics import (
+    Check,
+    LocalFacts,
+    Outcome,
+    exit_code,
+    local_checks,
+    trigon_checks,
+    uku_checks,
+)
+from trigon_sync.errors import ExitCode, TrigonSyncError
+from trigon_sync.schedule import Run, due_runs, next_run, window_start
+from trigon_sync.secrets import (
+    TRIGON_REFRESH_TOKEN,
+    UKU_API_KEY,
+    FileStore,
+    KeyringStore,
+    SecretStore,
+    describe_store,
+)
+from trigon_sync.state import State, load_state
+
+STATUS_KEYRING_TIMEOUT = 3.0
+"""A locked keyring must not hang monitoring: give up on it quickly."""
+MONTHLY_COMMANDS = ("run-monthly",)
+"""History records written by the monthly run (``command`` field)."""
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """What ``status`` shows; ``to_json`` is the documented ``--json`` document."""
+
+    facts: LocalFacts
+    checks: tuple[Check, ...]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return exit_code(self.checks)
+
+    @property
+    def healthy(self) -> bool:
+        return self.exit_code is ExitCode.OK
+
+    @property
+    def warnings(self) -> list[str]:
+        """One line per check that did not pass cleanly (failures and warnings)."""
+        return [
+            f"{check.title}: {check.detail}"
+            for check in self.checks
+            if check.outcome in {Outcome.FAIL, Outcome.WARN}
+        ]
+
+    @property
+    def mapped(self) -> dict[str, str | int]:
+        config = self.facts.config
+        return dict(config.fields) if config else {}
+
+    @property
+    def unmapped(self) -> list[str]:
+        return [key for key in fields.KEYS if key not in self.mapped]
+
+    def to_json(self) -> dict[str, Any]:
+        facts = self.facts
+        config, state = facts.config, facts.state
+        return {
+            "command": "status",
+            "healthy": self.healthy,
+            "exit_code": int(self.exit_code),
+            "today": facts.today,
+            "home": paths.home_dir(),
+            "connections": _connections_json(facts),
+            "config": _config_json(config, facts.config_error),
+            "fields": {"mapped": self.mapped, "unmapped": self.unmapped},
+            "clients": {"linked": len(state.links) if state else None},
+            "window": {
+                "last_period_end": state.last_period_end if state else None,
+                "last_period": state.last_period if state else None,
+                "next_import": _run_json(facts.next_run),
+                "overdue": [_run_json(run) for run in facts.overdue],
+                "run_in_progress": bool(state.journal) if state else None,
+            },
+            "last_run": dict(facts.last_run) if facts.last_run is not None else None,
+            "checks": [check.to_json() for check in self.checks],
+            "warnings": self.warnings,
+        }
+
+
+def _run_json(run: Run | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {
+        "import_day": run.import_day,
+        "window_start": run.window_start,
+        "window_end": run.window_end,
+        "period": run.period,
+    }
+
+
+def _connections_json(facts: LocalFacts) -> dict[str, Any]:
+    config = facts.config
+    store = facts.store
+    return {
+        "trigon": {
+            "base_url": config.trigon.base_url if config else None,
+            "email": config.trigon.email if config else None,
+            "connected": facts.trigon_token,
+        },
+        "uku": {
+            "base_url": config.uku.base_url if config else None,
+            "company": config.uku.company if config else None,
+            "connected": None
+            if config is None or facts.uku_key is None
+            else facts.uku_key and bool(config.uku.company),
+        },
+        "token_store": {
+            "kind": store.kind if store else None,
+            "location": store.location if store else None,
+            "usable": store.usable if store else False,
+            "problem": store.problem if store else _message(facts.store_error),
+        },
+    }
+
+
+def _message(error: TrigonSyncError | None) -> str | None:
+    return None if error is None else str(error)
+
+
+def _config_json(config: Config | None, error: TrigonSyncError | None) -> dict[str, Any]:
+    if config is None:
+        problems = [str(p) for p in getattr(error, "problems", ())] or [_message(error)]
+        return {"path": paths.config_file(), "exists": True, "valid": False, "problems": problems}
+    summary = config.summary
+    rule = summary.schedule
+    return {
+        "path": config.path,
+        "exists": config.exists,
+        "valid": True,
+        "problems": [],
+        "missing_for_monthly": missing_for_monthly(config),
+        "task_title": summary.task_title,
+        "topic": summary.topic,
+        "auto_complete": summary.auto_complete,
+        "first_import_date": summary.first_import_date,
+        "schedule": None
+        if rule is None
+        else {"kind": rule.kind, "day": rule.day, "description": rule.describe()},
+    }
+
+
+def last_monthly_run(state: State) -> Mapping[str, Any] | None:
+    """The newest history record of a monthly run, if any."""
+    for entry in reversed(state.history):
+        if str(entry.get("command", "")) in MONTHLY_COMMANDS:
+            return entry
+    return None
+
+
+def window_facts(
+    config: Config | None, state: State | None, today: dt.date
+) -> tuple[Run | None, tuple[Run, ...]]:
+    """The next window to count and the runs whose import day has already passed."""
+    if config is None or state is None:
+        return None, ()
+    rule, first = config.summary.schedule, config.summary.first_import_date
+    if rule is None or first is None:
+        return None, ()
+    start = window_start(first, state.last_period_end)
+    upcoming = next_run(rule, start, state.last_period)
+    due = due_runs(rule, first, state.last_period_end, state.last_period, today)
+    return upcoming, tuple(run for run in due if run.import_day < today)
+
+
+def _store_for(config: Config) -> SecretStore:
+    if config.trigon.token_store == "file":
+        return FileStore(paths.token_file())
+    return KeyringStore(timeout=STATUS_KEYRING_TIMEOUT)
+
+
+def gather(today: dt.date, *, store: SecretStore | None = None) -> LocalFacts:
+    """Read config, state and the token store; a broken file becomes its error, not a crash."""
+    config: Config | None = None
+    config_error: TrigonSyncError | None = None
+    try:
+        config = load_config()
+    except TrigonSyncError as exc:
+        config_error = exc
+    state: State | None = None
+    state_error: TrigonSyncError | None = None
+    try:
+        state = load_state()
+    except TrigonSyncError as exc:
+        state_error = exc
+    description = None
+    store_error: TrigonSyncError | None = None
+    trigon_token: bool | None = None
+    uku_key: bool | None = None
+    if config is not None:
+        try:
+            description = describe_store(config.trigon.token_store)
+            if description.usable:
+                store = store or _store_for(config)
+                trigon_token = store.get(TRIGON_REFRESH_TOKEN) is not None
+                uku_key = store.get(UKU_API_KEY) is not None
+        except TrigonSyncError as exc:
+            store_error = exc
+    upcoming, overdue = window_facts(config, state, today)
+    return LocalFacts(
+        config=config,
+        config_error=config_error,
+        state=state,
+        state_error=state_error,
+        store=description,
+        store_error=store_error,
+        trigon_token=trigon_token,
+        uku_key=uku_key,
+        today=today,
+        next_run=upcoming,
+        overdue=overdue,
+        last_run=last_monthly_run(state) if state is not None else None,
+    )
+
+
+def build_status(facts: LocalFacts) -> StatusReport:
+    """The report for these facts (pure)."""
+    return StatusReport(facts=facts, checks=tuple(local_checks(facts)))
+
+
+def status(today: dt.date) -> StatusReport:
+    """Gather and build in one call (what the CLI uses)."""
+    return build_status(gather(today))
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    """``status`` plus the live and environment checks; ``to_json`` is the ``--json`` document."""
+
+    status: StatusReport
+    live: tuple[Check, ...]
+    environment: tuple[Check, ...]
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        return (*self.status.checks, *self.live, *self.environment)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return exit_code(self.checks)
+
+    def to_json(self) -> dict[str, Any]:
+        checks = self.checks
+        return {
+            "command": "doctor",
+            "healthy": self.exit_code is ExitCode.OK,
+            "exit_code": int(self.exit_code),
+            "today": self.status.facts.today,
+            "summary": {
+                str(outcome): sum(1 for c in checks if c.outcome is outcome) for outcome in Outcome
+            },
+            "checks": [check.to_json() for check in checks],
+            "status": self.status.to_json(),
+        }
+
+
+def _gate(report: StatusReport, name: str) -> str | None:
+    """Why live checks of a service cannot run, from the status lines (None: they can)."""
+    for check in report.checks:
+        if check.name == name and check.outcome is not Outcome.OK:
+            return (
+                f"{check.title.lower()} failed"
+                if check.outcome is Outcome.FAIL
+                else (check.detail.removeprefix("skipped: "))
+            )
+    return None
+
+
+def live_gates(report: StatusReport) -> tuple[str | None, str | None]:
+    """(Trigon, Uku) skip reasons: no live call for a service that is not connected."""
+    base = _gate(report, "config.valid") or _gate(report, "state.readable")
+    if base:
+        return base, base
+    return _gate(report, "trigon.connected"), _gate(report, "uku.connected")
+
+
+def diagnose(
+    report: StatusReport, *, trigon: Any, uku: Any, environment: list[Check]
+) -> DoctorReport:
+    """Add the live checks (clients, errors or skip reasons as in diagnostics) to a status."""
+    facts = report.facts
+    if facts.config is None or facts.state is None:
+        reason = "config.toml or state.toml is not readable"
+        trigon, uku = reason, reason
+        config, state = Config(path=paths.config_file()), State()
+    else:
+        config, state = facts.config, facts.state
+    live = [*trigon_checks(state, trigon), *uku_checks(config, state, uku)]
+    return DoctorReport(status=report, live=tuple(live), environment=tuple(environment))
