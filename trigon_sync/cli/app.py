@@ -22,6 +22,7 @@ from trigon_sync.cli import (
     sandbox_cmd,
     schedule_cmd,
     state_cmd,
+    status_cmd,
 )
 from trigon_sync.cli.boundary import VERBOSE_KEY, GuardedGroup
 
@@ -81,6 +82,7 @@ app.add_typer(sandbox_cmd.app, name="sandbox")
 connect_cmd.register(app)
 import_cmd.register(app)
 app.command("map-fields", epilog=mapfields_cmd.EXAMPLE)(mapfields_cmd.map_fields)
+status_cmd.register(app)
 
 
 def main() -> None:
