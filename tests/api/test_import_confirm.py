@@ -1,0 +1,314 @@
+"""Client import against the in-process sandbox's 300-firm seed: plan, confirm, resume, faults."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trigon_sync.client_import import (
+    Outcome,
+    apply_plan,
+    build_plan,
+    find_manager,
+    stage_plan,
+    staged_plan,
+)
+from trigon_sync.clock import now
+from trigon_sync.connections import make_uku_client, trigon_wire
+from trigon_sync.errors import UsageError
+from trigon_sync.http import RetryPolicy
+from trigon_sync.importer import Action, Flag, ImportPlan, name_key, select_rows
+from trigon_sync.register import RegisterEntry, RegisterIndex
+from trigon_sync.sandbox import (
+    SANDBOX_COMPANY,
+    SANDBOX_EMAIL,
+    SANDBOX_PASSWORD,
+    SANDBOX_UKU_KEY,
+    FaultConfig,
+    ManualClock,
+    SandboxWorld,
+    SyncASGITransport,
+    generate_seed,
+    make_trigon_app,
+    make_uku_app,
+)
+from trigon_sync.secrets import Secret, open_store
+from trigon_sync.state import State, StateSession, load_state, locked_state
+from trigon_sync.trigon import TokenManager, TrigonClient, login
+from trigon_sync.uku import UkuClient
+
+TRIGON_BASE = "http://trigon.test/v1"
+UKU_BASE = "http://uku.test/api/v3"
+FAULTS = FaultConfig(
+    seed=5, error_rate=0.05, rate_limit_burst_rate=0.05, exempt_paths=("/v1/auth/",)
+)
+
+
+@pytest.fixture(scope="module")
+def seed300() -> dict[str, Any]:
+    """The acceptance seed: 300 firms with every import anomaly (read-only)."""
+    return generate_seed(300, seed=3)
+
+
+@pytest.fixture
+def world(seed300: dict[str, Any]) -> SandboxWorld:
+    return SandboxWorld(seed300)
+
+
+@pytest.fixture
+def register(seed300: dict[str, Any]) -> RegisterIndex:
+    """The seed's Business Register rows as an index."""
+    return RegisterIndex.from_entries(
+        RegisterEntry(r["registration_code"], r["name"], r["status"]) for r in seed300["register"]
+    )
+
+
+Connect = Callable[..., tuple[TrigonClient, UkuClient]]
+
+
+@pytest.fixture
+def connect(world: SandboxWorld) -> Iterator[Connect]:
+    """Trigon and Uku clients on in-process apps of ``world``; retries never sleep."""
+    transports: list[SyncASGITransport] = []
+
+    def make(faults: FaultConfig | None = None) -> tuple[TrigonClient, UkuClient]:
+        no_sleep = lambda _seconds: None  # noqa: E731
+        policy = RetryPolicy(jitter=lambda: 0.0)
+        trigon_t = SyncASGITransport(make_trigon_app(world, faults, ManualClock()))
+        uku_t = SyncASGITransport(make_uku_app(world, faults, ManualClock()))
+        transports.extend((trigon_t, uku_t))
+        wire = trigon_wire(TRIGON_BASE, transport=trigon_t, policy=policy, sleep=no_sleep)
+        tokens = TokenManager(wire, open_store("keyring"), email=SANDBOX_EMAIL)
+        tokens.adopt(login(wire, SANDBOX_EMAIL, SANDBOX_PASSWORD))
+        uku = make_uku_client(
+            UKU_BASE,
+            SANDBOX_COMPANY,
+            Secret(SANDBOX_UKU_KEY),
+            transport=uku_t,
+            policy=policy,
+            sleep=no_sleep,
+        )
+        return TrigonClient(wire, tokens), uku
+
+    yield make
+    for transport in transports:
+        transport.close()
+
+
+def stage(trigon: TrigonClient, uku: UkuClient, register: RegisterIndex | None) -> ImportPlan:
+    """import-clients without the CLI: plan under the lock and stage it."""
+    with locked_state() as session:
+        plan = build_plan(trigon, uku, session.state, register)
+        stage_plan(session.state, plan, now())
+        session.save()
+    return plan
+
+
+def codes_in_uku(world: SandboxWorld) -> Counter[str]:
+    return Counter(c["registration_code"] for c in world.uku_state()["clients"])
+
+
+def test_plan_shows_exactly_the_seeded_flags_and_actions(
+    connect: Connect, register: RegisterIndex, seed300: dict[str, Any]
+) -> None:
+    """Duplicate code -> 2 conflicts, 2 links, register misses, bad digit and no-View flags."""
+    trigon, uku = connect()
+    plan = stage(trigon, uku, register)
+    anomalies = seed300["anomalies"]
+    rows = {row.trigon_id: row for row in plan.rows}
+
+    def with_action(action: Action) -> set[str]:
+        return {tid for tid, row in rows.items() if row.action is action}
+
+    def with_flag(flag: Flag) -> set[str]:
+        return {tid for tid, row in rows.items() if row.has(flag)}
+
+    existing = {e["firm"]: e["client_id"] for e in anomalies["existing_uku_clients"]}
+    assert len(rows) == 300
+    assert with_action(Action.CONFLICT) == set(anomalies["duplicate_code"][0])
+    assert {tid: rows[tid].uku_client_id for tid in with_action(Action.LINK)} == existing
+    assert len(with_action(Action.CREATE)) == 296
+    assert with_flag(Flag.BAD_CHECK_DIGIT) == set(anomalies["bad_check_digit"])
+    assert with_flag(Flag.NOT_IN_REGISTER) == {
+        *anomalies["missing_from_register"],
+        *anomalies["bad_check_digit"],
+    }
+    assert with_flag(Flag.NO_VIEW_PERMISSION) == set(anomalies["no_view"])
+    uku_names = {c["id"]: c["name"] for c in seed300["uku"]["clients"]}
+    respelled = {
+        firm
+        for firm, cid in existing.items()
+        if name_key(uku_names[cid]) != name_key(rows[firm].name)
+    }
+    assert with_flag(Flag.NAME_DIFFERS) == respelled
+    assert staged_plan(load_state()) == plan
+
+
+def test_confirm_creates_the_rest_links_two_and_a_second_import_is_all_linked(
+    connect: Connect, register: RegisterIndex, world: SandboxWorld
+) -> None:
+    """296 created with name, code, VAT, EE and the manager; 2 linked; then all linked."""
+    trigon, uku = connect()
+    plan = stage(trigon, uku, register)
+    manager = find_manager(uku.list_members(), "Manager@Firm.ee")
+    with locked_state() as session:
+        result = apply_plan(
+            select_rows(staged_plan(session.state)),
+            uku=uku,
+            session=session,
+            now=now(),
+            manager_id=manager.id,
+        )
+    counts = result.counts()
+    assert counts[Outcome.CREATED] == 296
+    assert counts[Outcome.LINKED] == 2
+    assert counts[Outcome.FAILED] == counts[Outcome.FOUND] == 0
+    assert max(codes_in_uku(world).values()) == 1
+
+    state = load_state()
+    assert state.staged_import is None
+    assert len(state.links) == 298
+    assert state.history[-1]["command"] == "confirm"
+    by_id = {c["id"]: c for c in world.uku_state()["clients"]}
+    for row in plan.rows:
+        if row.action is Action.CREATE:
+            client = by_id[state.links[row.trigon_id].uku_client_id]
+            assert client["name"] == row.name
+            assert client["registration_code"] == row.registration_code
+            assert client["vat_number"] == row.vat_number
+            assert client["country"] == "EE"
+            assert client["manager_id"] == manager.id
+            assert state.links[row.trigon_id].flags == [str(f) for f in row.flags]
+
+    again = stage(trigon, uku, register).summary.actions
+    assert again[Action.LINKED] == 298
+    assert again[Action.CONFLICT] == 2
+    assert again[Action.CREATE] == again[Action.LINK] == 0
+
+
+def test_skipped_firms_are_not_created_and_show_up_again(
+    connect: Connect, world: SandboxWorld
+) -> None:
+    """--skip leaves a firm out of Uku; the next import offers it again."""
+    trigon, uku = connect()
+    plan = stage(trigon, uku, None)
+    skipped = next(row for row in plan.rows if row.action is Action.CREATE)
+    with locked_state() as session:
+        result = apply_plan(
+            select_rows(plan, skip=[skipped.registration_code]),
+            uku=uku,
+            session=session,
+            now=now(),
+        )
+    assert result.counts()[Outcome.CREATED] == 295
+    assert result.counts()["skipped"] == 1
+    assert skipped.registration_code not in codes_in_uku(world)
+    rows = {row.trigon_id: row for row in stage(trigon, uku, None).rows}
+    assert rows[skipped.trigon_id].action is Action.CREATE
+
+
+def test_with_5xx_and_429_faults_the_end_result_is_the_same(
+    connect: Connect, register: RegisterIndex, world: SandboxWorld
+) -> None:
+    """5% server errors and 5% rate-limit bursts: still one client per code, all linked."""
+    trigon, uku = connect(FAULTS)
+    stage(trigon, uku, register)
+    with locked_state() as session:
+        result = apply_plan(
+            select_rows(staged_plan(session.state)), uku=uku, session=session, now=now()
+        )
+    counts = result.counts()
+    assert counts[Outcome.CREATED] + counts[Outcome.FOUND] == 296
+    assert counts[Outcome.LINKED] == 2
+    assert counts[Outcome.FAILED] == 0
+    assert max(codes_in_uku(world).values()) == 1
+    assert len(load_state().links) == 298
+    faults = Counter(r.get("fault") for r in world.requests("uku"))
+    assert faults["error"] > 5 and faults["rate_limit"] > 5
+    assert any(w["replayed"] for w in world.writes())  # a lost answer was replayed, not redone
+
+
+def test_a_resumed_confirm_links_what_a_killed_run_created(
+    connect: Connect, world: SandboxWorld, tmp_path: Path
+) -> None:
+    """Clients created by a run whose links were lost are found by code, never created again."""
+    trigon, uku = connect()
+    plan = stage(trigon, uku, None)
+    lost = StateSession(State(), tmp_path / "lost-state.toml")  # the killed run's unsaved state
+    half = ImportPlan(rows=plan.rows[:150], register_checked=False)
+    apply_plan(select_rows(half), uku=uku, session=lost, now=now())
+    created_before = sum(codes_in_uku(world).values())
+    world.clear_logs()
+
+    with locked_state() as session:
+        result = apply_plan(
+            select_rows(staged_plan(session.state)), uku=uku, session=session, now=now()
+        )
+    counts = result.counts()
+    first_half_creates = sum(row.action is Action.CREATE for row in half.rows)
+    assert counts[Outcome.FOUND] == first_half_creates
+    assert counts[Outcome.CREATED] == 296 - first_half_creates
+    assert sum(codes_in_uku(world).values()) == created_before + counts[Outcome.CREATED]
+    assert max(codes_in_uku(world).values()) == 1
+    posts = [w for w in world.writes() if w["method"] == "POST"]
+    assert len(posts) == counts[Outcome.CREATED]
+    assert len(load_state().links) == 298
+
+
+def test_a_row_uku_refuses_fails_alone_and_the_plan_is_kept(
+    connect: Connect, world: SandboxWorld
+) -> None:
+    """A validation error fails that row only; the staged plan stays for the re-run."""
+    trigon, uku = connect()
+    plan = stage(trigon, uku, None)
+    creates = [row for row in plan.rows if row.action is Action.CREATE][:4]
+    broken = dataclasses.replace(creates[0], name="   ")
+    small = ImportPlan(rows=(broken, *creates[1:]), register_checked=False)
+    with locked_state() as session:
+        result = apply_plan(select_rows(small), uku=uku, session=session, now=now())
+    assert [r.row.trigon_id for r in result.failed] == [broken.trigon_id]
+    assert "name" in (result.failed[0].reason or "")
+    assert result.counts()[Outcome.CREATED] == 3
+    state = load_state()
+    assert state.staged_import is not None
+    assert broken.trigon_id not in state.links
+    assert state.history[-1]["result"] == "partial"
+
+
+def test_a_planned_link_whose_client_lost_its_code_fails(
+    connect: Connect, world: SandboxWorld
+) -> None:
+    """If the Uku client to link no longer has the code, the row fails instead of guessing."""
+    trigon, uku = connect()
+    plan = stage(trigon, uku, None)
+    link = next(row for row in plan.rows if row.action is Action.LINK)
+    assert link.uku_client_id is not None
+    with world.lock:
+        world.uku.clients[link.uku_client_id]["registration_code"] = None
+    with locked_state() as session:
+        result = apply_plan(
+            select_rows(plan, only=[link.registration_code]), uku=uku, session=session, now=now()
+        )
+    assert result.failed[0].row == link
+    assert "no longer has code" in (result.failed[0].reason or "")
+    assert link.trigon_id not in load_state().links
+
+
+def test_unknown_manager_is_refused(connect: Connect) -> None:
+    """--manager with an email no Uku user has is a usage error listing the members."""
+    _, uku = connect()
+    with pytest.raises(UsageError, match=r"nobody@firm\.ee.*nothing was written") as caught:
+        find_manager(uku.list_members(), "nobody@firm.ee")
+    assert "manager@firm.ee" in str(caught.value)
+
+
+def test_nothing_staged_is_a_clear_error() -> None:
+    """confirm before import-clients says what to run first."""
+    with pytest.raises(UsageError, match="no import plan is staged") as caught:
+        staged_plan(State())
+    assert "import-clients" in str(caught.value)
