@@ -370,7 +370,7 @@ def _runs_current(facts: LocalFacts) -> Check:
         f"next import {format_ee(run.import_day)} will count "
         f"{format_ee(run.window_start)}–{format_ee(run.window_end)} (period {run.period})"
     )
-    if facts.state.journal:
+    if facts.state.journal.get("period"):  # journal.run_in_progress: a period was opened
         return warned(
             name,
             title,
@@ -400,14 +400,17 @@ def _runs_last(facts: LocalFacts) -> Check:
     when = str(record.get("at", "?"))
     failures = run_failures(record)
     result = str(record.get("result", "?"))
-    if failures or result not in {"ok", "nothing-due"}:
+    if failures or result != "ok":
+        count = record.get("clients_failed")
+        total = count if isinstance(count, int) and count >= len(failures) else len(failures)
         listed = "; ".join(f"{who}: {why}" for who, why in failures[:5])
-        more = f" and {len(failures) - 5} more" if len(failures) > 5 else ""
+        more = f" and {total - min(5, len(failures))} more" if total > min(5, len(failures)) else ""
+        error = f": {record['error']}" if record.get("error") else ""
         return failed(
             name,
             title,
-            f"run at {when} ended {result}"
-            + (f"; {_plural(len(failures), 'client')} failed: {listed}{more}" if failures else ""),
+            f"run at {when} ended {result}{error}"
+            + (f"; {_plural(total, 'client')} failed: {listed}{more}" if failures else ""),
             "fix the reasons shown, then run `trigon-sync run-monthly` again (it redoes only "
             "what is missing); `trigon-sync history` shows every run",
             ExitCode.PARTIAL,

@@ -39,8 +39,8 @@ from trigon_sync.state import State, load_state
 
 STATUS_KEYRING_TIMEOUT = 3.0
 """A locked keyring must not hang monitoring: give up on it quickly."""
-MONTHLY_COMMANDS = ("run-monthly",)
-"""History records written by the monthly run (``command`` field)."""
+MONTHLY_COMMAND = "run-monthly"
+"""History records written by the monthly run (``command``; ``run-monthly --rerun`` too)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class StatusReport:
                 "last_period": state.last_period if state else None,
                 "next_import": _run_json(facts.next_run),
                 "overdue": [_run_json(run) for run in facts.overdue],
-                "run_in_progress": bool(state.journal) if state else None,
+                "run_in_progress": bool(state.journal.get("period")) if state else None,
             },
             "last_run": dict(facts.last_run) if facts.last_run is not None else None,
             "checks": [check.to_json() for check in self.checks],
@@ -164,10 +164,15 @@ def _config_json(config: Config | None, error: TrigonSyncError | None) -> dict[s
     }
 
 
+def is_monthly_record(entry: Mapping[str, Any]) -> bool:
+    """Whether a history record was written by ``run-monthly`` (with or without --rerun)."""
+    return str(entry.get("command", "")).split(" ")[0] == MONTHLY_COMMAND
+
+
 def last_monthly_run(state: State) -> Mapping[str, Any] | None:
     """The newest history record of a monthly run, if any."""
     for entry in reversed(state.history):
-        if str(entry.get("command", "")) in MONTHLY_COMMANDS:
+        if is_monthly_record(entry):
             return entry
     return None
 
