@@ -18,6 +18,7 @@ from trigon_sync.cli.params import date_value, period_value
 from trigon_sync.config import load_config
 from trigon_sync.dates import format_ee
 from trigon_sync.errors import BusyError, UsageError
+from trigon_sync.journal import run_in_progress
 from trigon_sync.schedule import next_run, period_of
 from trigon_sync.state import State, load_state, locked_state
 
@@ -47,7 +48,7 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print one JSON obje
     console.print(f"Last period: {state.last_period or '—'}")
     console.print(f"Linked clients: {len(state.links)}")
     console.print(f"Staged client import: {'yes' if state.staged_import else 'no'}")
-    console.print(f"Monthly run in progress: {'yes' if state.journal else 'no'}")
+    console.print(f"Monthly run in progress: {'yes' if run_in_progress(state) else 'no'}")
     if state.history:
         table = Table("At", "Command", "Result", title="Recent runs")
         for entry in state.history[-SHOWN_HISTORY:]:
@@ -100,7 +101,7 @@ def set_last_period_end(
             )
         period = period_of(rule, day + dt.timedelta(days=1))
     before = load_state()
-    if before.journal:
+    if run_in_progress(before):
         raise UsageError(
             "a monthly run is in progress (its journal is not empty)",
             hint="let it finish before moving the window",
@@ -119,7 +120,7 @@ def set_last_period_end(
         raise UsageError("cancelled; nothing was changed")
     with locked_state() as session:
         state = session.state
-        if not _same_window(state, before) or state.journal:
+        if not _same_window(state, before) or run_in_progress(state):
             raise BusyError(
                 "state.toml changed while waiting for confirmation",
                 hint="nothing was changed; run the command again",

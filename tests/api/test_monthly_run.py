@@ -1,0 +1,458 @@
+"""The monthly run against the in-process sandbox: the issue's acceptance list, mostly.
+
+Time is driven by ``today`` (the CLI's ``--today``); what Uku received is read back from
+the sandbox's write log and stored tasks, and counts are compared with an independent
+count of the seed (monthly_env.expected_counts).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from monthly_env import (
+    FIELD_ID,
+    Env,
+    connect,
+    expected_counts,
+    link_firms,
+    make_config,
+    task_counts,
+    viewable_firms,
+)
+
+from trigon_sync import fields, journal, paths
+from trigon_sync.errors import PermissionDenied
+from trigon_sync.sandbox import SandboxWorld
+from trigon_sync.schedule import ScheduleRule
+from trigon_sync.state import load_state
+from trigon_sync.uku.adapter import read_marker
+
+D = dt.date
+
+
+class Killed(BaseException):
+    """Stands in for the process dying (not an Exception: nothing may swallow it)."""
+
+
+@pytest.fixture
+def env(
+    sandbox_world: SandboxWorld, sandbox_seed_dict: dict[str, Any], tmp_path: Path
+) -> Iterator[Env]:
+    """Every readable firm linked, all 14 fields mapped, last calendar day from 01.10.2024."""
+    link_firms(sandbox_world, viewable_firms(sandbox_seed_dict))
+    made = connect(sandbox_world, make_config(), tmp_path)
+    yield made
+    made.close()
+
+
+def _assert_tasks_match_seed(
+    env: Env, seed: dict[str, Any], period: str, start: dt.date, end: dt.date, day: dt.date
+) -> None:
+    state = load_state()
+    by_client = {link.uku_client_id: link for link in state.links.values()}
+    mine = [t for t in env.tasks() if t["title"] == f"Monthly summary {period}"]
+    assert sorted(t["client_id"] for t in mine) == sorted(by_client)
+    for task in mine:
+        link = by_client[task["client_id"]]
+        assert task["date"] == day.isoformat()
+        assert task["topic_id"] == 1
+        assert read_marker(task["description"]) == (link.trigon_id, period)
+        assert task_counts(task) == expected_counts(seed, link.trigon_id, start, end)
+
+
+def test_worked_example_last_calendar_day(env: Env, sandbox_seed_dict: dict[str, Any]) -> None:
+    """31.10 counts 01.10–30.10 and 30.11 counts 31.10–29.11, one task per client each."""
+    first = env.run(D(2024, 10, 31))
+    assert [p.run.period for p in first.periods] == ["2024-10"]
+    assert first.periods[0].complete and not first.failed
+    _assert_tasks_match_seed(
+        env, sandbox_seed_dict, "2024-10", D(2024, 10, 1), D(2024, 10, 30), D(2024, 10, 31)
+    )
+    assert load_state().last_period_end == D(2024, 10, 30)
+
+    second = env.run(D(2024, 11, 30))
+    assert [(p.run.window_start, p.run.window_end) for p in second.periods] == [
+        (D(2024, 10, 31), D(2024, 11, 29))
+    ]
+    _assert_tasks_match_seed(
+        env, sandbox_seed_dict, "2024-11", D(2024, 10, 31), D(2024, 11, 29), D(2024, 11, 30)
+    )
+    assert sum(env.tasks_per_client_period().values()) == 2 * len(load_state().links)
+
+
+def test_worked_example_switch_to_last_work_day(
+    env: Env, sandbox_seed_dict: dict[str, Any]
+) -> None:
+    """After October, last work day: 29.11 covers 31.10–28.11 and 31.12 covers 29.11–30.12."""
+    env.run(D(2024, 10, 31))
+    env.with_config(
+        summary=make_config(rule=ScheduleRule("last_work_day")).summary,
+    )
+    assert env.run(D(2024, 11, 28)).periods == []  # Thursday: nothing due yet
+    november = env.run(D(2024, 11, 29))
+    assert [(p.run.period, p.run.window_start, p.run.window_end) for p in november.periods] == [
+        ("2024-11", D(2024, 10, 31), D(2024, 11, 28))
+    ]
+    december = env.run(D(2024, 12, 31))
+    assert [(p.run.period, p.run.window_start, p.run.window_end) for p in december.periods] == [
+        ("2024-12", D(2024, 11, 29), D(2024, 12, 30))
+    ]
+    _assert_tasks_match_seed(
+        env, sandbox_seed_dict, "2024-11", D(2024, 10, 31), D(2024, 11, 28), D(2024, 11, 29)
+    )
+    _assert_tasks_match_seed(
+        env, sandbox_seed_dict, "2024-12", D(2024, 11, 29), D(2024, 12, 30), D(2024, 12, 31)
+    )
+
+
+def test_three_missed_months_run_in_one_invocation_in_order(env: Env) -> None:
+    """Cron dead for November–January: one run creates the three periods' tasks, oldest first."""
+    env.run(D(2024, 10, 31))
+    env.world.clear_logs()
+    result = env.run(D(2025, 2, 3))
+    assert [p.run.period for p in result.periods] == ["2024-11", "2024-12", "2025-01"]
+    assert all(p.complete for p in result.periods)
+    created = [
+        w["object"]["title"][-7:]
+        for w in env.task_writes()
+        if w["path"] == "/api/v3/tasks" and w["status"] == 201
+    ]
+    assert created == sorted(created)  # every 2024-11 create before any 2024-12 one
+    links = len(load_state().links)
+    assert Counter(created) == {"2024-11": links, "2024-12": links, "2025-01": links}
+    assert load_state().last_period == "2025-01"
+    assert load_state().last_period_end == D(2025, 1, 30)
+
+
+def test_same_night_twice_changes_nothing(env: Env) -> None:
+    """A second run on the same night finds nothing due and sends no write."""
+    env.run(D(2024, 10, 31))
+    writes = len(env.world.writes())
+    again = env.run(D(2024, 10, 31))
+    assert again.periods == []
+    assert len(env.world.writes()) == writes
+
+
+def test_state_restored_from_an_old_backup_finds_tasks_instead_of_duplicating(env: Env) -> None:
+    """With the run forgotten by state.toml, the markers in Uku still prevent a second task."""
+    before = paths.state_file().read_bytes()
+    env.run(D(2024, 10, 31))
+    paths.state_file().write_bytes(before)
+    env.world.clear_logs()
+    result = env.run(D(2024, 10, 31))
+    assert {o.plan.action for o in result.periods[0].outcomes} == {"exists"}
+    assert env.task_writes() == []
+    assert set(env.tasks_per_client_period().values()) == {1}
+
+
+@pytest.mark.parametrize("kill_after", [1, 9, 27])
+def test_run_killed_between_clients_resumes_with_exactly_one_task_each(
+    env: Env, kill_after: int
+) -> None:
+    """Killed after N clients: the window stays, the re-run does only the rest, no doubles."""
+    done: list[str] = []
+
+    def die(outcome: Any) -> None:
+        done.append(outcome.link.trigon_id)
+        if len(done) >= kill_after:
+            raise Killed
+
+    with pytest.raises(Killed):
+        env.run(D(2024, 10, 31), workers=1, after_client=die)
+    state = load_state()
+    assert state.last_period_end is None
+    assert journal.run_in_progress(state)
+    assert state.history[-1]["result"] == "failed"
+
+    env.world.clear_logs()
+    result = env.run(D(2024, 10, 31))
+    period = result.periods[0]
+    assert period.complete
+    resumed = {
+        o.link.trigon_id for o in period.outcomes if o.plan.reason == "done by an earlier run"
+    }
+    assert resumed == set(done)
+    assert len([w for w in env.task_writes() if w["status"] == 201]) == len(period.outcomes) - len(
+        done
+    )
+    assert set(env.tasks_per_client_period().values()) == {1}
+    assert not journal.run_in_progress(load_state())
+    assert load_state().last_period_end == D(2024, 10, 30)
+
+
+class KillAfterCreates(httpx.BaseTransport):
+    """Let ``n`` task creates reach Uku, then die right after the next create commits."""
+
+    def __init__(self, inner: httpx.BaseTransport, n: int) -> None:
+        self.inner = inner
+        self.n = n
+        self.armed = True
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if self.armed and request.method == "POST" and request.url.path == "/api/v3/tasks":
+            self.n -= 1
+            if self.n < 0:
+                raise Killed  # the task exists in Uku, the journal never heard of it
+        return response
+
+
+def test_killed_after_a_create_but_before_the_journal_line(
+    sandbox_world: SandboxWorld, sandbox_seed_dict: dict[str, Any], tmp_path: Path
+) -> None:
+    """The worst moment to die: the re-run finds the orphan task by its marker, no double."""
+    link_firms(sandbox_world, viewable_firms(sandbox_seed_dict))
+    wrappers: list[KillAfterCreates] = []
+
+    def wrap(inner: httpx.BaseTransport) -> httpx.BaseTransport:
+        wrappers.append(KillAfterCreates(inner, 5))
+        return wrappers[-1]
+
+    env = connect(sandbox_world, make_config(), tmp_path, transport_wrapper=wrap)
+    try:
+        with pytest.raises(Killed):
+            env.run(D(2024, 10, 31), workers=1)
+        assert len(env.tasks()) == 6
+        assert len(journal.PeriodJournal(journal.open_run(load_state())).load()) == 5
+        for w in wrappers:
+            w.armed = False
+        result = env.run(D(2024, 10, 31))
+        actions = Counter(o.plan.action for o in result.periods[0].outcomes)
+        assert actions["exists"] == 6  # 5 from the journal, 1 found in Uku by its marker
+        assert result.periods[0].complete
+        assert set(env.tasks_per_client_period().values()) == {1}
+    finally:
+        env.close()
+
+
+def test_revoked_view_is_named_partial_and_the_next_run_completes(env: Env) -> None:
+    """No View on one firm: others done, it is named, the window stays; restored -> done."""
+    state = load_state()
+    victim = sorted(state.links.values(), key=lambda link: link.trigon_id)[3]
+    env.world.revoke_view(victim.trigon_id)
+    result = env.run(D(2024, 10, 31))
+    [failed] = result.failed
+    assert failed.link.trigon_id == victim.trigon_id
+    assert "View" in (failed.error or "")
+    error = result.partial_failure()
+    assert error is not None and victim.name in str(error)
+    assert error.exit_code == 5
+    after = load_state()
+    assert after.last_period_end is None and after.history[-1]["result"] == "partial"
+    assert len(env.tasks()) == len(after.links) - 1
+    counted = [
+        r for r in env.world.requests("trigon") if f"/firms/{victim.trigon_id}/" in r["path"]
+    ]
+    assert counted == []  # known from the firm list: no count was even asked for
+
+    env.world.restore_view(victim.trigon_id)
+    env.world.clear_logs()
+    again = env.run(D(2024, 10, 31))
+    assert again.periods[0].complete and not again.failed
+    [write] = [w for w in env.task_writes() if w["status"] == 201]
+    assert write["body"]["client_id"] == victim.uku_client_id
+    assert load_state().last_period_end == D(2024, 10, 30)
+
+
+def test_later_periods_wait_for_an_incomplete_one(env: Env) -> None:
+    """With October incomplete, November is not started even when it is due too."""
+    victim = next(iter(load_state().links.values()))
+    env.world.revoke_view(victim.trigon_id)
+    result = env.run(D(2024, 11, 30))
+    assert [p.run.period for p in result.periods] == ["2024-10"]
+    assert [r.period for r in result.deferred] == ["2024-11"]
+    assert not any(t["title"].endswith("2024-11") for t in env.tasks())
+
+
+def test_a_removed_firm_and_a_refused_task_fail_alone(env: Env) -> None:
+    """A firm gone from Trigon and an Uku validation error are per-client failures."""
+    links = sorted(load_state().links.values(), key=lambda link: link.trigon_id)
+    env.world.remove_firm(links[0].trigon_id)
+    with env.world.lock:
+        del env.world.uku.clients[links[1].uku_client_id]
+    result = env.run(D(2024, 10, 31))
+    reasons = {o.link.trigon_id: o.error for o in result.failed}
+    assert set(reasons) == {links[0].trigon_id, links[1].trigon_id}
+    assert "not found in Trigon" in reasons[links[0].trigon_id]
+    assert "client_id" in reasons[links[1].trigon_id]
+    assert len(env.tasks()) == len(links) - 2
+
+
+def test_dry_run_writes_nothing_and_prints_the_issue_shape(env: Env) -> None:
+    """--dry-run: no POST/PATCH reaches Uku, state.toml is byte-identical, no journal."""
+    env.run(D(2024, 10, 31))
+    before = paths.state_file().read_bytes()
+    env.world.clear_logs()
+    plan = env.run(D(2024, 12, 31), dry_run=True)
+    assert env.world.writes() == []
+    assert [r for r in env.world.requests("uku") if r["method"] != "GET"] == []
+    assert paths.state_file().read_bytes() == before
+    assert not journal.journal_file("2024-11").exists()
+    doc = plan.to_json()
+    assert set(doc) == {"periods", "warnings"}
+    assert [p["period"] for p in doc["periods"]] == ["2024-11", "2024-12"]
+    first = doc["periods"][0]
+    assert set(first) == {"period", "import_day", "window_start", "window_end", "clients"}
+    assert (first["import_day"], first["window_start"], first["window_end"]) == (
+        "2024-11-30",
+        "2024-10-31",
+        "2024-11-29",
+    )
+    client = first["clients"][0]
+    assert set(client) == {"registration_code", "name", "action", "counts", "reason"}
+    assert client["action"] == "create"
+    assert list(client["counts"]) == list(fields.KEYS)
+
+
+def test_dry_run_shows_skips_with_the_reason(env: Env) -> None:
+    """A firm without View appears as skip + why in the plan, not as an error."""
+    victim = next(iter(load_state().links.values()))
+    env.world.revoke_view(victim.trigon_id)
+    plan = env.run(D(2024, 10, 31), dry_run=True)
+    [skip] = [o.plan for o in plan.periods[0].outcomes if o.plan.action == "skip"]
+    assert skip.link.trigon_id == victim.trigon_id and "View" in (skip.reason or "")
+    assert plan.partial_failure() is None
+
+
+def test_rerun_updates_changed_counts_and_never_creates(
+    env: Env, sandbox_seed_dict: dict[str, Any]
+) -> None:
+    """--rerun after a back-dated entry: that task is updated, none created, window kept."""
+    env.run(D(2024, 10, 31))
+    link = sorted(load_state().links.values(), key=lambda x: x.trigon_id)[0]
+    env.world.add_record(link.trigon_id, "sales_invoice", "2024-10-15T10:00:00+03:00")
+    before = load_state()
+    env.world.clear_logs()
+    result = env.run(D(2024, 12, 5), rerun="2024-10")
+    actions = {o.link.trigon_id: o.plan.action for o in result.periods[0].outcomes}
+    assert actions.pop(link.trigon_id) == "update"
+    assert set(actions.values()) == {"exists"}
+    [patch] = env.task_writes()
+    assert patch["method"] == "PATCH"
+    [task] = [t for t in env.tasks() if t["client_id"] == link.uku_client_id]
+    expected = expected_counts(sandbox_seed_dict, link.trigon_id, D(2024, 10, 1), D(2024, 10, 30))
+    expected["sales_invoices_created"] += 1
+    assert task_counts(task) == expected
+    after = load_state()
+    assert (after.last_period_end, after.last_period) == (
+        before.last_period_end,
+        before.last_period,
+    )
+    assert after.history[-1]["command"] == "run-monthly --rerun"
+
+
+def test_rerun_of_an_unknown_period_is_refused(env: Env) -> None:
+    """Only periods this tool completed can be re-counted."""
+    from trigon_sync.errors import UsageError
+
+    with pytest.raises(UsageError, match="2024-09"):
+        env.run(D(2024, 12, 5), rerun="2024-09")
+
+
+class StaleTaskList(httpx.BaseTransport):
+    """Uku's topic-wide task list lags behind (an index): it shows no tasks at all."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        q = request.url.params
+        if request.url.path == "/api/v3/tasks" and request.method == "GET" and "client_id" not in q:
+            return httpx.Response(
+                200,
+                json={
+                    "data": [],
+                    "meta": {"total": 0, "limit": 200, "offset": 0, "has_more": False},
+                },
+                headers={k: v for k, v in response.headers.items() if k.lower().startswith("x-")},
+            )
+        return response
+
+
+def test_reused_key_with_new_counts_updates_the_existing_task(
+    sandbox_world: SandboxWorld, sandbox_seed_dict: dict[str, Any], tmp_path: Path
+) -> None:
+    """409 IDEMPOTENCY_KEY_REUSED (counts changed since a crashed attempt): found, updated."""
+    [firm] = viewable_firms(sandbox_seed_dict)[:1]
+    link_firms(sandbox_world, [firm])
+    killers: list[KillAfterCreates] = []
+
+    def wrap(inner: httpx.BaseTransport) -> httpx.BaseTransport:
+        killers.append(KillAfterCreates(inner, 0))
+        return StaleTaskList(killers[-1])
+
+    env = connect(sandbox_world, make_config(), tmp_path, transport_wrapper=wrap)
+    try:
+        with pytest.raises(Killed):
+            env.run(D(2024, 10, 31))
+        for killer in killers:
+            killer.armed = False
+        sandbox_world.add_record(firm, "payment", "2024-10-02T12:00:00+03:00")
+        sandbox_world.clear_logs()
+        result = env.run(D(2024, 10, 31))
+        assert result.periods[0].complete
+        statuses = [(w["method"], w["status"]) for w in env.task_writes()]
+        assert statuses == [("POST", 409), ("PATCH", 200)]
+        [task] = env.tasks()
+        expected = expected_counts(sandbox_seed_dict, firm, D(2024, 10, 1), D(2024, 10, 30))
+        expected["payments_created"] += 1
+        assert task_counts(task) == expected
+    finally:
+        env.close()
+
+
+def test_auto_complete_falls_back_to_patch_on_old_deployments(env: Env) -> None:
+    """auto_complete finishes every task, via PATCH when /complete answers 404."""
+    env.with_config(summary=make_config(auto_complete=True).summary)
+    env.world.set_uku(complete_endpoint=False)
+    result = env.run(D(2024, 10, 31))
+    assert result.count("completed") == len(load_state().links)
+    assert {t["status"] for t in env.tasks()} == {"finished"}
+
+
+def test_only_mapped_fields_are_fetched(
+    sandbox_world: SandboxWorld, sandbox_seed_dict: dict[str, Any], tmp_path: Path
+) -> None:
+    """Two mapped fields -> two count calls per client and two custom fields per task."""
+    link_firms(sandbox_world, viewable_firms(sandbox_seed_dict)[:4])
+    keys = ["sales_invoices_created", "active_reporting_persons"]
+    env = connect(sandbox_world, make_config(keys=keys), tmp_path)
+    try:
+        env.run(D(2024, 10, 31))
+        paths_hit = {
+            r["path"].split("/")[-2]
+            for r in sandbox_world.requests("trigon")
+            if r["path"].endswith("/count")
+        }
+        assert paths_hit == {"sales-invoices", "reporting-persons"}
+        for task in env.tasks():
+            assert [cf["field_id"] for cf in task["custom_fields"]] == sorted(
+                FIELD_ID[k] for k in keys
+            )
+    finally:
+        env.close()
+
+
+def test_a_systemic_failure_stops_the_run_and_is_recorded(env: Env) -> None:
+    """An Uku key that may not write stops everything (exit 9), recorded in the history."""
+    env.world.set_uku(api_key_role="member")
+    with pytest.raises(PermissionDenied):
+        env.run(D(2024, 10, 31))
+    state = load_state()
+    assert state.last_period_end is None
+    assert state.history[-1]["result"] == "failed"
+    assert "may not" in state.history[-1]["error"]
+
+
+def test_unlinked_firms_are_listed_as_a_warning(env: Env) -> None:
+    """Firms Trigon lists but state has not linked get a warning that names the fix."""
+    result = env.run(D(2024, 10, 31))
+    [warning] = result.warnings
+    assert "2 Trigon firm(s)" in warning and "import-clients" in warning

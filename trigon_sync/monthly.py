@@ -1,0 +1,637 @@
+"""The monthly run: counts from Trigon -> one summary task per client and period in Uku.
+
+Uku bills from these tasks, so the guarantees matter more than speed:
+
+* **Exactly once.** Before creating, the run lists the topic's tasks once per period and
+  finds ours by the marker line ``trigon-sync:<firm>:<period>``; a create carries an
+  Idempotency-Key derived from (company, firm, period), so a retried or resumed create is
+  replayed by Uku, and if Uku answers 409 (the counts changed since a crashed attempt)
+  the task is found again and updated instead.
+* **Resumable.** Each finished client is one fsync'd line in the period's journal
+  (journal.py); a re-run skips those and re-checks Uku for the rest.
+* **The window moves only when the whole period is done.** A client that cannot be done
+  (no View, firm gone, Uku refuses the data) is reported by name and the others go on;
+  ``last_period_end`` stays, later periods wait, and the next run retries only it.
+  Trouble that is not about one client (Trigon or Uku unreachable, token revoked) stops
+  the run: clients in flight finish, nothing new starts, the error is raised.
+
+Counts are fetched from a bounded thread pool; the HTTP layer paces requests by the
+services' ``X-RateLimit-*`` headers and retries what is safe to retry.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+from trigon_sync import journal
+from trigon_sync.config import Config
+from trigon_sync.errors import (
+    ApiError,
+    PartialFailure,
+    TrigonSyncError,
+)
+from trigon_sync.monthly_plan import (
+    ClientPlan,
+    Targets,
+    already_done,
+    decide,
+    description,
+    fields_to_fetch,
+    firm_problem,
+    idempotency_key,
+    period_json,
+    require_ready,
+    rerun_target,
+    resolve_targets,
+    schedule_for,
+    skipped,
+    sorted_links,
+    unlinked_warning,
+)
+from trigon_sync.schedule import Run
+from trigon_sync.state import ClientLink, State, StateSession, load_state, locked_state
+from trigon_sync.trigon import FirmNotFound, FirmNotViewable, TrigonClient
+from trigon_sync.uku import Task, TaskChanges, TaskDraft, UkuClient
+from trigon_sync.uku.adapter import read_marker, with_marker
+
+if TYPE_CHECKING:
+    from trigon_sync.trigon.models import Collection, SnapshotKind
+
+DEFAULT_WORKERS = 8
+FAILURES_IN_HISTORY = 50
+Now = Callable[[], dt.datetime]
+
+
+@dataclass
+class ClientOutcome:
+    """What happened to one client: the plan, and whether it is done in Uku."""
+
+    plan: ClientPlan
+    ok: bool
+    error: str | None = None
+    created: bool = False
+    updated: bool = False
+    completed: bool = False
+
+    @property
+    def link(self) -> ClientLink:
+        return self.plan.link
+
+    def failure_json(self) -> dict[str, Any]:
+        return {
+            "firm": self.link.trigon_id,
+            "name": self.link.name,
+            "registration_code": self.link.registration_code,
+            "reason": self.error,
+        }
+
+
+@dataclass
+class PeriodResult:
+    """One period: every linked client's outcome and whether the period is now complete."""
+
+    run: Run
+    outcomes: list[ClientOutcome] = field(default_factory=list)
+    complete: bool = False
+    not_started: int = 0
+
+    @property
+    def failed(self) -> list[ClientOutcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+    def to_json(self) -> dict[str, Any]:
+        doc = period_json(self.run, (o.plan for o in self.outcomes))
+        for client, outcome in zip(doc["clients"], self.outcomes, strict=True):
+            if not outcome.ok:
+                client["error"] = outcome.error
+        return doc
+
+
+@dataclass
+class MonthlyResult:
+    """Everything a run did (or, with ``dry_run``, would do) for the CLI to render."""
+
+    today: dt.date
+    dry_run: bool = False
+    rerun: str | None = None
+    periods: list[PeriodResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    deferred: list[Run] = field(default_factory=list)
+    """Due periods not started because an earlier one is incomplete."""
+    duration: float = 0.0
+    requests: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[ClientOutcome]:
+        return [o for p in self.periods for o in p.failed]
+
+    @property
+    def ok_count(self) -> int:
+        return sum(1 for p in self.periods for o in p.outcomes if o.ok)
+
+    def count(self, what: str) -> int:
+        return sum(1 for p in self.periods for o in p.outcomes if getattr(o, what))
+
+    def to_json(self) -> dict[str, Any]:
+        """The issue's ``--json`` shape, plus totals after a real run."""
+        doc: dict[str, Any] = {
+            "periods": [p.to_json() for p in self.periods],
+            "warnings": list(self.warnings),
+        }
+        if not self.dry_run:
+            doc.update(
+                dry_run=False,
+                rerun=self.rerun,
+                complete=[p.run.period for p in self.periods if p.complete],
+                deferred=[r.period for r in self.deferred],
+                clients_ok=self.ok_count,
+                clients_failed=[o.failure_json() for o in self.failed],
+                tasks_created=self.count("created"),
+                tasks_updated=self.count("updated"),
+                tasks_completed=self.count("completed"),
+                duration_seconds=round(self.duration, 3),
+            )
+        return doc
+
+    def partial_failure(self) -> PartialFailure | None:
+        """The error the CLI exits with when some clients could not be done."""
+        failed = self.failed
+        if not failed:
+            return None
+        names = "; ".join(f"{o.link.name} ({o.link.registration_code}): {o.error}" for o in failed)
+        periods = ", ".join(p.run.period for p in self.periods if p.failed)
+        return PartialFailure(
+            f"{len(failed)} client(s) failed in period {periods}: {names}",
+            result=self,
+            hint="the others are done; fix these and run again — only they are retried",
+        )
+
+
+class _Stop(Exception):
+    """Internal: a systemic failure elsewhere; do not start this client."""
+
+
+ProgressHook = Callable[[ClientOutcome], None]
+PeriodHook = Callable[[Run, int], None]
+
+
+class MonthlyRun:
+    """One invocation of run-monthly against live clients (or a dry run of it)."""
+
+    def __init__(
+        self,
+        config: Config,
+        trigon: TrigonClient,
+        uku: UkuClient,
+        *,
+        today: dt.date,
+        now: Now,
+        workers: int = DEFAULT_WORKERS,
+        on_period: PeriodHook | None = None,
+        on_client: ProgressHook | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.trigon = trigon
+        self.uku = uku
+        self.today = today
+        self.now = now
+        self.workers = max(1, workers)
+        self.on_period = on_period
+        self.on_client = on_client
+        self.monotonic = monotonic
+        self.fetch = fields_to_fetch(config.fields)
+        self.auto_complete = config.summary.auto_complete
+
+    # -- entry points --------------------------------------------------------------------
+
+    def plan(self, state: State, runs: Sequence[Run], *, rerun: bool = False) -> MonthlyResult:
+        """``--dry-run``: the full plan, reading Trigon and Uku, writing nothing anywhere."""
+        started = self.monotonic()
+        result = MonthlyResult(self.today, dry_run=True, rerun=runs[0].period if rerun else None)
+        targets = self._targets()
+        listed = self._firm_list(state, result)
+        pending = journal.open_run(state)
+        for run in runs:
+            done = journal.PeriodJournal(run).load() if run == pending else {}
+            found = self._existing_tasks(targets, run, result)
+            links = sorted_links(state)
+            if self.on_period:
+                self.on_period(run, len(links))
+            period = PeriodResult(run)
+
+            def one(link: ClientLink, run: Run = run, found: Any = found, done: Any = done) -> Any:
+                if link.trigon_id in done:
+                    return ClientOutcome(already_done(link, done[link.trigon_id]), ok=True)
+                problem = firm_problem(link, listed)
+                if problem:
+                    return ClientOutcome(skipped(link, problem), ok=True)
+                try:
+                    counts = self._counts(link, run)
+                except (FirmNotViewable, FirmNotFound) as exc:
+                    return ClientOutcome(skipped(link, exc.message), ok=True)
+                plan = decide(
+                    link,
+                    targets,
+                    counts,
+                    found.get(link.trigon_id),
+                    auto_complete=self.auto_complete,
+                    rerun=rerun,
+                )
+                return ClientOutcome(plan, ok=True)
+
+            period.outcomes = self._pool(links, one)
+            result.periods.append(period)
+        result.duration = self.monotonic() - started
+        result.requests = self._requests()
+        return result
+
+    def execute(
+        self,
+        session: StateSession,
+        runs: Sequence[Run],
+        *,
+        rerun: bool = False,
+        after_client: ProgressHook | None = None,
+    ) -> MonthlyResult:
+        """Do the due periods in order (or re-count one completed period with ``rerun``).
+
+        Saves state when a period opens and when it completes, and always appends a run
+        record to the history, also when a systemic error stops the run (re-raised).
+        ``after_client`` is test-only: it runs after a client's journal line is written.
+        """
+        state = session.state
+        started = self.monotonic()
+        result = MonthlyResult(self.today, rerun=runs[0].period if rerun else None)
+        error: BaseException | None = None
+        try:
+            targets = self._targets()
+            listed = self._firm_list(state, result)
+            for index, run in enumerate(runs):
+                period = self._execute_period(
+                    session, run, targets, listed, result, rerun=rerun, after_client=after_client
+                )
+                if not period.complete:
+                    result.deferred = list(runs[index + 1 :])
+                    break
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            result.duration = self.monotonic() - started
+            result.requests = self._requests()
+            self._record(session, result, error)
+        return result
+
+    # -- one period ----------------------------------------------------------------------
+
+    def _execute_period(
+        self,
+        session: StateSession,
+        run: Run,
+        targets: Targets,
+        listed: Mapping[str, bool] | None,
+        result: MonthlyResult,
+        *,
+        rerun: bool,
+        after_client: ProgressHook | None,
+    ) -> PeriodResult:
+        state = session.state
+        period = PeriodResult(run)
+        result.periods.append(period)
+        book = journal.PeriodJournal(run)
+        if not rerun and journal.mark_open(state, run, self.now()):
+            session.save()
+        done = {} if rerun else book.load()
+        found = self._existing_tasks(targets, run, result)
+        links = sorted_links(state)
+        if self.on_period:
+            self.on_period(run, len(links))
+        stop = threading.Event()
+        fatal: list[BaseException] = []
+
+        def one(link: ClientLink) -> ClientOutcome:
+            if stop.is_set():
+                raise _Stop
+            if link.trigon_id in done:
+                return ClientOutcome(already_done(link, done[link.trigon_id]), ok=True)
+            try:
+                outcome = self._do_client(link, run, targets, listed, found, book, rerun=rerun)
+            except _ClientFailed as failed:
+                return ClientOutcome(failed.plan, ok=False, error=failed.reason)
+            except BaseException as exc:
+                stop.set()
+                fatal.append(exc)
+                raise
+            if after_client is not None:
+                after_client(outcome)
+            return outcome
+
+        period.outcomes = self._pool(links, one, stopped=lambda: stop.is_set())
+        period.not_started = len(links) - len(period.outcomes)
+        if fatal:
+            raise fatal[0]
+        if rerun:
+            period.complete = not period.failed
+            return period
+        if not period.failed and period.not_started == 0:
+            journal.mark_completed(
+                state,
+                run,
+                self.now(),
+                clients=len(period.outcomes),
+                tasks_created=sum(o.created for o in period.outcomes),
+                tasks_updated=sum(o.updated for o in period.outcomes),
+            )
+            session.save()
+            book.archive()
+            period.complete = True
+        return period
+
+    def _do_client(
+        self,
+        link: ClientLink,
+        run: Run,
+        targets: Targets,
+        listed: Mapping[str, bool] | None,
+        found: Mapping[str, Task],
+        book: journal.PeriodJournal,
+        *,
+        rerun: bool,
+    ) -> ClientOutcome:
+        problem = firm_problem(link, listed)
+        if problem:
+            raise _ClientFailed(skipped(link, problem), problem)
+        try:
+            counts = self._counts(link, run)
+        except (FirmNotViewable, FirmNotFound) as exc:
+            raise _ClientFailed(skipped(link, exc.message), exc.message) from None
+        plan = decide(
+            link,
+            targets,
+            counts,
+            found.get(link.trigon_id),
+            auto_complete=self.auto_complete,
+            rerun=rerun,
+        )
+        if plan.action == "skip":  # only --rerun skips: no task to update is not a failure
+            return ClientOutcome(plan, ok=True)
+        outcome = ClientOutcome(plan, ok=True)
+        try:
+            task_id = self._write(plan, run, targets, outcome)
+        except ApiError as exc:
+            # The data or this client is refused (validation, deleted client): this client
+            # fails, the others go on. Unreachable services raise ServiceUnavailable instead.
+            raise _ClientFailed(plan, exc.message) from None
+        if not rerun:
+            book.append(
+                journal.Entry(link.trigon_id, link.uku_client_id, task_id, plan.action, counts),
+                self.now(),
+            )
+        return outcome
+
+    def _write(self, plan: ClientPlan, run: Run, targets: Targets, outcome: ClientOutcome) -> int:
+        """Create or update the task as planned, then complete it; returns the task id."""
+        link, values = plan.link, targets.values(plan.counts)
+        task_id = plan.task_id
+        finish = plan.complete
+        if plan.action == "create":
+            draft = TaskDraft(
+                title=self.config.summary.title_for(run.period),
+                client_id=link.uku_client_id,
+                topic_id=targets.topic_id,
+                date=run.import_day,
+                description=with_marker(description(run), link.trigon_id, run.period),
+                custom_fields=values,
+            )
+            key = idempotency_key(self.uku.company, link.trigon_id, run.period)
+            try:
+                task = self.uku.create_task(draft, key)
+                outcome.created = True
+            except ApiError as exc:
+                if exc.code != "IDEMPOTENCY_KEY_REUSED":
+                    raise
+                task = self._after_reused_key(link, run, targets, draft, key, outcome)
+            task_id = task.id
+            finish = self.auto_complete and task.status != "finished"
+        elif plan.action == "update" and task_id is not None:
+            task = self.uku.update_task(task_id, TaskChanges(custom_fields=values))
+            outcome.updated = True
+        if task_id is None:  # pragma: no cover - decide() never plans this
+            raise ApiError("no task to write", status=0)
+        if finish:
+            self.uku.complete_task(task_id)
+            outcome.completed = True
+        return task_id
+
+    def _after_reused_key(
+        self,
+        link: ClientLink,
+        run: Run,
+        targets: Targets,
+        draft: TaskDraft,
+        key: str,
+        outcome: ClientOutcome,
+    ) -> Task:
+        """409 on create: an earlier attempt created the task with other counts. Find it
+        (one client's tasks, not the whole topic) and update it; if it was deleted in Uku
+        since, create it again under a second key."""
+        tasks = self.uku.list_tasks(client_id=link.uku_client_id, topic_id=targets.topic_id)
+        mine = sorted(
+            (t for t in tasks if read_marker(t.description) == (link.trigon_id, run.period)),
+            key=lambda t: t.id,
+        )
+        if mine:
+            outcome.updated = True
+            return self.uku.update_task(mine[0].id, TaskChanges(custom_fields=draft.custom_fields))
+        outcome.created = True
+        return self.uku.create_task(draft, f"{key}-2")
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def _targets(self) -> Targets:
+        return resolve_targets(
+            self.config, self.uku.list_topics(), self.uku.list_custom_fields("task")
+        )
+
+    def _firm_list(self, state: State, result: MonthlyResult) -> dict[str, bool] | None:
+        """One firm list per run: unlinked firms become a warning, and linked firms that
+        are gone or lack View are known before any count is asked for."""
+        firms = self.trigon.list_firms()
+        warning = unlinked_warning(((f.id, f.name, f.registration_code) for f in firms), state)
+        if warning:
+            result.warnings.append(warning)
+        return {f.id: f.viewable for f in firms}
+
+    def _existing_tasks(self, targets: Targets, run: Run, result: MonthlyResult) -> dict[str, Task]:
+        """Our tasks of this period by firm id: one listing of the topic, matched by marker."""
+        found: dict[str, Task] = {}
+        for task in self.uku.list_tasks(topic_id=targets.topic_id):
+            marker = read_marker(task.description)
+            if marker is None or marker[1] != run.period:
+                continue
+            firm = marker[0]
+            if firm in found:
+                first, other = sorted((found[firm].id, task.id))
+                result.warnings.append(
+                    f"Uku has two summary tasks for Trigon firm {firm} in {run.period} "
+                    f"(tasks {first} and {other}); trigon-sync keeps task {first} up to date — "
+                    "delete the other one in Uku"
+                )
+                if task.id > found[firm].id:
+                    continue
+            found[firm] = task
+        return found
+
+    def _counts(self, link: ClientLink, run: Run) -> dict[str, int]:
+        """The mapped counts only: period counts over the window, snapshots on its end."""
+        counts: dict[str, int] = {}
+        for spec in self.fetch:
+            if spec.kind == "period" and spec.event is not None:
+                counts[spec.key] = self.trigon.count(
+                    link.trigon_id,
+                    cast("Collection", spec.collection),
+                    spec.event,
+                    run.window_start,
+                    run.window_end,
+                )
+            else:
+                counts[spec.key] = self.trigon.snapshot(
+                    link.trigon_id,
+                    cast("SnapshotKind", spec.collection),
+                    run.window_end,
+                )
+        return counts
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _pool(
+        self,
+        links: Sequence[ClientLink],
+        job: Callable[[ClientLink], ClientOutcome],
+        *,
+        stopped: Callable[[], bool] = lambda: False,
+    ) -> list[ClientOutcome]:
+        """Run ``job`` per client on the bounded pool; outcomes in client order."""
+        if not links:
+            return []
+        outcomes: dict[int, ClientOutcome] = {}
+        first_error: BaseException | None = None
+        with concurrent.futures.ThreadPoolExecutor(
+            max_workers=min(self.workers, len(links)), thread_name_prefix="monthly"
+        ) as pool:
+            futures = {pool.submit(job, link): i for i, link in enumerate(links)}
+            for future in concurrent.futures.as_completed(futures):
+                try:
+                    outcome = future.result()
+                except _Stop:
+                    continue
+                except BaseException as exc:
+                    if first_error is None:
+                        first_error = exc
+                        for other in futures:
+                            other.cancel()
+                    continue
+                outcomes[futures[future]] = outcome
+                if self.on_client is not None:
+                    self.on_client(outcome)
+        if first_error is not None and not stopped():
+            raise first_error
+        return [outcomes[i] for i in sorted(outcomes)]
+
+    def _requests(self) -> dict[str, Any]:
+        return {"trigon": self.trigon.stats.as_dict(), "uku": self.uku.stats.as_dict()}
+
+    def _record(
+        self, session: StateSession, result: MonthlyResult, error: BaseException | None
+    ) -> None:
+        """Append the run to the history and save, whatever happened."""
+        failed = result.failed
+        if error is not None:
+            outcome = "failed"
+        elif failed or result.deferred:
+            outcome = "partial"
+        else:
+            outcome = "ok"
+        message = None
+        if error is not None:
+            message = str(error) if isinstance(error, TrigonSyncError) else type(error).__name__
+        session.state.record(
+            self.now(),
+            "run-monthly --rerun" if result.rerun else "run-monthly",
+            outcome,
+            today=self.today,
+            periods=[p.run.period for p in result.periods],
+            complete=[p.run.period for p in result.periods if p.complete],
+            deferred=[r.period for r in result.deferred] or None,
+            clients_ok=result.ok_count,
+            clients_failed=len(failed),
+            failures=[o.failure_json() for o in failed[:FAILURES_IN_HISTORY]] or None,
+            tasks_created=result.count("created"),
+            tasks_updated=result.count("updated"),
+            duration_seconds=round(result.duration, 3),
+            error=message,
+        )
+        session.save()
+
+
+class _ClientFailed(Exception):
+    """Internal: this client cannot be done now (the reason goes in the report)."""
+
+    def __init__(self, plan: ClientPlan, reason: str) -> None:
+        super().__init__(reason)
+        self.plan = plan
+        self.reason = reason
+
+
+def run_monthly(
+    config: Config,
+    trigon: TrigonClient,
+    uku: UkuClient,
+    *,
+    today: dt.date,
+    now: Now,
+    dry_run: bool = False,
+    rerun: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    on_period: PeriodHook | None = None,
+    on_client: ProgressHook | None = None,
+    after_client: ProgressHook | None = None,
+) -> MonthlyResult:
+    """The whole command behind the CLI: read state, decide what is due, plan or execute.
+
+    A real run holds the state lock throughout and re-reads state under it; a dry run
+    reads state without the lock and changes nothing (not even the lock file).
+    """
+    runner = MonthlyRun(
+        config,
+        trigon,
+        uku,
+        today=today,
+        now=now,
+        workers=workers,
+        on_period=on_period,
+        on_client=on_client,
+    )
+    if dry_run:
+        state = load_state()
+        runs = _runs(config, state, today, rerun)
+        return runner.plan(state, runs, rerun=rerun is not None) if runs else MonthlyResult(today)
+    with locked_state() as session:
+        runs = _runs(config, session.state, today, rerun)
+        if not runs:
+            return MonthlyResult(today)
+        return runner.execute(session, runs, rerun=rerun is not None, after_client=after_client)
+
+
+def _runs(config: Config, state: State, today: dt.date, rerun: str | None) -> list[Run]:
+    require_ready(config, state)
+    if rerun is not None:
+        return [rerun_target(state, rerun)]
+    return list(schedule_for(config, state, today).due)

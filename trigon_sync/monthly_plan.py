@@ -1,0 +1,361 @@
+"""The pure half of the monthly run: what is due, what to fetch, and what to do per client.
+
+Dates, settings, counts and the Uku tasks already found go in; dataclasses come out. No
+HTTP, no clock, no printing: the execution half (monthly.py) and ``--dry-run`` share
+these decisions, so the plan a support person reads is exactly what a real run does.
+
+Per client and period the action is one of
+
+* ``create``: no summary task of this client and period exists in Uku yet;
+* ``update``: our task exists (found by its marker) but its counts differ;
+* ``exists``: our task exists with these counts, or an earlier run finished the client;
+* ``skip``: nothing can be written, with the reason (no View permission, firm gone,
+  or ``--rerun`` found no task to update: it never creates one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from trigon_sync import fields, journal
+from trigon_sync.config import MONTHLY_REQUIREMENTS, Config, missing_for_monthly
+from trigon_sync.dates import format_ee
+from trigon_sync.errors import ConfigError, Problem, StateError, UsageError
+from trigon_sync.schedule import Run, due_runs, next_run, window_start
+from trigon_sync.state import ClientLink, State
+
+if TYPE_CHECKING:
+    from trigon_sync.uku.models import CustomField, Task, Topic
+
+Action = Literal["create", "update", "exists", "skip"]
+ACTIONS: tuple[Action, ...] = ("create", "update", "exists", "skip")
+IMPORT_HINT = "run `trigon-sync import-clients` to add them"
+
+
+# -- preconditions ----------------------------------------------------------------------
+
+
+def readiness_problems(config: Config, state: State) -> list[Problem]:
+    """Everything that stops summary tasks from being created, all at once.
+
+    The product's "tasks aren't being created" checklist: title, topic, schedule, first
+    import date, a field mapping, and at least one client linked by an import.
+    """
+    where = str(config.path)
+    problems = [
+        Problem(where, key, f"not set: {MONTHLY_REQUIREMENTS[key]}")
+        for key in missing_for_monthly(config)
+    ]
+    if not config.uku.company:
+        problems.append(Problem(where, "uku.company", "not set: run `trigon-sync connect-uku`"))
+    if not state.links:
+        problems.append(
+            Problem(
+                str(config.path.parent / "state.toml"),
+                "links",
+                "no Trigon firm is linked to an Uku client yet: run `trigon-sync import-clients`",
+            )
+        )
+    return problems
+
+
+def require_ready(config: Config, state: State) -> None:
+    problems = readiness_problems(config, state)
+    if problems:
+        hint = "set them with `trigon-sync map-fields` (see config.example.toml)"
+        if not config.exists:
+            hint = f"no config file yet at {config.path}: copy config.example.toml there"
+        raise ConfigError(problems, hint=hint)
+
+
+def check_today(today: dt.date, real_today: dt.date) -> None:
+    """``--today`` replays a missed night; it may not run ahead of the real date."""
+    if today > real_today:
+        raise UsageError(
+            f"--today {format_ee(today)} is later than today ({format_ee(real_today)})",
+            hint="a run can only count days that are over; leave --today out",
+        )
+
+
+# -- what is due ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The runs due now (oldest first) and the one that comes after them."""
+
+    due: tuple[Run, ...]
+    next: Run
+
+    def next_line(self) -> str:
+        """What an ordinary night prints: when the next import happens and what it counts."""
+        run = self.next
+        return (
+            f"next import {format_ee(run.import_day)} will cover "
+            f"{format_ee(run.window_start)}–{format_ee(run.window_end)}"
+        )
+
+
+def schedule_for(config: Config, state: State, today: dt.date) -> Schedule:
+    """Due runs from the window engine; a period left open by a failed run comes first,
+    with the very window it started (so its clients all count the same days)."""
+    rule, first = config.summary.schedule, config.summary.first_import_date
+    if rule is None or first is None:
+        raise ConfigError(
+            [Problem(str(config.path), "summary.schedule", "not set")],
+            hint="set it with `trigon-sync map-fields`",
+        )
+    start = window_start(first, state.last_period_end)
+    pending = journal.open_run(state)
+    if pending is not None:
+        if pending.window_start != start:
+            raise StateError(
+                f"state.toml has period {pending.period} in progress from "
+                f"{format_ee(pending.window_start)}, but the next window starts {format_ee(start)}",
+                hint="state.toml was edited during a run; restore it or remove [journal]'s "
+                "period keys after checking the tasks in Uku",
+            )
+        if pending.import_day > today:
+            return Schedule((), pending)
+        later = due_runs(rule, first, pending.window_end, pending.period, today)
+        after = next_run(rule, pending.import_day, pending.period)
+        if later:
+            after = next_run(rule, later[-1].import_day, later[-1].period)
+        return Schedule((pending, *later), after)
+    due = due_runs(rule, first, state.last_period_end, state.last_period, today)
+    if due:
+        return Schedule(tuple(due), next_run(rule, due[-1].import_day, due[-1].period))
+    return Schedule((), next_run(rule, start, state.last_period))
+
+
+def rerun_target(state: State, period: str) -> Run:
+    """The window of a completed period, for ``--rerun``; UsageError if there is none."""
+    run = journal.completed_run(state, period)
+    if run is None:
+        done = journal.completed_periods(state)
+        listed = ", ".join(done[-6:]) if done else "none yet"
+        raise UsageError(
+            f"period {period} has not been completed by run-monthly (completed: {listed})",
+            hint="--rerun re-counts a finished period; a period still due is run without it",
+        )
+    return run
+
+
+# -- Uku ids, resolved once per run ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """One mapped count: the Trigon field and the Uku number field receiving it."""
+
+    key: str
+    field_id: int
+    field_name: str
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Where counts go in Uku: the topic and one number field per mapped Trigon field."""
+
+    topic_id: int
+    topic_name: str
+    fields: tuple[Target, ...]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(t.key for t in self.fields)
+
+    def values(self, counts: Mapping[str, int]) -> dict[int, int]:
+        """Custom-field id -> count, for the task body."""
+        return {t.field_id: counts[t.key] for t in self.fields if t.key in counts}
+
+
+def _match(wanted: str | int, items: Iterable[Any]) -> Any:
+    for item in items:
+        if isinstance(wanted, int):
+            if item.id == wanted:
+                return item
+        elif item.name.casefold() == wanted.strip().casefold():
+            return item
+    return None
+
+
+def resolve_targets(
+    config: Config, topics: Sequence[Topic], custom_fields: Sequence[CustomField]
+) -> Targets:
+    """Map the configured topic and fields onto Uku ids; ConfigError lists every mismatch."""
+    where = str(config.path)
+    problems: list[Problem] = []
+    wanted_topic = config.summary.topic
+    topic = _match(wanted_topic, topics) if wanted_topic is not None else None
+    if topic is None:
+        names = ", ".join(repr(t.name) for t in topics) or "none"
+        problems.append(
+            Problem(where, "summary.topic", f"no Uku topic {wanted_topic!r} (topics: {names})")
+        )
+    task_fields = [f for f in custom_fields if f.entity == "task"]
+    targets: list[Target] = []
+    for key in fields.KEYS:  # catalogue order, whatever order config.toml uses
+        wanted = config.fields.get(key)
+        if wanted is None:
+            continue
+        found = _match(wanted, task_fields)
+        if found is None:
+            problems.append(Problem(where, f"fields.{key}", f"no Uku task custom field {wanted!r}"))
+        elif not found.holds_count:
+            problems.append(
+                Problem(
+                    where,
+                    f"fields.{key}",
+                    f"Uku field {found.name!r} is a {found.type} field; "
+                    "only number fields can hold a count",
+                )
+            )
+        else:
+            targets.append(Target(key, found.id, found.name))
+    if problems:
+        raise ConfigError(problems, hint="fix the mapping with `trigon-sync map-fields`")
+    return Targets(topic.id, topic.name, tuple(targets))
+
+
+# -- per-client decisions ----------------------------------------------------------------
+
+
+def fields_to_fetch(keys: Iterable[str]) -> tuple[fields.TrigonField, ...]:
+    """Only the mapped fields, in catalogue order: unmapped counts are never fetched."""
+    wanted = set(keys)
+    return tuple(f for f in fields.FIELDS if f.key in wanted)
+
+
+def idempotency_key(company: str, trigon_id: str, period: str) -> str:
+    """The Idempotency-Key of a summary task create: one per (company, firm, period).
+
+    Derived only from those three, so every attempt (retry, resumed run, the same night
+    twice) sends the same key and Uku replays the first create instead of adding one.
+    """
+    digest = hashlib.sha256(f"{company}\x1f{trigon_id}\x1f{period}".encode()).hexdigest()
+    return f"trigon-sync-task-{digest[:40]}"
+
+
+def description(run: Run) -> str:
+    """The human part of the task description (the marker line is added by the adapter)."""
+    return (
+        f"Trigon counts for {format_ee(run.window_start)}–{format_ee(run.window_end)}, "
+        "written by trigon-sync."
+    )
+
+
+@dataclass(frozen=True)
+class ClientPlan:
+    """What happens to one client in one period, and the counts it carries."""
+
+    link: ClientLink
+    action: Action
+    counts: Mapping[str, int] = field(default_factory=dict)
+    task_id: int | None = None
+    complete: bool = False
+    """Also mark the task finished (``auto_complete`` and it is not finished yet)."""
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "registration_code": self.link.registration_code,
+            "name": self.link.name,
+            "action": self.action,
+            "counts": dict(self.counts),
+            "reason": self.reason,
+        }
+
+
+def _same_values(task: Task, values: Mapping[int, int]) -> bool:
+    current = task.custom_fields
+    return all(
+        isinstance(current.get(fid), int | float)
+        and not isinstance(current.get(fid), bool)
+        and current.get(fid) == value
+        for fid, value in values.items()
+    )
+
+
+def decide(
+    link: ClientLink,
+    targets: Targets,
+    counts: Mapping[str, int],
+    existing: Task | None,
+    *,
+    auto_complete: bool,
+    rerun: bool = False,
+) -> ClientPlan:
+    """Create, update or leave alone one client's summary task, given what Uku holds."""
+    if existing is None:
+        if rerun:
+            return ClientPlan(
+                link,
+                "skip",
+                counts,
+                reason="no summary task of this period in Uku; --rerun never creates one",
+            )
+        return ClientPlan(link, "create", counts, complete=auto_complete)
+    finish = auto_complete and existing.status != "finished"
+    if _same_values(existing, targets.values(counts)):
+        return ClientPlan(link, "exists", counts, existing.id, finish)
+    return ClientPlan(link, "update", counts, existing.id, finish, reason="counts differ")
+
+
+def already_done(link: ClientLink, entry: journal.Entry) -> ClientPlan:
+    """A client an earlier run of this period finished: nothing to fetch or write."""
+    return ClientPlan(
+        link, "exists", dict(entry.counts), entry.task, reason="done by an earlier run"
+    )
+
+
+def skipped(link: ClientLink, reason: str) -> ClientPlan:
+    return ClientPlan(link, "skip", reason=reason)
+
+
+def firm_problem(link: ClientLink, listed: Mapping[str, bool] | None) -> str | None:
+    """Why a linked firm cannot be counted, judged from the firm list (None: go ahead).
+
+    ``listed`` maps firm id -> has View; None when the list was not fetched.
+    """
+    if listed is None:
+        return None
+    if link.trigon_id not in listed:
+        return "not found in Trigon: the firm was removed or the Trigon user may not List it"
+    if not listed[link.trigon_id]:
+        return "no View permission in Trigon: add View for this firm to the user's role"
+    return None
+
+
+def unlinked_warning(firms: Iterable[tuple[str, str, str | None]], state: State) -> str | None:
+    """The product's step 6: Trigon firms that have no Uku client yet get no task."""
+    linked = {link.trigon_id for link in state.links.values()} | set(state.links)
+    missing = [(fid, name, code) for fid, name, code in firms if fid not in linked]
+    if not missing:
+        return None
+    shown = ", ".join(f"{name} ({code or 'no code'})" for _, name, code in missing[:10])
+    more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+    return (
+        f"{len(missing)} Trigon firm(s) are not linked to an Uku client and get no summary "
+        f"task: {shown}{more}; {IMPORT_HINT}"
+    )
+
+
+def period_json(run: Run, plans: Iterable[ClientPlan]) -> dict[str, Any]:
+    """One period of the ``--dry-run --json`` document (shape fixed by issue 6)."""
+    return {
+        "period": run.period,
+        "import_day": run.import_day.isoformat(),
+        "window_start": run.window_start.isoformat(),
+        "window_end": run.window_end.isoformat(),
+        "clients": [p.to_json() for p in plans],
+    }
+
+
+def sorted_links(state: State) -> list[ClientLink]:
+    """Linked clients in a stable, readable order (by name, then firm id)."""
+    return sorted(state.links.values(), key=lambda link: (link.name.casefold(), link.trigon_id))
