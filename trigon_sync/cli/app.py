@@ -18,6 +18,7 @@ from trigon_sync.cli import (
     connect_cmd,
     import_cmd,
     mapfields_cmd,
+    monthly_cmd,
     register_cmd,
     sandbox_cmd,
     schedule_cmd,
@@ -75,6 +76,7 @@ def root(
 
 
 app.command("schedule", epilog=schedule_cmd.EXAMPLE)(schedule_cmd.schedule)
+app.command("run-monthly", epilog=monthly_cmd.EXAMPLE)(monthly_cmd.run_monthly)
 app.add_typer(state_cmd.app, name="state")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(register_cmd.app, name="register")
