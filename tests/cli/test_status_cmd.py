@@ -1,0 +1,168 @@
+"""`status` and `doctor` through the CLI, against the sandbox served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from typer.testing import Result
+
+from trigon_sync import clock, paths
+from trigon_sync.diagnostics import TITLES
+from trigon_sync.errors import ExitCode
+from trigon_sync.sandbox import (
+    SANDBOX_COMPANY,
+    SANDBOX_EMAIL,
+    SANDBOX_PASSWORD,
+    SANDBOX_UKU_KEY,
+    Running,
+    SandboxWorld,
+    generate_seed,
+    run_sandbox,
+)
+from trigon_sync.state import ClientLink, locked_state
+
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Running]:
+    """Four firms, all viewable, served on free 127.0.0.1 ports."""
+    with run_sandbox(SandboxWorld(generate_seed(4, seed=3))) as running:
+        yield running
+
+
+def summary_settings() -> str:
+    """Counting started yesterday, so no import day can be overdue whatever today is."""
+    first = clock.today() - dt.timedelta(days=1)
+    return (
+        "\n[summary]\n"
+        'task_title = "Monthly summary {period}"\n'
+        'topic = "Bookkeeping"\n'
+        'schedule = "last_calendar_day"\n'
+        f"first_import_date = {first.isoformat()}\n"
+        "\n[fields]\n"
+        'sales_invoices_created = "Sales invoice created"\n'
+    )
+
+
+@pytest.fixture
+def installed(cli: Invoke, sandbox: Running) -> Running:
+    """Connected through the CLI (file token store), configured, every firm linked."""
+    connected = cli(
+        "connect",
+        "--email",
+        SANDBOX_EMAIL,
+        "--password-stdin",
+        "--trigon-url",
+        sandbox.trigon_url,
+        "--token-store",
+        "file",
+        stdin=SANDBOX_PASSWORD + "\n",
+    )
+    assert connected.exit_code == 0, connected.output
+    connected = cli(
+        "connect-uku",
+        "--key-stdin",
+        "--company",
+        SANDBOX_COMPANY,
+        "--uku-url",
+        sandbox.uku_url,
+        stdin=SANDBOX_UKU_KEY + "\n",
+    )
+    assert connected.exit_code == 0, connected.output
+    with paths.config_file().open("a", encoding="utf-8") as handle:
+        handle.write(summary_settings())
+    world = sandbox.world
+    with world.lock:
+        firms = list(world.trigon.firms.values())
+        clients = [
+            world.uku.create_client({"name": f.name, "registration_code": f.registration_code})[0]
+            for f in firms
+        ]
+    with locked_state() as session:
+        for firm, client in zip(firms, clients, strict=True):
+            session.state.links[firm.id] = ClientLink(
+                firm.id, firm.registration_code or "", firm.name, client["id"], clock.today()
+            )
+        session.save()
+    world.clear_logs()
+    return sandbox
+
+
+def test_status_makes_no_request_and_is_fast(cli: Invoke, installed: Running) -> None:
+    """`status --json` answers in under 0.5 s and neither sandbox server sees a request."""
+    started = time.perf_counter()
+    result = cli("status", "--json")
+    elapsed = time.perf_counter() - started
+    assert result.exit_code == 0, result.output
+    assert elapsed < 0.5
+    assert installed.world.requests("trigon") == []
+    assert installed.world.requests("uku") == []
+    doc = json.loads(result.stdout)
+    assert doc["healthy"] is True
+    assert doc["clients"]["linked"] == 4
+    assert doc["connections"]["token_store"]["kind"] == "file"
+
+
+def test_status_screen_shows_connections_window_and_checks(cli: Invoke, installed: Running) -> None:
+    """The human screen names the Trigon user, the next import and every check line."""
+    result = cli("status")
+    assert result.exit_code == 0, result.output
+    assert f"{SANDBOX_EMAIL} at {installed.trigon_url}: connected" in result.stdout
+    assert "next import" in result.stdout
+    assert "✓ Clients are linked — 4 clients linked" in result.stdout
+
+
+def test_status_on_an_empty_home_exits_config(cli: Invoke) -> None:
+    """Nothing set up: exit 3 and the fix for the first problem on screen."""
+    result = cli("status")
+    assert result.exit_code == ExitCode.CONFIG
+    assert "✗ config.toml is valid — no config file" in result.stdout
+    assert "fix: run `trigon-sync connect`" in result.stdout
+
+
+def test_status_without_a_connection_exits_auth(cli: Invoke) -> None:
+    """A config but no stored tokens: exit 4, still one JSON document."""
+    paths.ensure_home()
+    paths.config_file().write_text(summary_settings(), encoding="utf-8")
+    result = cli("status", "--json")
+    assert result.exit_code == ExitCode.AUTH
+    doc = json.loads(result.stdout)
+    assert doc["connections"]["trigon"]["connected"] is False
+
+
+def test_doctor_passes_on_a_healthy_installation(cli: Invoke, installed: Running) -> None:
+    """Everything linked and reachable: exit 0 and every live line is ✓."""
+    result = cli("doctor")
+    assert result.exit_code == 0, result.output
+    assert "✓ Trigon login refresh works" in result.stdout
+    assert "✓ Every mapped custom field exists in Uku as a number field" in result.stdout
+    assert "0 failed" in result.stdout
+
+
+def test_doctor_names_a_firm_without_view_and_the_fix(cli: Invoke, installed: Running) -> None:
+    """View revoked on a linked firm: ✗ naming it, the fix printed, exit PERMISSION (9)."""
+    firm = installed.world.trigon.firms["f3"]
+    installed.world.revoke_view("f3")
+    result = cli("doctor")
+    assert result.exit_code == ExitCode.PERMISSION
+    assert "✗ Every linked firm is still listed and viewable in Trigon" in result.stdout
+    assert firm.name in result.stdout
+    assert "fix: add List and View" in result.stdout
+
+
+def test_doctor_json_is_one_document_with_every_check(cli: Invoke, installed: Running) -> None:
+    """--json: one document; every known check appears once with its status."""
+    installed.world.set_uku(plan="solo")
+    result = cli("doctor", "--json")
+    assert result.exit_code == ExitCode.PERMISSION
+    doc = json.loads(result.stdout)
+    assert [c["name"] for c in doc["checks"]] == list(TITLES)
+    by_name = {c["name"]: c for c in doc["checks"]}
+    assert by_name["uku.key"]["status"] == "fail"
+    assert by_name["uku.topic"]["status"] == "skip"
+    assert doc["status"]["command"] == "status"
