@@ -1,0 +1,235 @@
+"""The pure half of the monthly run: due periods, preconditions, Uku ids, per-client actions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from trigon_sync import journal
+from trigon_sync.config import Config, SummarySettings, UkuSettings
+from trigon_sync.errors import ConfigError, StateError, UsageError
+from trigon_sync.monthly_plan import (
+    Target,
+    Targets,
+    check_today,
+    decide,
+    fields_to_fetch,
+    firm_problem,
+    idempotency_key,
+    readiness_problems,
+    rerun_target,
+    resolve_targets,
+    schedule_for,
+    unlinked_warning,
+)
+from trigon_sync.schedule import Run, ScheduleRule
+from trigon_sync.state import ClientLink, State
+from trigon_sync.uku.models import CustomField, Task, Topic
+
+D = dt.date
+LINK = ClientLink("f1", "10137319", "Alpha OÜ", 501, D(2024, 9, 1))
+
+
+def config(rule: str = "last_calendar_day", **fields: str | int) -> Config:
+    return Config(
+        path=Path("/home/x/config.toml"),
+        exists=True,
+        uku=UkuSettings(company="c-1"),
+        summary=SummarySettings(
+            task_title="Summary {period}",
+            topic="Bookkeeping",
+            first_import_date=D(2024, 10, 1),
+            schedule=ScheduleRule(rule),  # type: ignore[arg-type]
+        ),
+        fields=fields or {"sales_invoices_created": "Sales invoice created"},
+    )
+
+
+def state(**changes: object) -> State:
+    s = State(links={"f1": LINK})
+    for key, value in changes.items():
+        setattr(s, key, value)
+    return s
+
+
+def test_worked_example_windows_follow_the_window_engine() -> None:
+    """31.10 is due with 01.10–30.10; on 30.10 the next line names 31.10 and its window."""
+    due = schedule_for(config(), state(), D(2024, 10, 31))
+    assert due.due == (Run(D(2024, 10, 31), D(2024, 10, 1), D(2024, 10, 30), "2024-10"),)
+    quiet = schedule_for(config(), state(), D(2024, 10, 30))
+    assert quiet.due == ()
+    assert quiet.next_line() == "next import 31.10.2024 will cover 01.10.2024–30.10.2024"
+
+
+def test_nothing_due_line_after_a_switch_to_last_work_day() -> None:
+    """The issue's example line: 29.11.2024 covering 31.10.2024–28.11.2024."""
+    s = state(last_period_end=D(2024, 10, 30), last_period="2024-10")
+    line = schedule_for(config("last_work_day"), s, D(2024, 11, 20)).next_line()
+    assert line == "next import 29.11.2024 will cover 31.10.2024–28.11.2024"
+
+
+def test_missed_months_are_all_due_oldest_first() -> None:
+    """Three missed import days are three due runs, in order."""
+    s = state(last_period_end=D(2024, 10, 30), last_period="2024-10")
+    due = schedule_for(config(), s, D(2025, 2, 3)).due
+    assert [r.period for r in due] == ["2024-11", "2024-12", "2025-01"]
+
+
+def test_an_open_period_keeps_its_window_after_a_schedule_change() -> None:
+    """A period a failed run opened is resumed with its own window, then the new rule runs."""
+    s = state()
+    opened = Run(D(2024, 10, 31), D(2024, 10, 1), D(2024, 10, 30), "2024-10")
+    journal.mark_open(s, opened, dt.datetime(2024, 10, 31, 0, 30, tzinfo=dt.UTC))
+    due = schedule_for(config("last_work_day"), s, D(2024, 11, 29)).due
+    assert due[0] == opened
+    assert (due[1].period, due[1].window_start, due[1].window_end) == (
+        "2024-11",
+        D(2024, 10, 31),
+        D(2024, 11, 28),
+    )
+
+
+def test_an_open_period_that_does_not_join_the_last_window_is_refused() -> None:
+    """state.toml edited under a running period: refuse rather than count days twice."""
+    s = state(last_period_end=D(2024, 9, 15), last_period="2024-09")
+    journal.mark_open(
+        s,
+        Run(D(2024, 10, 31), D(2024, 10, 1), D(2024, 10, 30), "2024-10"),
+        dt.datetime(2024, 10, 31, tzinfo=dt.UTC),
+    )
+    with pytest.raises(StateError, match="in progress"):
+        schedule_for(config(), s, D(2024, 10, 31))
+
+
+def test_completed_periods_are_remembered_for_rerun() -> None:
+    """Completing a period moves the marker, closes the journal and keeps the window."""
+    s = state()
+    run = Run(D(2024, 10, 31), D(2024, 10, 1), D(2024, 10, 30), "2024-10")
+    journal.mark_open(s, run, dt.datetime(2024, 10, 31, tzinfo=dt.UTC))
+    assert journal.run_in_progress(s)
+    journal.mark_completed(s, run, dt.datetime(2024, 10, 31, tzinfo=dt.UTC), clients=1)
+    assert not journal.run_in_progress(s)
+    assert (s.last_period_end, s.last_period) == (D(2024, 10, 30), "2024-10")
+    assert rerun_target(s, "2024-10") == run
+    with pytest.raises(UsageError, match="completed: 2024-10"):
+        rerun_target(s, "2024-11")
+
+
+def test_readiness_lists_everything_missing_at_once() -> None:
+    """No title, topic, schedule, date, mapping or links: one error naming all of them."""
+    bare = Config(path=Path("/h/config.toml"), exists=True)
+    keys = [p.key for p in readiness_problems(bare, State())]
+    assert keys == [
+        "summary.task_title",
+        "summary.topic",
+        "summary.schedule",
+        "summary.first_import_date",
+        "fields",
+        "uku.company",
+        "links",
+    ]
+
+
+def test_today_may_not_be_in_the_future() -> None:
+    """--today replays the past only."""
+    check_today(D(2024, 11, 29), D(2024, 11, 29))
+    with pytest.raises(UsageError, match="later than today"):
+        check_today(D(2024, 11, 30), D(2024, 11, 29))
+
+
+TOPICS = [Topic(1, "Bookkeeping"), Topic(2, "Payroll")]
+FIELDS = [
+    CustomField(10, "Sales invoice created", "number", "task"),
+    CustomField(11, "Notes", "text", "task"),
+    CustomField(12, "Payment created", "number", "client"),
+]
+
+
+def test_targets_resolve_by_name_or_id_in_catalogue_order() -> None:
+    """Topic and fields resolve case-insensitively by name, or by id."""
+    by_name = config(sales_invoices_created="sales INVOICE created")
+    by_id = replace(by_name, fields={"sales_invoices_created": 10})
+    expected = Targets(1, "Bookkeeping", (Target("sales_invoices_created", 10, FIELDS[0].name),))
+    assert resolve_targets(by_name, TOPICS, FIELDS) == expected
+    assert resolve_targets(by_id, TOPICS, FIELDS) == expected
+
+
+def test_target_problems_are_all_reported() -> None:
+    """Unknown topic, a text field and a client-entity field: every problem named."""
+    c = config(payments_created="Payment created", sales_invoices_created="Notes")
+    c = replace(c, summary=replace(c.summary, topic="Nope"))
+    with pytest.raises(ConfigError) as caught:
+        resolve_targets(c, TOPICS, FIELDS)
+    text = str(caught.value)
+    assert "summary.topic" in text and "'Nope'" in text
+    assert "fields.sales_invoices_created" in text and "text field" in text
+    assert "fields.payments_created" in text
+
+
+TARGETS = Targets(1, "Bookkeeping", (Target("sales_invoices_created", 10, "x"),))
+
+
+def task(value: object, status: str = "new") -> Task:
+    return Task(7, "t", 501, 1, D(2024, 10, 31), status, None, {10: value})  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize(
+    ("existing", "auto", "rerun", "action", "complete"),
+    [
+        (None, False, False, "create", False),
+        (None, True, False, "create", True),
+        (None, False, True, "skip", False),
+        (task(5), False, False, "exists", False),
+        (task(5.0), True, False, "exists", True),
+        (task(5, "finished"), True, False, "exists", False),
+        (task(4), False, False, "update", False),
+        (task(None), False, True, "update", False),
+    ],
+)
+def test_decide_matrix(
+    existing: Task | None, auto: bool, rerun: bool, action: str, complete: bool
+) -> None:
+    """What Uku holds decides create / update / exists / skip, and whether to complete."""
+    plan = decide(
+        LINK, TARGETS, {"sales_invoices_created": 5}, existing, auto_complete=auto, rerun=rerun
+    )
+    assert (plan.action, plan.complete) == (action, complete)
+    if action == "skip":
+        assert plan.reason and "never creates" in plan.reason
+
+
+def test_idempotency_key_is_stable_and_distinct() -> None:
+    """Same (company, firm, period) -> same key; any difference -> another key."""
+    key = idempotency_key("c", "f1", "2024-10")
+    assert key == idempotency_key("c", "f1", "2024-10")
+    assert (
+        len({key, idempotency_key("c", "f1", "2024-11"), idempotency_key("d", "f1", "2024-10")})
+        == 3
+    )
+    assert len(key) <= 255
+
+
+def test_only_mapped_fields_are_fetched() -> None:
+    """The fetch list is the mapping, in catalogue order."""
+    got = fields_to_fetch(["depreciable_fixed_assets", "payments_created"])
+    assert [f.key for f in got] == ["payments_created", "depreciable_fixed_assets"]
+
+
+def test_firm_problems_come_from_the_firm_list() -> None:
+    """Missing from the list -> gone; listed without View -> say so; otherwise go ahead."""
+    assert "not found" in (firm_problem(LINK, {}) or "")
+    assert "View" in (firm_problem(LINK, {"f1": False}) or "")
+    assert firm_problem(LINK, {"f1": True}) is None
+
+
+def test_unlinked_firms_warning_names_the_fix() -> None:
+    """Firms not linked yet are listed (ten at most) with the import command."""
+    firms = [("f1", "Alpha OÜ", "1"), *((f"g{i}", f"Firm {i}", None) for i in range(12))]
+    warning = unlinked_warning(firms, state())
+    assert warning is not None
+    assert warning.startswith("12 Trigon firm(s)")
+    assert "and 2 more" in warning and "import-clients" in warning
+    assert unlinked_warning(firms[:1], state()) is None
