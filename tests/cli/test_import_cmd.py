@@ -1,0 +1,281 @@
+"""`import-clients`, `confirm` and `clients` through the CLI, against the sandbox on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import Result
+
+from trigon_sync import paths
+from trigon_sync.cli import output
+from trigon_sync.connections import trigon_wire
+from trigon_sync.errors import ExitCode
+from trigon_sync.sandbox import (
+    SANDBOX_COMPANY,
+    SANDBOX_EMAIL,
+    SANDBOX_PASSWORD,
+    SANDBOX_UKU_KEY,
+    Running,
+    SandboxWorld,
+    generate_seed,
+    run_sandbox,
+)
+from trigon_sync.sandbox.register_file import write_register_zip
+from trigon_sync.secrets import UKU_API_KEY, Secret, open_store
+from trigon_sync.state import load_state
+from trigon_sync.trigon import TokenManager, login
+
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture(scope="module")
+def seed() -> dict[str, Any]:
+    return generate_seed(30, seed=7)
+
+
+@pytest.fixture
+def sandbox(seed: dict[str, Any]) -> Iterator[Running]:
+    with run_sandbox(SandboxWorld(seed)) as running:
+        yield running
+
+
+@pytest.fixture
+def connected(sandbox: Running, write_config: Callable[[str], Path]) -> Running:
+    """A home connected to both sandbox servers (tokens in the test's in-memory keyring)."""
+    write_config(
+        f'[trigon]\nbase_url = "{sandbox.trigon_url}"\nemail = "{SANDBOX_EMAIL}"\n\n'
+        f'[uku]\nbase_url = "{sandbox.uku_url}"\ncompany = "{SANDBOX_COMPANY}"\n'
+    )
+    store = open_store("keyring")
+    wire = trigon_wire(sandbox.trigon_url)
+    try:
+        TokenManager(wire, store, email=SANDBOX_EMAIL).adopt(
+            login(wire, SANDBOX_EMAIL, SANDBOX_PASSWORD)
+        )
+    finally:
+        wire.close()
+    store.set(UKU_API_KEY, Secret(SANDBOX_UKU_KEY))
+    return sandbox
+
+
+@pytest.fixture
+def register_zip(seed: dict[str, Any], tmp_path: Path) -> Path:
+    path = tmp_path / "ettevotja_rekvisiidid__lihtandmed.csv.zip"
+    write_register_zip(seed["register"], path)
+    return path
+
+
+def uku_codes(sandbox: Running) -> Counter[str]:
+    return Counter(c["registration_code"] for c in sandbox.world.uku_state()["clients"])
+
+
+def flat(text: str) -> str:
+    """Output with the table drawing and line wrapping removed."""
+    for ch in "│┃┏┓┗┛┡┩└┘├┤┼━─╇╈┳┻┴┬":
+        text = text.replace(ch, " ")
+    return " ".join(text.split())
+
+
+@pytest.fixture
+def wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 200-column console, so table cells do not wrap in the captured output."""
+    monkeypatch.setattr(output.stdout, "width", 200)
+
+
+def test_import_clients_shows_and_stages_the_plan(
+    cli: Invoke, connected: Running, register_zip: Path, seed: dict[str, Any], wide: None
+) -> None:
+    """The table has Estonian names, red-X rows and a summary line; nothing is written to Uku."""
+    result = cli("import-clients", "--register", str(register_zip))
+    assert result.exit_code == 0, result.output
+    text = flat(result.stdout)
+    firm_names = [f["name"] for f in seed["trigon"]["firms"]]
+    estonian = [name for name in firm_names if set(name) & set("ÕÄÖÜõäöü")]
+    assert estonian
+    assert all(name in text for name in estonian)
+    assert "✗" in result.stdout
+    assert "30 firm(s): 26 to create, 2 to link, 0 already linked, 2 conflict(s)" in text
+    assert "4 not in the register ✗, 1 bad check digit, 2 without View permission" in text
+    assert "register not checked" not in text
+    assert "trigon-sync confirm" in text
+    assert connected.world.writes() == []
+    assert load_state().staged_import is not None
+
+
+def test_without_a_register_file_the_output_says_register_not_checked(
+    cli: Invoke, connected: Running
+) -> None:
+    """No register file: only check digits, and the output says so instead of passing silently."""
+    result = cli("import-clients")
+    assert result.exit_code == 0, result.output
+    text = flat(result.stdout)
+    assert "Business Register not checked" in text
+    assert "not in the register" not in text
+    assert "1 bad check digit" in text
+
+
+def test_import_clients_json_is_one_object_per_firm(cli: Invoke, connected: Running) -> None:
+    """--json prints an array: trigon_id, name, registration_code, action, flags, uku_client_id."""
+    result = cli("import-clients", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert len(rows) == 30
+    assert set(rows[0]) == {
+        "trigon_id",
+        "name",
+        "registration_code",
+        "action",
+        "flags",
+        "uku_client_id",
+    }
+    assert Counter(r["action"] for r in rows) == {"create": 26, "link": 2, "conflict": 2}
+    assert "Business Register not checked" in flat(result.stderr)
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"<html>not a zip</html>", "not a zip file"),
+        ("csv", "lacks the column(s)"),
+    ],
+)
+def test_a_bad_register_file_is_one_line_and_exit_2(
+    cli: Invoke, connected: Running, tmp_path: Path, content: bytes | str, problem: str
+) -> None:
+    """A register file that is not a zip, or has the wrong columns, fails before any request."""
+    path = tmp_path / "register.zip"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("ettevotja_rekvisiidid__lihtandmed.csv", "kood,nimi\n1,x\n")
+    connected.world.clear_logs()
+    result = cli("import-clients", "--register", str(path))
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1
+    assert problem in result.stderr
+    assert connected.world.requests("trigon") == connected.world.requests("uku") == []
+
+
+def test_confirm_with_nothing_staged_is_a_clear_error(cli: Invoke, connected: Running) -> None:
+    """confirm before import-clients: one line, exit 2, names the command to run."""
+    result = cli("confirm", "--yes")
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stderr.startswith("error: no import plan is staged")
+    assert "import-clients" in result.stderr
+
+
+def test_confirm_skip_with_a_code_not_in_the_plan_names_it(cli: Invoke, connected: Running) -> None:
+    """--skip of a code that is not in the plan is refused before anything is written."""
+    assert cli("import-clients").exit_code == 0
+    result = cli("confirm", "--skip", "10137319", "--yes")
+    assert result.exit_code == ExitCode.USAGE
+    assert "not in the staged import plan: 10137319" in result.stderr
+    assert connected.world.writes() == []
+
+
+def test_confirm_without_terminal_or_yes_refuses_and_writes_nothing(
+    cli: Invoke, connected: Running
+) -> None:
+    """Under cron (no TTY) confirm needs --yes; nothing is written and the plan stays."""
+    assert cli("import-clients").exit_code == 0
+    before = paths.state_file().read_bytes()
+    result = cli("confirm")
+    assert result.exit_code == ExitCode.USAGE
+    assert "--yes" in result.stderr
+    assert connected.world.writes() == []
+    assert paths.state_file().read_bytes() == before
+
+
+def test_confirm_with_an_unknown_manager_writes_nothing(cli: Invoke, connected: Running) -> None:
+    """An email no Uku user has is refused before the first create."""
+    assert cli("import-clients").exit_code == 0
+    result = cli("confirm", "--manager", "nobody@firm.ee", "--yes")
+    assert result.exit_code == ExitCode.USAGE
+    assert "nobody@firm.ee" in result.stderr
+    assert connected.world.writes() == []
+
+
+def test_confirm_on_a_terminal_asks_with_the_counts(
+    cli: Invoke, connected: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a TTY the question shows create/link/skip counts; answering no writes nothing."""
+    assert cli("import-clients").exit_code == 0
+    monkeypatch.setattr(output, "is_interactive", lambda: True)
+    result = cli("confirm", "--skip", uku_plan_code(cli), stdin="n\n")
+    assert result.exit_code == 0, result.output
+    assert "Create 25 Uku client(s), link 2 existing, skip 1" in flat(result.stdout)
+    assert "Cancelled; nothing was written." in result.stdout
+    assert connected.world.writes() == []
+
+
+def uku_plan_code(cli: Invoke) -> str:
+    """The code of the first firm the staged plan would create."""
+    rows = json.loads(cli("import-clients", "--json").stdout)
+    return next(r["registration_code"] for r in rows if r["action"] == "create")
+
+
+def test_confirm_imports_then_clients_lists_and_a_second_import_is_all_linked(
+    cli: Invoke, connected: Running, register_zip: Path
+) -> None:
+    """confirm creates 26 with the manager, links 2; clients lists 28; a re-import is all linked."""
+    assert cli("import-clients", "--register", str(register_zip)).exit_code == 0
+    result = cli("confirm", "--yes", "--manager", "manager@firm.ee")
+    assert result.exit_code == 0, result.output
+    text = flat(result.stdout)
+    assert (
+        "Created 26 Uku client(s), linked 2 existing, skipped 0, 2 conflict(s) not applied" in text
+    )
+    assert "assign managers and workflows in Uku; then `trigon-sync map-fields`" in text
+    assert max(uku_codes(connected).values()) == 1
+    created = [w["object"] for w in connected.world.writes() if w["method"] == "POST"]
+    assert len(created) == 26
+    assert {c["manager_id"] for c in created} == {2}
+
+    listed = cli("clients", "--json")
+    assert listed.exit_code == 0
+    links = json.loads(listed.stdout)
+    assert len(links) == 28
+    assert sum(link["not_in_register"] for link in links) == 4
+    table = cli("clients")
+    assert "28 linked client(s)." in table.stdout
+    assert "✗" in table.stdout
+
+    again = json.loads(cli("import-clients", "--json").stdout)
+    assert Counter(r["action"] for r in again) == {"linked": 28, "conflict": 2}
+    nothing = cli("confirm", "--yes")
+    assert nothing.exit_code == 0
+    assert "Nothing to create or link" in nothing.stdout
+
+
+def test_confirm_json_reports_each_row(cli: Invoke, connected: Running) -> None:
+    """confirm --json prints the counts and one entry per applied row."""
+    assert cli("import-clients").exit_code == 0
+    result = cli("confirm", "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["counts"]["created"] == 26
+    assert report["counts"]["linked"] == 2
+    assert len(report["rows"]) == 28
+
+
+def test_clients_before_any_import_says_what_to_do(cli: Invoke) -> None:
+    """With no links, clients explains how to get some."""
+    result = cli("clients")
+    assert result.exit_code == 0
+    assert "import-clients" in result.stdout
+    assert json.loads(cli("clients", "--json").stdout) == []
+
+
+def test_import_clients_without_a_connection_says_connect(cli: Invoke) -> None:
+    """Not connected: one line with the auth exit code."""
+    result = cli("import-clients")
+    assert result.exit_code == ExitCode.AUTH
+    assert "trigon-sync connect" in result.stderr
