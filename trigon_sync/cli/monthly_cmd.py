@@ -240,6 +240,10 @@ def _render(result: MonthlyResult, *, as_json: bool, quiet: bool) -> None:
         )
 
 
+WIDE = 4
+"""More mapped fields than this are shown in one wrapped "Counts" column, not one each."""
+
+
 def _render_plan(result: MonthlyResult) -> None:
     from rich.table import Table
 
@@ -255,20 +259,23 @@ def _render_plan(result: MonthlyResult) -> None:
             f"{format_ee(run.window_start)}–{format_ee(run.window_end)} (dry run: nothing written)",
             title_justify="left",
         )
-        table.add_column("Client")
-        table.add_column("Code")
-        table.add_column("Action")
-        for key in keys:
-            table.add_column(fields.by_key(key).label_en, justify="right")
+        table.add_column("Client", overflow="fold")
+        table.add_column("Code", no_wrap=True)
+        table.add_column("Action", overflow="fold")
+        wide = len(keys) > WIDE
+        if wide:
+            table.add_column("Counts", overflow="fold")
+        else:
+            for key in keys:
+                table.add_column(fields.by_key(key).label_en, justify="right")
         for outcome in period.outcomes:
             plan = outcome.plan
             action = plan.action if not plan.reason else f"{plan.action}: {plan.reason}"
-            table.add_row(
-                plan.link.name,
-                plan.link.registration_code,
-                action,
-                *(str(plan.counts[k]) if k in plan.counts else "—" for k in keys),
-            )
+            if wide:
+                cells = [", ".join(f"{k} {plan.counts[k]}" for k in keys if k in plan.counts)]
+            else:
+                cells = [str(plan.counts[k]) if k in plan.counts else "—" for k in keys]
+            table.add_row(plan.link.name, plan.link.registration_code, action, *cells)
         output.stdout.print(table)
 
 

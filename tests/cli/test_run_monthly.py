@@ -1,0 +1,274 @@
+"""`run-monthly` through the CLI: the nightly no-op, refusals, and runs against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import Result
+
+from trigon_sync import paths
+from trigon_sync.connections import trigon_wire
+from trigon_sync.errors import ExitCode
+from trigon_sync.sandbox import (
+    SANDBOX_COMPANY,
+    SANDBOX_EMAIL,
+    SANDBOX_PASSWORD,
+    SANDBOX_UKU_KEY,
+    Running,
+    SandboxWorld,
+    generate_seed,
+    run_sandbox,
+)
+from trigon_sync.sandbox.generator import COUNT_FIELD_NAMES
+from trigon_sync.secrets import UKU_API_KEY, Secret, open_store
+from trigon_sync.state import load_state
+from trigon_sync.trigon import TokenManager, login
+
+Invoke = Callable[..., Result]
+SUMMARY = """
+[summary]
+task_title = "Monthly summary {period}"
+topic = "Bookkeeping"
+first_import_date = 2024-10-01
+schedule = "last_calendar_day"
+
+[fields]
+sales_invoices_created = "Sales invoice created"
+payments_created = "Payment created"
+active_reporting_persons = "Active reporting persons"
+"""
+LINKS = """
+[links.f1]
+trigon_id = "f1"
+registration_code = "10137319"
+name = "Alpha OÜ"
+uku_client_id = 1001
+linked_at = 2024-09-30
+"""
+
+
+def write_state(text: str) -> None:
+    paths.ensure_home()
+    paths.state_file().write_text("schema_version = 1\n" + text, encoding="utf-8")
+
+
+@pytest.fixture
+def offline(write_config: Callable[[str], Path]) -> None:
+    """Complete settings pointing at a port nothing listens on, and one linked client."""
+    write_config(
+        '[trigon]\nbase_url = "http://127.0.0.1:9/v1"\n\n'
+        f'[uku]\nbase_url = "http://127.0.0.1:9/api/v3"\ncompany = "{SANDBOX_COMPANY}"\n' + SUMMARY
+    )
+    write_state(LINKS)
+
+
+def test_nothing_due_prints_one_line_and_touches_no_network(cli: Invoke, offline: None) -> None:
+    """An ordinary night: one line naming the next import and its window, exit 0."""
+    result = cli("run-monthly", "--today", "20.10.2024")
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        "Nothing due: next import 31.10.2024 will cover 01.10.2024–30.10.2024.\n"
+    )
+    log = (paths.logs_dir() / "trigon-sync.log").read_text(encoding="utf-8")
+    assert "nothing due" in log
+
+
+def test_nothing_due_is_silent_with_quiet_and_structured_with_json(
+    cli: Invoke, offline: None
+) -> None:
+    """--quiet prints nothing; --json gives the empty plan and the next run."""
+    assert cli("run-monthly", "--today", "20.10.2024", "--quiet").output == ""
+    doc = json.loads(cli("run-monthly", "--today", "20.10.2024", "--json").output)
+    assert doc["periods"] == [] and doc["next"]["import_day"] == "2024-10-31"
+
+
+def test_the_nightly_no_op_stays_light(offline: None) -> None:
+    """In a fresh process the no-op path never loads the run or the sandbox."""
+    code = (
+        "import sys\n"
+        "from trigon_sync.cli.app import app\n"
+        "try:\n"
+        "    app(['run-monthly', '--quiet', '--today', '2024-10-20'], prog_name='t')\n"
+        "except SystemExit as e:\n"
+        "    assert e.code in (0, None), e.code\n"
+        "heavy = ['trigon_sync.monthly', 'trigon_sync.sandbox', 'uvicorn', 'starlette']\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    started = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
+    )
+    elapsed = time.monotonic() - started
+    assert out.stdout.strip() == "[]", out.stderr
+    assert elapsed < 5  # generous: the point is the import list; see docs/operations.md
+
+
+def test_missing_settings_are_all_listed_with_the_config_exit_code(
+    cli: Invoke, write_config: Callable[[str], Path]
+) -> None:
+    """The "tasks aren't being created" checklist in one line, exit 3."""
+    write_config('[summary]\ntask_title = "S {period}"\n')
+    result = cli("run-monthly")
+    assert result.exit_code == ExitCode.CONFIG
+    for key in ("summary.topic", "summary.schedule", "summary.first_import_date", "fields"):
+        assert key in result.output
+    assert "links" in result.output and "import-clients" in result.output
+
+
+def test_today_after_the_real_today_is_a_usage_error(cli: Invoke, offline: None) -> None:
+    """--today replays the past; a future date is refused."""
+    result = cli("run-monthly", "--today", "01.01.2999")
+    assert result.exit_code == ExitCode.USAGE
+    assert "later than today" in result.output
+
+
+def test_rerun_of_a_period_never_completed_is_refused_before_connecting(
+    cli: Invoke, offline: None
+) -> None:
+    """--rerun needs a period this tool completed; it says so without any network call."""
+    result = cli("run-monthly", "--rerun", "2024-10")
+    assert result.exit_code == ExitCode.USAGE
+    assert "has not been completed" in result.output
+
+
+# -- against the sandbox on 127.0.0.1 ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def seed() -> dict[str, Any]:
+    return generate_seed(20, seed=4)
+
+
+@pytest.fixture
+def sandbox(seed: dict[str, Any]) -> Iterator[Running]:
+    with run_sandbox(SandboxWorld(seed)) as running:
+        yield running
+
+
+@pytest.fixture
+def ready(sandbox: Running, write_config: Callable[[str], Path], cli: Invoke) -> Running:
+    """Connected to both sandbox servers, every field mapped, clients imported and linked."""
+    fields_toml = "\n".join(
+        f'{key} = "{name}"'
+        for key, name in zip(
+            (
+                "payments_created",
+                "payments_updated",
+                "purchase_invoices_created",
+                "purchase_invoices_updated",
+                "sales_invoices_created",
+                "sales_invoices_updated",
+                "financial_entries_created",
+                "financial_entries_updated",
+                "expense_lines_created",
+                "expense_lines_updated",
+                "depreciation_entries_created",
+                "depreciation_entries_updated",
+                "active_reporting_persons",
+                "depreciable_fixed_assets",
+            ),
+            COUNT_FIELD_NAMES,
+            strict=True,
+        )
+    )
+    write_config(
+        f'[trigon]\nbase_url = "{sandbox.trigon_url}"\nemail = "{SANDBOX_EMAIL}"\n\n'
+        f'[uku]\nbase_url = "{sandbox.uku_url}"\ncompany = "{SANDBOX_COMPANY}"\n\n'
+        '[summary]\ntask_title = "Monthly summary {period}"\ntopic = "Bookkeeping"\n'
+        'first_import_date = 2024-10-01\nschedule = "last_calendar_day"\n\n'
+        f"[fields]\n{fields_toml}\n"
+    )
+    store = open_store("keyring")
+    wire = trigon_wire(sandbox.trigon_url)
+    try:
+        TokenManager(wire, store, email=SANDBOX_EMAIL).adopt(
+            login(wire, SANDBOX_EMAIL, SANDBOX_PASSWORD)
+        )
+    finally:
+        wire.close()
+    store.set(UKU_API_KEY, Secret(SANDBOX_UKU_KEY))
+    staged = cli("import-clients")
+    assert staged.exit_code == 0, staged.output
+    confirmed = cli("confirm", "--yes")
+    assert confirmed.exit_code in (0, ExitCode.PARTIAL), confirmed.output
+    assert load_state().links
+    return sandbox
+
+
+def summary_tasks(sandbox: Running) -> list[dict[str, Any]]:
+    return [
+        t for t in sandbox.world.uku_state()["tasks"] if t["title"].startswith("Monthly summary")
+    ]
+
+
+def test_import_day_under_cron_is_silent_and_leaves_a_record(cli: Invoke, ready: Running) -> None:
+    """--quiet on an import day: no output, one task per linked and readable client, history."""
+    viewable = {
+        link.uku_client_id
+        for link in load_state().links.values()
+        if link.trigon_id not in ready.world.seed.trigon.users[0].deny_view
+    }
+    result = cli("run-monthly", "--today", "31.10.2024", "--quiet")
+    assert result.exit_code in (0, ExitCode.PARTIAL), result.output
+    assert Counter(t["client_id"] for t in summary_tasks(ready)) == Counter(viewable)
+    state = load_state()
+    record = state.history[-1]
+    assert record["command"] == "run-monthly"
+    assert record["periods"] == ["2024-10"]
+    assert record["tasks_created"] == len(viewable)
+    log = (paths.logs_dir() / "trigon-sync.log").read_text(encoding="utf-8")
+    assert "run-monthly run today=2024-10-31 periods=2024-10" in log
+    assert SANDBOX_UKU_KEY not in log and SANDBOX_PASSWORD not in log
+
+
+def test_revoked_view_exits_partial_naming_the_client_then_completes(
+    cli: Invoke, ready: Running
+) -> None:
+    """No View on a linked firm: exit 5 naming it; after restoring View the run completes."""
+    links = load_state().links
+    for firm_id in links:
+        ready.world.restore_view(firm_id)
+    victim = links[sorted(links)[0]]
+    ready.world.revoke_view(victim.trigon_id)
+    result = cli("run-monthly", "--today", "31.10.2024")
+    assert result.exit_code == ExitCode.PARTIAL
+    assert victim.name in result.output and "View" in result.output
+    assert load_state().last_period_end is None
+    ready.world.restore_view(victim.trigon_id)
+    again = cli("run-monthly", "--today", "31.10.2024")
+    assert again.exit_code == 0, again.output
+    assert "2024-10" in again.output and "complete" in again.output
+    assert str(load_state().last_period_end) == "2024-10-30"
+    per_client = Counter(t["client_id"] for t in summary_tasks(ready))
+    assert sorted(per_client) == sorted(link.uku_client_id for link in links.values())
+    assert set(per_client.values()) == {1}
+
+
+def test_dry_run_json_writes_nothing(cli: Invoke, ready: Running) -> None:
+    """--dry-run --json: the issue's document; no Uku write, state.toml byte-identical."""
+    before = paths.state_file().read_bytes()
+    ready.world.clear_logs()
+    result = cli("run-monthly", "--today", "30.11.2024", "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert [p["period"] for p in doc["periods"]] == ["2024-10", "2024-11"]
+    assert {c["action"] for p in doc["periods"] for c in p["clients"]} <= {"create", "skip"}
+    assert ready.world.writes() == []
+    assert paths.state_file().read_bytes() == before
+
+
+def test_dry_run_table_shows_actions_and_counts(cli: Invoke, ready: Running) -> None:
+    """The human plan: one table per period with each client's action and counts."""
+    result = cli("run-monthly", "--today", "31.10.2024", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "2024-10: import day 31.10.2024" in result.output
+    assert "create" in result.output
