@@ -1,0 +1,126 @@
+"""A `confirm` killed with SIGKILL halfway, then run again: no Uku client exists twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import Result
+
+from trigon_sync import paths
+from trigon_sync.connections import trigon_wire
+from trigon_sync.sandbox import (
+    SANDBOX_COMPANY,
+    SANDBOX_EMAIL,
+    SANDBOX_PASSWORD,
+    SANDBOX_UKU_KEY,
+    FaultConfig,
+    Running,
+    SandboxWorld,
+    generate_seed,
+    run_sandbox,
+)
+from trigon_sync.secrets import UKU_API_KEY, FileStore, Secret
+from trigon_sync.state import load_state
+from trigon_sync.trigon import TokenManager, login
+
+Invoke = Callable[..., Result]
+EXISTING_UKU_CLIENTS = 3  # two matching Trigon firms plus one Uku-only client
+TO_CREATE = 296  # 300 firms - 2 links - 2 conflicts
+KILL_AFTER = 100
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Running]:
+    """The 300-firm seed over real sockets; a little Uku latency so the kill lands midway."""
+    world = SandboxWorld(generate_seed(300, seed=3))
+    with run_sandbox(world, uku_faults=FaultConfig(latency_ms=4)) as running:
+        yield running
+
+
+@pytest.fixture
+def file_connected(sandbox: Running, write_config: Callable[[str], Path]) -> Running:
+    """A home a child process can use: config plus the file token store (no keyring)."""
+    write_config(
+        f'[trigon]\nbase_url = "{sandbox.trigon_url}"\nemail = "{SANDBOX_EMAIL}"\n'
+        f'token_store = "file"\n\n'
+        f'[uku]\nbase_url = "{sandbox.uku_url}"\ncompany = "{SANDBOX_COMPANY}"\n'
+    )
+    store = FileStore(paths.token_file())
+    wire = trigon_wire(sandbox.trigon_url)
+    try:
+        TokenManager(wire, store, email=SANDBOX_EMAIL).adopt(
+            login(wire, SANDBOX_EMAIL, SANDBOX_PASSWORD)
+        )
+    finally:
+        wire.close()
+    store.set(UKU_API_KEY, Secret(SANDBOX_UKU_KEY))
+    return sandbox
+
+
+def clients_in_uku(sandbox: Running) -> int:
+    with sandbox.world.lock:
+        return len(sandbox.world.uku.clients)
+
+
+def confirm_process() -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "trigon_sync", "confirm", "--yes"],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+@pytest.mark.e2e
+def test_sigkill_halfway_then_rerun_creates_no_client_twice(
+    cli: Invoke, file_connected: Running
+) -> None:
+    """SIGKILL after ~100 creates; the re-run finds those by code and creates only the rest."""
+    sandbox = file_connected
+    assert cli("import-clients").exit_code == 0
+
+    proc = confirm_process()
+    deadline = time.monotonic() + 60
+    try:
+        while clients_in_uku(sandbox) < EXISTING_UKU_CLIENTS + KILL_AFTER:
+            assert proc.poll() is None, f"confirm ended before the kill: {proc.communicate()}"
+            assert time.monotonic() < deadline, "confirm made no progress"
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+        if proc.stdout and proc.stderr:
+            proc.stdout.close()
+            proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    created_by_killed_run = clients_in_uku(sandbox) - EXISTING_UKU_CLIENTS
+    assert KILL_AFTER <= created_by_killed_run < TO_CREATE
+    assert load_state().staged_import is not None  # the plan survives for the re-run
+
+    rerun = subprocess.run(
+        [sys.executable, "-m", "trigon_sync", "confirm", "--yes"],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    codes = Counter(c["registration_code"] for c in sandbox.world.uku_state()["clients"])
+    assert max(codes.values()) == 1
+    assert sum(codes.values()) == EXISTING_UKU_CLIENTS + TO_CREATE
+    state = load_state()
+    assert len(state.links) == TO_CREATE + 2
+    assert state.staged_import is None
+    assert "Next: assign managers and workflows in Uku" in rerun.stdout
