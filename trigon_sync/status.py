@@ -316,3 +316,9 @@ def diagnose(
         config, state = facts.config, facts.state
     live = [*trigon_checks(state, trigon), *uku_checks(config, state, uku)]
     return DoctorReport(status=report, live=tuple(live), environment=tuple(environment))
+
+
+def run_history(state: State, *, limit: int, every_command: bool = False) -> list[dict[str, Any]]:
+    """The newest ``limit`` monthly-run records (or records of every command), newest first."""
+    records = [dict(e) for e in state.history if every_command or is_monthly_record(e)]
+    return list(reversed(records))[: max(limit, 0)]

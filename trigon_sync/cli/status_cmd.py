@@ -10,6 +10,7 @@ raised, so every line is shown.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,15 +19,28 @@ from rich.text import Text
 
 from trigon_sync import clock, paths
 from trigon_sync.cli import output
-from trigon_sync.config import Config
+from trigon_sync.cli.params import period_value
+from trigon_sync.config import Config, load_config
 from trigon_sync.dates import format_ee
-from trigon_sync.diagnostics import SYMBOLS, Check, Outcome, environment_checks
-from trigon_sync.errors import TrigonSyncError
-from trigon_sync.status import DoctorReport, StatusReport, diagnose, live_gates, status
+from trigon_sync.diagnostics import SYMBOLS, Check, Outcome, environment_checks, run_failures
+from trigon_sync.errors import ConfigError, TrigonSyncError
+from trigon_sync.explain import Explanation, Verdict, explain_client, read_journals
+from trigon_sync.state import load_state
+from trigon_sync.status import (
+    DoctorReport,
+    StatusReport,
+    diagnose,
+    live_gates,
+    run_history,
+    status,
+)
 
 STATUS_EXAMPLE = "Example: trigon-sync status --json   (exit 0 when healthy; for monitoring)"
 DOCTOR_EXAMPLE = "Example: trigon-sync doctor   (checks Trigon, Uku, keyring, clock, files)"
+HISTORY_EXAMPLE = "Example: trigon-sync history --limit 5"
+EXPLAIN_EXAMPLE = "Example: trigon-sync explain 10137319 --period 2024-10"
 
+_RESULT_STYLES = {"ok": "green", "partial": "yellow", "failed": "bold red"}
 _STYLES = {
     Outcome.OK: "green",
     Outcome.WARN: "yellow",
@@ -196,7 +210,144 @@ def doctor_command(
     raise typer.Exit(int(doctor.exit_code))
 
 
+def _counts(ok: Any, failed: Any) -> str:
+    return "—" if ok is None and failed is None else f"{ok or 0} / {failed or 0}"
+
+
+def _when(at: Any) -> str:
+    """``2024-11-30T00:30:12+02:00`` as people read it: ``30.11.2024 00:30``."""
+    try:
+        return dt.datetime.fromisoformat(str(at)).strftime("%d.%m.%Y %H:%M")
+    except ValueError:
+        return str(at)
+
+
+def _render_history(records: list[dict[str, Any]], total: int) -> None:
+    if not records:
+        output.stdout.print("No runs recorded yet.", markup=False)
+        return
+    for record in records:
+        result = str(record.get("result", "?"))
+        parts = [f"{record.get('command', '?')}"]
+        periods = record.get("periods")
+        if periods is not None:
+            parts.append("periods " + (", ".join(str(p) for p in periods) or "none"))
+        if "clients_ok" in record or "clients_failed" in record:
+            parts.append(
+                f"clients {record.get('clients_ok', 0)} ok / {record.get('clients_failed', 0)} "
+                "failed"
+            )
+        if "tasks_created" in record or "tasks_updated" in record:
+            parts.append(
+                f"tasks {record.get('tasks_created', 0)} created / "
+                f"{record.get('tasks_updated', 0)} updated"
+            )
+        if periods is None:  # another command (--all): show what it recorded
+            parts.extend(
+                f"{key} {value}"
+                for key, value in record.items()
+                if key not in {"at", "command", "result"}
+            )
+        duration = record.get("duration_seconds")
+        if isinstance(duration, int | float):
+            parts.append(f"{duration:.1f} s")
+        output.stdout.print(
+            Text.assemble(
+                (f"{_when(record.get('at'))}  ", "bold"),
+                (f"{result:<8}", _RESULT_STYLES.get(result, "")),
+                "  ".join(parts),
+            ),
+            soft_wrap=True,
+        )
+        if record.get("error"):
+            output.stdout.print(Text(f"    stopped: {record['error']}"), soft_wrap=True)
+        failures = run_failures(record)
+        for who, why in failures:
+            output.stdout.print(Text.assemble(("    ✗ ", "red"), f"{who}: {why}"), soft_wrap=True)
+        failed = record.get("clients_failed")
+        if isinstance(failed, int) and failures and failed > len(failures):
+            output.stdout.print(
+                f"    … and {failed - len(failures)} more (not kept in the history)",
+                markup=False,
+            )
+    if total > len(records):
+        output.stdout.print(
+            f"Showing {len(records)} of {total} runs; use --limit to see more.", markup=False
+        )
+
+
+def history_command(
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs to show."),
+    every_command: bool = typer.Option(
+        False, "--all", help="Also show other recorded changes (confirm, state changes)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Past monthly runs: when, which periods, clients ok / failed with the reasons,
+    tasks created / updated, and how long each took."""
+    state = load_state()
+    total = len(run_history(state, limit=len(state.history), every_command=every_command))
+    records = run_history(state, limit=limit, every_command=every_command)
+    if as_json:
+        output.print_json({"command": "history", "total": total, "runs": records})
+        return
+    _render_history(records, total)
+
+
+_VERDICT_STYLES = {
+    Verdict.TASK: "green",
+    Verdict.FAILED: "bold red",
+    Verdict.DUE: "yellow",
+    Verdict.PENDING: "yellow",
+    Verdict.UNKNOWN: "yellow",
+}
+
+
+def _render_explanation(answer: Explanation) -> None:
+    output.stdout.print(answer.summary, markup=False, soft_wrap=True)
+    for item in answer.periods:
+        head = [item.period]
+        if item.window_start and item.window_end:
+            head.append(f"window {format_ee(item.window_start)}–{format_ee(item.window_end)}")
+        if item.import_day:
+            head.append(f"import day {format_ee(item.import_day)}")
+        if item.task_id:
+            head.append(f"task {item.task_id}")
+        output.stdout.print(
+            Text.assemble(
+                ("  " + "  ".join(head), "bold"),
+                "\n      ",
+                (item.reason, _VERDICT_STYLES.get(item.verdict, "")),
+            ),
+            soft_wrap=True,
+        )
+
+
+def explain_command(
+    client: str = typer.Argument(
+        ..., metavar="CLIENT", help="Registration code, Trigon firm id, or (part of) the name."
+    ),
+    period: str | None = typer.Option(
+        None, "--period", metavar="YYYY-MM", parser=period_value, help="Only this period."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Why a client has, or has no, summary task in each period (from local records only)."""
+    state = load_state()
+    try:
+        config: Config | None = load_config()
+    except ConfigError:
+        config = None  # the schedule is unknown; past periods are still answered
+    answer = explain_client(client, state, config, read_journals(state), clock.today(), period)
+    if as_json:
+        output.print_json(answer.to_json())
+    else:
+        _render_explanation(answer)
+
+
 def register(app: Any) -> None:
     """Add the commands to the root app (one line in cli/app.py)."""
     app.command("status", epilog=STATUS_EXAMPLE)(status_command)
     app.command("doctor", epilog=DOCTOR_EXAMPLE)(doctor_command)
+    app.command("history", epilog=HISTORY_EXAMPLE)(history_command)
+    app.command("explain", epilog=EXPLAIN_EXAMPLE)(explain_command)

@@ -1,0 +1,459 @@
+"""``explain``: why a client has (or has no) summary task in each period, from local records.
+
+Support's most common question is "why was no task created for client X?". Everything
+needed to answer it is already on disk: the link (and since when) in state.toml, each
+completed period's window in ``state.journal.completed``, the task each client got in the
+per-period journal files (``journal/<period>.jsonl[.done]``), and every run's failures with
+their reasons in the history. :func:`explain_client` is pure (those records and ``today``
+in, an :class:`Explanation` out); :func:`read_journals` is the one function that reads
+files.
+
+Failures in a run record carry no period; they belong to the record's one period that did
+not complete (a run stops at the first incomplete period), or to the period a ``--rerun``
+re-counted. A failure entry with its own ``period`` key is taken at its word.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from trigon_sync import journal
+from trigon_sync.config import Config
+from trigon_sync.dates import format_ee
+from trigon_sync.errors import TrigonSyncError, UsageError
+from trigon_sync.importer import ImportPlan, PlanRow, name_key
+from trigon_sync.registry_codes import normalise_code
+from trigon_sync.schedule import Run, due_runs, next_run, project_runs, window_start
+from trigon_sync.state import ClientLink, State
+
+PROJECTION_LIMIT = 36
+"""How many future runs ``--period`` may look ahead (three years of monthly runs)."""
+
+Journals = Mapping[str, Mapping[str, journal.Entry]]
+"""period -> Trigon firm id -> the journal line of the client finished in that period."""
+
+
+class Verdict(enum.StrEnum):
+    """The answer for one client in one period."""
+
+    TASK = "task"
+    """A summary task holds the counts (``task_id``)."""
+    NOT_LINKED = "not_linked"
+    """The client was linked only after the period was counted."""
+    FAILED = "failed"
+    """The period's run failed for this client; ``reason`` says why."""
+    PENDING = "pending"
+    """The period is open (a run started) and this client is not done yet."""
+    DUE = "due"
+    """The import day has come but no run has started this period."""
+    NOT_DUE = "not_due"
+    """The import day is still ahead."""
+    UNKNOWN = "unknown"
+    """The period completed but this client's journal line is gone."""
+    BEFORE = "before"
+    """Counted before trigon-sync's records begin (another integration, or reset)."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One run that failed for this client in this period."""
+
+    at: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PeriodAnswer:
+    """Why the client has or has no task in ``period``."""
+
+    period: str
+    verdict: Verdict
+    reason: str
+    """One sentence for people."""
+    import_day: dt.date | None = None
+    window_start: dt.date | None = None
+    window_end: dt.date | None = None
+    task_id: int | None = None
+    action: str | None = None
+    counts: Mapping[str, int] = field(default_factory=dict)
+    failures: tuple[Failure, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "verdict": str(self.verdict),
+            "reason": self.reason,
+            "import_day": self.import_day,
+            "window_start": self.window_start,
+            "window_end": self.window_end,
+            "task_id": self.task_id,
+            "action": self.action,
+            "counts": dict(self.counts),
+            "failures": [{"at": f.at, "reason": f.reason} for f in self.failures],
+        }
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Everything ``explain`` says about one client."""
+
+    query: str
+    link: ClientLink | None
+    summary: str
+    periods: tuple[PeriodAnswer, ...] = ()
+    staged: PlanRow | None = None
+    """For a client not linked yet: its row in the staged import, if there is one."""
+
+    def to_json(self) -> dict[str, Any]:
+        link = self.link
+        return {
+            "command": "explain",
+            "query": self.query,
+            "linked": link is not None,
+            "client": None
+            if link is None
+            else {
+                "trigon_id": link.trigon_id,
+                "name": link.name,
+                "registration_code": link.registration_code,
+                "uku_client_id": link.uku_client_id,
+                "linked_at": link.linked_at,
+                "flags": list(link.flags),
+            },
+            "staged": None if self.staged is None else self.staged.to_json(),
+            "summary": self.summary,
+            "periods": [answer.to_json() for answer in self.periods],
+        }
+
+
+# --------------------------------------------------------------------------- finding
+
+
+def _matches(query: str, name: str, code: str, ids: Sequence[str]) -> tuple[bool, bool]:
+    """(exact, partial) match of a code, id or name against the query."""
+    wanted = normalise_code(query)
+    if wanted is not None and normalise_code(code) == wanted:
+        return True, True
+    if query.strip() in ids:
+        return True, True
+    key, other = name_key(query), name_key(name)
+    return key == other, bool(key) and key in other
+
+
+def _pick(query: str, candidates: Sequence[tuple[str, str, str, Any]]) -> Any | None:
+    """The one candidate (name, code, id, item) the query means; UsageError if ambiguous."""
+    exact = [c for c in candidates if _matches(query, c[0], c[1], (c[2],))[0]]
+    found = exact or [c for c in candidates if _matches(query, c[0], c[1], (c[2],))[1]]
+    if len(found) > 1:
+        listed = "; ".join(f"{name} ({code or ident})" for name, code, ident, _ in found[:10])
+        if len(found) > 10:
+            listed += f" and {len(found) - 10} more"
+        raise UsageError(
+            f"{query!r} matches {len(found)} clients: {listed}",
+            hint="give the registration code, or more of the name",
+        )
+    return found[0][3] if found else None
+
+
+def find_link(state: State, query: str) -> ClientLink | None:
+    """The linked client a registration code, Trigon id or (part of a) name refers to."""
+    links = [
+        (link.name, link.registration_code, link.trigon_id, link) for link in state.links.values()
+    ]
+    return _pick(query, links)
+
+
+def find_staged(state: State, query: str) -> PlanRow | None:
+    """The client's row in a staged import (``import-clients`` run, not confirmed)."""
+    if state.staged_import is None:
+        return None
+    try:
+        plan = ImportPlan.from_dict(state.staged_import)
+    except TrigonSyncError:
+        return None
+    rows = [(row.name, row.registration_code, row.trigon_id, row) for row in plan.rows]
+    return _pick(query, rows)
+
+
+# --------------------------------------------------------------------------- records
+
+
+def read_journals(state: State) -> dict[str, dict[str, journal.Entry]]:
+    """Every client line of every period state knows a window for (archived or open)."""
+    found: dict[str, dict[str, journal.Entry]] = {}
+    runs = [
+        r for r in (journal.completed_run(state, p) for p in journal.completed_periods(state)) if r
+    ]
+    try:
+        open_run = journal.open_run(state)
+    except TrigonSyncError:
+        open_run = None
+    if open_run is not None:
+        runs.append(open_run)
+    for run in runs:
+        path = journal.journal_file(run.period)
+        entries: dict[str, journal.Entry] = {}
+        for candidate in (path.with_name(path.name + ".done"), path):
+            entries.update(journal.PeriodJournal(run, candidate).load())
+        if entries:
+            found[run.period] = entries
+    return found
+
+
+def failures_by_period(
+    history: Iterable[Mapping[str, Any]], firm_id: str
+) -> dict[str, list[Failure]]:
+    """period -> the runs that failed for ``firm_id``, oldest first (see module docstring)."""
+    found: dict[str, list[Failure]] = {}
+    for record in history:
+        if not str(record.get("command", "")).startswith("run-monthly"):
+            continue
+        periods = [str(p) for p in record.get("periods") or ()]
+        complete = {str(p) for p in record.get("complete") or ()}
+        open_periods = [p for p in periods if p not in complete]
+        default = open_periods[-1] if open_periods else (periods[-1] if periods else None)
+        for item in record.get("failures") or ():
+            if not isinstance(item, Mapping) or str(item.get("firm")) != firm_id:
+                continue
+            period = str(item.get("period") or default or "")
+            if period:
+                found.setdefault(period, []).append(
+                    Failure(str(record.get("at", "?")), str(item.get("reason") or "no reason"))
+                )
+    return found
+
+
+# --------------------------------------------------------------------------- answering
+
+
+_ACTIONS = {
+    "create": "created by the run",
+    "update": "an existing task updated",
+    "exists": "the task was already there",
+}
+
+
+def _when(at: str) -> str:
+    """An ISO run time as people read it (``30.11.2024 00:30``)."""
+    try:
+        return dt.datetime.fromisoformat(at).strftime("%d.%m.%Y %H:%M")
+    except ValueError:
+        return at
+
+
+def _window(run: Run) -> str:
+    return f"{format_ee(run.window_start)}–{format_ee(run.window_end)}"
+
+
+def _answer(run: Run, verdict: Verdict, reason: str, **extra: Any) -> PeriodAnswer:
+    return PeriodAnswer(
+        period=run.period,
+        verdict=verdict,
+        reason=reason,
+        import_day=run.import_day,
+        window_start=run.window_start,
+        window_end=run.window_end,
+        **extra,
+    )
+
+
+def _with_task(run: Run, entry: journal.Entry, failures: Sequence[Failure]) -> PeriodAnswer:
+    earlier = (
+        f"; an earlier run failed ({failures[-1].reason}) and a later one did it"
+        if failures
+        else ""
+    )
+    how = _ACTIONS.get(entry.action, entry.action)
+    return _answer(
+        run,
+        Verdict.TASK,
+        f"Uku task {entry.task} holds the counts for {_window(run)} ({how}){earlier}",
+        task_id=entry.task,
+        action=entry.action,
+        counts=entry.counts,
+        failures=tuple(failures),
+    )
+
+
+def _completed_answer(
+    run: Run,
+    link: ClientLink,
+    entry: journal.Entry | None,
+    failures: Sequence[Failure],
+    closed: str,
+) -> PeriodAnswer:
+    if entry is not None:
+        return _with_task(run, entry, failures)
+    if link.linked_at >= run.import_day:
+        return _answer(
+            run,
+            Verdict.NOT_LINKED,
+            f"not linked at that time: linked on {format_ee(link.linked_at)}, after period "
+            f"{run.period} was counted ({closed}); its first task is in a later period",
+        )
+    return _answer(
+        run,
+        Verdict.UNKNOWN,
+        f"the period completed for every linked client ({closed}), but this client's journal "
+        f"line is missing; look in Uku for the task marked trigon-sync:{link.trigon_id}:"
+        f"{run.period}",
+        failures=tuple(failures),
+    )
+
+
+def _open_answer(
+    run: Run, entry: journal.Entry | None, failures: Sequence[Failure]
+) -> PeriodAnswer:
+    if entry is not None:
+        return _with_task(run, entry, failures)
+    if failures:
+        last = failures[-1]
+        return _answer(
+            run,
+            Verdict.FAILED,
+            f"no task yet: the run on {_when(last.at)} failed for this client: {last.reason}; "
+            "fix that, then `trigon-sync run-monthly` retries it (the period stays open until "
+            "every client is done)",
+            failures=tuple(failures),
+        )
+    return _answer(
+        run,
+        Verdict.PENDING,
+        f"no task yet: period {run.period} ({_window(run)}) was started and this client is "
+        "not done; run `trigon-sync run-monthly` to finish it",
+    )
+
+
+def _schedule(config: Config | None) -> tuple[Any, dt.date] | None:
+    if config is None:
+        return None
+    rule, first = config.summary.schedule, config.summary.first_import_date
+    return None if rule is None or first is None else (rule, first)
+
+
+def explain_client(
+    query: str,
+    state: State,
+    config: Config | None,
+    journals: Journals,
+    today: dt.date,
+    period: str | None = None,
+) -> Explanation:
+    """Answer for one client: every known period, or only ``period``."""
+    link = find_link(state, query)
+    if link is None:
+        staged = find_staged(state, query)
+        if staged is not None:
+            summary = (
+                f"{staged.name} ({staged.registration_code}) is not linked yet: it is in the "
+                f"staged client import (action {staged.action}); run `trigon-sync confirm` to "
+                "import it, then it is counted from the next period"
+            )
+            if staged.reason:
+                summary += f". Note: {staged.reason}"
+        else:
+            summary = (
+                f"no linked client matches {query!r}, so no task is created for it; if it is a "
+                "Trigon firm, run `trigon-sync import-clients` and `trigon-sync confirm` (the "
+                "Trigon user needs List and View on it)"
+            )
+        return Explanation(query=query, link=None, summary=summary, staged=staged)
+
+    failures = failures_by_period(state.history, link.trigon_id)
+    answers: list[PeriodAnswer] = []
+    for name in journal.completed_periods(state):
+        run = journal.completed_run(state, name)
+        if run is None:
+            continue
+        entry_doc = state.journal.get("completed", {}).get(name, {})
+        closed = f"completed {_when(str(entry_doc.get('completed_at', run.import_day)))}"
+        entry = journals.get(name, {}).get(link.trigon_id)
+        answers.append(_completed_answer(run, link, entry, failures.get(name, []), closed))
+    try:
+        opened = journal.open_run(state)
+    except TrigonSyncError:
+        opened = None
+    if opened is not None:
+        entry = journals.get(opened.period, {}).get(link.trigon_id)
+        answers.append(_open_answer(opened, entry, failures.get(opened.period, [])))
+    upcoming: Run | None = None
+    schedule = _schedule(config)
+    if schedule is not None:
+        rule, first = schedule
+        last_end, last_period = (
+            (opened.window_end, opened.period)
+            if opened
+            else (state.last_period_end, state.last_period)
+        )
+        for run in due_runs(rule, first, last_end, last_period, today):
+            answers.append(_due(run))
+            last_end, last_period = run.window_end, run.period
+        upcoming = next_run(rule, window_start(first, last_end), last_period)
+        answers.append(_not_due(upcoming, projected=False))
+    if period is not None:
+        return _only(query, link, answers, period, state, schedule, upcoming)
+    return Explanation(
+        query=query, link=link, summary=_summary(link, answers), periods=tuple(answers)
+    )
+
+
+def _due(run: Run) -> PeriodAnswer:
+    return _answer(
+        run,
+        Verdict.DUE,
+        f"no task yet: the import day {format_ee(run.import_day)} has come but run-monthly "
+        f"has not counted {_window(run)}; run `trigon-sync run-monthly` (and check the cron job)",
+    )
+
+
+def _not_due(run: Run, *, projected: bool) -> PeriodAnswer:
+    condition = "if the schedule stays, " if projected else ""
+    return _answer(
+        run,
+        Verdict.NOT_DUE,
+        f"not due yet: {condition}the import on {format_ee(run.import_day)} will count "
+        f"{_window(run)}",
+    )
+
+
+def _only(
+    query: str,
+    link: ClientLink,
+    answers: Sequence[PeriodAnswer],
+    period: str,
+    state: State,
+    schedule: tuple[Any, dt.date] | None,
+    upcoming: Run | None,
+) -> Explanation:
+    """The answer for one period, projecting the schedule forward or explaining the past."""
+    chosen = [a for a in answers if a.period == period]
+    if not chosen and schedule is not None and upcoming is not None and period > upcoming.period:
+        rule, first = schedule
+        later = project_runs(rule, first, upcoming.window_end, upcoming.period, PROJECTION_LIMIT)
+        chosen = [_not_due(run, projected=True) for run in later if run.period == period]
+    if not chosen:
+        if state.last_period is not None and period <= state.last_period:
+            reason = (
+                f"period {period} was counted before trigon-sync's records begin (another "
+                "integration, or `state set-last-period-end`), so trigon-sync made no task for it"
+            )
+        else:
+            reason = f"period {period} is not scheduled: it is before the first import date"
+        chosen = [PeriodAnswer(period=period, verdict=Verdict.BEFORE, reason=reason)]
+    return Explanation(
+        query=query, link=link, summary=_summary(link, chosen), periods=tuple(chosen)
+    )
+
+
+def _summary(link: ClientLink, answers: Sequence[PeriodAnswer]) -> str:
+    tasks = sum(1 for a in answers if a.verdict is Verdict.TASK)
+    flags = f"; flags: {', '.join(link.flags)}" if link.flags else ""
+    return (
+        f"{link.name} ({link.registration_code or link.trigon_id}) is linked to Uku client "
+        f"{link.uku_client_id} since {format_ee(link.linked_at)}{flags}; "
+        f"{tasks} period(s) with a task"
+    )
