@@ -49,9 +49,14 @@ def summary_settings() -> str:
     )
 
 
-@pytest.fixture
-def installed(cli: Invoke, sandbox: Running) -> Running:
-    """Connected through the CLI (file token store), configured, every firm linked."""
+def install(
+    cli: Invoke,
+    sandbox: Running,
+    settings: str,
+    firm_ids: list[str] | None = None,
+    linked_at: dt.date | None = None,
+) -> None:
+    """Connect through the CLI (file token store), add ``settings``, link the firms."""
     connected = cli(
         "connect",
         "--email",
@@ -75,10 +80,15 @@ def installed(cli: Invoke, sandbox: Running) -> Running:
     )
     assert connected.exit_code == 0, connected.output
     with paths.config_file().open("a", encoding="utf-8") as handle:
-        handle.write(summary_settings())
-    world = sandbox.world
+        handle.write(settings)
+    link(sandbox.world, firm_ids or list(sandbox.world.trigon.firms), linked_at or clock.today())
+    sandbox.world.clear_logs()
+
+
+def link(world: SandboxWorld, firm_ids: list[str], linked_at: dt.date) -> None:
+    """Create an Uku client per firm and link it in state, as `confirm` would."""
     with world.lock:
-        firms = list(world.trigon.firms.values())
+        firms = [world.trigon.firms[firm_id] for firm_id in firm_ids]
         clients = [
             world.uku.create_client({"name": f.name, "registration_code": f.registration_code})[0]
             for f in firms
@@ -86,10 +96,15 @@ def installed(cli: Invoke, sandbox: Running) -> Running:
     with locked_state() as session:
         for firm, client in zip(firms, clients, strict=True):
             session.state.links[firm.id] = ClientLink(
-                firm.id, firm.registration_code or "", firm.name, client["id"], clock.today()
+                firm.id, firm.registration_code or "", firm.name, client["id"], linked_at
             )
         session.save()
-    world.clear_logs()
+
+
+@pytest.fixture
+def installed(cli: Invoke, sandbox: Running) -> Running:
+    """Connected, configured (counting from yesterday), every firm linked."""
+    install(cli, sandbox, summary_settings())
     return sandbox
 
 
@@ -166,3 +181,67 @@ def test_doctor_json_is_one_document_with_every_check(cli: Invoke, installed: Ru
     assert by_name["uku.key"]["status"] == "fail"
     assert by_name["uku.topic"]["status"] == "skip"
     assert doc["status"]["command"] == "status"
+
+
+OCTOBER_START = """
+[summary]
+task_title = "Monthly summary {period}"
+topic = "Bookkeeping"
+schedule = "last_calendar_day"
+first_import_date = 2024-10-01
+
+[fields]
+sales_invoices_created = "Sales invoice created"
+"""
+
+
+def explain_period(cli: Invoke, client: str, period: str) -> dict:
+    result = cli("explain", client, "--period", period, "--json")
+    assert result.exit_code == 0, result.output
+    [answer] = json.loads(result.stdout)["periods"]
+    return answer
+
+
+def test_explain_and_history_after_real_runs(cli: Invoke, sandbox: Running) -> None:
+    """Two run-monthly nights: explain finds a task, a late import and last night's failure."""
+    install(cli, sandbox, OCTOBER_START, ["f1", "f2", "f3"], dt.date(2024, 10, 1))
+    first = cli("run-monthly", "--today", "2024-10-31", "--quiet")
+    assert first.exit_code == 0, first.output
+    link(sandbox.world, ["f4"], dt.date(2024, 11, 5))
+    sandbox.world.revoke_view("f3")
+    second = cli("run-monthly", "--today", "2024-11-30", "--quiet")
+    assert second.exit_code == ExitCode.PARTIAL
+    tasks = {(t["client_id"], t["title"]): t["id"] for t in sandbox.world.uku_state()["tasks"]}
+    with locked_state() as session:
+        links = dict(session.state.links)
+
+    with_task = explain_period(cli, links["f1"].registration_code, "2024-10")
+    assert with_task["verdict"] == "task"
+    assert with_task["task_id"] == tasks[(links["f1"].uku_client_id, "Monthly summary 2024-10")]
+
+    late = explain_period(cli, links["f4"].name, "2024-10")
+    assert late["verdict"] == "not_linked"
+    assert "linked on 05.11.2024" in late["reason"]
+    assert explain_period(cli, links["f4"].name, "2024-11")["verdict"] == "task"
+
+    failed = explain_period(cli, "f3", "2024-11")
+    assert failed["verdict"] == "failed"
+    assert "View" in failed["reason"]
+    assert explain_period(cli, "f3", "2024-10")["verdict"] == "task"
+
+    screen = cli("explain", "f3", "--period", "2024-11")
+    assert "failed for this client" in screen.stdout
+
+    history = json.loads(cli("history", "--json").stdout)
+    assert [run["result"] for run in history["runs"]] == ["partial", "ok"]
+    assert history["runs"][0]["failures"][0]["firm"] == "f3"
+    shown = cli("history", "--limit", "1")
+    assert "partial" in shown.stdout and links["f3"].name in shown.stdout
+    assert "Showing 1 of 2 runs" in shown.stdout
+
+
+def test_explain_an_ambiguous_name_is_a_usage_error(cli: Invoke, installed: Running) -> None:
+    """A name part shared by several clients: exit 2 listing them."""
+    result = cli("explain", "O")
+    assert result.exit_code == ExitCode.USAGE
+    assert "matches" in result.stderr
