@@ -1,0 +1,300 @@
+"""`map-fields`: the field mapping and summary settings, checked against the sandbox's Uku."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import tomllib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import Result
+
+from trigon_sync import fields, paths
+from trigon_sync.cli import output
+from trigon_sync.config import load_config
+from trigon_sync.errors import ExitCode
+from trigon_sync.sandbox import (
+    SANDBOX_COMPANY,
+    SANDBOX_UKU_KEY,
+    Running,
+    SandboxWorld,
+    generate_seed,
+    run_sandbox,
+)
+from trigon_sync.secrets import UKU_API_KEY, Secret, open_store
+from trigon_sync.state import locked_state
+
+Invoke = Callable[..., Result]
+WriteConfig = Callable[[str], Path]
+# Seeded Uku task fields: the 14 English labels get ids 10..23; "Notes" (text) is 24.
+PAYMENT_CREATED, PAYMENT_UPDATED, SALES_CREATED, NOTES = 10, 11, 14, 24
+
+
+@pytest.fixture(scope="module")
+def seed() -> dict[str, Any]:
+    return generate_seed(5, seed=2)
+
+
+@pytest.fixture
+def sandbox(seed: dict[str, Any]) -> Iterator[Running]:
+    with run_sandbox(SandboxWorld(seed)) as running:
+        yield running
+
+
+@pytest.fixture
+def base_config(sandbox: Running) -> str:
+    return (
+        '[trigon]\nemail = "admin@firm.ee"\n\n'
+        f'[uku]\nbase_url = "{sandbox.uku_url}"\ncompany = "{SANDBOX_COMPANY}"\n\n'
+        '[register]\nfile = "register.zip"\n'
+    )
+
+
+@pytest.fixture
+def uku(sandbox: Running, base_config: str, write_config: WriteConfig) -> Running:
+    """config.toml pointing at the sandbox's Uku, with its API key in the test keyring."""
+    write_config(base_config)
+    open_store("keyring").set(UKU_API_KEY, Secret(SANDBOX_UKU_KEY))
+    return sandbox
+
+
+@pytest.fixture
+def wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 200-column console, so table cells do not wrap in the captured output."""
+    monkeypatch.setattr(output.stdout, "width", 200)
+
+
+def raw_config() -> dict[str, Any]:
+    return tomllib.loads(paths.config_file().read_text(encoding="utf-8"))
+
+
+def flat(text: str) -> str:
+    """Output with Typer's error box and line wrapping removed."""
+    return " ".join(re.sub("[│╭╮╰╯─]", " ", text).split())
+
+
+def test_show_without_uku_lists_the_14_fields_in_both_languages(cli: Invoke, wide: None) -> None:
+    """--show works offline: every key with its English and Estonian label, Uku not checked."""
+    result = cli("map-fields", "--show")
+    assert result.exit_code == 0, result.output
+    for trigon_field in fields.FIELDS:
+        assert trigon_field.key in result.stdout
+        assert trigon_field.label_en in result.stdout
+        assert trigon_field.label_et in result.stdout
+    assert "Uku is not connected" in result.stdout
+    assert "Still needed before `trigon-sync run-monthly`" in flat(result.stdout)
+
+
+def test_show_json_beside_uku_fields(cli: Invoke, uku: Running) -> None:
+    """--show --json: 14 fields with a status; Uku's task fields and whether they hold a count."""
+    result = cli("map-fields", "--show", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert [f["key"] for f in doc["fields"]] == list(fields.KEYS)
+    assert {f["status"] for f in doc["fields"]} == {"unmapped"}
+    by_name = {f["name"]: f for f in doc["uku_fields"]}
+    assert by_name["Sales invoice created"] == {
+        "id": SALES_CREATED,
+        "name": "Sales invoice created",
+        "type": "number",
+        "holds_count": True,
+    }
+    assert by_name["Notes"]["holds_count"] is False
+    assert doc["next_import"] is None
+    assert "fields" in doc["missing"]
+
+
+def test_set_by_name_and_by_id_keeps_every_other_key(cli: Invoke, uku: Running) -> None:
+    """A name is stored as Uku spells it, an id as a number; other sections are untouched."""
+    before = raw_config()
+    result = cli(
+        "map-fields",
+        "--set",
+        "sales_invoices_created=sales INVOICE created",
+        "--set",
+        f"payments_created={PAYMENT_CREATED}",
+    )
+    assert result.exit_code == 0, result.output
+    after = raw_config()
+    assert after["fields"] == {
+        "payments_created": PAYMENT_CREATED,
+        "sales_invoices_created": "Sales invoice created",
+    }
+    assert {k: v for k, v in after.items() if k != "fields"} == before
+    assert "Saved to" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("sales_invoice_created=Sales invoice created", "did you mean 'sales_invoices_created'"),
+        ("payments_created=Notes", "cannot hold a count"),
+        ("payments_created=Payments made", "Uku has no task custom field 'Payments made'"),
+        (f"payments_updated={PAYMENT_CREATED}", "both map to the Uku field 'Payment created'"),
+        ("payments_created", "is not KEY=UKU_FIELD"),
+    ],
+)
+def test_bad_mappings_are_one_line_and_write_nothing(
+    cli: Invoke,
+    uku: Running,
+    write_config: WriteConfig,
+    base_config: str,
+    assignment: str,
+    message: str,
+) -> None:
+    """Unknown key, text field, unknown field, two counts in one field: exit 2, file unchanged."""
+    write_config(base_config + '\n[fields]\npayments_created = "Payment created"\n')
+    before = paths.config_file().read_bytes()
+    result = cli("map-fields", "--set", assignment)
+    assert result.exit_code == ExitCode.USAGE
+    assert message in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert paths.config_file().read_bytes() == before
+
+
+def test_unset_stops_importing_a_field(
+    cli: Invoke, uku: Running, write_config: WriteConfig, base_config: str
+) -> None:
+    """--unset removes one mapping and keeps the rest."""
+    write_config(
+        base_config + f"\n[fields]\npayments_created = {PAYMENT_CREATED}\n"
+        f"payments_updated = {PAYMENT_UPDATED}\n"
+    )
+    result = cli("map-fields", "--unset", "payments_created")
+    assert result.exit_code == 0, result.output
+    assert raw_config()["fields"] == {"payments_updated": PAYMENT_UPDATED}
+
+
+def test_set_and_unset_of_the_same_key_is_refused(cli: Invoke, uku: Running) -> None:
+    """Asking to set and unset one key at once is a usage error."""
+    result = cli("map-fields", "--set", "payments_created=10", "--unset", "payments_created")
+    assert result.exit_code == ExitCode.USAGE
+    assert "both --set and --unset" in result.stderr
+
+
+def test_topic_must_exist_in_uku(cli: Invoke, uku: Running) -> None:
+    """--topic by name or id is written; an unknown topic is refused and names the real ones."""
+    assert cli("map-fields", "--topic", "bookkeeping").exit_code == 0
+    assert raw_config()["summary"]["topic"] == "Bookkeeping"
+    assert cli("map-fields", "--topic", "2").exit_code == 0
+    assert raw_config()["summary"]["topic"] == 2
+    before = paths.config_file().read_bytes()
+    result = cli("map-fields", "--topic", "Palgad")
+    assert result.exit_code == ExitCode.USAGE
+    assert "Uku has no topic 'Palgad'" in result.stderr
+    assert "Bookkeeping, Payroll, Annual report" in result.stderr
+    assert paths.config_file().read_bytes() == before
+
+
+def test_first_schedule_prints_the_first_window(cli: Invoke) -> None:
+    """Schedule plus first import date (Estonian form) prints the next import day and window."""
+    result = cli(
+        "map-fields", "--schedule", "last_calendar_day", "--first-import-date", "01.10.2024"
+    )
+    assert result.exit_code == 0, result.output
+    assert "Next import Thu 31.10.2024 will cover 01.10.2024–30.10.2024 (period 2024-10)." in flat(
+        result.stdout
+    )
+    summary = raw_config()["summary"]
+    assert summary["first_import_date"] == dt.date(2024, 10, 1)
+    assert summary["schedule"] == "last_calendar_day"
+
+
+def test_schedule_change_never_moves_last_period_end(
+    cli: Invoke, write_config: WriteConfig
+) -> None:
+    """The worked example: after the October run, last work day covers 31.10–28.11."""
+    write_config('[summary]\nschedule = "last_calendar_day"\nfirst_import_date = 2024-10-01\n')
+    with locked_state() as session:
+        session.state.complete_window(dt.date(2024, 10, 30), "2024-10")
+        session.save()
+    before = paths.state_file().read_bytes()
+    result = cli("map-fields", "--schedule", "last_work_day")
+    assert result.exit_code == 0, result.output
+    assert "Next import Fri 29.11.2024 will cover 31.10.2024–28.11.2024 (period 2024-11)." in flat(
+        result.stdout
+    )
+    assert paths.state_file().read_bytes() == before
+    assert load_config().summary.first_import_date == dt.date(2024, 10, 1)
+
+
+def test_day_of_next_month_needs_a_day_and_other_rules_drop_it(cli: Invoke) -> None:
+    """--day only with day_of_next_month; switching away removes the day from config."""
+    result = cli("map-fields", "--schedule", "last_work_day", "--day", "5")
+    assert result.exit_code == ExitCode.USAGE
+    assert "--day is only used with --schedule day_of_next_month" in result.stderr
+    result = cli("map-fields", "--schedule", "day_of_next_month")
+    assert result.exit_code == ExitCode.USAGE
+    assert "needs --day N" in result.stderr
+    assert not paths.config_file().exists()
+
+    assert cli("map-fields", "--schedule", "day_of_next_month", "--day", "5").exit_code == 0
+    assert raw_config()["summary"] == {"schedule": "day_of_next_month", "day": 5}
+    assert cli("map-fields", "--day", "7").exit_code == 0
+    assert raw_config()["summary"]["day"] == 7
+    assert cli("map-fields", "--schedule", "last_work_day").exit_code == 0
+    assert raw_config()["summary"] == {"schedule": "last_work_day"}
+
+
+def test_unknown_schedule_and_impossible_date_are_refused(cli: Invoke) -> None:
+    """A misspelt rule or 31.02 is a usage error naming what is wrong."""
+    result = cli("map-fields", "--schedule", "last_workday")
+    assert result.exit_code == ExitCode.USAGE
+    assert "last_work_day" in result.stderr
+    result = cli("map-fields", "--first-import-date", "31.02.2024")
+    assert result.exit_code == ExitCode.USAGE
+    assert "February 2024 has 29 days" in flat(result.output)
+
+
+def test_title_and_auto_complete(cli: Invoke) -> None:
+    """--title checks its placeholders; --auto-complete/--no-auto-complete toggle the flag."""
+    result = cli("map-fields", "--title", "Trigon {month}")
+    assert result.exit_code == ExitCode.USAGE
+    assert "unknown placeholder {month}" in result.stderr
+    assert cli("map-fields", "--title", "Trigon {period}", "--auto-complete").exit_code == 0
+    assert raw_config()["summary"] == {"task_title": "Trigon {period}", "auto_complete": True}
+    assert cli("map-fields", "--no-auto-complete").exit_code == 0
+    assert raw_config()["summary"]["auto_complete"] is False
+
+
+def test_show_cannot_be_combined_with_changes(cli: Invoke) -> None:
+    """--show never writes, so it refuses to be given changes."""
+    result = cli("map-fields", "--show", "--auto-complete")
+    assert result.exit_code == ExitCode.USAGE
+
+
+def test_mapping_without_uku_connection_says_connect(cli: Invoke) -> None:
+    """Mapping needs Uku's field list: not connected is the auth error."""
+    result = cli("map-fields", "--set", "payments_created=10")
+    assert result.exit_code == ExitCode.AUTH
+    assert "connect-uku" in result.stderr
+
+
+def test_show_reports_a_mapping_uku_no_longer_has(
+    cli: Invoke, uku: Running, write_config: WriteConfig, base_config: str, wide: None
+) -> None:
+    """A mapped field that was deleted in Uku is shown as missing, not silently dropped."""
+    write_config(base_config + '\n[fields]\npayments_created = "Old field"\n')
+    result = cli("map-fields", "--show")
+    assert result.exit_code == 0, result.output
+    assert "✗ no such Uku field" in result.stdout
+
+
+def test_interactive_mapping_on_a_terminal(
+    cli: Invoke, uku: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a TTY each field is asked in turn; a field already used is asked again."""
+    monkeypatch.setattr(output, "is_interactive", lambda: True)
+    answers = ["1", "1", "2", "x", "-"] + [""] * 11 + ["y"]
+    result = cli("map-fields", stdin="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.output
+    assert "each count needs its own field" in result.stdout
+    assert "Type a number from 1 to 14" in result.stdout
+    assert raw_config()["fields"] == {
+        "payments_created": "Payment created",
+        "payments_updated": "Payment updated",
+    }
