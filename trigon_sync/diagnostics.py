@@ -555,6 +555,18 @@ def uku_checks(config: Config, state: State, uku: Any) -> list[Check]:
     ]
 
 
+def _mapping_problems(config: Config, topics: Any, defined: Any) -> list[Any]:
+    """The problems run-monthly would stop on, from its own resolver (one source of truth)."""
+    from trigon_sync.errors import ConfigError
+    from trigon_sync.monthly_plan import resolve_targets
+
+    try:
+        resolve_targets(config, topics, defined)
+    except ConfigError as exc:
+        return list(exc.problems)
+    return []
+
+
 def _topic(config: Config, uku: Any) -> Check:
     name, title = _check("uku.topic")
     wanted = config.summary.topic
@@ -563,19 +575,21 @@ def _topic(config: Config, uku: Any) -> Check:
     topics = _attempt(name, title, uku.list_topics)
     if isinstance(topics, Check):
         return topics
-    for topic in topics:
-        if topic.id == wanted or (
-            isinstance(wanted, str) and topic.name.casefold() == wanted.casefold()
-        ):
-            return passed(name, title, f"{topic.name} (id {topic.id})")
-    known = ", ".join(f"{t.name} ({t.id})" for t in topics) or "none"
-    return failed(
-        name,
-        title,
-        f"no Uku topic {wanted!r}; the company has: {known}",
-        "create the topic in Uku (Settings -> Topics) or set summary.topic to an existing one",
-        ExitCode.CONFIG,
+    problems = [p for p in _mapping_problems(config, topics, []) if p.key == "summary.topic"]
+    if problems:
+        return failed(
+            name,
+            title,
+            problems[0].message,
+            "create the topic in Uku or set summary.topic to an existing one",
+            ExitCode.CONFIG,
+        )
+    match = next(
+        t
+        for t in topics
+        if t.id == wanted or (isinstance(wanted, str) and t.name.casefold() == wanted.casefold())
     )
+    return passed(name, title, f"{match.name} (id {match.id})")
 
 
 def _custom_fields(config: Config, uku: Any) -> Check:
@@ -585,28 +599,14 @@ def _custom_fields(config: Config, uku: Any) -> Check:
     defined = _attempt(name, title, lambda: uku.list_custom_fields("task"))
     if isinstance(defined, Check):
         return defined
-    problems: list[str] = []
-    for key, target in config.fields.items():
-        match = next(
-            (
-                f
-                for f in defined
-                if f.id == target
-                or (isinstance(target, str) and f.name.casefold() == target.casefold())
-            ),
-            None,
-        )
-        if match is None:
-            problems.append(f"{key} -> {target!r}: no such task field")
-        elif not match.holds_count:
-            problems.append(f"{key} -> {match.name!r}: a {match.type} field, not a number field")
+    problems = [p for p in _mapping_problems(config, [], defined) if p.key.startswith("fields.")]
     if problems:
         return failed(
             name,
             title,
-            "; ".join(problems),
+            "; ".join(f"{p.key.removeprefix('fields.')}: {p.message}" for p in problems),
             "create number custom fields for tasks in Uku with these names, or map the counts "
-            "to existing number fields in [fields] (`trigon-sync map-fields`)",
+            "to existing number fields (`trigon-sync map-fields`)",
             ExitCode.CONFIG,
         )
     return passed(name, title, f"all {len(config.fields)} mapped fields are number fields")
