@@ -8,7 +8,8 @@ name Uku does not know, or two counts written into one field are refused as a wh
 
 A target is stored as the user named it, made canonical: an id stays an integer, a
 name is stored as Uku spells it (names are matched case-insensitively). A name that
-two Uku fields share is ambiguous and must be given by id.
+two Uku fields share is ambiguous and must be given by id. The summary task's topic
+follows the same rules (:func:`resolve_topic`).
 """
 
 from __future__ import annotations

@@ -223,14 +223,16 @@ def _interactive(config: Config, uku_fields: Sequence[CustomField]) -> dict[str,
     console.print(menu)
     console.print(
         "For each Trigon field type the number of its Uku field, '-' to not import it, "
-        "or Enter to keep the current choice.",
+        "or Enter to accept the choice in brackets (the current one, else a field of "
+        "the same name).",
         markup=False,
     )
     current = {row.field.key: row.uku_field for row in mapping_rows(config.fields, uku_fields)}
     chosen: dict[str, CustomField | None] = {}
     for trigon_field in fields.FIELDS:
-        keep = current.get(trigon_field.key)
-        default = str(choices.index(keep) + 1) if keep in choices else "-"
+        taken = [v for v in chosen.values() if v is not None]
+        suggested = _suggestion(trigon_field, current.get(trigon_field.key), choices, taken)
+        default = str(choices.index(suggested) + 1) if suggested is not None else "-"
         while True:
             answer = Prompt.ask(
                 f"{trigon_field.label_en} / {trigon_field.label_et} [dim]({trigon_field.key})[/]",
@@ -259,6 +261,21 @@ def _interactive(config: Config, uku_fields: Sequence[CustomField]) -> dict[str,
     if not Confirm.ask("Save this mapping?", console=console, default=True):
         return None
     return mapping
+
+
+def _suggestion(
+    trigon_field: fields.TrigonField,
+    current: CustomField | None,
+    choices: Sequence[CustomField],
+    taken: Sequence[CustomField],
+) -> CustomField | None:
+    """The default answer: the current target, else the free Uku field named like the count."""
+    if current in choices and current not in taken:
+        return current
+    if current is not None:
+        return None
+    label = trigon_field.label_en.casefold()
+    return next((f for f in choices if f.name.strip().casefold() == label and f not in taken), None)
 
 
 def _pick(answer: str, choices: Sequence[CustomField]) -> CustomField | bool | None:
@@ -380,7 +397,8 @@ def _show_tables(
 ) -> None:
     console = output.stdout
     table = Table(title="Trigon counts → Uku task custom fields")
-    for column in ("Key", "Trigon field", "Eesti keeles", "Uku field", "Status"):
+    table.add_column("Key", no_wrap=True, min_width=max(len(k) for k in fields.KEYS))
+    for column in ("Trigon field", "Eesti keeles", "Uku field", "Status"):
         table.add_column(column)
     for row in rows:
         if row.uku_field is not None:
