@@ -25,6 +25,7 @@ import concurrent.futures
 import datetime as dt
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -341,13 +342,14 @@ class MonthlyRun:
             period.complete = not period.failed
             return period
         if not period.failed and period.not_started == 0:
+            actions = Counter(entry.action for entry in book.load().values())
             journal.mark_completed(
                 state,
                 run,
                 self.now(),
                 clients=len(period.outcomes),
-                tasks_created=sum(o.created for o in period.outcomes),
-                tasks_updated=sum(o.updated for o in period.outcomes),
+                tasks_created=actions["create"],
+                tasks_updated=actions["update"],
             )
             session.save()
             book.archive()

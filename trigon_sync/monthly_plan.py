@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 Action = Literal["create", "update", "exists", "skip"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "exists", "skip")
 IMPORT_HINT = "run `trigon-sync import-clients` to add them"
+DONE_EARLIER = "done by an earlier run"
+"""The reason of an ``exists`` plan taken from the period's journal (nothing fetched)."""
 
 
 # -- preconditions ----------------------------------------------------------------------
@@ -308,9 +310,7 @@ def decide(
 
 def already_done(link: ClientLink, entry: journal.Entry) -> ClientPlan:
     """A client an earlier run of this period finished: nothing to fetch or write."""
-    return ClientPlan(
-        link, "exists", dict(entry.counts), entry.task, reason="done by an earlier run"
-    )
+    return ClientPlan(link, "exists", dict(entry.counts), entry.task, reason=DONE_EARLIER)
 
 
 def skipped(link: ClientLink, reason: str) -> ClientPlan:

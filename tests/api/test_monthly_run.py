@@ -257,7 +257,9 @@ def test_revoked_view_is_named_partial_and_the_next_run_completes(env: Env) -> N
     assert again.periods[0].complete and not again.failed
     [write] = [w for w in env.task_writes() if w["status"] == 201]
     assert write["body"]["client_id"] == victim.uku_client_id
-    assert load_state().last_period_end == D(2024, 10, 30)
+    final = load_state()
+    assert final.last_period_end == D(2024, 10, 30)
+    assert final.journal["completed"]["2024-10"]["tasks_created"] == len(final.links)
 
 
 def test_later_periods_wait_for_an_incomplete_one(env: Env) -> None:

@@ -20,6 +20,7 @@ from trigon_sync.cli.params import date_value, period_value
 from trigon_sync.config import Config, load_config
 from trigon_sync.errors import TrigonSyncError
 from trigon_sync.monthly_plan import (
+    DONE_EARLIER,
     check_today,
     require_ready,
     rerun_target,
@@ -213,10 +214,11 @@ def _render(result: MonthlyResult, *, as_json: bool, quiet: bool) -> None:
         output.stdout.print("Nothing left to do: another run has just finished the period.")
     for period in result.periods:
         run = period.run
-        states = {"create": 0, "update": 0, "exists": 0, "skip": 0}
+        states = {"create": 0, "update": 0, "exists": 0, "skip": 0, "done": 0}
         for outcome in period.outcomes:
             if outcome.ok:
-                states[outcome.plan.action] += 1
+                earlier = outcome.plan.reason == DONE_EARLIER
+                states["done" if earlier else outcome.plan.action] += 1
         failed = len(period.failed)
         status = "complete" if period.complete else "NOT complete"
         if result.rerun:
@@ -224,7 +226,8 @@ def _render(result: MonthlyResult, *, as_json: bool, quiet: bool) -> None:
         output.stdout.print(
             f"{run.period} ({format_ee(run.window_start)}–{format_ee(run.window_end)}, "
             f"import day {format_ee(run.import_day)}): {states['create']} created, "
-            f"{states['update']} updated, {states['exists']} already done"
+            f"{states['update']} updated, {states['exists']} unchanged, "
+            f"{states['done']} done by an earlier run"
             + (f", {states['skip']} without a task" if states["skip"] else "")
             + (f", {failed} failed" if failed else "")
             + (f", {period.not_started} not started" if period.not_started else "")
@@ -259,7 +262,7 @@ def _render_plan(result: MonthlyResult) -> None:
             f"{format_ee(run.window_start)}–{format_ee(run.window_end)} (dry run: nothing written)",
             title_justify="left",
         )
-        table.add_column("Client", overflow="fold")
+        table.add_column("Client", min_width=16, overflow="fold")
         table.add_column("Code", no_wrap=True)
         table.add_column("Action", overflow="fold")
         wide = len(keys) > WIDE
