@@ -39,8 +39,9 @@ def seed() -> dict[str, Any]:
     return generate_seed(5, seed=2)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def sandbox(seed: dict[str, Any]) -> Iterator[Running]:
+    """One Uku for the module: map-fields only reads from it."""
     with run_sandbox(SandboxWorld(seed)) as running:
         yield running
 
