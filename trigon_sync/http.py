@@ -88,6 +88,11 @@ class RetryPolicy:
         return min(self.max_delay, self.base_delay * 2 ** (attempt - 1)) * self.jitter()
 
 
+# Answers of one window report resets that differ by the server's whole-second rounding
+# plus latency; a reset later than this is a new window.
+_SAME_WINDOW_SLACK = 1.5
+
+
 @dataclass
 class _Bucket:
     remaining: int | None = None
@@ -103,6 +108,12 @@ class RateLimitPacer:
     ``X-RateLimit-Tier`` header, when present, says which bucket it actually used.
     Each send reserves one unit of the last known ``remaining`` so that concurrent
     threads do not all spend the last one.
+
+    An answer's ``remaining`` was counted when the server handled *that* request, so it
+    does not yet include the requests other threads sent after it and are still waiting
+    for: each send takes a ticket, and an answer's figure is lowered by the later tickets
+    still in flight. Within one window the lowest estimate wins (answers arrive out of
+    order); a clearly later reset means a new window and replaces it.
     """
 
     def __init__(
@@ -121,10 +132,16 @@ class RateLimitPacer:
         self._clock = clock
         self._lock = threading.Lock()
         self._buckets: dict[str, _Bucket] = {}
+        self._in_flight: dict[int, str] = {}  # ticket -> tier it was acquired for
+        self._next_ticket = 0
         self.waited_seconds = 0.0
 
-    def acquire(self, method: str) -> None:
-        """Block until the bucket for ``method`` may take one more request."""
+    def acquire(self, method: str) -> int:
+        """Block until the bucket for ``method`` may take one more request; return its ticket.
+
+        Pass the ticket to :meth:`observe` with the answer, or to :meth:`release` when no
+        answer came, so the request stops counting as in flight.
+        """
         tier = self._tier_of(method)
         while True:
             with self._lock:
@@ -135,7 +152,9 @@ class RateLimitPacer:
                 if bucket.remaining is None or bucket.remaining > self._reserve:
                     if bucket.remaining is not None:
                         bucket.remaining -= 1
-                    return
+                    self._next_ticket += 1
+                    self._in_flight[self._next_ticket] = tier
+                    return self._next_ticket
                 deadline = bucket.reset_at
                 wait = max(0.0, min(deadline - now, self._max_wait))
                 self.waited_seconds += wait
@@ -145,17 +164,36 @@ class RateLimitPacer:
                     # No newer answer since: the window has turned over, the bucket is fresh.
                     bucket.remaining = None
 
-    def observe(self, method: str, headers: httpx.Headers) -> None:
-        """Record what an answer said about its bucket."""
+    def release(self, ticket: int | None) -> None:
+        """A request that got no answer no longer counts as in flight."""
+        if ticket is not None:
+            with self._lock:
+                self._in_flight.pop(ticket, None)
+
+    def observe(self, method: str, headers: httpx.Headers, ticket: int | None = None) -> None:
+        """Record what the answer to the request holding ``ticket`` said about its bucket."""
         remaining = _int_header(headers, "X-RateLimit-Remaining")
         reset = _float_header(headers, "X-RateLimit-Reset")
-        if remaining is None or reset is None:
-            return
-        tier = headers.get("X-RateLimit-Tier") or self._tier_of(method)
         with self._lock:
+            acquired_tier = self._in_flight.pop(ticket, None) if ticket is not None else None
+            if remaining is None or reset is None:
+                return
+            tier = headers.get("X-RateLimit-Tier") or acquired_tier or self._tier_of(method)
+            later = sum(
+                1
+                for other, other_tier in self._in_flight.items()
+                if other_tier == tier and (ticket is None or other > ticket)
+            )
+            estimate = max(0, remaining - later)
+            reset_at = self._clock() + reset
             bucket = self._buckets.setdefault(tier, _Bucket())
-            bucket.remaining = remaining
-            bucket.reset_at = self._clock() + reset
+            known = bucket.remaining
+            if known is not None and reset_at <= bucket.reset_at + _SAME_WINDOW_SLACK:
+                bucket.remaining = min(known, estimate)
+                bucket.reset_at = max(bucket.reset_at, reset_at)
+            else:
+                bucket.remaining = estimate
+                bucket.reset_at = reset_at
             bucket.limit = _int_header(headers, "X-RateLimit-Limit")
 
     def snapshot(self) -> dict[str, tuple[int | None, float]]:
@@ -335,20 +373,23 @@ class HttpSession:
         json_body: Any,
         headers: Mapping[str, str] | None,
     ) -> ApiResponse:
-        self.pacer.acquire(method)
+        ticket = self.pacer.acquire(method)
         self.stats.count(method)
         kwargs: dict[str, Any] = {"params": params, "headers": headers}
         if json_body is not _MISSING:
             kwargs["json"] = json_body
         try:
             response = self._client.request(method, path, **kwargs)
-        except _NOT_SENT as exc:
-            raise _Retriable(f"cannot connect ({type(exc).__name__})", sent=False) from exc
-        except httpx.TimeoutException as exc:
-            raise _Retriable("no answer in time", sent=True) from exc
-        except httpx.TransportError as exc:
-            raise _Retriable(f"connection failed ({type(exc).__name__})", sent=True) from exc
-        self.pacer.observe(method, response.headers)
+        except BaseException as exc:
+            self.pacer.release(ticket)  # no answer: no longer in flight
+            if isinstance(exc, _NOT_SENT):
+                raise _Retriable(f"cannot connect ({type(exc).__name__})", sent=False) from exc
+            if isinstance(exc, httpx.TimeoutException):
+                raise _Retriable("no answer in time", sent=True) from exc
+            if isinstance(exc, httpx.TransportError):
+                raise _Retriable(f"connection failed ({type(exc).__name__})", sent=True) from exc
+            raise
+        self.pacer.observe(method, response.headers, ticket)
         status = response.status_code
         body = _parse_json(response)
         if status == 429:
