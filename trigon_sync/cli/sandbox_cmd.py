@@ -192,3 +192,34 @@ def seed(
         else:
             register_file.write_register_zip(data["register"], register_out)
         output.stdout.print(f"Business Register file written to {register_out}.")
+
+
+DEMO_EXAMPLE = "Example: trigon-sync sandbox demo --keep"
+
+
+@app.command("demo", epilog=DEMO_EXAMPLE)
+def demo(
+    firms: int = typer.Option(
+        20, "--firms", min=20, max=500, help="Firms in the generated world (20 or more)."
+    ),
+    keep: bool = typer.Option(
+        False, "--keep", help="Keep the demo's home directory to look around afterwards."
+    ),
+) -> None:
+    """Run connect, import, confirm, map-fields and three months of run-monthly in a sandbox.
+
+    Everything happens on 127.0.0.1 in a temporary home directory; your own config and
+    tokens are not touched.
+    """
+    _need_extra()
+    from trigon_sync.cli import output
+    from trigon_sync.cli.demo import run_demo
+    from trigon_sync.errors import PartialFailure
+
+    result = run_demo(output.stdout, firms=firms, keep=keep)
+    if result.unexpected:
+        raise PartialFailure(
+            "the demo did not go as expected: " + "; ".join(result.unexpected),
+            hint="run the step by hand with --verbose and report what it printed",
+        )
+    output.stdout.print("Demo finished: every step did what it should.")

@@ -1,0 +1,27 @@
+"""The README's first command: the sandbox demo runs the whole flow and exits 0."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.e2e
+def test_sandbox_demo_runs_every_step_as_expected(tmp_path):
+    """`trigon-sync sandbox demo` goes from connect to history with no unexpected exit code."""
+    done = subprocess.run(
+        [sys.executable, "-m", "trigon_sync", "sandbox", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Demo finished: every step did what it should." in done.stdout
+    # Three periods were created for every linked client, and the password never showed.
+    assert "2024-10 (01.10.2024–30.10.2024, import day 31.10.2024): 16 created" in done.stdout
+    assert "2024-12 (30.11.2024–30.12.2024, import day 31.12.2024): 16 created" in done.stdout
+    assert "sandbox-password" not in done.stdout + done.stderr
