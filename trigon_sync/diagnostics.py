@@ -354,13 +354,16 @@ def _runs_current(facts: LocalFacts) -> Check:
     if facts.state is None or facts.next_run is None:
         return skipped(name, title, "no readable state or no schedule")
     if facts.overdue:
+        overdue = facts.overdue
         periods = ", ".join(
-            f"{run.period} (import day {format_ee(run.import_day)})" for run in facts.overdue
+            f"{run.period} (import day {format_ee(run.import_day)})" for run in overdue[:3]
         )
+        if len(overdue) > 3:
+            periods += f" … {overdue[-1].period}"
         return failed(
             name,
             title,
-            f"not counted yet: {periods}",
+            f"{len(overdue)} period(s) not counted yet: {periods}",
             "run `trigon-sync run-monthly` (it catches up every missed period in order) and "
             "check that the cron job runs every night",
             ExitCode.PARTIAL,

@@ -97,9 +97,13 @@ def _render_status(report: StatusReport) -> None:
     else:
         missing = config["missing_for_monthly"]
         _line("Config", "complete" if not missing else "missing " + ", ".join(missing))
-    mapped = report.mapped
-    shown = ", ".join(f"{key} -> {target!r}" for key, target in mapped.items()) or "none"
-    _line("Fields", f"{len(mapped)} mapped ({shown}); {len(report.unmapped)} unmapped")
+    # The full mapping is `map-fields --show`; here only what is left out is worth naming.
+    unmapped = report.unmapped
+    _line(
+        "Fields",
+        f"{len(report.mapped)} mapped; "
+        + (f"unmapped: {', '.join(unmapped)}" if unmapped else "none unmapped"),
+    )
     linked = doc["clients"]["linked"]
     _line("Clients", "unknown" if linked is None else f"{linked} linked")
     state = facts.state
