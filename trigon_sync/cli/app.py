@@ -1,35 +1,98 @@
 """The ``trigon-sync`` command: global options and the list of command groups.
 
-Adding a command group is one import and one ``app.add_typer(...)`` (or
-``app.command(...)(...)``) line at the bottom of this file; the error boundary
-(``GuardedGroup``) covers it automatically.
+Adding a command group is one entry in ``COMMANDS`` at the bottom of this file; the error
+boundary (``GuardedGroup``) covers it automatically.
+
+Command modules are imported only when their command runs (``LazyGroup``): cron starts
+``run-monthly --quiet`` every night, and importing httpx, rich tables and pydantic for
+every command at start-up made that no-op take ~0.4 s instead of ~0.15 s.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import click
 import typer
 
 from trigon_sync import __version__, paths
-from trigon_sync.cli import (
-    config_cmd,
-    connect_cmd,
-    import_cmd,
-    mapfields_cmd,
-    monthly_cmd,
-    register_cmd,
-    sandbox_cmd,
-    schedule_cmd,
-    state_cmd,
-    status_cmd,
-)
 from trigon_sync.cli.boundary import VERBOSE_KEY, GuardedGroup
+
+Registrar = Callable[[typer.Typer, Any], None]
+"""Registers one command module's commands on a Typer app (given the imported module)."""
+
+
+def _command(name: str, function: str) -> Registrar:
+    def register(target: typer.Typer, module: Any) -> None:
+        target.command(name, epilog=module.EXAMPLE)(getattr(module, function))
+
+    return register
+
+
+def _group(name: str) -> Registrar:
+    def register(target: typer.Typer, module: Any) -> None:
+        target.add_typer(module.app, name=name)
+
+    return register
+
+
+def _module_register(target: typer.Typer, module: Any) -> None:
+    module.register(target)
+
+
+# command name -> (module under trigon_sync.cli, how that module registers it)
+COMMANDS: dict[str, tuple[str, Registrar]] = {
+    "schedule": ("schedule_cmd", _command("schedule", "schedule")),
+    "run-monthly": ("monthly_cmd", _command("run-monthly", "run_monthly")),
+    "state": ("state_cmd", _group("state")),
+    "config": ("config_cmd", _group("config")),
+    "register": ("register_cmd", _group("register")),
+    "sandbox": ("sandbox_cmd", _group("sandbox")),
+    "connect": ("connect_cmd", _module_register),
+    "connect-uku": ("connect_cmd", _module_register),
+    "disconnect": ("connect_cmd", _module_register),
+    "import-clients": ("import_cmd", _module_register),
+    "confirm": ("import_cmd", _module_register),
+    "clients": ("import_cmd", _module_register),
+    "map-fields": ("mapfields_cmd", _command("map-fields", "map_fields")),
+    "status": ("status_cmd", _module_register),
+    "doctor": ("status_cmd", _module_register),
+    "history": ("status_cmd", _module_register),
+    "explain": ("status_cmd", _module_register),
+}
+
+
+class LazyGroup(GuardedGroup):
+    """The root group: imports a command's module only when that command is looked up."""
+
+    _loaded: dict[str, click.Command]
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *COMMANDS]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        loaded = self.__dict__.setdefault("_loaded", {})
+        if cmd_name not in loaded:
+            module_name, registrar = COMMANDS[cmd_name]
+            module = importlib.import_module(f"trigon_sync.cli.{module_name}")
+            holder = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
+            registrar(holder, module)
+            group = typer.main.get_group(holder)
+            for name in group.list_commands(ctx):
+                command = group.get_command(ctx, name)
+                if command is not None:
+                    loaded[name] = command
+        return loaded.get(cmd_name)
 
 app = typer.Typer(
     name="trigon-sync",
-    cls=GuardedGroup,
+    cls=LazyGroup,
     help="Import Trigon firms into Uku and write the monthly counts Uku bills from.",
     epilog="Example: trigon-sync --home /srv/trigon schedule --count 6",
     no_args_is_help=True,
@@ -73,18 +136,6 @@ def root(
     if home is not None:
         # Through the environment so child processes (sandbox, cron wrappers) agree.
         os.environ[paths.ENV_HOME] = str(home.expanduser().absolute())
-
-
-app.command("schedule", epilog=schedule_cmd.EXAMPLE)(schedule_cmd.schedule)
-app.command("run-monthly", epilog=monthly_cmd.EXAMPLE)(monthly_cmd.run_monthly)
-app.add_typer(state_cmd.app, name="state")
-app.add_typer(config_cmd.app, name="config")
-app.add_typer(register_cmd.app, name="register")
-app.add_typer(sandbox_cmd.app, name="sandbox")
-connect_cmd.register(app)
-import_cmd.register(app)
-app.command("map-fields", epilog=mapfields_cmd.EXAMPLE)(mapfields_cmd.map_fields)
-status_cmd.register(app)
 
 
 def main() -> None:
