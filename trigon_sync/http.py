@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 import random
 import threading
 import time
@@ -34,6 +35,18 @@ import httpx
 from trigon_sync.errors import ApiError, ServiceUnavailable
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+ENV_TIMEOUT = "TRIGON_SYNC_HTTP_TIMEOUT"
+"""Seconds to wait for an answer instead of 30 (slow links; the chaos tests use 1)."""
+
+
+def default_timeout() -> httpx.Timeout:
+    """``DEFAULT_TIMEOUT``, or the read/write/pool timeout ``$TRIGON_SYNC_HTTP_TIMEOUT`` sets."""
+    raw = os.environ.get(ENV_TIMEOUT, "").strip()
+    try:
+        seconds = float(raw) if raw else 0.0
+    except ValueError:
+        seconds = 0.0  # an unreadable value keeps the default rather than failing cron
+    return httpx.Timeout(seconds, connect=5.0) if 0 < seconds <= 600 else DEFAULT_TIMEOUT
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
@@ -50,7 +63,7 @@ def make_client(
     return httpx.Client(
         base_url=base_url.rstrip("/"),
         transport=transport,
-        timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+        timeout=default_timeout() if timeout is None else timeout,
         headers=dict(headers or {}),
         follow_redirects=False,
         trust_env=transport is None,
