@@ -11,6 +11,7 @@ app is covered without further wiring, including under ``typer.testing.CliRunner
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import typer
@@ -48,8 +49,35 @@ def report(exc: BaseException, *, verbose: bool) -> int:
     return code
 
 
+def _usage_line(exc: typer.TyperException) -> str:
+    """Typer's usage error as one line, pointing at the failing command's --help."""
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    ctx = getattr(exc, "ctx", None)
+    where = f" — see `{ctx.command_path} --help`" if ctx is not None else ""
+    return f"error: {_one_line(message)}{where}"
+
+
 class GuardedGroup(TyperGroup):
     """The root group: runs every command inside the error boundary."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Typer's usage errors become one ``error:`` line too, not a boxed panel.
+
+        Cron mails stderr; a bad option must read like every other failure and keep
+        exit code 2 (USAGE).
+        """
+        if not kwargs.pop("standalone_mode", True):
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.Abort:
+            typer.echo("error: aborted; nothing more was done", err=True)
+            sys.exit(int(ExitCode.UNEXPECTED))
+        except typer.TyperException as exc:
+            if str(exc).strip():  # an empty one follows the help printed for a bare group
+                typer.echo(_usage_line(exc), err=True)
+            sys.exit(getattr(exc, "exit_code", int(ExitCode.USAGE)))
+        sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
