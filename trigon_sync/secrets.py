@@ -184,8 +184,19 @@ def _with_timeout(call: Callable[[], T], *, timeout: float, what: str) -> T:
     return outcome.get("value")  # type: ignore[return-value]
 
 
+def keyring_account(name: str, home: Path | None = None) -> str:
+    """The keyring account for one secret of one home directory.
+
+    The OS keyring is shared by every trigon-sync home of the user (one per accounting
+    firm, say). Without the home in the account name, connecting a second home would
+    silently replace the first one's token, and the first would then read Trigon as the
+    second's user.
+    """
+    return f"{name}@{(home or paths.home_dir()).expanduser().absolute()}"
+
+
 class KeyringStore:
-    """Secrets in the OS keyring under service ``trigon-sync``, one entry per name."""
+    """Secrets in the OS keyring under service ``trigon-sync``, one entry per name and home."""
 
     kind: StoreKind = "keyring"
 
@@ -223,7 +234,9 @@ class KeyringStore:
     def get(self, name: str) -> Secret | None:
         value = self._run(
             "read a secret",
-            lambda backend: backend.get_password(self.service, name),  # type: ignore[attr-defined]
+            lambda backend: backend.get_password(  # type: ignore[attr-defined]
+                self.service, keyring_account(name)
+            ),
         )
         return Secret(value) if value else None
 
@@ -231,7 +244,7 @@ class KeyringStore:
         self._run(
             "store a secret",
             lambda backend: backend.set_password(  # type: ignore[attr-defined]
-                self.service, name, value.reveal()
+                self.service, keyring_account(name), value.reveal()
             ),
         )
 
@@ -240,7 +253,9 @@ class KeyringStore:
 
         def op(backend: object) -> bool:
             try:
-                backend.delete_password(self.service, name)  # type: ignore[attr-defined]
+                backend.delete_password(  # type: ignore[attr-defined]
+                    self.service, keyring_account(name)
+                )
             except keyring.errors.PasswordDeleteError:
                 return False
             return True

@@ -29,7 +29,12 @@ from trigon_sync.sandbox import (
     run_sandbox,
 )
 from trigon_sync.sandbox.generator import INACTIVE_EMAIL, REMOVED_EMAIL
-from trigon_sync.secrets import SERVICE_NAME, TRIGON_REFRESH_TOKEN, UKU_API_KEY
+from trigon_sync.secrets import (
+    SERVICE_NAME,
+    TRIGON_REFRESH_TOKEN,
+    UKU_API_KEY,
+    keyring_account,
+)
 
 Invoke = Callable[..., Result]
 
@@ -110,7 +115,7 @@ def test_connect_uses_the_keyring_by_default(
     """With a working keyring the refresh token is its only entry and no token file exists."""
     result = connect(cli, all_viewable)
     assert result.exit_code == 0, result.output
-    assert list(memory_keyring.secrets) == [(SERVICE_NAME, TRIGON_REFRESH_TOKEN)]
+    assert list(memory_keyring.secrets) == [(SERVICE_NAME, keyring_account(TRIGON_REFRESH_TOKEN))]
     assert not paths.token_file().exists()
     assert SANDBOX_PASSWORD not in every_file_text(isolated_home)
 
@@ -222,7 +227,7 @@ def test_connect_uku_verifies_then_stores(
         stdin=SANDBOX_UKU_KEY + "\n",
     )
     assert result.exit_code == 0, result.output
-    assert memory_keyring.secrets == {(SERVICE_NAME, UKU_API_KEY): SANDBOX_UKU_KEY}
+    assert memory_keyring.secrets == {(SERVICE_NAME, keyring_account(UKU_API_KEY)): SANDBOX_UKU_KEY}
     config = tomllib.loads(paths.config_file().read_text(encoding="utf-8"))
     assert config["uku"] == {"company": SANDBOX_COMPANY, "base_url": sandbox.uku_url}
     assert SANDBOX_UKU_KEY not in every_file_text(isolated_home)
@@ -281,12 +286,12 @@ def test_disconnect_revokes_and_removes(cli: Invoke, all_viewable: Running, memo
         "--key-stdin",
         stdin=SANDBOX_UKU_KEY + "\n",
     )
-    token = memory_keyring.secrets[(SERVICE_NAME, TRIGON_REFRESH_TOKEN)]
+    token = memory_keyring.secrets[(SERVICE_NAME, keyring_account(TRIGON_REFRESH_TOKEN))]
     result = cli("disconnect")
     assert result.exit_code == 0, result.output
     assert "revoked and removed" in result.stdout
     assert all_viewable.world.trigon.refresh_tokens[token].state == "revoked"
-    assert list(memory_keyring.secrets) == [(SERVICE_NAME, UKU_API_KEY)]
+    assert list(memory_keyring.secrets) == [(SERVICE_NAME, keyring_account(UKU_API_KEY))]
     assert cli("disconnect", "--uku").exit_code == 0
     assert memory_keyring.secrets == {}
     after = cli("connect", "--check")
@@ -299,9 +304,9 @@ def test_reconnect_revokes_the_previous_token(
 ) -> None:
     """Connecting again replaces the stored token and revokes the old one."""
     assert connect(cli, all_viewable).exit_code == 0
-    old = memory_keyring.secrets[(SERVICE_NAME, TRIGON_REFRESH_TOKEN)]
+    old = memory_keyring.secrets[(SERVICE_NAME, keyring_account(TRIGON_REFRESH_TOKEN))]
     assert connect(cli, all_viewable).exit_code == 0
-    new = memory_keyring.secrets[(SERVICE_NAME, TRIGON_REFRESH_TOKEN)]
+    new = memory_keyring.secrets[(SERVICE_NAME, keyring_account(TRIGON_REFRESH_TOKEN))]
     assert new != old
     assert all_viewable.world.trigon.refresh_tokens[old].state == "revoked"
 

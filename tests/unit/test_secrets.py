@@ -23,6 +23,7 @@ from trigon_sync.secrets import (
     NoKeyringBackend,
     Secret,
     describe_store,
+    keyring_account,
     open_store,
 )
 
@@ -71,7 +72,8 @@ def test_keyring_store_round_trip_uses_the_service_name(memory_keyring) -> None:
     """Secrets go to the keyring under service 'trigon-sync', one entry per name."""
     store = KeyringStore()
     store.set("trigon-refresh-token", Secret("rt-1"))
-    assert memory_keyring.secrets == {(SERVICE_NAME, "trigon-refresh-token"): "rt-1"}
+    account = keyring_account("trigon-refresh-token")
+    assert memory_keyring.secrets == {(SERVICE_NAME, account): "rt-1"}
     assert store.get("trigon-refresh-token") == Secret("rt-1")
     assert store.delete("trigon-refresh-token") is True
     assert store.delete("trigon-refresh-token") is False
@@ -161,3 +163,15 @@ def test_describe_store_reports_backend_and_problems(isolated_home: Path) -> Non
     assert describe_store("file").usable
     paths.token_file().chmod(0o644)
     assert "chmod 600" in str(describe_store("file"))
+
+
+def test_two_homes_keep_separate_keyring_entries(memory_keyring, monkeypatch, tmp_path) -> None:
+    """Connecting a second home never replaces the first home's token in the shared keyring."""
+    monkeypatch.setenv(paths.ENV_HOME, str(tmp_path / "firm-a"))
+    KeyringStore().set("trigon-refresh-token", Secret("token-a"))
+    monkeypatch.setenv(paths.ENV_HOME, str(tmp_path / "firm-b"))
+    KeyringStore().set("trigon-refresh-token", Secret("token-b"))
+    assert KeyringStore().get("trigon-refresh-token") == Secret("token-b")
+    monkeypatch.setenv(paths.ENV_HOME, str(tmp_path / "firm-a"))
+    assert KeyringStore().get("trigon-refresh-token") == Secret("token-a")
+    assert len(memory_keyring.secrets) == 2

@@ -28,7 +28,13 @@ from trigon_sync.diagnostics import (
     timezone_check,
 )
 from trigon_sync.errors import ExitCode
-from trigon_sync.secrets import TRIGON_REFRESH_TOKEN, UKU_API_KEY, Secret, open_store
+from trigon_sync.secrets import (
+    TRIGON_REFRESH_TOKEN,
+    UKU_API_KEY,
+    Secret,
+    keyring_account,
+    open_store,
+)
 from trigon_sync.state import ClientLink, locked_state
 from trigon_sync.status import StatusReport, build_status, gather
 
@@ -371,7 +377,9 @@ def test_the_cron_probe_reads_the_token_without_showing_it(
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("XDG_DATA_HOME", raising=False)
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
-    PlaintextKeyring().set_password("trigon-sync", TRIGON_REFRESH_TOKEN, "rt-very-secret")
+    PlaintextKeyring().set_password(
+        "trigon-sync", keyring_account(TRIGON_REFRESH_TOKEN), "rt-very-secret"
+    )
     result = cron_keyring_probe()
     assert result.ok, result.detail
     assert "the Trigon token is readable" in result.detail
