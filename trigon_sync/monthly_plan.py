@@ -201,6 +201,7 @@ def resolve_targets(
         )
     task_fields = [f for f in custom_fields if f.entity == "task"]
     targets: list[Target] = []
+    owner: dict[int, str] = {}  # Uku field id -> the Trigon key already writing into it
     for key in fields.KEYS:  # catalogue order, whatever order config.toml uses
         wanted = config.fields.get(key)
         if wanted is None:
@@ -208,6 +209,16 @@ def resolve_targets(
         found = _match(wanted, task_fields)
         if found is None:
             problems.append(Problem(where, f"fields.{key}", f"no Uku task custom field {wanted!r}"))
+        elif found.id in owner:
+            # config.toml catches equal names; a name and an id of one field meet only here
+            problems.append(
+                Problem(
+                    where,
+                    f"fields.{key}",
+                    f"maps to the same Uku field {found.name!r} as {owner[found.id]}; "
+                    "each count needs its own field",
+                )
+            )
         elif not found.holds_count:
             problems.append(
                 Problem(
@@ -218,6 +229,7 @@ def resolve_targets(
                 )
             )
         else:
+            owner[found.id] = key
             targets.append(Target(key, found.id, found.name))
     if problems:
         raise ConfigError(problems, hint="fix the mapping with `trigon-sync map-fields`")

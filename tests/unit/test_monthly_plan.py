@@ -169,6 +169,16 @@ def test_target_problems_are_all_reported() -> None:
     assert "fields.payments_created" in text
 
 
+def test_two_counts_into_one_uku_field_are_refused() -> None:
+    """A name and an id naming the same Uku field would let one count overwrite the other."""
+    c = config(sales_invoices_created="Sales invoice created", payments_created=10)
+    with pytest.raises(ConfigError) as caught:
+        resolve_targets(c, TOPICS, FIELDS)
+    text = str(caught.value)
+    assert "fields.sales_invoices_created" in text or "fields.payments_created" in text
+    assert "same Uku field" in text
+
+
 TARGETS = Targets(1, "Bookkeeping", (Target("sales_invoices_created", 10, "x"),))
 
 
