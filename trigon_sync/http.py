@@ -102,7 +102,8 @@ class RetryPolicy:
 
 
 # Answers of one window report resets that differ by the server's whole-second rounding
-# plus latency; a reset later than this is a new window.
+# plus latency; a reset further off is another window (a later one, or a short burst
+# limit that a 429 announces) and replaces the estimate.
 _SAME_WINDOW_SLACK = 1.5
 
 
@@ -126,7 +127,7 @@ class RateLimitPacer:
     does not yet include the requests other threads sent after it and are still waiting
     for: each send takes a ticket, and an answer's figure is lowered by the later tickets
     still in flight. Within one window the lowest estimate wins (answers arrive out of
-    order); a clearly later reset means a new window and replaces it.
+    order); a clearly different reset means another window and replaces it.
     """
 
     def __init__(
@@ -201,7 +202,7 @@ class RateLimitPacer:
             reset_at = self._clock() + reset
             bucket = self._buckets.setdefault(tier, _Bucket())
             known = bucket.remaining
-            if known is not None and reset_at <= bucket.reset_at + _SAME_WINDOW_SLACK:
+            if known is not None and abs(reset_at - bucket.reset_at) <= _SAME_WINDOW_SLACK:
                 bucket.remaining = min(known, estimate)
                 bucket.reset_at = max(bucket.reset_at, reset_at)
             else:

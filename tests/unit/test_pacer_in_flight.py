@@ -66,3 +66,13 @@ def test_a_request_without_an_answer_stops_counting_as_in_flight() -> None:
     pacer.release(dropped)
     pacer.observe("GET", limit_headers(5), first)
     assert pacer.snapshot()["default"][0] == 5
+
+
+def test_a_burst_limit_with_a_short_reset_waits_only_for_that_reset() -> None:
+    """A 429 saying 'none left, reset in 1 s' mid-window costs 1 s, not the window's rest."""
+    time = FakeTime()
+    pacer = RateLimitPacer(sleep=time.sleep, clock=time.clock)
+    pacer.observe("GET", limit_headers(500, reset=60), pacer.acquire("GET"))
+    pacer.observe("GET", limit_headers(0, reset=1), pacer.acquire("GET"))
+    pacer.acquire("GET")
+    assert time.sleeps == [1.0]
