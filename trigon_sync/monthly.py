@@ -6,7 +6,8 @@ Uku bills from these tasks, so the guarantees matter more than speed:
   finds ours by the marker line ``trigon-sync:<firm>:<period>``; a create carries an
   Idempotency-Key derived from (company, firm, period), so a retried or resumed create is
   replayed by Uku, and if Uku answers 409 (the counts changed since a crashed attempt)
-  the task is found again and updated instead.
+  the task is found again and updated instead. A replayed create is checked against Uku:
+  its task may have been deleted since, and then a new one is created.
 * **Resumable.** Each finished client is one fsync'd line in the period's journal
   (journal.py); a re-run skips those and re-checks Uku for the rest.
 * **The window moves only when the whole period is done.** A client that cannot be done
@@ -65,6 +66,8 @@ if TYPE_CHECKING:
     from trigon_sync.trigon.models import Collection, SnapshotKind
 
 DEFAULT_WORKERS = 8
+RECREATES = 3
+"""How many deleted tasks in a row a create may meet in Uku's replays before giving up."""
 FAILURES_IN_HISTORY = 50
 Now = Callable[[], dt.datetime]
 
@@ -420,6 +423,8 @@ class MonthlyRun:
                 if exc.code != "IDEMPOTENCY_KEY_REUSED":
                     raise
                 task = self._after_reused_key(link, run, targets, draft, key, outcome)
+            if task.replayed:
+                task = self._after_replay(link, run, targets, draft, key, task, outcome)
             task_id = task.id
             finish = self.auto_complete and task.status != "finished"
         elif plan.action == "update" and task_id is not None:
@@ -444,16 +449,53 @@ class MonthlyRun:
         """409 on create: an earlier attempt created the task with other counts. Find it
         (one client's tasks, not the whole topic) and update it; if it was deleted in Uku
         since, create it again under a second key."""
-        tasks = self.uku.list_tasks(client_id=link.uku_client_id, topic_id=targets.topic_id)
-        mine = sorted(
-            (t for t in tasks if read_marker(t.description) == (link.trigon_id, run.period)),
-            key=lambda t: t.id,
-        )
+        mine = self._own_tasks(link, run, targets)
         if mine:
             outcome.updated = True
             return self.uku.update_task(mine[0].id, TaskChanges(custom_fields=draft.custom_fields))
         outcome.created = True
         return self.uku.create_task(draft, f"{key}-2")
+
+    def _after_replay(
+        self,
+        link: ClientLink,
+        run: Run,
+        targets: Targets,
+        draft: TaskDraft,
+        key: str,
+        task: Task,
+        outcome: ClientOutcome,
+    ) -> Task:
+        """Uku replayed an earlier create of this key (a retry whose answer was lost, or a
+        run that died before its journal line). That task may have been deleted in Uku
+        since, and journaling its id would leave the client without a task: look for ours
+        again, and if it is gone create one under a key naming the dead task (stable, so a
+        retry of that create is replayed too)."""
+        for _ in range(RECREATES):
+            mine = self._own_tasks(link, run, targets)
+            if mine and mine[0].id == task.id:
+                return task
+            if mine:
+                outcome.updated = True
+                return self.uku.update_task(
+                    mine[0].id, TaskChanges(custom_fields=draft.custom_fields)
+                )
+            task = self.uku.create_task(draft, f"{key}-r{task.id}")
+            if not task.replayed:
+                return task
+        raise ApiError(
+            f"Uku keeps answering with deleted tasks for {run.period} (last: task {task.id})",
+            status=0,
+            hint="run again tomorrow, when Uku has forgotten the idempotency keys",
+        )
+
+    def _own_tasks(self, link: ClientLink, run: Run, targets: Targets) -> list[Task]:
+        """This client's summary tasks of ``run`` in the topic, oldest first (a fresh look)."""
+        tasks = self.uku.list_tasks(client_id=link.uku_client_id, topic_id=targets.topic_id)
+        return sorted(
+            (t for t in tasks if read_marker(t.description) == (link.trigon_id, run.period)),
+            key=lambda t: t.id,
+        )
 
     # -- reads ---------------------------------------------------------------------------
 

@@ -458,3 +458,37 @@ def test_unlinked_firms_are_listed_as_a_warning(env: Env) -> None:
     result = env.run(D(2024, 10, 31))
     [warning] = result.warnings
     assert "2 Trigon firm(s)" in warning and "import-clients" in warning
+
+
+def test_a_task_deleted_after_a_crashed_create_is_created_again(
+    sandbox_world: SandboxWorld, sandbox_seed_dict: dict[str, Any], tmp_path: Path
+) -> None:
+    """Uku replays the first create for the deleted task; the run must not journal a dead id."""
+    [firm] = viewable_firms(sandbox_seed_dict)[:1]
+    link_firms(sandbox_world, [firm])
+    killers: list[KillAfterCreates] = []
+
+    def wrap(inner: httpx.BaseTransport) -> httpx.BaseTransport:
+        killers.append(KillAfterCreates(inner, 0))
+        return killers[-1]
+
+    env = connect(sandbox_world, make_config(), tmp_path, transport_wrapper=wrap)
+    try:
+        with pytest.raises(Killed):
+            env.run(D(2024, 10, 31))
+        for killer in killers:
+            killer.armed = False
+        [orphan] = env.tasks()
+        with sandbox_world.lock:  # someone tidies the half-done task away in Uku
+            del sandbox_world.uku.tasks[orphan["id"]]
+        result = env.run(D(2024, 10, 31))
+        assert result.periods[0].complete
+        [task] = env.tasks()
+        assert read_marker(task["description"]) == (firm, "2024-10")
+        october = journal.completed_run(load_state(), "2024-10")
+        assert october is not None
+        done = journal.journal_file("2024-10").with_name("2024-10.jsonl.done")
+        [entry] = journal.PeriodJournal(october, done).load().values()
+        assert entry.task == task["id"]
+    finally:
+        env.close()

@@ -10,6 +10,7 @@ paging and error codes.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -121,13 +122,16 @@ class UkuClient:
         return adapter.client_from_json(self._data(body, "client"))
 
     def create_task(self, draft: TaskDraft, idempotency_key: str) -> Task:
-        body = self._request(
+        response = self._send(
             "POST",
             "/tasks",
             json_body=adapter.task_draft_to_json(draft),
             idempotency_key=idempotency_key,
         )
-        return adapter.task_from_json(self._data(body, "task"))
+        task = adapter.task_from_json(self._data(response.body, "task"))
+        if response.headers.get("Idempotency-Replayed", "").lower() == "true":
+            return dataclasses.replace(task, replayed=True)
+        return task
 
     def update_task(self, task_id: int, changes: TaskChanges) -> Task:
         body = self._request(
@@ -187,6 +191,19 @@ class UkuClient:
         json_body: Any = None,
         idempotency_key: str | None = None,
     ) -> Any:
+        return self._send(
+            method, path, params=params, json_body=json_body, idempotency_key=idempotency_key
+        ).body
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        idempotency_key: str | None = None,
+    ) -> ApiResponse:
         headers = dict(self._headers)
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
@@ -200,7 +217,7 @@ class UkuClient:
         if found:
             with self._warnings_lock:
                 self.warnings.extend(found)
-        return response.body
+        return response
 
     def _error(self, response: ApiResponse) -> Exception:
         code = response.error_code

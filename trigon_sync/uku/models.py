@@ -86,6 +86,9 @@ class Task:
     status: str
     description: str | None = None
     custom_fields: Mapping[int, FieldValue] = field(default_factory=dict)
+    replayed: bool = field(default=False, compare=False)
+    """A create answered with ``Idempotency-Replayed: true``: Uku repeated the first answer
+    to this key, which may describe a task deleted since."""
 
 
 @dataclass(frozen=True)
