@@ -218,6 +218,7 @@ class MonthlyRun:
     def plan(self, state: State, runs: Sequence[Run], *, rerun: bool = False) -> MonthlyResult:
         """``--dry-run``: the full plan, reading Trigon and Uku, writing nothing anywhere."""
         started = self.monotonic()
+        warned = len(self.uku.warnings)
         result = MonthlyResult(self.today, dry_run=True, rerun=runs[0].period if rerun else None)
         targets = self._targets()
         listed = self._firm_list(state, result)
@@ -252,6 +253,7 @@ class MonthlyRun:
 
             period.outcomes = self._pool(links, one)
             result.periods.append(period)
+        result.warnings.extend(self._uku_warnings(warned))
         result.duration = self.monotonic() - started
         result.requests = self._requests()
         return result
@@ -272,6 +274,7 @@ class MonthlyRun:
         """
         state = session.state
         started = self.monotonic()
+        warned = len(self.uku.warnings)
         result = MonthlyResult(self.today, rerun=runs[0].period if rerun else None)
         error: BaseException | None = None
         try:
@@ -288,6 +291,7 @@ class MonthlyRun:
             error = exc
             raise
         finally:
+            result.warnings.extend(self._uku_warnings(warned))
             result.duration = self.monotonic() - started
             result.requests = self._requests()
             self._record(session, result, error)
@@ -588,6 +592,15 @@ class MonthlyRun:
         if first_error is not None and not stopped():
             raise first_error
         return [outcomes[i] for i in sorted(outcomes)]
+
+    def _uku_warnings(self, since: int) -> list[str]:
+        """What Uku noted on its answers during this run (a value it ignored, say): the
+        run must not look clean when Uku said otherwise; one line per distinct warning."""
+        seen = Counter((w.code, w.message) for w in self.uku.warnings[since:])
+        return [
+            f"Uku warned{f' {n} times' if n > 1 else ''}: {message} ({code})"
+            for (code, message), n in seen.items()
+        ]
 
     def _requests(self) -> dict[str, Any]:
         return {"trigon": self.trigon.stats.as_dict(), "uku": self.uku.stats.as_dict()}

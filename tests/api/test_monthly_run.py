@@ -492,3 +492,34 @@ def test_a_task_deleted_after_a_crashed_create_is_created_again(
         assert entry.task == task["id"]
     finally:
         env.close()
+
+
+class WarnOnTaskCreate(httpx.BaseTransport):
+    """Uku accepts each task create but attaches a warning to the answer."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.method == "POST" and request.url.path == "/api/v3/tasks":
+            response.read()
+            body = response.json()
+            body["warnings"] = [{"code": "FIELD_IGNORED", "message": "field 10 is archived"}]
+            headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+            return httpx.Response(response.status_code, json=body, headers=headers)
+        return response
+
+
+def test_uku_warnings_on_task_writes_reach_the_run_report(
+    sandbox_world: SandboxWorld, sandbox_seed_dict: dict[str, Any], tmp_path: Path
+) -> None:
+    """A warning Uku attaches to a summary task is reported once, with how often it came."""
+    link_firms(sandbox_world, viewable_firms(sandbox_seed_dict)[:3])
+    env = connect(sandbox_world, make_config(), tmp_path, transport_wrapper=WarnOnTaskCreate)
+    try:
+        result = env.run(D(2024, 10, 31))
+        [warning] = [w for w in result.warnings if "FIELD_IGNORED" in w]
+        assert "field 10 is archived" in warning and "3" in warning
+    finally:
+        env.close()
