@@ -523,3 +523,27 @@ def test_uku_warnings_on_task_writes_reach_the_run_report(
         assert "field 10 is archived" in warning and "3" in warning
     finally:
         env.close()
+
+
+def test_a_crowded_topic_with_look_alike_markers_gets_one_task_per_client(env: Env) -> None:
+    """450 tasks over three pages, of other periods and look-alike firms: none mistaken."""
+    links = sorted(load_state().links.values(), key=lambda link: link.trigon_id)
+    first = links[0]
+    firm = first.trigon_id
+    decoys = [f"trigon-sync:{firm}:2024-09", f"trigon-sync:{firm}00:2024-10", f"x{firm}:2024-10"]
+    with env.world.lock:
+        for i in range(450):
+            env.world.uku.create_task(
+                {
+                    "title": f"Other work {i}",
+                    "client_id": first.uku_client_id,
+                    "topic_id": 1,
+                    "date": "2024-10-15",
+                    "description": f"note\n{decoys[i % len(decoys)]}",
+                }
+            )
+    result = env.run(D(2024, 10, 31))
+    assert result.periods[0].complete
+    assert {o.plan.action for o in result.periods[0].outcomes} == {"create"}
+    mine = Counter(t["client_id"] for t in env.tasks() if t["title"].endswith("2024-10"))
+    assert mine == {link.uku_client_id: 1 for link in links}
