@@ -11,6 +11,7 @@ app is covered without further wiring, including under ``typer.testing.CliRunner
 
 from __future__ import annotations
 
+import errno
 import sys
 from typing import Any
 
@@ -29,11 +30,26 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+# A full disk or a read-only/foreign-owned home is the operator's to fix, not a bug.
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def _disk_message(exc: OSError) -> str:
+    where = f" {exc.filename}" if exc.filename else ""
+    return (
+        f"cannot write{where}: {exc.strerror or exc}; free disk space or make the "
+        "trigon-sync home writable, then run again (files already saved are unchanged)"
+    )
+
+
 def report(exc: BaseException, *, verbose: bool) -> int:
     """Print the one-line message for ``exc`` (and a traceback if verbose); return the code."""
     if isinstance(exc, TrigonSyncError):
         typer.echo(f"error: {_one_line(str(exc))}", err=True)
         code = int(exc.exit_code)
+    elif isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
+        typer.echo(f"error: {_one_line(_disk_message(exc))}", err=True)
+        code = int(ExitCode.STATE)
     elif isinstance(exc, KeyboardInterrupt):
         typer.echo("error: interrupted; run the command again to continue", err=True)
         return INTERRUPTED
