@@ -1,0 +1,219 @@
+"""The operator's whole flow as child processes of ``trigon-sync`` against a socket sandbox.
+
+Every step is a real ``python -m trigon_sync`` process with ``--token-store file`` and the
+test's TRIGON_SYNC_HOME, so what is proven is what cron would run. Expected Uku tasks are
+re-derived from the seed JSON (``tests/api/monthly_env.expected_counts``), never from the
+sandbox's own counting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.api.monthly_env import expected_counts, task_counts
+from trigon_sync import fields, paths
+from trigon_sync.sandbox import FaultConfig, Running, generate_seed, run_sandbox
+from trigon_sync.sandbox.register_file import write_register_zip
+from trigon_sync.state import load_state
+
+FIRMS = 30
+# Each import day (schedule last_calendar_day from 01.10.2024) and the window it counts.
+MONTHS: tuple[tuple[dt.date, dt.date, dt.date, str], ...] = (
+    (dt.date(2024, 10, 31), dt.date(2024, 10, 1), dt.date(2024, 10, 30), "2024-10"),
+    (dt.date(2024, 11, 30), dt.date(2024, 10, 31), dt.date(2024, 11, 29), "2024-11"),
+    (dt.date(2024, 12, 31), dt.date(2024, 11, 30), dt.date(2024, 12, 30), "2024-12"),
+)
+NO_LIMITS = FaultConfig(trigon_limit=100_000, uku_read_limit=100_000, uku_write_limit=100_000)
+HTTP_TIMEOUT = "1"  # TRIGON_SYNC_HTTP_TIMEOUT for the children: a timeout fault costs ~1 s
+
+
+def chaos_seeds() -> list[int]:
+    """Fault seeds to run: 1 in CI, ``TRIGON_SYNC_CHAOS_SEEDS=N`` runs N locally."""
+    return list(range(1, int(os.environ.get("TRIGON_SYNC_CHAOS_SEEDS", "1")) + 1))
+
+
+def faults(seed: int, **changes: Any) -> FaultConfig:
+    """The issue's bad day: 5% 5xx, 5% 429, 2% drops, 1% timeouts; auth exempt (see docs)."""
+    return NO_LIMITS.updated(
+        {
+            "seed": seed,
+            "error_rate": 0.05,
+            "rate_limit_burst_rate": 0.05,
+            "drop_rate": 0.02,
+            "timeout_rate": 0.01,
+            "retry_after_seconds": 0,
+            "slow_seconds": 1.5,
+            "exempt_paths": ("/v1/auth/",),
+            **changes,
+        }
+    )
+
+
+@dataclass
+class Flow:
+    """A sandbox, its seed, a home directory and a way to run the CLI in it."""
+
+    running: Running
+    seed: dict[str, Any]
+    home: Path
+    register_zip: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env[paths.ENV_HOME] = str(self.home)
+        env["TRIGON_SYNC_HTTP_TIMEOUT"] = HTTP_TIMEOUT
+        env.pop("PYTHON_KEYRING_BACKEND", None)
+        return env
+
+    def argv(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "trigon_sync", *args]
+
+    def run(
+        self, *args: str, stdin: str | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.argv(*args),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=timeout,
+            check=False,
+        )
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            self.argv(*args),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env,
+        )
+
+    def ok(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        done = self.run(*args, stdin=stdin)
+        assert done.returncode == 0, f"{args[0]} exited {done.returncode}: {done.stderr}"
+        return done
+
+    # -- the steps ----------------------------------------------------------------------
+
+    def connect(self) -> None:
+        creds = self.running.world.credentials()
+        admin = creds["trigon_users"][0]
+        self.ok(
+            "connect", "--email", admin["email"], "--password-stdin",
+            "--trigon-url", self.running.trigon_url, "--token-store", "file",
+            stdin=admin["password"] + "\n",
+        )  # fmt: skip
+        self.ok(
+            "connect-uku", "--key-stdin", "--company", creds["uku_company"],
+            "--uku-url", self.running.uku_url, "--token-store", "file",
+            stdin=creds["uku_api_key"] + "\n",
+        )  # fmt: skip
+
+    def import_clients(self) -> None:
+        self.ok("import-clients", "--register", str(self.register_zip))
+
+    def map_fields(self) -> None:
+        mapping = [arg for f in fields.FIELDS for arg in ("--set", f"{f.key}={f.label_en}")]
+        self.ok(
+            "map-fields", "--title", "Monthly summary {period}", "--topic", "Bookkeeping",
+            "--schedule", "last_calendar_day", "--first-import-date", "01.10.2024", *mapping,
+        )  # fmt: skip
+
+    def setup(self) -> None:
+        """connect, import-clients, confirm --yes, map-fields: ready for run-monthly."""
+        self.connect()
+        self.import_clients()
+        self.ok("confirm", "--yes")
+        self.map_fields()
+
+    def run_month(self, index: int) -> subprocess.CompletedProcess[str]:
+        return self.run("run-monthly", "--today", MONTHS[index][0].strftime("%d.%m.%Y"))
+
+    # -- what Uku holds -----------------------------------------------------------------
+
+    def uku(self) -> dict[str, Any]:
+        return self.running.world.uku_state()
+
+    def assert_clients_once(self) -> None:
+        """Every registration code is one Uku client; every link points at one of them."""
+        clients = self.uku()["clients"]
+        codes = Counter(c["registration_code"] for c in clients if c["registration_code"])
+        assert max(codes.values()) == 1, [c for c, n in codes.items() if n > 1]
+        ids = {c["id"] for c in clients}
+        links = load_state().links
+        assert links and all(link.uku_client_id in ids for link in links.values())
+
+    def assert_tasks(self, months: int) -> None:
+        """Exactly one task per linked client per period, with the seed's counts."""
+        state = load_state()
+        firm_of = {link.uku_client_id: firm for firm, link in state.links.items()}
+        tasks = self.uku()["tasks"]
+        per = Counter((t["client_id"], t["title"]) for t in tasks)
+        wanted = Counter(
+            (client, f"Monthly summary {period}")
+            for client in firm_of
+            for _today, _start, _end, period in MONTHS[:months]
+        )
+        assert per == wanted, dict(per - wanted) or dict(wanted - per)
+        window = {period: (start, end) for _t, start, end, period in MONTHS}
+        for task in tasks:
+            start, end = window[task["title"].removeprefix("Monthly summary ")]
+            expected = expected_counts(self.seed, firm_of[task["client_id"]], start, end)
+            assert task_counts(task) == expected, task["title"]
+        assert state.last_period_end == MONTHS[months - 1][2]
+
+
+def make_seed(n_firms: int = FIRMS, seed: int = 11) -> dict[str, Any]:
+    """A seed with the usual anomalies, but every firm viewable (so connect exits 0)."""
+    return generate_seed(n_firms, seed=seed, no_view=0, records_scale=0.3)
+
+
+@contextmanager
+def flow(
+    home: Path,
+    seed: dict[str, Any] | None = None,
+    *,
+    faults: FaultConfig = NO_LIMITS,
+    trigon_faults: FaultConfig | None = None,
+    uku_faults: FaultConfig | None = None,
+) -> Iterator[Flow]:
+    """A served sandbox and a fresh home for the CLI children."""
+    seed = seed or make_seed()
+    register_zip = home.parent / "register.csv.zip"
+    write_register_zip(seed["register"], register_zip)
+    with run_sandbox(
+        seed, faults=faults, trigon_faults=trigon_faults, uku_faults=uku_faults
+    ) as running:
+        yield Flow(running, seed, home, register_zip)
+
+
+def secrets_of(running: Running) -> list[str]:
+    """Every token the sandbox ever issued, the Uku key and the Trigon passwords."""
+    world = running.world
+    creds = world.credentials()
+    with world.lock:
+        tokens = [*world.trigon.access_tokens, *world.trigon.refresh_tokens]
+    return [
+        *tokens,
+        creds["uku_api_key"],
+        *(u["password"] for u in creds["trigon_users"]),
+    ]
+
+
+def files_under(root: Path, skip: Sequence[Path] = ()) -> Iterator[Path]:
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path not in skip:
+            yield path
