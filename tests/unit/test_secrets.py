@@ -175,3 +175,37 @@ def test_two_homes_keep_separate_keyring_entries(memory_keyring, monkeypatch, tm
     monkeypatch.setenv(paths.ENV_HOME, str(tmp_path / "firm-a"))
     assert KeyringStore().get("trigon-refresh-token") == Secret("token-a")
     assert len(memory_keyring.secrets) == 2
+
+
+def test_file_store_writers_in_two_processes_never_lose_each_others_secret(
+    isolated_home: Path,
+) -> None:
+    """Two processes writing different secrets at once both keep theirs (no lost update).
+
+    connect-uku storing the API key while cron rotates the Trigon refresh token must not
+    put the spent refresh token back: presenting it would revoke the whole connection.
+    Two FileStore objects stand for the two processes (each has its own in-process lock).
+    """
+    path = paths.token_file()
+    first, second = FileStore(path), FileStore(path)
+    rounds = 40
+    start, done = threading.Barrier(2), threading.Barrier(2)
+    lost: list[str] = []
+
+    def writer(store: FileStore, name: str) -> None:
+        for i in range(rounds):
+            start.wait()
+            store.set(name, Secret(f"{name}-{i}"))
+            done.wait()
+            if store.get(name) != Secret(f"{name}-{i}"):
+                lost.append(f"{name} in round {i}")
+
+    threads = [
+        threading.Thread(target=writer, args=(first, "trigon-refresh-token")),
+        threading.Thread(target=writer, args=(second, "uku-api-key")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert lost == []
