@@ -24,7 +24,7 @@ import os
 import tempfile
 import threading
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, TypeVar
@@ -38,6 +38,7 @@ SERVICE_NAME = "trigon-sync"
 TRIGON_REFRESH_TOKEN = "trigon-refresh-token"
 UKU_API_KEY = "uku-api-key"
 DEFAULT_KEYRING_TIMEOUT = 10.0
+FILE_LOCK_TIMEOUT = 30.0
 
 StoreKind = Literal["keyring", "file"]
 STORE_KINDS: tuple[StoreKind, ...] = ("keyring", "file")
@@ -272,6 +273,33 @@ class FileStore:
         self.path = path or paths.token_file()
         self._lock = threading.Lock()
 
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Serialise read-modify-write across threads *and* processes.
+
+        Without the file lock, connect-uku storing the API key while cron rotates the
+        Trigon refresh token could write back the spent refresh token, and presenting
+        that one revokes the whole connection.
+        """
+        import filelock
+
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        lock = filelock.FileLock(
+            f"{self.path}.lock", timeout=FILE_LOCK_TIMEOUT, mode=0o600, thread_local=False
+        )
+        with self._lock:
+            try:
+                lock.acquire()
+            except filelock.Timeout as exc:
+                raise SecretStoreError(
+                    f"another trigon-sync process kept the token file {self.path} locked",
+                    hint="wait a minute and run again",
+                ) from exc
+            try:
+                yield
+            finally:
+                lock.release()
+
     def _read(self) -> dict[str, str]:
         try:
             raw = self.path.read_bytes()
@@ -322,13 +350,13 @@ class FileStore:
         return Secret(value) if value else None
 
     def set(self, name: str, value: Secret) -> None:
-        with self._lock:
+        with self._exclusive():
             secrets = self._read()
             secrets[name] = value.reveal()
             self._write(secrets)
 
     def delete(self, name: str) -> bool:
-        with self._lock:
+        with self._exclusive():
             secrets = self._read()
             if name not in secrets:
                 return False

@@ -188,7 +188,7 @@ def test_file_store_writers_in_two_processes_never_lose_each_others_secret(
     """
     path = paths.token_file()
     first, second = FileStore(path), FileStore(path)
-    rounds = 40
+    rounds = 20
     start, done = threading.Barrier(2), threading.Barrier(2)
     lost: list[str] = []
 
