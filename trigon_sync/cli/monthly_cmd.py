@@ -10,6 +10,7 @@ Every invocation leaves one line in ``<home>/logs/trigon-sync.log`` (never a sec
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -302,5 +303,8 @@ def _log(line: str) -> None:
     directory = paths.logs_dir()
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     stamp = clock.now().isoformat(timespec="seconds")
-    with (directory / LOG_NAME).open("a", encoding="utf-8") as handle:
+    # 0600 like every other file in the home (the umask would leave it world-readable).
+    fd = os.open(directory / LOG_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as handle:
         handle.write(f"{stamp} {' '.join(line.split())}\n")
