@@ -274,6 +274,53 @@ def test_connect_uku_failures(
     assert memory_keyring.secrets == {}
 
 
+def test_connect_uku_strips_the_whitespace_around_a_pasted_key(
+    cli: Invoke, sandbox: Running, memory_keyring
+) -> None:
+    """A key pasted with a trailing space connects, and the stored key has no space."""
+    result = cli(
+        "connect-uku",
+        "--company",
+        f" {SANDBOX_COMPANY} ",
+        "--uku-url",
+        sandbox.uku_url,
+        "--key-stdin",
+        stdin=f" {SANDBOX_UKU_KEY} \t\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert memory_keyring.secrets == {(SERVICE_NAME, keyring_account(UKU_API_KEY)): SANDBOX_UKU_KEY}
+
+
+@pytest.mark.parametrize(
+    ("key", "company", "text"),
+    [
+        ("uku-sandbox-käy-0000", SANDBOX_COMPANY, "Uku API key"),
+        ("uku-sandbox key-0000", SANDBOX_COMPANY, "Uku API key"),
+        ("uku-sandbox\x01key-0000", SANDBOX_COMPANY, "Uku API key"),
+        (SANDBOX_UKU_KEY, "Firmä OÜ", "--company 'Firmä OÜ'"),
+    ],
+)
+def test_connect_uku_refuses_a_key_or_company_no_request_could_carry(
+    cli: Invoke, sandbox: Running, memory_keyring, key: str, company: str, text: str
+) -> None:
+    """Characters an HTTP header cannot carry are a usage error naming the input, never the key."""
+    result = cli(
+        "connect-uku",
+        "--company",
+        company,
+        "--uku-url",
+        sandbox.uku_url,
+        "--key-stdin",
+        stdin=key + "\n",
+    )
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert text in result.stderr
+    assert "unexpected" not in result.stderr
+    assert key not in result.output and "käy" not in result.output
+    assert memory_keyring.secrets == {}
+    assert sandbox.world.requests("uku") == []
+
+
 def test_disconnect_revokes_and_removes(cli: Invoke, all_viewable: Running, memory_keyring) -> None:
     """disconnect revokes the refresh token in Trigon and deletes it; --uku deletes the key."""
     assert connect(cli, all_viewable).exit_code == 0
