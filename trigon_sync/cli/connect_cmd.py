@@ -104,6 +104,16 @@ def _ask(value: str | None, prompt: str, option: str) -> str:
     return str(typer.prompt(prompt)).strip()
 
 
+def _header_token(value: str) -> bool:
+    """Whether ``value`` is visible ASCII only, as API keys and company ids are.
+
+    Anything else cannot travel in an HTTP header: httpx would fail with a
+    UnicodeEncodeError naming a character of the key, or a protocol error that
+    reads like a network outage.
+    """
+    return bool(value) and all("!" <= char <= "~" for char in value)
+
+
 def _render_reach(reach: Reach, *, as_json: bool) -> None:
     if as_json:
         output.print_json(
@@ -230,8 +240,20 @@ def connect_uku(
     kind = _store_kind(token_store, config)
     base_url = _checked_url("uku", uku_url, config)
     store = _usable_store(kind)
-    company = _ask(company or config.uku.company, "Uku company id", "--company")
-    key = Secret(_read_secret(from_stdin=key_stdin, prompt="Uku API key", option="--key-stdin"))
+    company = _ask(company or config.uku.company, "Uku company id", "--company").strip()
+    if not _header_token(company):
+        raise UsageError(
+            f"--company {company!r} is not an Uku company id",
+            hint="copy the company id (a UUID) from Uku's API settings",
+        )
+    key_text = _read_secret(from_stdin=key_stdin, prompt="Uku API key", option="--key-stdin")
+    if not _header_token(key_text.strip()):
+        raise UsageError(
+            "the Uku API key contains spaces, control or non-ASCII characters",
+            hint="copy the key again from Uku's API settings",
+        )
+    key = Secret(key_text.strip())
+    del key_text
     with make_uku_client(base_url, company, key, policy=INTERACTIVE_POLICY) as client:
         members = client.check()
     store.set(UKU_API_KEY, key)
