@@ -24,6 +24,7 @@ from trigon_sync.errors import UsageError
 from trigon_sync.http import RetryPolicy
 from trigon_sync.importer import Action, Flag, ImportPlan, name_key, select_rows
 from trigon_sync.register import RegisterEntry, RegisterIndex
+from trigon_sync.registry_codes import normalise_code
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,
     SANDBOX_EMAIL,
@@ -41,6 +42,7 @@ from trigon_sync.secrets import Secret, open_store
 from trigon_sync.state import State, StateSession, load_state, locked_state
 from trigon_sync.trigon import TokenManager, TrigonClient, login
 from trigon_sync.uku import UkuClient
+from trigon_sync.uku.models import ClientDraft
 
 TRIGON_BASE = "http://trigon.test/v1"
 UKU_BASE = "http://uku.test/api/v3"
@@ -312,3 +314,27 @@ def test_nothing_staged_is_a_clear_error() -> None:
     with pytest.raises(UsageError, match="no import plan is staged") as caught:
         staged_plan(State())
     assert "import-clients" in str(caught.value)
+
+
+def test_a_client_added_by_hand_with_a_spaced_code_since_the_review_is_linked_not_duplicated(
+    connect: Connect, world: SandboxWorld
+) -> None:
+    """A client typed into Uku as '18 764 755' after import-clients is found, not created twice."""
+    trigon, uku = connect()
+    plan = stage(trigon, uku, None)
+    row = next(row for row in plan.rows if row.action is Action.CREATE)
+    spaced = f"{row.registration_code[:2]} {row.registration_code[2:5]} {row.registration_code[5:]}"
+    by_hand = uku.create_client(
+        ClientDraft(name=row.name, registration_code=spaced, country="EE"), "typed-by-hand"
+    )
+    with locked_state() as session:
+        result = apply_plan(
+            select_rows(plan, only=[row.registration_code]), uku=uku, session=session, now=now()
+        )
+    assert [(r.outcome, r.uku_client_id) for r in result.results] == [(Outcome.FOUND, by_hand.id)]
+    same = [
+        c
+        for c in world.uku_state()["clients"]
+        if normalise_code(c["registration_code"]) == row.registration_code
+    ]
+    assert len(same) == 1
