@@ -12,6 +12,8 @@ Two guards, each enough on its own for the case it covers:
   ask Uku for clients with that registration code (``GET /clients?registration_code=``).
   If one exists — created by an earlier ``confirm`` that was killed before it saved the
   link, or added by hand since the review — it is linked instead (outcome ``found``).
+  That filter matches the code exactly, so a client typed by hand as "12 345 678" is
+  found in one full listing read when the confirm starts and compared normalised.
 * **Idempotency-Key from the firm.** Every create carries
   :func:`~trigon_sync.importer.idempotency_key_for_firm`, so a POST whose answer was lost
   (5xx or dropped connection after Uku committed) is retried by the HTTP layer and Uku
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,12 +205,15 @@ def apply_plan(
     """
     state = session.state
     holders = {link.uku_client_id: trigon_id for trigon_id, link in state.links.items()}
+    listed = _by_code(uku.list_clients()) if selection.creates else {}
     results: list[RowResult] = []
     unsaved = 0
     warnings_before = len(uku.warnings)
     try:
         for row in selection.apply:
-            result = _apply_row(row, uku=uku, state=state, holders=holders, manager_id=manager_id)
+            result = _apply_row(
+                row, uku=uku, state=state, holders=holders, listed=listed, manager_id=manager_id
+            )
             if result.outcome in APPLIED and result.uku_client_id is not None:
                 state.links[row.trigon_id] = ClientLink(
                     trigon_id=row.trigon_id,
@@ -254,12 +259,23 @@ def _same_code(clients: Sequence[Client], code: str) -> list[Client]:
     return [c for c in clients if normalise_code(c.registration_code) == code]
 
 
+def _by_code(clients: Sequence[Client]) -> dict[str, list[Client]]:
+    """Uku clients by normalised code (however the code was typed into Uku)."""
+    found: dict[str, list[Client]] = {}
+    for client in clients:
+        code = normalise_code(client.registration_code)
+        if code is not None:
+            found.setdefault(code, []).append(client)
+    return found
+
+
 def _apply_row(
     row: PlanRow,
     *,
     uku: UkuClient,
     state: State,
     holders: dict[int, str],
+    listed: Mapping[str, Sequence[Client]],
     manager_id: int | None,
 ) -> RowResult:
     existing_link = state.links.get(row.trigon_id)
@@ -267,7 +283,8 @@ def _apply_row(
         return RowResult(row, Outcome.ALREADY_LINKED, existing_link.uku_client_id)
     code = row.registration_code
     try:
-        matches = _same_code(uku.list_clients(code), code)
+        exact = _same_code(uku.list_clients(code), code)
+        matches = list({c.id: c for c in [*exact, *listed.get(code, ())]}.values())
         if len(matches) > 1:
             ids = ", ".join(str(c.id) for c in matches)
             return _failed(
