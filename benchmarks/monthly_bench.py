@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from trigon_sync import clock, connections, fields, monthly
+from trigon_sync import atomic, clock, connections, fields, monthly
 from trigon_sync.config import load_config
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,
@@ -69,6 +69,27 @@ def link_everything(world: SandboxWorld) -> int:
             )
         session.save()
     return len(made)
+
+
+class CountingWrites:
+    """Counts what the run writes through ``atomic.write_private`` (state.toml)."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+        self.bytes = 0
+        self._original = atomic.write_private
+
+    def __enter__(self) -> CountingWrites:
+        def write_private(target: Path, text: str, **kw: object) -> None:
+            self.writes += 1
+            self.bytes += len(text.encode("utf-8"))
+            self._original(target, text, **kw)  # type: ignore[arg-type]
+
+        atomic.write_private = write_private  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        atomic.write_private = self._original  # type: ignore[assignment]
 
 
 def main() -> None:
@@ -120,9 +141,10 @@ def main() -> None:
             connections.uku_client(config, store) as uku,
         ):
             started = time.perf_counter()
-            result = monthly.run_monthly(
-                config, trigon, uku, today=TODAY, now=clock.now, workers=args.workers
-            )
+            with CountingWrites() as written:
+                result = monthly.run_monthly(
+                    config, trigon, uku, today=TODAY, now=clock.now, workers=args.workers
+                )
             wall = time.perf_counter() - started
             t_stats, u_stats = trigon.stats.as_dict(), uku.stats.as_dict()
 
@@ -150,6 +172,12 @@ def main() -> None:
             f"-> {seconds:>7.2f} s"
         )
     print(f"  retries {t_stats['retries'] + u_stats['retries']}, 429 answers {rejected}")
+    uku_requests = tiers["read"] + tiers["write"]
+    print(
+        f"requests per client: {len(requests) / linked:.2f} "
+        f"(Trigon {tiers['trigon'] / linked:.2f}, Uku {uku_requests / linked:.2f})"
+    )
+    print(f"state.toml writes {written.writes}, bytes written {written.bytes}")
     print(f"latency floor (Trigon requests x latency / workers): {latency_floor:.2f} s")
     print(f"physical limit (requests / allowed rate, slowest bucket): {physical:.2f} s")
     print(f"wall time: {wall:.2f} s")
