@@ -24,7 +24,7 @@ def _holder_pid(lock_path: Path) -> int | None:
         text = lock_path.read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError):
         return None
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 @contextlib.contextmanager

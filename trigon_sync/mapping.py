@@ -114,7 +114,7 @@ class _Lookup:
             return None, Status.AMBIGUOUS
         if named:
             return named[0], Status.OK
-        if ref.strip().isdigit() and int(ref) in self.by_id:
+        if ref.strip().isascii() and ref.strip().isdigit() and int(ref) in self.by_id:
             return self.by_id[int(ref)], Status.OK
         return None, Status.MISSING
 
@@ -257,7 +257,7 @@ def resolve_topic(ref: str, topics: Sequence[Topic]) -> tuple[Topic, Target]:
     if named:
         return named[0], named[0].name
     by_id = {t.id: t for t in topics}
-    if text.isdigit() and int(text) in by_id:
+    if text.isascii() and text.isdigit() and int(text) in by_id:
         return by_id[int(text)], int(text)
     names = [t.name for t in topics]
     listed = ", ".join(names[:10]) or "none"

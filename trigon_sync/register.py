@@ -507,7 +507,7 @@ def _stream_to(
                     hint=hint,
                 )
             length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
+            total = int(length) if length and length.isascii() and length.isdigit() else None
             done = 0
             for chunk in response.iter_bytes():
                 out.write(chunk)

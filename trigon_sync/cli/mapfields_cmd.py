@@ -282,7 +282,7 @@ def _pick(answer: str, choices: Sequence[CustomField]) -> CustomField | bool | N
     """The field a menu answer names, None for '-', False when the answer is not valid."""
     if answer in {"-", "none", ""}:
         return None
-    if answer.isdigit() and 1 <= int(answer) <= len(choices):
+    if answer.isascii() and answer.isdigit() and 1 <= int(answer) <= len(choices):
         return choices[int(answer) - 1]
     return False
 
