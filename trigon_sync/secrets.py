@@ -94,7 +94,7 @@ class NoKeyringBackend(SecretStoreError):
         super().__init__(
             f"no OS keyring is available here (keyring backend: {backend})",
             hint="select a keyring backend (PYTHON_KEYRING_BACKEND or keyring's config file) "
-            "or rerun with `--token-store file`",
+            "or connect with `trigon-sync connect --token-store file`",
         )
 
 
@@ -113,7 +113,8 @@ def no_keyring_explanation(backend: str) -> list[str]:
         "Choose one of:",
         "  (a) install a keyring backend and select it via PYTHON_KEYRING_BACKEND or keyring's "
         f"config file ({keyring_config_path()}); run `keyring --list-backends` to see them;",
-        "  (b) rerun with `--token-store file`: the refresh token and API key go to "
+        "  (b) connect with `trigon-sync connect --token-store file`: the refresh token and "
+        "API key go to "
         f"{paths.token_file()} (mode 0600). Less safe: anyone who can read that file can use "
         "the connection. The choice is remembered in config.toml (trigon.token_store) so cron "
         "uses the same store.",
@@ -177,8 +178,8 @@ def _with_timeout(call: Callable[[], T], *, timeout: float, what: str) -> T:
     if thread.is_alive():
         raise SecretStoreError(
             f"the OS keyring did not answer within {timeout:g} s while trying to {what}",
-            hint="the keyring may be locked: unlock it, select another backend, or use "
-            "`--token-store file`",
+            hint="the keyring may be locked: unlock it, select another backend, or connect "
+            "with `trigon-sync connect --token-store file`",
         )
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
@@ -220,12 +221,12 @@ class KeyringStore:
         except keyring.errors.KeyringLocked as exc:
             raise SecretStoreError(
                 f"the OS keyring is locked; cannot {what}",
-                hint="unlock it or use `--token-store file`",
+                hint="unlock it, or connect with `trigon-sync connect --token-store file`",
             ) from exc
         except keyring.errors.KeyringError as exc:
             raise SecretStoreError(
                 f"the OS keyring failed to {what}: {type(exc).__name__}",
-                hint="check the keyring, or use `--token-store file`",
+                hint="check the keyring, or connect with `trigon-sync connect --token-store file`",
             ) from exc
 
     def check(self) -> str:
