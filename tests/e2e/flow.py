@@ -25,7 +25,7 @@ from trigon_sync.sandbox import FaultConfig, Running, generate_seed, run_sandbox
 from trigon_sync.sandbox.register_file import write_register_zip
 from trigon_sync.state import load_state
 
-FIRMS = 30
+FIRMS = 24
 # Each import day (schedule last_calendar_day from 01.10.2024) and the window it counts.
 MONTHS: tuple[tuple[dt.date, dt.date, dt.date, str], ...] = (
     (dt.date(2024, 10, 31), dt.date(2024, 10, 1), dt.date(2024, 10, 30), "2024-10"),
@@ -33,7 +33,7 @@ MONTHS: tuple[tuple[dt.date, dt.date, dt.date, str], ...] = (
     (dt.date(2024, 12, 31), dt.date(2024, 11, 30), dt.date(2024, 12, 30), "2024-12"),
 )
 NO_LIMITS = FaultConfig(trigon_limit=100_000, uku_read_limit=100_000, uku_write_limit=100_000)
-HTTP_TIMEOUT = "1"  # TRIGON_SYNC_HTTP_TIMEOUT for the children: a timeout fault costs ~1 s
+HTTP_TIMEOUT = "0.5"  # TRIGON_SYNC_HTTP_TIMEOUT for the children: a timeout costs 0.5 s
 
 
 def chaos_seeds() -> list[int]:
@@ -51,7 +51,7 @@ def faults(seed: int, **changes: Any) -> FaultConfig:
             "drop_rate": 0.02,
             "timeout_rate": 0.01,
             "retry_after_seconds": 0,
-            "slow_seconds": 1.5,
+            "slow_seconds": 0.8,
             "exempt_paths": ("/v1/auth/",),
             **changes,
         }
