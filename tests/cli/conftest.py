@@ -1,17 +1,18 @@
-"""Helpers for CLI tests: a runner and a way to write config.toml into the test home."""
+"""Helpers for CLI tests: a runner, a way to write config.toml, and the module's sandbox."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
+from tests.cli.sandbox_home import Invoke
 from trigon_sync import paths
 from trigon_sync.cli.app import app
-
-Invoke = Callable[..., Result]
+from trigon_sync.sandbox import Running, SandboxWorld, run_sandbox
 
 
 @pytest.fixture
@@ -36,3 +37,10 @@ def write_config() -> Callable[[str], Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def sandbox(seed: dict[str, Any]) -> Iterator[Running]:
+    """The module's ``seed`` fixture served on free 127.0.0.1 ports, fresh for each test."""
+    with run_sandbox(SandboxWorld(seed)) as running:
+        yield running

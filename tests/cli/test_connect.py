@@ -7,15 +7,14 @@ import socket
 import subprocess
 import sys
 import tomllib
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import keyring
 import keyring.backends.fail
 import pytest
-from typer.testing import Result
 
+from tests.cli.sandbox_home import Invoke, connect_trigon, connect_uku
 from trigon_sync import paths
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import (
@@ -24,9 +23,7 @@ from trigon_sync.sandbox import (
     SANDBOX_PASSWORD,
     SANDBOX_UKU_KEY,
     Running,
-    SandboxWorld,
     generate_seed,
-    run_sandbox,
 )
 from trigon_sync.sandbox.generator import INACTIVE_EMAIL, REMOVED_EMAIL
 from trigon_sync.secrets import (
@@ -36,18 +33,10 @@ from trigon_sync.secrets import (
     keyring_account,
 )
 
-Invoke = Callable[..., Result]
-
 
 @pytest.fixture(scope="module")
 def seed() -> dict[str, Any]:
     return generate_seed(20, seed=11)
-
-
-@pytest.fixture
-def sandbox(seed: dict[str, Any]) -> Iterator[Running]:
-    with run_sandbox(SandboxWorld(seed)) as running:
-        yield running
 
 
 @pytest.fixture
@@ -56,25 +45,6 @@ def all_viewable(sandbox: Running) -> Running:
     for firm_id in sandbox.world.trigon.firms:
         sandbox.world.set_permission(firm_id, view=True, email=SANDBOX_EMAIL)
     return sandbox
-
-
-def connect(
-    cli: Invoke,
-    sandbox: Running,
-    *extra: str,
-    email: str = SANDBOX_EMAIL,
-    password: str = SANDBOX_PASSWORD,
-) -> Result:
-    return cli(
-        "connect",
-        "--email",
-        email,
-        "--password-stdin",
-        "--trigon-url",
-        sandbox.trigon_url,
-        *extra,
-        stdin=password + "\n",
-    )
 
 
 def every_file_text(home: Path) -> str:
@@ -88,7 +58,7 @@ def test_connect_stores_only_the_refresh_token(
     cli: Invoke, all_viewable: Running, isolated_home: Path
 ) -> None:
     """Good credentials: one secret (the refresh token) stored; no password or access token."""
-    result = connect(cli, all_viewable, "--token-store", "file")
+    result = connect_trigon(cli, all_viewable, "--token-store", "file")
     assert result.exit_code == 0, result.output
     assert "20 firm(s) listed, 20 readable" in result.stdout
     tokens = tomllib.loads(paths.token_file().read_text(encoding="utf-8"))
@@ -113,7 +83,7 @@ def test_connect_uses_the_keyring_by_default(
     cli: Invoke, all_viewable: Running, memory_keyring, isolated_home: Path
 ) -> None:
     """With a working keyring the refresh token is its only entry and no token file exists."""
-    result = connect(cli, all_viewable)
+    result = connect_trigon(cli, all_viewable)
     assert result.exit_code == 0, result.output
     assert list(memory_keyring.secrets) == [(SERVICE_NAME, keyring_account(TRIGON_REFRESH_TOKEN))]
     assert not paths.token_file().exists()
@@ -128,7 +98,7 @@ def test_listed_but_not_viewable_firms_are_marked_and_named(cli: Invoke, sandbox
         if not sandbox.world.trigon.user(SANDBOX_EMAIL).can_view(f.id)
     ]
     assert len(hidden) == 2
-    result = connect(cli, sandbox)
+    result = connect_trigon(cli, sandbox)
     assert result.exit_code == ExitCode.PARTIAL
     assert result.stdout.count("✗ no View") == 2
     assert "2 listed without View permission" in result.stdout
@@ -140,7 +110,7 @@ def test_no_list_permission_is_its_own_failure(cli: Invoke, sandbox: Running) ->
     """A role that lists no firm gets the PERMISSION exit code and says List is missing."""
     for firm_id in sandbox.world.trigon.firms:
         sandbox.world.set_permission(firm_id, list_=False, email=SANDBOX_EMAIL)
-    result = connect(cli, sandbox)
+    result = connect_trigon(cli, sandbox)
     assert result.exit_code == ExitCode.PERMISSION
     assert "lacks the List permission" in result.stderr
 
@@ -157,7 +127,7 @@ def test_login_failures_each_have_their_message(
     cli: Invoke, sandbox: Running, email: str, password: str, text: str, isolated_home: Path
 ) -> None:
     """Wrong password, inactive and removed users: AUTH exit code, distinct messages."""
-    result = connect(cli, sandbox, email=email, password=password)
+    result = connect_trigon(cli, sandbox, email=email, password=password)
     assert result.exit_code == ExitCode.AUTH
     assert text in result.stderr
     assert result.stderr.count("\n") == 1  # one line from the boundary
@@ -189,13 +159,13 @@ def test_no_keyring_backend_explains_and_file_store_works(
 ) -> None:
     """Without a keyring connect explains the options; --token-store file then works."""
     keyring.set_keyring(keyring.backends.fail.Keyring())
-    refused = connect(cli, all_viewable)
+    refused = connect_trigon(cli, all_viewable)
     assert refused.exit_code == ExitCode.CONFIG
     assert "PYTHON_KEYRING_BACKEND" in refused.stderr
     assert "--token-store file" in refused.stderr
     assert not paths.config_file().exists()
     assert all_viewable.world.requests("trigon") == []  # nothing asked before the store works
-    accepted = connect(cli, all_viewable, "--token-store", "file")
+    accepted = connect_trigon(cli, all_viewable, "--token-store", "file")
     assert accepted.exit_code == 0, accepted.output
     assert "less safe" in accepted.stderr
     config = tomllib.loads(paths.config_file().read_text(encoding="utf-8"))
@@ -217,15 +187,7 @@ def test_connect_uku_verifies_then_stores(
     cli: Invoke, sandbox: Running, memory_keyring, isolated_home: Path
 ) -> None:
     """A good key is checked with one call, stored in the keyring, company saved in config."""
-    result = cli(
-        "connect-uku",
-        "--company",
-        SANDBOX_COMPANY,
-        "--uku-url",
-        sandbox.uku_url,
-        "--key-stdin",
-        stdin=SANDBOX_UKU_KEY + "\n",
-    )
+    result = connect_uku(cli, sandbox)
     assert result.exit_code == 0, result.output
     assert memory_keyring.secrets == {(SERVICE_NAME, keyring_account(UKU_API_KEY)): SANDBOX_UKU_KEY}
     config = tomllib.loads(paths.config_file().read_text(encoding="utf-8"))
@@ -260,15 +222,7 @@ def test_connect_uku_failures(
 ) -> None:
     """Bad key, foreign company and a plan without API access: distinct messages, no key kept."""
     sandbox.world.set_uku(**change)
-    result = cli(
-        "connect-uku",
-        "--company",
-        company,
-        "--uku-url",
-        sandbox.uku_url,
-        "--key-stdin",
-        stdin=key + "\n",
-    )
+    result = connect_uku(cli, sandbox, company=company, key=key)
     assert result.exit_code == code
     assert text in result.stderr
     assert memory_keyring.secrets == {}
@@ -278,15 +232,7 @@ def test_connect_uku_strips_the_whitespace_around_a_pasted_key(
     cli: Invoke, sandbox: Running, memory_keyring
 ) -> None:
     """A key pasted with a trailing space connects, and the stored key has no space."""
-    result = cli(
-        "connect-uku",
-        "--company",
-        f" {SANDBOX_COMPANY} ",
-        "--uku-url",
-        sandbox.uku_url,
-        "--key-stdin",
-        stdin=f" {SANDBOX_UKU_KEY} \t\n",
-    )
+    result = connect_uku(cli, sandbox, company=f" {SANDBOX_COMPANY} ", key=f" {SANDBOX_UKU_KEY} \t")
     assert result.exit_code == 0, result.output
     assert memory_keyring.secrets == {(SERVICE_NAME, keyring_account(UKU_API_KEY)): SANDBOX_UKU_KEY}
 
@@ -304,15 +250,7 @@ def test_connect_uku_refuses_a_key_or_company_no_request_could_carry(
     cli: Invoke, sandbox: Running, memory_keyring, key: str, company: str, text: str
 ) -> None:
     """Characters an HTTP header cannot carry are a usage error naming the input, never the key."""
-    result = cli(
-        "connect-uku",
-        "--company",
-        company,
-        "--uku-url",
-        sandbox.uku_url,
-        "--key-stdin",
-        stdin=key + "\n",
-    )
+    result = connect_uku(cli, sandbox, company=company, key=key)
     assert result.exit_code == ExitCode.USAGE, result.output
     assert text in result.stderr
     assert "unexpected" not in result.stderr
@@ -323,16 +261,8 @@ def test_connect_uku_refuses_a_key_or_company_no_request_could_carry(
 
 def test_disconnect_revokes_and_removes(cli: Invoke, all_viewable: Running, memory_keyring) -> None:
     """disconnect revokes the refresh token in Trigon and deletes it; --uku deletes the key."""
-    assert connect(cli, all_viewable).exit_code == 0
-    cli(
-        "connect-uku",
-        "--company",
-        SANDBOX_COMPANY,
-        "--uku-url",
-        all_viewable.uku_url,
-        "--key-stdin",
-        stdin=SANDBOX_UKU_KEY + "\n",
-    )
+    assert connect_trigon(cli, all_viewable).exit_code == 0
+    connect_uku(cli, all_viewable)
     token = memory_keyring.secrets[(SERVICE_NAME, keyring_account(TRIGON_REFRESH_TOKEN))]
     result = cli("disconnect")
     assert result.exit_code == 0, result.output
@@ -350,9 +280,9 @@ def test_reconnect_revokes_the_previous_token(
     cli: Invoke, all_viewable: Running, memory_keyring
 ) -> None:
     """Connecting again replaces the stored token and revokes the old one."""
-    assert connect(cli, all_viewable).exit_code == 0
+    assert connect_trigon(cli, all_viewable).exit_code == 0
     old = memory_keyring.secrets[(SERVICE_NAME, keyring_account(TRIGON_REFRESH_TOKEN))]
-    assert connect(cli, all_viewable).exit_code == 0
+    assert connect_trigon(cli, all_viewable).exit_code == 0
     new = memory_keyring.secrets[(SERVICE_NAME, keyring_account(TRIGON_REFRESH_TOKEN))]
     assert new != old
     assert all_viewable.world.trigon.refresh_tokens[old].state == "revoked"

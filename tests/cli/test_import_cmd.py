@@ -5,33 +5,20 @@ from __future__ import annotations
 import json
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import Result
 
+from tests.cli.sandbox_home import Invoke, sandbox_config, store_sandbox_secrets
 from trigon_sync import paths
 from trigon_sync.cli import output
-from trigon_sync.connections import trigon_wire
 from trigon_sync.errors import ExitCode
-from trigon_sync.sandbox import (
-    SANDBOX_COMPANY,
-    SANDBOX_EMAIL,
-    SANDBOX_PASSWORD,
-    SANDBOX_UKU_KEY,
-    Running,
-    SandboxWorld,
-    generate_seed,
-    run_sandbox,
-)
+from trigon_sync.sandbox import Running, generate_seed
 from trigon_sync.sandbox.register_file import write_register_zip
-from trigon_sync.secrets import UKU_API_KEY, Secret, open_store
+from trigon_sync.secrets import open_store
 from trigon_sync.state import load_state
-from trigon_sync.trigon import TokenManager, login
-
-Invoke = Callable[..., Result]
 
 
 @pytest.fixture(scope="module")
@@ -40,27 +27,10 @@ def seed() -> dict[str, Any]:
 
 
 @pytest.fixture
-def sandbox(seed: dict[str, Any]) -> Iterator[Running]:
-    with run_sandbox(SandboxWorld(seed)) as running:
-        yield running
-
-
-@pytest.fixture
 def connected(sandbox: Running, write_config: Callable[[str], Path]) -> Running:
     """A home connected to both sandbox servers (tokens in the test's in-memory keyring)."""
-    write_config(
-        f'[trigon]\nbase_url = "{sandbox.trigon_url}"\nemail = "{SANDBOX_EMAIL}"\n\n'
-        f'[uku]\nbase_url = "{sandbox.uku_url}"\ncompany = "{SANDBOX_COMPANY}"\n'
-    )
-    store = open_store("keyring")
-    wire = trigon_wire(sandbox.trigon_url)
-    try:
-        TokenManager(wire, store, email=SANDBOX_EMAIL).adopt(
-            login(wire, SANDBOX_EMAIL, SANDBOX_PASSWORD)
-        )
-    finally:
-        wire.close()
-    store.set(UKU_API_KEY, Secret(SANDBOX_UKU_KEY))
+    write_config(sandbox_config(sandbox))
+    store_sandbox_secrets(sandbox, open_store("keyring"))
     return sandbox
 
 

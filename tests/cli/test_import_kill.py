@@ -12,26 +12,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import Result
 
+from tests.cli.sandbox_home import Invoke, sandbox_config, store_sandbox_secrets
 from trigon_sync import paths
-from trigon_sync.connections import trigon_wire
-from trigon_sync.sandbox import (
-    SANDBOX_COMPANY,
-    SANDBOX_EMAIL,
-    SANDBOX_PASSWORD,
-    SANDBOX_UKU_KEY,
-    FaultConfig,
-    Running,
-    SandboxWorld,
-    generate_seed,
-    run_sandbox,
-)
-from trigon_sync.secrets import UKU_API_KEY, FileStore, Secret
+from trigon_sync.sandbox import FaultConfig, Running, SandboxWorld, generate_seed, run_sandbox
+from trigon_sync.secrets import FileStore
 from trigon_sync.state import load_state
-from trigon_sync.trigon import TokenManager, login
 
-Invoke = Callable[..., Result]
 EXISTING_UKU_CLIENTS = 3  # two matching Trigon firms plus one Uku-only client
 TO_CREATE = 296  # 300 firms - 2 links - 2 conflicts
 KILL_AFTER = 100
@@ -48,20 +35,8 @@ def sandbox() -> Iterator[Running]:
 @pytest.fixture
 def file_connected(sandbox: Running, write_config: Callable[[str], Path]) -> Running:
     """A home a child process can use: config plus the file token store (no keyring)."""
-    write_config(
-        f'[trigon]\nbase_url = "{sandbox.trigon_url}"\nemail = "{SANDBOX_EMAIL}"\n'
-        f'token_store = "file"\n\n'
-        f'[uku]\nbase_url = "{sandbox.uku_url}"\ncompany = "{SANDBOX_COMPANY}"\n'
-    )
-    store = FileStore(paths.token_file())
-    wire = trigon_wire(sandbox.trigon_url)
-    try:
-        TokenManager(wire, store, email=SANDBOX_EMAIL).adopt(
-            login(wire, SANDBOX_EMAIL, SANDBOX_PASSWORD)
-        )
-    finally:
-        wire.close()
-    store.set(UKU_API_KEY, Secret(SANDBOX_UKU_KEY))
+    write_config(sandbox_config(sandbox, token_store="file"))
+    store_sandbox_secrets(sandbox, FileStore(paths.token_file()))
     return sandbox
 
 

@@ -8,32 +8,26 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import Result
 
+from tests.cli.sandbox_home import Invoke, sandbox_config, store_sandbox_secrets
 from trigon_sync import paths
-from trigon_sync.connections import trigon_wire
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,
-    SANDBOX_EMAIL,
     SANDBOX_PASSWORD,
     SANDBOX_UKU_KEY,
     Running,
-    SandboxWorld,
     generate_seed,
-    run_sandbox,
 )
 from trigon_sync.sandbox.generator import COUNT_FIELD_NAMES
-from trigon_sync.secrets import UKU_API_KEY, Secret, open_store
+from trigon_sync.secrets import open_store
 from trigon_sync.state import load_state
-from trigon_sync.trigon import TokenManager, login
 
-Invoke = Callable[..., Result]
 SUMMARY = """
 [summary]
 task_title = "Monthly summary {period}"
@@ -149,12 +143,6 @@ def seed() -> dict[str, Any]:
 
 
 @pytest.fixture
-def sandbox(seed: dict[str, Any]) -> Iterator[Running]:
-    with run_sandbox(SandboxWorld(seed)) as running:
-        yield running
-
-
-@pytest.fixture
 def ready(sandbox: Running, write_config: Callable[[str], Path], cli: Invoke) -> Running:
     """Connected to both sandbox servers, every field mapped, clients imported and linked."""
     fields_toml = "\n".join(
@@ -181,21 +169,12 @@ def ready(sandbox: Running, write_config: Callable[[str], Path], cli: Invoke) ->
         )
     )
     write_config(
-        f'[trigon]\nbase_url = "{sandbox.trigon_url}"\nemail = "{SANDBOX_EMAIL}"\n\n'
-        f'[uku]\nbase_url = "{sandbox.uku_url}"\ncompany = "{SANDBOX_COMPANY}"\n\n'
-        '[summary]\ntask_title = "Monthly summary {period}"\ntopic = "Bookkeeping"\n'
+        sandbox_config(sandbox)
+        + '\n[summary]\ntask_title = "Monthly summary {period}"\ntopic = "Bookkeeping"\n'
         'first_import_date = 2024-10-01\nschedule = "last_calendar_day"\n\n'
         f"[fields]\n{fields_toml}\n"
     )
-    store = open_store("keyring")
-    wire = trigon_wire(sandbox.trigon_url)
-    try:
-        TokenManager(wire, store, email=SANDBOX_EMAIL).adopt(
-            login(wire, SANDBOX_EMAIL, SANDBOX_PASSWORD)
-        )
-    finally:
-        wire.close()
-    store.set(UKU_API_KEY, Secret(SANDBOX_UKU_KEY))
+    store_sandbox_secrets(sandbox, open_store("keyring"))
     staged = cli("import-clients")
     assert staged.exit_code == 0, staged.output
     confirmed = cli("confirm", "--yes")

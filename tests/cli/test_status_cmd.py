@@ -5,27 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
-from typer.testing import Result
 
+from tests.cli.sandbox_home import Invoke, connect_trigon, connect_uku
 from trigon_sync import clock, paths
 from trigon_sync.diagnostics import TITLES
 from trigon_sync.errors import ExitCode
-from trigon_sync.sandbox import (
-    SANDBOX_COMPANY,
-    SANDBOX_EMAIL,
-    SANDBOX_PASSWORD,
-    SANDBOX_UKU_KEY,
-    Running,
-    SandboxWorld,
-    generate_seed,
-    run_sandbox,
-)
+from trigon_sync.sandbox import SANDBOX_EMAIL, Running, SandboxWorld, generate_seed, run_sandbox
 from trigon_sync.state import ClientLink, locked_state
-
-Invoke = Callable[..., Result]
 
 
 @pytest.fixture
@@ -57,27 +46,9 @@ def install(
     linked_at: dt.date | None = None,
 ) -> None:
     """Connect through the CLI (file token store), add ``settings``, link the firms."""
-    connected = cli(
-        "connect",
-        "--email",
-        SANDBOX_EMAIL,
-        "--password-stdin",
-        "--trigon-url",
-        sandbox.trigon_url,
-        "--token-store",
-        "file",
-        stdin=SANDBOX_PASSWORD + "\n",
-    )
+    connected = connect_trigon(cli, sandbox, "--token-store", "file")
     assert connected.exit_code == 0, connected.output
-    connected = cli(
-        "connect-uku",
-        "--key-stdin",
-        "--company",
-        SANDBOX_COMPANY,
-        "--uku-url",
-        sandbox.uku_url,
-        stdin=SANDBOX_UKU_KEY + "\n",
-    )
+    connected = connect_uku(cli, sandbox)
     assert connected.exit_code == 0, connected.output
     with paths.config_file().open("a", encoding="utf-8") as handle:
         handle.write(settings)
