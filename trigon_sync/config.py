@@ -29,6 +29,9 @@ from trigon_sync.dates import parse_date
 from trigon_sync.errors import ConfigError, Problem, UsageError
 from trigon_sync.schedule import RULE_KINDS, RuleKind, ScheduleRule
 
+EARLIEST_FIRST_IMPORT_DATE = dt.date(2000, 1, 1)
+"""Counting from before this is a typo (1024 for 2024), not a migration."""
+
 TRIGON_DEFAULT_URL = "https://api.trigon.ee/v1"
 UKU_DEFAULT_URL = "https://app.getuku.com/api/v3"
 TOKEN_STORES = ("keyring", "file")
@@ -388,6 +391,14 @@ class _Checker:
             self.add(key, "must be a date without a time, e.g. 2024-10-01")
             return None
         if isinstance(value, dt.date):
+            if value < EARLIEST_FIRST_IMPORT_DATE:
+                self.add(
+                    key,
+                    f"{value.isoformat()} is before {EARLIEST_FIRST_IMPORT_DATE.isoformat()}: "
+                    "the first run would count decades in one window; use the day counting "
+                    "should really start",
+                )
+                return None
             return value
         if isinstance(value, str):
             try:

@@ -109,6 +109,7 @@ def test_example_config_is_valid() -> None:
             "summary.first_import_date",
             "February 2024 has 29 days",
         ),
+        ("[summary]\nfirst_import_date = 1024-10-01\n", "summary.first_import_date", "before"),
         ('[summary]\nschedule = "day_of_next_month"\n', "summary.day", "required"),
         ('[summary]\nschedule = "last_work_day"\nday = 5\n', "summary.day", "only used"),
         ('[summary]\ntask_title = "Summary {month}"\n', "summary.task_title", "{month}"),

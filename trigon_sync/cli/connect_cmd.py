@@ -174,6 +174,8 @@ def connect(
     """Connect a Trigon user (the password is never stored) and check its reach."""
     config = load_config()
     if check:
+        if token_store is not None:
+            _store_kind(token_store, config)  # a typo is refused, not silently ignored
         _check_connection(config, as_json=as_json)
         return
     kind = _store_kind(token_store, config)
