@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,6 +197,20 @@ class _Checker:
             return []
         return value
 
+    def objects(
+        self, parent: Mapping[str, Any], key: str, path: str
+    ) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        """Each object in the list at ``key``, with its index and JSON path.
+
+        Entries that are not objects are reported and skipped here, so every section's loop
+        only sees entries it can read fields from.
+        """
+        for i, item in enumerate(self.items(parent, key, path)):
+            item_path = f"{path}.{key}[{i}]"
+            obj = self.obj(item, item_path)
+            if obj is not None:
+                yield i, item_path, obj
+
     def string(
         self,
         obj: Mapping[str, Any],
@@ -321,11 +335,7 @@ class _Checker:
         p = "$.trigon"
         firms: list[SeedFirm] = []
         firm_ids: set[str] = set()
-        for i, item in enumerate(self.items(raw, "firms", p)):
-            path = f"{p}.firms[{i}]"
-            obj = self.obj(item, path)
-            if obj is None:
-                continue
+        for _, path, obj in self.objects(raw, "firms", p):
             fid = self.string(obj, "id", path)
             name = self.string(obj, "name", path)
             code = self.string(obj, "registration_code", path, nullable=True)
@@ -344,11 +354,7 @@ class _Checker:
             return fid
 
         users: list[SeedUser] = []
-        for i, item in enumerate(self.items(raw, "users", p)):
-            path = f"{p}.users[{i}]"
-            obj = self.obj(item, path)
-            if obj is None:
-                continue
+        for _, path, obj in self.objects(raw, "users", p):
             email = self.string(obj, "email", path)
             password = self.string(obj, "password", path)
             grants = {}
@@ -378,11 +384,7 @@ class _Checker:
                 )
 
         records: list[SeedRecord] = []
-        for i, item in enumerate(self.items(raw, "records", p)):
-            path = f"{p}.records[{i}]"
-            obj = self.obj(item, path)
-            if obj is None:
-                continue
+        for i, path, obj in self.objects(raw, "records", p):
             fid = firm_ref(obj, path)
             rtype = self.choice(obj, "type", path, RECORD_TYPES)
             created = self.timestamp(obj.get("created_at"), f"{path}.created_at")
@@ -399,11 +401,7 @@ class _Checker:
                 records.append(SeedRecord(fid, rtype, created, updated, rid, doc_date))
 
         persons: list[SeedReportingPerson] = []
-        for i, item in enumerate(self.items(raw, "reporting_persons", p)):
-            path = f"{p}.reporting_persons[{i}]"
-            obj = self.obj(item, path)
-            if obj is None:
-                continue
+        for _, path, obj in self.objects(raw, "reporting_persons", p):
             fid = firm_ref(obj, path)
             start = self.date(obj, "active_from", path)
             end = self.date(obj, "active_to", path, required=False)
@@ -412,11 +410,7 @@ class _Checker:
                 persons.append(SeedReportingPerson(fid, start, end, name))
 
         assets: list[SeedFixedAsset] = []
-        for i, item in enumerate(self.items(raw, "fixed_assets", p)):
-            path = f"{p}.fixed_assets[{i}]"
-            obj = self.obj(item, path)
-            if obj is None:
-                continue
+        for _, path, obj in self.objects(raw, "fixed_assets", p):
             fid = firm_ref(obj, path)
             start = self.date(obj, "depreciation_start", path)
             end = self.date(obj, "depreciation_end", path)
@@ -454,11 +448,7 @@ class _Checker:
             return seen
 
         members = []
-        for i, item in enumerate(self.items(raw, "members", p)):
-            path = f"{p}.members[{i}]"
-            obj = self.obj(item, path)
-            if obj is None:
-                continue
+        for _, path, obj in self.objects(raw, "members", p):
             mid = self.integer(obj, "id", path, minimum=1)
             email = self.string(obj, "email", path)
             if mid is not None and email:
@@ -474,11 +464,7 @@ class _Checker:
         member_ids = unique_ids("members", members)
 
         clients = []
-        for i, item in enumerate(self.items(raw, "clients", p)):
-            path = f"{p}.clients[{i}]"
-            obj = self.obj(item, path)
-            if obj is None:
-                continue
+        for _, path, obj in self.objects(raw, "clients", p):
             cid = self.integer(obj, "id", path, minimum=1)
             name = self.string(obj, "name", path)
             manager = self.integer(obj, "manager_id", path, required=False, nullable=True)
@@ -502,11 +488,7 @@ class _Checker:
         client_ids = unique_ids("clients", clients)
 
         topics = []
-        for i, item in enumerate(self.items(raw, "topics", p)):
-            path = f"{p}.topics[{i}]"
-            obj = self.obj(item, path)
-            if obj is None:
-                continue
+        for _, path, obj in self.objects(raw, "topics", p):
             tid = self.integer(obj, "id", path, minimum=1)
             name = self.string(obj, "name", path)
             if tid is not None and name:
@@ -514,11 +496,7 @@ class _Checker:
         topic_ids = unique_ids("topics", topics)
 
         fields = []
-        for i, item in enumerate(self.items(raw, "custom_fields", p)):
-            path = f"{p}.custom_fields[{i}]"
-            obj = self.obj(item, path)
-            if obj is None:
-                continue
+        for _, path, obj in self.objects(raw, "custom_fields", p):
             fid = self.integer(obj, "id", path, minimum=1)
             name = self.string(obj, "name", path)
             ftype = self.choice(obj, "type", path, UKU_FIELD_TYPES)
@@ -529,11 +507,7 @@ class _Checker:
         task_field_ids = {f["id"] for f in fields if f["entity"] == "task"}
 
         tasks = []
-        for i, item in enumerate(self.items(raw, "tasks", p)):
-            path = f"{p}.tasks[{i}]"
-            obj = self.obj(item, path)
-            if obj is None:
-                continue
+        for _, path, obj in self.objects(raw, "tasks", p):
             tid = self.integer(obj, "id", path, minimum=1)
             title = self.string(obj, "title", path)
             client_id = self.integer(obj, "client_id", path)
@@ -544,15 +518,10 @@ class _Checker:
             if topic_id is not None and topic_id not in topic_ids:
                 self.bad(f"{path}.topic_id", f"unknown topic id {topic_id}")
             values = []
-            for j, cf in enumerate(self.items(obj, "custom_fields", path)):
-                cf_obj = self.obj(cf, f"{path}.custom_fields[{j}]")
-                if cf_obj is None:
-                    continue
-                field_id = self.integer(cf_obj, "field_id", f"{path}.custom_fields[{j}]")
+            for _, cf_path, cf_obj in self.objects(obj, "custom_fields", path):
+                field_id = self.integer(cf_obj, "field_id", cf_path)
                 if field_id is not None and field_id not in task_field_ids:
-                    self.bad(
-                        f"{path}.custom_fields[{j}].field_id", f"unknown task field {field_id}"
-                    )
+                    self.bad(f"{cf_path}.field_id", f"unknown task field {field_id}")
                 values.append({"field_id": field_id, "value": cf_obj.get("value")})
             if tid is not None and title and client_id is not None and when:
                 tasks.append(
@@ -586,11 +555,7 @@ class _Checker:
 
     def register(self, top: Mapping[str, Any]) -> tuple[dict[str, str], ...]:
         rows = []
-        for i, item in enumerate(self.items(top, "register", "$")):
-            path = f"$.register[{i}]"
-            obj = self.obj(item, path)
-            if obj is None:
-                continue
+        for _, path, obj in self.objects(top, "register", "$"):
             code = self.string(obj, "registration_code", path)
             name = self.string(obj, "name", path)
             status = self.choice(obj, "status", path, REGISTER_STATUSES)
