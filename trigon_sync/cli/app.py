@@ -14,13 +14,17 @@ import importlib
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
 import typer
 
 from trigon_sync import __version__, paths
 from trigon_sync.cli.boundary import VERBOSE_KEY, GuardedGroup
+
+if TYPE_CHECKING:
+    # Typer vendors its own click; the real package is not a dependency (only uvicorn,
+    # in the sandbox extra, brings it), so it may be named in annotations only.
+    import click
 
 Registrar = Callable[[typer.Typer, Any], None]
 """Registers one command module's commands on a Typer app (given the imported module)."""
