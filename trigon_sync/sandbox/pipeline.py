@@ -22,15 +22,18 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trigon_sync.sandbox.faults import (
@@ -141,6 +144,23 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ApiProblem: handle_problem,
     HTTPException: handle_http_exception,
 }
+
+
+def make_app(
+    server: ServerState, base: str, routes: Sequence[BaseRoute], admin: Mount
+) -> Starlette:
+    """Serve ``routes`` under ``base`` behind the pipeline; ``admin`` (``/_sandbox``) skips it.
+
+    Both sandbox apps are assembled the same way so faults, limits and error envelopes
+    cannot drift between them; ``app.state.sandbox`` is the server's :class:`ServerState`.
+    """
+    app = Starlette(
+        routes=[Mount(base, routes=list(routes)), admin],
+        middleware=[Middleware(Pipeline, server=server)],
+        exception_handlers=EXCEPTION_HANDLERS,
+    )
+    app.state.sandbox = server
+    return app
 
 
 def request_state(request: Request) -> dict[str, Any]:

@@ -13,21 +13,14 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 
 from trigon_sync.sandbox import admin
 from trigon_sync.sandbox.counting import Event
 from trigon_sync.sandbox.faults import Clock, FaultConfig
-from trigon_sync.sandbox.pipeline import (
-    EXCEPTION_HANDLERS,
-    Bucket,
-    Pipeline,
-    ServerState,
-    make_state,
-)
+from trigon_sync.sandbox.pipeline import Bucket, ServerState, make_app, make_state
 from trigon_sync.sandbox.problems import ApiProblem, validation_error
 from trigon_sync.sandbox.seed import COLLECTIONS
 from trigon_sync.sandbox.trigon_store import UserState
@@ -61,13 +54,7 @@ def make_trigon_app(
         Route("/firms/{firm_id}/{collection}/count", api.count, methods=["GET"]),
         Route("/firms/{firm_id}/{collection}", api.records, methods=["GET"]),
     ]
-    app = Starlette(
-        routes=[Mount(BASE, routes=routes), admin.trigon_admin(server)],
-        middleware=[Middleware(Pipeline, server=server)],
-        exception_handlers=EXCEPTION_HANDLERS,
-    )
-    app.state.sandbox = server
-    return app
+    return make_app(server, BASE, routes, admin.trigon_admin(server))
 
 
 class _TrigonApi:

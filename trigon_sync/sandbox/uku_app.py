@@ -14,18 +14,16 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Route
 
 from trigon_sync.sandbox import admin
 from trigon_sync.sandbox.faults import WRITE_METHODS, Clock, FaultConfig
 from trigon_sync.sandbox.pipeline import (
-    EXCEPTION_HANDLERS,
     Bucket,
-    Pipeline,
     ServerState,
+    make_app,
     make_state,
     request_state,
 )
@@ -65,13 +63,7 @@ def make_uku_app(
         Route("/tasks/{id:int}", api.update_task, methods=["PATCH"]),
         Route("/tasks/{id:int}/complete", api.complete_task, methods=["POST"]),
     ]
-    app = Starlette(
-        routes=[Mount(BASE, routes=routes), admin.uku_admin(server)],
-        middleware=[Middleware(Pipeline, server=server)],
-        exception_handlers=EXCEPTION_HANDLERS,
-    )
-    app.state.sandbox = server
-    return app
+    return make_app(server, BASE, routes, admin.uku_admin(server))
 
 
 class _UkuApi:
