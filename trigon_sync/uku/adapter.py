@@ -107,17 +107,18 @@ def client_draft_to_json(draft: ClientDraft) -> dict[str, Any]:
     return body
 
 
+def _set_only(*pairs: tuple[str, Any]) -> dict[str, Any]:
+    """The pairs whose value is set: a PATCH body or a filter sends only what was given."""
+    return {key: value for key, value in pairs if value is not None}
+
+
 def client_changes_to_json(changes: ClientChanges) -> dict[str, Any]:
-    return {
-        key: value
-        for key, value in (
-            ("name", changes.name),
-            ("registration_code", changes.registration_code),
-            ("vat_number", changes.vat_number),
-            ("manager_id", changes.manager_id),
-        )
-        if value is not None
-    }
+    return _set_only(
+        ("name", changes.name),
+        ("registration_code", changes.registration_code),
+        ("vat_number", changes.vat_number),
+        ("manager_id", changes.manager_id),
+    )
 
 
 def client_filter(registration_code: str | None) -> dict[str, str]:
@@ -178,27 +179,18 @@ def task_draft_to_json(draft: TaskDraft) -> dict[str, Any]:
 
 
 def task_changes_to_json(changes: TaskChanges) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    if changes.title is not None:
-        body["title"] = changes.title
-    if changes.date is not None:
-        body["date"] = changes.date.isoformat()
-    if changes.status is not None:
-        body["status"] = changes.status
-    if changes.description is not None:
-        body["description"] = changes.description
-    if changes.custom_fields is not None:
-        body["custom_fields"] = _custom_fields_to_json(changes.custom_fields)
-    return body
+    date, fields = changes.date, changes.custom_fields
+    return _set_only(
+        ("title", changes.title),
+        ("date", None if date is None else date.isoformat()),
+        ("status", changes.status),
+        ("description", changes.description),
+        ("custom_fields", None if fields is None else _custom_fields_to_json(fields)),
+    )
 
 
 def task_filter(client_id: int | None, topic_id: int | None) -> dict[str, int]:
-    params: dict[str, int] = {}
-    if client_id is not None:
-        params["client_id"] = client_id
-    if topic_id is not None:
-        params["topic_id"] = topic_id
-    return params
+    return _set_only(("client_id", client_id), ("topic_id", topic_id))
 
 
 def finish_patch() -> dict[str, Any]:

@@ -82,7 +82,7 @@ class UkuClient:
 
     def check(self) -> int:
         """A cheap authenticated call; returns how many members the company has."""
-        body = self._request("GET", "/members", params={"limit": 1, "offset": 0})
+        body = self._send("GET", "/members", params={"limit": 1, "offset": 0}).body
         meta = body.get("meta") if isinstance(body, Mapping) else None
         total = meta.get("total") if isinstance(meta, Mapping) else None
         return total if isinstance(total, int) else len(self._items(body))
@@ -107,18 +107,18 @@ class UkuClient:
     # -- writes ----------------------------------------------------------------------
 
     def create_client(self, draft: ClientDraft, idempotency_key: str) -> Client:
-        body = self._request(
+        body = self._send(
             "POST",
             "/clients",
             json_body=adapter.client_draft_to_json(draft),
             idempotency_key=idempotency_key,
-        )
+        ).body
         return adapter.client_from_json(self._data(body, "client"))
 
     def update_client(self, client_id: int, changes: ClientChanges) -> Client:
-        body = self._request(
+        body = self._send(
             "PATCH", f"/clients/{client_id}", json_body=adapter.client_changes_to_json(changes)
-        )
+        ).body
         return adapter.client_from_json(self._data(body, "client"))
 
     def create_task(self, draft: TaskDraft, idempotency_key: str) -> Task:
@@ -134,24 +134,24 @@ class UkuClient:
         return task
 
     def update_task(self, task_id: int, changes: TaskChanges) -> Task:
-        body = self._request(
+        body = self._send(
             "PATCH", f"/tasks/{task_id}", json_body=adapter.task_changes_to_json(changes)
-        )
+        ).body
         return adapter.task_from_json(self._data(body, "task"))
 
     def complete_task(self, task_id: int) -> Task:
         """Mark finished; older deployments lack /complete, so a 404 falls back to PATCH."""
         try:
-            body = self._request(
+            body = self._send(
                 "POST",
                 f"/tasks/{task_id}/complete",
                 json_body={},
                 idempotency_key=f"trigon-sync-complete-task-{task_id}",
-            )
+            ).body
         except ApiError as exc:
             if exc.status != 404:
                 raise
-            body = self._request("PATCH", f"/tasks/{task_id}", json_body=adapter.finish_patch())
+            body = self._send("PATCH", f"/tasks/{task_id}", json_body=adapter.finish_patch()).body
         return adapter.task_from_json(self._data(body, "task"))
 
     # -- plumbing --------------------------------------------------------------------
@@ -160,9 +160,9 @@ class UkuClient:
         results: list[T] = []
         offset = 0
         while True:
-            body = self._request(
+            body = self._send(
                 "GET", path, params={**params, "limit": PAGE_LIMIT, "offset": offset}
-            )
+            ).body
             items = self._items(body)
             results.extend(parse(item) for item in items)
             meta = body.get("meta") if isinstance(body, Mapping) else None
@@ -182,19 +182,6 @@ class UkuClient:
             raise adapter.unexpected_object(what, body)
         return body["data"]
 
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json_body: Any = None,
-        idempotency_key: str | None = None,
-    ) -> Any:
-        return self._send(
-            method, path, params=params, json_body=json_body, idempotency_key=idempotency_key
-        ).body
-
     def _send(
         self,
         method: str,
@@ -204,6 +191,7 @@ class UkuClient:
         json_body: Any = None,
         idempotency_key: str | None = None,
     ) -> ApiResponse:
+        """One request with the company's headers; Uku's warnings are kept, errors typed."""
         headers = dict(self._headers)
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
