@@ -48,6 +48,7 @@ def default_timeout() -> httpx.Timeout:
         seconds = 0.0  # an unreadable value keeps the default rather than failing cron
     return httpx.Timeout(seconds, connect=5.0) if 0 < seconds <= 600 else DEFAULT_TIMEOUT
 
+
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
 

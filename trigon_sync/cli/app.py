@@ -94,6 +94,7 @@ class LazyGroup(GuardedGroup):
                     loaded[name] = command
         return loaded.get(cmd_name)
 
+
 app = typer.Typer(
     name="trigon-sync",
     cls=LazyGroup,

@@ -142,9 +142,7 @@ def run_demo(console: Console, *, firms: int, keep: bool) -> DemoResult:
     register_zip = workdir / "ettevotja_rekvisiidid__lihtandmed.csv.zip"
     write_register_zip(seed["register"], register_zip)
     no_view = set(seed.get("anomalies", {}).get("no_view", []))
-    codes = sorted(
-        f["registration_code"] for f in seed["trigon"]["firms"] if f["id"] in no_view
-    )
+    codes = sorted(f["registration_code"] for f in seed["trigon"]["firms"] if f["id"] in no_view)
     env = {**os.environ, paths.ENV_HOME: str(home), "COLUMNS": str(console.width)}
     env.pop("PYTHON_KEYRING_BACKEND", None)
     result = DemoResult(home=home)
