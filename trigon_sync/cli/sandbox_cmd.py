@@ -151,7 +151,8 @@ def _print_banner(console: Any, info: dict[str, Any]) -> None:
     if info["trigon_users"]:
         console.print(
             f"Try: trigon-sync connect --trigon-url {info['trigon_url']} "
-            f"--email {info['trigon_users'][0]['email']}",
+            f"--email {info['trigon_users'][0]['email']}  (add --token-store file where "
+            "there is no OS keyring, e.g. on a server)",
             soft_wrap=True,
         )
         console.print(
