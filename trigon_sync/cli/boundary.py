@@ -86,9 +86,9 @@ class GuardedGroup(TyperGroup):
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
             rv = super().main(*args, standalone_mode=False, **kwargs)
-        except typer.Abort:
+        except typer.Abort:  # Ctrl-C or end of input at a prompt: the user stopped it
             typer.echo("error: aborted; nothing more was done", err=True)
-            sys.exit(int(ExitCode.UNEXPECTED))
+            sys.exit(INTERRUPTED)
         except typer.TyperException as exc:
             if str(exc).strip():  # an empty one follows the help printed for a bare group
                 typer.echo(_usage_line(exc), err=True)

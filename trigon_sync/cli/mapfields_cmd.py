@@ -50,6 +50,15 @@ EXAMPLE = (
 )
 DAY_RULE = "day_of_next_month"
 
+_SET_WITH = {
+    "summary.task_title": "--title 'Monthly summary {period}'",
+    "summary.topic": "--topic NAME",
+    "summary.schedule": "--schedule last_work_day",
+    "summary.first_import_date": "--first-import-date DD.MM.YYYY",
+    "fields": "--set KEY=UKU_FIELD",
+}
+"""How a user sets each missing setting (config.missing_for_monthly's keys)."""
+
 _STATUS_TEXT: dict[Status, tuple[str, str]] = {
     Status.OK: ("✓", "green"),
     Status.UNMAPPED: ("not imported", "dim"),
@@ -461,8 +470,10 @@ def _show_settings(
         console.print(line, markup=False)
     missing = missing_for_monthly(config)
     if missing:
+        how = " ".join(_SET_WITH.get(key, key) for key in missing)
         console.print(
-            f"Still needed before `trigon-sync run-monthly`: {', '.join(missing)}.",
+            f"Still needed before `trigon-sync run-monthly`: {', '.join(missing)}. "
+            f"Set them with: trigon-sync map-fields {how}",
             style="yellow",
             markup=False,
         )
