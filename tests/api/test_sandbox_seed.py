@@ -6,7 +6,6 @@ import csv
 import datetime as dt
 import io
 import json
-import time
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -215,10 +214,9 @@ def test_register_zip_from_a_seed_opens_with_zipfile_and_csv(tmp_path: Path) -> 
     ]
 
 
-def test_world_builds_from_a_large_seed_quickly() -> None:
-    """A 500-firm world (the benchmark size) indexes its records in well under a second."""
+def test_world_builds_from_a_large_seed() -> None:
+    """A 500-firm world (the benchmark size) indexes every firm and record of its seed."""
     data = generate_seed(500, seed=0)
-    started = time.monotonic()
-    world = SandboxWorld(data)
-    assert time.monotonic() - started < 2.0
+    world = SandboxWorld(data)  # build time: a figure in benchmarks/startup_bench.py
     assert len(world.trigon.records) == len(data["trigon"]["records"])
+    assert set(world.trigon.firms) == {firm["id"] for firm in data["trigon"]["firms"]}

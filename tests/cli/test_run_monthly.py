@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -97,13 +96,15 @@ def test_the_nightly_no_op_stays_light(offline: None) -> None:
         "heavy = ['trigon_sync.monthly', 'trigon_sync.sandbox', 'uvicorn', 'starlette']\n"
         "print([m for m in heavy if m in sys.modules])\n"
     )
-    started = time.monotonic()
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ,
+        timeout=60,  # a hang guard; the no-op's speed is printed by benchmarks/noop_bench.py
     )
-    elapsed = time.monotonic() - started
     assert out.stdout.strip() == "[]", out.stderr
-    assert elapsed < 5  # generous: the point is the import list; see docs/operations.md
 
 
 def test_missing_settings_are_all_listed_with_the_config_exit_code(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -79,18 +78,15 @@ def installed(cli: Invoke, sandbox: Running) -> Running:
     return sandbox
 
 
-def test_status_makes_no_request_and_is_fast(cli: Invoke, installed: Running) -> None:
-    """`status --json` answers in under 0.5 s and neither sandbox server sees a request."""
-    started = time.perf_counter()
-    result = cli("status", "--json")
-    elapsed = time.perf_counter() - started
+def test_status_makes_no_request(cli: Invoke, installed: Running) -> None:
+    """`status --json` reports from local files alone: neither sandbox server sees a request."""
+    result = cli("status", "--json")  # its speed is a figure in benchmarks/startup_bench.py
     assert result.exit_code == 0, result.output
-    assert elapsed < 0.5
     assert installed.world.requests("trigon") == []
     assert installed.world.requests("uku") == []
     doc = json.loads(result.stdout)
     assert doc["healthy"] is True
-    assert doc["clients"]["linked"] == 4
+    assert doc["clients"]["linked"] == len(installed.world.trigon.firms)
     assert doc["connections"]["token_store"]["kind"] == "file"
 
 
