@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.seed_counts import ImportCounts, import_counts
 from trigon_sync.client_import import (
     Outcome,
     apply_plan,
@@ -55,6 +56,12 @@ FAULTS = FaultConfig(
 def seed300() -> dict[str, Any]:
     """The acceptance seed: 300 firms with every import anomaly (read-only)."""
     return generate_seed(300, seed=3)
+
+
+@pytest.fixture(scope="module")
+def expected(seed300: dict[str, Any]) -> ImportCounts:
+    """The plan counts the seed implies, counted from its firm and anomaly lists."""
+    return import_counts(seed300)
 
 
 @pytest.fixture
@@ -116,7 +123,7 @@ def codes_in_uku(world: SandboxWorld) -> Counter[str]:
 
 
 def test_plan_shows_exactly_the_seeded_flags_and_actions(
-    connect: Connect, register: RegisterIndex, seed300: dict[str, Any]
+    connect: Connect, register: RegisterIndex, seed300: dict[str, Any], expected: ImportCounts
 ) -> None:
     """Duplicate code -> 2 conflicts, 2 links, register misses, bad digit and no-View flags."""
     trigon, uku = connect()
@@ -131,10 +138,10 @@ def test_plan_shows_exactly_the_seeded_flags_and_actions(
         return {tid for tid, row in rows.items() if row.has(flag)}
 
     existing = {e["firm"]: e["client_id"] for e in anomalies["existing_uku_clients"]}
-    assert len(rows) == 300
+    assert len(rows) == expected.firms
     assert with_action(Action.CONFLICT) == set(anomalies["duplicate_code"][0])
     assert {tid: rows[tid].uku_client_id for tid in with_action(Action.LINK)} == existing
-    assert len(with_action(Action.CREATE)) == 296
+    assert len(with_action(Action.CREATE)) == expected.to_create
     assert with_flag(Flag.BAD_CHECK_DIGIT) == set(anomalies["bad_check_digit"])
     assert with_flag(Flag.NOT_IN_REGISTER) == {
         *anomalies["missing_from_register"],
@@ -152,9 +159,9 @@ def test_plan_shows_exactly_the_seeded_flags_and_actions(
 
 
 def test_confirm_creates_the_rest_links_two_and_a_second_import_is_all_linked(
-    connect: Connect, register: RegisterIndex, world: SandboxWorld
+    connect: Connect, register: RegisterIndex, world: SandboxWorld, expected: ImportCounts
 ) -> None:
-    """296 created with name, code, VAT, EE and the manager; 2 linked; then all linked."""
+    """The rest created with name, code, VAT, EE and the manager; existing linked; then all."""
     trigon, uku = connect()
     plan = stage(trigon, uku, register)
     manager = find_manager(uku.list_members(), "Manager@Firm.ee")
@@ -167,14 +174,14 @@ def test_confirm_creates_the_rest_links_two_and_a_second_import_is_all_linked(
             manager_id=manager.id,
         )
     counts = result.counts()
-    assert counts[Outcome.CREATED] == 296
-    assert counts[Outcome.LINKED] == 2
+    assert counts[Outcome.CREATED] == expected.to_create
+    assert counts[Outcome.LINKED] == expected.to_link
     assert counts[Outcome.FAILED] == counts[Outcome.FOUND] == 0
     assert max(codes_in_uku(world).values()) == 1
 
     state = load_state()
     assert state.staged_import is None
-    assert len(state.links) == 298
+    assert len(state.links) == expected.linked_after_confirm
     assert state.history[-1]["command"] == "confirm"
     by_id = {c["id"]: c for c in world.uku_state()["clients"]}
     for row in plan.rows:
@@ -188,13 +195,13 @@ def test_confirm_creates_the_rest_links_two_and_a_second_import_is_all_linked(
             assert state.links[row.trigon_id].flags == [str(f) for f in row.flags]
 
     again = stage(trigon, uku, register).summary.actions
-    assert again[Action.LINKED] == 298
-    assert again[Action.CONFLICT] == 2
+    assert again[Action.LINKED] == expected.linked_after_confirm
+    assert again[Action.CONFLICT] == expected.conflicts
     assert again[Action.CREATE] == again[Action.LINK] == 0
 
 
 def test_skipped_firms_are_not_created_and_show_up_again(
-    connect: Connect, world: SandboxWorld
+    connect: Connect, world: SandboxWorld, expected: ImportCounts
 ) -> None:
     """--skip leaves a firm out of Uku; the next import offers it again."""
     trigon, uku = connect()
@@ -207,7 +214,7 @@ def test_skipped_firms_are_not_created_and_show_up_again(
             session=session,
             now=now(),
         )
-    assert result.counts()[Outcome.CREATED] == 295
+    assert result.counts()[Outcome.CREATED] == expected.to_create - 1
     assert result.counts()["skipped"] == 1
     assert skipped.registration_code not in codes_in_uku(world)
     rows = {row.trigon_id: row for row in stage(trigon, uku, None).rows}
@@ -215,7 +222,7 @@ def test_skipped_firms_are_not_created_and_show_up_again(
 
 
 def test_with_5xx_and_429_faults_the_end_result_is_the_same(
-    connect: Connect, register: RegisterIndex, world: SandboxWorld
+    connect: Connect, register: RegisterIndex, world: SandboxWorld, expected: ImportCounts
 ) -> None:
     """5% server errors and 5% rate-limit bursts: still one client per code, all linked."""
     trigon, uku = connect(FAULTS)
@@ -225,18 +232,18 @@ def test_with_5xx_and_429_faults_the_end_result_is_the_same(
             select_rows(staged_plan(session.state)), uku=uku, session=session, now=now()
         )
     counts = result.counts()
-    assert counts[Outcome.CREATED] + counts[Outcome.FOUND] == 296
-    assert counts[Outcome.LINKED] == 2
+    assert counts[Outcome.CREATED] + counts[Outcome.FOUND] == expected.to_create
+    assert counts[Outcome.LINKED] == expected.to_link
     assert counts[Outcome.FAILED] == 0
     assert max(codes_in_uku(world).values()) == 1
-    assert len(load_state().links) == 298
+    assert len(load_state().links) == expected.linked_after_confirm
     faults = Counter(r.get("fault") for r in world.requests("uku"))
     assert faults["error"] > 5 and faults["rate_limit"] > 5
     assert any(w["replayed"] for w in world.writes())  # a lost answer was replayed, not redone
 
 
 def test_a_resumed_confirm_links_what_a_killed_run_created(
-    connect: Connect, world: SandboxWorld, tmp_path: Path
+    connect: Connect, world: SandboxWorld, tmp_path: Path, expected: ImportCounts
 ) -> None:
     """Clients created by a run whose links were lost are found by code, never created again."""
     trigon, uku = connect()
@@ -254,12 +261,12 @@ def test_a_resumed_confirm_links_what_a_killed_run_created(
     counts = result.counts()
     first_half_creates = sum(row.action is Action.CREATE for row in half.rows)
     assert counts[Outcome.FOUND] == first_half_creates
-    assert counts[Outcome.CREATED] == 296 - first_half_creates
+    assert counts[Outcome.CREATED] == expected.to_create - first_half_creates
     assert sum(codes_in_uku(world).values()) == created_before + counts[Outcome.CREATED]
     assert max(codes_in_uku(world).values()) == 1
     posts = [w for w in world.writes() if w["method"] == "POST"]
     assert len(posts) == counts[Outcome.CREATED]
-    assert len(load_state().links) == 298
+    assert len(load_state().links) == expected.linked_after_confirm
 
 
 def test_a_row_uku_refuses_fails_alone_and_the_plan_is_kept(

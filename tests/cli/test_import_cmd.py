@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.cli.sandbox_home import Invoke, sandbox_config, store_sandbox_secrets
+from tests.seed_counts import ImportCounts, import_counts
 from trigon_sync import paths
 from trigon_sync.cli import output
 from trigon_sync.errors import ExitCode
@@ -23,7 +24,19 @@ from trigon_sync.state import load_state
 
 @pytest.fixture(scope="module")
 def seed() -> dict[str, Any]:
+    """30 firms with one of each import anomaly."""
     return generate_seed(30, seed=7)
+
+
+@pytest.fixture(scope="module")
+def expected(seed: dict[str, Any]) -> ImportCounts:
+    """The plan counts the seed implies, counted from its firm and anomaly lists."""
+    return import_counts(seed)
+
+
+def manager_id(seed: dict[str, Any], email: str) -> int:
+    """The seeded Uku member id of ``email``."""
+    return next(m["id"] for m in seed["uku"]["members"] if m["email"] == email)
 
 
 @pytest.fixture
@@ -59,7 +72,12 @@ def wide(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_import_clients_shows_and_stages_the_plan(
-    cli: Invoke, connected: Running, register_zip: Path, seed: dict[str, Any], wide: None
+    cli: Invoke,
+    connected: Running,
+    register_zip: Path,
+    seed: dict[str, Any],
+    expected: ImportCounts,
+    wide: None,
 ) -> None:
     """The table has Estonian names, red-X rows and a summary line; nothing is written to Uku."""
     result = cli("import-clients", "--register", str(register_zip))
@@ -70,8 +88,15 @@ def test_import_clients_shows_and_stages_the_plan(
     assert estonian
     assert all(name in text for name in estonian)
     assert "✗" in result.stdout
-    assert "30 firm(s): 26 to create, 2 to link, 0 already linked, 2 conflict(s)" in text
-    assert "4 not in the register ✗, 1 bad check digit, 2 without View permission" in text
+    e = expected
+    assert (
+        f"{e.firms} firm(s): {e.to_create} to create, {e.to_link} to link, 0 already linked, "
+        f"{e.conflicts} conflict(s)"
+    ) in text
+    assert (
+        f"{e.not_in_register} not in the register ✗, {e.bad_check_digit} bad check digit, "
+        f"{e.no_view} without View permission"
+    ) in text
     assert "register not checked" not in text
     assert "trigon-sync confirm" in text
     assert connected.world.writes() == []
@@ -79,7 +104,7 @@ def test_import_clients_shows_and_stages_the_plan(
 
 
 def test_without_a_register_file_the_output_says_register_not_checked(
-    cli: Invoke, connected: Running
+    cli: Invoke, connected: Running, expected: ImportCounts
 ) -> None:
     """No register file: only check digits, and the output says so instead of passing silently."""
     result = cli("import-clients")
@@ -87,15 +112,17 @@ def test_without_a_register_file_the_output_says_register_not_checked(
     text = flat(result.stdout)
     assert "Business Register not checked" in text
     assert "not in the register" not in text
-    assert "1 bad check digit" in text
+    assert f"{expected.bad_check_digit} bad check digit" in text
 
 
-def test_import_clients_json_is_one_object_per_firm(cli: Invoke, connected: Running) -> None:
+def test_import_clients_json_is_one_object_per_firm(
+    cli: Invoke, connected: Running, expected: ImportCounts
+) -> None:
     """--json prints an array: trigon_id, name, registration_code, action, flags, uku_client_id."""
     result = cli("import-clients", "--json")
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
-    assert len(rows) == 30
+    assert len(rows) == expected.firms
     assert set(rows[0]) == {
         "trigon_id",
         "name",
@@ -104,7 +131,11 @@ def test_import_clients_json_is_one_object_per_firm(cli: Invoke, connected: Runn
         "flags",
         "uku_client_id",
     }
-    assert Counter(r["action"] for r in rows) == {"create": 26, "link": 2, "conflict": 2}
+    assert Counter(r["action"] for r in rows) == {
+        "create": expected.to_create,
+        "link": expected.to_link,
+        "conflict": expected.conflicts,
+    }
     assert "Business Register not checked" in flat(result.stderr)
 
 
@@ -174,14 +205,15 @@ def test_confirm_with_an_unknown_manager_writes_nothing(cli: Invoke, connected: 
 
 
 def test_confirm_on_a_terminal_asks_with_the_counts(
-    cli: Invoke, connected: Running, monkeypatch: pytest.MonkeyPatch
+    cli: Invoke, connected: Running, expected: ImportCounts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On a TTY the question shows create/link/skip counts; answering no writes nothing."""
     assert cli("import-clients").exit_code == 0
     monkeypatch.setattr(output, "is_interactive", lambda: True)
     result = cli("confirm", "--skip", uku_plan_code(cli), stdin="n\n")
     assert result.exit_code == 0, result.output
-    assert "Create 25 Uku client(s), link 2 existing, skip 1" in flat(result.stdout)
+    question = f"Create {expected.to_create - 1} Uku client(s), link {expected.to_link} existing"
+    assert f"{question}, skip 1" in flat(result.stdout)
     assert "Cancelled; nothing was written." in result.stdout
     assert connected.world.writes() == []
 
@@ -193,47 +225,57 @@ def uku_plan_code(cli: Invoke) -> str:
 
 
 def test_confirm_imports_then_clients_lists_and_a_second_import_is_all_linked(
-    cli: Invoke, connected: Running, register_zip: Path
+    cli: Invoke,
+    connected: Running,
+    register_zip: Path,
+    seed: dict[str, Any],
+    expected: ImportCounts,
 ) -> None:
-    """confirm creates 26 with the manager, links 2; clients lists 28; a re-import is all linked."""
+    """confirm creates the rest with the manager, links the existing; a re-import is all linked."""
     assert cli("import-clients", "--register", str(register_zip)).exit_code == 0
     result = cli("confirm", "--yes", "--manager", "manager@firm.ee")
     assert result.exit_code == 0, result.output
     text = flat(result.stdout)
     assert (
-        "Created 26 Uku client(s), linked 2 existing, skipped 0, 2 conflict(s) not applied" in text
-    )
+        f"Created {expected.to_create} Uku client(s), linked {expected.to_link} existing, "
+        f"skipped 0, {expected.conflicts} conflict(s) not applied"
+    ) in text
     assert "assign managers and workflows in Uku; then `trigon-sync map-fields`" in text
     assert max(uku_codes(connected).values()) == 1
     created = [w["object"] for w in connected.world.writes() if w["method"] == "POST"]
-    assert len(created) == 26
-    assert {c["manager_id"] for c in created} == {2}
+    assert len(created) == expected.to_create
+    assert {c["manager_id"] for c in created} == {manager_id(seed, "manager@firm.ee")}
 
     listed = cli("clients", "--json")
     assert listed.exit_code == 0
     links = json.loads(listed.stdout)
-    assert len(links) == 28
-    assert sum(link["not_in_register"] for link in links) == 4
+    assert len(links) == expected.linked_after_confirm
+    assert sum(link["not_in_register"] for link in links) == expected.not_in_register
     table = cli("clients")
-    assert "28 linked client(s)." in table.stdout
+    assert f"{expected.linked_after_confirm} linked client(s)." in table.stdout
     assert "✗" in table.stdout
 
     again = json.loads(cli("import-clients", "--json").stdout)
-    assert Counter(r["action"] for r in again) == {"linked": 28, "conflict": 2}
+    assert Counter(r["action"] for r in again) == {
+        "linked": expected.linked_after_confirm,
+        "conflict": expected.conflicts,
+    }
     nothing = cli("confirm", "--yes")
     assert nothing.exit_code == 0
     assert "Nothing to create or link" in nothing.stdout
 
 
-def test_confirm_json_reports_each_row(cli: Invoke, connected: Running) -> None:
+def test_confirm_json_reports_each_row(
+    cli: Invoke, connected: Running, expected: ImportCounts
+) -> None:
     """confirm --json prints the counts and one entry per applied row."""
     assert cli("import-clients").exit_code == 0
     result = cli("confirm", "--yes", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["counts"]["created"] == 26
-    assert report["counts"]["linked"] == 2
-    assert len(report["rows"]) == 28
+    assert report["counts"]["created"] == expected.to_create
+    assert report["counts"]["linked"] == expected.to_link
+    assert len(report["rows"]) == expected.linked_after_confirm
 
 
 def test_clients_before_any_import_says_what_to_do(cli: Invoke) -> None:
