@@ -121,7 +121,7 @@ def test_generated_seed_validates() -> None:
 
 
 def test_generator_anomalies_are_exactly_as_documented() -> None:
-    """From 20 firms: 1 shared code, 1 bad check digit, 3 unregistered, 2 in Uku, 2 without View."""
+    """At 20+ firms: 1 shared code, 1 bad check digit, 3 unregistered, 2 in Uku, 2 without View."""
     data = generate_seed(40, seed=11)
     firms = {f["id"]: f for f in data["trigon"]["firms"]}
     codes = Counter(f["registration_code"] for f in firms.values())

@@ -460,11 +460,13 @@ def test_sandbox_faults_are_survived_by_gets(
     assert client.stats.by_method["GET"] > len(firms)
 
 
-def test_over_a_real_socket(sandbox_server, store: FileStore, lock: Path) -> None:
+def test_over_a_real_socket(
+    sandbox_server, sandbox_seed_dict: dict, store: FileStore, lock: Path
+) -> None:
     """The same client works against the sandbox served on 127.0.0.1."""
     client = sandbox_client(None, store, lock, base_url=sandbox_server.trigon_url)
     with client:
-        assert len(client.list_firms()) == 30
+        assert len(client.list_firms()) == len(sandbox_seed_dict["trigon"]["firms"])
         assert client.me().email == SANDBOX_EMAIL
 
 
