@@ -137,19 +137,20 @@ def test_login_failures_each_have_their_message(
 
 def test_unreachable_trigon(cli: Invoke) -> None:
     """A closed port gives 'Trigon is unreachable at <url>' and the SERVICE exit code."""
+    # Bound but never listening: connections are refused and no other test can take the port.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/v1"
-    result = cli(
-        "connect",
-        "--email",
-        SANDBOX_EMAIL,
-        "--password-stdin",
-        "--trigon-url",
-        url,
-        stdin=SANDBOX_PASSWORD + "\n",
-    )
+        url = f"http://127.0.0.1:{port}/v1"
+        result = cli(
+            "connect",
+            "--email",
+            SANDBOX_EMAIL,
+            "--password-stdin",
+            "--trigon-url",
+            url,
+            stdin=SANDBOX_PASSWORD + "\n",
+        )
     assert result.exit_code == ExitCode.SERVICE
     assert f"Trigon is unreachable at {url}" in result.stderr
 

@@ -202,20 +202,21 @@ def test_retries_are_bounded_and_name_the_service() -> None:
 
 def test_unreachable_server_over_a_real_socket() -> None:
     """A closed port on 127.0.0.1 becomes 'Trigon is unreachable at <url>'."""
+    # Bound but never listening: connections are refused and no other test can take the port.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    time = FakeTime()
-    url = f"http://127.0.0.1:{port}/v1"
-    session = HttpSession(
-        make_client(url),
-        service="Trigon",
-        policy=RetryPolicy(max_attempts=2, jitter=lambda: 1.0),
-        sleep=time.sleep,
-        hint="check trigon.base_url",
-    )
-    with pytest.raises(ServiceUnavailable, match=f"Trigon is unreachable at {url}") as caught:
-        session.send("GET", "/me")
+        time = FakeTime()
+        url = f"http://127.0.0.1:{port}/v1"
+        session = HttpSession(
+            make_client(url),
+            service="Trigon",
+            policy=RetryPolicy(max_attempts=2, jitter=lambda: 1.0),
+            sleep=time.sleep,
+            hint="check trigon.base_url",
+        )
+        with pytest.raises(ServiceUnavailable, match=f"Trigon is unreachable at {url}") as caught:
+            session.send("GET", "/me")
     assert caught.value.hint == "check trigon.base_url"
 
 

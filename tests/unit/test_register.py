@@ -287,7 +287,9 @@ def test_unwritable_cache_dir_still_answers(register_zip: Path, tmp_path: Path) 
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
     index = RegisterIndex.load(register_zip, cache_dir=blocker / "sub")
-    assert index.lookup("10137319") is not None
+    assert index.lookup("10137319") == RegisterEntry("10137319", "Alpha OÜ", "R")
+    assert not index.from_cache
+    assert not RegisterIndex.load(register_zip, cache_dir=blocker / "sub").from_cache
 
 
 def test_resolve_register_file_precedence(tmp_path: Path) -> None:
