@@ -39,7 +39,8 @@ CONNECT_EXAMPLE = (
     "--password-stdin"
 )
 CONNECT_UKU_EXAMPLE = (
-    "Example: trigon-sync connect-uku --company 5f0c...-uuid  (then paste the API key)"
+    "Example: trigon-sync connect-uku --company 3f6c1a52-8e0b-4d7e-9a51-2c4b7d9e0f11"
+    "  (then paste the API key)"
 )
 DISCONNECT_EXAMPLE = "Example: trigon-sync disconnect        (or --uku, or --all)"
 # Someone is waiting at the terminal: fail fast rather than back off for long.

@@ -46,7 +46,8 @@ from trigon_sync.uku.models import CustomField, Topic
 
 EXAMPLE = (
     "Example: trigon-sync map-fields --set sales_invoices_created='Sales invoice created' "
-    "--topic Bookkeeping --schedule last_work_day --first-import-date 01.10.2024"
+    "--title 'Monthly summary {period}' --topic Bookkeeping --schedule last_work_day "
+    "--first-import-date 01.10.2024"
 )
 DAY_RULE = "day_of_next_month"
 
