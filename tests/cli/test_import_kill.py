@@ -14,20 +14,23 @@ from pathlib import Path
 import pytest
 
 from tests.cli.sandbox_home import Invoke, sandbox_config, store_sandbox_secrets
+from tests.seed_counts import import_counts
 from trigon_sync import paths
 from trigon_sync.sandbox import FaultConfig, Running, SandboxWorld, generate_seed, run_sandbox
 from trigon_sync.secrets import FileStore
 from trigon_sync.state import load_state
 
-EXISTING_UKU_CLIENTS = 3  # two matching Trigon firms plus one Uku-only client
-TO_CREATE = 296  # 300 firms - 2 links - 2 conflicts
+SEED = generate_seed(300, seed=3)
+EXISTING_UKU_CLIENTS = len(SEED["uku"]["clients"])  # matching Trigon firms plus Uku-only ones
+EXPECTED = import_counts(SEED)
+TO_CREATE = EXPECTED.to_create
 KILL_AFTER = 100
 
 
 @pytest.fixture
 def sandbox() -> Iterator[Running]:
     """The 300-firm seed over real sockets; a little Uku latency so the kill lands midway."""
-    world = SandboxWorld(generate_seed(300, seed=3))
+    world = SandboxWorld(SEED)
     with run_sandbox(world, uku_faults=FaultConfig(latency_ms=4)) as running:
         yield running
 
@@ -96,6 +99,6 @@ def test_sigkill_halfway_then_rerun_creates_no_client_twice(
     assert max(codes.values()) == 1
     assert sum(codes.values()) == EXISTING_UKU_CLIENTS + TO_CREATE
     state = load_state()
-    assert len(state.links) == TO_CREATE + 2
+    assert len(state.links) == EXPECTED.linked_after_confirm
     assert state.staged_import is None
     assert "Next: assign managers and workflows in Uku" in rerun.stdout
