@@ -141,7 +141,8 @@ def _matches(query: str, name: str, code: str, ids: Sequence[str]) -> tuple[bool
     if query.strip() in ids:
         return True, True
     key, other = name_key(query), name_key(name)
-    return key == other, bool(key) and key in other
+    # Part of a name counts from the start of a word: "Oru" is Oru Aed AS, not Saare Torutööd AS.
+    return key == other, bool(key) and f" {other}".find(f" {key}") >= 0
 
 
 def _pick(query: str, candidates: Sequence[tuple[str, str, str, Any]]) -> Any | None:

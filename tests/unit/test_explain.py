@@ -231,3 +231,13 @@ def test_read_journals_reads_archived_and_open_periods(state: State) -> None:
     assert found["2024-10"]["f1"].task == 5001
     assert found["2024-11"]["f3"].action == "update"
     assert journal.journal_file("2024-10").with_suffix(".jsonl.done").exists()
+
+
+def test_part_of_a_name_matches_from_the_start_of_a_word(state: State) -> None:
+    """'Oru' finds Oru Aed AS but not Saare Torutööd AS, whose word merely contains it."""
+    state.links["f7"] = ClientLink("f7", "10000043", "Saare Torutööd AS", 107, dt.date(2024, 10, 1))
+    state.links["f8"] = ClientLink("f8", "10000056", "Oru Aed AS", 108, dt.date(2024, 10, 1))
+    found = explain_client("Oru", state, CONFIG, JOURNALS, dt.date(2024, 11, 1)).link
+    assert found is not None and found.trigon_id == "f8"
+    found = explain_client("aed", state, CONFIG, JOURNALS, dt.date(2024, 11, 1)).link
+    assert found is not None and found.trigon_id == "f8"
