@@ -94,6 +94,8 @@ def test_home_is_0700_and_every_file_0600(after_flow: tuple[Flow, list[str]]) ->
     assert stat.S_IMODE(f.home.stat().st_mode) == 0o700
     for path in files_under(f.home):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.relative_to(f.home)
+    for directory in (p for p in f.home.rglob("*") if p.is_dir()):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory.relative_to(f.home)
 
 
 def test_trigon_saw_only_auth_posts_and_gets(after_flow: tuple[Flow, list[str]]) -> None:
