@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from trigon_sync.errors import ApiError
 
@@ -20,18 +20,11 @@ Collection = Literal[
     "expense-lines",
     "depreciation-entries",
 ]
-COLLECTIONS: tuple[Collection, ...] = (
-    "payments",
-    "purchase-invoices",
-    "sales-invoices",
-    "financial-entries",
-    "expense-lines",
-    "depreciation-entries",
-)
+COLLECTIONS: tuple[Collection, ...] = get_args(Collection)
 Event = Literal["created", "updated"]
-EVENTS: tuple[Event, ...] = ("created", "updated")
+EVENTS: tuple[Event, ...] = get_args(Event)
 SnapshotKind = Literal["reporting-persons", "fixed-assets"]
-SNAPSHOT_KINDS: tuple[SnapshotKind, ...] = ("reporting-persons", "fixed-assets")
+SNAPSHOT_KINDS: tuple[SnapshotKind, ...] = get_args(SnapshotKind)
 # The date parameter each snapshot endpoint takes.
 SNAPSHOT_PARAM: dict[SnapshotKind, str] = {
     "reporting-persons": "as_of",
