@@ -15,60 +15,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import tempfile
 import time
 from pathlib import Path
 
+from _common import sandbox_home
+
 from trigon_sync import atomic, clock, connections, fields, monthly
 from trigon_sync.config import load_config
-from trigon_sync.sandbox import (
-    SANDBOX_COMPANY,
-    SANDBOX_EMAIL,
-    SANDBOX_PASSWORD,
-    SANDBOX_UKU_KEY,
-    FaultConfig,
-    SandboxWorld,
-    generate_seed,
-    run_sandbox,
-)
-from trigon_sync.sandbox.generator import COUNT_FIELD_NAMES
-from trigon_sync.secrets import TRIGON_REFRESH_TOKEN, UKU_API_KEY, Secret, open_store
-from trigon_sync.state import ClientLink, locked_state
-from trigon_sync.trigon import login
+from trigon_sync.sandbox import FaultConfig, SandboxWorld, generate_seed, run_sandbox
+from trigon_sync.secrets import open_store
 
 TODAY = dt.date(2024, 10, 31)
-
-
-def write_config(home: Path, trigon_url: str, uku_url: str) -> None:
-    mapping = "\n".join(
-        f'{key} = "{name}"' for key, name in zip(fields.KEYS, COUNT_FIELD_NAMES, strict=True)
-    )
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.toml").write_text(
-        f'[trigon]\nbase_url = "{trigon_url}"\nemail = "{SANDBOX_EMAIL}"\ntoken_store = "file"\n\n'
-        f'[uku]\nbase_url = "{uku_url}"\ncompany = "{SANDBOX_COMPANY}"\n\n'
-        '[summary]\ntask_title = "Monthly summary {period}"\ntopic = "Bookkeeping"\n'
-        'first_import_date = 2024-10-01\nschedule = "last_calendar_day"\n\n'
-        f"[fields]\n{mapping}\n",
-        encoding="utf-8",
-    )
-
-
-def link_everything(world: SandboxWorld) -> int:
-    """What import-clients + confirm would leave behind: one Uku client per firm, linked."""
-    with world.lock:
-        made = [
-            (firm, world.uku.create_client({"name": firm.name, "registration_code": None})[0])
-            for firm in world.seed.trigon.firms
-        ]
-    with locked_state() as session:
-        for firm, client in made:
-            session.state.links[firm.id] = ClientLink(
-                firm.id, firm.registration_code or "", firm.name, client["id"], dt.date(2024, 9, 1)
-            )
-        session.save()
-    return len(made)
 
 
 class CountingWrites:
@@ -117,16 +75,9 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="monthly-bench-") as tmp,
         run_sandbox(world, faults=faults) as running,
     ):
-        home = Path(tmp) / "home"
-        os.environ["TRIGON_SYNC_HOME"] = str(home)  # never the user's real home
-        write_config(home, running.trigon_url, running.uku_url)
+        _home, linked = sandbox_home(tmp, world, running)
         config = load_config()
         store = open_store("file")
-        wire = connections.trigon_wire(running.trigon_url)
-        store.set(TRIGON_REFRESH_TOKEN, login(wire, SANDBOX_EMAIL, SANDBOX_PASSWORD).refresh)
-        wire.close()
-        store.set(UKU_API_KEY, Secret(SANDBOX_UKU_KEY))
-        linked = link_everything(world)
         world.clear_logs()
         running.set_faults(**{})  # fresh rate windows: the set-up used none of the budget
 

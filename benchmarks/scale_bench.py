@@ -23,20 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from monthly_bench import link_everything, write_config
+from _common import sandbox_home
 
-from trigon_sync import connections
-from trigon_sync.sandbox import (
-    SANDBOX_EMAIL,
-    SANDBOX_PASSWORD,
-    SANDBOX_UKU_KEY,
-    FaultConfig,
-    SandboxWorld,
-    generate_seed,
-    run_sandbox,
-)
-from trigon_sync.secrets import TRIGON_REFRESH_TOKEN, UKU_API_KEY, Secret, open_store
-from trigon_sync.trigon import login
+from trigon_sync.sandbox import FaultConfig, SandboxWorld, generate_seed, run_sandbox
 
 # The child: the real CLI, with the two ways it writes state counted on the way out.
 CHILD = """
@@ -74,15 +63,7 @@ def one_size(n: int, workers: int) -> dict[str, float]:
         tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp,
         run_sandbox(world, faults=NO_LIMITS) as running,
     ):
-        home = Path(tmp) / "home"
-        os.environ["TRIGON_SYNC_HOME"] = str(home)  # never the user's real home
-        write_config(home, running.trigon_url, running.uku_url)
-        store = open_store("file")
-        wire = connections.trigon_wire(running.trigon_url)
-        store.set(TRIGON_REFRESH_TOKEN, login(wire, SANDBOX_EMAIL, SANDBOX_PASSWORD).refresh)
-        wire.close()
-        store.set(UKU_API_KEY, Secret(SANDBOX_UKU_KEY))
-        linked = link_everything(world)
+        home, linked = sandbox_home(tmp, world, running)
         out = Path(tmp) / "counted.json"
         env = {**os.environ, "BENCH_OUT": str(out)}
         args = ["run-monthly", "--quiet", "--today", "31.10.2024", "--workers", str(workers)]

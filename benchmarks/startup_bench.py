@@ -21,24 +21,19 @@ import datetime as dt
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import httpx
-from monthly_bench import write_config
+from _common import child_times, offline_home, times_header, times_row
 
 from trigon_sync import clock
 from trigon_sync.sandbox import SandboxWorld, generate_seed
 from trigon_sync.secrets import TRIGON_REFRESH_TOKEN, UKU_API_KEY, Secret, open_store
-from trigon_sync.state import ClientLink, locked_state
 
-
-def row(name: str, times: list[float]) -> None:
-    print(f"{name:<48} {min(times):>6.3f} {statistics.median(times):>7.3f} {max(times):>6.3f}")
+WIDTH = 48  # the first column
 
 
 def serve_once(env: dict[str, str]) -> tuple[float, float]:
@@ -69,20 +64,6 @@ def serve_once(env: dict[str, str]) -> tuple[float, float]:
     return to_banner, to_answer
 
 
-def status_once(env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "trigon_sync", "status", "--json"],
-        env=env,
-        capture_output=True,
-        check=False,
-    )
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"status exited {done.returncode}: {done.stderr.decode()}")
-    return elapsed
-
-
 def world_once() -> float:
     data = generate_seed(500, seed=0)
     started = time.perf_counter()
@@ -95,10 +76,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="startup-bench-") as tmp:
-        home = Path(tmp) / "home"
-        os.environ["TRIGON_SYNC_HOME"] = str(home)
-        write_config(home, "http://127.0.0.1:9/v1", "http://127.0.0.1:9/api/v3")
-        config = home / "config.toml"  # counting from yesterday: nothing overdue, status exits 0
+        # counting from yesterday: nothing overdue, status exits 0
+        config = offline_home(tmp) / "config.toml"
         yesterday = clock.today() - dt.timedelta(days=1)
         config.write_text(
             config.read_text(encoding="utf-8").replace(
@@ -109,18 +88,17 @@ def main() -> None:
         store = open_store("file")
         store.set(TRIGON_REFRESH_TOKEN, Secret("bench-refresh-token"))
         store.set(UKU_API_KEY, Secret("bench-api-key"))
-        with locked_state() as session:
-            session.state.links["F1"] = ClientLink("F1", "10137319", "Firm", 1, dt.date(2024, 9, 1))
-            session.save()
         env = dict(os.environ)
 
         print(f"start-up, {args.runs} runs each (seconds)")
-        print(f"{'what':<48} {'best':>6} {'median':>7} {'worst':>6}")
+        times_header("what", WIDTH)
         served = [serve_once(env) for _ in range(args.runs)]
-        row("sandbox serve --firms 50: banner printed", [b for b, _ in served])
-        row("sandbox serve --firms 50: first GET answered", [a for _, a in served])
-        row("status --json (child process)", [status_once(env) for _ in range(args.runs)])
-        row("SandboxWorld(500-firm seed) built", [world_once() for _ in range(args.runs)])
+        times_row("sandbox serve --firms 50: banner printed", [b for b, _ in served], WIDTH)
+        times_row("sandbox serve --firms 50: first GET answered", [a for _, a in served], WIDTH)
+        status = [sys.executable, "-m", "trigon_sync", "status", "--json"]
+        times_row("status --json (child process)", child_times(status, env, args.runs), WIDTH)
+        built = [world_once() for _ in range(args.runs)]
+        times_row("SandboxWorld(500-firm seed) built", built, WIDTH)
 
 
 if __name__ == "__main__":

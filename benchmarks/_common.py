@@ -1,0 +1,110 @@
+"""What the benchmark scripts share: a throwaway home set up as a real one, and timing rows.
+
+Every benchmark points ``TRIGON_SYNC_HOME`` at a temporary directory first, so a run can
+never read or overwrite the user's real config, state or tokens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+from trigon_sync import connections, fields
+from trigon_sync.sandbox import (
+    SANDBOX_COMPANY,
+    SANDBOX_EMAIL,
+    SANDBOX_PASSWORD,
+    SANDBOX_UKU_KEY,
+    SandboxWorld,
+)
+from trigon_sync.sandbox.generator import COUNT_FIELD_NAMES
+from trigon_sync.sandbox.runner import Running
+from trigon_sync.secrets import TRIGON_REFRESH_TOKEN, UKU_API_KEY, Secret, open_store
+from trigon_sync.state import ClientLink, locked_state
+from trigon_sync.trigon import login
+
+
+def write_config(home: Path, trigon_url: str, uku_url: str) -> None:
+    mapping = "\n".join(
+        f'{key} = "{name}"' for key, name in zip(fields.KEYS, COUNT_FIELD_NAMES, strict=True)
+    )
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(
+        f'[trigon]\nbase_url = "{trigon_url}"\nemail = "{SANDBOX_EMAIL}"\ntoken_store = "file"\n\n'
+        f'[uku]\nbase_url = "{uku_url}"\ncompany = "{SANDBOX_COMPANY}"\n\n'
+        '[summary]\ntask_title = "Monthly summary {period}"\ntopic = "Bookkeeping"\n'
+        'first_import_date = 2024-10-01\nschedule = "last_calendar_day"\n\n'
+        f"[fields]\n{mapping}\n",
+        encoding="utf-8",
+    )
+
+
+def link_everything(world: SandboxWorld) -> int:
+    """What import-clients + confirm would leave behind: one Uku client per firm, linked."""
+    with world.lock:
+        made = [
+            (firm, world.uku.create_client({"name": firm.name, "registration_code": None})[0])
+            for firm in world.seed.trigon.firms
+        ]
+    with locked_state() as session:
+        for firm, client in made:
+            session.state.links[firm.id] = ClientLink(
+                firm.id, firm.registration_code or "", firm.name, client["id"], dt.date(2024, 9, 1)
+            )
+        session.save()
+    return len(made)
+
+
+def sandbox_home(tmp: str, world: SandboxWorld, running: Running) -> tuple[Path, int]:
+    """A home in ``tmp`` ready for run-monthly against the running sandbox.
+
+    Config with all 14 fields, a real Trigon login and the Uku key in the file store,
+    every firm linked. Returns the home and how many firms it links.
+    """
+    home = Path(tmp) / "home"
+    os.environ["TRIGON_SYNC_HOME"] = str(home)  # never the user's real home
+    write_config(home, running.trigon_url, running.uku_url)
+    store = open_store("file")
+    wire = connections.trigon_wire(running.trigon_url)
+    store.set(TRIGON_REFRESH_TOKEN, login(wire, SANDBOX_EMAIL, SANDBOX_PASSWORD).refresh)
+    wire.close()
+    store.set(UKU_API_KEY, Secret(SANDBOX_UKU_KEY))
+    return home, link_everything(world)
+
+
+def offline_home(tmp: str) -> Path:
+    """A home in ``tmp`` with config and one linked client, its URLs on a closed port.
+
+    For start-up timings: whatever the command does, it must not need a server.
+    """
+    home = Path(tmp) / "home"
+    os.environ["TRIGON_SYNC_HOME"] = str(home)  # never the user's real home
+    write_config(home, "http://127.0.0.1:9/v1", "http://127.0.0.1:9/api/v3")
+    with locked_state() as session:
+        session.state.links["F1"] = ClientLink("F1", "10137319", "Firm", 1, dt.date(2024, 9, 1))
+        session.save()
+    return home
+
+
+def child_times(argv: list[str], env: dict[str, str], runs: int) -> list[float]:
+    """Wall seconds of ``runs`` child processes; a failing child ends the benchmark."""
+    out = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        done = subprocess.run(argv, env=env, capture_output=True, check=False)
+        out.append(time.perf_counter() - started)
+        if done.returncode != 0:
+            raise SystemExit(f"{argv} exited {done.returncode}: {done.stderr.decode()}")
+    return out
+
+
+def times_header(label: str, width: int) -> None:
+    print(f"{label:<{width}} {'best':>6} {'median':>7} {'worst':>6}")
+
+
+def times_row(name: str, times: list[float], width: int) -> None:
+    print(f"{name:<{width}} {min(times):>6.3f} {statistics.median(times):>7.3f} {max(times):>6.3f}")
