@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -203,32 +204,46 @@ class KillAfterCreates(httpx.BaseTransport):
         return response
 
 
+@contextmanager
+def killed_on_october_31(
+    world: SandboxWorld,
+    tmp_path: Path,
+    creates: int,
+    *,
+    outer: Callable[[httpx.BaseTransport], httpx.BaseTransport] | None = None,
+    **run_kwargs: Any,
+) -> Iterator[Env]:
+    """The 31.10.2024 run, dead after ``creates`` task creates; yields it disarmed to re-run."""
+    killers: list[KillAfterCreates] = []
+
+    def wrap(inner: httpx.BaseTransport) -> httpx.BaseTransport:
+        killers.append(KillAfterCreates(inner, creates))
+        return killers[-1] if outer is None else outer(killers[-1])
+
+    env = connect(world, make_config(), tmp_path, transport_wrapper=wrap)
+    try:
+        with pytest.raises(Killed):
+            env.run(D(2024, 10, 31), **run_kwargs)
+        for killer in killers:
+            killer.armed = False
+        yield env
+    finally:
+        env.close()
+
+
 def test_killed_after_a_create_but_before_the_journal_line(
     sandbox_world: SandboxWorld, sandbox_seed_dict: dict[str, Any], tmp_path: Path
 ) -> None:
     """The worst moment to die: the re-run finds the orphan task by its marker, no double."""
     link_firms(sandbox_world, viewable_firms(sandbox_seed_dict))
-    wrappers: list[KillAfterCreates] = []
-
-    def wrap(inner: httpx.BaseTransport) -> httpx.BaseTransport:
-        wrappers.append(KillAfterCreates(inner, 5))
-        return wrappers[-1]
-
-    env = connect(sandbox_world, make_config(), tmp_path, transport_wrapper=wrap)
-    try:
-        with pytest.raises(Killed):
-            env.run(D(2024, 10, 31), workers=1)
+    with killed_on_october_31(sandbox_world, tmp_path, 5, workers=1) as env:
         assert len(env.tasks()) == 6
         assert len(journal.PeriodJournal(journal.open_run(load_state())).load()) == 5
-        for w in wrappers:
-            w.armed = False
         result = env.run(D(2024, 10, 31))
         actions = Counter(o.plan.action for o in result.periods[0].outcomes)
         assert actions["exists"] == 6  # 5 from the journal, 1 found in Uku by its marker
         assert result.periods[0].complete
         assert set(env.tasks_per_client_period().values()) == {1}
-    finally:
-        env.close()
 
 
 def test_revoked_view_is_named_partial_and_the_next_run_completes(env: Env) -> None:
@@ -384,18 +399,7 @@ def test_reused_key_with_new_counts_updates_the_existing_task(
     """409 IDEMPOTENCY_KEY_REUSED (counts changed since a crashed attempt): found, updated."""
     [firm] = viewable_firms(sandbox_seed_dict)[:1]
     link_firms(sandbox_world, [firm])
-    killers: list[KillAfterCreates] = []
-
-    def wrap(inner: httpx.BaseTransport) -> httpx.BaseTransport:
-        killers.append(KillAfterCreates(inner, 0))
-        return StaleTaskList(killers[-1])
-
-    env = connect(sandbox_world, make_config(), tmp_path, transport_wrapper=wrap)
-    try:
-        with pytest.raises(Killed):
-            env.run(D(2024, 10, 31))
-        for killer in killers:
-            killer.armed = False
+    with killed_on_october_31(sandbox_world, tmp_path, 0, outer=StaleTaskList) as env:
         sandbox_world.add_record(firm, "payment", "2024-10-02T12:00:00+03:00")
         sandbox_world.clear_logs()
         result = env.run(D(2024, 10, 31))
@@ -406,8 +410,6 @@ def test_reused_key_with_new_counts_updates_the_existing_task(
         expected = expected_counts(sandbox_seed_dict, firm, D(2024, 10, 1), D(2024, 10, 30))
         expected["payments_created"] += 1
         assert task_counts(task) == expected
-    finally:
-        env.close()
 
 
 def test_auto_complete_falls_back_to_patch_on_old_deployments(env: Env) -> None:
@@ -466,18 +468,7 @@ def test_a_task_deleted_after_a_crashed_create_is_created_again(
     """Uku replays the first create for the deleted task; the run must not journal a dead id."""
     [firm] = viewable_firms(sandbox_seed_dict)[:1]
     link_firms(sandbox_world, [firm])
-    killers: list[KillAfterCreates] = []
-
-    def wrap(inner: httpx.BaseTransport) -> httpx.BaseTransport:
-        killers.append(KillAfterCreates(inner, 0))
-        return killers[-1]
-
-    env = connect(sandbox_world, make_config(), tmp_path, transport_wrapper=wrap)
-    try:
-        with pytest.raises(Killed):
-            env.run(D(2024, 10, 31))
-        for killer in killers:
-            killer.armed = False
+    with killed_on_october_31(sandbox_world, tmp_path, 0) as env:
         [orphan] = env.tasks()
         with sandbox_world.lock:  # someone tidies the half-done task away in Uku
             del sandbox_world.uku.tasks[orphan["id"]]
@@ -490,8 +481,6 @@ def test_a_task_deleted_after_a_crashed_create_is_created_again(
         done = journal.journal_file("2024-10").with_name("2024-10.jsonl.done")
         [entry] = journal.PeriodJournal(october, done).load().values()
         assert entry.task == task["id"]
-    finally:
-        env.close()
 
 
 class WarnOnTaskCreate(httpx.BaseTransport):
