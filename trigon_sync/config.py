@@ -156,7 +156,10 @@ def require_schedule(config: Config) -> tuple[ScheduleRule, dt.date]:
     ]
     hint = "add it to config.toml; config.example.toml shows every key"
     if not config.exists:
-        hint = f"no config file yet: copy config.example.toml to {config.path} and fill it in"
+        hint = (
+            f"no config file yet at {config.path}: set up with `trigon-sync connect` and "
+            "`map-fields` (or copy config.example.toml there)"
+        )
     raise ConfigError(missing, hint=hint)
 
 

@@ -70,7 +70,10 @@ def require_ready(config: Config, state: State) -> None:
     if problems:
         hint = "set them with `trigon-sync map-fields` (see config.example.toml)"
         if not config.exists:
-            hint = f"no config file yet at {config.path}: copy config.example.toml there"
+            hint = (
+                f"no config file yet at {config.path}: set up with `trigon-sync connect`, "
+                "`import-clients`, `confirm` and `map-fields` (or copy config.example.toml there)"
+            )
         raise ConfigError(problems, hint=hint)
 
 
