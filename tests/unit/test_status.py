@@ -384,3 +384,29 @@ def test_the_cron_probe_reads_the_token_without_showing_it(
     assert result.ok, result.detail
     assert "the Trigon token is readable" in result.detail
     assert "rt-very-secret" not in result.detail
+
+
+def test_an_unfinished_period_keeps_its_window_after_a_schedule_change(healthy: None) -> None:
+    """A 2024-11 run opened on 29.11 (last work day), then the schedule moved to day 5: on
+    02.12 that period is overdue with its own window, not a new 05.12 window."""
+    with locked_state() as session:
+        session.state.journal.update(
+            period="2024-11",
+            import_day=dt.date(2024, 11, 29),
+            window_start=dt.date(2024, 10, 31),
+            window_end=dt.date(2024, 11, 28),
+            started_at="2024-11-29T00:30:00+02:00",
+        )
+        session.save()
+    write_config(FULL_CONFIG.replace('"last_calendar_day"', '"day_of_next_month"\nday = 5'))
+    result = report(dt.date(2024, 12, 2))
+    upcoming = result.facts.next_run
+    assert upcoming is not None
+    assert (upcoming.import_day, upcoming.window_end) == (
+        dt.date(2024, 11, 29),
+        dt.date(2024, 11, 28),
+    )
+    stale = check(result, "runs.current")
+    assert stale.outcome is Outcome.FAIL
+    assert "2024-11 (import day 29.11.2024)" in stale.detail
+    assert result.exit_code is ExitCode.PARTIAL
