@@ -26,6 +26,7 @@ from trigon_sync.diagnostics import (
     uku_checks,
 )
 from trigon_sync.errors import ExitCode, TrigonSyncError
+from trigon_sync.journal import open_run
 from trigon_sync.schedule import Run, due_runs, next_run, window_start
 from trigon_sync.secrets import (
     TRIGON_REFRESH_TOKEN,
@@ -187,6 +188,16 @@ def window_facts(
     if rule is None or first is None:
         return None, ()
     start = window_start(first, state.last_period_end)
+    try:
+        pending = open_run(state)
+    except TrigonSyncError:
+        pending = None  # run-monthly stops on it too; the rule still says what is due
+    if pending is not None and pending.window_start == start:
+        # run-monthly resumes the open period's own window first, whatever the rule now says
+        # (monthly_plan.schedule_for), so status must show that window and its import day.
+        later = due_runs(rule, first, pending.window_end, pending.period, today)
+        due = [pending, *later] if pending.import_day <= today else []
+        return pending, tuple(run for run in due if run.import_day < today)
     upcoming = next_run(rule, start, state.last_period)
     due = due_runs(rule, first, state.last_period_end, state.last_period, today)
     return upcoming, tuple(run for run in due if run.import_day < today)
