@@ -241,3 +241,25 @@ def test_part_of_a_name_matches_from_the_start_of_a_word(state: State) -> None:
     assert found is not None and found.trigon_id == "f8"
     found = explain_client("aed", state, CONFIG, JOURNALS, dt.date(2024, 11, 1)).link
     assert found is not None and found.trigon_id == "f8"
+
+
+def test_a_failed_rerun_after_the_task_is_not_called_an_earlier_failure(state: State) -> None:
+    """2024-10 done with task 5001, then a --rerun failed for Alpha: say the re-count failed
+    (the task keeps the older counts), not that an earlier run failed and a later one did it."""
+    state.record(
+        dt.datetime(2024, 11, 12, 9, 0, tzinfo=TALLINN),
+        "run-monthly --rerun",
+        "partial",
+        periods=["2024-10"],
+        complete=[],
+        clients_ok=1,
+        clients_failed=1,
+        failures=[{"firm": "f1", "name": "Alpha OÜ", "reason": "Uku refused the value"}],
+    )
+    october = explain_client(
+        "10137319", state, CONFIG, JOURNALS, dt.date(2024, 11, 20), period="2024-10"
+    ).periods[0]
+    assert (october.verdict, october.task_id) == (Verdict.TASK, 5001)
+    assert "earlier run failed" not in october.reason
+    assert "re-count" in october.reason
+    assert "Uku refused the value" in october.reason
