@@ -64,6 +64,8 @@ class Failure:
 
     at: str
     reason: str
+    rerun: bool = False
+    """A ``run-monthly --rerun`` re-count: it comes after the task, not before it."""
 
 
 @dataclass(frozen=True)
@@ -211,8 +213,10 @@ def failures_by_period(
     """period -> the runs that failed for ``firm_id``, oldest first (see module docstring)."""
     found: dict[str, list[Failure]] = {}
     for record in history:
-        if not str(record.get("command", "")).startswith("run-monthly"):
+        command = str(record.get("command", ""))
+        if not command.startswith("run-monthly"):
             continue
+        rerun = "--rerun" in command
         periods = [str(p) for p in record.get("periods") or ()]
         complete = {str(p) for p in record.get("complete") or ()}
         open_periods = [p for p in periods if p not in complete]
@@ -223,7 +227,11 @@ def failures_by_period(
             period = str(item.get("period") or default or "")
             if period:
                 found.setdefault(period, []).append(
-                    Failure(str(record.get("at", "?")), str(item.get("reason") or "no reason"))
+                    Failure(
+                        str(record.get("at", "?")),
+                        str(item.get("reason") or "no reason"),
+                        rerun=rerun,
+                    )
                 )
     return found
 
@@ -263,11 +271,16 @@ def _answer(run: Run, verdict: Verdict, reason: str, **extra: Any) -> PeriodAnsw
 
 
 def _with_task(run: Run, entry: journal.Entry, failures: Sequence[Failure]) -> PeriodAnswer:
+    before = [f for f in failures if not f.rerun]
+    recounts = [f for f in failures if f.rerun]
     earlier = (
-        f"; an earlier run failed ({failures[-1].reason}) and a later one did it"
-        if failures
-        else ""
+        f"; an earlier run failed ({before[-1].reason}) and a later one did it" if before else ""
     )
+    if recounts:
+        earlier += (
+            f"; a re-count (`run-monthly --rerun`) on {_when(recounts[-1].at)} failed for this "
+            f"client ({recounts[-1].reason}), so the task may still hold the earlier counts"
+        )
     how = _ACTIONS.get(entry.action, entry.action)
     return _answer(
         run,
