@@ -207,14 +207,14 @@ def test_confirm_with_an_unknown_manager_writes_nothing(cli: Invoke, connected: 
 def test_confirm_on_a_terminal_asks_with_the_counts(
     cli: Invoke, connected: Running, expected: ImportCounts, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On a TTY the question shows create/link/skip counts; answering no writes nothing."""
+    """On a TTY the question shows create/link/skip counts; answering no writes nothing, exit 2."""
     assert cli("import-clients").exit_code == 0
     monkeypatch.setattr(output, "is_interactive", lambda: True)
     result = cli("confirm", "--skip", uku_plan_code(cli), stdin="n\n")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == ExitCode.USAGE, result.output
     question = f"Create {expected.to_create - 1} Uku client(s), link {expected.to_link} existing"
     assert f"{question}, skip 1" in flat(result.stdout)
-    assert "Cancelled; nothing was written." in result.stdout
+    assert "cancelled; nothing was written to Uku" in result.stderr
     assert connected.world.writes() == []
 
 

@@ -42,7 +42,7 @@ from trigon_sync.client_import import (
 )
 from trigon_sync.config import load_config
 from trigon_sync.connections import trigon_client, uku_client
-from trigon_sync.errors import PartialFailure
+from trigon_sync.errors import PartialFailure, UsageError
 from trigon_sync.importer import Action, Flag, ImportPlan, PlanRow, select_rows
 from trigon_sync.register import RegisterIndex, resolve_register_file
 from trigon_sync.state import load_state, locked_state
@@ -161,7 +161,7 @@ def _plan_table(plan: ImportPlan) -> Table:
     table = Table(title="Client import plan (staged; nothing written to Uku yet)")
     table.add_column("☑", justify="center", no_wrap=True)
     table.add_column("Name", min_width=16)
-    table.add_column("Registration code", no_wrap=True)
+    table.add_column("Reg. code", no_wrap=True)  # 8 digits; the plan fits 80 columns
     table.add_column("Action", no_wrap=True)
     table.add_column("Register", justify="center", no_wrap=True)
     table.add_column("Notes")
@@ -281,8 +281,7 @@ def confirm(
         with uku_client(config) as uku:
             manager_id = find_manager(uku.list_members(), manager).id if manager else None
             if not yes and not output.confirm(question, yes):
-                output.stdout.print("Cancelled; nothing was written.", markup=False)
-                return
+                raise UsageError("cancelled; nothing was written to Uku")
             with _apply_progress(len(selection.apply)) as on_row:
                 result = apply_plan(
                     selection,
