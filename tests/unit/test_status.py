@@ -410,3 +410,13 @@ def test_an_unfinished_period_keeps_its_window_after_a_schedule_change(healthy: 
     assert stale.outcome is Outcome.FAIL
     assert "2024-11 (import day 29.11.2024)" in stale.detail
     assert result.exit_code is ExitCode.PARTIAL
+
+
+def test_a_cron_keyring_without_the_stored_token_is_a_failure() -> None:
+    """The token is stored here, but the keyring cron reaches does not have it: ✗, since
+    the 00:30 run would find no Trigon connection."""
+    write_config()
+    probe = KeyringProbe(True, "PlaintextKeyring: no Trigon token stored", token=False)
+    result = keyring_check(load_config(), lambda: probe, token_stored=True)
+    assert result.outcome is Outcome.FAIL
+    assert "PYTHON_KEYRING_BACKEND" in (result.fix or "")
