@@ -648,6 +648,8 @@ class KeyringProbe:
 
     ok: bool
     detail: str
+    token: bool | None = None
+    """Whether the Trigon token was readable there (None: not known)."""
 
 
 KeyringProber = Callable[[], KeyringProbe]
@@ -692,15 +694,31 @@ def cron_keyring_probe() -> KeyringProbe:
     if not answer.get("ok"):
         return KeyringProbe(False, str(answer.get("error")))
     token = "the Trigon token is readable" if answer.get("token") else "no Trigon token stored"
-    return KeyringProbe(True, f"{answer.get('backend')}: {token}")
+    return KeyringProbe(True, f"{answer.get('backend')}: {token}", bool(answer.get("token")))
 
 
-def keyring_check(config: Config, probe: KeyringProber = cron_keyring_probe) -> Check:
-    """The OS keyring must answer without anyone at a desktop: cron has no session."""
+def keyring_check(
+    config: Config, probe: KeyringProber = cron_keyring_probe, *, token_stored: bool | None = None
+) -> Check:
+    """The OS keyring must answer without anyone at a desktop: cron has no session.
+
+    ``token_stored``: whether this session reads the Trigon token; a keyring that answers
+    from cron without it (another backend there) fails the 00:30 run all the same.
+    """
     name, title = _check("keyring.cron")
     if config.trigon.token_store == "file":
         return passed(name, title, f"tokens are in {paths.token_file()}; no keyring needed")
     result = probe()
+    if result.ok and token_stored and result.token is False:
+        return failed(
+            name,
+            title,
+            f"from a cron-like environment the keyring answers ({result.detail}), but the "
+            "Trigon token stored from this session is not there: cron reaches another keyring",
+            "set the same PYTHON_KEYRING_BACKEND in the crontab as in this shell, or run "
+            "`trigon-sync connect --token-store file` (and connect-uku)",
+            ExitCode.CONFIG,
+        )
     if result.ok:
         return passed(name, title, f"from a cron-like environment: {result.detail}")
     return failed(
@@ -859,13 +877,14 @@ def environment_checks(
     keyring_probe: KeyringProber = cron_keyring_probe,
     crontab: Callable[[], str | None] = read_crontab,
     environ: Mapping[str, str] | None = None,
+    trigon_token: bool | None = None,
 ) -> list[Check]:
     """Keyring from cron, file modes, time zone, register file (no Trigon/Uku call)."""
     checks: list[Check] = []
     if config is None:
         checks.append(skipped(*_check("keyring.cron"), "config.toml is not valid"))
     else:
-        checks.append(keyring_check(config, keyring_probe))
+        checks.append(keyring_check(config, keyring_probe, token_stored=trigon_token))
     checks.append(permissions_check())
     checks.append(timezone_check(tallinn_now, crontab=crontab(), environ=environ))
     if config is None:

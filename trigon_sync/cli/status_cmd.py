@@ -204,7 +204,7 @@ def doctor_command(
     now = clock.now()
     report = status(now.date())
     config = report.facts.config
-    environment = environment_checks(config, now)
+    environment = environment_checks(config, now, trigon_token=report.facts.trigon_token)
     with _clients(config, live_gates(report)) as (trigon, uku):
         doctor = diagnose(report, trigon=trigon, uku=uku, environment=environment)
     if as_json:
