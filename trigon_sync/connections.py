@@ -32,12 +32,18 @@ def trigon_wire(
     transport: httpx.BaseTransport | None = None,
     policy: RetryPolicy | None = None,
     sleep: Sleep = time.sleep,
+    hint: str | None = None,
 ) -> TrigonWire:
-    """The read-only wire to Trigon at ``base_url`` (used directly by `connect`)."""
+    """The read-only wire to Trigon at ``base_url`` (used directly by `connect`).
+
+    ``hint`` replaces the "check config.toml" advice where the URL came from elsewhere
+    (`connect --trigon-url`, or the built-in default before config.toml exists).
+    """
     session = HttpSession(
         make_client(base_url, transport=transport),
         service="Trigon",
-        hint=f"check the network and trigon.base_url in config.toml ({base_url}); "
+        hint=hint
+        or f"check the network and trigon.base_url in config.toml ({base_url}); "
         "running again is safe",
         policy=policy,
         pacer=RateLimitPacer(sleep=sleep),
@@ -70,12 +76,14 @@ def make_uku_client(
     transport: httpx.BaseTransport | None = None,
     policy: RetryPolicy | None = None,
     sleep: Sleep = time.sleep,
+    hint: str | None = None,
 ) -> UkuClient:
     """An Uku client for explicit settings (used by `connect-uku` before saving them)."""
     session = HttpSession(
         make_client(base_url, transport=transport),
         service="Uku",
-        hint=f"check the network and uku.base_url in config.toml ({base_url}); "
+        hint=hint
+        or f"check the network and uku.base_url in config.toml ({base_url}); "
         "running again is safe",
         policy=policy,
         pacer=RateLimitPacer(tier_of=uku_tier, sleep=sleep),

@@ -136,7 +136,7 @@ def test_login_failures_each_have_their_message(
 
 
 def test_unreachable_trigon(cli: Invoke) -> None:
-    """A closed port gives 'Trigon is unreachable at <url>' and the SERVICE exit code."""
+    """A closed port: 'Trigon is unreachable at <url>', the option to fix it, SERVICE exit code."""
     # Bound but never listening: connections are refused and no other test can take the port.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -153,6 +153,8 @@ def test_unreachable_trigon(cli: Invoke) -> None:
         )
     assert result.exit_code == ExitCode.SERVICE
     assert f"Trigon is unreachable at {url}" in result.stderr
+    assert "pass --trigon-url URL" in result.stderr  # nothing is in config.toml yet
+    assert "config.toml" not in result.stderr
 
 
 def test_no_keyring_backend_explains_and_file_store_works(

@@ -154,6 +154,11 @@ def _uku_connected(config: Config, store: SecretStore) -> bool:
     return bool(config.uku.company) and store.get(UKU_API_KEY) is not None
 
 
+def _url_hint(option: str) -> str:
+    """Nothing is saved before the check passes, so the fix is the option, not config.toml."""
+    return f"check the network and the URL; pass {option} URL to use another server"
+
+
 def connect(
     email: str | None = typer.Option(None, "--email", help="The Trigon user's email."),
     password_stdin: bool = typer.Option(
@@ -186,7 +191,7 @@ def connect(
     password = _read_secret(
         from_stdin=password_stdin, prompt="Trigon password", option="--password-stdin"
     )
-    wire = trigon_wire(base_url, policy=INTERACTIVE_POLICY)
+    wire = trigon_wire(base_url, policy=INTERACTIVE_POLICY, hint=_url_hint("--trigon-url"))
     try:
         grant = login(wire, email, password)
     finally:
@@ -257,7 +262,9 @@ def connect_uku(
         )
     key = Secret(key_text.strip())
     del key_text
-    with make_uku_client(base_url, company, key, policy=INTERACTIVE_POLICY) as client:
+    with make_uku_client(
+        base_url, company, key, policy=INTERACTIVE_POLICY, hint=_url_hint("--uku-url")
+    ) as client:
         members = client.check()
     store.set(UKU_API_KEY, key)
     with edit_config() as raw:
