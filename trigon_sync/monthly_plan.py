@@ -33,7 +33,10 @@ if TYPE_CHECKING:
 
 Action = Literal["create", "update", "exists", "skip"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "exists", "skip")
-IMPORT_HINT = "run `trigon-sync import-clients` to add them"
+IMPORT_HINT = (
+    "run `trigon-sync import-clients` to add them; one it shows as a conflict (no "
+    "registration code, or one shared with another firm) needs the code fixed in Trigon first"
+)
 DONE_EARLIER = "done by an earlier run"
 """The reason of an ``exists`` plan taken from the period's journal (nothing fetched)."""
 

@@ -242,4 +242,5 @@ def test_unlinked_firms_warning_names_the_fix() -> None:
     assert warning is not None
     assert warning.startswith("12 Trigon firm(s)")
     assert "and 2 more" in warning and "import-clients" in warning
+    assert "conflict" in warning  # import-clients never applies those: say what unblocks them
     assert unlinked_warning(firms[:1], state()) is None
