@@ -206,6 +206,10 @@ def test_explain_and_history_after_real_runs(cli: Invoke, sandbox: Running) -> N
     assert "partial" in shown.stdout and links["f3"].name in shown.stdout
     assert "Showing 1 of 2 runs" in shown.stdout
 
+    # status dates the last run the way history does (dd.mm.yyyy hh:mm), not as raw ISO
+    when = dt.datetime.fromisoformat(history["runs"][0]["at"]).strftime("%d.%m.%Y %H:%M")
+    assert f"Last run    {when}: partial, 1 client(s) failed" in cli("status").stdout
+
 
 def test_explain_an_ambiguous_name_is_a_usage_error(cli: Invoke, installed: Running) -> None:
     """A name part shared by several clients: exit 2 listing them."""

@@ -129,7 +129,7 @@ def _render_status(report: StatusReport) -> None:
         failures = run.get("failures") or []
         _line(
             "Last run",
-            f"{run.get('at', '?')}: {run.get('result', '?')}"
+            f"{_when(run.get('at', '?'))}: {run.get('result', '?')}"
             + (f", {len(failures)} client(s) failed" if failures else ""),
         )
     output.stdout.print(Text("Checks", style="bold"))
