@@ -498,8 +498,8 @@ def _linked_firms(state: State, by_id: Mapping[str, Any]) -> Check:
             title,
             f"{len(problems)} of {len(state.links)} linked firms cannot be read: "
             + _names(problems),
-            "add List and View for these firms to the Trigon user's role in Trigon "
-            "(or remove the firm from the import), then run `trigon-sync import-clients` again",
+            "add List and View for these firms to the Trigon user's role in Trigon, then run "
+            "`trigon-sync run-monthly` again (it redoes only the clients that failed)",
             ExitCode.PERMISSION,
         )
     return passed(name, title, f"all {len(state.links)} listed and viewable")

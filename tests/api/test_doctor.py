@@ -174,7 +174,7 @@ def test_a_healthy_installation_passes_every_check(setup: Setup) -> None:
 
 
 def test_a_firm_without_view_is_named_with_the_fix(setup: Setup) -> None:
-    """View taken away on a linked firm: ✗ naming it, 'add List and View', exit PERMISSION."""
+    """View taken away on a linked firm: ✗ naming it, grant View then rerun, exit PERMISSION."""
     firm = setup.world.trigon.firms["f2"]
     setup.world.revoke_view("f2")
     report = setup.doctor()
@@ -182,6 +182,7 @@ def test_a_firm_without_view_is_named_with_the_fix(setup: Setup) -> None:
     assert check.outcome is Outcome.FAIL
     assert f"{firm.name} ({firm.registration_code}): listed without View" in check.detail
     assert check.fix is not None and "add List and View" in check.fix
+    assert "`trigon-sync run-monthly` again" in check.fix  # import-clients would not retry it
     assert report.exit_code is ExitCode.PERMISSION
 
 
