@@ -83,8 +83,7 @@ def make_uku_client(
         make_client(base_url, transport=transport),
         service="Uku",
         hint=hint
-        or f"check the network and uku.base_url in config.toml ({base_url}); "
-        "running again is safe",
+        or f"check the network and uku.base_url in config.toml ({base_url}); running again is safe",
         policy=policy,
         pacer=RateLimitPacer(tier_of=uku_tier, sleep=sleep),
         sleep=sleep,
