@@ -144,3 +144,20 @@ def test_bad_date_argument_is_a_usage_error(cli: Invoke) -> None:
     result = cli("state", "set-last-period-end", "31.02.2024", "--yes")
     assert result.exit_code == ExitCode.USAGE
     assert "February 2024" in result.output
+
+
+def test_show_names_the_unfinished_period_and_newest_run_first(cli: Invoke) -> None:
+    """A partial period is named with the command that resumes it; runs read newest first."""
+    with locked_state() as session:
+        session.state.journal = {"period": "2024-10"}
+        session.state.history = [
+            {"at": "2024-10-31T00:30:00+02:00", "command": "run-monthly", "result": "partial"},
+            {"at": "2024-11-01T00:30:00+02:00", "command": "run-monthly", "result": "ok"},
+        ]
+        session.save()
+    shown = cli("state", "show")
+    assert shown.exit_code == 0, shown.output
+    assert "Unfinished period: 2024-10; the next `trigon-sync run-monthly` resumes it" in (
+        shown.stdout
+    )
+    assert shown.stdout.index("01.11.2024 00:30") < shown.stdout.index("31.10.2024 00:30")

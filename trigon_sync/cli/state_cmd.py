@@ -48,16 +48,32 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print one JSON obje
     console.print(f"Last period: {state.last_period or '—'}")
     console.print(f"Linked clients: {len(state.links)}")
     console.print(f"Staged client import: {'yes' if state.staged_import else 'no'}")
-    console.print(f"Monthly run in progress: {'yes' if run_in_progress(state) else 'no'}")
+    console.print(f"Unfinished period: {_unfinished(state)}", markup=False)
     if state.history:
-        table = Table("At", "Command", "Result", title="Recent runs")
-        for entry in state.history[-SHOWN_HISTORY:]:
+        table = Table("At", "Command", "Result", title="Recent runs (newest first)")
+        for entry in reversed(state.history[-SHOWN_HISTORY:]):
             table.add_row(
-                str(entry.get("at", "")),
+                _when(entry.get("at", "")),
                 str(entry.get("command", "")),
                 str(entry.get("result", "")),
             )
         console.print(table)
+
+
+def _unfinished(state: State) -> str:
+    """A period a run started and left partial (not a process running now: that is the lock)."""
+    if not run_in_progress(state):
+        return "none"
+    period = state.journal.get("period")
+    return f"{period}; the next `trigon-sync run-monthly` resumes it"
+
+
+def _when(at: object) -> str:
+    """The run's ISO timestamp as ``history`` shows it: ``30.11.2024 00:30``."""
+    try:
+        return dt.datetime.fromisoformat(str(at)).strftime("%d.%m.%Y %H:%M")
+    except ValueError:
+        return str(at)
 
 
 def _same_window(a: State, b: State) -> bool:
