@@ -28,10 +28,11 @@ from monthly_env import (
 )
 
 from trigon_sync import fields, journal, paths
-from trigon_sync.errors import PermissionDenied
+from trigon_sync.client_import import unlink
+from trigon_sync.errors import PermissionDenied, UsageError
 from trigon_sync.sandbox import SandboxWorld
 from trigon_sync.schedule import ScheduleRule
-from trigon_sync.state import load_state
+from trigon_sync.state import load_state, locked_state
 from trigon_sync.uku.adapter import read_marker
 
 D = dt.date
@@ -536,3 +537,42 @@ def test_a_crowded_topic_with_look_alike_markers_gets_one_task_per_client(env: E
     assert {o.plan.action for o in result.periods[0].outcomes} == {"create"}
     mine = Counter(t["client_id"] for t in env.tasks() if t["title"].endswith("2024-10"))
     assert mine == {link.uku_client_id: 1 for link in links}
+
+
+NOW = dt.datetime(2024, 12, 1, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+
+
+def test_unlinking_a_firm_that_lost_view_lets_the_period_complete(env: Env) -> None:
+    """A client whose View is gone for good is unlinked; the next run closes Oct and Nov."""
+    victim = sorted(load_state().links.values(), key=lambda link: link.trigon_id)[2]
+    env.world.revoke_view(victim.trigon_id)
+    first = env.run(D(2024, 11, 30))
+    assert [o.link.trigon_id for o in first.failed] == [victim.trigon_id]
+    assert load_state().last_period_end is None
+
+    with locked_state() as session:
+        removed = unlink(session.state, victim.registration_code, NOW)
+        session.save()
+    assert removed.trigon_id == victim.trigon_id
+
+    again = env.run(D(2024, 11, 30))
+    assert not again.failed
+    assert [p.run.period for p in again.periods] == ["2024-10", "2024-11"]
+    final = load_state()
+    assert final.last_period_end == D(2024, 11, 29)
+    assert victim.trigon_id not in final.links
+    assert final.history[-2]["command"] == "unlink"
+    others = len(final.links)
+    per_period = Counter(t["title"] for t in env.tasks())
+    assert per_period == {"Monthly summary 2024-10": others, "Monthly summary 2024-11": others}
+    assert not any(t["client_id"] == victim.uku_client_id for t in env.tasks())
+
+
+def test_unlink_refuses_an_unknown_code_and_a_part_of_a_name(env: Env) -> None:
+    """Only an exact registration code or Trigon id unlinks; anything else changes nothing."""
+    state = load_state()
+    some = next(iter(state.links.values()))
+    for query in ("99999999", some.name.split()[0]):
+        with pytest.raises(UsageError):
+            unlink(state, query, NOW)
+    assert len(state.links) == len(load_state().links)

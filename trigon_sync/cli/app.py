@@ -62,6 +62,7 @@ COMMANDS: dict[str, tuple[str, Registrar]] = {
     "import-clients": ("import_cmd", _module_register),
     "confirm": ("import_cmd", _module_register),
     "clients": ("import_cmd", _module_register),
+    "unlink": ("import_cmd", _module_register),
     "map-fields": ("mapfields_cmd", _command("map-fields", "map_fields")),
     "status": ("status_cmd", _module_register),
     "doctor": ("status_cmd", _module_register),

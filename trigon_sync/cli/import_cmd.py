@@ -39,6 +39,7 @@ from trigon_sync.client_import import (
     find_manager,
     stage_plan,
     staged_plan,
+    unlink,
 )
 from trigon_sync.config import load_config
 from trigon_sync.connections import trigon_client, uku_client
@@ -52,6 +53,7 @@ IMPORT_EXAMPLE = (
 )
 CONFIRM_EXAMPLE = "Example: trigon-sync confirm --skip 10137319 --manager mari@firm.ee"
 CLIENTS_EXAMPLE = "Example: trigon-sync clients --json"
+UNLINK_EXAMPLE = "Example: trigon-sync unlink 10137319 --yes"
 NEXT_STEPS = "Next: assign managers and workflows in Uku; then `trigon-sync map-fields`."
 REGISTER_NOT_CHECKED = (
     "Business Register not checked (no register file): only check digits were verified. "
@@ -411,8 +413,43 @@ def clients(
     console.print(f"{len(links)} linked client(s).", markup=False)
 
 
+def unlink_command(
+    client: str = typer.Argument(
+        ..., metavar="CODE_OR_ID", help="The firm's registration code or Trigon id."
+    ),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+) -> None:
+    """Stop counting one client: remove its link (the Uku client itself stays).
+
+    For a client that left, or whose Trigon View permission is gone for good: the next
+    run-monthly then completes an unfinished period without it.
+    """
+    link = next(
+        (
+            candidate
+            for candidate in load_state().links.values()
+            if client.strip() in (candidate.trigon_id, candidate.registration_code)
+        ),
+        None,
+    )
+    shown = f"{link.name} ({link.registration_code})" if link else client
+    question = f"Unlink {shown}? It gets no more summary tasks."
+    if not output.confirm(question, yes):
+        raise UsageError("cancelled; nothing was changed")
+    with locked_state() as session:
+        removed = unlink(session.state, client, clock.now())
+        session.save()
+    output.stdout.print(
+        f"Unlinked {removed.name} ({removed.registration_code}); Uku client "
+        f"{removed.uku_client_id} is unchanged. `trigon-sync import-clients` and `confirm` "
+        "link it again.",
+        markup=False,
+    )
+
+
 def register(app: Any) -> None:
-    """Add the three commands to the root app (one line in cli/app.py)."""
+    """Add the import commands to the root app (one line in cli/app.py)."""
     app.command("import-clients", epilog=IMPORT_EXAMPLE)(import_clients)
     app.command("confirm", epilog=CONFIRM_EXAMPLE)(confirm)
     app.command("clients", epilog=CLIENTS_EXAMPLE)(clients)
+    app.command("unlink", epilog=UNLINK_EXAMPLE)(unlink_command)
