@@ -173,7 +173,8 @@ class MonthlyResult:
         return PartialFailure(
             f"{len(failed)} client(s) failed in period {periods}: {names}",
             result=self,
-            hint="the others are done; fix these and run again — only they are retried",
+            hint="the others are done; fix these and run again — only they are retried "
+            "(`trigon-sync unlink CODE` stops counting a client that has left)",
         )
 
 
