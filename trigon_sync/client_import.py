@@ -332,13 +332,11 @@ def _failed(row: PlanRow, reason: str) -> RowResult:
     return RowResult(row, Outcome.FAILED, reason=reason)
 
 
-def unlink(state: State, query: str, now: dt.datetime) -> ClientLink:
-    """Remove the link of the firm whose registration code or Trigon id is ``query``.
+def linked_by_code_or_id(state: State, query: str) -> ClientLink:
+    """The one linked client whose registration code or Trigon id is exactly ``query``.
 
-    The way out when a client leaves the firm or its View permission is gone for good:
-    the monthly run counts the clients linked when it runs, so an unfinished period can
-    complete without it. Only exact codes or ids are accepted — a part of a name could
-    silently pick the wrong client. The Uku client itself is left as it is.
+    Only exact codes or ids are accepted for removing a link — a part of a name could
+    silently pick the wrong client.
     """
     wanted = normalise_code(query)
     matches = [
@@ -358,7 +356,17 @@ def unlink(state: State, query: str, now: dt.datetime) -> ClientLink:
             f"{query!r} matches {len(matches)} linked clients: {listed}",
             hint="give the Trigon id of the one to unlink",
         )
-    [link] = matches
+    return matches[0]
+
+
+def unlink(state: State, query: str, now: dt.datetime) -> ClientLink:
+    """Remove the link of the firm whose registration code or Trigon id is ``query``.
+
+    The way out when a client leaves the firm or its View permission is gone for good:
+    the monthly run counts the clients linked when it runs, so an unfinished period can
+    complete without it. The Uku client itself is left as it is.
+    """
+    link = linked_by_code_or_id(state, query)
     del state.links[link.trigon_id]
     state.record(
         now,

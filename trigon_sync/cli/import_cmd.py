@@ -37,6 +37,7 @@ from trigon_sync.client_import import (
     apply_plan,
     build_plan,
     find_manager,
+    linked_by_code_or_id,
     stage_plan,
     staged_plan,
     unlink,
@@ -424,16 +425,8 @@ def unlink_command(
     For a client that left, or whose Trigon View permission is gone for good: the next
     run-monthly then completes an unfinished period without it.
     """
-    link = next(
-        (
-            candidate
-            for candidate in load_state().links.values()
-            if client.strip() in (candidate.trigon_id, candidate.registration_code)
-        ),
-        None,
-    )
-    shown = f"{link.name} ({link.registration_code})" if link else client
-    question = f"Unlink {shown}? It gets no more summary tasks."
+    link = linked_by_code_or_id(load_state(), client)  # an unknown code fails before asking
+    question = f"Unlink {link.name} ({link.registration_code})? It gets no more summary tasks."
     if not output.confirm(question, yes):
         raise UsageError("cancelled; nothing was changed")
     with locked_state() as session:
