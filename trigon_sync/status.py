@@ -203,7 +203,7 @@ def window_facts(
     return upcoming, tuple(run for run in due if run.import_day < today)
 
 
-def _store_for(config: Config) -> SecretStore:
+def _store_for(config: Config) -> KeyringStore | FileStore:
     if config.trigon.token_store == "file":
         return FileStore(paths.token_file())
     return KeyringStore(timeout=STATUS_KEYRING_TIMEOUT)
@@ -229,9 +229,11 @@ def gather(today: dt.date, *, store: SecretStore | None = None) -> LocalFacts:
     uku_key: bool | None = None
     if config is not None:
         try:
-            description = describe_store(config.trigon.token_store)
+            # One store, one keyring probe, bounded by STATUS_KEYRING_TIMEOUT.
+            configured = _store_for(config)
+            description = describe_store(config.trigon.token_store, store=configured)
             if description.usable:
-                store = store or _store_for(config)
+                store = store or configured
                 trigon_token = store.get(TRIGON_REFRESH_TOKEN) is not None
                 uku_key = store.get(UKU_API_KEY) is not None
         except TrigonSyncError as exc:
