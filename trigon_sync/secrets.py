@@ -154,7 +154,15 @@ def _usable_backend() -> object:
     import keyring.backends.null
     import keyring.core
 
-    backend = keyring.get_keyring()
+    try:
+        backend = keyring.get_keyring()
+    except (ImportError, AttributeError, ValueError) as exc:
+        # keyring loads PYTHON_KEYRING_BACKEND / its config file lazily, on first use.
+        raise SecretStoreError(
+            f"the keyring backend selected for keyring cannot be loaded ({exc})",
+            hint="fix PYTHON_KEYRING_BACKEND or keyring's config file "
+            "(`keyring --list-backends` shows what is installed)",
+        ) from exc
     if isinstance(backend, keyring.backends.fail.Keyring | keyring.backends.null.Keyring):
         raise NoKeyringBackend(_qualified(backend))
     if not keyring.core.recommended(backend) and not _explicitly_selected(backend):
@@ -394,9 +402,15 @@ class StoreDescription:
         return text if self.usable else f"{text}: {self.problem}"
 
 
-def describe_store(kind: str = "keyring") -> StoreDescription:
-    """Which store is in use and whether it works, probing the keyring (with a timeout)."""
-    store = open_store(kind)
+def describe_store(
+    kind: str = "keyring", *, store: KeyringStore | FileStore | None = None
+) -> StoreDescription:
+    """Which store is in use and whether it works, probing the keyring (with a timeout).
+
+    Pass ``store`` to describe the very store the caller will read (with its timeout)
+    instead of opening a second one.
+    """
+    store = store or open_store(kind)
     if isinstance(store, FileStore):
         exists = store.path.exists()
         problem = None

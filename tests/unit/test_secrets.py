@@ -209,3 +209,14 @@ def test_file_store_writers_in_two_processes_never_lose_each_others_secret(
     for thread in threads:
         thread.join()
     assert lost == []
+
+
+def test_a_misspelt_keyring_backend_is_a_clear_store_error(monkeypatch) -> None:
+    """PYTHON_KEYRING_BACKEND naming a missing module is explained, not an unexpected error."""
+    import keyring.core
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "bogus_module.Backend")
+    monkeypatch.setattr(keyring.core, "_keyring_backend", None)
+    with pytest.raises(SecretStoreError) as caught:
+        KeyringStore().get("trigon-refresh-token")
+    assert "PYTHON_KEYRING_BACKEND" in str(caught.value)
