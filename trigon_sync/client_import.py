@@ -4,29 +4,32 @@
 :func:`staged_plan`, :func:`find_manager` and :func:`apply_plan`. Nothing here prints:
 results come back as dataclasses for ``cli/import_cmd.py`` to render.
 
-Why a resumed ``confirm`` never creates an Uku client twice
------------------------------------------------------------
-Two guards, each enough on its own for the case it covers:
+Why ``confirm`` never creates an Uku client twice
+-------------------------------------------------
+Nothing about the real Uku may be trusted for this: it ignores the Idempotency-Key on
+most paths, drops the ``registration_code`` filter it does not document, and may list a
+new client only a little later. So:
 
-* **Re-check by code before every create.** Just before creating a firm's client we
-  ask Uku for clients with that registration code (``GET /clients?registration_code=``).
-  If one exists — created by an earlier ``confirm`` that was killed before it saved the
-  link, or added by hand since the review — it is linked instead (outcome ``found``).
-  That filter matches the code exactly, so a client typed by hand as "12 345 678" is
-  found in one full listing read when the confirm starts and compared normalised.
-* **Idempotency-Key from the firm.** Every create carries
-  :func:`~trigon_sync.importer.idempotency_key_for_firm`, so a POST whose answer was lost
-  (5xx or dropped connection after Uku committed) is retried by the HTTP layer and Uku
-  replays the first answer instead of adding a second client.
+* **One full listing decides.** When ``confirm`` starts, every Uku client is read (all
+  pages) and matched by *normalised* registration code ("12 345 678" is 12345678). A
+  planned create whose code Uku already has (an earlier confirm killed before it saved
+  the link, or a client added by hand since the review) is linked instead (``found``).
+* **A create is announced before it is sent.** A line in ``journal/client-creates.jsonl``
+  (fsync'd) says a firm's create is on its way. A later confirm that finds such a line
+  waits until Uku's lists have caught up (``[uku] settle_seconds`` after it was sent)
+  and reads Uku again before creating anything for that firm.
+* **A create whose answer was lost is never repeated blindly.** The HTTP layer does not
+  repeat POSTs; on a lost answer, a 5xx or a 409 ``IDEMPOTENCY_CONFLICT`` this module
+  waits for the lists to settle, reads Uku by code, links the client if it is there and
+  only then creates again; after :data:`ATTEMPTS` unconfirmed tries the row fails and
+  the next confirm looks again.
 
-Links are therefore saved to state.toml **in batches** (every :data:`SAVE_EVERY`
-applied rows, at the end, and when an error stops the run), not after each create.
-Each save rewrites the whole state file with an fsync, so saving per create would cost
-O(clients²) bytes on a first import of hundreds of firms. A SIGKILL can lose at most the
-last unsaved batch of *links* from state.toml — never a client in Uku, and not for long:
-the staged plan stays until a confirm finishes without failures, and the re-run finds
-those clients by code and records their links. Until then the monthly run simply does
-not know those few clients yet and lists them as not linked.
+Links are saved to state.toml **in batches** (every :data:`SAVE_EVERY` applied rows, at
+the end, and when an error stops the run), not after each create: each save rewrites the
+whole file with an fsync, and saving per create would cost O(clients²) bytes on a first
+import of hundreds of firms. A SIGKILL can lose at most the last unsaved batch of
+*links* — never a client in Uku: the staged plan stays until a confirm finishes without
+failures, and the re-run finds those clients by code and records their links.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from trigon_sync.errors import ApiError, UsageError
+from trigon_sync.errors import ApiError, UsageError, WriteUnconfirmed
 from trigon_sync.importer import (
     Action,
     ImportPlan,
@@ -46,15 +49,19 @@ from trigon_sync.importer import (
     idempotency_key_for_firm,
     plan_import,
 )
+from trigon_sync.journal import ClientIntents
 from trigon_sync.register import RegisterIndex
 from trigon_sync.registry_codes import normalise_code
 from trigon_sync.state import ClientLink, State, StateSession
 from trigon_sync.trigon.client import TrigonClient
 from trigon_sync.uku.client import UkuClient
 from trigon_sync.uku.models import Client, ClientDraft, Member, UkuWarning
+from trigon_sync.uku.settling import Settler
 
 SAVE_EVERY = 25
 """Applied rows between two saves of state.toml (see the module docstring)."""
+ATTEMPTS = 3
+"""Creates of one client per confirm whose outcome stayed unknown before the row fails."""
 
 NOTHING_STAGED_HINT = "run `trigon-sync import-clients` to read both sides and stage a plan"
 
@@ -195,6 +202,8 @@ def apply_plan(
     manager_id: int | None = None,
     on_row: RowCallback | None = None,
     save_every: int = SAVE_EVERY,
+    settler: Settler | None = None,
+    intents: ClientIntents | None = None,
 ) -> ConfirmResult:
     """Create and link the selected rows in plan order, recording links in ``session``.
 
@@ -202,18 +211,24 @@ def apply_plan(
     is reported as failed and the others go on; an outage or an auth problem stops
     the run with its error after saving the links made so far. The staged plan is
     dropped only when no row failed, so a re-run retries exactly what is missing.
+    ``settler`` waits for Uku's lists to show a create (default: no wait, for tests of
+    a well-behaved Uku).
     """
     state = session.state
     holders = {link.uku_client_id: trigon_id for trigon_id, link in state.links.items()}
-    listed = _by_code(uku.list_clients()) if selection.creates else {}
+    creator = _Creator(
+        uku,
+        settler or Settler(0.0, lambda: now, lambda _s: None),
+        intents or ClientIntents(),
+        manager_id,
+    )
+    listed = _by_code(uku.list_clients())
     results: list[RowResult] = []
     unsaved = 0
     warnings_before = len(uku.warnings)
     try:
         for row in selection.apply:
-            result = _apply_row(
-                row, uku=uku, state=state, holders=holders, listed=listed, manager_id=manager_id
-            )
+            result = _apply_row(row, state=state, holders=holders, listed=listed, creator=creator)
             if result.outcome in APPLIED and result.uku_client_id is not None:
                 state.links[row.trigon_id] = ClientLink(
                     trigon_id=row.trigon_id,
@@ -242,6 +257,7 @@ def apply_plan(
     if not outcome.failed:
         state.staged_import = None
     counts = outcome.counts()
+    clear_intents = not outcome.failed
     state.record(
         now,
         "confirm",
@@ -252,6 +268,8 @@ def apply_plan(
         skipped=counts["skipped"],
     )
     session.save()
+    if clear_intents:
+        creator.intents.clear()  # every create is linked in the state just saved
     return outcome
 
 
@@ -272,26 +290,21 @@ def _by_code(clients: Sequence[Client]) -> dict[str, list[Client]]:
 def _apply_row(
     row: PlanRow,
     *,
-    uku: UkuClient,
     state: State,
     holders: dict[int, str],
     listed: Mapping[str, Sequence[Client]],
-    manager_id: int | None,
+    creator: _Creator,
 ) -> RowResult:
     existing_link = state.links.get(row.trigon_id)
     if existing_link is not None:
         return RowResult(row, Outcome.ALREADY_LINKED, existing_link.uku_client_id)
     code = row.registration_code
     try:
-        exact = _same_code(uku.list_clients(code), code)
-        matches = list({c.id: c for c in [*exact, *listed.get(code, ())]}.values())
+        matches = list(listed.get(code, ()))
+        if not matches and row.trigon_id in creator.pending:
+            matches = creator.look_again(code, creator.pending[row.trigon_id])
         if len(matches) > 1:
-            ids = ", ".join(str(c.id) for c in matches)
-            return _failed(
-                row,
-                f"Uku now has {len(matches)} clients with code {code} ({ids}); "
-                "remove the duplicate in Uku, then run import-clients again",
-            )
+            return _doubled(row, matches)
         if matches:
             return _link_existing(row, matches[0], holders)
         if row.action is Action.LINK:
@@ -300,17 +313,58 @@ def _apply_row(
                 f"Uku client {row.uku_client_id} no longer has code {code}; "
                 "run import-clients again",
             )
+        return creator.create(row)
+    except ApiError as exc:
+        return _failed(row, exc.message)
+
+
+class _Creator:
+    """Creates one firm's Uku client at most once, whatever Uku answers (or does not)."""
+
+    def __init__(
+        self, uku: UkuClient, settler: Settler, intents: ClientIntents, manager_id: int | None
+    ) -> None:
+        self.uku = uku
+        self.settler = settler
+        self.intents = intents
+        self.manager_id = manager_id
+        self.pending = intents.load()
+        """Firms whose create an earlier confirm sent without seeing it linked."""
+
+    def look_again(self, code: str, sent_at: dt.datetime) -> list[Client]:
+        """Uku's clients with ``code``, read once a create sent at ``sent_at`` would show."""
+        self.settler.wait(sent_at)
+        return _same_code(self.uku.list_clients(code), code)
+
+    def create(self, row: PlanRow) -> RowResult:
+        code = row.registration_code
         draft = ClientDraft(
             name=row.name,
             registration_code=code,
             vat_number=row.vat_number,
             country="EE",
-            manager_id=manager_id,
+            manager_id=self.manager_id,
         )
-        created = uku.create_client(draft, idempotency_key_for_firm(row.trigon_id, code))
-    except ApiError as exc:
-        return _failed(row, exc.message)
-    return RowResult(row, Outcome.CREATED, created.id)
+        for _ in range(ATTEMPTS):
+            sent_at = self.settler.now()
+            self.intents.intend(row.trigon_id, code, sent_at)
+            try:
+                created = self.uku.create_client(
+                    draft, idempotency_key_for_firm(row.trigon_id, code)
+                )
+            except WriteUnconfirmed:
+                found = self.look_again(code, sent_at)
+                if len(found) == 1:
+                    return RowResult(row, Outcome.CREATED, found[0].id)
+                if found:
+                    return _doubled(row, found)
+                continue  # proven absent: create again
+            return RowResult(row, Outcome.CREATED, created.id)
+        return _failed(
+            row,
+            f"Uku did not confirm creating the client after {ATTEMPTS} attempts and does "
+            "not list it; nothing more was sent — run confirm again later",
+        )
 
 
 def _link_existing(row: PlanRow, client: Client, holders: dict[int, str]) -> RowResult:
@@ -326,6 +380,15 @@ def _link_existing(row: PlanRow, client: Client, holders: dict[int, str]) -> Row
             )
         return RowResult(row, Outcome.LINKED, client.id)
     return RowResult(row, Outcome.FOUND, client.id)
+
+
+def _doubled(row: PlanRow, clients: Sequence[Client]) -> RowResult:
+    ids = ", ".join(str(c.id) for c in clients)
+    return _failed(
+        row,
+        f"Uku now has {len(clients)} clients with code {row.registration_code} ({ids}); "
+        "remove the duplicate in Uku, then run import-clients again",
+    )
 
 
 def _failed(row: PlanRow, reason: str) -> RowResult:

@@ -34,12 +34,13 @@ EARLIEST_FIRST_IMPORT_DATE = dt.date(2000, 1, 1)
 
 TRIGON_DEFAULT_URL = "https://api.trigon.ee/v1"
 UKU_DEFAULT_URL = "https://app.getuku.com/api/v3"
+DEFAULT_SETTLE_SECONDS = 30.0
 TOKEN_STORES = ("keyring", "file")
 TokenStore = Literal["keyring", "file"]
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "trigon": ("base_url", "email", "token_store"),
-    "uku": ("base_url", "company"),
+    "uku": ("base_url", "company", "settle_seconds"),
     "summary": ("task_title", "topic", "auto_complete", "first_import_date", "schedule", "day"),
     "fields": fields.KEYS,
     "register": ("file",),
@@ -72,6 +73,9 @@ class UkuSettings:
 
     base_url: str = UKU_DEFAULT_URL
     company: str | None = None
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS
+    """How long a new client or task may take to show up in Uku's lists. A create whose
+    answer was lost is looked for again only after this long (task_writer.py)."""
 
 
 @dataclass(frozen=True)
@@ -341,9 +345,18 @@ class _Checker:
         return TrigonSettings(base_url=base_url, email=email, token_store=cast(TokenStore, store))
 
     def _uku(self, table: Mapping[str, Any]) -> UkuSettings:
+        settle = table.get("settle_seconds", DEFAULT_SETTLE_SECONDS)
+        if (
+            isinstance(settle, bool)
+            or not isinstance(settle, int | float)
+            or not 0 <= settle <= 600
+        ):
+            self.add("uku.settle_seconds", "must be a number of seconds from 0 to 600")
+            settle = DEFAULT_SETTLE_SECONDS
         return UkuSettings(
             base_url=self._url(table, "uku", UKU_DEFAULT_URL),
             company=self._text(table, "uku", "company"),
+            settle_seconds=float(settle),
         )
 
     def _summary(self, table: Mapping[str, Any]) -> SummarySettings:

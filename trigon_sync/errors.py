@@ -15,6 +15,7 @@ line on stderr and the process exit code. Each error carries what happened
     ├── PermissionDenied      Trigon role lacks List/View, Uku plan    -> PERMISSION
     ├── ServiceError          a remote API failed after retries        -> SERVICE
     │   ├── ServiceUnavailable  unreachable, timeouts, 5xx, 429 exhausted
+    │   │   └── WriteUnconfirmed  a create was sent, its answer lost: it may exist
     │   └── ApiError            an unexpected answer (status, code, details)
     └── PartialFailure        some clients failed, others done         -> PARTIAL
 
@@ -132,6 +133,12 @@ class ServiceError(TrigonSyncError):
 
 class ServiceUnavailable(ServiceError):
     """The service could not be reached or kept failing (timeouts, 5xx, 429 past limits)."""
+
+
+class WriteUnconfirmed(ServiceUnavailable):
+    """A non-idempotent write (a create) may have reached the server, but no answer says
+    whether it took effect. It is never sent again blindly: the caller reads the service
+    to find out (an Idempotency-Key is not trusted to prevent a second object)."""
 
 
 class ApiError(ServiceError):

@@ -5,10 +5,12 @@ below hold everywhere and are tested once:
 
 * **Classify, then decide.** A 429 waits for ``Retry-After`` (bounded) and retries. A
   5xx, a timeout, a dropped connection or a 2xx with malformed JSON is *retriable*, but
-  only when repeating the request is safe: GET/PATCH always, POST only with an
-  ``Idempotency-Key`` (the same key on every attempt). Any other 4xx is returned at once
-  for the API client to turn into a typed error. A request that surely never reached the
-  server (connection refused, connect timeout) is always safe to repeat.
+  only when repeating the request is safe: GET/PATCH/PUT/DELETE. A POST that may have
+  reached the server is **never** repeated, whatever ``Idempotency-Key`` it carries (the
+  real Uku ignores the key on most paths): it ends in :class:`WriteUnconfirmed` and the
+  API client's caller reads the service to learn whether it took effect. Any other 4xx is
+  returned at once for the API client to turn into a typed error. A request that surely
+  never reached the server (connection refused, connect timeout) is always safe to repeat.
 * **Pace instead of hitting 429.** :class:`RateLimitPacer` reads the ``X-RateLimit-*``
   headers and, when a bucket is nearly empty, makes the next caller wait until its reset.
   The monthly run fetches counts from a thread pool, so the pacer and the counters are
@@ -32,7 +34,7 @@ from typing import Any
 
 import httpx
 
-from trigon_sync.errors import ApiError, ServiceUnavailable
+from trigon_sync.errors import ApiError, ServiceUnavailable, WriteUnconfirmed
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 ENV_TIMEOUT = "TRIGON_SYNC_HTTP_TIMEOUT"
@@ -75,8 +77,8 @@ class RetryMode(enum.Enum):
     """How far a request may be repeated after a failure."""
 
     AUTO = "auto"
-    """Derive from the method: GET/PATCH/PUT/DELETE and keyed POSTs are safe, other POSTs
-    only when they surely did not reach the server."""
+    """Derive from the method: GET/PATCH/PUT/DELETE are safe, a POST only when it surely
+    did not reach the server."""
     CONNECT_ONLY = "connect_only"
     """Repeat only when the request surely did not reach the server (and on 429)."""
 
@@ -356,10 +358,7 @@ class HttpSession:
         client knows what its error codes mean.
         """
         method = method.upper()
-        safe = retry is RetryMode.AUTO and (
-            method in IDEMPOTENT_METHODS
-            or (method == "POST" and "Idempotency-Key" in (headers or {}))
-        )
+        safe = retry is RetryMode.AUTO and method in IDEMPOTENT_METHODS
         attempt = 0
         while True:
             attempt += 1
@@ -368,12 +367,12 @@ class HttpSession:
             except _Retriable as failure:
                 may_repeat = safe or not failure.sent or failure.retry_after is not None
                 if not may_repeat:
-                    raise self._gave_up(failure, attempt, repeatable=False) from None
+                    raise self._unconfirmed(method, path, failure) from None
                 if attempt >= self.policy.max_attempts:
-                    raise self._gave_up(failure, attempt, repeatable=True) from None
+                    raise self._gave_up(failure, attempt) from None
                 if failure.retry_after is not None:
                     if failure.retry_after > self.policy.max_retry_after:
-                        raise self._gave_up(failure, attempt, repeatable=True) from None
+                        raise self._gave_up(failure, attempt) from None
                     delay = failure.retry_after
                 else:
                     delay = self.policy.backoff(attempt)
@@ -421,16 +420,20 @@ class HttpSession:
             raise _Retriable(f"malformed JSON in an HTTP {status} answer", sent=True)
         return ApiResponse(status, response.headers, None if body is _MISSING else body)
 
-    def _gave_up(self, failure: _Retriable, attempts: int, *, repeatable: bool) -> Exception:
-        where = f"{self.service} at {self.base_url}"
+    def _unconfirmed(self, method: str, path: str, failure: _Retriable) -> WriteUnconfirmed:
+        return WriteUnconfirmed(
+            f"{self.service} at {self.base_url} failed on {method} {path}: {failure.reason}; "
+            "the request was not repeated because it may already have taken effect",
+            hint=self._hint,
+        )
+
+    def _gave_up(self, failure: _Retriable, attempts: int) -> ServiceUnavailable:
         if not failure.sent:
             message = f"{self.service} is unreachable at {self.base_url}: {failure.reason}"
-        elif repeatable:
-            message = f"{where} kept failing: {failure.reason}, {attempts} attempt(s)"
         else:
             message = (
-                f"{where} failed: {failure.reason}; the request was not repeated because "
-                "it may already have taken effect"
+                f"{self.service} at {self.base_url} kept failing: {failure.reason}, "
+                f"{attempts} attempt(s)"
             )
         return ServiceUnavailable(message, hint=self._hint)
 

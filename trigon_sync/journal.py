@@ -13,6 +13,9 @@ Inside ``state.journal`` (owned here and by monthly.py):
 * ``period``, ``import_day``, ``window_start``, ``window_end``, ``started_at``: the period
   a run has started but not finished. Present means "a monthly run is in progress", and
   a later run resumes that exact window even if the schedule was changed meanwhile;
+* ``topic_id``: the Uku topic the open period writes into, so a topic changed in
+  map-fields meanwhile applies from the next period and the period's tasks are looked
+  for where they were written;
 * ``completed.<period>``: the window and totals of each finished period, which
   ``run-monthly --rerun`` uses to re-count the same days.
 """
@@ -34,7 +37,7 @@ from trigon_sync.errors import StateError
 from trigon_sync.schedule import Run
 from trigon_sync.state import State
 
-OPEN_KEYS = ("period", "import_day", "window_start", "window_end", "started_at")
+OPEN_KEYS = ("period", "import_day", "window_start", "window_end", "started_at", "topic_id")
 
 
 def journal_dir() -> Path:
@@ -72,10 +75,14 @@ def open_run(state: State) -> Run | None:
         ) from None
 
 
-def mark_open(state: State, run: Run, at: dt.datetime) -> bool:
-    """Record ``run`` as the open period; False when it already was (nothing to save)."""
+def mark_open(state: State, run: Run, at: dt.datetime, *, topic_id: int | None = None) -> bool:
+    """Record ``run`` (and the topic it writes into) as the open period; False when it
+    already was (nothing to save)."""
     if open_run(state) == run:
-        return False
+        if topic_id is None or open_topic(state) is not None:
+            return False
+        state.journal["topic_id"] = topic_id  # a period opened by trigon-sync 0.1
+        return True
     state.journal.update(
         period=run.period,
         import_day=run.import_day,
@@ -83,7 +90,15 @@ def mark_open(state: State, run: Run, at: dt.datetime) -> bool:
         window_end=run.window_end,
         started_at=at.isoformat(timespec="seconds"),
     )
+    if topic_id is not None:
+        state.journal["topic_id"] = topic_id
     return True
+
+
+def open_topic(state: State) -> int | None:
+    """The Uku topic id the open period writes into, if it recorded one."""
+    value = state.journal.get("topic_id") if run_in_progress(state) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def mark_completed(state: State, run: Run, at: dt.datetime, **totals: Any) -> None:
@@ -166,16 +181,11 @@ class PeriodJournal:
     def load(self) -> dict[str, Entry]:
         """Finished clients by Trigon firm id; lines of another window or torn lines are
         ignored (a kill mid-append leaves at most one partial last line)."""
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return {}
         window = [self.run.window_start.isoformat(), self.run.window_end.isoformat()]
         done: dict[str, Entry] = {}
-        for line in text.splitlines():
+        for doc in _read_lines(self.path):
             try:
-                doc = json.loads(line)
-                if doc.get("window") != window:
+                if doc.get("window") != window or "intent" in doc:
                     continue
                 done[str(doc["firm"])] = Entry(
                     firm=str(doc["firm"]),
@@ -190,18 +200,105 @@ class PeriodJournal:
 
     def append(self, entry: Entry, at: dt.datetime) -> None:
         """Write one line and fsync it before returning (called from worker threads)."""
-        line = json.dumps(entry.to_json(self.run, at), ensure_ascii=False) + "\n"
-        with self._lock:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._write(entry.to_json(self.run, at), counts=True)
+
+    def intend(self, firm: str, client: int, at: dt.datetime) -> None:
+        """Record, durably and *before* sending it, that a create of this client's task is
+        about to be sent. A run that dies before the answer leaves this line, and the next
+        run knows Uku may hold a task it cannot list yet (see task_writer.py)."""
+        window = [self.run.window_start.isoformat(), self.run.window_end.isoformat()]
+        self._write(
+            {
+                "intent": "create",
+                "firm": firm,
+                "client": client,
+                "window": window,
+                "at": at.isoformat(timespec="seconds"),
+            }
+        )
+
+    def intents(self) -> dict[str, dt.datetime]:
+        """Firm id -> when its latest create was sent, for this window (finished or not)."""
+        window = [self.run.window_start.isoformat(), self.run.window_end.isoformat()]
+        found: dict[str, dt.datetime] = {}
+        for doc in self._lines():
             try:
-                os.write(fd, line.encode("utf-8"))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            self.appended += 1
+                if doc.get("intent") == "create" and doc.get("window") == window:
+                    found[str(doc["firm"])] = dt.datetime.fromisoformat(str(doc["at"]))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue
+        return found
+
+    def _lines(self) -> list[dict[str, Any]]:
+        return _read_lines(self.path)
+
+    def _write(self, doc: Mapping[str, Any], *, counts: bool = False) -> None:
+        with self._lock:
+            _append_line(self.path, doc)
+            if counts:
+                self.appended += 1
 
     def archive(self) -> None:
         """The period is folded into state: keep the file as ``<period>.jsonl.done``."""
         with contextlib.suppress(FileNotFoundError):
             self.path.replace(self.path.with_name(self.path.name + ".done"))
+
+
+class ClientIntents:
+    """``confirm``'s memory of client creates sent but not yet linked in state.toml.
+
+    One fsync'd line per create, written *before* it is sent; a later confirm that finds
+    a line for a firm knows Uku may hold that client without listing it yet, and looks
+    again once Uku's lists have caught up instead of creating a second one. The file is
+    removed when a confirm ends with every row done.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or journal_dir() / "client-creates.jsonl"
+
+    def intend(self, firm: str, code: str, at: dt.datetime) -> None:
+        at_text = at.isoformat(timespec="seconds")
+        _append_line(self.path, {"intent": "create", "firm": firm, "code": code, "at": at_text})
+
+    def load(self) -> dict[str, dt.datetime]:
+        """Firm id -> when its latest client create was sent."""
+        found: dict[str, dt.datetime] = {}
+        for doc in _read_lines(self.path):
+            try:
+                found[str(doc["firm"])] = dt.datetime.fromisoformat(str(doc["at"]))
+            except (ValueError, KeyError, TypeError):
+                continue
+        return found
+
+    def clear(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+def _append_line(path: Path, doc: Mapping[str, Any]) -> None:
+    """Append one JSON line and fsync it before returning (callers serialise threads)."""
+    line = json.dumps(doc, ensure_ascii=False) + "\n"
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_lines(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of an append-only file; a torn last line (a kill) is skipped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    docs = []
+    for line in text.splitlines():
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(doc, dict):
+            docs.append(doc)
+    return docs

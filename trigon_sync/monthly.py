@@ -2,12 +2,10 @@
 
 Uku bills from these tasks, so the guarantees matter more than speed:
 
-* **Exactly once.** Before creating, the run lists the topic's tasks once per period and
-  finds ours by the marker line ``trigon-sync:<firm>:<period>``; a create carries an
-  Idempotency-Key derived from (company, firm, period), so a retried or resumed create is
-  replayed by Uku, and if Uku answers 409 (the counts changed since a crashed attempt)
-  the task is found again and updated instead. A replayed create is checked against Uku:
-  its task may have been deleted since, and then a new one is created.
+* **Exactly once.** Before creating, the run lists the period's tasks once and finds ours
+  by its identity (Uku client, period, this installation: task_identity.py). Creating,
+  adopting and reading back a task is task_writer.py's job, which never trusts Uku's
+  Idempotency-Key, filters or list freshness to prevent a second task.
 * **Resumable.** Each finished client is one fsync'd line in the period's journal
   (journal.py); a re-run skips those and re-checks Uku for the rest.
 * **The window moves only when the whole period is done.** A client that cannot be done
@@ -31,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from trigon_sync import journal
+from trigon_sync import installation, journal
 from trigon_sync.config import Config
 from trigon_sync.errors import (
     ApiError,
@@ -58,17 +56,20 @@ from trigon_sync.monthly_plan import (
 )
 from trigon_sync.schedule import Run
 from trigon_sync.state import ClientLink, State, StateSession, load_state, locked_state
+from trigon_sync.task_identity import Found, TaskIdentity, TaskQuery, index
+from trigon_sync.task_writer import SummaryTaskWriter
 from trigon_sync.trigon import FirmNotFound, FirmNotViewable, TrigonClient
-from trigon_sync.uku import Task, TaskChanges, TaskDraft, UkuClient
-from trigon_sync.uku.adapter import read_marker, with_marker
+from trigon_sync.uku import TaskDraft, UkuClient
+from trigon_sync.uku.settling import Settler
 
 if TYPE_CHECKING:
     from trigon_sync.trigon.models import Collection, SnapshotKind
 
 DEFAULT_WORKERS = 8
-RECREATES = 3
-"""How many deleted tasks in a row a create may meet in Uku's replays before giving up."""
 FAILURES_IN_HISTORY = 50
+NO_INSTALLATION = "0" * 16
+"""A dry run's id before any real run: no task carries it (tasks of trigon-sync 0.1 are
+still recognised by their own marker)."""
 Now = Callable[[], dt.datetime]
 
 
@@ -201,6 +202,7 @@ class MonthlyRun:
         on_period: PeriodHook | None = None,
         on_client: ProgressHook | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config
         self.trigon = trigon
@@ -211,6 +213,10 @@ class MonthlyRun:
         self.on_period = on_period
         self.on_client = on_client
         self.monotonic = monotonic
+        self.sleep = sleep
+        self._warnings_lock = threading.Lock()
+        self.installation = installation.read() or NO_INSTALLATION
+        """This home's id in its tasks; made by the first real run (a dry run reads it)."""
         self.fetch = fields_to_fetch(config.fields)
         self.auto_complete = config.summary.auto_complete
 
@@ -226,8 +232,10 @@ class MonthlyRun:
         pending = journal.open_run(state)
         for run in runs:
             done = journal.PeriodJournal(run).load() if run == pending else {}
-            found = self._existing_tasks(targets, run, result)
+            topic = journal.open_topic(state) if run == pending else None
+            query = self._query(run, topic or targets.topic_id)
             links = sorted_links(state)
+            found = self._existing_tasks(links, run, query, result)
             if self.on_period:
                 self.on_period(run, len(links))
             period = PeriodResult(run)
@@ -246,7 +254,7 @@ class MonthlyRun:
                     link,
                     targets,
                     counts,
-                    found.get(link.trigon_id),
+                    found[link.uku_client_id].task,
                     auto_complete=self.auto_complete,
                     rerun=rerun,
                 )
@@ -315,11 +323,15 @@ class MonthlyRun:
         period = PeriodResult(run)
         result.periods.append(period)
         book = journal.PeriodJournal(run)
-        if not rerun and journal.mark_open(state, run, self.now()):
+        self.installation = installation.ensure()  # on disk before any task carries it
+        if not rerun and journal.mark_open(state, run, self.now(), topic_id=targets.topic_id):
             session.save()
+        topic = (None if rerun else journal.open_topic(state)) or targets.topic_id
+        query = self._query(run, topic)
         done = {} if rerun else book.load()
-        found = self._existing_tasks(targets, run, result)
+        pending = {} if rerun else book.intents()
         links = sorted_links(state)
+        found = self._existing_tasks(links, run, query, result)
         if self.on_period:
             self.on_period(run, len(links))
         stop = threading.Event()
@@ -331,7 +343,19 @@ class MonthlyRun:
             if link.trigon_id in done:
                 return ClientOutcome(already_done(link, done[link.trigon_id]), ok=True)
             try:
-                outcome = self._do_client(link, run, targets, listed, found, book, rerun=rerun)
+                outcome = self._do_client(
+                    link,
+                    run,
+                    targets,
+                    listed,
+                    found[link.uku_client_id],
+                    pending.get(link.trigon_id),
+                    book,
+                    self._identity(link, run),
+                    query,
+                    result,
+                    rerun=rerun,
+                )
             except _ClientFailed as failed:
                 return ClientOutcome(failed.plan, ok=False, error=failed.reason)
             except BaseException as exc:
@@ -370,8 +394,12 @@ class MonthlyRun:
         run: Run,
         targets: Targets,
         listed: Mapping[str, bool] | None,
-        found: Mapping[str, Task],
+        found: Found,
+        intended: dt.datetime | None,
         book: journal.PeriodJournal,
+        identity: TaskIdentity,
+        query: TaskQuery,
+        result: MonthlyResult,
         *,
         rerun: bool,
     ) -> ClientOutcome:
@@ -382,11 +410,18 @@ class MonthlyRun:
             counts = self._counts(link, run)
         except (FirmNotViewable, FirmNotFound) as exc:
             raise _ClientFailed(skipped(link, exc.message), exc.message) from None
+        writer = self._writer(targets)
+        existing = found.task
+        if intended is not None and existing is None:
+            # An earlier run sent a create and did not live to journal its answer: Uku may
+            # hold that task without listing it yet. Look again once lists have caught up.
+            writer.settle(intended)
+            existing = writer.lookup(identity, query).task
         plan = decide(
             link,
             targets,
             counts,
-            found.get(link.trigon_id),
+            existing,
             auto_complete=self.auto_complete,
             rerun=rerun,
         )
@@ -394,10 +429,11 @@ class MonthlyRun:
             return ClientOutcome(plan, ok=True)
         outcome = ClientOutcome(plan, ok=True)
         try:
-            task_id = self._write(plan, run, targets, outcome)
+            task_id = self._write(plan, run, targets, identity, query, book, outcome, result)
         except ApiError as exc:
-            # The data or this client is refused (validation, deleted client): this client
-            # fails, the others go on. Unreachable services raise ServiceUnavailable instead.
+            # The data or this client is refused (validation, deleted client, counts not
+            # kept, creates never confirmed): this client fails, the others go on.
+            # Unreachable services raise ServiceUnavailable instead.
             raise _ClientFailed(plan, exc.message) from None
         if not rerun:
             book.append(
@@ -406,101 +442,72 @@ class MonthlyRun:
             )
         return outcome
 
-    def _write(self, plan: ClientPlan, run: Run, targets: Targets, outcome: ClientOutcome) -> int:
+    def _write(
+        self,
+        plan: ClientPlan,
+        run: Run,
+        targets: Targets,
+        identity: TaskIdentity,
+        query: TaskQuery,
+        book: journal.PeriodJournal,
+        outcome: ClientOutcome,
+        result: MonthlyResult,
+    ) -> int:
         """Create or update the task as planned, then complete it; returns the task id."""
         link, values = plan.link, targets.values(plan.counts)
-        task_id = plan.task_id
-        finish = plan.complete
+        writer = self._writer(targets)
         if plan.action == "create":
             draft = TaskDraft(
                 title=self.config.summary.title_for(run.period),
                 client_id=link.uku_client_id,
-                topic_id=targets.topic_id,
+                topic_id=query.topic_id,
                 date=run.import_day,
-                description=with_marker(description(run), link.trigon_id, run.period),
+                description=identity.describe(description(run)),
                 custom_fields=values,
             )
-            key = idempotency_key(self.uku.company, link.trigon_id, run.period)
-            try:
-                task = self.uku.create_task(draft, key)
-                outcome.created = True
-            except ApiError as exc:
-                if exc.code != "IDEMPOTENCY_KEY_REUSED":
-                    raise
-                task = self._after_reused_key(link, run, targets, draft, key, outcome)
-            if task.replayed:
-                task = self._after_replay(link, run, targets, draft, key, task, outcome)
-            task_id = task.id
-            finish = self.auto_complete and task.status != "finished"
-        elif plan.action == "update" and task_id is not None:
-            task = self.uku.update_task(task_id, TaskChanges(custom_fields=values))
-            outcome.updated = True
-        if task_id is None:  # pragma: no cover - decide() never plans this
+            written = writer.create(
+                identity,
+                draft,
+                query,
+                idempotency_key(self.uku.company, identity),
+                lambda at: book.intend(link.trigon_id, link.uku_client_id, at),
+            )
+        elif plan.action == "update" and plan.task_id is not None:
+            written = writer.update(plan.task_id, values)
+        elif plan.task_id is not None:  # exists: only completion can be left to do
+            if plan.complete:
+                self.uku.complete_task(plan.task_id)
+                outcome.completed = True
+            return plan.task_id
+        else:  # pragma: no cover - decide() never plans this
             raise ApiError("no task to write", status=0)
-        if finish:
-            self.uku.complete_task(task_id)
+        outcome.created, outcome.updated = written.created, written.updated
+        if written.warning:
+            with self._warnings_lock:
+                result.warnings.append(f"{link.name} ({link.registration_code}): {written.warning}")
+        if self.auto_complete and written.task.status != "finished":
+            self.uku.complete_task(written.task.id)
             outcome.completed = True
-        return task_id
+        return written.task.id
 
-    def _after_reused_key(
-        self,
-        link: ClientLink,
-        run: Run,
-        targets: Targets,
-        draft: TaskDraft,
-        key: str,
-        outcome: ClientOutcome,
-    ) -> Task:
-        """409 on create: an earlier attempt created the task with other counts. Find it
-        (one client's tasks, not the whole topic) and update it; if it was deleted in Uku
-        since, create it again under a second key."""
-        mine = self._own_tasks(link, run, targets)
-        if mine:
-            outcome.updated = True
-            return self.uku.update_task(mine[0].id, TaskChanges(custom_fields=draft.custom_fields))
-        outcome.created = True
-        return self.uku.create_task(draft, f"{key}-2")
-
-    def _after_replay(
-        self,
-        link: ClientLink,
-        run: Run,
-        targets: Targets,
-        draft: TaskDraft,
-        key: str,
-        task: Task,
-        outcome: ClientOutcome,
-    ) -> Task:
-        """Uku replayed an earlier create of this key (a retry whose answer was lost, or a
-        run that died before its journal line). That task may have been deleted in Uku
-        since, and journaling its id would leave the client without a task: look for ours
-        again, and if it is gone create one under a key naming the dead task (stable, so a
-        retry of that create is replayed too)."""
-        for _ in range(RECREATES):
-            mine = self._own_tasks(link, run, targets)
-            if mine and mine[0].id == task.id:
-                return task
-            if mine:
-                outcome.updated = True
-                return self.uku.update_task(
-                    mine[0].id, TaskChanges(custom_fields=draft.custom_fields)
-                )
-            task = self.uku.create_task(draft, f"{key}-r{task.id}")
-            if not task.replayed:
-                return task
-        raise ApiError(
-            f"Uku keeps answering with deleted tasks for {run.period} (last: task {task.id})",
-            status=0,
-            hint="run again tomorrow, when Uku has forgotten the idempotency keys",
+    def _writer(self, targets: Targets) -> SummaryTaskWriter:
+        return SummaryTaskWriter(
+            self.uku,
+            field_names={t.field_id: t.field_name for t in targets.fields},
+            settler=Settler(self.config.uku.settle_seconds, self.now, self.sleep),
         )
 
-    def _own_tasks(self, link: ClientLink, run: Run, targets: Targets) -> list[Task]:
-        """This client's summary tasks of ``run`` in the topic, oldest first (a fresh look)."""
-        tasks = self.uku.list_tasks(client_id=link.uku_client_id, topic_id=targets.topic_id)
-        return sorted(
-            (t for t in tasks if read_marker(t.description) == (link.trigon_id, run.period)),
-            key=lambda t: t.id,
+    def _identity(self, link: ClientLink, run: Run) -> TaskIdentity:
+        return TaskIdentity(
+            installation=self.installation,
+            client_id=link.uku_client_id,
+            period=run.period,
+            legacy_firm=link.trigon_id,
         )
+
+    @staticmethod
+    def _query(run: Run, topic_id: int) -> TaskQuery:
+        return TaskQuery.for_period(topic_id, run.window_start, run.import_day)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -518,24 +525,30 @@ class MonthlyRun:
             result.warnings.append(warning)
         return {f.id: f.viewable for f in firms}
 
-    def _existing_tasks(self, targets: Targets, run: Run, result: MonthlyResult) -> dict[str, Task]:
-        """Our tasks of this period by firm id: one listing of the topic, matched by marker."""
-        found: dict[str, Task] = {}
-        for task in self.uku.list_tasks(topic_id=targets.topic_id):
-            marker = read_marker(task.description)
-            if marker is None or marker[1] != run.period:
-                continue
-            firm = marker[0]
-            if firm in found:
-                first, other = sorted((found[firm].id, task.id))
+    def _existing_tasks(
+        self,
+        links: Sequence[ClientLink],
+        run: Run,
+        query: TaskQuery,
+        result: MonthlyResult,
+    ) -> dict[int, Found]:
+        """Our tasks of this period by Uku client id: one listing, judged by identity."""
+        identities = [self._identity(link, run) for link in links]
+        tasks = self.uku.list_tasks(
+            topic_id=query.topic_id, date_from=query.date_from, date_to=query.date_to
+        )
+        found = index(identities, tasks)
+        for link in links:
+            doubles = found[link.uku_client_id].doubles
+            if doubles:
+                kept = found[link.uku_client_id].task
+                others = ", ".join(str(t.id) for t in doubles)
                 result.warnings.append(
-                    f"Uku has two summary tasks for Trigon firm {firm} in {run.period} "
-                    f"(tasks {first} and {other}); trigon-sync keeps task {first} up to date — "
-                    "delete the other one in Uku"
+                    f"Uku has {len(doubles) + 1} summary tasks for {link.name} "
+                    f"({link.registration_code}) in {run.period} (task {kept.id if kept else '?'}"
+                    f" and {others}); trigon-sync keeps task {kept.id if kept else '?'} up to "
+                    "date — delete the others in Uku"
                 )
-                if task.id > found[firm].id:
-                    continue
-            found[firm] = task
         return found
 
     def _counts(self, link: ClientLink, run: Run) -> dict[str, int]:
@@ -661,6 +674,7 @@ def run_monthly(
     on_period: PeriodHook | None = None,
     on_client: ProgressHook | None = None,
     after_client: ProgressHook | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> MonthlyResult:
     """The whole command behind the CLI: read state, decide what is due, plan or execute.
 
@@ -676,6 +690,7 @@ def run_monthly(
         workers=workers,
         on_period=on_period,
         on_client=on_client,
+        sleep=sleep,
     )
     if dry_run:
         state = load_state()

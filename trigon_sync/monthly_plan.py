@@ -7,7 +7,8 @@ these decisions, so the plan a support person reads is exactly what a real run d
 Per client and period the action is one of
 
 * ``create``: no summary task of this client and period exists in Uku yet;
-* ``update``: our task exists (found by its marker) but its counts differ;
+* ``update``: our task exists (found by its identity, task_identity.py) but its counts
+  differ;
 * ``exists``: our task exists with these counts, or an earlier run finished the client;
 * ``skip``: nothing can be written, with the reason (no View permission, firm gone,
   or ``--rerun`` found no task to update: it never creates one).
@@ -16,6 +17,7 @@ Per client and period the action is one of
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +31,8 @@ from trigon_sync.schedule import Run, due_runs, next_run, window_start
 from trigon_sync.state import ClientLink, State
 
 if TYPE_CHECKING:
-    from trigon_sync.uku.models import CustomField, Task, Topic
+    from trigon_sync.task_identity import TaskIdentity
+    from trigon_sync.uku.models import CustomField, FieldValue, Task, Topic
 
 Action = Literal["create", "update", "exists", "skip"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "exists", "skip")
@@ -231,7 +234,7 @@ def resolve_targets(
                     where,
                     f"fields.{key}",
                     f"Uku field {found.name!r} is a {found.type} field; "
-                    "only number fields can hold a count",
+                    "only number or integer fields can hold a count",
                 )
             )
         else:
@@ -251,13 +254,15 @@ def fields_to_fetch(keys: Iterable[str]) -> tuple[fields.TrigonField, ...]:
     return tuple(f for f in fields.FIELDS if f.key in wanted)
 
 
-def idempotency_key(company: str, trigon_id: str, period: str) -> str:
-    """The Idempotency-Key of a summary task create: one per (company, firm, period).
+def idempotency_key(company: str, identity: TaskIdentity) -> str:
+    """The Idempotency-Key of a summary task create: one per company and task identity.
 
-    Derived only from those three, so every attempt (retry, resumed run, the same night
-    twice) sends the same key and Uku replays the first create instead of adding one.
+    Every attempt (resumed run, the same night twice) sends the same key, so where Uku
+    honours it the first create is replayed. Nothing relies on that (task_writer.py).
+    57 characters: well under Uku's 200.
     """
-    digest = hashlib.sha256(f"{company}\x1f{trigon_id}\x1f{period}".encode()).hexdigest()
+    parts = (company, identity.installation, str(identity.client_id), identity.period)
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
     return f"trigon-sync-task-{digest[:40]}"
 
 
@@ -291,14 +296,30 @@ class ClientPlan:
         }
 
 
-def _same_values(task: Task, values: Mapping[int, int]) -> bool:
-    current = task.custom_fields
-    return all(
-        isinstance(current.get(fid), int | float)
-        and not isinstance(current.get(fid), bool)
-        and current.get(fid) == value
+def held_count(value: FieldValue) -> int | None:
+    """A custom-field value as a count, however Uku returns it: ``3``, ``3.0``, ``"3"``,
+    ``"3.00"`` are all 3; anything else (text, a fraction, a bool, nothing) is None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        number = decimal.Decimal(str(value).strip())
+    except decimal.InvalidOperation:
+        return None
+    if not number.is_finite() or number != number.to_integral_value():
+        return None
+    return int(number)
+
+
+def count_mismatches(values: Mapping[int, int], task: Task) -> list[tuple[int, int, FieldValue]]:
+    """(field id, count sent, value held) for every count ``task`` does not hold."""
+    held = task.custom_fields
+    return [
+        (fid, value, held.get(fid))
         for fid, value in values.items()
-    )
+        if held_count(held.get(fid)) != value
+    ]
 
 
 def decide(
@@ -321,7 +342,7 @@ def decide(
             )
         return ClientPlan(link, "create", counts, complete=auto_complete)
     finish = auto_complete and existing.status != "finished"
-    if _same_values(existing, targets.values(counts)):
+    if not count_mismatches(targets.values(counts), existing):
         return ClientPlan(link, "exists", counts, existing.id, finish)
     return ClientPlan(link, "update", counts, existing.id, finish, reason="counts differ")
 

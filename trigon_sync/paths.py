@@ -55,3 +55,8 @@ def token_file() -> Path:
 def register_dir() -> Path:
     """Downloaded Business Register files and their index caches."""
     return home_dir() / "register"
+
+
+def installation_file() -> Path:
+    """This home's installation id (installation.py); never rewritten once made."""
+    return home_dir() / "installation-id"

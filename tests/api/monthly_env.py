@@ -20,6 +20,7 @@ import httpx
 from trigon_sync import fields, paths
 from trigon_sync.config import Config, SummarySettings, TrigonSettings, UkuSettings
 from trigon_sync.http import HttpSession, RateLimitPacer, RetryPolicy, make_client
+from trigon_sync.installation import read as read_installation
 from trigon_sync.monthly import MonthlyResult, run_monthly
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,
@@ -31,13 +32,16 @@ from trigon_sync.sandbox import (
     make_trigon_app,
     make_uku_app,
 )
-from trigon_sync.sandbox.faults import FaultConfig
+from trigon_sync.sandbox.behaviour import CONTRACT, UkuBehaviour
+from trigon_sync.sandbox.faults import FaultConfig, ManualClock
 from trigon_sync.sandbox.generator import COUNT_FIELD_NAMES
 from trigon_sync.schedule import ScheduleRule
 from trigon_sync.secrets import FileStore
 from trigon_sync.state import ClientLink, locked_state
+from trigon_sync.task_identity import TaskIdentity
 from trigon_sync.trigon import TokenManager, TrigonClient, TrigonWire, login
 from trigon_sync.uku import UkuClient
+from trigon_sync.uku.adapter import task_from_json
 from trigon_sync.uku.client import uku_tier
 
 TRIGON_BASE = "http://trigon.test/v1"
@@ -125,9 +129,16 @@ class Env:
     trigon: TrigonClient
     uku: UkuClient
     transports: list[SyncASGITransport] = field(default_factory=list)
+    clock: ManualClock | None = None
+    """The sandbox's clock; the run's waits move it instead of sleeping."""
+
+    def sleep(self, seconds: float) -> None:
+        if self.clock is not None:
+            self.clock.advance(seconds)
 
     def run(self, today: dt.date, **kwargs: Any) -> MonthlyResult:
         config = kwargs.pop("config", self.config)
+        kwargs.setdefault("sleep", self.sleep)
         return run_monthly(
             config,
             self.trigon,
@@ -169,12 +180,19 @@ def connect(
     faults: FaultConfig | None = None,
     timeout: float | None = None,
     transport_wrapper: Callable[[httpx.BaseTransport], httpx.BaseTransport] | None = None,
+    behaviour: UkuBehaviour = CONTRACT,
+    uku_faults: FaultConfig | None = None,
 ) -> Env:
-    """Log in to the in-process Trigon, and build both clients (no real sleeping)."""
+    """Log in to the in-process Trigon, and build both clients (no real sleeping).
+
+    ``behaviour`` makes Uku show the real API's quirks; its list lag runs on a
+    :class:`ManualClock` that the run's waits advance.
+    """
     wrap = transport_wrapper or (lambda t: t)
     faults = faults or UNLIMITED
+    clock = ManualClock()
     t_transport = SyncASGITransport(make_trigon_app(world, faults))
-    u_transport = SyncASGITransport(make_uku_app(world, faults))
+    u_transport = SyncASGITransport(make_uku_app(world, uku_faults or faults, clock, behaviour))
     policy = RetryPolicy(max_attempts=10, jitter=lambda: 0.0)
     t_session = HttpSession(
         make_client(TRIGON_BASE, transport=wrap(t_transport), timeout=timeout),
@@ -195,7 +213,7 @@ def connect(
         sleep=NO_SLEEP,
     )
     uku = UkuClient(u_session, api_key=SANDBOX_UKU_KEY, company=SANDBOX_COMPANY)
-    return Env(world, config, TrigonClient(wire, tokens), uku, [t_transport, u_transport])
+    return Env(world, config, TrigonClient(wire, tokens), uku, [t_transport, u_transport], clock)
 
 
 # -- the independent count ----------------------------------------------------------------
@@ -254,3 +272,12 @@ def task_counts(task: Mapping[str, Any], keys: Iterable[str] = fields.KEYS) -> d
     """A stored Uku task's custom fields as Trigon field key -> value."""
     values = {cf["field_id"]: cf["value"] for cf in task["custom_fields"]}
     return {key: values.get(FIELD_ID[key]) for key in keys}
+
+
+def carries_identity(task: Mapping[str, Any], period: str) -> bool:
+    """Whether a task (as the sandbox stores it) is this home's summary task of ``period``
+    for the client it belongs to."""
+    installation = read_installation()
+    assert installation is not None, "a run that wrote tasks has made its installation id"
+    identity = TaskIdentity(installation, task["client_id"], period)
+    return identity.keeps_marker(task_from_json(task))

@@ -252,7 +252,7 @@ def test_an_uku_plan_without_api_access_is_a_permission_failure(setup: Setup) ->
     setup.world.set_uku(plan="solo")
     check = by_name(setup.doctor())["uku.key"]
     assert check.outcome is Outcome.FAIL
-    assert "Team or Elite" in check.detail
+    assert "no API access" in check.detail
     assert check.code is ExitCode.PERMISSION
 
 

@@ -19,6 +19,7 @@ import pytest
 from monthly_env import (
     FIELD_ID,
     Env,
+    carries_identity,
     connect,
     expected_counts,
     link_firms,
@@ -33,7 +34,6 @@ from trigon_sync.errors import PermissionDenied, UsageError
 from trigon_sync.sandbox import SandboxWorld
 from trigon_sync.schedule import ScheduleRule
 from trigon_sync.state import load_state, locked_state
-from trigon_sync.uku.adapter import read_marker
 
 D = dt.date
 
@@ -64,7 +64,7 @@ def _assert_tasks_match_seed(
         link = by_client[task["client_id"]]
         assert task["date"] == day.isoformat()
         assert task["topic_id"] == 1
-        assert read_marker(task["description"]) == (link.trigon_id, period)
+        assert carries_identity(task, period)
         assert task_counts(task) == expected_counts(seed, link.trigon_id, start, end)
 
 
@@ -394,10 +394,11 @@ class StaleTaskList(httpx.BaseTransport):
         return response
 
 
-def test_reused_key_with_new_counts_updates_the_existing_task(
+def test_a_create_killed_before_its_journal_line_is_found_and_updated_not_sent_again(
     sandbox_world: SandboxWorld, sandbox_seed_dict: dict[str, Any], tmp_path: Path
 ) -> None:
-    """409 IDEMPOTENCY_KEY_REUSED (counts changed since a crashed attempt): found, updated."""
+    """The journal's intent line makes the re-run look at the client's own tasks (the
+    period-wide list is stale) and update the task; no second create is sent."""
     [firm] = viewable_firms(sandbox_seed_dict)[:1]
     link_firms(sandbox_world, [firm])
     with killed_on_october_31(sandbox_world, tmp_path, 0, outer=StaleTaskList) as env:
@@ -406,7 +407,7 @@ def test_reused_key_with_new_counts_updates_the_existing_task(
         result = env.run(D(2024, 10, 31))
         assert result.periods[0].complete
         statuses = [(w["method"], w["status"]) for w in env.task_writes()]
-        assert statuses == [("POST", 409), ("PATCH", 200)]
+        assert statuses == [("PATCH", 200)]
         [task] = env.tasks()
         expected = expected_counts(sandbox_seed_dict, firm, D(2024, 10, 1), D(2024, 10, 30))
         expected["payments_created"] += 1
@@ -476,7 +477,7 @@ def test_a_task_deleted_after_a_crashed_create_is_created_again(
         result = env.run(D(2024, 10, 31))
         assert result.periods[0].complete
         [task] = env.tasks()
-        assert read_marker(task["description"]) == (firm, "2024-10")
+        assert carries_identity(task, "2024-10")
         october = journal.completed_run(load_state(), "2024-10")
         assert october is not None
         done = journal.journal_file("2024-10").with_name("2024-10.jsonl.done")

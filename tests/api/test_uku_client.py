@@ -10,12 +10,17 @@ import httpx
 import pytest
 
 from trigon_sync.connections import make_uku_client
-from trigon_sync.errors import ApiError, AuthError, ConfigError, PermissionDenied
+from trigon_sync.errors import (
+    ApiError,
+    AuthError,
+    ConfigError,
+    PermissionDenied,
+    WriteUnconfirmed,
+)
 from trigon_sync.http import RetryPolicy
 from trigon_sync.sandbox import SANDBOX_COMPANY, SANDBOX_UKU_KEY
 from trigon_sync.secrets import Secret
 from trigon_sync.uku import ClientDraft, TaskChanges, TaskDraft, UkuClient
-from trigon_sync.uku.adapter import has_marker, read_marker, with_marker
 
 BASE = "http://uku.test/api/v3"
 COMPANY = "c0ffee00-0000-4000-8000-000000000001"
@@ -103,14 +108,12 @@ def test_registration_code_filter_is_sent() -> None:
     assert seen[0].url.params["registration_code"] == "10137319"
 
 
-def test_create_task_retries_with_the_same_idempotency_key() -> None:
-    """A create that met a 502 is sent again with the same key and body, once created."""
+def test_create_task_sends_the_key_and_body_once_and_reports_a_replay() -> None:
+    """A create carries the key and the counts as a list; a replay is flagged for the caller."""
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        if len(seen) == 1:
-            return err(502, "INTERNAL_ERROR")
         return respond(201, {"data": TASK}, **{"Idempotency-Replayed": "true"})
 
     draft = TaskDraft(
@@ -122,11 +125,29 @@ def test_create_task_retries_with_the_same_idempotency_key() -> None:
         custom_fields={11: 4, 12: None},
     )
     task = client_for(handler).create_task(draft, idempotency_key="task-f1-2024-10")
-    assert task.custom_fields == {11: 4, 12: None}
-    assert [r.headers["Idempotency-Key"] for r in seen] == ["task-f1-2024-10"] * 2
+    assert task.custom_fields == {11: 4, 12: None} and task.replayed
+    assert [r.headers["Idempotency-Key"] for r in seen] == ["task-f1-2024-10"]
     body = json.loads(seen[0].content)
     assert body["custom_fields"] == [{"field_id": 11, "value": 4}, {"field_id": 12, "value": None}]
-    assert json.loads(seen[1].content) == body
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [err(502, "INTERNAL_ERROR"), err(409, "IDEMPOTENCY_CONFLICT")],
+    ids=["502", "409-conflict"],
+)
+def test_a_create_with_an_unknown_outcome_is_sent_once(answer: httpx.Response) -> None:
+    """A 5xx or a concurrent duplicate's 409: WriteUnconfirmed after one POST, never a retry."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return answer
+
+    draft = TaskDraft(title="T", client_id=3, topic_id=2, date=dt.date(2024, 10, 31))
+    with pytest.raises(WriteUnconfirmed):
+        client_for(handler).create_task(draft, idempotency_key="k")
+    assert len(seen) == 1
 
 
 def test_update_task_sends_only_named_changes() -> None:
@@ -142,19 +163,17 @@ def test_update_task_sends_only_named_changes() -> None:
     assert json.loads(seen[0].content) == {"custom_fields": [{"field_id": 11, "value": 5}]}
 
 
-def test_complete_task_falls_back_to_patch_on_404() -> None:
-    """Older deployments without /complete get PATCH status=finished instead."""
+def test_complete_task_is_the_status_patch() -> None:
+    """/complete is not deployed in production: completion is PATCH status=finished."""
     seen: list[tuple[str, str]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append((request.method, request.url.path))
-        if request.url.path.endswith("/complete"):
-            return err(404, "NOT_FOUND")
         assert json.loads(request.content) == {"status": "finished"}
         return respond(200, {"data": {**TASK, "status": "finished"}})
 
     assert client_for(handler).complete_task(7).status == "finished"
-    assert seen == [("POST", "/api/v3/tasks/7/complete"), ("PATCH", "/api/v3/tasks/7")]
+    assert seen == [("PATCH", "/api/v3/tasks/7")]
 
 
 @pytest.mark.parametrize(
@@ -163,7 +182,7 @@ def test_complete_task_falls_back_to_patch_on_404() -> None:
         (err(401, "UNAUTHORIZED"), AuthError, "refused the API key"),
         (err(400, "MISSING_COMPANY"), ConfigError, "uku.company"),
         (err(400, "INVALID_COMPANY"), AuthError, "does not belong to company"),
-        (err(403, "FORBIDDEN", {"reason": "plan"}), PermissionDenied, "Team or Elite"),
+        (err(403, "FORBIDDEN", {"reason": "plan"}), PermissionDenied, "no API access"),
         (err(403, "FORBIDDEN", {"reason": "role"}), PermissionDenied, "role"),
         (
             err(400, "VALIDATION_ERROR", {"fields": {"name": "is required"}}),
@@ -217,15 +236,6 @@ def test_warnings_are_collected() -> None:
     assert [w.code for w in client.warnings] == ["DEPRECATED"]
 
 
-def test_the_marker_finds_our_own_task_again() -> None:
-    """The description marker round-trips and is matched per firm and period."""
-    text = with_marker("Counts from Trigon.", "f1", "2024-10")
-    assert has_marker(text, "f1", "2024-10")
-    assert not has_marker(text, "f1", "2024-11")
-    assert read_marker(text) == ("f1", "2024-10")
-    assert with_marker(text, "f1", "2024-10") == text
-
-
 def test_api_key_is_not_in_the_client_repr() -> None:
     """Printing a client never shows the API key."""
     client = client_for(lambda _r: respond(200, {"data": []}))
@@ -270,8 +280,8 @@ def test_sandbox_create_twice_with_one_key_creates_one_client(
     assert [w["replayed"] for w in sandbox_world.writes()] == [False, True]
 
 
-def test_sandbox_task_lifecycle_and_complete_fallback(uku: UkuClient, sandbox_world) -> None:
-    """Create, patch and complete a task; /complete missing falls back to PATCH."""
+def test_sandbox_task_lifecycle_and_completion_by_patch(uku: UkuClient, sandbox_world) -> None:
+    """Create, patch and complete a task; completion is the status PATCH (no /complete)."""
     client = uku.list_clients()[0]
     topic = next(t for t in uku.list_topics() if t.name == "Bookkeeping")
     field_ids = [f.id for f in uku.list_custom_fields() if f.holds_count][:2]
@@ -280,21 +290,22 @@ def test_sandbox_task_lifecycle_and_complete_fallback(uku: UkuClient, sandbox_wo
         client_id=client.id,
         topic_id=topic.id,
         date=dt.date(2024, 10, 31),
-        description=with_marker(None, "f1", "2024-10"),
+        description="trigon-sync-task:0123456789abcdef:2024-10",
         custom_fields={field_ids[0]: 3},
     )
     task = uku.create_task(draft, idempotency_key="task-f1-2024-10")
     patched = uku.update_task(task.id, TaskChanges(custom_fields={field_ids[1]: 8}))
     assert patched.custom_fields[field_ids[0]] == 3 and patched.custom_fields[field_ids[1]] == 8
     found = uku.list_tasks(client_id=client.id, topic_id=topic.id)
-    assert [t.id for t in found if has_marker(t.description, "f1", "2024-10")] == [task.id]
-    sandbox_world.set_uku(complete_endpoint=False)
+    assert [t.id for t in found] == [task.id]
+    assert uku.get_task(task.id) == patched
     assert uku.complete_task(task.id).status == "finished"
-    assert [w["method"] for w in sandbox_world.writes()][-2:] == ["POST", "PATCH"]
+    assert [w["method"] for w in sandbox_world.writes()] == ["POST", "PATCH", "PATCH"]
+    assert uku.get_task(99_999) is None
 
 
 def test_sandbox_write_failing_after_commit_is_not_doubled(sandbox_world, asgi_transport) -> None:
-    """A 5xx after Uku committed a create is retried with the same key: one task exists."""
+    """A 5xx after Uku committed a create is not sent again: one task, WriteUnconfirmed."""
     from trigon_sync.sandbox import FaultConfig, make_uku_app
 
     faults = FaultConfig(seed=1, error_rate=0.5, write_phase="after")
@@ -308,22 +319,29 @@ def test_sandbox_write_failing_after_commit_is_not_doubled(sandbox_world, asgi_t
     )
     client = uku.list_clients()[0]
     topic = uku.list_topics()[0]
+    unconfirmed = 0
     for n in range(5):
-        uku.create_task(
-            TaskDraft(
-                title=f"T{n}", client_id=client.id, topic_id=topic.id, date=dt.date(2024, 10, 31)
-            ),
-            idempotency_key=f"task-{n}",
-        )
+        try:
+            uku.create_task(
+                TaskDraft(
+                    title=f"T{n}",
+                    client_id=client.id,
+                    topic_id=topic.id,
+                    date=dt.date(2024, 10, 31),
+                ),
+                idempotency_key=f"task-{n}",
+            )
+        except WriteUnconfirmed:
+            unconfirmed += 1
     titles = [t["title"] for t in sandbox_world.uku_state()["tasks"]]
     assert sorted(t for t in titles if t.startswith("T")) == [f"T{n}" for n in range(5)]
-    assert uku.stats.retries > 0
+    assert unconfirmed > 0 and uku.stats.by_method["POST"] == 5
 
 
 @pytest.mark.parametrize(
     ("change", "error", "text"),
     [
-        ({"plan": "basic"}, PermissionDenied, "Team or Elite"),
+        ({"plan": "basic"}, PermissionDenied, "no API access"),
         ({"api_key_role": "member"}, PermissionDenied, "role"),
     ],
 )

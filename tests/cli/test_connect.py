@@ -210,7 +210,7 @@ def test_connect_uku_verifies_then_stores(
             ExitCode.AUTH,
             "does not belong to company",
         ),
-        (SANDBOX_UKU_KEY, SANDBOX_COMPANY, {"plan": "basic"}, ExitCode.PERMISSION, "Team or Elite"),
+        (SANDBOX_UKU_KEY, SANDBOX_COMPANY, {"plan": "basic"}, ExitCode.PERMISSION, "no API access"),
     ],
 )
 def test_connect_uku_failures(

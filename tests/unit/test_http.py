@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 
-from trigon_sync.errors import ServiceUnavailable
+from trigon_sync.errors import ServiceUnavailable, WriteUnconfirmed
 from trigon_sync.http import (
     DEFAULT_TIMEOUT,
     HttpSession,
@@ -137,20 +137,32 @@ def test_post_without_idempotency_key_is_not_repeated_after_5xx() -> None:
     assert len(seen) == 1
 
 
-def test_post_with_idempotency_key_is_repeated_with_the_same_key() -> None:
-    """A keyed POST is retried after a 502 and a dropped connection, same key each time."""
+@pytest.mark.parametrize(
+    "failure",
+    [error(502, "BAD_GATEWAY"), httpx.RemoteProtocolError("dropped"), httpx.ReadTimeout("slow")],
+    ids=["502", "drop", "timeout"],
+)
+def test_a_post_that_may_have_arrived_is_never_repeated_even_with_a_key(failure: Any) -> None:
+    """The real Uku ignores Idempotency-Keys on most paths: a keyed POST that reached the
+    server is sent once and ends in WriteUnconfirmed, for the caller to read Uku."""
+    time = FakeTime()
+    handler, seen = scripted(failure, httpx.Response(201, json={"data": {"id": 1}}))
+    with pytest.raises(WriteUnconfirmed, match="not repeated"):
+        session_for(handler, time).send(
+            "POST", "/tasks", json_body={"t": 1}, headers={"Idempotency-Key": "k-1"}
+        )
+    assert len(seen) == 1
+
+
+def test_a_post_refused_by_the_rate_limit_is_repeated() -> None:
+    """A 429 means the POST was not handled: it is sent again after Retry-After."""
     time = FakeTime()
     handler, seen = scripted(
-        error(502, "BAD_GATEWAY"),
-        httpx.RemoteProtocolError("dropped"),
+        httpx.Response(429, headers={"Retry-After": "2"}, json={"error": {"code": "X"}}),
         httpx.Response(201, json={"data": {"id": 1}}),
     )
-    response = session_for(handler, time).send(
-        "POST", "/tasks", json_body={"t": 1}, headers={"Idempotency-Key": "k-1"}
-    )
-    assert response.status == 201
-    assert [r.headers["Idempotency-Key"] for r in seen] == ["k-1", "k-1", "k-1"]
-    assert [json.loads(r.content) for r in seen] == [{"t": 1}] * 3
+    assert session_for(handler, time).send("POST", "/tasks", json_body={}).status == 201
+    assert len(seen) == 2
 
 
 def test_patch_is_retried_after_a_timeout() -> None:

@@ -27,6 +27,7 @@ from trigon_sync.monthly_plan import (
 )
 from trigon_sync.schedule import Run, ScheduleRule
 from trigon_sync.state import ClientLink, State
+from trigon_sync.task_identity import TaskIdentity
 from trigon_sync.uku.models import CustomField, Task, Topic
 
 D = dt.date
@@ -212,14 +213,18 @@ def test_decide_matrix(
 
 
 def test_idempotency_key_is_stable_and_distinct() -> None:
-    """Same (company, firm, period) -> same key; any difference -> another key."""
-    key = idempotency_key("c", "f1", "2024-10")
-    assert key == idempotency_key("c", "f1", "2024-10")
-    assert (
-        len({key, idempotency_key("c", "f1", "2024-11"), idempotency_key("d", "f1", "2024-10")})
-        == 3
-    )
-    assert len(key) <= 255
+    """Same company and task identity -> same key; any difference -> another key."""
+    mine = TaskIdentity("0123456789abcdef", 7, "2024-10")
+    key = idempotency_key("c", mine)
+    assert key == idempotency_key("c", TaskIdentity("0123456789abcdef", 7, "2024-10"))
+    others = {
+        idempotency_key("d", mine),
+        idempotency_key("c", TaskIdentity("0123456789abcdef", 7, "2024-11")),
+        idempotency_key("c", TaskIdentity("0123456789abcdef", 8, "2024-10")),
+        idempotency_key("c", TaskIdentity("fedcba9876543210", 7, "2024-10")),
+    }
+    assert len({key, *others}) == 5
+    assert len(key) <= 200  # Uku refuses longer keys with 400
 
 
 def test_only_mapped_fields_are_fetched() -> None:

@@ -9,6 +9,7 @@ renders it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,6 +49,7 @@ from trigon_sync.errors import PartialFailure, UsageError
 from trigon_sync.importer import Action, Flag, ImportPlan, PlanRow, select_rows
 from trigon_sync.register import RegisterIndex, resolve_register_file
 from trigon_sync.state import load_state, locked_state
+from trigon_sync.uku.settling import Settler
 
 IMPORT_EXAMPLE = (
     "Example: trigon-sync import-clients --register ettevotja_rekvisiidid__lihtandmed.csv.zip"
@@ -293,6 +295,7 @@ def confirm(
                     now=clock.now(),
                     manager_id=manager_id,
                     on_row=on_row,
+                    settler=Settler(config.uku.settle_seconds, clock.now, time.sleep),
                 )
     _report(result, as_json=as_json)
 

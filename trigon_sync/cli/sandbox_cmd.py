@@ -72,6 +72,26 @@ def serve(
     uku_write_limit: int = typer.Option(
         600, "--uku-write-limit", min=1, help="Uku writes per minute (production: about 30)."
     ),
+    profile: str = typer.Option(
+        "contract",
+        "--profile",
+        help="How Uku behaves: 'contract' (docs/uku-api.md) or 'production-like' "
+        "(every known quirk of the real Uku; docs/sandbox.md).",
+    ),
+    quirks: list[str] = typer.Option(
+        [],
+        "--uku-quirk",
+        metavar="NAME",
+        help="Turn on one quirk of the real Uku (repeatable), e.g. html_descriptions, "
+        "ignore_idempotency, no_has_more; docs/sandbox.md lists them.",
+    ),
+    post_commit_fail_rate: float = typer.Option(
+        0.0,
+        "--post-commit-fail-rate",
+        min=0.0,
+        max=1.0,
+        help="Fraction of POSTs committed and then answered 5xx or dropped.",
+    ),
     as_json: bool = typer.Option(
         False, "--json", help="Print URLs and credentials as one JSON line, then serve."
     ),
@@ -80,6 +100,19 @@ def serve(
     _need_extra()
     from trigon_sync.cli import output
     from trigon_sync.sandbox import FaultConfig, run_sandbox
+    from trigon_sync.sandbox.behaviour import SWITCHES
+    from trigon_sync.sandbox.behaviour import profile as named_profile
+
+    try:
+        behaviour = named_profile(profile)
+    except ValueError as exc:
+        raise UsageError(f"--profile: {exc}") from None
+    unknown = [q for q in quirks if q not in SWITCHES]
+    if unknown:
+        raise UsageError(
+            f"--uku-quirk: unknown quirk {unknown[0]!r}", hint=f"known: {', '.join(SWITCHES)}"
+        )
+    behaviour = behaviour.updated(dict.fromkeys(quirks, True))
 
     seed = _seed_dict(seed_file, firms, random_seed)
     faults = FaultConfig(
@@ -87,6 +120,7 @@ def serve(
         latency_ms=latency_ms,
         error_rate=fault_rate,
         uku_write_limit=uku_write_limit,
+        post_commit_fail_rate=post_commit_fail_rate,
     )
     stop = threading.Event()
 
@@ -96,7 +130,13 @@ def serve(
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
-            ctx = run_sandbox(seed, trigon_port=trigon_port, uku_port=uku_port, faults=faults)
+            ctx = run_sandbox(
+                seed,
+                trigon_port=trigon_port,
+                uku_port=uku_port,
+                faults=faults,
+                uku_behaviour=behaviour,
+            )
             running = ctx.__enter__()
         except OSError as exc:
             raise UsageError(

@@ -182,10 +182,19 @@ def uku_admin(server: ServerState) -> Mount:
         )
         return Response(status_code=204)
 
+    async def behaviour(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                server.behaviour = server.behaviour.updated(await _body(request))
+            except (ValueError, TypeError) as exc:
+                raise validation_error({"body": str(exc)}) from None
+        return JSONResponse({"data": server.behaviour.to_dict()})
+
     return Mount(
         ADMIN_PREFIX,
         routes=[
             *_common(server),
+            Route("/behaviour", behaviour, methods=["GET", "POST"]),
             Route("/writes", writes, methods=["GET"]),
             Route("/state", state, methods=["GET"]),
             Route("/settings", settings, methods=["POST"]),

@@ -50,6 +50,9 @@ class FaultConfig:
     slow_seconds: float = 35.0
     malformed_json_rate: float = 0.0
     write_phase: Literal["before", "after", "mixed"] = "mixed"
+    post_commit_fail_rate: float = 0.0
+    """Of the POSTs no other fault hit, this fraction is committed and then answered with
+    a 5xx or a dropped connection: the create happened, the client cannot know it."""
     exempt_paths: tuple[str, ...] = ()
     trigon_limit: int = 600
     uku_read_limit: int = 1200
@@ -65,6 +68,8 @@ class FaultConfig:
             "timeout_rate": self.timeout_rate,
             "malformed_json_rate": self.malformed_json_rate,
         }
+        if not 0.0 <= self.post_commit_fail_rate <= 1.0:
+            problems.append("post_commit_fail_rate must be between 0 and 1")
         for name, value in rates.items():
             if not 0.0 <= value <= 1.0:
                 problems.append(f"{name} must be between 0 and 1")
@@ -140,6 +145,11 @@ class FaultPlan:
             if u < edge:
                 kind = name  # type: ignore[assignment]
                 break
+        if kind is None and method.upper() == "POST" and w < cfg.post_commit_fail_rate:
+            # w decides the phase of other faults only, so this keeps the three draws
+            if v < 0.5:
+                return FaultDecision(seq, "error", ERROR_STATUSES[int(v * 6) % 3], "after")
+            return FaultDecision(seq, "drop", None, "after")
         if kind is None:
             return FaultDecision(seq)
         status = ERROR_STATUSES[int(v * len(ERROR_STATUSES)) % 3] if kind == "error" else None
@@ -162,11 +172,14 @@ class BucketState:
     reset_seconds: int
     tier: str | None = None
 
-    def headers(self) -> dict[str, str]:
+    def headers(self, *, epoch_reset: bool = False) -> dict[str, str]:
+        """The headers; ``epoch_reset`` sends the reset as the epoch second (the real Uku)
+        instead of the seconds until it."""
+        reset = math.ceil(time.time()) + self.reset_seconds if epoch_reset else self.reset_seconds
         out = {
             "X-RateLimit-Limit": str(self.limit),
             "X-RateLimit-Remaining": str(self.remaining),
-            "X-RateLimit-Reset": str(self.reset_seconds),
+            "X-RateLimit-Reset": str(reset),
         }
         if self.tier:
             out["X-RateLimit-Tier"] = self.tier

@@ -36,6 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from trigon_sync.sandbox.behaviour import CONTRACT, UkuBehaviour
 from trigon_sync.sandbox.faults import (
     BucketState,
     Clock,
@@ -79,6 +80,8 @@ class ServerState:
     clock: Clock
     bucket: Callable[[str, Headers], Bucket]
     error_codes: dict[int, str]
+    behaviour: UkuBehaviour = CONTRACT
+    """The real Uku's quirks this server shows (behaviour.py); CONTRACT on Trigon."""
     limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
@@ -93,6 +96,9 @@ class ServerState:
         self.faults = FaultPlan(config)
         self.limiter.reset()
 
+    def limit_headers(self, bucket: BucketState) -> dict[str, str]:
+        return bucket.headers(epoch_reset=self.behaviour.epoch_rate_reset)
+
 
 def make_state(
     side: Side,
@@ -101,6 +107,7 @@ def make_state(
     clock: Clock | None,
     bucket: Callable[[str, Headers], Bucket],
     error_codes: dict[int, str],
+    behaviour: UkuBehaviour = CONTRACT,
 ) -> ServerState:
     return ServerState(
         side=side,
@@ -109,6 +116,7 @@ def make_state(
         clock=clock or time.monotonic,
         bucket=bucket,
         error_codes=error_codes,
+        behaviour=behaviour,
     )
 
 
@@ -212,9 +220,9 @@ class Pipeline:
                 await self._error(
                     send,
                     429,
-                    "RATE_LIMITED",
+                    server.behaviour.rate_limit_code,
                     "rate limit exceeded",
-                    {**bucket.headers(), "Retry-After": str(bucket.reset_seconds)},
+                    {**server.limit_headers(bucket), "Retry-After": str(bucket.reset_seconds)},
                 )
                 return
             if decision.kind == "rate_limit":
@@ -223,9 +231,9 @@ class Pipeline:
                 await self._error(
                     send,
                     429,
-                    "RATE_LIMITED",
+                    server.behaviour.rate_limit_code,
                     "rate limit exceeded (burst)",
-                    {**burst.headers(), "Retry-After": str(cfg.retry_after_seconds)},
+                    {**server.limit_headers(burst), "Retry-After": str(cfg.retry_after_seconds)},
                 )
                 return
             if decision.kind in ("error", "drop", "timeout") and decision.phase == "before":
@@ -249,7 +257,9 @@ class Pipeline:
             if write is not None:
                 with server.world.lock:
                     write["client_status"] = captured.status
-            await self._send(send, captured.status, captured.headers, body, bucket.headers())
+            await self._send(
+                send, captured.status, captured.headers, body, server.limit_headers(bucket)
+            )
         except Exception:
             if entry["status"] is None and decision.kind != "drop":
                 entry["status"] = 500
@@ -312,7 +322,7 @@ class Pipeline:
                 status,
                 self.server.error_codes.get(status, "INTERNAL_ERROR"),
                 "sandbox fault: the server failed",
-                bucket.headers(),
+                self.server.limit_headers(bucket),
             )
             return
         if decision.kind == "timeout":
@@ -324,12 +334,16 @@ class Pipeline:
                     503,
                     self.server.error_codes.get(503, "UNAVAILABLE"),
                     "sandbox fault: answered too late",
-                    bucket.headers(),
+                    self.server.limit_headers(bucket),
                 )
             else:
                 entry["status"] = captured.status
                 await self._send(
-                    send, captured.status, captured.headers, bytes(captured.body), bucket.headers()
+                    send,
+                    captured.status,
+                    captured.headers,
+                    bytes(captured.body),
+                    self.server.limit_headers(bucket),
                 )
             return
         # drop: a head promising more body than ever arrives, then hang up

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trigon_sync.sandbox.behaviour import CONTRACT, UkuBehaviour
 from trigon_sync.sandbox.faults import Clock, FaultConfig
 from trigon_sync.sandbox.seed import Seed, load_seed
 from trigon_sync.sandbox.world import SandboxWorld
@@ -63,6 +64,11 @@ class Running:
             server = app.state.sandbox
             server.set_faults(server.config.updated(changes))
 
+    def set_behaviour(self, **changes: Any) -> None:
+        """Turn single quirks of the real Uku on or off while serving (behaviour.py)."""
+        server = self.uku_app.state.sandbox
+        server.behaviour = server.behaviour.updated(changes)
+
 
 def _bind(port: int) -> socket.socket:
     # proto IPPROTO_TCP (not 0): asyncio sets TCP_NODELAY on accepted sockets only when the
@@ -93,10 +99,13 @@ def run_sandbox(
     trigon_faults: FaultConfig | None = None,
     uku_faults: FaultConfig | None = None,
     clock: Clock | None = None,
+    uku_behaviour: UkuBehaviour = CONTRACT,
 ) -> Iterator[Running]:
     """Serve Trigon and Uku on 127.0.0.1 until the block ends.
 
-    ``faults`` applies to both servers unless ``trigon_faults``/``uku_faults`` override it.
+    ``faults`` applies to both servers unless ``trigon_faults``/``uku_faults`` override it;
+    ``uku_behaviour`` makes Uku behave like production (behaviour.PRODUCTION_LIKE) or show
+    single quirks of it.
     """
     import uvicorn
 
@@ -105,7 +114,7 @@ def run_sandbox(
 
     world = _world(world_or_seed)
     trigon_app = make_trigon_app(world, trigon_faults or faults, clock)
-    uku_app = make_uku_app(world, uku_faults or faults, clock)
+    uku_app = make_uku_app(world, uku_faults or faults, clock, uku_behaviour)
     socks = [_bind(trigon_port), _bind(uku_port)]
     servers = [
         uvicorn.Server(

@@ -3,11 +3,16 @@
 Routes live under ``/api/v3``; ``/_sandbox/`` holds the admin endpoints (docs/sandbox.md).
 Every POST/PATCH that passes authentication is recorded in ``world.writes()`` with its
 body, Idempotency-Key, status, whether it was a replay, and the object it produced.
+
+``behaviour`` (behaviour.py) makes the app differ from the contract the way the real Uku
+does: no ``has_more``, HTML descriptions, ignored Idempotency-Keys and filters, lists that
+lag behind writes, integer fields, no ``/complete``, the real error codes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from trigon_sync.sandbox import admin
+from trigon_sync.sandbox.behaviour import CONTRACT, UkuBehaviour
 from trigon_sync.sandbox.faults import WRITE_METHODS, Clock, FaultConfig
 from trigon_sync.sandbox.pipeline import (
     Bucket,
@@ -40,16 +46,20 @@ Action = Callable[[Any], tuple[int, dict[str, Any]]]
 
 
 def make_uku_app(
-    world: SandboxWorld, faults: FaultConfig | None = None, clock: Clock | None = None
+    world: SandboxWorld,
+    faults: FaultConfig | None = None,
+    clock: Clock | None = None,
+    behaviour: UkuBehaviour = CONTRACT,
 ) -> Starlette:
-    """A Starlette app serving the Uku contract; ``app.state.sandbox`` is its ServerState."""
+    """A Starlette app serving the Uku contract (bent by ``behaviour``);
+    ``app.state.sandbox`` is its ServerState."""
 
     def bucket(method: str, headers: Headers) -> Bucket:
         tier = "write" if method.upper() in WRITE_METHODS else "read"
         limit = server.config.uku_write_limit if tier == "write" else server.config.uku_read_limit
         return f"{tier}:{headers.get('x-api-key') or 'anonymous'}", limit, tier
 
-    server = make_state("uku", world, faults, clock, bucket, ERROR_CODES)
+    server = make_state("uku", world, faults, clock, bucket, ERROR_CODES, behaviour)
     api = _UkuApi(server)
     routes = [
         Route("/clients", api.list_clients, methods=["GET"]),
@@ -60,6 +70,8 @@ def make_uku_app(
         Route("/custom-fields", api.custom_fields, methods=["GET"]),
         Route("/tasks", api.list_tasks, methods=["GET"]),
         Route("/tasks", api.create_task, methods=["POST"]),
+        Route("/clients/{id:int}", api.get_client, methods=["GET"]),
+        Route("/tasks/{id:int}", api.get_task, methods=["GET"]),
         Route("/tasks/{id:int}", api.update_task, methods=["PATCH"]),
         Route("/tasks/{id:int}/complete", api.complete_task, methods=["POST"]),
     ]
@@ -71,6 +83,32 @@ class _UkuApi:
         self.server = server
         self.world = server.world
         self.store = server.world.uku
+        self.born: dict[tuple[str, int], float] = {}
+        """(kind, id) -> server time of creation, for ``list_lag_seconds``."""
+
+    @property
+    def quirks(self) -> UkuBehaviour:
+        return self.server.behaviour
+
+    def _settled(self, kind: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rows a lagging list already shows: those created at least the lag ago."""
+        lag = self.quirks.list_lag_seconds
+        if not lag:
+            return rows
+        now = self.server.clock()
+        return [r for r in rows if now - self.born.get((kind, r["id"]), -1e18) >= lag]
+
+    def _filter(self, request: Request, name: str) -> str | None:
+        """A documented-by-us filter, or None when the real Uku would drop it."""
+        return None if self.quirks.drop_unknown_filters else request.query_params.get(name)
+
+    def _list(self, rows: Sequence[dict[str, Any]], limit: int, offset: int) -> JSONResponse:
+        return _list(
+            rows,
+            limit,
+            0 if self.quirks.ignore_offset else offset,
+            has_more=not self.quirks.no_has_more,
+        )
 
     def _auth(self, request: Request, *, write: bool = False) -> None:
         self.store.authorize(
@@ -84,24 +122,40 @@ class _UkuApi:
             self._auth(request)
             limit, offset = _paging(request)
             rows = self.store.list_clients(
-                registration_code=request.query_params.get("registration_code"),
-                q=request.query_params.get("q"),
+                registration_code=self._filter(request, "registration_code"),
+                q=self._filter(request, "q"),
             )
-        return _list(rows, limit, offset)
+            rows = self._settled("client", rows)
+        return self._list(rows, limit, offset)
+
+    async def get_client(self, request: Request) -> Response:
+        cid = request.path_params["id"]
+        with self.world.lock:
+            self._auth(request)
+            client = self.store.clients.get(cid)
+            if client is None:
+                raise ApiProblem(404, "NOT_FOUND", f"client {cid} not found")
+            return JSONResponse({"data": dict(client)})
+
+    async def get_task(self, request: Request) -> Response:
+        tid = request.path_params["id"]
+        with self.world.lock:
+            self._auth(request)
+            return JSONResponse({"data": dict(self.store.task(tid))})
 
     async def members(self, request: Request) -> Response:
         with self.world.lock:
             self._auth(request)
             limit, offset = _paging(request)
             rows = [dict(m) for m in self.store.members]
-        return _list(rows, limit, offset)
+        return self._list(rows, limit, offset)
 
     async def topics(self, request: Request) -> Response:
         with self.world.lock:
             self._auth(request)
             limit, offset = _paging(request)
             rows = [dict(t) for t in self.store.topics]
-        return _list(rows, limit, offset)
+        return self._list(rows, limit, offset)
 
     async def custom_fields(self, request: Request) -> Response:
         with self.world.lock:
@@ -111,7 +165,11 @@ class _UkuApi:
             if entity is not None and entity not in UKU_ENTITIES:
                 raise validation_error({"entity": f"must be one of {', '.join(UKU_ENTITIES)}"})
             rows = [dict(f) for f in self.store.custom_fields if entity in (None, f["entity"])]
-        return _list(rows, limit, offset)
+            if self.quirks.integer_fields:
+                for row in rows[::2]:
+                    if row["type"] == "number":
+                        row["type"] = "integer"
+        return self._list(rows, limit, offset)
 
     async def list_tasks(self, request: Request) -> Response:
         q = request.query_params
@@ -121,14 +179,16 @@ class _UkuApi:
             status = q.get("status")
             if status is not None and status not in UKU_TASK_STATUSES:
                 raise validation_error({"status": f"must be one of {', '.join(UKU_TASK_STATUSES)}"})
+            keep = not self.quirks.drop_unknown_filters
             rows = self.store.list_tasks(
-                client_id=_opt_int(request, "client_id"),
-                topic_id=_opt_int(request, "topic_id"),
-                status=status,
+                client_id=_opt_int(request, "client_id") if keep else None,
+                topic_id=_opt_int(request, "topic_id") if keep else None,
+                status=status if keep else None,
                 date_from=_opt_date(request, "date_from"),
                 date_to=_opt_date(request, "date_to"),
             )
-        return _list(rows, limit, offset)
+            rows = self._settled("task", rows)
+        return self._list(rows, limit, offset)
 
     # -- writes -------------------------------------------------------------------------
 
@@ -163,6 +223,10 @@ class _UkuApi:
                 if parse_problem:
                     raise parse_problem
                 idem_key = key if request.method == "POST" else None
+                if self.quirks.ignore_idempotency and request.url.path.endswith(
+                    ("/clients", "/tasks")
+                ):
+                    idem_key = None  # the real Uku covers only a few resources
                 print_ = fingerprint(request.method, request.url.path, body)
                 stored = (
                     self.store.replay(idem_key, print_, self.server.clock())
@@ -178,16 +242,42 @@ class _UkuApi:
                     if idem_key is not None:
                         self.store.remember(idem_key, print_, status, payload, self.server.clock())
             except ApiProblem as problem:
+                problem = self._real_problem(problem)
                 entry["status"] = problem.status
                 entry["error"] = problem.code
-                raise
+                raise problem from None
             entry["status"] = status
             entry["object"] = payload.get("data")
         return JSONResponse(payload, status_code=status, headers=headers)
 
+    def _real_problem(self, problem: ApiProblem) -> ApiProblem:
+        """The real Uku's shape of a validation error: 422, details a list."""
+        fields = problem.details.get("fields") if isinstance(problem.details, dict) else None
+        if not self.quirks.real_error_codes or problem.code != "VALIDATION_ERROR" or not fields:
+            return problem
+        details = [{"field": k, "message": v, "type": "invalid"} for k, v in fields.items()]
+        return ApiProblem(422, "VALIDATION_ERROR", problem.message, details)
+
+    def _born_now(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
+        self.born[(kind, obj["id"])] = self.server.clock()
+        return obj
+
+    def _rich_text(self, task: dict[str, Any]) -> dict[str, Any]:
+        """Store the description as the HTML a rich-text editor would make of it."""
+        text = task.get("description")
+        if self.quirks.html_descriptions and isinstance(text, str) and not text.startswith("<"):
+            rendered = "".join(
+                "<p>" + "<br>".join(html.escape(line) for line in p.split("\n")) + "</p>"
+                for p in text.split("\n\n")
+            )
+            self.store.tasks[task["id"]]["description"] = rendered
+            task = {**task, "description": rendered}
+        return task
+
     async def create_client(self, request: Request) -> Response:
         def action(body: Any) -> tuple[int, dict[str, Any]]:
             client, warnings = self.store.create_client(body)
+            self._born_now("client", client)
             payload: dict[str, Any] = {"data": client}
             if warnings:
                 payload["warnings"] = warnings
@@ -202,18 +292,24 @@ class _UkuApi:
         )
 
     async def create_task(self, request: Request) -> Response:
-        return await self._write(
-            request, lambda body: (201, {"data": self.store.create_task(body)})
-        )
+        def action(body: Any) -> tuple[int, dict[str, Any]]:
+            task = self._born_now("task", self.store.create_task(body))
+            return 201, {"data": self._rich_text(task)}
+
+        return await self._write(request, action)
 
     async def update_task(self, request: Request) -> Response:
         tid = request.path_params["id"]
-        return await self._write(
-            request, lambda body: (200, {"data": self.store.update_task(tid, body)})
-        )
+
+        def action(body: Any) -> tuple[int, dict[str, Any]]:
+            return 200, {"data": self._rich_text(self.store.update_task(tid, body))}
+
+        return await self._write(request, action)
 
     async def complete_task(self, request: Request) -> Response:
         tid = request.path_params["id"]
+        if self.quirks.no_complete_endpoint:
+            raise ApiProblem(404, "NOT_FOUND", f"no such path {request.url.path}")
         return await self._write(
             request, lambda body: (200, {"data": self.store.complete_task(tid)})
         )
@@ -253,16 +349,11 @@ def _opt_date(request: Request, name: str) -> dt.date | None:
         raise validation_error({name: "must be a date YYYY-MM-DD"}) from None
 
 
-def _list(rows: Sequence[dict[str, Any]], limit: int, offset: int) -> JSONResponse:
+def _list(
+    rows: Sequence[dict[str, Any]], limit: int, offset: int, *, has_more: bool = True
+) -> JSONResponse:
     page = list(rows[offset : offset + limit])
-    return JSONResponse(
-        {
-            "data": page,
-            "meta": {
-                "total": len(rows),
-                "limit": limit,
-                "offset": offset,
-                "has_more": offset + len(page) < len(rows),
-            },
-        }
-    )
+    meta: dict[str, Any] = {"total": len(rows), "limit": limit, "offset": offset}
+    if has_more:
+        meta["has_more"] = offset + len(page) < len(rows)
+    return JSONResponse({"data": page, "meta": meta})

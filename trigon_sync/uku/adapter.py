@@ -9,7 +9,6 @@ coded only in this module, so a correction from production is a one-file change.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,12 +29,9 @@ from trigon_sync.uku.models import (
 
 # Assumption 1: the registration code is a top-level, filterable client field.
 CLIENT_CODE_FILTER = "registration_code"
-# Assumption 2: a finished task has this status; used by the complete-task fallback.
+# Assumption 2: a finished task has this status; completion is a status PATCH.
 FINISHED_STATUS = "finished"
-# Assumption 4: only number fields can hold a count.
-COUNT_FIELD_TYPE = "number"
-# Assumption 5: the marker line that lets us find our own summary task again.
-MARKER_PREFIX = "trigon-sync:"
+# How a summary task is found again (assumption 5) is task_identity.py's business.
 
 
 class _Shape(Exception):
@@ -189,12 +185,25 @@ def task_changes_to_json(changes: TaskChanges) -> dict[str, Any]:
     )
 
 
-def task_filter(client_id: int | None, topic_id: int | None) -> dict[str, int]:
-    return _set_only(("client_id", client_id), ("topic_id", topic_id))
+def task_filter(
+    client_id: int | None,
+    topic_id: int | None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> dict[str, int | str]:
+    """Query filters for GET /tasks. Uku drops filters it does not know and answers with
+    everything, so these only make a listing smaller: callers judge every task again."""
+    return _set_only(
+        ("client_id", client_id),
+        ("topic_id", topic_id),
+        ("date_from", None if date_from is None else date_from.isoformat()),
+        ("date_to", None if date_to is None else date_to.isoformat()),
+    )
 
 
 def finish_patch() -> dict[str, Any]:
-    """The fallback body when ``POST /tasks/{id}/complete`` is missing (older deployments)."""
+    """How a task is finished: ``POST /tasks/{id}/complete`` is not deployed in production
+    (404), so completion is the status PATCH (evidence: docs/uku-api.md)."""
     return {"status": FINISHED_STATUS}
 
 
@@ -240,39 +249,3 @@ def warnings_from_json(body: Any) -> list[UkuWarning]:
         for w in items
         if isinstance(w, Mapping)
     ]
-
-
-# -- finding our own task again (assumption 5) -----------------------------------------
-
-
-def summary_marker(trigon_firm_id: str, period: str) -> str:
-    """The line written into a summary task's description: ``trigon-sync:<firm>:<period>``."""
-    return f"{MARKER_PREFIX}{trigon_firm_id}:{period}"
-
-
-def with_marker(description: str | None, trigon_firm_id: str, period: str) -> str:
-    """``description`` with the marker line appended (once)."""
-    marker = summary_marker(trigon_firm_id, period)
-    if description and has_marker(description, trigon_firm_id, period):
-        return description
-    return f"{description.rstrip()}\n\n{marker}" if description else marker
-
-
-def has_marker(description: str | None, trigon_firm_id: str, period: str) -> bool:
-    """Whether a task description carries the marker of this firm and period."""
-    if not description:
-        return False
-    marker = summary_marker(trigon_firm_id, period)
-    return any(line.strip() == marker for line in description.splitlines())
-
-
-_MARKER_RE = re.compile(rf"^\s*{re.escape(MARKER_PREFIX)}(?P<firm>[^:\s]+):(?P<period>\S+)\s*$")
-
-
-def read_marker(description: str | None) -> tuple[str, str] | None:
-    """(trigon firm id, period) from a description's marker line, if any."""
-    for line in (description or "").splitlines():
-        match = _MARKER_RE.match(line)
-        if match:
-            return match["firm"], match["period"]
-    return None

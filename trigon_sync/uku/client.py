@@ -3,7 +3,16 @@
 Every request carries ``X-API-Key`` and ``X-Uku-Company`` and goes through the shared
 :class:`~trigon_sync.http.HttpSession`, whose pacer keeps separate read and write
 buckets (Uku's ``X-RateLimit-Tier``). Creates carry an ``Idempotency-Key`` chosen by
-the caller, so a retried POST after a lost answer cannot create a second object.
+the caller, but nothing rests on it: the real Uku ignores the key on most paths and when
+its key store is down. A create whose outcome is unknown (lost answer, 5xx, a concurrent
+duplicate's 409) is never sent again here; it raises :class:`WriteUnconfirmed` and the
+caller reads Uku to find out.
+
+Lists are paged by ``offset`` until ``meta.total`` is reached or a page is empty, as
+Uku's own CLI does (``has_more`` is often absent). A listing that does not advance (a
+page of ids already read, more pages than ``total`` allows) stops with a service error
+instead of looping.
+
 JSON shapes are the adapter's business (uku/adapter.py); this module only knows paths,
 paging and error codes.
 """
@@ -11,6 +20,7 @@ paging and error codes.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -21,6 +31,8 @@ from trigon_sync.errors import (
     ConfigError,
     PermissionDenied,
     Problem,
+    ServiceUnavailable,
+    WriteUnconfirmed,
 )
 from trigon_sync.http import ApiResponse, HttpSession, RequestStats, unexpected
 from trigon_sync.uku import adapter
@@ -38,7 +50,24 @@ from trigon_sync.uku.models import (
 )
 
 PAGE_LIMIT = 200
+MAX_PAGES = 5_000
+"""A listing without ``total`` stops with an error past this many pages (1,000,000 rows)."""
 CONNECT_UKU_HINT = "run `trigon-sync connect-uku` with a valid API key"
+FORBIDDEN_CAUSES = {
+    "PLAN_UPGRADE_REQUIRED": (
+        "your Uku plan does not include the Public API (Uku sells it with the Elite plan)",
+        "upgrade the Uku subscription, then run `trigon-sync connect-uku` again",
+    ),
+    "SUBSCRIPTION_READ_ONLY": (
+        "the Uku subscription is read-only (expired or unpaid), so nothing can be written",
+        "renew the subscription in Uku's billing settings, then run again",
+    ),
+    "FINANCIAL_SCOPE_REQUIRED": (
+        "the Uku API key lacks the financial scope this call needs",
+        "create an API key with the 'All' scope in Uku and run `trigon-sync connect-uku`",
+    ),
+}
+"""403 codes whose cause is not the key's role (evidence: docs/uku-api.md)."""
 T = TypeVar("T")
 
 
@@ -101,8 +130,30 @@ class UkuClient:
     def list_custom_fields(self, entity: str = "task") -> list[CustomField]:
         return self._all("/custom-fields", {"entity": entity}, adapter.custom_field_from_json)
 
-    def list_tasks(self, client_id: int | None = None, topic_id: int | None = None) -> list[Task]:
-        return self._all("/tasks", adapter.task_filter(client_id, topic_id), adapter.task_from_json)
+    def list_tasks(
+        self,
+        client_id: int | None = None,
+        topic_id: int | None = None,
+        *,
+        date_from: dt.date | None = None,
+        date_to: dt.date | None = None,
+    ) -> list[Task]:
+        """Tasks, narrowed by filters Uku may ignore: callers judge every task returned."""
+        return self._all(
+            "/tasks",
+            adapter.task_filter(client_id, topic_id, date_from, date_to),
+            adapter.task_from_json,
+        )
+
+    def get_task(self, task_id: int) -> Task | None:
+        """One task by id (None when Uku has no such task, e.g. it was deleted)."""
+        try:
+            body = self._send("GET", f"/tasks/{task_id}").body
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return adapter.task_from_json(self._data(body, "task"))
 
     # -- writes ----------------------------------------------------------------------
 
@@ -140,36 +191,60 @@ class UkuClient:
         return adapter.task_from_json(self._data(body, "task"))
 
     def complete_task(self, task_id: int) -> Task:
-        """Mark finished; older deployments lack /complete, so a 404 falls back to PATCH."""
-        try:
-            body = self._send(
-                "POST",
-                f"/tasks/{task_id}/complete",
-                json_body={},
-                idempotency_key=f"trigon-sync-complete-task-{task_id}",
-            ).body
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
-            body = self._send("PATCH", f"/tasks/{task_id}", json_body=adapter.finish_patch()).body
+        """Mark finished with the status PATCH: ``POST /tasks/{id}/complete`` is not
+        deployed in production (404), and a PATCH is safe to repeat."""
+        body = self._send("PATCH", f"/tasks/{task_id}", json_body=adapter.finish_patch()).body
         return adapter.task_from_json(self._data(body, "task"))
 
     # -- plumbing --------------------------------------------------------------------
 
     def _all(self, path: str, params: Mapping[str, Any], parse: Callable[[Any], T]) -> list[T]:
+        """Every page of a listing, by ``offset`` until ``meta.total`` or an empty page.
+
+        ``has_more`` is used only when ``total`` is missing. An object that moved onto a
+        later page while listing (a concurrent create) is read once.
+        """
         results: list[T] = []
-        offset = 0
+        seen: set[Any] = set()
+        offset = pages = 0
         while True:
             body = self._send(
                 "GET", path, params={**params, "limit": PAGE_LIMIT, "offset": offset}
             ).body
             items = self._items(body)
-            results.extend(parse(item) for item in items)
-            meta = body.get("meta") if isinstance(body, Mapping) else None
-            has_more = isinstance(meta, Mapping) and bool(meta.get("has_more"))
-            if not items or not has_more:
+            pages += 1
+            fresh = 0
+            for item in items:
+                obj = parse(item)
+                ident = getattr(obj, "id", None)
+                if ident is not None and ident in seen:
+                    continue
+                seen.add(ident)
+                results.append(obj)
+                fresh += 1
+            if not items:
                 return results
+            if not fresh:
+                raise self._stuck(path, f"the page at offset {offset} repeats rows already read")
             offset += len(items)
+            meta = body.get("meta") if isinstance(body, Mapping) else None
+            meta = meta if isinstance(meta, Mapping) else {}
+            total = meta.get("total")
+            if isinstance(total, int) and not isinstance(total, bool):
+                if offset >= total:
+                    return results
+                if pages > total // PAGE_LIMIT + 1:
+                    raise self._stuck(path, f"{pages} pages and still short of total {total}")
+            elif meta.get("has_more") is False or len(items) < PAGE_LIMIT:
+                return results
+            elif pages >= MAX_PAGES:
+                raise self._stuck(path, f"more than {MAX_PAGES} pages without a total")
+
+    def _stuck(self, path: str, why: str) -> ServiceUnavailable:
+        return ServiceUnavailable(
+            f"Uku's listing of {path} does not advance: {why}; stopped instead of looping",
+            hint="try again later; if it persists, report it to Uku support with the run's log",
+        )
 
     def _items(self, body: Any) -> list[Any]:
         data = self._data(body, "list")
@@ -208,10 +283,12 @@ class UkuClient:
         return response
 
     def _error(self, response: ApiResponse) -> Exception:
-        code = response.error_code
+        """Uku's error answer as the typed error that names its real cause."""
+        code = response.error_code or ""
         details = response.error.get("details")
         reason = details.get("reason") if isinstance(details, Mapping) else None
-        if response.status == 401:
+        status = response.status
+        if status == 401:
             return AuthError("Uku refused the API key", hint=CONNECT_UKU_HINT)
         if code == "MISSING_COMPANY":
             return ConfigError(
@@ -224,36 +301,83 @@ class UkuClient:
                 hint="check uku.company in config.toml, or run `trigon-sync connect-uku` "
                 "with the key and company that belong together",
             )
-        if response.status == 403 and reason == "plan":
-            return PermissionDenied(
-                "your Uku plan has no API access: Team or Elite is needed",
-                hint="upgrade the Uku subscription, then run `trigon-sync connect-uku` again",
-            )
-        if response.status == 403:
-            return PermissionDenied(
-                f"the Uku API key's role may not do this ({response.error_message})",
-                hint="use an API key of a Company Admin or Company Owner",
-            )
-        if code == "VALIDATION_ERROR":
-            fields = details.get("fields") if isinstance(details, Mapping) else None
-            listed = (
-                "; ".join(f"{k} {v}" for k, v in fields.items())
-                if isinstance(fields, Mapping)
-                else response.error_message
-            )
+        if status == 403:
+            return self._forbidden(code, reason, response.error_message)
+        if code == "VALIDATION_ERROR" or status == 422:
             return ApiError(
-                f"Uku rejected the data: {listed}",
-                status=response.status,
-                code=code,
+                f"Uku rejected the data: {_validation_text(details, response.error_message)}",
+                status=status,
+                code=code or None,
                 details=details,
+            )
+        if code == "IDEMPOTENCY_CONFLICT":
+            return WriteUnconfirmed(
+                "Uku is still handling an earlier attempt of this create "
+                "(409 IDEMPOTENCY_CONFLICT); whether it took effect is not known yet"
             )
         if code == "IDEMPOTENCY_KEY_REUSED":
             return ApiError(
                 "Uku refused a retried write: its idempotency key was already used "
                 "with different data",
-                status=response.status,
+                status=status,
                 code=code,
                 details=details,
-                hint="this is a bug in trigon-sync; please report it with the run's log",
+            )
+        if status == 409 and code.endswith("_LOCKED"):
+            return ApiError(
+                f"Uku has this record locked ({code}: {response.error_message})",
+                status=status,
+                code=code,
+                details=details,
+                hint="unlock it in Uku (or wait for the edit to finish), then run again",
+            )
+        if status == 412 or code == "STALE_WRITE":
+            return ApiError(
+                "the record changed in Uku while trigon-sync wrote it (412 STALE_WRITE)",
+                status=status,
+                code=code or None,
+                details=details,
+                hint="run again: the next run reads it afresh",
+            )
+        if status == 428:
+            return ApiError(
+                "Uku wants a precondition (If-Match) for this write, which trigon-sync "
+                f"does not send ({response.error_message})",
+                status=status,
+                code=code or None,
+                details=details,
+                hint="this Uku record is guarded; report it to the trigon-sync developers",
             )
         return unexpected("Uku", response)
+
+    def _forbidden(self, code: str, reason: Any, message: str) -> PermissionDenied:
+        if code in FORBIDDEN_CAUSES:
+            what, hint = FORBIDDEN_CAUSES[code]
+            return PermissionDenied(what, hint=hint)
+        if reason == "plan":
+            return PermissionDenied(
+                "your Uku plan has no API access (Uku sells the Public API with the Elite plan)",
+                hint="upgrade the Uku subscription, then run `trigon-sync connect-uku` again",
+            )
+        return PermissionDenied(
+            f"the Uku API key may not do this: its scope is read-only or its role too "
+            f"narrow ({message})",
+            hint="create an API key with the 'Edit' or 'All' scope as a Company Admin "
+            "and run `trigon-sync connect-uku`",
+        )
+
+
+def _validation_text(details: Any, fallback: str) -> str:
+    """Uku's validation details, either ``{"fields": {name: why}}`` or a list of
+    ``{field, message, type}`` (the real API), as one line."""
+    if isinstance(details, Mapping) and isinstance(details.get("fields"), Mapping):
+        return "; ".join(f"{k} {v}" for k, v in details["fields"].items())
+    if isinstance(details, list):
+        parts = [
+            f"{d.get('field', '?')} {d.get('message', '')}".strip()
+            for d in details
+            if isinstance(d, Mapping)
+        ]
+        if parts:
+            return "; ".join(parts)
+    return fallback

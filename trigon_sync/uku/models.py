@@ -9,6 +9,8 @@ from typing import Literal
 
 TaskStatus = Literal["new", "in_progress", "finished"]
 FieldValue = int | float | str | None
+COUNT_FIELD_TYPES = frozenset({"number", "integer"})
+"""Custom-field types that hold a count: Uku has both (docs/uku-api.md, assumption 4)."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class Topic:
 
 @dataclass(frozen=True)
 class CustomField:
-    """A custom field definition; only number fields can hold a count."""
+    """A custom field definition; only number and integer fields can hold a count."""
 
     id: int
     name: str
@@ -71,7 +73,7 @@ class CustomField:
 
     @property
     def holds_count(self) -> bool:
-        return self.type == "number"
+        return self.type in COUNT_FIELD_TYPES
 
 
 @dataclass(frozen=True)

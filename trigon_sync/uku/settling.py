@@ -1,0 +1,31 @@
+"""Waiting until Uku's lists show a write: the one rule both create paths share.
+
+The real Uku may list a newly created client or task only a little later, so "it is not
+in the list" proves it absent only once that delay has passed since the create was
+sent. ``settle_seconds`` (``[uku] settle_seconds``) is that delay.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Now = Callable[[], dt.datetime]
+Sleep = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class Settler:
+    """Sleeps until a create sent at some moment would show in Uku's lists."""
+
+    settle_seconds: float
+    now: Now
+    sleep: Sleep
+
+    def wait(self, since: dt.datetime) -> None:
+        """Return once ``settle_seconds`` have passed since ``since`` (at most that long)."""
+        waited = max(0.0, (self.now() - since).total_seconds())
+        wait = self.settle_seconds - waited
+        if wait > 0:
+            self.sleep(min(wait, self.settle_seconds))
