@@ -281,3 +281,24 @@ def carries_identity(task: Mapping[str, Any], period: str) -> bool:
     assert installation is not None, "a run that wrote tasks has made its installation id"
     identity = TaskIdentity(installation, task["client_id"], period)
     return identity.keeps_marker(task_from_json(task))
+
+
+class Killed(BaseException):
+    """Stands in for the process dying (not an Exception: nothing may swallow it)."""
+
+
+class KillAfterCreates(httpx.BaseTransport):
+    """Let ``n`` task creates reach Uku, then die right after the next create commits."""
+
+    def __init__(self, inner: httpx.BaseTransport, n: int) -> None:
+        self.inner = inner
+        self.n = n
+        self.armed = True
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if self.armed and request.method == "POST" and request.url.path == "/api/v3/tasks":
+            self.n -= 1
+            if self.n < 0:
+                raise Killed  # the task exists in Uku, the journal never heard of it
+        return response

@@ -19,6 +19,8 @@ import pytest
 from monthly_env import (
     FIELD_ID,
     Env,
+    KillAfterCreates,
+    Killed,
     carries_identity,
     connect,
     expected_counts,
@@ -36,10 +38,6 @@ from trigon_sync.schedule import ScheduleRule
 from trigon_sync.state import load_state, locked_state
 
 D = dt.date
-
-
-class Killed(BaseException):
-    """Stands in for the process dying (not an Exception: nothing may swallow it)."""
 
 
 @pytest.fixture
@@ -186,23 +184,6 @@ def test_run_killed_between_clients_resumes_with_exactly_one_task_each(
     assert set(env.tasks_per_client_period().values()) == {1}
     assert not journal.run_in_progress(load_state())
     assert load_state().last_period_end == D(2024, 10, 30)
-
-
-class KillAfterCreates(httpx.BaseTransport):
-    """Let ``n`` task creates reach Uku, then die right after the next create commits."""
-
-    def __init__(self, inner: httpx.BaseTransport, n: int) -> None:
-        self.inner = inner
-        self.n = n
-        self.armed = True
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self.inner.handle_request(request)
-        if self.armed and request.method == "POST" and request.url.path == "/api/v3/tasks":
-            self.n -= 1
-            if self.n < 0:
-                raise Killed  # the task exists in Uku, the journal never heard of it
-        return response
 
 
 @contextmanager

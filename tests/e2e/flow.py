@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import tomllib
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,9 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
 from tests.api.monthly_env import expected_counts, task_counts
 from trigon_sync import fields, paths
 from trigon_sync.sandbox import FaultConfig, Running, generate_seed, run_sandbox
+from trigon_sync.sandbox.behaviour import CONTRACT, PRODUCTION_LIKE, UkuBehaviour
 from trigon_sync.sandbox.register_file import write_register_zip
 from trigon_sync.state import load_state
 
@@ -34,6 +38,13 @@ MONTHS: tuple[tuple[dt.date, dt.date, dt.date, str], ...] = (
 )
 NO_LIMITS = FaultConfig(trigon_limit=100_000, uku_read_limit=100_000, uku_write_limit=100_000)
 HTTP_TIMEOUT = "0.5"  # TRIGON_SYNC_HTTP_TIMEOUT for the children: a timeout costs 0.5 s
+PROFILES = {
+    "contract": CONTRACT,
+    # the real Uku's quirks, with a list lag short enough for a test on a real clock
+    "production-like": PRODUCTION_LIKE.updated({"list_lag_seconds": 0.3}),
+}
+SETTLE_SECONDS = 0.6
+"""[uku] settle_seconds for the children: longer than the sandbox's list lag."""
 
 
 def chaos_seeds() -> list[int]:
@@ -121,6 +132,10 @@ class Flow:
             "--uku-url", self.running.uku_url, "--token-store", "file",
             stdin=creds["uku_api_key"] + "\n",
         )  # fmt: skip
+        config = paths.config_file()
+        doc = tomllib.loads(config.read_text(encoding="utf-8"))
+        doc.setdefault("uku", {})["settle_seconds"] = SETTLE_SECONDS
+        config.write_text(tomli_w.dumps(doc), encoding="utf-8")
 
     def import_clients(self) -> None:
         self.ok("import-clients", "--register", str(self.register_zip))
@@ -189,13 +204,18 @@ def flow(
     faults: FaultConfig = NO_LIMITS,
     trigon_faults: FaultConfig | None = None,
     uku_faults: FaultConfig | None = None,
+    uku_behaviour: UkuBehaviour = CONTRACT,
 ) -> Iterator[Flow]:
     """A served sandbox and a fresh home for the CLI children."""
     seed = seed or make_seed()
     register_zip = home.parent / "register.csv.zip"
     write_register_zip(seed["register"], register_zip)
     with run_sandbox(
-        seed, faults=faults, trigon_faults=trigon_faults, uku_faults=uku_faults
+        seed,
+        faults=faults,
+        trigon_faults=trigon_faults,
+        uku_faults=uku_faults,
+        uku_behaviour=uku_behaviour,
     ) as running:
         yield Flow(running, seed, home, register_zip)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.flow import MONTHS, Flow, chaos_seeds, faults, flow, make_seed
+from tests.e2e.flow import MONTHS, PROFILES, Flow, chaos_seeds, faults, flow, make_seed
 from trigon_sync import paths
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import FaultConfig
@@ -43,12 +43,20 @@ def kill_when(proc: subprocess.Popen[str], ready: callable, limit: float = 60) -
     assert proc.returncode == -signal.SIGKILL
 
 
+@pytest.mark.parametrize("profile", list(PROFILES))
 @pytest.mark.parametrize("fault_seed", chaos_seeds())
 def test_full_flow_under_faults_leaves_one_correct_task_per_client_per_month(
-    tmp_path: Path, isolated_home: Path, fault_seed: int
+    tmp_path: Path, isolated_home: Path, fault_seed: int, profile: str
 ) -> None:
-    """5xx, 429, drops and timeouts on both sides: every step exits 0, Uku ends exact."""
-    with flow(isolated_home, faults=faults(fault_seed)) as f:
+    """5xx, 429, drops and timeouts on both sides, 10% of Uku's POSTs committed and then
+    failed, and (production-like) Uku's real quirks: every step exits 0, Uku ends exact."""
+    uku_faults = faults(fault_seed, post_commit_fail_rate=0.1)
+    with flow(
+        isolated_home,
+        faults=faults(fault_seed),
+        uku_faults=uku_faults,
+        uku_behaviour=PROFILES[profile],
+    ) as f:
         f.setup()
         f.assert_clients_once()
         for month in range(3):
@@ -59,10 +67,15 @@ def test_full_flow_under_faults_leaves_one_correct_task_per_client_per_month(
         assert {"error", "rate_limit", "drop"} <= seen
 
 
-@pytest.fixture
-def ready_flow(isolated_home: Path) -> Iterator[Flow]:
-    """A set-up flow (no faults) whose Uku answers a little slowly, so kills land midway."""
-    with flow(isolated_home, uku_faults=FaultConfig(latency_ms=8).updated({})) as f:
+@pytest.fixture(params=list(PROFILES))
+def ready_flow(isolated_home: Path, request: pytest.FixtureRequest) -> Iterator[Flow]:
+    """A set-up flow (no faults) whose Uku answers a little slowly, so kills land midway;
+    once per Uku profile."""
+    with flow(
+        isolated_home,
+        uku_faults=FaultConfig(latency_ms=8).updated({}),
+        uku_behaviour=PROFILES[request.param],
+    ) as f:
         f.running.set_faults("trigon", trigon_limit=100_000)
         f.running.set_faults("uku", uku_read_limit=100_000, uku_write_limit=100_000)
         f.setup()
@@ -87,12 +100,16 @@ def test_sigkill_of_run_monthly_then_rerun_neither_doubles_nor_misses(
     f.assert_tasks(2)
 
 
+@pytest.mark.parametrize("profile", list(PROFILES))
 @pytest.mark.parametrize("kill_seed", chaos_seeds())
 def test_sigkill_of_confirm_then_rerun_creates_each_client_once(
-    isolated_home: Path, kill_seed: int
+    isolated_home: Path, kill_seed: int, profile: str
 ) -> None:
-    """Killed after a random number of client creates, a re-run creates only the rest."""
-    with flow(isolated_home, uku_faults=FaultConfig(latency_ms=8)) as f:
+    """Killed after a random number of client creates, a re-run creates only the rest
+    (production-like: keys ignored, lists lagging, so the rerun must wait and look)."""
+    with flow(
+        isolated_home, uku_faults=FaultConfig(latency_ms=8), uku_behaviour=PROFILES[profile]
+    ) as f:
         f.connect()
         f.import_clients()
         before = len(f.uku()["clients"])
