@@ -246,3 +246,22 @@ def test_there_is_no_option_for_the_secrets_themselves(cli: Invoke) -> None:
     """Neither value can be given on the command line (it would land in shell history)."""
     for option in ("--api-key", "--id-token", "--password"):
         assert cli("connect", option, "x").exit_code == ExitCode.USAGE
+
+
+def test_on_a_terminal_the_mode_and_both_values_are_asked(
+    cli: Invoke, all_viewable: Running, memory_keyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No mode option at a terminal: asked, then two hidden prompts; nothing echoed."""
+    from trigon_sync.cli import output
+
+    monkeypatch.setattr(output, "is_interactive", lambda: True)
+    result = cli(
+        "connect",
+        "--trigon-url",
+        all_viewable.trigon_url,
+        stdin=f"api-key\n{SANDBOX_ID_TOKEN}\n{SANDBOX_API_KEY}\nn\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Trigon ID token" in result.output and "Trigon API key" in result.output
+    assert SANDBOX_ID_TOKEN not in result.output and SANDBOX_API_KEY not in result.output
+    assert (SERVICE_NAME, keyring_account(TRIGON_API_KEY)) in memory_keyring.secrets

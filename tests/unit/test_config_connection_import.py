@@ -48,7 +48,7 @@ def test_the_settings_are_read() -> None:
     ("text", "key", "fragment"),
     [
         ('[trigon]\nauth = "token"\n', "trigon.auth", '"password" or "api-key"'),
-        ('[trigon]\nenvironment = "producton"\n', "trigon.environment", "did you mean 'production'"),
+        ('[trigon]\nenvironment = "producton"\n', "trigon.environment", "did you mean"),
         ("[register]\ndownload = 1\n", "register.download", "true or false"),
         ("[register]\nmax_age_days = -1\n", "register.max_age_days", "0 or more"),
         ('[register]\nurl = "ftp://x"\n', "register.url", "not a web address"),

@@ -109,7 +109,7 @@ def register_index(
     with progress_bar() as on_progress:
         source = fresh_register(plan, register_url(config.register.url), on_progress=on_progress)
     if source.warning is not None:
-        output.stderr.print(f"warning: {source.warning}", markup=False)
+        output.stderr.print(f"warning: {source.warning}", markup=False, soft_wrap=True)
     if source.path is None:
         return None
     index = RegisterIndex.load(source.path)  # a bad file given or configured fails here
