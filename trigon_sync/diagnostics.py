@@ -841,6 +841,13 @@ def register_check(config: Config, now: dt.datetime) -> Check:
     name, title = _check("register.file")
     path = resolve_register_file(None, config.register.file)
     if path is None:
+        if config.register.download:
+            return warned(
+                name,
+                title,
+                "no Business Register file yet: the next `import-clients` downloads it",
+                "run `trigon-sync register update` to fetch it now (and see that it works)",
+            )
         return warned(
             name,
             title,

@@ -183,3 +183,17 @@ def test_api_key_mode_runs_the_month_and_revoked_keys_exit_auth(
     assert revoked.exit_code == ExitCode.AUTH, revoked.output
     assert "credentials were revoked or are wrong" in flat(revoked.stderr)
     assert SANDBOX_API_KEY not in revoked.output and SANDBOX_ID_TOKEN not in revoked.output
+
+
+def test_an_admins_staged_plan_survives_the_automatic_import(
+    cli: Invoke, imported: Callable[[str | None], Running]
+) -> None:
+    """A plan staged by import-clients for review is still there for `confirm` afterwards."""
+    imported("create")
+    assert cli("import-clients").exit_code == 0
+    staged = load_state().staged_import
+    assert staged is not None
+    assert cli("run-monthly", "--today", OCTOBER).exit_code == 0
+    assert load_state().staged_import == staged
+    again = cli("confirm", "--yes")
+    assert again.exit_code == 0, again.output  # rows done meanwhile are "already linked"
