@@ -329,12 +329,15 @@ def connect(
     )
     base_url, env, saved_url = _target(trigon_url, environment, config)
     store = _usable_store(kind)
-    wire = None
     if chosen == "api-key":
         auth = _api_credentials(from_stdin=credentials_stdin)
         wire = trigon_wire(base_url, policy=INTERACTIVE_POLICY, hint=_url_hint("--trigon-url"))
         client = TrigonClient(wire, auth)
-        user = client.me()  # the "Test connection": nothing is stored before it passes
+        try:
+            user = client.me()  # the "Test connection": nothing is stored before it passes
+        except BaseException:
+            client.close()
+            raise
         previous = store.get(TRIGON_REFRESH_TOKEN)
         auth.store(store)
         _save_trigon(mode=chosen, email=user.email, saved_url=saved_url, environment=env, kind=kind)
