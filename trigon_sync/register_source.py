@@ -97,8 +97,12 @@ def fresh_register(
     *,
     client_factory: Callable[[], httpx.Client] | None = None,
     on_progress: ProgressCallback | None = None,
+    dest_dir: Path | None = None,
 ) -> RegisterSource:
-    """Carry out ``plan``: download when asked, else (or on failure) use what is there."""
+    """Carry out ``plan``: download when asked, else (or on failure) use what is there.
+
+    ``dest_dir`` downloads somewhere else than the home (a dry run keeps the home as it is).
+    """
     if not plan.download:
         return RegisterSource(plan.path)
     factory = client_factory or (
@@ -106,7 +110,7 @@ def fresh_register(
     )
     try:
         with factory() as client:
-            path = download_register(url, client=client, on_progress=on_progress)
+            path = download_register(url, client=client, dest_dir=dest_dir, on_progress=on_progress)
     except ServiceError as exc:
         reason = exc.message
         if plan.path is not None and plan.age_days is not None:

@@ -197,3 +197,17 @@ def test_an_admins_staged_plan_survives_the_automatic_import(
     assert load_state().staged_import == staged
     again = cli("confirm", "--yes")
     assert again.exit_code == 0, again.output  # rows done meanwhile are "already linked"
+
+
+def test_the_dry_run_does_not_store_a_register_download(
+    cli: Invoke, imported: Callable[[str | None], Running]
+) -> None:
+    """No copy in the home: the dry run downloads to a temporary place and leaves none."""
+    imported("create")
+    default_register_file().unlink()
+    register_dir = default_register_file().parent
+    before = sorted(register_dir.iterdir())
+    result = cli("run-monthly", "--today", OCTOBER, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "would create 1 and link 0 Uku client(s): Uus Klient OÜ" in flat(result.stderr)
+    assert sorted(register_dir.iterdir()) == before

@@ -97,22 +97,27 @@ def _reading_progress() -> Iterator[Step | None]:
 
 
 def register_index(
-    register: Path | None, config: Config, *, download: bool
+    register: Path | None, config: Config, *, download: bool, scratch: Path | None = None
 ) -> RegisterIndex | None:
     """The register to check codes against, downloaded first when missing or stale.
 
     A failed download is one ``warning:`` line on stderr (cron mail), never a failed import.
+    With ``scratch`` (a dry run) a download goes there and is indexed without a cache.
     """
     plan = choose_register(
         register, config.register, download=download, now=clock.now().timestamp()
     )
     with progress_bar() as on_progress:
-        source = fresh_register(plan, register_url(config.register.url), on_progress=on_progress)
+        source = fresh_register(
+            plan, register_url(config.register.url), on_progress=on_progress, dest_dir=scratch
+        )
     if source.warning is not None:
         output.stderr.print(f"warning: {source.warning}", markup=False, soft_wrap=True)
     if source.path is None:
         return None
-    index = RegisterIndex.load(source.path)  # a bad file given or configured fails here
+    # a bad file given or configured fails here
+    scratched = source.downloaded and scratch is not None
+    index = RegisterIndex.build(source.path) if scratched else RegisterIndex.load(source.path)
     if source.downloaded and output.stdout.is_terminal:
         output.stderr.print(
             f"Business Register file downloaded ({len(index):,} companies).", markup=False

@@ -188,9 +188,14 @@ def _auto_import(
     from trigon_sync.cli.import_cmd import register_index
     from trigon_sync.state import locked_state
 
-    register = register_index(None, config, download=True)
-    if dry_run:
+    if dry_run:  # a fresh register file goes to a temporary directory: the home is unchanged
+        import tempfile
+        from pathlib import Path
+
+        with tempfile.TemporaryDirectory(prefix="trigon-sync-register-") as scratch:
+            register = register_index(None, config, download=True, scratch=Path(scratch))
         return auto_import(trigon, uku, register, session=None, now=clock.now())
+    register = register_index(None, config, download=True)
     with locked_state() as session:
         return auto_import(trigon, uku, register, session=session, now=clock.now())
 
