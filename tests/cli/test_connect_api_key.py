@@ -265,3 +265,16 @@ def test_on_a_terminal_the_mode_and_both_values_are_asked(
     assert "Trigon ID token" in result.output and "Trigon API key" in result.output
     assert SANDBOX_ID_TOKEN not in result.output and SANDBOX_API_KEY not in result.output
     assert (SERVICE_NAME, keyring_account(TRIGON_API_KEY)) in memory_keyring.secrets
+
+
+def test_doctor_checks_the_api_key_connection_like_a_login(
+    cli: Invoke, sandbox: Running, memory_keyring
+) -> None:
+    """doctor's live Trigon checks run in api-key mode; revoked keys fail with the fix."""
+    assert connect_keys(cli, sandbox.trigon_url).exit_code == ExitCode.PARTIAL  # 2 without View
+    healthy = flat(cli("doctor").stdout)
+    assert "the ID token and API key were accepted; signed in as Sandbox Admin" in healthy
+    sandbox.world.revoke_api_keys()
+    revoked = cli("doctor")
+    assert revoked.exit_code != 0
+    assert "credentials were revoked or are wrong" in flat(revoked.stdout)
