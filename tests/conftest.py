@@ -14,6 +14,9 @@ import keyring.backend
 import pytest
 
 from trigon_sync import paths
+from trigon_sync.register_source import ENV_URL as ENV_REGISTER_URL
+
+OFFLINE_REGISTER_URL = "http://127.0.0.1:9/ettevotja_rekvisiidid__lihtandmed.csv.zip"
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):
@@ -45,6 +48,9 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv(paths.ENV_HOME, str(home))
     monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    # `import-clients` downloads the register by default; tests never leave 127.0.0.1, so the
+    # default download goes to a port nothing listens on (a test that wants one overrides it).
+    monkeypatch.setenv(ENV_REGISTER_URL, OFFLINE_REGISTER_URL)
     return home
 
 

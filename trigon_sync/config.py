@@ -33,17 +33,29 @@ EARLIEST_FIRST_IMPORT_DATE = dt.date(2000, 1, 1)
 """Counting from before this is a typo (1024 for 2024), not a migration."""
 
 TRIGON_DEFAULT_URL = "https://api.trigon.ee/v1"
+#: Trigon's base URL per environment (assumed; docs/trigon-api.md). base_url overrides it.
+TRIGON_ENVIRONMENT_URLS: dict[str, str] = {
+    "production": TRIGON_DEFAULT_URL,
+    "test": "https://api-test.trigon.ee/v1",
+}
+TrigonEnvironment = Literal["production", "test"]
+TrigonAuthMode = Literal["password", "api-key"]
+TRIGON_AUTH_MODES: tuple[TrigonAuthMode, ...] = ("password", "api-key")
+AutoImport = Literal["warn", "create"]
+AUTO_IMPORT_CHOICES: tuple[AutoImport, ...] = ("warn", "create")
+DEFAULT_REGISTER_MAX_AGE_DAYS = 7
 UKU_DEFAULT_URL = "https://app.getuku.com/api/v3"
 DEFAULT_SETTLE_SECONDS = 30.0
 TOKEN_STORES = ("keyring", "file")
 TokenStore = Literal["keyring", "file"]
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
-    "trigon": ("base_url", "email", "token_store"),
+    "trigon": ("base_url", "email", "token_store", "auth", "environment"),
     "uku": ("base_url", "company", "settle_seconds"),
     "summary": ("task_title", "topic", "auto_complete", "first_import_date", "schedule", "day"),
     "fields": fields.KEYS,
-    "register": ("file",),
+    "register": ("file", "download", "url", "max_age_days"),
+    "import": ("auto_import",),
 }
 _SECRET_KEYS = {"password", "token", "refresh_token", "access_token", "api_key", "key", "secret"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -63,8 +75,12 @@ class TrigonSettings:
     """Where Trigon is and who is connected (never a password: tokens live in the keyring)."""
 
     base_url: str = TRIGON_DEFAULT_URL
+    """``base_url`` from config.toml, else the URL of ``environment``."""
     email: str | None = None
     token_store: TokenStore = "keyring"
+    auth: TrigonAuthMode = "password"
+    """``password``: email + password, refresh token kept; ``api-key``: ID token + API key."""
+    environment: TrigonEnvironment = "production"
 
 
 @dataclass(frozen=True)
@@ -98,9 +114,22 @@ class SummarySettings:
 
 @dataclass(frozen=True)
 class RegisterSettings:
-    """A local copy of the Business Register open-data file, if the admin provides one."""
+    """The Business Register file: one the admin provides, or the one downloaded for them."""
 
     file: Path | None = None
+    download: bool = True
+    """Whether `import-clients` fetches the file itself when it is missing or too old."""
+    url: str | None = None
+    """Where to download it from (None: the register's own address)."""
+    max_age_days: int = DEFAULT_REGISTER_MAX_AGE_DAYS
+
+
+@dataclass(frozen=True)
+class ImportSettings:
+    """Step 6 of the help page: whether run-monthly imports new Trigon firms itself."""
+
+    auto_import: AutoImport = "warn"
+    """``warn``: only report firms not yet in Uku; ``create``: create the clear-cut ones."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +144,8 @@ class Config:
     fields: Mapping[str, str | int] = field(default_factory=dict)
     """Trigon field key -> Uku task custom field: a name (text) or an id (integer)."""
     register: RegisterSettings = field(default_factory=RegisterSettings)
+    imports: ImportSettings = field(default_factory=ImportSettings)
+    """The ``[import]`` section (``import`` is a Python keyword)."""
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -283,6 +314,7 @@ class _Checker:
             summary=self._summary(sections.get("summary", {})),
             fields=self._fields(sections.get("fields", {})),
             register=self._register(sections.get("register", {}), path),
+            imports=self._import(sections.get("import", {})),
         )
 
     def _unknown_keys(self, section: str, table: Mapping[str, Any]) -> None:
@@ -333,8 +365,24 @@ class _Checker:
             )
         return value.rstrip("/")
 
+    def _choice(
+        self, table: Mapping[str, Any], section: str, key: str, choices: tuple[str, ...]
+    ) -> str:
+        """A text value from ``choices``; the first choice when unset or wrong (reported)."""
+        value = self._text(table, section, key)
+        if value is None:
+            return choices[0]
+        if value not in choices:
+            shown = " or ".join(f'"{c}"' for c in choices)
+            hint = _suggest(value, choices)
+            self.add(f"{section}.{key}", f"must be {shown}, not {value!r}{hint}")
+            return choices[0]
+        return value
+
     def _trigon(self, table: Mapping[str, Any]) -> TrigonSettings:
-        base_url = self._url(table, "trigon", TRIGON_DEFAULT_URL)
+        auth = self._choice(table, "trigon", "auth", TRIGON_AUTH_MODES)
+        environment = self._choice(table, "trigon", "environment", tuple(TRIGON_ENVIRONMENT_URLS))
+        base_url = self._url(table, "trigon", TRIGON_ENVIRONMENT_URLS[environment])
         email = self._text(table, "trigon", "email")
         if email is not None and not _EMAIL.match(email):
             self.add("trigon.email", f"not an email address: {email!r}")
@@ -342,7 +390,13 @@ class _Checker:
         if store not in TOKEN_STORES:
             self.add("trigon.token_store", f'must be "keyring" or "file", not {store!r}')
             store = "keyring"
-        return TrigonSettings(base_url=base_url, email=email, token_store=cast(TokenStore, store))
+        return TrigonSettings(
+            base_url=base_url,
+            email=email,
+            token_store=cast(TokenStore, store),
+            auth=cast(TrigonAuthMode, auth),
+            environment=cast(TrigonEnvironment, environment),
+        )
 
     def _uku(self, table: Mapping[str, Any]) -> UkuSettings:
         settle = table.get("settle_seconds", DEFAULT_SETTLE_SECONDS)
@@ -501,10 +555,32 @@ class _Checker:
 
     def _register(self, table: Mapping[str, Any], config_path: Path) -> RegisterSettings:
         text = self._text(table, "register", "file")
-        if text is None:
-            return RegisterSettings()
-        file = Path(text).expanduser()
-        return RegisterSettings(file if file.is_absolute() else config_path.parent / file)
+        file: Path | None = None
+        if text is not None:
+            file = Path(text).expanduser()
+            file = file if file.is_absolute() else config_path.parent / file
+        download = table.get("download", True)
+        if not isinstance(download, bool):
+            self.add("register.download", f"must be true or false, not {_kind(download)}")
+            download = True
+        url = self._text(table, "register", "url")
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme not in {"http", "https"} or not parts.hostname:
+                self.add("register.url", f"not a web address: {url!r}")
+                url = None
+        max_age = table.get("max_age_days", DEFAULT_REGISTER_MAX_AGE_DAYS)
+        if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 0:
+            self.add(
+                "register.max_age_days",
+                f"must be a whole number of days (0 or more), not {_kind(max_age)}",
+            )
+            max_age = DEFAULT_REGISTER_MAX_AGE_DAYS
+        return RegisterSettings(file=file, download=download, url=url, max_age_days=max_age)
+
+    def _import(self, table: Mapping[str, Any]) -> ImportSettings:
+        choice = self._choice(table, "import", "auto_import", AUTO_IMPORT_CHOICES)
+        return ImportSettings(auto_import=cast(AutoImport, choice))
 
 
 def _kind(value: Any) -> str:

@@ -14,9 +14,9 @@ import httpx
 from trigon_sync.config import Config
 from trigon_sync.errors import AuthError
 from trigon_sync.http import HttpSession, RateLimitPacer, RetryPolicy, Sleep, make_client
-from trigon_sync.secrets import TRIGON_REFRESH_TOKEN, UKU_API_KEY, Secret, SecretStore, open_store
-from trigon_sync.trigon import TokenManager, TrigonClient, TrigonWire
-from trigon_sync.trigon.auth import not_connected_error
+from trigon_sync.secrets import UKU_API_KEY, Secret, SecretStore, open_store
+from trigon_sync.trigon import TrigonClient, TrigonWire, make_auth
+from trigon_sync.trigon.auth import has_credentials, not_connected_error
 from trigon_sync.uku import UkuClient
 from trigon_sync.uku.client import uku_tier
 
@@ -62,10 +62,11 @@ def trigon_client(
 ) -> TrigonClient:
     """A client for the connected Trigon user; AuthError when `connect` has not been run."""
     store = store or secret_store(config)
-    if store.get(TRIGON_REFRESH_TOKEN) is None:
+    mode = config.trigon.auth
+    if not has_credentials(store, mode):
         raise not_connected_error()
     wire = trigon_wire(config.trigon.base_url, transport=transport, policy=policy, sleep=sleep)
-    return TrigonClient(wire, TokenManager(wire, store, email=config.trigon.email))
+    return TrigonClient(wire, make_auth(mode, wire, store, email=config.trigon.email))
 
 
 def make_uku_client(

@@ -472,7 +472,7 @@ def trigon_checks(state: State, trigon: Any) -> list[Check]:
             skipped(new_name, new_title, reason),
         ]
     who = f"{user.name} <{user.email}>" if user.name else user.email
-    refresh = passed(refresh_name, refresh_title, f"renewed the access token; signed in as {who}")
+    refresh = passed(refresh_name, refresh_title, f"{trigon.auth_proof}; signed in as {who}")
     listed = _attempt(firms_name, firms_title, trigon.list_firms)
     if isinstance(listed, Check):
         return [refresh, listed, skipped(new_name, new_title, "the firm list could not be read")]
@@ -656,12 +656,12 @@ KeyringProber = Callable[[], KeyringProbe]
 
 _PROBE_SCRIPT = """
 import json
-from trigon_sync.secrets import KeyringStore, TRIGON_REFRESH_TOKEN
+from trigon_sync.secrets import KeyringStore, TRIGON_API_KEY, TRIGON_REFRESH_TOKEN
 from trigon_sync.errors import TrigonSyncError
 try:
     store = KeyringStore(timeout=10.0)
     backend = store.check()
-    present = store.get(TRIGON_REFRESH_TOKEN) is not None
+    present = any(store.get(n) is not None for n in (TRIGON_REFRESH_TOKEN, TRIGON_API_KEY))
     print(json.dumps({"ok": True, "backend": backend, "token": present}))
 except TrigonSyncError as exc:
     print(json.dumps({"ok": False, "error": exc.message}))
@@ -841,6 +841,13 @@ def register_check(config: Config, now: dt.datetime) -> Check:
     name, title = _check("register.file")
     path = resolve_register_file(None, config.register.file)
     if path is None:
+        if config.register.download:
+            return warned(
+                name,
+                title,
+                "no Business Register file yet: the next `import-clients` downloads it",
+                "run `trigon-sync register update` to fetch it now (and see that it works)",
+            )
         return warned(
             name,
             title,

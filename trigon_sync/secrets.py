@@ -36,6 +36,8 @@ from trigon_sync.errors import SecretStoreError
 
 SERVICE_NAME = "trigon-sync"
 TRIGON_REFRESH_TOKEN = "trigon-refresh-token"
+TRIGON_ID_TOKEN = "trigon-id-token"
+TRIGON_API_KEY = "trigon-api-key"
 UKU_API_KEY = "uku-api-key"
 DEFAULT_KEYRING_TIMEOUT = 10.0
 FILE_LOCK_TIMEOUT = 30.0

@@ -29,7 +29,6 @@ from trigon_sync.errors import ExitCode, TrigonSyncError
 from trigon_sync.journal import open_run
 from trigon_sync.schedule import Run, due_runs, next_run, window_start
 from trigon_sync.secrets import (
-    TRIGON_REFRESH_TOKEN,
     UKU_API_KEY,
     FileStore,
     KeyringStore,
@@ -37,6 +36,7 @@ from trigon_sync.secrets import (
     describe_store,
 )
 from trigon_sync.state import State, load_state
+from trigon_sync.trigon.auth import has_credentials
 
 STATUS_KEYRING_TIMEOUT = 3.0
 """A locked keyring must not hang monitoring: give up on it quickly."""
@@ -234,7 +234,7 @@ def gather(today: dt.date, *, store: SecretStore | None = None) -> LocalFacts:
             description = describe_store(config.trigon.token_store, store=configured)
             if description.usable:
                 store = store or configured
-                trigon_token = store.get(TRIGON_REFRESH_TOKEN) is not None
+                trigon_token = has_credentials(store, config.trigon.auth)
                 uku_key = store.get(UKU_API_KEY) is not None
         except TrigonSyncError as exc:
             store_error = exc

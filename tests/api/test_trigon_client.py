@@ -362,6 +362,7 @@ def test_every_public_method_sends_only_gets_and_auth_posts(
     assert writes == {("POST", "/v1/auth/login"), ("POST", "/v1/auth/refresh")}
     public = [n for n in dir(TrigonClient) if not n.startswith("_")]
     assert sorted(public) == [
+        "auth_proof",
         "base_url",
         "close",
         "count",

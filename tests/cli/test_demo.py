@@ -25,3 +25,8 @@ def test_sandbox_demo_runs_every_step_as_expected(tmp_path):
     assert "2024-10 (01.10.2024–30.10.2024, import day 31.10.2024): 16 created" in done.stdout
     assert "2024-12 (30.11.2024–30.12.2024, import day 31.12.2024): 16 created" in done.stdout
     assert "sandbox-password" not in done.stdout + done.stderr
+    # import-clients ran without --register: it downloaded the sandbox's register file,
+    # so the firms missing from it carry the red X.
+    assert "$ trigon-sync import-clients\n" in done.stdout
+    assert "4 not in the register ✗" in " ".join(done.stdout.split())  # 3 missing + 1 bad digit
+    assert "Business Register not checked" not in done.stdout

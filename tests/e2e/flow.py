@@ -77,6 +77,8 @@ class Flow:
     seed: dict[str, Any]
     home: Path
     register_zip: Path
+    mode: str = "password"
+    """How `connect` reaches Trigon: ``password`` or ``api-key`` (ID token + API key)."""
 
     @property
     def env(self) -> dict[str, str]:
@@ -122,11 +124,19 @@ class Flow:
     def connect(self) -> None:
         creds = self.running.world.credentials()
         admin = creds["trigon_users"][0]
-        self.ok(
-            "connect", "--email", admin["email"], "--password-stdin",
-            "--trigon-url", self.running.trigon_url, "--token-store", "file",
-            stdin=admin["password"] + "\n",
-        )  # fmt: skip
+        if self.mode == "api-key":
+            key = next(k for k in creds["trigon_api_keys"] if k["environment"] == "production")
+            self.ok(
+                "connect", "--mode", "api-key", "--credentials-stdin",
+                "--trigon-url", self.running.trigon_url, "--token-store", "file",
+                stdin=f"{key['id_token']}\n{key['api_key']}\n",
+            )  # fmt: skip
+        else:
+            self.ok(
+                "connect", "--email", admin["email"], "--password-stdin",
+                "--trigon-url", self.running.trigon_url, "--token-store", "file",
+                stdin=admin["password"] + "\n",
+            )  # fmt: skip
         self.ok(
             "connect-uku", "--key-stdin", "--company", creds["uku_company"],
             "--uku-url", self.running.uku_url, "--token-store", "file",
@@ -205,8 +215,9 @@ def flow(
     trigon_faults: FaultConfig | None = None,
     uku_faults: FaultConfig | None = None,
     uku_behaviour: UkuBehaviour = CONTRACT,
+    mode: str = "password",
 ) -> Iterator[Flow]:
-    """A served sandbox and a fresh home for the CLI children."""
+    """A served sandbox and a fresh home for the CLI children (``mode``: how to connect)."""
     seed = seed or make_seed()
     register_zip = home.parent / "register.csv.zip"
     write_register_zip(seed["register"], register_zip)
@@ -217,11 +228,11 @@ def flow(
         uku_faults=uku_faults,
         uku_behaviour=uku_behaviour,
     ) as running:
-        yield Flow(running, seed, home, register_zip)
+        yield Flow(running, seed, home, register_zip, mode)
 
 
 def secrets_of(running: Running) -> list[str]:
-    """Every token the sandbox ever issued, the Uku key and the Trigon passwords."""
+    """Every token the sandbox ever issued, the Uku key, Trigon passwords and API keys."""
     world = running.world
     creds = world.credentials()
     with world.lock:
@@ -230,6 +241,7 @@ def secrets_of(running: Running) -> list[str]:
         *tokens,
         creds["uku_api_key"],
         *(u["password"] for u in creds["trigon_users"]),
+        *(k[part] for k in creds["trigon_api_keys"] for part in ("id_token", "api_key")),
     ]
 
 

@@ -21,11 +21,13 @@ from trigon_sync import paths
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def after_flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flow, list[str]]]:
-    """The full flow once for the module, --verbose on every step; all outputs collected."""
+@pytest.fixture(scope="module", params=["password", "api-key"])
+def after_flow(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[tuple[Flow, list[str]]]:
+    """The full flow once per connection mode, --verbose on every step; all outputs kept."""
     outputs: list[str] = []
-    with flow(tmp_path_factory.mktemp("security") / "home") as f:
+    with flow(tmp_path_factory.mktemp("security") / "home", mode=request.param) as f:
         original = f.run
 
         def run(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
@@ -39,6 +41,9 @@ def after_flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flow,
             assert f.run_month(month).returncode == 0
         for extra in (("status",), ("clients",), ("state", "show"), ("history",)):
             f.run(*extra)
+        with pytest.MonkeyPatch.context() as mp:  # the whole flow worked in this mode
+            mp.setenv(paths.ENV_HOME, str(f.home))
+            f.assert_tasks(3)
         f.running.world.expire_access_tokens()
         f.run("run-monthly", "--today", "31.12.2024", "--rerun", "2024-12")
         yield f, outputs

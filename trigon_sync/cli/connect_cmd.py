@@ -1,8 +1,11 @@
 """`connect`, `connect-uku` and `disconnect`: the connections an admin sets up once.
 
-The Trigon password is asked with a hidden prompt (or read from stdin for automation),
-used for one login call and dropped; only the refresh token is stored. Each failure has
-its own message and exit code, raised as typed errors for the boundary to report.
+Trigon connects in one of two modes (Uku's help page exists in both versions):
+``password``: the password is asked with a hidden prompt (or read from stdin for
+automation), used for one login call and dropped; only the refresh token is stored.
+``api-key``: the ID token and API key from Trigon's API settings are asked the same way,
+tested with one call and stored. Each failure has its own message and exit code, raised
+as typed errors for the boundary to report.
 """
 
 from __future__ import annotations
@@ -14,12 +17,21 @@ from rich.table import Table
 
 from trigon_sync import paths
 from trigon_sync.cli import output
-from trigon_sync.config import Config, edit_config, load_config, parse_config
+from trigon_sync.config import (
+    TRIGON_AUTH_MODES,
+    TRIGON_ENVIRONMENT_URLS,
+    Config,
+    edit_config,
+    load_config,
+    parse_config,
+)
 from trigon_sync.connections import make_uku_client, trigon_client, trigon_wire
 from trigon_sync.errors import UsageError
 from trigon_sync.http import RetryPolicy
 from trigon_sync.secrets import (
     STORE_KINDS,
+    TRIGON_API_KEY,
+    TRIGON_ID_TOKEN,
     TRIGON_REFRESH_TOKEN,
     UKU_API_KEY,
     KeyringStore,
@@ -29,14 +41,17 @@ from trigon_sync.secrets import (
     describe_store,
     open_store,
 )
-from trigon_sync.trigon import TokenManager, TrigonClient, login, revoke
+from trigon_sync.trigon import StaticKeyAuth, TokenManager, TrigonClient, login, revoke
 from trigon_sync.trigon.client import reach_problem
 from trigon_sync.trigon.models import Reach
 
 CONNECT_EXAMPLE = (
     "Example: trigon-sync connect --email admin@firm.ee --token-store file\n\n"
+    "With an ID token and API key: trigon-sync connect --mode api-key --environment test\n\n"
     "Automation: printf '%s\\n' \"$PASSWORD\" | trigon-sync connect --email admin@firm.ee "
-    "--password-stdin"
+    "--password-stdin\n\n"
+    'printf \'%s\\n%s\\n\' "$ID_TOKEN" "$API_KEY" | trigon-sync connect --mode api-key '
+    "--credentials-stdin"
 )
 CONNECT_UKU_EXAMPLE = (
     "Example: trigon-sync connect-uku --company 3f6c1a52-8e0b-4d7e-9a51-2c4b7d9e0f11"
@@ -159,13 +174,134 @@ def _url_hint(option: str) -> str:
     return f"check the network and the URL; pass {option} URL to use another server"
 
 
+def _mode(option: str | None, *, password_hint: bool, key_hint: bool, config: Config) -> str:
+    """``--mode``, else what the other options imply, else asked on a terminal."""
+    if option is not None:
+        if option not in TRIGON_AUTH_MODES:
+            raise UsageError(f"--mode must be 'password' or 'api-key', not {option!r}")
+        if (option == "api-key" and password_hint) or (option == "password" and key_hint):
+            raise UsageError(
+                "--email/--password-stdin belong to --mode password, "
+                "--credentials-stdin to --mode api-key"
+            )
+        return option
+    if password_hint and key_hint:
+        raise UsageError("give either --password-stdin (or --email) or --credentials-stdin")
+    if password_hint:
+        return "password"
+    if key_hint:
+        return "api-key"
+    if not output.is_interactive():
+        return config.trigon.auth
+    answer = str(
+        typer.prompt(
+            "Connect to Trigon with 'password' (email and password) or 'api-key' (ID token "
+            "and API key from Trigon's API settings)",
+            default=config.trigon.auth,
+        )
+    ).strip()
+    if answer not in TRIGON_AUTH_MODES:
+        raise UsageError(f"answer 'password' or 'api-key', not {answer!r}")
+    return answer
+
+
+def _target(
+    url: str | None, environment: str | None, config: Config
+) -> tuple[str, str, str | None]:
+    """(base URL, environment, base_url to save): an explicit URL wins over the environment."""
+    if environment is not None and environment not in TRIGON_ENVIRONMENT_URLS:
+        raise UsageError(f"--environment must be 'production' or 'test', not {environment!r}")
+    env = environment or config.trigon.environment
+    if url is not None:
+        checked = _checked_url("trigon", url, config)
+        return checked, env, checked
+    if environment is None or _configured_url(config):
+        if environment is not None:
+            output.stderr.print(
+                f"note: trigon.base_url in config.toml ({config.trigon.base_url}) wins over "
+                f"--environment {environment}; pass --trigon-url to change it.",
+                markup=False,
+            )
+        saved = config.trigon.base_url if _configured_url(config) else None
+        return config.trigon.base_url, env, saved
+    return TRIGON_ENVIRONMENT_URLS[env], env, None
+
+
+def _configured_url(config: Config) -> bool:
+    """Whether config.toml names a Trigon URL other than its environment's own."""
+    return config.trigon.base_url != TRIGON_ENVIRONMENT_URLS[config.trigon.environment]
+
+
+def _api_credentials(*, from_stdin: bool) -> StaticKeyAuth:
+    """The ID token and API key: two lines of stdin, or two hidden prompts."""
+    names = ("ID token", "API key")
+    if from_stdin:
+        stream = typer.get_text_stream("stdin")  # one stream: a second one would miss line 2
+        texts = [stream.readline().strip() for _ in names]
+        if not all(texts):
+            raise UsageError(
+                "--credentials-stdin needs two lines on stdin: the ID token, then the API key"
+            )
+    else:
+        texts = [
+            _read_secret(from_stdin=False, prompt=f"Trigon {n}", option="--credentials-stdin")
+            for n in names
+        ]
+    for name, text in zip(names, texts, strict=True):
+        if not _header_token(text.strip()):
+            raise UsageError(
+                f"the {name} contains spaces, control or non-ASCII characters",
+                hint="copy it again from Trigon's API settings",
+            )
+    auth = StaticKeyAuth(Secret(texts[0].strip()), Secret(texts[1].strip()))
+    del texts
+    return auth
+
+
+def _save_trigon(
+    *, mode: str, email: str | None, saved_url: str | None, environment: str, kind: str
+) -> None:
+    """Record the connection in config.toml; defaults are left out (None removes a key)."""
+    with edit_config() as raw:
+        section = raw.setdefault("trigon", {})
+        section.update(
+            {
+                "email": email,
+                "base_url": saved_url,
+                "token_store": kind,
+                "auth": None if mode == "password" else mode,
+                "environment": None if environment == "production" else environment,
+            }
+        )
+
+
 def connect(
+    mode: str | None = typer.Option(
+        None,
+        "--mode",
+        metavar="password|api-key",
+        help="How Trigon is connected: a user's email + password, or an ID token + API key "
+        "from Trigon's API settings (default: asked on a terminal, else config).",
+    ),
     email: str | None = typer.Option(None, "--email", help="The Trigon user's email."),
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="Read the password from one line of stdin."
     ),
+    credentials_stdin: bool = typer.Option(
+        False,
+        "--credentials-stdin",
+        help="api-key mode: read the ID token, then the API key, one line each from stdin.",
+    ),
+    environment: str | None = typer.Option(
+        None,
+        "--environment",
+        metavar="production|test",
+        help="Trigon's live service or its test environment (sets the base URL).",
+    ),
     trigon_url: str | None = typer.Option(
-        None, "--trigon-url", help="Trigon API base URL (default: config or production)."
+        None,
+        "--trigon-url",
+        help="Trigon API base URL; wins over --environment (default: config or production).",
     ),
     token_store: str | None = typer.Option(
         None,
@@ -177,7 +313,7 @@ def connect(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the reach as JSON."),
 ) -> None:
-    """Connect a Trigon user (the password is never stored) and check its reach."""
+    """Connect to Trigon (no password is ever stored) and check which firms it reaches."""
     config = load_config()
     if check:
         if token_store is not None:
@@ -185,28 +321,55 @@ def connect(
         _check_connection(config, as_json=as_json)
         return
     kind = _store_kind(token_store, config)
-    base_url = _checked_url("trigon", trigon_url, config)
-    store = _usable_store(kind)
-    email = _ask(email or config.trigon.email, "Trigon email", "--email")
-    password = _read_secret(
-        from_stdin=password_stdin, prompt="Trigon password", option="--password-stdin"
+    chosen = _mode(
+        mode,
+        password_hint=password_stdin or email is not None,
+        key_hint=credentials_stdin,
+        config=config,
     )
-    wire = trigon_wire(base_url, policy=INTERACTIVE_POLICY, hint=_url_hint("--trigon-url"))
-    try:
-        grant = login(wire, email, password)
-    finally:
-        del password
-    previous = store.get(TRIGON_REFRESH_TOKEN)
-    tokens = TokenManager(wire, store, email=email)
-    tokens.adopt(grant)
-    with edit_config() as raw:
-        section = raw.setdefault("trigon", {})
-        section.update({"email": email, "base_url": base_url, "token_store": kind})
-    if previous is not None and previous != grant.refresh:
-        revoke(wire, previous)  # best effort: the old connection is not needed any more
-    who = grant.user.name if grant.user and grant.user.name else email
-    output.stderr.print(f"Connected to Trigon as {who} ({base_url}).", markup=False)
-    with TrigonClient(wire, tokens) as client:
+    base_url, env, saved_url = _target(trigon_url, environment, config)
+    store = _usable_store(kind)
+    if chosen == "api-key":
+        auth = _api_credentials(from_stdin=credentials_stdin)
+        wire = trigon_wire(base_url, policy=INTERACTIVE_POLICY, hint=_url_hint("--trigon-url"))
+        client = TrigonClient(wire, auth)
+        try:
+            user = client.me()  # the "Test connection": nothing is stored before it passes
+        except BaseException:
+            client.close()
+            raise
+        previous = store.get(TRIGON_REFRESH_TOKEN)
+        auth.store(store)
+        _save_trigon(mode=chosen, email=user.email, saved_url=saved_url, environment=env, kind=kind)
+        if previous is not None:
+            revoke(wire, previous)  # best effort: the password connection is replaced
+            store.delete(TRIGON_REFRESH_TOKEN)
+        who = f"{user.name} <{user.email}>" if user.name else user.email
+        how = "ID token and API key"
+    else:
+        email = _ask(email or config.trigon.email, "Trigon email", "--email")
+        password = _read_secret(
+            from_stdin=password_stdin, prompt="Trigon password", option="--password-stdin"
+        )
+        wire = trigon_wire(base_url, policy=INTERACTIVE_POLICY, hint=_url_hint("--trigon-url"))
+        try:
+            grant = login(wire, email, password)
+        finally:
+            del password
+        previous = store.get(TRIGON_REFRESH_TOKEN)
+        tokens = TokenManager(wire, store, email=email)
+        tokens.adopt(grant)
+        _save_trigon(mode=chosen, email=email, saved_url=saved_url, environment=env, kind=kind)
+        if previous is not None and previous != grant.refresh:
+            revoke(wire, previous)  # best effort: the old connection is not needed any more
+        for name in (TRIGON_ID_TOKEN, TRIGON_API_KEY):
+            store.delete(name)  # an earlier api-key connection is replaced
+        who = grant.user.name if grant.user and grant.user.name else email
+        client = TrigonClient(wire, tokens)
+        how = "password login"
+    where = base_url if env == "production" else f"{base_url}, {env} environment"
+    output.stderr.print(f"Connected to Trigon as {who} ({where}; {how}).", markup=False)
+    with client:
         reach = client.reach()
     _render_reach(reach, as_json=as_json)
     offer_uku = not as_json and output.is_interactive() and not _uku_connected(config, store)
@@ -222,8 +385,10 @@ def _check_connection(config: Config, *, as_json: bool) -> None:
     output.stderr.print(f"token store: {description}", markup=False)
     with trigon_client(config) as client:
         reach = client.reach()
+    how = "ID token and API key" if config.trigon.auth == "api-key" else "password login"
     output.stderr.print(
-        f"Trigon: connected as {config.trigon.email or '?'} ({client.base_url})", markup=False
+        f"Trigon: connected as {config.trigon.email or '?'} ({client.base_url}; {how})",
+        markup=False,
     )
     _render_reach(reach, as_json=as_json)
     problem = reach_problem(reach)
@@ -280,7 +445,7 @@ def disconnect(
     uku: bool = typer.Option(False, "--uku", help="Remove the Uku API key instead of Trigon."),
     everything: bool = typer.Option(False, "--all", help="Remove both connections."),
 ) -> None:
-    """Revoke the Trigon refresh token and remove it (or the Uku key) from the store."""
+    """Remove the Trigon credentials (revoking a refresh token) or the Uku key from the store."""
     config = load_config()
     store = open_store(config.trigon.token_store)
     done: list[str] = []
@@ -298,9 +463,14 @@ def disconnect(
 
 
 def _disconnect_trigon(config: Config, store: SecretStore) -> str:
+    removed_keys = [store.delete(name) for name in (TRIGON_ID_TOKEN, TRIGON_API_KEY)]
+    keys_line = (
+        "Trigon: ID token and API key removed (they stay valid in Trigon; delete them in "
+        "Trigon's API settings if unused)"
+    )
     token = store.get(TRIGON_REFRESH_TOKEN)
     if token is None:
-        return "Trigon: no connection was stored"
+        return keys_line if any(removed_keys) else "Trigon: no connection was stored"
     wire = trigon_wire(config.trigon.base_url, policy=INTERACTIVE_POLICY)
     try:
         revoked = revoke(wire, token)

@@ -45,7 +45,7 @@ class DemoResult:
     unexpected: list[str] = field(default_factory=list)
 
 
-def _steps(info: dict[str, Any], register_zip: Path, no_view_codes: Sequence[str]) -> list[Step]:
+def _steps(info: dict[str, Any], no_view_codes: Sequence[str]) -> list[Step]:
     admin = info["trigon_users"][0]
     mapping = [arg for f in fields.FIELDS for arg in ("--set", f"{f.key}={f.label_en}")]
     skip = [arg for code in no_view_codes for arg in ("--skip", code)]
@@ -80,8 +80,10 @@ def _steps(info: dict[str, Any], register_zip: Path, no_view_codes: Sequence[str
             stdin=info["uku_api_key"] + "\n",
         ),
         Step(
-            "Plan the client import: match Trigon firms to Uku clients by registration code.",
-            ("import-clients", "--register", str(register_zip)),
+            "Plan the client import: match Trigon firms to Uku clients by registration code. "
+            "The Business Register file is downloaded first (here: the sandbox's, built from "
+            "its seed), so codes missing from it get a red X.",
+            ("import-clients",),
         ),
         Step(
             "Apply it, leaving out the firms whose data we may not read.",
@@ -133,14 +135,12 @@ def _command_line(step: Step) -> str:
 
 def run_demo(console: Console, *, firms: int, keep: bool) -> DemoResult:
     """Start the sandbox, run every step in a fresh home, and report unexpected exit codes."""
+    from trigon_sync.register_source import ENV_URL as ENV_REGISTER_URL
     from trigon_sync.sandbox import FaultConfig, generate_seed, run_sandbox
-    from trigon_sync.sandbox.register_file import write_register_zip
 
     seed = generate_seed(firms, seed=0)
     workdir = Path(tempfile.mkdtemp(prefix="trigon-sync-demo-"))
     home = workdir / "home"
-    register_zip = workdir / "ettevotja_rekvisiidid__lihtandmed.csv.zip"
-    write_register_zip(seed["register"], register_zip)
     no_view = set(seed.get("anomalies", {}).get("no_view", []))
     codes = sorted(f["registration_code"] for f in seed["trigon"]["firms"] if f["id"] in no_view)
     env = {**os.environ, paths.ENV_HOME: str(home), "COLUMNS": str(console.width)}
@@ -155,11 +155,13 @@ def run_demo(console: Console, *, firms: int, keep: bool) -> DemoResult:
             "trigon_url": running.trigon_url,
             "uku_url": running.uku_url,
         }
+        env[ENV_REGISTER_URL] = running.register_url
         console.print(
             f"Sandbox: Trigon {running.trigon_url}, Uku {running.uku_url}, {firms} firms.\n"
+            f"Business Register file: {running.register_url}\n"
             f"Home directory for this demo: {home}"
         )
-        for step in _steps(info, register_zip, codes):
+        for step in _steps(info, codes):
             console.print(Rule(style="dim"))
             console.print(f"[bold]{step.why}[/bold]")
             console.print(_command_line(step), style="cyan", soft_wrap=True, highlight=False)

@@ -29,6 +29,7 @@ from rich.text import Text
 
 from trigon_sync import clock
 from trigon_sync.cli import output
+from trigon_sync.cli.register_cmd import progress_bar
 from trigon_sync.client_import import (
     ConfirmResult,
     Outcome,
@@ -43,11 +44,12 @@ from trigon_sync.client_import import (
     staged_plan,
     unlink,
 )
-from trigon_sync.config import load_config
+from trigon_sync.config import Config, load_config
 from trigon_sync.connections import trigon_client, uku_client
 from trigon_sync.errors import PartialFailure, UsageError
 from trigon_sync.importer import Action, Flag, ImportPlan, PlanRow, select_rows
-from trigon_sync.register import RegisterIndex, resolve_register_file
+from trigon_sync.register import RegisterIndex
+from trigon_sync.register_source import choose_register, fresh_register, register_url
 from trigon_sync.state import load_state, locked_state
 from trigon_sync.uku.settling import Settler
 
@@ -96,14 +98,50 @@ def _reading_progress() -> Iterator[Step | None]:
         yield step
 
 
+def register_index(
+    register: Path | None, config: Config, *, download: bool, scratch: Path | None = None
+) -> RegisterIndex | None:
+    """The register to check codes against, downloaded first when missing or stale.
+
+    A failed download is one ``warning:`` line on stderr (cron mail), never a failed import.
+    With ``scratch`` (a dry run) a download goes there and is indexed without a cache.
+    """
+    plan = choose_register(
+        register, config.register, download=download, now=clock.now().timestamp()
+    )
+    with progress_bar() as on_progress:
+        source = fresh_register(
+            plan, register_url(config.register.url), on_progress=on_progress, dest_dir=scratch
+        )
+    if source.warning is not None:
+        output.stderr.print(f"warning: {source.warning}", markup=False, soft_wrap=True)
+    if source.path is None:
+        return None
+    # a bad file given or configured fails here
+    scratched = source.downloaded and scratch is not None
+    index = RegisterIndex.build(source.path) if scratched else RegisterIndex.load(source.path)
+    if source.downloaded and output.stdout.is_terminal:
+        output.stderr.print(
+            f"Business Register file downloaded ({len(index):,} companies).", markup=False
+        )
+    return index
+
+
 def import_clients(
     register: Path | None = typer.Option(
         None,
         "--register",
         metavar="FILE",
         help="The Business Register zip to check codes against (default: \\[register] file "
-        "in config, else the file `register update` downloaded).",
+        "in config, else the downloaded copy, fetched when missing or older than "
+        "\\[register] max_age_days, 7 by default).",
         dir_okay=False,
+    ),
+    no_download: bool = typer.Option(
+        False,
+        "--no-register-download",
+        help="Do not download the register file; use what is there (or check digits only). "
+        "Config: \\[register] download = false.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per firm."),
 ) -> None:
@@ -113,8 +151,7 @@ def import_clients(
     (shared or missing codes) need a human and are never applied.
     """
     config = load_config()
-    source = resolve_register_file(register, config.register.file)
-    index = RegisterIndex.load(source) if source is not None else None  # bad file: fail first
+    index = register_index(register, config, download=not no_download)  # bad file: fail first
     with locked_state() as session:
         with (
             trigon_client(config) as trigon,

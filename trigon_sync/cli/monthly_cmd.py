@@ -31,7 +31,10 @@ from trigon_sync.schedule import Run
 from trigon_sync.state import load_state
 
 if TYPE_CHECKING:
+    from trigon_sync.auto_import import AutoImport
     from trigon_sync.monthly import MonthlyResult
+    from trigon_sync.trigon import TrigonClient
+    from trigon_sync.uku import UkuClient
 
 EXAMPLE = (
     "Example (cron, 00:30 Tallinn): trigon-sync run-monthly --quiet\n\n"
@@ -88,15 +91,24 @@ def run_monthly(
                 _nothing_due(schedule.next_line(), schedule.next, as_json=as_json, quiet=quiet)
                 _log(f"run-monthly today={day} nothing due; {schedule.next_line()}")
                 return
-        result = _run(
+        result, auto = _run(
             config, day, dry_run=dry_run, rerun=rerun, workers=workers, silent=quiet or as_json
         )
     except TrigonSyncError as exc:
         _log(f"run-monthly today={day} error: {exc}")
         raise
-    _render(result, as_json=as_json, quiet=quiet)
+    if auto is not None:
+        from trigon_sync.cli.auto_import_view import log_line, render_auto_import
+
+        render_auto_import(auto, as_json=as_json)
+        _log(log_line(auto))
+    _render(result, as_json=as_json, quiet=quiet, auto=auto)
     _log(_summary_line(result, time.monotonic() - started))
     failure = result.partial_failure()
+    if failure is None and auto is not None:
+        from trigon_sync.cli.auto_import_view import auto_import_failure
+
+        failure = auto_import_failure(auto)
     if failure is not None:
         raise failure
 
@@ -131,8 +143,11 @@ def _run(
     rerun: str | None,
     workers: int,
     silent: bool,
-) -> MonthlyResult:
-    """Build both clients (the heavy imports happen only here) and do the run."""
+) -> tuple[MonthlyResult, AutoImport | None]:
+    """Build both clients (the heavy imports happen only here) and do the run.
+
+    With ``[import] auto_import = "create"`` new Trigon firms are imported first (step 6).
+    """
     from trigon_sync import connections, monthly
     from trigon_sync.http import RetryPolicy
 
@@ -142,9 +157,10 @@ def _run(
         connections.trigon_client(config, store, policy=policy) as trigon,
         connections.uku_client(config, store, policy=policy) as uku,
     ):
+        auto = _auto_import(config, trigon, uku, dry_run=dry_run) if rerun is None else None
         progress = _progress(silent)
         try:
-            return monthly.run_monthly(
+            result = monthly.run_monthly(
                 config,
                 trigon,
                 uku,
@@ -159,6 +175,29 @@ def _run(
         finally:
             if progress:
                 progress.stop()
+    return result, auto
+
+
+def _auto_import(
+    config: Config, trigon: TrigonClient, uku: UkuClient, *, dry_run: bool
+) -> AutoImport | None:
+    """Step 6 of the help page when the setting asks for it; a dry run writes nothing."""
+    if config.imports.auto_import != "create":
+        return None
+    from trigon_sync.auto_import import auto_import
+    from trigon_sync.cli.import_cmd import register_index
+    from trigon_sync.state import locked_state
+
+    if dry_run:  # a fresh register file goes to a temporary directory: the home is unchanged
+        import tempfile
+        from pathlib import Path
+
+        with tempfile.TemporaryDirectory(prefix="trigon-sync-register-") as scratch:
+            register = register_index(None, config, download=True, scratch=Path(scratch))
+        return auto_import(trigon, uku, register, session=None, now=clock.now())
+    register = register_index(None, config, download=True)
+    with locked_state() as session:
+        return auto_import(trigon, uku, register, session=session, now=clock.now())
 
 
 class _Bar:
@@ -195,14 +234,19 @@ def _progress(silent: bool) -> _Bar | None:
 # -- rendering ----------------------------------------------------------------------------
 
 
-def _render(result: MonthlyResult, *, as_json: bool, quiet: bool) -> None:
+def _render(
+    result: MonthlyResult, *, as_json: bool, quiet: bool, auto: AutoImport | None = None
+) -> None:
     from trigon_sync.cli import output
 
     for warning in result.warnings:
         output.stderr.print(f"warning: {warning}", markup=False, soft_wrap=True)
     if as_json:
         if not quiet:
-            output.print_json(result.to_json())
+            doc = result.to_json()
+            if auto is not None:
+                doc["auto_import"] = auto.to_json()
+            output.print_json(doc)
         return
     if quiet:
         return

@@ -27,16 +27,13 @@ from trigon_sync.cli import output
 from trigon_sync.config import load_config
 from trigon_sync.errors import UsageError
 from trigon_sync.register import (
-    DEFAULT_REGISTER_URL,
     ProgressCallback,
     RegisterIndex,
     download_register,
     resolve_register_file,
 )
+from trigon_sync.register_source import DOWNLOAD_TIMEOUT, ENV_URL, register_url
 from trigon_sync.registry_codes import has_valid_check_digit, normalise_code
-
-ENV_URL = "TRIGON_SYNC_REGISTER_URL"
-DOWNLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 app = typer.Typer(
     help="The Estonian Business Register file that registration codes are checked against.",
@@ -46,7 +43,7 @@ app = typer.Typer(
 
 
 @contextmanager
-def _progress_bar() -> Iterator[ProgressCallback | None]:
+def progress_bar() -> Iterator[ProgressCallback | None]:
     """A download bar on a terminal; nothing at all under cron."""
     if not output.stdout.is_terminal:
         yield None
@@ -69,19 +66,20 @@ def _progress_bar() -> Iterator[ProgressCallback | None]:
 
 @app.command("update", epilog="Example: trigon-sync register update")
 def update(
-    url: str = typer.Option(
-        DEFAULT_REGISTER_URL,
+    url: str | None = typer.Option(
+        None,
         "--url",
-        envvar=ENV_URL,
-        help="Where to download the register's basic-data zip from.",
+        help=f"Where to download the register's basic-data zip from (default: ${ENV_URL}, "
+        "else \\[register] url in config, else the register's own address).",
     ),
 ) -> None:
     """Download the current Business Register file into the home directory and index it."""
+    url = url or register_url(load_config().register.url)
     if not url.startswith(("https://", "http://")):
         raise UsageError(f"--url {url!r} is not an http(s) URL")
     with (
         httpx.Client(timeout=DOWNLOAD_TIMEOUT, follow_redirects=True) as client,
-        _progress_bar() as on_progress,
+        progress_bar() as on_progress,
     ):
         path = download_register(url, client=client, on_progress=on_progress)
     index = RegisterIndex.load(path)

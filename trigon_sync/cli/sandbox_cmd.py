@@ -19,6 +19,7 @@ from typing import Any
 import typer
 
 from trigon_sync.errors import UsageError
+from trigon_sync.register_source import ENV_URL as ENV_REGISTER_URL
 
 app = typer.Typer(
     help="Local Trigon and Uku servers with seeded data (no accounts needed).",
@@ -147,6 +148,8 @@ def serve(
             creds = running.world.credentials()
             info = {
                 "trigon_url": running.trigon_url,
+                "trigon_test_url": running.trigon_test_url,
+                "register_url": running.register_url,
                 "uku_url": running.uku_url,
                 "trigon_admin_url": running.trigon_admin_url,
                 "uku_admin_url": running.uku_admin_url,
@@ -174,8 +177,10 @@ def _print_banner(console: Any, info: dict[str, Any]) -> None:
 
     table = Table(title="trigon-sync sandbox", show_header=False, title_justify="left")
     table.add_column(style="bold")
-    table.add_column()
+    table.add_column(overflow="fold")
     table.add_row("Trigon API", info["trigon_url"])
+    table.add_row("Trigon API (test)", info["trigon_test_url"])
+    table.add_row("Business Register", info["register_url"])
     table.add_row("Uku API", info["uku_url"])
     for user in info["trigon_users"]:
         state = (
@@ -184,6 +189,11 @@ def _print_banner(console: Any, info: dict[str, Any]) -> None:
             else (" (removed)" if user["removed"] else " (inactive)")
         )
         table.add_row("Trigon login", escape(f"{user['email']} / {user['password']}{state}"))
+    for key in info.get("trigon_api_keys", ()):
+        table.add_row(
+            f"Trigon API key ({key['environment']})",
+            escape(f"ID token {key['id_token']} / API key {key['api_key']}"),
+        )
     table.add_row("Uku API key", info["uku_api_key"])
     table.add_row("Uku company", info["uku_company"])
     table.add_row("Admin", f"{info['trigon_admin_url']}/  {info['uku_admin_url']}/")
@@ -196,10 +206,20 @@ def _print_banner(console: Any, info: dict[str, Any]) -> None:
             soft_wrap=True,
         )
         console.print(
+            f"  or trigon-sync connect --mode api-key --trigon-url {info['trigon_url']}  "
+            "(asks for the ID token and API key above)",
+            soft_wrap=True,
+        )
+        console.print(
             f"     trigon-sync connect-uku --uku-url {info['uku_url']} "
             f"--company {info['uku_company']}",
             soft_wrap=True,
         )
+    console.print(
+        f"     export {ENV_REGISTER_URL}={info['register_url']}  (import-clients then "
+        "downloads this register file, built from the seed)",
+        soft_wrap=True,
+    )
     console.print("Sandbox-only passwords and keys. Press Ctrl-C to stop.")
 
 

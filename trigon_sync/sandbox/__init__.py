@@ -21,9 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from trigon_sync.sandbox.faults import FaultConfig, ManualClock
 from trigon_sync.sandbox.generator import (
+    SANDBOX_API_KEY,
     SANDBOX_COMPANY,
     SANDBOX_EMAIL,
+    SANDBOX_ID_TOKEN,
     SANDBOX_PASSWORD,
+    SANDBOX_TEST_API_KEY,
+    SANDBOX_TEST_ID_TOKEN,
     SANDBOX_UKU_KEY,
     generate_seed,
 )
@@ -47,9 +51,13 @@ _LAZY = {
 }
 
 __all__ = [
+    "SANDBOX_API_KEY",
     "SANDBOX_COMPANY",
     "SANDBOX_EMAIL",
+    "SANDBOX_ID_TOKEN",
     "SANDBOX_PASSWORD",
+    "SANDBOX_TEST_API_KEY",
+    "SANDBOX_TEST_ID_TOKEN",
     "SANDBOX_UKU_KEY",
     "ConnectionDropped",
     "FaultConfig",

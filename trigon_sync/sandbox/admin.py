@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from trigon_sync.register import REGISTER_ZIP_NAME
 from trigon_sync.sandbox.pipeline import ADMIN_PREFIX, ServerState
 from trigon_sync.sandbox.problems import ApiProblem, validation_error
 
@@ -144,6 +145,17 @@ def trigon_admin(server: ServerState) -> Mount:
         body = await _body(request)
         return JSONResponse({"data": {"revoked": world.revoke_refresh_tokens(body.get("email"))}})
 
+    async def register_zip(request: Request) -> Response:
+        from trigon_sync.sandbox.register_file import register_zip_bytes
+
+        with world.lock:
+            rows = list(world.register)
+        return Response(register_zip_bytes(rows), media_type="application/zip")
+
+    async def revoke_keys(request: Request) -> Response:
+        body = await _body(request)
+        return JSONResponse({"data": {"revoked": world.revoke_api_keys(body.get("email"))}})
+
     return Mount(
         ADMIN_PREFIX,
         routes=[
@@ -155,6 +167,8 @@ def trigon_admin(server: ServerState) -> Mount:
             Route("/users/{email}/active", user_flags, methods=["POST"]),
             Route("/expire-tokens", expire, methods=["POST"]),
             Route("/revoke-tokens", revoke, methods=["POST"]),
+            Route("/revoke-api-keys", revoke_keys, methods=["POST"]),
+            Route(f"/register/{REGISTER_ZIP_NAME}", register_zip, methods=["GET"]),
         ],
     )
 

@@ -24,6 +24,10 @@ from trigon_sync.clock import TALLINN
 
 SANDBOX_EMAIL = "admin@firm.ee"
 SANDBOX_PASSWORD = "sandbox-password"
+SANDBOX_ID_TOKEN = "tid-sandbox-admin-0000"
+SANDBOX_API_KEY = "tak-sandbox-key-0000"
+SANDBOX_TEST_ID_TOKEN = "tid-sandbox-admin-test-0000"
+SANDBOX_TEST_API_KEY = "tak-sandbox-test-key-0000"
 SANDBOX_UKU_KEY = "uku-sandbox-key-0000"
 SANDBOX_COMPANY = "5b0e3c2a-7f4d-4c1e-9a8b-1d2e3f4a5b6c"
 INACTIVE_EMAIL = "inactive@firm.ee"
@@ -345,6 +349,14 @@ class _Generator:
                 "list": ["*"],
                 "view": ["*"],
                 "deny_view": no_view_ids,
+                "api_keys": [
+                    {"id_token": SANDBOX_ID_TOKEN, "api_key": SANDBOX_API_KEY},
+                    {
+                        "id_token": SANDBOX_TEST_ID_TOKEN,
+                        "api_key": SANDBOX_TEST_API_KEY,
+                        "environment": "test",
+                    },
+                ],
             }
         ]
         inactive = [INACTIVE_EMAIL] + [

@@ -155,15 +155,22 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
 
 
 def make_app(
-    server: ServerState, base: str, routes: Sequence[BaseRoute], admin: Mount
+    server: ServerState,
+    base: str,
+    routes: Sequence[BaseRoute],
+    admin: Mount,
+    *,
+    also: Sequence[str] = (),
 ) -> Starlette:
     """Serve ``routes`` under ``base`` behind the pipeline; ``admin`` (``/_sandbox``) skips it.
+
+    ``also`` serves the same routes under further prefixes (Trigon's test environment).
 
     Both sandbox apps are assembled the same way so faults, limits and error envelopes
     cannot drift between them; ``app.state.sandbox`` is the server's :class:`ServerState`.
     """
     app = Starlette(
-        routes=[Mount(base, routes=list(routes)), admin],
+        routes=[*(Mount(b, routes=list(routes)) for b in (base, *also)), admin],
         middleware=[Middleware(Pipeline, server=server)],
         exception_handlers=EXCEPTION_HANDLERS,
     )

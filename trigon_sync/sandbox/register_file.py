@@ -20,6 +20,7 @@ import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import IO
 
 from stdnum.ee import ik, kmkr
 
@@ -229,20 +230,31 @@ def write_register_zip(rows: Iterable[Mapping[str, str]], path: Path) -> None:
     _write_rows((register_row(row) for row in rows), path)
 
 
+def register_zip_bytes(rows: Iterable[Mapping[str, str]]) -> bytes:
+    """``rows`` as the register's zip, in memory (what `sandbox serve` hands out)."""
+    buffer = io.BytesIO()
+    _zip_rows((register_row(row) for row in rows), buffer)
+    return buffer.getvalue()
+
+
+def _zip_rows(rows: Iterable[list[str]], target: Path | IO[bytes]) -> None:
+    with (
+        zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf,
+        zf.open(REGISTER_CSV_NAME, "w") as member,
+        io.TextIOWrapper(member, encoding="utf-8-sig", newline="") as text,
+    ):
+        writer = csv.writer(text, dialect=RegisterDialect)
+        writer.writerow(REGISTER_COLUMNS)
+        writer.writerows(rows)
+
+
 def _write_rows(rows: Iterable[list[str]], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        with (
-            zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf,
-            zf.open(REGISTER_CSV_NAME, "w") as member,
-            io.TextIOWrapper(member, encoding="utf-8-sig", newline="") as text,
-        ):
-            writer = csv.writer(text, dialect=RegisterDialect)
-            writer.writerow(REGISTER_COLUMNS)
-            writer.writerows(rows)
+        _zip_rows(rows, tmp)
         tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)

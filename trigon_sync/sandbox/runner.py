@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trigon_sync.register import REGISTER_ZIP_NAME
 from trigon_sync.sandbox.behaviour import CONTRACT, UkuBehaviour
 from trigon_sync.sandbox.faults import Clock, FaultConfig
 from trigon_sync.sandbox.seed import Seed, load_seed
@@ -40,6 +41,16 @@ class Running:
     @property
     def trigon_url(self) -> str:
         return f"http://{HOST}:{self.trigon_port}/v1"
+
+    @property
+    def trigon_test_url(self) -> str:
+        """Trigon's test environment (``connect --environment test``)."""
+        return f"http://{HOST}:{self.trigon_port}/test/v1"
+
+    @property
+    def register_url(self) -> str:
+        """The Business Register file built from the seed (``$TRIGON_SYNC_REGISTER_URL``)."""
+        return f"{self.trigon_admin_url}/register/{REGISTER_ZIP_NAME}"
 
     @property
     def uku_url(self) -> str:

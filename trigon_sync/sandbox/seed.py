@@ -44,6 +44,7 @@ UKU_PLANS_WITH_API = ("team", "elite")
 UKU_PLANS = ("free", "starter", "pro", "team", "elite")
 UKU_ROLES = ("owner", "admin", "member")
 REGISTER_STATUSES = ("R", "L", "N")
+TRIGON_ENVIRONMENTS = ("production", "test")
 DEFAULT_ACCESS_TTL = 900
 DEFAULT_REFRESH_TTL = 30 * 24 * 3600
 
@@ -63,6 +64,15 @@ class SeedError(UsageError):
 
 
 @dataclass(frozen=True)
+class SeedApiKey:
+    """An ID token + API key pair generated in Trigon's API settings for one environment."""
+
+    id_token: str
+    api_key: str
+    environment: str = "production"
+
+
+@dataclass(frozen=True)
 class SeedUser:
     """A Trigon user; ``list``/``view`` hold firm ids or ``"*"`` (every firm)."""
 
@@ -75,6 +85,7 @@ class SeedUser:
     view: tuple[str, ...] = ("*",)
     deny_list: tuple[str, ...] = ()
     deny_view: tuple[str, ...] = ()
+    api_keys: tuple[SeedApiKey, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -354,6 +365,7 @@ class _Checker:
             return fid
 
         users: list[SeedUser] = []
+        id_tokens: set[str] = set()
         for _, path, obj in self.objects(raw, "users", p):
             email = self.string(obj, "email", path)
             password = self.string(obj, "password", path)
@@ -367,6 +379,16 @@ class _Checker:
                     if fid != "*" and fid not in firm_ids:
                         self.bad(f"{path}.{key}", f"unknown firm id {fid!r}")
                 grants[key] = ids
+            api_keys: list[SeedApiKey] = []
+            for _, kpath, kobj in self.objects(obj, "api_keys", path):
+                id_token = self.string(kobj, "id_token", kpath)
+                api_key = self.string(kobj, "api_key", kpath)
+                env = self.choice(kobj, "environment", kpath, TRIGON_ENVIRONMENTS, "production")
+                if id_token in id_tokens:
+                    self.bad(f"{kpath}.id_token", "is used by another API key")
+                elif id_token and api_key and env:
+                    id_tokens.add(id_token)
+                    api_keys.append(SeedApiKey(id_token, api_key, env))
             if email and password:
                 users.append(
                     SeedUser(
@@ -380,6 +402,7 @@ class _Checker:
                         view=grants["view"],
                         deny_list=grants["deny_list"],
                         deny_view=grants["deny_view"],
+                        api_keys=tuple(api_keys),
                     )
                 )
 

@@ -1,6 +1,8 @@
 """The sandbox Trigon API: docs/trigon-api.md served from a :class:`SandboxWorld`.
 
-Routes live under ``/v1``; ``/_sandbox/`` holds the admin endpoints (docs/sandbox.md).
+Routes live under ``/v1`` (the production environment) and again under ``/test/v1`` (the
+test environment: same users and firms, but an API key works only in the environment it
+was issued for); ``/_sandbox/`` holds the admin endpoints (docs/sandbox.md).
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from trigon_sync.sandbox.trigon_store import UserState
 from trigon_sync.sandbox.world import SandboxWorld
 
 BASE = "/v1"
+TEST_BASE = "/test/v1"
+#: How ``connect --mode api-key`` credentials travel (docs/trigon-api.md, our assumption).
+ID_TOKEN_HEADER = "x-trigon-id-token"
+API_KEY_HEADER = "x-trigon-api-key"
 MAX_PER_PAGE = 200
 ERROR_CODES = {500: "INTERNAL_ERROR", 502: "BAD_GATEWAY", 503: "UNAVAILABLE"}
 
@@ -37,7 +43,7 @@ def make_trigon_app(
     """A Starlette app serving the Trigon contract; ``app.state.sandbox`` is its ServerState."""
 
     def bucket(method: str, headers: Headers) -> Bucket:
-        user = world.trigon.user_of(headers.get("authorization"))
+        user = world.trigon.user_of(headers.get("authorization"), headers.get(ID_TOKEN_HEADER))
         return f"user:{(user or 'anonymous').lower()}", server.config.trigon_limit, None
 
     server = make_state("trigon", world, faults, clock, bucket, ERROR_CODES)
@@ -54,7 +60,7 @@ def make_trigon_app(
         Route("/firms/{firm_id}/{collection}/count", api.count, methods=["GET"]),
         Route("/firms/{firm_id}/{collection}", api.records, methods=["GET"]),
     ]
-    return make_app(server, BASE, routes, admin.trigon_admin(server))
+    return make_app(server, BASE, routes, admin.trigon_admin(server), also=(TEST_BASE,))
 
 
 class _TrigonApi:
@@ -93,7 +99,13 @@ class _TrigonApi:
         return Response(status_code=204)
 
     def _user(self, request: Request) -> UserState:
-        return self.store.authenticate(request.headers.get("authorization"), self.server.clock())
+        headers = request.headers
+        if ID_TOKEN_HEADER in headers or API_KEY_HEADER in headers:
+            environment = "test" if request.url.path.startswith(TEST_BASE + "/") else "production"
+            return self.store.authenticate_api_key(
+                headers.get(ID_TOKEN_HEADER), headers.get(API_KEY_HEADER), environment
+            )
+        return self.store.authenticate(headers.get("authorization"), self.server.clock())
 
     # -- firms --------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from trigon_sync.sandbox.counting import Event, RecordIndex
 from trigon_sync.sandbox.problems import ApiProblem
 from trigon_sync.sandbox.seed import (
+    SeedApiKey,
     SeedFirm,
     SeedFixedAsset,
     SeedRecord,
@@ -80,6 +81,20 @@ class UserState:
 
 
 @dataclass
+class ApiKeyState:
+    """An ID token + API key pair; ``revoked`` when deleted in Trigon's API settings."""
+
+    email: str
+    api_key: str
+    environment: str
+    revoked: bool = False
+
+    @classmethod
+    def from_seed(cls, email: str, key: SeedApiKey) -> ApiKeyState:
+        return cls(email, key.api_key, key.environment)
+
+
+@dataclass
 class AccessToken:
     email: str
     family: str
@@ -114,6 +129,9 @@ class TrigonStore:
         self.refresh_ttl = seed.refresh_token_ttl
         self.access_tokens: dict[str, AccessToken] = {}
         self.refresh_tokens: dict[str, RefreshToken] = {}
+        self.api_keys: dict[str, ApiKeyState] = {
+            k.id_token: ApiKeyState.from_seed(u.email, k) for u in seed.users for k in u.api_keys
+        }
         self._record_seq = len(self.records)
 
     # -- authentication -----------------------------------------------------------------
@@ -194,8 +212,43 @@ class TrigonStore:
             raise ApiProblem(401, "ACCESS_TOKEN_INVALID", "access token no longer valid")
         return user
 
-    def user_of(self, header: str | None) -> str | None:
+    def authenticate_api_key(
+        self, id_token: str | None, api_key: str | None, environment: str
+    ) -> UserState:
+        """The user behind an ID token + API key pair in ``environment``, or a 401/403.
+
+        Unknown token, wrong key and a key of the other environment all answer the same
+        401, as the login does for a wrong email or password.
+        """
+        if not id_token or not api_key:
+            raise ApiProblem(401, "API_KEY_MISSING", "send both the ID token and the API key")
+        entry = self.api_keys.get(id_token.strip())
+        if (
+            entry is None
+            or entry.environment != environment
+            or not secrets.compare_digest(entry.api_key, api_key.strip())
+        ):
+            raise ApiProblem(401, "API_KEY_INVALID", "unknown ID token or wrong API key")
+        if entry.revoked:
+            raise ApiProblem(401, "API_KEY_REVOKED", "this API key was revoked")
+        user = self.users[entry.email.lower()]
+        self._check_user(user)
+        return user
+
+    def revoke_api_keys(self, email: str | None = None) -> int:
+        """Revoke every API key (of one user, or everyone's); returns how many."""
+        n = 0
+        for entry in self.api_keys.values():
+            if (email is None or entry.email.lower() == email.lower()) and not entry.revoked:
+                entry.revoked = True
+                n += 1
+        return n
+
+    def user_of(self, header: str | None, id_token: str | None = None) -> str | None:
         """Whose bucket a request uses (no validation; for rate limiting only)."""
+        if id_token:
+            entry = self.api_keys.get(id_token.strip())
+            return entry.email if entry else None
         if not header:
             return None
         access = self.access_tokens.get(header.partition(" ")[2].strip())

@@ -64,6 +64,15 @@ class SandboxWorld:
                     }
                     for u in self.trigon.users.values()
                 ],
+                "trigon_api_keys": [
+                    {
+                        "email": k.email,
+                        "id_token": id_token,
+                        "api_key": k.api_key,
+                        "environment": k.environment,
+                    }
+                    for id_token, k in self.trigon.api_keys.items()
+                ],
                 "uku_api_key": self.uku.api_key,
                 "uku_company": self.uku.company,
             }
@@ -121,6 +130,11 @@ class SandboxWorld:
         """Revoke all refresh tokens (of one user, or everyone's); returns how many."""
         with self.lock:
             return self.trigon.revoke_refresh_tokens(email)
+
+    def revoke_api_keys(self, email: str | None = None) -> int:
+        """Revoke all ID token + API key pairs (of one user, or everyone's); returns how many."""
+        with self.lock:
+            return self.trigon.revoke_api_keys(email)
 
     def add_firm(
         self,

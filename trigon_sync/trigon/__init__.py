@@ -1,6 +1,15 @@
 """Trigon API client (read-only): firms, counts and snapshots; see docs/trigon-api.md."""
 
-from trigon_sync.trigon.auth import TokenGrant, TokenManager, TrigonWire, login, revoke
+from trigon_sync.trigon.auth import (
+    StaticKeyAuth,
+    TokenGrant,
+    TokenManager,
+    TrigonAuth,
+    TrigonWire,
+    login,
+    make_auth,
+    revoke,
+)
 from trigon_sync.trigon.client import FirmNotFound, FirmNotViewable, TrigonClient
 from trigon_sync.trigon.models import Collection, Event, Firm, SnapshotKind, TrigonUser
 
@@ -11,11 +20,14 @@ __all__ = [
     "FirmNotFound",
     "FirmNotViewable",
     "SnapshotKind",
+    "StaticKeyAuth",
     "TokenGrant",
     "TokenManager",
+    "TrigonAuth",
     "TrigonClient",
     "TrigonUser",
     "TrigonWire",
     "login",
+    "make_auth",
     "revoke",
 ]

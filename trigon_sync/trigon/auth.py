@@ -9,6 +9,12 @@ expired or a call answers 401. Refresh tokens rotate, and presenting a rotated-a
 revokes the whole family, so renewal holds a file lock in the home directory across
 read -> refresh -> store, saves the new refresh token *before* the new access token is
 used, and never repeats a refresh POST that may have reached the server.
+
+:class:`StaticKeyAuth` is the other way in: an ID token + API key generated in Trigon's
+API settings, sent with every call. It is the ONE place that knows how those two values
+travel (docs/trigon-api.md, "API-key mode", is our assumption: Trigon does not publish
+it). Both classes answer :meth:`get`, so :class:`~trigon_sync.trigon.client.TrigonClient`
+does not know which mode it runs in; :func:`make_auth` picks one from config.
 """
 
 from __future__ import annotations
@@ -18,11 +24,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import filelock
 
 from trigon_sync import paths
+from trigon_sync.config import TrigonAuthMode
 from trigon_sync.errors import (
     AuthError,
     BusyError,
@@ -31,7 +38,13 @@ from trigon_sync.errors import (
     UsageError,
 )
 from trigon_sync.http import ApiResponse, Clock, HttpSession, RetryMode, unexpected
-from trigon_sync.secrets import TRIGON_REFRESH_TOKEN, Secret, SecretStore
+from trigon_sync.secrets import (
+    TRIGON_API_KEY,
+    TRIGON_ID_TOKEN,
+    TRIGON_REFRESH_TOKEN,
+    Secret,
+    SecretStore,
+)
 from trigon_sync.trigon.models import TrigonUser, user_from_json
 
 AUTH_POSTS = frozenset({"/auth/login", "/auth/refresh", "/auth/revoke"})
@@ -43,6 +56,15 @@ REFRESH_REJECTED = frozenset(
 )
 EXPIRY_SKEW_SECONDS = 30.0
 RECONNECT_HINT = "run `trigon-sync connect` again"
+
+#: The store entries each mode keeps (what `disconnect` removes, what "connected" means).
+STORED_SECRETS: dict[TrigonAuthMode, tuple[str, ...]] = {
+    "password": (TRIGON_REFRESH_TOKEN,),
+    "api-key": (TRIGON_ID_TOKEN, TRIGON_API_KEY),
+}
+# API-key mode on the wire (assumed, docs/trigon-api.md): two headers on every call.
+ID_TOKEN_HEADER = "X-Trigon-Id-Token"
+API_KEY_HEADER = "X-Trigon-Api-Key"
 
 
 class ReadOnlyViolation(AssertionError):
@@ -72,11 +94,10 @@ class TrigonWire:
         self._session.close()
 
     def get(
-        self, path: str, *, token: Secret, params: Mapping[str, Any] | None = None
+        self, path: str, *, headers: Mapping[str, str], params: Mapping[str, Any] | None = None
     ) -> ApiResponse:
-        return self._send(
-            "GET", path, params=params, headers={"Authorization": f"Bearer {token.reveal()}"}
-        )
+        """A GET carrying the credentials ``headers`` an auth strategy built."""
+        return self._send("GET", path, params=params, headers=dict(headers))
 
     def auth_post(self, path: str, body: Mapping[str, Any]) -> ApiResponse:
         """Login, refresh or revoke; repeated only if it surely did not reach Trigon."""
@@ -182,6 +203,9 @@ class _Rejected(Exception):
 class TokenManager:
     """Access token in memory; refresh token in the store; one renewal at a time."""
 
+    proof = "renewed the access token"
+    """What a successful call proves, for `doctor`."""
+
     def __init__(
         self,
         wire: TrigonWire,
@@ -241,6 +265,21 @@ class TokenManager:
             assert self._access is not None  # noqa: S101
             return self._access.value
 
+    def get(
+        self, wire: TrigonWire, path: str, params: Mapping[str, Any] | None = None
+    ) -> ApiResponse:
+        """GET with the access token; on a token 401, renew once and repeat the call."""
+        token = self.access_token()
+        response = wire.get(path, headers=_bearer(token), params=params)
+        if response.status == 401 and response.error_code in ACCESS_TOKEN_ERRORS:
+            token = self.after_unauthorized(token)
+            response = wire.get(path, headers=_bearer(token), params=params)
+            if response.status == 401:
+                raise AuthError(
+                    "Trigon refused a freshly renewed access token", hint=RECONNECT_HINT
+                )
+        return response
+
     def _busy(self) -> BusyError:
         return BusyError(
             "another trigon-sync process is renewing the Trigon token and did not finish",
@@ -289,3 +328,81 @@ class TokenManager:
         if refused is not None:
             raise refused
         raise unexpected("Trigon", response, hint=RECONNECT_HINT)
+
+
+def _bearer(token: Secret) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token.reveal()}"}
+
+
+class TrigonAuth(Protocol):
+    """How a Trigon GET is authorised; the client calls only this."""
+
+    proof: str
+    """What a successful call proves, in `doctor`'s words."""
+
+    def get(
+        self, wire: TrigonWire, path: str, params: Mapping[str, Any] | None = None
+    ) -> ApiResponse: ...
+
+
+def api_key_refused(code: str | None = None) -> AuthError:
+    """A 401 in API-key mode: nothing to renew, the admin must connect again."""
+    detail = f" ({code})" if code else ""
+    return AuthError(
+        f"Trigon refused the ID token and API key{detail}: the credentials were revoked "
+        "or are wrong",
+        hint="generate new ones in Trigon's API settings and run `trigon-sync connect` again",
+    )
+
+
+@dataclass(frozen=True)
+class StaticKeyAuth:
+    """ID token + API key sent with every GET; a 401 is final (no refresh exists)."""
+
+    id_token: Secret
+    api_key: Secret
+    proof = "the ID token and API key were accepted"
+
+    def headers(self) -> dict[str, str]:
+        return {
+            ID_TOKEN_HEADER: self.id_token.reveal(),
+            API_KEY_HEADER: self.api_key.reveal(),
+        }
+
+    def get(
+        self, wire: TrigonWire, path: str, params: Mapping[str, Any] | None = None
+    ) -> ApiResponse:
+        response = wire.get(path, headers=self.headers(), params=params)
+        if response.status == 401:
+            raise api_key_refused(response.error_code)
+        refused = _user_refused(response.error_code, None) if response.status == 403 else None
+        if refused is not None:
+            raise refused
+        return response
+
+    def store(self, store: SecretStore) -> None:
+        """Keep both values in the token store (after the connection test passed)."""
+        store.set(TRIGON_ID_TOKEN, self.id_token)
+        store.set(TRIGON_API_KEY, self.api_key)
+
+
+def has_credentials(store: SecretStore, mode: TrigonAuthMode) -> bool:
+    """Whether the store holds everything ``mode`` needs (what "connected" means)."""
+    return all(store.get(name) is not None for name in STORED_SECRETS[mode])
+
+
+def make_auth(
+    mode: TrigonAuthMode,
+    wire: TrigonWire,
+    store: SecretStore,
+    *,
+    email: str | None = None,
+) -> TrigonAuth:
+    """The strategy config.toml's ``trigon.auth`` names; AuthError when nothing is stored."""
+    if not has_credentials(store, mode):
+        raise not_connected_error()
+    if mode == "api-key":
+        id_token, api_key = store.get(TRIGON_ID_TOKEN), store.get(TRIGON_API_KEY)
+        assert id_token is not None and api_key is not None  # noqa: S101 - checked above
+        return StaticKeyAuth(id_token, api_key)
+    return TokenManager(wire, store, email=email)

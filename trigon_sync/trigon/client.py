@@ -2,8 +2,9 @@
 
 Written against docs/trigon-api.md; if production differs, this module (with models.py)
 is the one place to change. Every request goes through :class:`TrigonWire`, which only
-lets GETs and the auth POSTs out, and through :class:`TokenManager`, which renews the
-access token once on a 401 and then repeats the call.
+lets GETs and the auth POSTs out, and through the auth strategy (trigon/auth.py): the
+:class:`TokenManager`, which renews the access token once on a 401 and then repeats the
+call, or :class:`StaticKeyAuth`, for which a 401 is final.
 """
 
 from __future__ import annotations
@@ -20,12 +21,7 @@ from trigon_sync.errors import (
     UsageError,
 )
 from trigon_sync.http import ApiResponse, RequestStats, unexpected
-from trigon_sync.trigon.auth import (
-    ACCESS_TOKEN_ERRORS,
-    RECONNECT_HINT,
-    TokenManager,
-    TrigonWire,
-)
+from trigon_sync.trigon.auth import RECONNECT_HINT, TrigonAuth, TrigonWire
 from trigon_sync.trigon.models import (
     COLLECTIONS,
     EVENTS,
@@ -96,13 +92,18 @@ def reach_problem(reach: Reach) -> TrigonSyncError | None:
 class TrigonClient:
     """Reads firms and counts from Trigon on behalf of the connected user."""
 
-    def __init__(self, wire: TrigonWire, tokens: TokenManager) -> None:
+    def __init__(self, wire: TrigonWire, tokens: TrigonAuth) -> None:
         self._wire = wire
         self._tokens = tokens
 
     @property
     def base_url(self) -> str:
         return self._wire.base_url
+
+    @property
+    def auth_proof(self) -> str:
+        """What a successful call proves about the connection (mode-specific, for `doctor`)."""
+        return self._tokens.proof
 
     @property
     def stats(self) -> RequestStats:
@@ -183,15 +184,7 @@ class TrigonClient:
         *,
         firm_id: str | None = None,
     ) -> Any:
-        token = self._tokens.access_token()
-        response = self._wire.get(path, token=token, params=params)
-        if response.status == 401 and response.error_code in ACCESS_TOKEN_ERRORS:
-            token = self._tokens.after_unauthorized(token)
-            response = self._wire.get(path, token=token, params=params)
-            if response.status == 401:
-                raise AuthError(
-                    "Trigon refused a freshly renewed access token", hint=RECONNECT_HINT
-                )
+        response = self._tokens.get(self._wire, path, params)
         if response.ok:
             return response.body
         raise self._error(response, firm_id)
