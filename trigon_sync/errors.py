@@ -15,7 +15,9 @@ line on stderr and the process exit code. Each error carries what happened
     ├── PermissionDenied      Trigon role lacks List/View, Uku plan    -> PERMISSION
     ├── ServiceError          a remote API failed after retries        -> SERVICE
     │   ├── ServiceUnavailable  unreachable, timeouts, 5xx, 429 exhausted
+    │   ├── AnswerRefused       an answer too large, too deep or impossible
     │   └── ApiError            an unexpected answer (status, code, details)
+    ├── ClockSkewError        the local clock disagrees with the services -> CLOCK
     └── PartialFailure        some clients failed, others done         -> PARTIAL
 
 Exit code 1 (UNEXPECTED) is reserved for bugs: anything that is not one of these.
@@ -42,6 +44,7 @@ class ExitCode(enum.IntEnum):
     SERVICE = 7
     STATE = 8
     PERMISSION = 9
+    CLOCK = 10
 
 
 class TrigonSyncError(Exception):
@@ -132,6 +135,16 @@ class ServiceError(TrigonSyncError):
 
 class ServiceUnavailable(ServiceError):
     """The service could not be reached or kept failing (timeouts, 5xx, 429 past limits)."""
+
+
+class AnswerRefused(ServiceError):
+    """An answer we refuse to use: too large, nested absurdly deep, or impossible values."""
+
+
+class ClockSkewError(TrigonSyncError):
+    """The local clock disagrees with Trigon's or Uku's ``Date``; nothing is written."""
+
+    exit_code = ExitCode.CLOCK
 
 
 class ApiError(ServiceError):

@@ -13,7 +13,9 @@ Two stores share one small protocol (get / set / delete by name):
 * :class:`FileStore` — the explicit opt-in ``--token-store file``: a TOML file in the
   home directory, written atomically with mode 0600.
 
-Secrets travel as :class:`Secret` so that an accidental ``repr``/log line shows a mask.
+Secrets travel as :class:`Secret` so that an accidental ``repr``/log line shows a mask,
+and each one registers with :mod:`trigon_sync.redact` so server text quoting it is
+scrubbed before it is shown or stored.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Literal, Protocol, TypeVar
 
 import tomli_w
 
-from trigon_sync import paths
+from trigon_sync import paths, redact
 from trigon_sync.errors import SecretStoreError
 
 SERVICE_NAME = "trigon-sync"
@@ -55,6 +57,7 @@ class Secret:
         if not isinstance(value, str) or not value:
             raise ValueError("a secret must be a non-empty string")
         self._value = value
+        redact.register(value)  # every secret the process holds is scrubbed from output
 
     def reveal(self) -> str:
         return self._value

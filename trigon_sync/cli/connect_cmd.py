@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from trigon_sync import paths
+from trigon_sync import paths, redact
 from trigon_sync.cli import output
 from trigon_sync.config import Config, edit_config, load_config, parse_config
 from trigon_sync.connections import make_uku_client, trigon_client, trigon_wire
@@ -82,6 +82,12 @@ def _checked_url(section: str, url: str | None, config: Config) -> str:
 
 
 def _read_secret(*, from_stdin: bool, prompt: str, option: str) -> str:
+    value = _read_secret_text(from_stdin=from_stdin, prompt=prompt, option=option)
+    redact.register(value)  # scrubbed from anything a server echoes back
+    return value
+
+
+def _read_secret_text(*, from_stdin: bool, prompt: str, option: str) -> str:
     if from_stdin:
         value = typer.get_text_stream("stdin").readline().rstrip("\r\n")
         if not value:

@@ -19,6 +19,8 @@ response) and ``httpx.ASGITransport`` re-raises it in-process — it subclasses
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import email.utils
 import json
 import logging
 import time
@@ -80,6 +82,9 @@ class ServerState:
     bucket: Callable[[str, Headers], Bucket]
     error_codes: dict[int, str]
     limiter: RateLimiter = field(init=False)
+    date_clock: Callable[[], dt.datetime] | None = None
+    """The wall clock behind every answer's ``Date`` header (None: the real one); tests
+    set it to play a server whose clock disagrees with the client's."""
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.clock)
@@ -87,6 +92,11 @@ class ServerState:
     @property
     def config(self) -> FaultConfig:
         return self.faults.config
+
+    def date_header(self) -> bytes:
+        """``Date`` as the sandbox's clock says (uvicorn's own is switched off)."""
+        now = self.date_clock() if self.date_clock is not None else dt.datetime.now(dt.UTC)
+        return email.utils.format_datetime(now.astimezone(dt.UTC), usegmt=True).encode()
 
     def set_faults(self, config: FaultConfig) -> None:
         """Swap the fault configuration; the RNG restarts from ``config.seed``."""
@@ -280,8 +290,9 @@ class Pipeline:
         body: bytes,
         extra: dict[str, str],
     ) -> None:
-        raw = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+        raw = [(k, v) for k, v in headers if k.lower() not in (b"content-length", b"date")]
         raw += [(k.lower().encode(), v.encode()) for k, v in extra.items()]
+        raw.append((b"date", self.server.date_header()))
         if status not in (204, 304):
             raw.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -338,7 +349,11 @@ class Pipeline:
             {
                 "type": "http.response.start",
                 "status": captured.status if captured else 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", b"4096"),
+                    (b"date", self.server.date_header()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": b'{"data": ', "more_body": True})
