@@ -188,9 +188,7 @@ def test_rate_limit_reset_is_seconds_or_epoch_and_always_bounded(
 def test_a_nan_rate_limit_reset_does_not_spin_the_pacer() -> None:
     """After `X-RateLimit-Remaining: 0` with `Reset: nan` the next request goes out."""
     time = FakeTime()
-    handler, seen = scripted(
-        ok(**{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "nan"}), ok()
-    )
+    handler, seen = scripted(ok(**{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "nan"}), ok())
     s = session(handler, time)
     s.send("GET", "/a")
     s.send("GET", "/b")
