@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trigon_sync import paths
+from trigon_sync import home_safety, paths
 from trigon_sync.errors import StateError
 from trigon_sync.schedule import Run
 from trigon_sync.state import State
@@ -38,7 +38,7 @@ OPEN_KEYS = ("period", "import_day", "window_start", "window_end", "started_at")
 
 
 def journal_dir() -> Path:
-    return paths.home_dir() / "journal"
+    return paths.journal_dir()
 
 
 def journal_file(period: str) -> Path:
@@ -192,8 +192,9 @@ class PeriodJournal:
         """Write one line and fsync it before returning (called from worker threads)."""
         line = json.dumps(entry.to_json(self.run, at), ensure_ascii=False) + "\n"
         with self._lock:
+            home_safety.guard_write(self.path.parent)
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            fd = home_safety.open_for_append(self.path)
             try:
                 os.write(fd, line.encode("utf-8"))
                 os.fsync(fd)

@@ -201,6 +201,7 @@ class MonthlyRun:
         on_period: PeriodHook | None = None,
         on_client: ProgressHook | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        halt: threading.Event | None = None,
     ) -> None:
         self.config = config
         self.trigon = trigon
@@ -211,6 +212,8 @@ class MonthlyRun:
         self.on_period = on_period
         self.on_client = on_client
         self.monotonic = monotonic
+        self.halt = halt
+        """Set from outside (a signal, the run's time bound): start no more clients."""
         self.fetch = fields_to_fetch(config.fields)
         self.auto_complete = config.summary.auto_complete
 
@@ -326,7 +329,7 @@ class MonthlyRun:
         fatal: list[BaseException] = []
 
         def one(link: ClientLink) -> ClientOutcome:
-            if stop.is_set():
+            if stop.is_set() or self._halted():
                 raise _Stop
             if link.trigon_id in done:
                 return ClientOutcome(already_done(link, done[link.trigon_id]), ok=True)
@@ -342,7 +345,7 @@ class MonthlyRun:
                 after_client(outcome)
             return outcome
 
-        period.outcomes = self._pool(links, one, stopped=lambda: stop.is_set())
+        period.outcomes = self._pool(links, one, stopped=lambda: stop.is_set() or self._halted())
         period.not_started = len(links) - len(period.outcomes)
         if fatal:
             raise fatal[0]
@@ -560,6 +563,9 @@ class MonthlyRun:
 
     # -- plumbing ------------------------------------------------------------------------
 
+    def _halted(self) -> bool:
+        return self.halt is not None and self.halt.is_set()
+
     def _pool(
         self,
         links: Sequence[ClientLink],
@@ -635,6 +641,7 @@ class MonthlyRun:
             tasks_updated=result.count("updated"),
             duration_seconds=round(result.duration, 3),
             error=message,
+            interrupted=True if self._halted() else None,
         )
         session.save()
 
@@ -661,6 +668,7 @@ def run_monthly(
     on_period: PeriodHook | None = None,
     on_client: ProgressHook | None = None,
     after_client: ProgressHook | None = None,
+    halt: threading.Event | None = None,
 ) -> MonthlyResult:
     """The whole command behind the CLI: read state, decide what is due, plan or execute.
 
@@ -676,6 +684,7 @@ def run_monthly(
         workers=workers,
         on_period=on_period,
         on_client=on_client,
+        halt=halt,
     )
     if dry_run:
         state = load_state()

@@ -33,7 +33,7 @@ from typing import Literal, Protocol, TypeVar
 
 import tomli_w
 
-from trigon_sync import paths, redact
+from trigon_sync import home_safety, paths, redact
 from trigon_sync.errors import SecretStoreError
 
 SERVICE_NAME = "trigon-sync"
@@ -295,6 +295,7 @@ class FileStore:
         """
         import filelock
 
+        home_safety.guard_write(Path(f"{self.path}.lock"))
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         lock = filelock.FileLock(
             f"{self.path}.lock", timeout=FILE_LOCK_TIMEOUT, mode=0o600, thread_local=False
@@ -333,6 +334,7 @@ class FileStore:
         return {k: v for k, v in table.items() if isinstance(v, str)}
 
     def _write(self, secrets: dict[str, str]) -> None:
+        home_safety.guard_write(self.path)
         directory = self.path.parent
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tokens.", suffix=".tmp", dir=directory)

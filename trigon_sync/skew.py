@@ -69,7 +69,7 @@ def span(delta: dt.timedelta) -> str:
     if seconds < 86400 * 2:
         hours, rest = divmod(seconds, 3600)
         return f"{hours} h {rest // 60} min"
-    return f"{seconds // 86400} days"
+    return f"{round(seconds / 86400)} days"
 
 
 def problem(skews: Iterable[Skew], limit: dt.timedelta = MAX_SKEW) -> ClockSkewError | None:
