@@ -59,6 +59,7 @@ from trigon_sync.monthly_plan import (
 from trigon_sync.schedule import Run
 from trigon_sync.state import ClientLink, State, StateSession, load_state, locked_state
 from trigon_sync.trigon import FirmNotFound, FirmNotViewable, TrigonClient
+from trigon_sync.trigon.models import ImpossibleCount
 from trigon_sync.uku import Task, TaskChanges, TaskDraft, UkuClient
 from trigon_sync.uku.adapter import read_marker, with_marker
 
@@ -243,7 +244,7 @@ class MonthlyRun:
                     return ClientOutcome(skipped(link, problem), ok=True)
                 try:
                     counts = self._counts(link, run)
-                except (FirmNotViewable, FirmNotFound) as exc:
+                except (FirmNotViewable, FirmNotFound, ImpossibleCount) as exc:
                     return ClientOutcome(skipped(link, exc.message), ok=True)
                 plan = decide(
                     link,
@@ -383,7 +384,7 @@ class MonthlyRun:
             raise _ClientFailed(skipped(link, problem), problem)
         try:
             counts = self._counts(link, run)
-        except (FirmNotViewable, FirmNotFound) as exc:
+        except (FirmNotViewable, FirmNotFound, ImpossibleCount) as exc:
             raise _ClientFailed(skipped(link, exc.message), exc.message) from None
         plan = decide(
             link,

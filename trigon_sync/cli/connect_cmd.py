@@ -146,9 +146,9 @@ def _render_reach(reach: Reach, *, as_json: bool) -> None:
             table.add_column(column)
         for firm in reach.firms:
             table.add_row(
-                firm.id,
-                firm.name,
-                firm.registration_code or "—",
+                output.safe(firm.id),
+                output.safe(firm.name),
+                output.safe(firm.registration_code or "—"),
                 "✓",
                 "✓" if firm.viewable else "[red]✗ no View[/red]",
             )

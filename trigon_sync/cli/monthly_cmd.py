@@ -446,7 +446,12 @@ def _render_plan(result: MonthlyResult) -> None:
                 cells = [", ".join(f"{k} {plan.counts[k]}" for k in keys if k in plan.counts)]
             else:
                 cells = [str(plan.counts[k]) if k in plan.counts else "—" for k in keys]
-            table.add_row(plan.link.name, plan.link.registration_code, action, *cells)
+            table.add_row(
+                output.safe(plan.link.name),
+                output.safe(plan.link.registration_code),
+                output.safe(action),
+                *cells,
+            )
         output.stdout.print(table)
 
 

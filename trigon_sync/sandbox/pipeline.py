@@ -212,6 +212,11 @@ class Pipeline:
             "time": server.clock(),
         }
         try:
+            exempt = any(path.startswith(prefix) for prefix in cfg.exempt_paths)
+            if cfg.echo_status and not exempt:
+                entry["status"] = cfg.echo_status
+                await self._echo(send, scope)
+                return
             if cfg.latency_ms:
                 await asyncio.sleep(cfg.latency_ms / 1000)
             key, limit, tier = server.bucket(method, Headers(scope=scope))
@@ -298,6 +303,26 @@ class Pipeline:
         await send({"type": "http.response.start", "status": status, "headers": raw})
         await send(
             {"type": "http.response.body", "body": body if status not in (204, 304) else b""}
+        )
+
+    async def _echo(self, send: Send, scope: Scope) -> None:
+        """The ``echo_status`` fault: an error answer quoting every secret there is."""
+        heard = [
+            value.decode("latin-1")
+            for key, value in scope.get("headers", [])
+            if key.lower() in (b"authorization", b"x-api-key")
+        ]
+        quoted = " ".join([*heard, *self.server.world.every_secret()])
+        status = self.server.config.echo_status
+        body = {
+            "error": {
+                "code": f"ECHO {quoted}",
+                "message": f"sandbox fault: echoing what it knows: {quoted}",
+                "details": {"echo": quoted.split(), "nested": [{"again": quoted}]},
+            }
+        }
+        await self._send(
+            send, status, [(b"content-type", b"application/json")], json.dumps(body).encode(), {}
         )
 
     async def _error(
