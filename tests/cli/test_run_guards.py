@@ -209,3 +209,18 @@ def test_an_unexpected_error_still_leaves_its_log_line(
     assert result.exit_code == ExitCode.UNEXPECTED
     log = (paths.logs_dir() / "trigon-sync.log").read_text(encoding="utf-8")
     assert "unexpected error: RuntimeError" in log
+
+
+def test_doctor_measures_the_skew_live(cli: Invoke, ready: Running) -> None:
+    """doctor's clock.services line: ok with real clocks, failed when Uku is a year ahead."""
+    import json
+
+    def clock_line() -> dict[str, str]:
+        doc = json.loads(cli("doctor", "--json").stdout)
+        return next(c for c in doc["checks"] if c["name"] == "clock.services")
+
+    good = clock_line()
+    assert good["status"] == "ok" and "Uku" in good["detail"], good
+    ready.set_date_clock(lambda: dt.datetime.now(dt.UTC) + YEAR)
+    bad = clock_line()
+    assert bad["status"] == "fail" and "365 days behind" in bad["detail"], bad

@@ -363,10 +363,13 @@ def _progress(silent: bool) -> _Bar | None:
 
 
 def _render(result: MonthlyResult, *, as_json: bool, quiet: bool) -> None:
+    from trigon_sync import redact
     from trigon_sync.cli import output
 
-    for warning in result.warnings:
-        output.stderr.print(f"warning: {warning}", markup=False, soft_wrap=True)
+    for warning in result.warnings:  # Uku's words: scrubbed, shown as plain text
+        output.stderr.print(
+            f"warning: {output.plain(redact.scrub(warning))}", markup=False, soft_wrap=True
+        )
     if as_json:
         if not quiet:
             output.print_json(result.to_json())

@@ -31,6 +31,7 @@ from rich.console import Console
 from rich.segment import Segment
 from rich.text import Text
 
+from trigon_sync import redact
 from trigon_sync.errors import UsageError
 
 REPLACEMENT = "\ufffd"
@@ -55,11 +56,14 @@ def safe(value: object) -> Text:
 
 
 class SafeConsole(Console):
-    """A console whose output cannot carry escape sequences from the text it prints."""
+    """A console whose output cannot carry escape sequences, or a known secret, from the
+    text it prints (secrets are scrubbed at their sources too: a table can wrap one)."""
 
     def _render_buffer(self, buffer: Iterable[Segment]) -> str:
         return super()._render_buffer(
-            segment if segment.control else Segment(neutralise(segment.text), segment.style)
+            segment
+            if segment.control
+            else Segment(redact.scrub(neutralise(segment.text)), segment.style)
             for segment in buffer
         )
 
