@@ -224,3 +224,20 @@ def test_doctor_measures_the_skew_live(cli: Invoke, ready: Running) -> None:
     ready.set_date_clock(lambda: dt.datetime.now(dt.UTC) + YEAR)
     bad = clock_line()
     assert bad["status"] == "fail" and "365 days behind" in bad["detail"], bad
+
+
+def test_confirm_refuses_to_write_when_uku_shows_the_clock_off(
+    cli: Invoke, sandbox: Running, write_config: Callable[[str], Path]
+) -> None:
+    """Other writing commands stop too: the HTTP layer refuses a write after a skewed answer."""
+    from tests.cli.sandbox_home import sandbox_config, store_sandbox_secrets
+    from trigon_sync.secrets import open_store
+
+    write_config(sandbox_config(sandbox))
+    store_sandbox_secrets(sandbox, open_store("keyring"))
+    assert cli("import-clients").exit_code == 0
+    sandbox.set_date_clock(lambda: dt.datetime.now(dt.UTC) + YEAR)
+    result = cli("confirm", "--yes")
+    assert result.exit_code == ExitCode.CLOCK, result.output
+    assert "365 days behind Uku's" in result.output
+    assert sandbox.world.writes() == []
