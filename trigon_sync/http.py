@@ -679,12 +679,20 @@ def _deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
+QUOTED_CHARS = 300
+"""How much of a server's error text a message quotes (cron mail is not a dump)."""
+
+
+def _quoted(text: str) -> str:
+    return text if len(text) <= QUOTED_CHARS else text[:QUOTED_CHARS] + "…"
+
+
 def unexpected(service: str, response: ApiResponse, *, hint: str | None = None) -> ApiError:
     """An ApiError for an answer the client has no specific handling for."""
+    code = f" {response.error_code[:QUOTED_CHARS]}" if response.error_code else ""
     return ApiError(
         redact.scrub(
-            f"{service} answered HTTP {response.status}"
-            f"{f' {response.error_code}' if response.error_code else ''}: {response.error_message}"
+            f"{service} answered HTTP {response.status}{code}: {_quoted(response.error_message)}"
         ),
         status=response.status,
         code=redact.scrub(response.error_code) if response.error_code else None,

@@ -620,7 +620,7 @@ class MonthlyRun:
         failed = result.failed
         if error is not None:
             outcome = "failed"
-        elif failed or result.deferred:
+        elif failed or result.deferred or self._halted():  # stopped early: not all done
             outcome = "partial"
         else:
             outcome = "ok"
