@@ -689,11 +689,11 @@ def _quoted(text: str) -> str:
 
 def unexpected(service: str, response: ApiResponse, *, hint: str | None = None) -> ApiError:
     """An ApiError for an answer the client has no specific handling for."""
-    code = f" {response.error_code[:QUOTED_CHARS]}" if response.error_code else ""
+    # Scrub before cutting: a cut must not leave the first half of a secret behind.
+    code = f" {_quoted(redact.scrub(response.error_code))}" if response.error_code else ""
     return ApiError(
-        redact.scrub(
-            f"{service} answered HTTP {response.status}{code}: {_quoted(response.error_message)}"
-        ),
+        f"{service} answered HTTP {response.status}{code}: "
+        f"{_quoted(redact.scrub(response.error_message))}",
         status=response.status,
         code=redact.scrub(response.error_code) if response.error_code else None,
         details=redact.scrub_data(response.error.get("details")),
