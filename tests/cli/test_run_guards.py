@@ -62,7 +62,7 @@ def test_a_service_clock_a_year_ahead_stops_the_run_naming_it(cli: Invoke, ready
     ready.set_date_clock(lambda: dt.datetime.now(dt.UTC) + YEAR)
     result = cli("run-monthly", "--today", "31.10.2024")
     assert result.exit_code == ExitCode.CLOCK, result.output
-    assert "local clock is 365 days behind Trigon's" in result.output
+    assert "local clock is 365 days behind Uku's" in result.output
     assert summary_tasks(ready) == []
 
 

@@ -266,16 +266,16 @@ def _trusted_today(trigon: Any, uku: Any, *, silent: bool) -> dt.date:
     """
     from trigon_sync.cli import output
 
-    trigon.me()
-    uku.check()
-    skews = [
-        skew.Skew(service, client.stats.server_clock.sample)
-        for service, client in (("Trigon", trigon), ("Uku", uku))
-        if client.stats.server_clock.sample is not None
-    ]
-    problem = skew.problem(skews)
-    if problem is not None:
-        raise problem
+    skews: list[skew.Skew] = []
+    # Uku first: its check is a plain GET, while Trigon's may rotate the refresh token.
+    for service, client, call in (("Uku", uku, uku.check), ("Trigon", trigon, trigon.me)):
+        call()
+        sample = client.stats.server_clock.sample
+        if sample is not None:
+            skews.append(skew.Skew(service, sample))
+        problem = skew.problem(skews)
+        if problem is not None:
+            raise problem
     if not skews and not silent:
         output.stderr.print(
             "warning: neither Trigon nor Uku sent a Date header; the local clock was not checked",
