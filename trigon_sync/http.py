@@ -42,6 +42,7 @@ import os
 import random
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -78,6 +79,9 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 """Largest answer body accepted, after decompression (a page of 200 objects is ~100 KB)."""
 MAX_JSON_DEPTH = 64
 """Deepest JSON nesting accepted (the contracts need fewer than 8 levels)."""
+DECODED_ENCODINGS = ("gzip", "x-gzip", "deflate")
+ACCEPT_ENCODING = "gzip, deflate"
+"""What we ask for, and all we decode (bounded, in :meth:`HttpSession._read_body`)."""
 EPOCH_AFTER = 1_000_000.0
 """``X-RateLimit-Reset`` at or above this is a Unix timestamp in seconds (the real Uku);
 below it, seconds until the reset (the sandbox, some proxies). 10^6 s is 11.6 days: no
@@ -105,7 +109,7 @@ def make_client(
         base_url=base_url.rstrip("/"),
         transport=transport,
         timeout=default_timeout() if timeout is None else timeout,
-        headers=dict(headers or {}),
+        headers={"Accept-Encoding": ACCEPT_ENCODING, **dict(headers or {})},
         follow_redirects=False,
         trust_env=transport is None,
     )
@@ -602,14 +606,43 @@ class HttpSession:
         )
 
     def _read_body(self, response: httpx.Response, deadline: float) -> bytes:
-        """The decoded body, streamed: refused when too large, a timeout when too slow."""
+        """The decoded body, streamed: refused when too large, a timeout when too slow.
+
+        Decompression is ours, not httpx's, so that no single compressed chunk can expand
+        past the limit in memory (zlib's ``max_length``): a gzip bomb costs at most
+        ``max_body_bytes``.
+        """
         limit = self.limits.max_body_bytes
         declared = response.headers.get("Content-Length", "").strip()
         if declared.isdigit() and int(declared) > limit:
             raise self._refused(f"an answer of {int(declared)} bytes (limit {limit})")
+        if response.is_stream_consumed:
+            # An in-memory transport (tests, the in-process sandbox) handed over a body it
+            # had already read and decoded: only its size is left to check.
+            if len(response.content) > limit:
+                raise self._refused(f"an answer larger than {limit} bytes once decoded")
+            return response.content
+        encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            decoder = None
+        elif encoding in DECODED_ENCODINGS:
+            decoder = zlib.decompressobj(wbits=zlib.MAX_WBITS | 32)  # gzip or zlib header
+        else:
+            raise self._refused(f"an answer in an encoding we did not ask for ({encoding[:40]})")
         body = bytearray()
-        for chunk in response.iter_bytes():
-            body += chunk
+        for chunk in response.iter_raw():
+            data = chunk
+            while data:
+                if decoder is None:
+                    body += data
+                    break
+                try:
+                    body += decoder.decompress(data, limit + 1 - len(body))
+                except zlib.error:
+                    raise self._refused(f"an answer whose {encoding} data is corrupt") from None
+                if len(body) > limit:
+                    break
+                data = decoder.unconsumed_tail
             if len(body) > limit:
                 raise self._refused(f"an answer larger than {limit} bytes once decoded")
             if self._clock() > deadline:
@@ -617,6 +650,10 @@ class HttpSession:
                     f"the answer took longer than {self.limits.deadline:g} s in total",
                     request=response.request,
                 )
+        if decoder is not None:
+            body += decoder.flush()
+            if len(body) > limit:
+                raise self._refused(f"an answer larger than {limit} bytes once decoded")
         return bytes(body)
 
     def _parse(self, content: bytes, status: int) -> Any:

@@ -6,6 +6,7 @@ import datetime as dt
 import email.utils
 import gzip
 import json
+import tracemalloc
 from collections.abc import Iterator
 
 import httpx
@@ -76,18 +77,51 @@ def test_each_read_timeout_is_capped_to_what_is_left_of_the_deadline() -> None:
     assert seen[0]["read"] == 7.0 and seen[0]["connect"] == 5.0
 
 
-def test_a_gzip_bomb_is_refused_while_decoding() -> None:
-    """64 MB of zeros compressed to ~64 KB is refused once the decoded size passes the limit."""
+def test_a_gzip_bomb_is_refused_while_decoding_without_inflating_it() -> None:
+    """64 MB of zeros in ~64 KB of gzip: refused at the 1 MB limit, peak memory ~ the limit."""
     bomb = gzip.compress(b"0" * (64 * 1024 * 1024), compresslevel=9)
-    assert len(bomb) < 1024 * 1024
-    handler, seen = scripted(
-        httpx.Response(200, content=bomb, headers={"Content-Encoding": "gzip"})
-    )
-    with pytest.raises(AnswerRefused, match="larger than 1048576 bytes once decoded"):
-        session(handler, FakeTime(), limits=AnswerLimits(max_body_bytes=1024 * 1024)).send(
-            "GET", "/tasks"
-        )
+    assert len(bomb) < 256 * 1024
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)  # a streamed body, as from a socket: nothing decoded yet
+        return httpx.Response(200, content=iter([bomb]), headers={"Content-Encoding": "gzip"})
+
+    s = session(handler, FakeTime(), limits=AnswerLimits(max_body_bytes=1024 * 1024))
+    tracemalloc.start()
+    try:
+        with pytest.raises(AnswerRefused, match="larger than 1048576 bytes once decoded"):
+            s.send("GET", "/tasks")
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024  # inflating it whole would take 64 MB
     assert len(seen) == 1  # refused, not retried: the same answer would come again
+
+
+def test_gzip_answers_within_the_limit_are_decoded() -> None:
+    """An ordinary gzip answer reads as its JSON; we ask for gzip and deflate only."""
+    body = {"data": [{"id": i} for i in range(1000)]}
+    packed = gzip.compress(json.dumps(body).encode())
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        chunks = [packed[i : i + 100] for i in range(0, len(packed), 100)]
+        return httpx.Response(200, content=iter(chunks), headers={"Content-Encoding": "gzip"})
+
+    assert session(handler, FakeTime()).send("GET", "/x").body == body
+    assert seen[0].headers["Accept-Encoding"] == "gzip, deflate"
+
+
+def test_an_encoding_we_did_not_ask_for_is_refused() -> None:
+    """A br/zstd answer cannot be size-checked while decoding: refused, not guessed at."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=iter([b"xx"]), headers={"Content-Encoding": "br"})
+
+    with pytest.raises(AnswerRefused, match="encoding"):
+        session(handler, FakeTime()).send("GET", "/x")
 
 
 def test_a_declared_oversized_body_is_refused_before_reading() -> None:
