@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from trigon_sync import paths
+from trigon_sync import home_safety, paths
 
 BeforeReplace = Callable[[Path], None]
 
@@ -31,6 +31,7 @@ def write_private(target: Path, text: str, *, before_replace: BeforeReplace | No
     ``before_replace`` is called with the finished temp file just before the rename; tests
     use it to kill a write at the worst moment.
     """
+    home_safety.guard_write(target)
     directory = target.parent
     if directory == paths.home_dir():
         paths.ensure_home()

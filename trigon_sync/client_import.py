@@ -353,7 +353,7 @@ class _Creator:
                     draft, idempotency_key_for_firm(row.trigon_id, code)
                 )
             except WriteUnconfirmed:
-                found = self.look_again(code, sent_at)
+                found = self.look_again(code, self.settler.now())  # from the failure
                 if len(found) == 1:
                     return RowResult(row, Outcome.CREATED, found[0].id)
                 if found:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from trigon_sync import fields, paths
+from trigon_sync import fields, paths, skew
 from trigon_sync.clock import TALLINN
 from trigon_sync.config import MONTHLY_REQUIREMENTS, Config, missing_for_monthly
 from trigon_sync.dates import format_ee
@@ -138,6 +138,7 @@ TITLES: dict[str, str] = {
     "clients.linked": "Clients are linked",
     "runs.current": "Every due period has been counted",
     "runs.last": "The last monthly run succeeded for every client",
+    "clock.recorded": "The local clock is not behind the last recorded run",
     "trigon.refresh": "Trigon login refresh works",
     "trigon.firms": "Every linked firm is still listed and viewable in Trigon",
     "trigon.unimported": "Every Trigon firm is imported",
@@ -145,6 +146,7 @@ TITLES: dict[str, str] = {
     "uku.topic": "The summary topic exists in Uku",
     "uku.fields": "Every mapped custom field exists in Uku as a number field",
     "uku.clients": "Every linked Uku client still exists",
+    "clock.services": "The local clock agrees with Trigon's and Uku's",
     "keyring.cron": "Token store works without a desktop session (cron)",
     "files.permissions": "Home directory is 0700 and its files 0600",
     "clock.timezone": "Cron runs on Tallinn dates",
@@ -215,6 +217,8 @@ class LocalFacts:
     """Scheduled runs whose import day is before today and that have not happened."""
     last_run: Mapping[str, Any] | None = None
     """The latest monthly-run record from the state history (see :func:`run_failures`)."""
+    now: dt.datetime | None = None
+    """The local clock when the facts were gathered (None: not checked)."""
 
 
 def local_checks(facts: LocalFacts) -> list[Check]:
@@ -229,6 +233,7 @@ def local_checks(facts: LocalFacts) -> list[Check]:
         _clients_linked(facts),
         _runs_current(facts),
         _runs_last(facts),
+        _clock_recorded(facts),
     ]
 
 
@@ -421,6 +426,21 @@ def _runs_last(facts: LocalFacts) -> Check:
     return passed(name, title, f"run at {when}: {result}")
 
 
+def _clock_recorded(facts: LocalFacts) -> Check:
+    name, title = _check("clock.recorded")
+    if facts.now is None or facts.state is None:
+        return skipped(name, title, "no clock reading or no state")
+    problem = skew.behind_last_run(facts.now, skew.last_recorded(facts.state.history))
+    if problem is not None:
+        return failed(name, title, problem.message, problem.hint, problem.exit_code)
+    return passed(
+        name,
+        title,
+        f"{facts.now.isoformat(timespec='minutes')}; `trigon-sync doctor` compares it with "
+        "Trigon and Uku",
+    )
+
+
 # --------------------------------------------------------------------------- live checks
 
 
@@ -530,6 +550,28 @@ def _unimported(state: State, firms: Sequence[Any]) -> Check:
             ExitCode.CONFIG,
         )
     return passed(name, title, f"all {len(firms)} listed firms are linked")
+
+
+def clock_check(clients: Mapping[str, Any]) -> Check:
+    """The skew each service's last answer showed (live: after the Trigon and Uku checks).
+
+    ``clients`` maps a service name to its client, or to anything else when it could not
+    be built (then that service is left out).
+    """
+    name, title = _check("clock.services")
+    skews = []
+    for service, client in clients.items():
+        stats = getattr(client, "stats", None)
+        sample = stats.server_clock.sample if stats is not None else None
+        if sample is not None:
+            skews.append(skew.Skew(service, sample))
+    if not skews:
+        return skipped(name, title, "no answer with a Date header from Trigon or Uku")
+    problem = skew.problem(skews)
+    detail = "; ".join(s.describe() for s in skews)
+    if problem is not None:
+        return failed(name, title, detail, problem.hint, problem.exit_code)
+    return passed(name, title, f"{detail} (allowed: {skew.span(skew.MAX_SKEW)})")
 
 
 def uku_checks(config: Config, state: State, uku: Any) -> list[Check]:

@@ -16,7 +16,9 @@ line on stderr and the process exit code. Each error carries what happened
     ├── ServiceError          a remote API failed after retries        -> SERVICE
     │   ├── ServiceUnavailable  unreachable, timeouts, 5xx, 429 exhausted
     │   │   └── WriteUnconfirmed  a create was sent, its answer lost: it may exist
+    │   ├── AnswerRefused       an answer too large, too deep or impossible
     │   └── ApiError            an unexpected answer (status, code, details)
+    ├── ClockSkewError        the local clock disagrees with the services -> CLOCK
     └── PartialFailure        some clients failed, others done         -> PARTIAL
 
 Exit code 1 (UNEXPECTED) is reserved for bugs: anything that is not one of these.
@@ -43,6 +45,7 @@ class ExitCode(enum.IntEnum):
     SERVICE = 7
     STATE = 8
     PERMISSION = 9
+    CLOCK = 10
 
 
 class TrigonSyncError(Exception):
@@ -139,6 +142,16 @@ class WriteUnconfirmed(ServiceUnavailable):
     """A non-idempotent write (a create) may have reached the server, but no answer says
     whether it took effect. It is never sent again blindly: the caller reads the service
     to find out (an Idempotency-Key is not trusted to prevent a second object)."""
+
+
+class AnswerRefused(ServiceError):
+    """An answer we refuse to use: too large, nested absurdly deep, or impossible values."""
+
+
+class ClockSkewError(TrigonSyncError):
+    """The local clock disagrees with Trigon's or Uku's ``Date``; nothing is written."""
+
+    exit_code = ExitCode.CLOCK
 
 
 class ApiError(ServiceError):

@@ -15,26 +15,46 @@ below hold everywhere and are tested once:
   headers and, when a bucket is nearly empty, makes the next caller wait until its reset.
   The monthly run fetches counts from a thread pool, so the pacer and the counters are
   thread-safe.
-* **Time is injected.** ``sleep`` and ``clock`` are parameters, so tests neither wait
-  nor need freezegun.
+* **Every wait is bounded.** Each attempt has a *total* deadline covering connect,
+  headers and the whole body (httpx's timeouts are per read, so a server trickling one
+  byte a second would never time out): the body is streamed and the deadline checked
+  per chunk, and every per-read timeout is capped to what is left of it.
+  ``X-RateLimit-Reset`` and ``Retry-After`` values that are not finite are refused, and
+  negative or absurd ones clamped, instead of being slept on.
+* **Answers have limits.** A body above ``AnswerLimits.max_body_bytes`` (declared, or
+  counted after decompression while streaming: no gzip bomb) or JSON nested deeper than
+  ``max_json_depth`` is refused as :class:`~trigon_sync.errors.AnswerRefused`; JSON's
+  ``NaN``/``Infinity`` extensions count as malformed.
+* **Server time is recorded.** Every answer's ``Date`` header is kept with the local
+  clock's reading at that moment (``RequestStats.server_clock``), so the run can refuse
+  to write when the local clock is wrong (see :mod:`trigon_sync.skew`); a write is
+  refused here too when the last answer already showed the clock off.
+* **Time is injected.** ``sleep``, ``clock`` and ``wall`` are parameters, so tests
+  neither wait nor need freezegun.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import enum
 import json
+import math
 import os
 import random
 import threading
 import time
+import zlib
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from trigon_sync.errors import ApiError, ServiceUnavailable, WriteUnconfirmed
+from trigon_sync import clock as wallclock
+from trigon_sync import redact, skew
+from trigon_sync.errors import AnswerRefused, ApiError, ServiceUnavailable, WriteUnconfirmed
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 ENV_TIMEOUT = "TRIGON_SYNC_HTTP_TIMEOUT"
@@ -53,6 +73,30 @@ def default_timeout() -> httpx.Timeout:
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
+Wall = Callable[[], dt.datetime]
+
+DEFAULT_DEADLINE = 120.0
+"""Seconds one attempt may take in total: connect, headers and the whole body."""
+MAX_BODY_BYTES = 32 * 1024 * 1024
+"""Largest answer body accepted, after decompression (a page of 200 objects is ~100 KB)."""
+MAX_JSON_DEPTH = 64
+"""Deepest JSON nesting accepted (the contracts need fewer than 8 levels)."""
+DECODED_ENCODINGS = ("gzip", "x-gzip", "deflate")
+ACCEPT_ENCODING = "gzip, deflate"
+"""What we ask for, and all we decode (bounded, in :meth:`HttpSession._read_body`)."""
+EPOCH_AFTER = 1_000_000.0
+"""``X-RateLimit-Reset`` at or above this is a Unix timestamp in seconds (the real Uku);
+below it, seconds until the reset (the sandbox, some proxies). 10^6 s is 11.6 days: no
+rate-limit window is that long and no real timestamp that small."""
+
+
+@dataclass(frozen=True)
+class AnswerLimits:
+    """What one attempt may cost: time in total, bytes of body, levels of JSON."""
+
+    deadline: float = DEFAULT_DEADLINE
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_json_depth: int = MAX_JSON_DEPTH
 
 
 def make_client(
@@ -67,7 +111,7 @@ def make_client(
         base_url=base_url.rstrip("/"),
         transport=transport,
         timeout=default_timeout() if timeout is None else timeout,
-        headers=dict(headers or {}),
+        headers={"Accept-Encoding": ACCEPT_ENCODING, **dict(headers or {})},
         follow_redirects=False,
         trust_env=transport is None,
     )
@@ -190,7 +234,9 @@ class RateLimitPacer:
     def observe(self, method: str, headers: httpx.Headers, ticket: int | None = None) -> None:
         """Record what the answer to the request holding ``ticket`` said about its bucket."""
         remaining = _int_header(headers, "X-RateLimit-Remaining")
-        reset = _float_header(headers, "X-RateLimit-Reset")
+        reset = reset_in(headers.get("X-RateLimit-Reset"), server_epoch(headers), self._max_wait)
+        if remaining is not None and remaining < 0:
+            remaining = 0
         with self._lock:
             acquired_tier = self._in_flight.pop(ticket, None) if ticket is not None else None
             if remaining is None or reset is None:
@@ -228,22 +274,109 @@ def _int_header(headers: httpx.Headers, name: str) -> int | None:
         return None
 
 
-def _float_header(headers: httpx.Headers, name: str) -> float | None:
-    value = headers.get(name)
+def _number(value: str | None) -> float | None:
+    """A header's number, or None when absent or not a number (NaN and inf included)."""
+    if value is None:
+        return None
     try:
-        return float(value) if value is not None else None
+        number = float(value.strip())
     except ValueError:
         return None
+    return number if math.isfinite(number) else None
+
+
+def server_epoch(headers: httpx.Headers) -> float:
+    """The answer's own ``Date`` as a Unix time, else the local clock's.
+
+    Epoch-valued headers are measured against the server's clock, so a wrong local clock
+    cannot turn a one-minute reset into a year-long (or negative) wait.
+    """
+    when = parse_http_date(headers.get("Date"))
+    return when.timestamp() if when is not None else time.time()
+
+
+def parse_http_date(value: str | None) -> dt.datetime | None:
+    """An HTTP date (``Date``, ``Retry-After``) as an aware UTC datetime, or None."""
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+
+
+def reset_in(value: str | None, now_epoch: float, max_wait: float) -> float | None:
+    """Seconds until a rate-limit bucket resets, within [0, ``max_wait``].
+
+    None when the header is missing, not a number, NaN/infinite or negative: the pacer
+    then knows nothing rather than something absurd. A value of at least
+    :data:`EPOCH_AFTER` is a timestamp and is measured from ``now_epoch``.
+    """
+    number = _number(value)
+    if number is None or number < 0:
+        return None
+    if number >= EPOCH_AFTER:
+        number -= now_epoch
+    return min(max(0.0, number), max_wait)
+
+
+class UnusableRetryAfter(ValueError):
+    """Retry-After is NaN or infinite: no wait derived from it can be trusted."""
+
+
+def retry_after(value: str | None, now_epoch: float) -> float | None:
+    """Seconds a 429 asks us to wait: delta-seconds or an HTTP date, never negative.
+
+    None when absent or unreadable (the caller backs off instead); NaN or infinity raise
+    :class:`UnusableRetryAfter`; a date in the past or a negative number is 0.
+    """
+    if value is None or not value.strip():
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        when = parse_http_date(value)
+        if when is None:
+            return None
+        seconds = when.timestamp() - now_epoch
+    if not math.isfinite(seconds):
+        raise UnusableRetryAfter(value)
+    return max(0.0, seconds)
+
+
+class ServerClock:
+    """The last ``Date`` a service sent and the local wall clock when it arrived."""
+
+    def __init__(self, wall: Wall | None = None) -> None:
+        self._wall = wall
+        self._lock = threading.Lock()
+        self._sample: skew.DateSample | None = None
+
+    def observe(self, headers: httpx.Headers) -> None:
+        server = parse_http_date(headers.get("Date"))
+        if server is None:
+            return
+        local = self._wall() if self._wall is not None else wallclock.now()
+        with self._lock:
+            self._sample = skew.DateSample(server=server, local=local)
+
+    @property
+    def sample(self) -> skew.DateSample | None:
+        with self._lock:
+            return self._sample
 
 
 class RequestStats:
     """Thread-safe counters of what one client sent, for benchmarks and run summaries."""
 
-    def __init__(self) -> None:
+    def __init__(self, wall: Wall | None = None) -> None:
         self._lock = threading.Lock()
         self.by_method: Counter[str] = Counter()
         self.retries = 0
         self.rate_limited = 0
+        self.server_clock = ServerClock(wall)
+        """The service's time as its last answer told it (for the clock-skew guard)."""
 
     def count(self, method: str) -> None:
         with self._lock:
@@ -329,6 +462,9 @@ class HttpSession:
         policy: RetryPolicy | None = None,
         pacer: RateLimitPacer | None = None,
         sleep: Sleep = time.sleep,
+        limits: AnswerLimits | None = None,
+        clock: Clock = time.monotonic,
+        wall: Wall | None = None,
     ) -> None:
         self._client = client
         self.service = service
@@ -337,7 +473,9 @@ class HttpSession:
         self.policy = policy or RetryPolicy()
         self.pacer = pacer or RateLimitPacer(sleep=sleep)
         self._sleep = sleep
-        self.stats = RequestStats()
+        self.limits = limits or AnswerLimits()
+        self._clock = clock
+        self.stats = RequestStats(wall)
 
     def close(self) -> None:
         self._client.close()
@@ -358,6 +496,8 @@ class HttpSession:
         client knows what its error codes mean.
         """
         method = method.upper()
+        if method not in ("GET", "HEAD"):
+            self._refuse_write_on_skew()
         safe = retry is RetryMode.AUTO and method in IDEMPOTENT_METHODS
         attempt = 0
         while True:
@@ -379,6 +519,13 @@ class HttpSession:
                 self.stats.count_retry(rate_limited=failure.retry_after is not None)
                 self._sleep(delay)
 
+    def _refuse_write_on_skew(self) -> None:
+        """No write while this service's last answer showed the local clock off."""
+        sample = self.stats.server_clock.sample
+        problem = skew.problem([skew.Skew(self.service, sample)]) if sample else None
+        if problem is not None:
+            raise problem
+
     def _attempt(
         self,
         method: str,
@@ -389,11 +536,24 @@ class HttpSession:
     ) -> ApiResponse:
         ticket = self.pacer.acquire(method)
         self.stats.count(method)
-        kwargs: dict[str, Any] = {"params": params, "headers": headers}
+        deadline = self._clock() + self.limits.deadline
+        kwargs: dict[str, Any] = {
+            "params": params,
+            "headers": headers,
+            "timeout": self._capped_timeout(self.limits.deadline),
+        }
         if json_body is not _MISSING:
             kwargs["json"] = json_body
         try:
-            response = self._client.request(method, path, **kwargs)
+            request = self._client.build_request(method, path, **kwargs)
+            response = self._client.send(request, stream=True)
+            try:
+                self.stats.server_clock.observe(response.headers)
+                self.pacer.observe(method, response.headers, ticket)
+                ticket = None
+                content = self._read_body(response, deadline)
+            finally:
+                response.close()
         except BaseException as exc:
             self.pacer.release(ticket)  # no answer: no longer in flight
             if isinstance(exc, _NOT_SENT):
@@ -403,18 +563,27 @@ class HttpSession:
             if isinstance(exc, httpx.TransportError):
                 raise _Retriable(f"connection failed ({type(exc).__name__})", sent=True) from exc
             raise
-        self.pacer.observe(method, response.headers, ticket)
         status = response.status_code
-        body = _parse_json(response)
+        body = self._parse(content, status)
         if status == 429:
-            retry_after = _float_header(response.headers, "Retry-After")
+            try:
+                wait = retry_after(
+                    response.headers.get("Retry-After"), server_epoch(response.headers)
+                )
+            except UnusableRetryAfter:
+                raise ServiceUnavailable(
+                    f"{self.service} at {self.base_url} answered HTTP 429 with an unusable "
+                    "Retry-After (not a finite number); the request was not repeated",
+                    hint=self._hint,
+                ) from None
             raise _Retriable(
                 "rate limited (HTTP 429)",
                 sent=True,
-                retry_after=retry_after if retry_after is not None else self.policy.backoff(1),
+                retry_after=wait if wait is not None else self.policy.backoff(1),
             )
         if status >= 500:
             code = body["error"].get("code") if _is_error_body(body) else None
+            code = redact.scrub(str(code))[:80] if code else None
             raise _Retriable(f"HTTP {status}{f' {code}' if code else ''}", sent=True)
         if 200 <= status < 300 and body is _MISSING:
             raise _Retriable(f"malformed JSON in an HTTP {status} answer", sent=True)
@@ -424,6 +593,92 @@ class HttpSession:
         return WriteUnconfirmed(
             f"{self.service} at {self.base_url} failed on {method} {path}: {failure.reason}; "
             "the request was not repeated because it may already have taken effect",
+            hint=self._hint,
+        )
+
+    def _capped_timeout(self, remaining: float) -> httpx.Timeout:
+        """The client's per-phase timeouts, none longer than what is left of the deadline."""
+        base = self._client.timeout
+        remaining = max(0.001, remaining)
+
+        def cap(value: float | None) -> float:
+            return remaining if value is None else min(value, remaining)
+
+        return httpx.Timeout(
+            connect=cap(base.connect),
+            read=cap(base.read),
+            write=cap(base.write),
+            pool=cap(base.pool),
+        )
+
+    def _read_body(self, response: httpx.Response, deadline: float) -> bytes:
+        """The decoded body, streamed: refused when too large, a timeout when too slow.
+
+        Decompression is ours, not httpx's, so that no single compressed chunk can expand
+        past the limit in memory (zlib's ``max_length``): a gzip bomb costs at most
+        ``max_body_bytes``.
+        """
+        limit = self.limits.max_body_bytes
+        declared = response.headers.get("Content-Length", "").strip()
+        if declared.isdigit() and int(declared) > limit:
+            raise self._refused(f"an answer of {int(declared)} bytes (limit {limit})")
+        if response.is_stream_consumed:
+            # An in-memory transport (tests, the in-process sandbox) handed over a body it
+            # had already read and decoded: only its size is left to check.
+            if len(response.content) > limit:
+                raise self._refused(f"an answer larger than {limit} bytes once decoded")
+            return response.content
+        encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            decoder = None
+        elif encoding in DECODED_ENCODINGS:
+            decoder = zlib.decompressobj(wbits=zlib.MAX_WBITS | 32)  # gzip or zlib header
+        else:
+            raise self._refused(f"an answer in an encoding we did not ask for ({encoding[:40]})")
+        body = bytearray()
+        for chunk in response.iter_raw():
+            data = chunk
+            while data:
+                if decoder is None:
+                    body += data
+                    break
+                try:
+                    body += decoder.decompress(data, limit + 1 - len(body))
+                except zlib.error:
+                    raise self._refused(f"an answer whose {encoding} data is corrupt") from None
+                if len(body) > limit:
+                    break
+                data = decoder.unconsumed_tail
+            if len(body) > limit:
+                raise self._refused(f"an answer larger than {limit} bytes once decoded")
+            if self._clock() > deadline:
+                raise httpx.ReadTimeout(
+                    f"the answer took longer than {self.limits.deadline:g} s in total",
+                    request=response.request,
+                )
+        if decoder is not None:
+            body += decoder.flush()
+            if len(body) > limit:
+                raise self._refused(f"an answer larger than {limit} bytes once decoded")
+        return bytes(body)
+
+    def _parse(self, content: bytes, status: int) -> Any:
+        """The parsed body, None when empty, ``_MISSING`` when not valid JSON."""
+        if status == 204 or not content:
+            return None
+        try:
+            body = json.loads(content, parse_constant=_no_constant)
+        except RecursionError:
+            raise self._refused("JSON nested too deeply") from None
+        except (ValueError, UnicodeDecodeError):
+            return _MISSING
+        if _deeper_than(body, self.limits.max_json_depth):
+            raise self._refused(f"JSON nested more than {self.limits.max_json_depth} levels deep")
+        return body
+
+    def _refused(self, what: str) -> AnswerRefused:
+        return AnswerRefused(
+            f"{self.service} at {self.base_url} sent {what}; it was refused unread",
             hint=self._hint,
         )
 
@@ -442,23 +697,45 @@ def _is_error_body(body: Any) -> bool:
     return isinstance(body, dict) and isinstance(body.get("error"), dict)
 
 
-def _parse_json(response: httpx.Response) -> Any:
-    """The parsed body, None for an empty one, ``_MISSING`` when it is not valid JSON."""
-    if response.status_code == 204 or not response.content:
-        return None
-    try:
-        return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        return _MISSING
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"JSON constant {name} is not allowed")
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether containers nest more than ``limit`` levels (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children: Iterable[Any]
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+QUOTED_CHARS = 300
+"""How much of a server's error text a message quotes (cron mail is not a dump)."""
+
+
+def _quoted(text: str) -> str:
+    return text if len(text) <= QUOTED_CHARS else text[:QUOTED_CHARS] + "…"
 
 
 def unexpected(service: str, response: ApiResponse, *, hint: str | None = None) -> ApiError:
     """An ApiError for an answer the client has no specific handling for."""
+    # Scrub before cutting: a cut must not leave the first half of a secret behind.
+    code = f" {_quoted(redact.scrub(response.error_code))}" if response.error_code else ""
     return ApiError(
-        f"{service} answered HTTP {response.status}"
-        f"{f' {response.error_code}' if response.error_code else ''}: {response.error_message}",
+        f"{service} answered HTTP {response.status}{code}: "
+        f"{_quoted(redact.scrub(response.error_message))}",
         status=response.status,
-        code=response.error_code,
-        details=response.error.get("details"),
+        code=redact.scrub(response.error_code) if response.error_code else None,
+        details=redact.scrub_data(response.error.get("details")),
         hint=hint,
     )

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trigon_sync import paths
+from trigon_sync import home_safety, paths
 from trigon_sync.errors import StateError
 from trigon_sync.schedule import Run
 from trigon_sync.state import State
@@ -41,7 +41,7 @@ OPEN_KEYS = ("period", "import_day", "window_start", "window_end", "started_at",
 
 
 def journal_dir() -> Path:
-    return paths.home_dir() / "journal"
+    return paths.journal_dir()
 
 
 def journal_file(period: str) -> Path:
@@ -278,8 +278,9 @@ class ClientIntents:
 def _append_line(path: Path, doc: Mapping[str, Any]) -> None:
     """Append one JSON line and fsync it before returning (callers serialise threads)."""
     line = json.dumps(doc, ensure_ascii=False) + "\n"
+    home_safety.guard_write(path.parent)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = home_safety.open_for_append(path)
     try:
         os.write(fd, line.encode("utf-8"))
         os.fsync(fd)

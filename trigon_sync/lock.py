@@ -15,7 +15,7 @@ from pathlib import Path
 
 import filelock
 
-from trigon_sync import paths
+from trigon_sync import home_safety, paths
 from trigon_sync.errors import BusyError
 
 
@@ -31,7 +31,7 @@ def _holder_pid(lock_path: Path) -> int | None:
 def exclusive_lock() -> Iterator[None]:
     """Hold the state lock for the ``with`` block; :class:`BusyError` if someone else has it."""
     paths.ensure_home()
-    lock_path = paths.lock_file()
+    lock_path = home_safety.guard_write(paths.lock_file())
     lock = filelock.FileLock(lock_path, timeout=0, mode=0o600)
     try:
         lock.acquire()

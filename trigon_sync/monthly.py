@@ -59,6 +59,7 @@ from trigon_sync.state import ClientLink, State, StateSession, load_state, locke
 from trigon_sync.task_identity import Found, TaskIdentity, TaskQuery, index
 from trigon_sync.task_writer import SummaryTaskWriter
 from trigon_sync.trigon import FirmNotFound, FirmNotViewable, TrigonClient
+from trigon_sync.trigon.models import ImpossibleCount
 from trigon_sync.uku import TaskDraft, UkuClient
 from trigon_sync.uku.settling import Settler
 
@@ -203,6 +204,7 @@ class MonthlyRun:
         on_client: ProgressHook | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        halt: threading.Event | None = None,
     ) -> None:
         self.config = config
         self.trigon = trigon
@@ -217,6 +219,8 @@ class MonthlyRun:
         self._warnings_lock = threading.Lock()
         self.installation = installation.read() or NO_INSTALLATION
         """This home's id in its tasks; made by the first real run (a dry run reads it)."""
+        self.halt = halt
+        """Set from outside (a signal, the run's time bound): start no more clients."""
         self.fetch = fields_to_fetch(config.fields)
         self.auto_complete = config.summary.auto_complete
 
@@ -248,7 +252,7 @@ class MonthlyRun:
                     return ClientOutcome(skipped(link, problem), ok=True)
                 try:
                     counts = self._counts(link, run)
-                except (FirmNotViewable, FirmNotFound) as exc:
+                except (FirmNotViewable, FirmNotFound, ImpossibleCount) as exc:
                     return ClientOutcome(skipped(link, exc.message), ok=True)
                 plan = decide(
                     link,
@@ -338,7 +342,7 @@ class MonthlyRun:
         fatal: list[BaseException] = []
 
         def one(link: ClientLink) -> ClientOutcome:
-            if stop.is_set():
+            if stop.is_set() or self._halted():
                 raise _Stop
             if link.trigon_id in done:
                 return ClientOutcome(already_done(link, done[link.trigon_id]), ok=True)
@@ -366,7 +370,7 @@ class MonthlyRun:
                 after_client(outcome)
             return outcome
 
-        period.outcomes = self._pool(links, one, stopped=lambda: stop.is_set())
+        period.outcomes = self._pool(links, one, stopped=lambda: stop.is_set() or self._halted())
         period.not_started = len(links) - len(period.outcomes)
         if fatal:
             raise fatal[0]
@@ -408,7 +412,7 @@ class MonthlyRun:
             raise _ClientFailed(skipped(link, problem), problem)
         try:
             counts = self._counts(link, run)
-        except (FirmNotViewable, FirmNotFound) as exc:
+        except (FirmNotViewable, FirmNotFound, ImpossibleCount) as exc:
             raise _ClientFailed(skipped(link, exc.message), exc.message) from None
         writer = self._writer(targets)
         existing = found.task
@@ -573,6 +577,9 @@ class MonthlyRun:
 
     # -- plumbing ------------------------------------------------------------------------
 
+    def _halted(self) -> bool:
+        return self.halt is not None and self.halt.is_set()
+
     def _pool(
         self,
         links: Sequence[ClientLink],
@@ -626,7 +633,7 @@ class MonthlyRun:
         failed = result.failed
         if error is not None:
             outcome = "failed"
-        elif failed or result.deferred:
+        elif failed or result.deferred or self._halted():  # stopped early: not all done
             outcome = "partial"
         else:
             outcome = "ok"
@@ -648,6 +655,7 @@ class MonthlyRun:
             tasks_updated=result.count("updated"),
             duration_seconds=round(result.duration, 3),
             error=message,
+            interrupted=True if self._halted() else None,
         )
         session.save()
 
@@ -675,6 +683,7 @@ def run_monthly(
     on_client: ProgressHook | None = None,
     after_client: ProgressHook | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    halt: threading.Event | None = None,
 ) -> MonthlyResult:
     """The whole command behind the CLI: read state, decide what is due, plan or execute.
 
@@ -691,6 +700,7 @@ def run_monthly(
         on_period=on_period,
         on_client=on_client,
         sleep=sleep,
+        halt=halt,
     )
     if dry_run:
         state = load_state()

@@ -47,6 +47,11 @@ def logs_dir() -> Path:
     return home_dir() / "logs"
 
 
+def journal_dir() -> Path:
+    """One append-only file per open monthly period (see journal.py)."""
+    return home_dir() / "journal"
+
+
 def token_file() -> Path:
     """The opt-in file token store (``--token-store file``), mode 0600."""
     return home_dir() / "tokens.toml"

@@ -13,7 +13,9 @@ Two stores share one small protocol (get / set / delete by name):
 * :class:`FileStore` — the explicit opt-in ``--token-store file``: a TOML file in the
   home directory, written atomically with mode 0600.
 
-Secrets travel as :class:`Secret` so that an accidental ``repr``/log line shows a mask.
+Secrets travel as :class:`Secret` so that an accidental ``repr``/log line shows a mask,
+and each one registers with :mod:`trigon_sync.redact` so server text quoting it is
+scrubbed before it is shown or stored.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Literal, Protocol, TypeVar
 
 import tomli_w
 
-from trigon_sync import paths
+from trigon_sync import home_safety, paths, redact
 from trigon_sync.errors import SecretStoreError
 
 SERVICE_NAME = "trigon-sync"
@@ -57,6 +59,7 @@ class Secret:
         if not isinstance(value, str) or not value:
             raise ValueError("a secret must be a non-empty string")
         self._value = value
+        redact.register(value)  # every secret the process holds is scrubbed from output
 
     def reveal(self) -> str:
         return self._value
@@ -294,6 +297,7 @@ class FileStore:
         """
         import filelock
 
+        home_safety.guard_write(Path(f"{self.path}.lock"))
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         lock = filelock.FileLock(
             f"{self.path}.lock", timeout=FILE_LOCK_TIMEOUT, mode=0o600, thread_local=False
@@ -332,6 +336,7 @@ class FileStore:
         return {k: v for k, v in table.items() if isinstance(v, str)}
 
     def _write(self, secrets: dict[str, str]) -> None:
+        home_safety.guard_write(self.path)
         directory = self.path.parent
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tokens.", suffix=".tmp", dir=directory)

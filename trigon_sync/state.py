@@ -23,7 +23,7 @@ from typing import Any
 
 import tomli_w
 
-from trigon_sync import atomic, paths
+from trigon_sync import atomic, paths, redact
 from trigon_sync.errors import StateError
 from trigon_sync.lock import exclusive_lock
 
@@ -81,7 +81,10 @@ class State:
     def record(self, at: dt.datetime, command: str, result: str, **details: Any) -> dict[str, Any]:
         """Append a run record (``at`` as an ISO string) and return it."""
         entry = {"at": at.isoformat(timespec="seconds"), "command": command, "result": result}
-        entry.update({key: value for key, value in details.items() if value is not None})
+        # Details quote servers (error messages, failure reasons): never store a secret.
+        entry.update(
+            {key: redact.scrub_data(value) for key, value in details.items() if value is not None}
+        )
         self.history.append(entry)
         del self.history[:-HISTORY_LIMIT]
         return entry

@@ -20,6 +20,7 @@ from trigon_sync.diagnostics import (
     Check,
     LocalFacts,
     Outcome,
+    clock_check,
     exit_code,
     local_checks,
     trigon_checks,
@@ -209,7 +210,9 @@ def _store_for(config: Config) -> KeyringStore | FileStore:
     return KeyringStore(timeout=STATUS_KEYRING_TIMEOUT)
 
 
-def gather(today: dt.date, *, store: SecretStore | None = None) -> LocalFacts:
+def gather(
+    today: dt.date, *, store: SecretStore | None = None, now: dt.datetime | None = None
+) -> LocalFacts:
     """Read config, state and the token store; a broken file becomes its error, not a crash."""
     config: Config | None = None
     config_error: TrigonSyncError | None = None
@@ -252,6 +255,7 @@ def gather(today: dt.date, *, store: SecretStore | None = None) -> LocalFacts:
         next_run=upcoming,
         overdue=overdue,
         last_run=last_monthly_run(state) if state is not None else None,
+        now=now,
     )
 
 
@@ -260,9 +264,9 @@ def build_status(facts: LocalFacts) -> StatusReport:
     return StatusReport(facts=facts, checks=tuple(local_checks(facts)))
 
 
-def status(today: dt.date) -> StatusReport:
+def status(today: dt.date, now: dt.datetime | None = None) -> StatusReport:
     """Gather and build in one call (what the CLI uses)."""
-    return build_status(gather(today))
+    return build_status(gather(today, now=now))
 
 
 @dataclass(frozen=True)
@@ -327,7 +331,11 @@ def diagnose(
         config, state = Config(path=paths.config_file()), State()
     else:
         config, state = facts.config, facts.state
-    live = [*trigon_checks(state, trigon), *uku_checks(config, state, uku)]
+    live = [
+        *trigon_checks(state, trigon),
+        *uku_checks(config, state, uku),
+        clock_check({"Trigon": trigon, "Uku": uku}),
+    ]
     return DoctorReport(status=report, live=tuple(live), environment=tuple(environment))
 
 

@@ -9,7 +9,7 @@ know are dropped, lists may lag behind writes, descriptions come back rewritten.
   (``intend``), so a run that dies before the answer leaves a trace.
 * **A create whose outcome is unknown** (timeout, dropped connection, 5xx, 409
   ``IDEMPOTENCY_CONFLICT``) is never repeated blindly. The writer waits until Uku's
-  lists have caught up (``settle_seconds`` after the create was sent), reads the
+  lists have caught up (``settle_seconds`` after the failure), reads the
   client's tasks, adopts the task if it is there, and only then sends the create again
   (same key: if Uku honours it, the first create is replayed). After
   :data:`ATTEMPTS` unconfirmed creates the client fails with a reason; the next run
@@ -104,7 +104,9 @@ class SummaryTaskWriter:
             try:
                 task = self.uku.create_task(draft, key)
             except WriteUnconfirmed:
-                self.settle(sent_at)
+                # Measured from the failure, not the send: a request we gave up on may still
+                # be queued in Uku and commit later than its answer was due.
+                self.settle(self.now())
                 found = self.lookup(identity, query)
                 if found.task is not None:
                     return self.adopt(found.task, values)

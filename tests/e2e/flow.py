@@ -43,8 +43,9 @@ PROFILES = {
     # the real Uku's quirks, with a list lag short enough for a test on a real clock
     "production-like": PRODUCTION_LIKE.updated({"list_lag_seconds": 0.3}),
 }
-SETTLE_SECONDS = 0.6
-"""[uku] settle_seconds for the children: longer than the sandbox's list lag."""
+SETTLE_SECONDS = 2.0
+"""[uku] settle_seconds for the children: well over the sandbox's list lag plus the time a
+request given up on may still wait in the loaded test server before it commits."""
 
 
 def chaos_seeds() -> list[int]:
@@ -142,7 +143,7 @@ class Flow:
             "--uku-url", self.running.uku_url, "--token-store", "file",
             stdin=creds["uku_api_key"] + "\n",
         )  # fmt: skip
-        config = paths.config_file()
+        config = self.home / "config.toml"
         doc = tomllib.loads(config.read_text(encoding="utf-8"))
         doc.setdefault("uku", {})["settle_seconds"] = SETTLE_SECONDS
         config.write_text(tomli_w.dumps(doc), encoding="utf-8")

@@ -230,7 +230,8 @@ def test_the_json_document_is_plain_json(healthy: None) -> None:
     assert doc["connections"]["trigon"]["connected"] is True
     assert doc["connections"]["uku"]["connected"] is True
     assert doc["clients"]["linked"] == 2
-    assert {c["status"] for c in doc["checks"]} == {"ok"}
+    # clock.recorded needs a clock reading, which gather() without ``now`` does not take
+    assert {c["status"] for c in doc["checks"] if c["name"] != "clock.recorded"} == {"ok"}
 
 
 def test_every_troubleshooting_check_has_a_title() -> None:
@@ -420,3 +421,18 @@ def test_a_cron_keyring_without_the_stored_token_is_a_failure() -> None:
     result = keyring_check(load_config(), lambda: probe, token_stored=True)
     assert result.outcome is Outcome.FAIL
     assert "PYTHON_KEYRING_BACKEND" in (result.fix or "")
+
+
+def test_a_clock_behind_the_last_recorded_run_fails_status_with_the_clock_code(
+    healthy: None,
+) -> None:
+    """A local clock a year before the latest history record: status says so (exit 10)."""
+    with locked_state() as session:
+        session.state.record(NOW, "import-clients", "ok")
+        session.save()
+    year_before = NOW - dt.timedelta(days=365)
+    result = build_status(gather(TODAY, now=year_before))
+    line = check(result, "clock.recorded")
+    assert line.outcome is Outcome.FAIL and "365 days behind" in line.detail
+    assert result.exit_code is ExitCode.CLOCK
+    assert check(build_status(gather(TODAY, now=NOW)), "clock.recorded").outcome is Outcome.OK

@@ -18,6 +18,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from trigon_sync import redact
 from trigon_sync.cli import output
 from trigon_sync.errors import ExitCode, TrigonSyncError
 
@@ -27,7 +28,12 @@ INTERRUPTED = 130
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """One line, scrubbed of every known secret and of terminal control sequences.
+
+    Error messages quote servers (an Uku error may repeat the API key) and names from
+    Trigon; this is the last stop before stderr and cron mail.
+    """
+    return " ".join(output.plain(redact.scrub(text)).split())
 
 
 # A full disk or a read-only/foreign-owned home is the operator's to fix, not a bug.

@@ -15,7 +15,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from trigon_sync import paths
+from trigon_sync import paths, redact
 from trigon_sync.cli import output
 from trigon_sync.config import (
     TRIGON_AUTH_MODES,
@@ -97,6 +97,12 @@ def _checked_url(section: str, url: str | None, config: Config) -> str:
 
 
 def _read_secret(*, from_stdin: bool, prompt: str, option: str) -> str:
+    value = _read_secret_text(from_stdin=from_stdin, prompt=prompt, option=option)
+    redact.register(value)  # scrubbed from anything a server echoes back
+    return value
+
+
+def _read_secret_text(*, from_stdin: bool, prompt: str, option: str) -> str:
     if from_stdin:
         value = typer.get_text_stream("stdin").readline().rstrip("\r\n")
         if not value:
@@ -155,9 +161,9 @@ def _render_reach(reach: Reach, *, as_json: bool) -> None:
             table.add_column(column)
         for firm in reach.firms:
             table.add_row(
-                firm.id,
-                firm.name,
-                firm.registration_code or "—",
+                output.safe(firm.id),
+                output.safe(firm.name),
+                output.safe(firm.registration_code or "—"),
                 "✓",
                 "✓" if firm.viewable else "[red]✗ no View[/red]",
             )

@@ -438,7 +438,7 @@ def _show_tables(
         fields_table.add_row(
             str(uku_field.id),
             Text(uku_field.name),
-            uku_field.type,
+            output.safe(uku_field.type),
             Text("✓", style="green") if uku_field.holds_count else Text("✗", style="dim"),
             mapped_from.get(uku_field.id, ""),
         )

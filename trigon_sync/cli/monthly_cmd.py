@@ -9,14 +9,19 @@ Every invocation leaves one line in ``<home>/logs/trigon-sync.log`` (never a sec
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from trigon_sync import clock, paths
+from trigon_sync import clock, paths, skew
 from trigon_sync.cli.params import date_value, period_value
 from trigon_sync.config import Config, load_config
 from trigon_sync.errors import TrigonSyncError
@@ -76,13 +81,20 @@ def run_monthly(
 ) -> None:
     """Create this period's summary task per linked client, with the mapped Trigon counts."""
     started = time.monotonic()
-    real_today = clock.today()
+    now = clock.now()
+    real_today = now.date()
     day = today or real_today
+    logged = False
     try:
         check_today(day, real_today)
         config = load_config()
         state = load_state()
         require_ready(config, state)
+        # A clock behind a run already recorded is caught without the network.
+        behind = skew.behind_last_run(now, skew.last_recorded(state.history))
+        if behind is not None:
+            raise behind
+        due = 1
         if rerun is not None:
             rerun_target(state, rerun)  # a bad period fails before any connection is made
         else:
@@ -90,27 +102,89 @@ def run_monthly(
             if not schedule.due:
                 _nothing_due(schedule.next_line(), schedule.next, as_json=as_json, quiet=quiet)
                 _log(f"run-monthly today={day} nothing due; {schedule.next_line()}")
+                logged = True
                 return
-        result, auto = _run(
-            config, day, dry_run=dry_run, rerun=rerun, workers=workers, silent=quiet or as_json
+            due = len(schedule.due)
+        if not dry_run:
+            _before_writing()
+        result = _run(
+            config,
+            day,
+            dry_run=dry_run,
+            rerun=rerun,
+            workers=workers,
+            silent=quiet or as_json,
+            explicit_day=today is not None,
+            periods=due,
         )
     except TrigonSyncError as exc:
-        _log(f"run-monthly today={day} error: {exc}")
+        if not logged:
+            _log(f"run-monthly today={day} error: {exc}", strict=False)
         raise
+    except KeyboardInterrupt:
+        _log(f"run-monthly today={day} interrupted before any client was done", strict=False)
+        raise
+    except Exception as exc:
+        _log(f"run-monthly today={day} unexpected error: {type(exc).__name__}", strict=False)
+        raise
+    auto = result.auto
     if auto is not None:
         from trigon_sync.cli.auto_import_view import log_line, render_auto_import
 
         render_auto_import(auto, as_json=as_json)
         _log(log_line(auto))
-    _render(result, as_json=as_json, quiet=quiet, auto=auto)
-    _log(_summary_line(result, time.monotonic() - started))
-    failure = result.partial_failure()
+    _render(result.result, as_json=as_json, quiet=quiet, auto=auto)
+    halted = result.halted
+    _log(_summary_line(result.result, time.monotonic() - started, halted=halted), strict=False)
+    if halted is not None:
+        _stopped(result.result, halted)
+    failure = result.result.partial_failure()
     if failure is None and auto is not None:
         from trigon_sync.cli.auto_import_view import auto_import_failure
 
         failure = auto_import_failure(auto)
     if failure is not None:
         raise failure
+
+
+def _before_writing() -> None:
+    """The home's rules, checked before the first write: owner, and a warning when loose."""
+    from trigon_sync import diagnostics, home_safety
+    from trigon_sync.cli import output
+
+    home_safety.check_home()
+    home = paths.home_dir()
+    if home_safety.group_or_world_writable(home):
+        check = diagnostics.permissions_check(home)  # the same rule doctor applies
+        output.stderr.print(
+            f"warning: the trigon-sync home is writable by other users: {check.detail}"
+            + (f" (fix: {check.fix})" if check.fix else ""),
+            markup=False,
+            soft_wrap=True,
+        )
+
+
+def _stopped(result: MonthlyResult, halted: str) -> None:
+    """Exit after a signal (130) or the run's time bound (PARTIAL), saying what was written."""
+    from trigon_sync.cli import output
+    from trigon_sync.cli.boundary import INTERRUPTED
+    from trigon_sync.errors import PartialFailure
+
+    written = f"{result.count('created')} task(s) created, {result.count('updated')} updated"
+    left = sum(p.not_started for p in result.periods)
+    if halted == TIME_BOUND:
+        raise PartialFailure(
+            f"run-monthly stopped at its time bound ({RUN_BOUND_HOURS:g} h per period): "
+            f"{written}; {left} client(s) not started",
+            hint="the services are very slow; the next run continues where this one stopped",
+        )
+    output.stderr.print(
+        f"error: interrupted ({halted}): {written}; {left} client(s) not started; "
+        "run the command again to continue",
+        markup=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(INTERRUPTED)
 
 
 def _nothing_due(line: str, nxt: Run, *, as_json: bool, quiet: bool) -> None:
@@ -135,6 +209,22 @@ def _nothing_due(line: str, nxt: Run, *, as_json: bool, quiet: bool) -> None:
     typer.echo(f"Nothing due: {line}.")
 
 
+TIME_BOUND = "time bound"
+RUN_BOUND_HOURS = 2.0
+"""A period's clients must be done within this; the run as a whole stops before
+:data:`RUN_BOUND_CAP_HOURS`, so cron's next night never finds it still running."""
+RUN_BOUND_CAP_HOURS = 20.0
+
+
+@dataclass
+class _Outcome:
+    result: MonthlyResult
+    halted: str | None = None
+    """Why the run stopped early: a signal's name or :data:`TIME_BOUND`."""
+    auto: AutoImport | None = None
+    """What step 6 (``[import] auto_import = "create"``) did before the run."""
+
+
 def _run(
     config: Config,
     day: dt.date,
@@ -143,8 +233,10 @@ def _run(
     rerun: str | None,
     workers: int,
     silent: bool,
-) -> tuple[MonthlyResult, AutoImport | None]:
-    """Build both clients (the heavy imports happen only here) and do the run.
+    explicit_day: bool,
+    periods: int,
+) -> _Outcome:
+    """Build both clients (the heavy imports happen only here), check the clock, run.
 
     With ``[import] auto_import = "create"`` new Trigon firms are imported first (step 6).
     """
@@ -157,25 +249,32 @@ def _run(
         connections.trigon_client(config, store, policy=policy) as trigon,
         connections.uku_client(config, store, policy=policy) as uku,
     ):
+        trusted = _trusted_today(trigon, uku, silent=silent)
+        if explicit_day:
+            check_today(day, trusted)
+        day = min(day, trusted)
         auto = _auto_import(config, trigon, uku, dry_run=dry_run) if rerun is None else None
         progress = _progress(silent)
+        halt = _Halt(bound_hours=min(RUN_BOUND_HOURS * periods, RUN_BOUND_CAP_HOURS))
         try:
-            result = monthly.run_monthly(
-                config,
-                trigon,
-                uku,
-                today=day,
-                now=clock.now,
-                dry_run=dry_run,
-                rerun=rerun,
-                workers=workers,
-                on_period=progress.on_period if progress else None,
-                on_client=progress.on_client if progress else None,
-            )
+            with halt.installed(active=not dry_run):
+                result = monthly.run_monthly(
+                    config,
+                    trigon,
+                    uku,
+                    today=day,
+                    now=clock.now,
+                    dry_run=dry_run,
+                    rerun=rerun,
+                    workers=workers,
+                    on_period=progress.on_period if progress else None,
+                    on_client=progress.on_client if progress else None,
+                    halt=halt.event,
+                )
         finally:
             if progress:
                 progress.stop()
-    return result, auto
+        return _Outcome(result, halt.reason, auto)
 
 
 def _auto_import(
@@ -198,6 +297,76 @@ def _auto_import(
     register = register_index(None, config, download=True)
     with locked_state() as session:
         return auto_import(trigon, uku, register, session=session, now=clock.now())
+
+
+def _trusted_today(trigon: Any, uku: Any, *, silent: bool) -> dt.date:
+    """Ask both services the time (one cheap call each); stop if the local clock is off.
+
+    Returns today by the earliest clock, so no period is counted before its import day
+    has come for the services too.
+    """
+    from trigon_sync.cli import output
+
+    skews: list[skew.Skew] = []
+    # Uku first: its check is a plain GET, while Trigon's may rotate the refresh token.
+    for service, client, call in (("Uku", uku, uku.check), ("Trigon", trigon, trigon.me)):
+        call()
+        sample = client.stats.server_clock.sample
+        if sample is not None:
+            skews.append(skew.Skew(service, sample))
+        problem = skew.problem(skews)
+        if problem is not None:
+            raise problem
+    if not skews and not silent:
+        output.stderr.print(
+            "warning: neither Trigon nor Uku sent a Date header; the local clock was not checked",
+            markup=False,
+        )
+    return skew.services_today(clock.now(), skews)
+
+
+class _Halt:
+    """Stops queued clients on SIGINT/SIGTERM or at the run's time bound.
+
+    The first signal sets :attr:`event` (clients in flight finish, their results are
+    saved and reported); a second one interrupts at once.
+    """
+
+    def __init__(self, *, bound_hours: float) -> None:
+        self.event = threading.Event()
+        self.reason: str | None = None
+        self.bound_seconds = bound_hours * 3600
+
+    def stop(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+        self.event.set()
+
+    @contextlib.contextmanager
+    def installed(self, *, active: bool) -> Iterator[None]:
+        if not active:
+            yield
+            return
+        timer = threading.Timer(self.bound_seconds, self.stop, args=(TIME_BOUND,))
+        timer.daemon = True
+        timer.start()
+        previous: dict[int, Any] = {}
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            if self.event.is_set() and self.reason != TIME_BOUND:
+                raise KeyboardInterrupt
+            self.stop(signal.Signals(signum).name)
+
+        in_main = threading.current_thread() is threading.main_thread()
+        if in_main:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                previous[signum] = signal.signal(signum, on_signal)
+        try:
+            yield
+        finally:
+            timer.cancel()
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
 class _Bar:
@@ -237,10 +406,13 @@ def _progress(silent: bool) -> _Bar | None:
 def _render(
     result: MonthlyResult, *, as_json: bool, quiet: bool, auto: AutoImport | None = None
 ) -> None:
+    from trigon_sync import redact
     from trigon_sync.cli import output
 
-    for warning in result.warnings:
-        output.stderr.print(f"warning: {warning}", markup=False, soft_wrap=True)
+    for warning in result.warnings:  # Uku's words: scrubbed, shown as plain text
+        output.stderr.print(
+            f"warning: {output.plain(redact.scrub(warning))}", markup=False, soft_wrap=True
+        )
     if as_json:
         if not quiet:
             doc = result.to_json()
@@ -323,11 +495,16 @@ def _render_plan(result: MonthlyResult) -> None:
                 cells = [", ".join(f"{k} {plan.counts[k]}" for k in keys if k in plan.counts)]
             else:
                 cells = [str(plan.counts[k]) if k in plan.counts else "—" for k in keys]
-            table.add_row(plan.link.name, plan.link.registration_code, action, *cells)
+            table.add_row(
+                output.safe(plan.link.name),
+                output.safe(plan.link.registration_code),
+                output.safe(action),
+                *cells,
+            )
         output.stdout.print(table)
 
 
-def _summary_line(result: MonthlyResult, seconds: float) -> str:
+def _summary_line(result: MonthlyResult, seconds: float, *, halted: str | None = None) -> str:
     periods = ",".join(p.run.period for p in result.periods) or "-"
     failed = "; ".join(
         f"{o.link.trigon_id} {o.link.registration_code}: {o.error}" for o in result.failed
@@ -338,17 +515,29 @@ def _summary_line(result: MonthlyResult, seconds: float) -> str:
         f"complete={','.join(p.run.period for p in result.periods if p.complete) or '-'} "
         f"clients_ok={result.ok_count} clients_failed={len(result.failed)} "
         f"created={result.count('created')} updated={result.count('updated')} "
-        f"duration={seconds:.1f}s" + (f" failures: {failed}" if failed else "")
+        f"duration={seconds:.1f}s"
+        + (f" interrupted={halted.replace(' ', '-')}" if halted else "")
+        + (f" failures: {failed}" if failed else "")
     )
 
 
-def _log(line: str) -> None:
-    """One line per invocation in the home's log (what cron did, for support staff)."""
-    directory = paths.logs_dir()
+def _log(line: str, *, strict: bool = True) -> None:
+    """One line per invocation in the home's log (what cron did, for support staff).
+
+    ``strict=False`` on the way out of a failure: a log that cannot be written (foreign
+    owner, a symlink, a full disk) must not hide the error being reported.
+    """
+    if not strict:
+        with contextlib.suppress(TrigonSyncError, OSError):
+            _log(line)
+        return
+    from trigon_sync import home_safety, redact
+
+    directory = home_safety.guard_write(paths.logs_dir())
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     stamp = clock.now().isoformat(timespec="seconds")
     # 0600 like every other file in the home (the umask would leave it world-readable).
-    fd = os.open(directory / LOG_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = home_safety.open_for_append(directory / LOG_NAME)
     os.fchmod(fd, 0o600)
     with os.fdopen(fd, "a", encoding="utf-8") as handle:
-        handle.write(f"{stamp} {' '.join(line.split())}\n")
+        handle.write(f"{stamp} {redact.scrub(' '.join(line.split()))}\n")

@@ -3,6 +3,16 @@
 Human output goes through rich; ``--json`` output is exactly one JSON document on stdout
 so scripts can pipe it; prompts are refused when no one is at a terminal, so a cron job
 never hangs waiting for an answer.
+
+Text from a server is data, not markup: a firm called ``Foo [/bold] OÜ`` must not crash
+a table, and one carrying ``ESC ]8;;`` must not make a link or move the cursor. So:
+
+* :func:`safe` turns a server's name or message into a rich ``Text`` (never parsed as
+  markup) with control characters neutralised: use it for every such table cell;
+* :func:`plain` does the same for text printed without rich (``typer.echo``);
+* both consoles neutralise control characters in everything they write (rich's own
+  cursor movements excepted), a net under any string that did not go through
+  :func:`safe`.
 """
 
 from __future__ import annotations
@@ -10,18 +20,57 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
+from rich.segment import Segment
+from rich.text import Text
 
+from trigon_sync import redact
 from trigon_sync.errors import UsageError
 
-stdout = Console(highlight=False)
+REPLACEMENT = "\ufffd"
+# C0 controls (ESC included) but tab and newline, DEL, C1 controls, and the bidi
+# overrides/isolates that reorder what a terminal shows.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def neutralise(text: str) -> str:
+    """``text`` with every control character replaced by U+FFFD (tab, newline kept)."""
+    return _CONTROL.sub(REPLACEMENT, text)
+
+
+def plain(value: object) -> str:
+    """Server text for plain output: one line, no control characters."""
+    return neutralise(str(value)).replace("\n", " ").replace("\t", " ")
+
+
+def safe(value: object) -> Text:
+    """Server text for rich output: never markup, no control characters, one line."""
+    return Text(plain(value))
+
+
+class SafeConsole(Console):
+    """A console whose output cannot carry escape sequences, or a known secret, from the
+    text it prints (secrets are scrubbed at their sources too: a table can wrap one)."""
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        return super()._render_buffer(
+            segment
+            if segment.control
+            else Segment(redact.scrub(neutralise(segment.text)), segment.style)
+            for segment in buffer
+        )
+
+
+stdout = SafeConsole(highlight=False)
 """Tables and human-readable results (resolves ``sys.stdout`` at print time)."""
-stderr = Console(stderr=True, highlight=False)
+stderr = SafeConsole(stderr=True, highlight=False)
 """Warnings and tracebacks with ``--verbose``."""
 
 

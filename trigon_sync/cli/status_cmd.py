@@ -146,7 +146,8 @@ def status_command(
     healthy, otherwise with the code of the first problem (3 config, 4 auth, 5 last run
     incomplete, 8 state).
     """
-    report = status(clock.today())
+    now = clock.now()
+    report = status(now.date(), now=now)
     if as_json:
         output.print_json(report.to_json())
     else:
@@ -202,7 +203,7 @@ def doctor_command(
     check failed). Exits 0 when nothing failed, else with the first failure's code.
     """
     now = clock.now()
-    report = status(now.date())
+    report = status(now.date(), now=now)
     config = report.facts.config
     environment = environment_checks(config, now, trigon_token=report.facts.trigon_token)
     with _clients(config, live_gates(report)) as (trigon, uku):

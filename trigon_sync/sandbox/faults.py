@@ -58,6 +58,10 @@ class FaultConfig:
     uku_read_limit: int = 1200
     uku_write_limit: int = 600
     window_seconds: float = 60.0
+    echo_status: int = 0
+    """When set (400-599), every non-exempt request is answered with this status and an
+    error whose code, message and details quote every secret the world knows (keys,
+    passwords, tokens): how a careless real server leaks them into our output."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -82,6 +86,8 @@ class FaultConfig:
                 problems.append(f"{name} must be at least 1")
         if self.window_seconds <= 0 or self.latency_ms < 0 or self.slow_seconds < 0:
             problems.append("window_seconds, latency_ms and slow_seconds must be positive")
+        if self.echo_status and not 400 <= self.echo_status <= 599:
+            problems.append("echo_status must be 0 (off) or an error status 400-599")
         if self.retry_after_seconds < 0:
             problems.append("retry_after_seconds must not be negative")
         if problems:

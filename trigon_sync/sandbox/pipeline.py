@@ -19,6 +19,8 @@ response) and ``httpx.ASGITransport`` re-raises it in-process — it subclasses
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import email.utils
 import json
 import logging
 import time
@@ -83,6 +85,9 @@ class ServerState:
     behaviour: UkuBehaviour = CONTRACT
     """The real Uku's quirks this server shows (behaviour.py); CONTRACT on Trigon."""
     limiter: RateLimiter = field(init=False)
+    date_clock: Callable[[], dt.datetime] | None = None
+    """The wall clock behind every answer's ``Date`` header (None: the real one); tests
+    set it to play a server whose clock disagrees with the client's."""
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.clock)
@@ -90,6 +95,11 @@ class ServerState:
     @property
     def config(self) -> FaultConfig:
         return self.faults.config
+
+    def date_header(self) -> bytes:
+        """``Date`` as the sandbox's clock says (uvicorn's own is switched off)."""
+        now = self.date_clock() if self.date_clock is not None else dt.datetime.now(dt.UTC)
+        return email.utils.format_datetime(now.astimezone(dt.UTC), usegmt=True).encode()
 
     def set_faults(self, config: FaultConfig) -> None:
         """Swap the fault configuration; the RNG restarts from ``config.seed``."""
@@ -217,6 +227,11 @@ class Pipeline:
             "time": server.clock(),
         }
         try:
+            exempt = any(path.startswith(prefix) for prefix in cfg.exempt_paths)
+            if cfg.echo_status and not exempt:
+                entry["status"] = cfg.echo_status
+                await self._echo(send, scope)
+                return
             if cfg.latency_ms:
                 await asyncio.sleep(cfg.latency_ms / 1000)
             key, limit, tier = server.bucket(method, Headers(scope=scope))
@@ -297,13 +312,34 @@ class Pipeline:
         body: bytes,
         extra: dict[str, str],
     ) -> None:
-        raw = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+        raw = [(k, v) for k, v in headers if k.lower() not in (b"content-length", b"date")]
         raw += [(k.lower().encode(), v.encode()) for k, v in extra.items()]
+        raw.append((b"date", self.server.date_header()))
         if status not in (204, 304):
             raw.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": raw})
         await send(
             {"type": "http.response.body", "body": body if status not in (204, 304) else b""}
+        )
+
+    async def _echo(self, send: Send, scope: Scope) -> None:
+        """The ``echo_status`` fault: an error answer quoting every secret there is."""
+        heard = [
+            value.decode("latin-1")
+            for key, value in scope.get("headers", [])
+            if key.lower() in (b"authorization", b"x-api-key")
+        ]
+        quoted = " ".join([*heard, *self.server.world.every_secret()])
+        status = self.server.config.echo_status
+        body = {
+            "error": {
+                "code": f"ECHO {quoted}",
+                "message": f"sandbox fault: echoing what it knows: {quoted}",
+                "details": {"echo": quoted.split(), "nested": [{"again": quoted}]},
+            }
+        }
+        await self._send(
+            send, status, [(b"content-type", b"application/json")], json.dumps(body).encode(), {}
         )
 
     async def _error(
@@ -359,7 +395,11 @@ class Pipeline:
             {
                 "type": "http.response.start",
                 "status": captured.status if captured else 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", b"4096"),
+                    (b"date", self.server.date_header()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": b'{"data": ', "more_body": True})

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,11 @@ class Running:
     @property
     def uku_admin_url(self) -> str:
         return f"http://{HOST}:{self.uku_port}/_sandbox"
+
+    def set_date_clock(self, date_clock: Callable[[], dt.datetime] | None) -> None:
+        """Make both servers' ``Date`` headers follow ``date_clock`` (None: the real clock)."""
+        for app in (self.trigon_app, self.uku_app):
+            app.state.sandbox.date_clock = date_clock
 
     def set_faults(self, side: str = "both", **changes: Any) -> None:
         """Change fault settings of one side (``trigon``/``uku``) or both while serving."""
@@ -138,6 +144,7 @@ def run_sandbox(
                 http="h11",
                 loop="asyncio",
                 timeout_graceful_shutdown=1,
+                date_header=False,  # the pipeline sends Date from the sandbox's clock
             )
         )
         for app in (trigon_app, uku_app)

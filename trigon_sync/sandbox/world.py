@@ -77,6 +77,13 @@ class SandboxWorld:
                 "uku_company": self.uku.company,
             }
 
+    def every_secret(self) -> list[str]:
+        """Every password, key and token the servers know (for the echo fault and tests)."""
+        with self.lock:
+            found = [u.password for u in self.trigon.users.values()]
+            found += [self.uku.api_key, *self.trigon.access_tokens, *self.trigon.refresh_tokens]
+            return [s for s in found if s]
+
     # -- Trigon changes -----------------------------------------------------------------
 
     def set_permission(

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import filelock
 
-from trigon_sync import paths
+from trigon_sync import home_safety, paths
 from trigon_sync.config import TrigonAuthMode
 from trigon_sync.errors import (
     AuthError,
@@ -227,7 +227,7 @@ class TokenManager:
         self.refreshes = 0
 
     def _file_lock(self) -> filelock.BaseFileLock:
-        path = self._lock_path or token_lock_file()
+        path = home_safety.guard_write(self._lock_path or token_lock_file())
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         return filelock.FileLock(
             str(path), timeout=self._lock_timeout, mode=0o600, thread_local=False

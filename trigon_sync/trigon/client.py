@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trigon_sync.errors import (
+    ApiError,
     AuthError,
     PartialFailure,
     PermissionDenied,
@@ -41,6 +42,8 @@ from trigon_sync.trigon.models import (
 )
 
 PER_PAGE = 200
+MAX_PAGES = 1000
+"""200,000 firms: a list longer than that is a server fault, not a firm list."""
 ROLE_HINT = (
     "add List and View for this firm to the user's role in Trigon, then run "
     "`trigon-sync connect` again"
@@ -128,17 +131,34 @@ class TrigonClient:
     def list_firms(self) -> list[Firm]:
         """Every firm the role may List (all pages)."""
         firms: list[Firm] = []
+        seen: set[str] = set()
         page = 1
         while True:
             body = self._get("/firms", {"page": page, "per_page": PER_PAGE})
             items = data_of(body, "firm list")
             if not isinstance(items, list):
                 raise unexpected_answer("firm list", body)
-            firms.extend(firm_from_json(item) for item in items)
+            batch = [firm_from_json(item) for item in items]
+            fresh = [firm for firm in batch if firm.id not in seen]
+            if batch and not fresh:
+                raise ApiError(
+                    f"Trigon's firm list does not advance: page {page} repeats firms "
+                    "already listed",
+                    status=200,
+                    hint="the Trigon API may have changed; see docs/trigon-api.md",
+                )
+            seen.update(firm.id for firm in fresh)
+            firms.extend(fresh)
             pagination = body.get("pagination") or {}
             total_pages = pagination.get("total_pages")
             if not items or not isinstance(total_pages, int) or page >= total_pages:
                 return firms
+            if page >= MAX_PAGES:
+                raise ApiError(
+                    f"Trigon's firm list claims more than {MAX_PAGES} pages",
+                    status=200,
+                    hint="the Trigon API may have changed; see docs/trigon-api.md",
+                )
             page += 1
 
     def reach(self) -> Reach:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from trigon_sync import redact
 from trigon_sync.errors import ApiError
 
 Collection = Literal[
@@ -59,7 +60,7 @@ class Firm:
 
 def unexpected_answer(what: str, obj: Any) -> ApiError:
     return ApiError(
-        f"Trigon answered with an unexpected {what}: {str(obj)[:200]}",
+        f"Trigon answered with an unexpected {what}: {redact.scrub(str(obj))[:200]}",
         status=200,
         hint="the Trigon API may have changed; see docs/trigon-api.md",
     )
@@ -98,11 +99,34 @@ def user_from_json(obj: Any) -> TrigonUser:
         raise unexpected_answer("user object", obj) from exc
 
 
+MAX_COUNT = 10_000_000
+"""More records than this in one firm's month is not a count but a fault: Uku would
+bill it, so it fails that client instead of being written."""
+
+
+class ImpossibleCount(ApiError):
+    """A count answer that cannot be a count; fails that client only, never written."""
+
+
 def count_from_json(body: Any) -> int:
+    """The ``count`` of a count answer: a non-negative integer below :data:`MAX_COUNT`."""
     data = data_of(body, "count answer")
     count = data.get("count") if isinstance(data, Mapping) else None
-    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        raise unexpected_answer("count answer", body)
+    if not isinstance(count, int) or isinstance(count, bool):
+        shown = redact.scrub(repr(count))[:40]
+        raise ImpossibleCount(
+            f"Trigon answered a count that is not a whole number ({shown}); "
+            "it was not written to Uku",
+            status=200,
+            hint="the Trigon API may have changed; see docs/trigon-api.md",
+        )
+    if not 0 <= count <= MAX_COUNT:
+        raise ImpossibleCount(
+            f"Trigon answered an impossible count {count} (allowed 0 to {MAX_COUNT}); "
+            "it was not written to Uku",
+            status=200,
+            hint="check the firm in Trigon; run again once Trigon answers sensibly",
+        )
     return count
 
 
