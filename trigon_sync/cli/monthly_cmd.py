@@ -119,7 +119,11 @@ def run_monthly(
             _log(f"run-monthly today={day} error: {exc}", strict=False)
         raise
     except KeyboardInterrupt:
-        _log(f"run-monthly today={day} interrupted before any client was done", strict=False)
+        _log(
+            f"run-monthly today={day} interrupted at once (a second signal); "
+            "`trigon-sync history` shows what was written",
+            strict=False,
+        )
         raise
     except Exception as exc:
         _log(f"run-monthly today={day} unexpected error: {type(exc).__name__}", strict=False)
