@@ -77,14 +77,14 @@ def check_home() -> None:
     """Before a run writes anything: the owner, and every file it may write, at once.
 
     Refusing a symlinked journal only when its first line is due would leave a task in
-    Uku whose journal line could not be written.
+    Uku whose journal line could not be written. (config.toml is not written by a run;
+    commands that do write it are refused by :func:`guard_write` as it happens.)
     """
     check_owner()
     targets = [
         paths.state_file(),
         paths.lock_file(),
-        paths.config_file(),
-        paths.token_file(),
+        paths.token_file(),  # the run may rotate the Trigon refresh token
         paths.logs_dir(),
         paths.journal_dir(),
     ]

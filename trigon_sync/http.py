@@ -46,7 +46,7 @@ import threading
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +82,7 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 MAX_JSON_DEPTH = 64
 """Deepest JSON nesting accepted (the contracts need fewer than 8 levels)."""
 DECODED_ENCODINGS = ("gzip", "x-gzip", "deflate")
+_DECODE_STEP = 1024 * 1024  # most bytes one decompress call may produce: memory ~ the body
 ACCEPT_ENCODING = "gzip, deflate"
 """What we ask for, and all we decode (bounded, in :meth:`HttpSession._read_body`)."""
 EPOCH_AFTER = 1_000_000.0
@@ -643,7 +644,8 @@ class HttpSession:
                     body += data
                     break
                 try:
-                    body += decoder.decompress(data, limit + 1 - len(body))
+                    step = min(_DECODE_STEP, limit + 1 - len(body))
+                    body += decoder.decompress(data, step)
                 except zlib.error:
                     raise self._refused(f"an answer whose {encoding} data is corrupt") from None
                 if len(body) > limit:
@@ -672,7 +674,8 @@ class HttpSession:
             raise self._refused("JSON nested too deeply") from None
         except (ValueError, UnicodeDecodeError):
             return _MISSING
-        if _deeper_than(body, self.limits.max_json_depth):
+        openers = content.count(b"[") + content.count(b"{")  # C-speed: most answers are tiny
+        if openers > self.limits.max_json_depth and _deeper_than(body, self.limits.max_json_depth):
             raise self._refused(f"JSON nested more than {self.limits.max_json_depth} levels deep")
         return body
 
@@ -702,20 +705,18 @@ def _no_constant(name: str) -> Any:
 
 
 def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether containers nest more than ``limit`` levels (iterative: no recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children: Iterable[Any]
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
+    """Whether containers nest more than ``limit`` levels (level by level: no recursion)."""
+    level: list[Any] = [value] if isinstance(value, dict | list) else []
+    depth = 1
+    while level:
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+        below: list[Any] = []
+        for item in level:
+            children = item.values() if isinstance(item, dict) else item
+            below.extend([child for child in children if isinstance(child, dict | list)])
+        level = below
+        depth += 1
     return False
 
 

@@ -294,6 +294,9 @@ class MonthlyRun:
             targets = self._targets()
             listed = self._firm_list(state, result)
             for index, run in enumerate(runs):
+                if self._halted():  # stopped between periods: open no further one
+                    result.deferred = list(runs[index:])
+                    break
                 period = self._execute_period(
                     session, run, targets, listed, result, rerun=rerun, after_client=after_client
                 )

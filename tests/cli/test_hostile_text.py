@@ -86,8 +86,10 @@ def test_hostile_names_go_through_every_command_that_prints_names(
         ("confirm", cli("confirm", "--yes")),
         ("clients", cli("clients")),
         ("dry run", cli("run-monthly", "--today", "31.10.2024", "--dry-run")),
+        ("dry run json", cli("run-monthly", "--today", "31.10.2024", "--dry-run", "--json")),
         ("run", cli("run-monthly", "--today", "31.10.2024")),
         ("status", cli("status")),
+        ("state json", cli("state", "show", "--json")),
         ("history", cli("history")),
         ("state show", cli("state", "show")),
     ]
@@ -99,6 +101,7 @@ def test_hostile_names_go_through_every_command_that_prints_names(
     assert "Foo [/bold] OÜ" in steps[0][1].stdout  # shown literally, not as markup
     assert load_state().links, "confirm linked the hostile firms"
     assert steps[5][1].exit_code in (0, ExitCode.PARTIAL), steps[5][1].output
+    assert "\\u202e" in steps[6][1].stdout  # JSON keeps the value, escaped
     for index in (4, 5):  # the clients table and the dry run's plan show it literally
         assert "[/bold]" in steps[index][1].stdout, steps[index][0]
     assert paths.state_file().exists()

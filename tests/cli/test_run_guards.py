@@ -190,7 +190,7 @@ def test_the_time_bound_stops_the_run_and_says_so(
     monkeypatch.setattr(monthly_cmd, "RUN_BOUND_HOURS", 0.0)
     result = cli("run-monthly", "--today", "31.10.2024")
     assert result.exit_code == ExitCode.PARTIAL, result.output
-    assert "time bound" in result.output
+    assert "time bound" in result.output and "period(s) not started: 2024-10" in result.output
     assert load_state().history[-1]["interrupted"] is True
     assert summary_tasks(ready) == []
 

@@ -122,7 +122,11 @@ def run_monthly(
             _log(f"run-monthly today={day} error: {exc}", strict=False)
         raise
     except KeyboardInterrupt:
-        _log(f"run-monthly today={day} interrupted before any client was done", strict=False)
+        _log(
+            f"run-monthly today={day} interrupted at once (a second signal); "
+            "`trigon-sync history` shows what was written",
+            strict=False,
+        )
         raise
     except Exception as exc:
         _log(f"run-monthly today={day} unexpected error: {type(exc).__name__}", strict=False)
@@ -171,16 +175,17 @@ def _stopped(result: MonthlyResult, halted: str) -> None:
     from trigon_sync.errors import PartialFailure
 
     written = f"{result.count('created')} task(s) created, {result.count('updated')} updated"
-    left = sum(p.not_started for p in result.periods)
+    left = f"{sum(p.not_started for p in result.periods)} client(s) not started"
+    if result.deferred:
+        left += f", period(s) not started: {', '.join(r.period for r in result.deferred)}"
     if halted == TIME_BOUND:
         raise PartialFailure(
             f"run-monthly stopped at its time bound ({RUN_BOUND_HOURS:g} h per period): "
-            f"{written}; {left} client(s) not started",
+            f"{written}; {left}",
             hint="the services are very slow; the next run continues where this one stopped",
         )
     output.stderr.print(
-        f"error: interrupted ({halted}): {written}; {left} client(s) not started; "
-        "run the command again to continue",
+        f"error: interrupted ({halted}): {written}; {left}; run the command again to continue",
         markup=False,
         soft_wrap=True,
     )
@@ -427,7 +432,7 @@ def _render(
         return
     from trigon_sync.dates import format_ee
 
-    if not result.periods:
+    if not result.periods and not result.deferred:
         output.stdout.print("Nothing left to do: another run has just finished the period.")
     for period in result.periods:
         run = period.run

@@ -91,9 +91,17 @@ def to_json(obj: Any) -> str:
     return json.dumps(obj, default=_json_default, ensure_ascii=False, indent=2)
 
 
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def print_json(obj: Any) -> None:
-    """Write ``obj`` as one JSON document on stdout."""
-    typer.echo(to_json(obj))
+    """Write ``obj`` as one JSON document on stdout.
+
+    Scrubbed of known secrets; the control characters JSON itself leaves raw (DEL, C1,
+    bidi overrides) are written as ``\\uXXXX`` escapes: the same value, terminal-safe.
+    """
+    text = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", to_json(obj))
+    typer.echo(redact.scrub(text))
 
 
 def is_interactive() -> bool:
