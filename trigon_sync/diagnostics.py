@@ -213,6 +213,8 @@ class LocalFacts:
     """The next window to count (None without a schedule / first import date)."""
     overdue: tuple[Run, ...] = ()
     """Scheduled runs whose import day is before today and that have not happened."""
+    window_error: TrigonSyncError | None = None
+    """Why the timeline is unknown although config and state read (a corrupt journal)."""
     last_run: Mapping[str, Any] | None = None
     """The latest monthly-run record from the state history (see :func:`run_failures`)."""
 
@@ -351,6 +353,8 @@ def _clients_linked(facts: LocalFacts) -> Check:
 
 def _runs_current(facts: LocalFacts) -> Check:
     name, title = _check("runs.current")
+    if facts.window_error is not None:
+        return from_error(name, title, facts.window_error)
     if facts.state is None or facts.next_run is None:
         return skipped(name, title, "no readable state or no schedule")
     if facts.overdue:

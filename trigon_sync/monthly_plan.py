@@ -24,9 +24,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from trigon_sync import fields, journal
 from trigon_sync.config import MONTHLY_REQUIREMENTS, Config, missing_for_monthly
 from trigon_sync.dates import format_ee
-from trigon_sync.errors import ConfigError, Problem, StateError, UsageError
-from trigon_sync.schedule import Run, due_runs, next_run, window_start
+from trigon_sync.errors import ConfigError, Problem, UsageError
+from trigon_sync.schedule import Run
 from trigon_sync.state import ClientLink, State
+from trigon_sync.timeline import Timeline, timeline_for
 
 if TYPE_CHECKING:
     from trigon_sync.uku.models import CustomField, Task, Topic
@@ -92,52 +93,15 @@ def check_today(today: dt.date, real_today: dt.date) -> None:
 # -- what is due ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Schedule:
-    """The runs due now (oldest first) and the one that comes after them."""
-
-    due: tuple[Run, ...]
-    next: Run
-
-    def next_line(self) -> str:
-        """What an ordinary night prints: when the next import happens and what it counts."""
-        run = self.next
-        return (
-            f"next import {format_ee(run.import_day)} will cover "
-            f"{format_ee(run.window_start)}–{format_ee(run.window_end)}"
-        )
-
-
-def schedule_for(config: Config, state: State, today: dt.date) -> Schedule:
-    """Due runs from the window engine; a period left open by a failed run comes first,
-    with the very window it started (so its clients all count the same days)."""
-    rule, first = config.summary.schedule, config.summary.first_import_date
-    if rule is None or first is None:
+def schedule_for(config: Config, state: State, today: dt.date) -> Timeline:
+    """What run-monthly does on ``today``: the one timeline (timeline.py), required to exist."""
+    found = timeline_for(config, state, today)
+    if found is None:
         raise ConfigError(
             [Problem(str(config.path), "summary.schedule", "not set")],
             hint="set it with `trigon-sync map-fields`",
         )
-    start = window_start(first, state.last_period_end)
-    pending = journal.open_run(state)
-    if pending is not None:
-        if pending.window_start != start:
-            raise StateError(
-                f"state.toml has period {pending.period} in progress from "
-                f"{format_ee(pending.window_start)}, but the next window starts {format_ee(start)}",
-                hint="state.toml was edited during a run; restore it or remove [journal]'s "
-                "period keys after checking the tasks in Uku",
-            )
-        if pending.import_day > today:
-            return Schedule((), pending)
-        later = due_runs(rule, first, pending.window_end, pending.period, today)
-        after = next_run(rule, pending.import_day, pending.period)
-        if later:
-            after = next_run(rule, later[-1].import_day, later[-1].period)
-        return Schedule((pending, *later), after)
-    due = due_runs(rule, first, state.last_period_end, state.last_period, today)
-    if due:
-        return Schedule(tuple(due), next_run(rule, due[-1].import_day, due[-1].period))
-    return Schedule((), next_run(rule, start, state.last_period))
+    return found
 
 
 def rerun_target(state: State, period: str) -> Run:

@@ -19,13 +19,13 @@ from rich.prompt import Confirm, Prompt
 from rich.table import Table
 from rich.text import Text
 
-from trigon_sync import fields
+from trigon_sync import clock, fields
 from trigon_sync.cli import output
 from trigon_sync.cli.params import date_value
 from trigon_sync.config import Config, edit_config, load_config, missing_for_monthly, parse_config
 from trigon_sync.connections import secret_store, uku_client
 from trigon_sync.dates import format_ee
-from trigon_sync.errors import ConfigError, UsageError
+from trigon_sync.errors import ConfigError, TrigonSyncError, UsageError
 from trigon_sync.mapping import (
     MappingRow,
     Status,
@@ -38,9 +38,10 @@ from trigon_sync.mapping import (
     parse_assignment,
     resolve_topic,
 )
-from trigon_sync.schedule import ONE_DAY, RULE_KINDS, Run, ScheduleRule, next_run
+from trigon_sync.schedule import RULE_KINDS, Run
 from trigon_sync.secrets import UKU_API_KEY
 from trigon_sync.state import State, load_state
+from trigon_sync.timeline import timeline_for
 from trigon_sync.uku.client import UkuClient
 from trigon_sync.uku.models import CustomField, Topic
 
@@ -305,18 +306,13 @@ def _unique_name(uku_field: CustomField, uku_fields: Sequence[CustomField]) -> b
 # --------------------------------------------------------------------------- showing
 
 
-def next_import(config: Config, state: State) -> Run | None:
-    """The next scheduled run under the configured rule, or None when it cannot be known."""
-    rule: ScheduleRule | None = config.summary.schedule
-    if rule is None:
-        return None
-    if state.last_period_end is not None:
-        start = state.last_period_end + ONE_DAY
-    elif config.summary.first_import_date is not None:
-        start = config.summary.first_import_date
-    else:
-        return None
-    return next_run(rule, start, state.last_period)
+def next_import(config: Config, state: State, today: dt.date) -> Run | None:
+    """The run the next run-monthly starts with (timeline.py), or None when unknown."""
+    try:
+        line = timeline_for(config, state, today)
+    except TrigonSyncError:
+        return None  # a corrupt journal: run-monthly and status report it
+    return None if line is None else line.upcoming
 
 
 def _next_import_line(run: Run | None) -> str:
@@ -329,7 +325,7 @@ def _next_import_line(run: Run | None) -> str:
 
 
 def _print_next_import(config: Config, state: State) -> None:
-    output.stdout.print(_next_import_line(next_import(config, state)), markup=False)
+    output.stdout.print(_next_import_line(next_import(config, state, clock.today())), markup=False)
 
 
 @contextmanager
@@ -355,7 +351,7 @@ def _show(config: Config, state: State, *, as_json: bool) -> None:
         if topics is not None and config.summary.topic is not None
         else None
     )
-    run = next_import(config, state)
+    run = next_import(config, state, clock.today())
     if as_json:
         output.print_json(_show_json(config, rows, uku_fields, topic, topics is not None, run))
         return
