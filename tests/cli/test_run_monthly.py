@@ -252,3 +252,29 @@ def test_dry_run_table_shows_actions_and_counts(cli: Invoke, ready: Running) -> 
     assert result.exit_code == 0, result.output
     assert "2024-10: import day 31.10.2024" in result.output
     assert "create" in result.output
+
+
+def test_quiet_cron_mail_names_failed_clients_and_held_back_periods(
+    cli: Invoke, ready: Running
+) -> None:
+    """--quiet with a client without View and two due periods: stderr has one line per
+    failed client and per held-back period (what the invoices miss), stdout nothing."""
+    links = load_state().links
+    for firm_id in links:
+        ready.world.restore_view(firm_id)
+    victim = links[sorted(links)[0]]
+    ready.world.revoke_view(victim.trigon_id)
+    result = cli("run-monthly", "--today", "30.11.2024", "--quiet")
+    assert result.exit_code == ExitCode.PARTIAL
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    failed = [line for line in lines if line.startswith("failed: ")]
+    assert len(failed) == 1
+    assert victim.name in failed[0] and "2024-10" in failed[0] and "View" in failed[0]
+    held = [line for line in lines if line.startswith("held back: ")]
+    assert held == [
+        "held back: period 2024-10 (01.10.2024–30.10.2024) is not complete; the next run "
+        "retries it",
+        "held back: period 2024-11 (import day 30.11.2024) waits until 2024-10 is complete",
+    ]
+    assert lines[-1].startswith("error: 1 client(s) failed")

@@ -58,7 +58,8 @@ def run_monthly(
         False,
         "--quiet",
         "-q",
-        help="Print nothing on success (for cron); errors still go to stderr.",
+        help="Print nothing on success (for cron); errors, warnings, failed clients and "
+        "held-back periods still go to stderr, one line each.",
     ),
     rerun: str | None = typer.Option(
         None,
@@ -200,6 +201,9 @@ def _render(result: MonthlyResult, *, as_json: bool, quiet: bool) -> None:
 
     for warning in result.warnings:
         output.stderr.print(f"warning: {warning}", markup=False, soft_wrap=True)
+    if quiet:
+        for line in billing_lines(result):
+            output.stderr.print(line, markup=False, soft_wrap=True)
     if as_json:
         if not quiet:
             output.print_json(result.to_json())
@@ -242,6 +246,43 @@ def _render(result: MonthlyResult, *, as_json: bool, quiet: bool) -> None:
             f"Not started: {later} (each period waits until the one before it is complete).",
             markup=False,
         )
+
+
+def billing_lines(result: MonthlyResult) -> list[str]:
+    """What cron mail must carry even with ``--quiet``: one line per failed client and per
+    period held back (unlinked firms come as a warning line of their own).
+
+    The exit code says something went wrong; these lines say which invoices it touches.
+    """
+    if result.dry_run:
+        return []
+    from trigon_sync.dates import format_ee
+
+    lines = [
+        f"failed: {o.link.name} ({o.link.registration_code or o.link.trigon_id}) in period "
+        f"{period.run.period}: {o.error}"
+        for period in result.periods
+        for o in period.failed
+    ]
+    open_periods = [p.run for p in result.periods if not p.complete]
+    for run in open_periods:
+        if result.rerun:
+            lines.append(
+                f"held back: the re-count of {run.period} is incomplete; its tasks may "
+                "hold the earlier counts until `run-monthly --rerun` succeeds"
+            )
+        else:
+            lines.append(
+                f"held back: period {run.period} ({format_ee(run.window_start)}–"
+                f"{format_ee(run.window_end)}) is not complete; the next run retries it"
+            )
+    blocker = open_periods[0].period if open_periods else "the one before"
+    lines.extend(
+        f"held back: period {run.period} (import day {format_ee(run.import_day)}) waits "
+        f"until {blocker} is complete"
+        for run in result.deferred
+    )
+    return lines
 
 
 WIDE = 4
