@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import tomli_w
 
-from trigon_sync import atomic, fields, paths
+from trigon_sync import atomic, fields, naming, paths
 from trigon_sync.dates import parse_date
 from trigon_sync.errors import ConfigError, Problem, UsageError
 from trigon_sync.schedule import RULE_KINDS, RuleKind, ScheduleRule
@@ -474,7 +474,7 @@ class _Checker:
                 target = self._text(table, "fields", key)
             if target is None:
                 continue
-            normalised = target.casefold() if isinstance(target, str) else target
+            normalised = naming.name_key(target) if isinstance(target, str) else target
             if normalised in targets:
                 self.add(
                     f"fields.{key}",

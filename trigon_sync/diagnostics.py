@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from trigon_sync import fields, paths
+from trigon_sync import fields, naming, paths
 from trigon_sync.clock import TALLINN
 from trigon_sync.config import MONTHLY_REQUIREMENTS, Config, missing_for_monthly
 from trigon_sync.dates import format_ee
@@ -591,11 +591,8 @@ def _topic(config: Config, uku: Any) -> Check:
             "create the topic in Uku or set summary.topic to an existing one",
             ExitCode.CONFIG,
         )
-    match = next(
-        t
-        for t in topics
-        if t.id == wanted or (isinstance(wanted, str) and t.name.casefold() == wanted.casefold())
-    )
+    match = naming.find(wanted, topics).item
+    assert match is not None  # noqa: S101 - resolve_targets found exactly one
     return passed(name, title, f"{match.name} (id {match.id})")
 
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from trigon_sync import fields, journal
+from trigon_sync import fields, journal, naming
 from trigon_sync.config import MONTHLY_REQUIREMENTS, Config, missing_for_monthly
 from trigon_sync.dates import format_ee
 from trigon_sync.errors import ConfigError, Problem, UsageError
@@ -146,16 +146,6 @@ class Targets:
         return {t.field_id: counts[t.key] for t in self.fields if t.key in counts}
 
 
-def _match(wanted: str | int, items: Iterable[Any]) -> Any:
-    for item in items:
-        if isinstance(wanted, int):
-            if item.id == wanted:
-                return item
-        elif item.name.casefold() == wanted.strip().casefold():
-            return item
-    return None
-
-
 def resolve_targets(
     config: Config, topics: Sequence[Topic], custom_fields: Sequence[CustomField]
 ) -> Targets:
@@ -163,8 +153,11 @@ def resolve_targets(
     where = str(config.path)
     problems: list[Problem] = []
     wanted_topic = config.summary.topic
-    topic = _match(wanted_topic, topics) if wanted_topic is not None else None
-    if topic is None:
+    found_topic = naming.find(wanted_topic, topics) if wanted_topic is not None else None
+    topic = found_topic.item if found_topic is not None else None
+    if found_topic is not None and found_topic.ambiguous:
+        problems.append(Problem(where, "summary.topic", str(found_topic.problem("Uku topic"))))
+    elif topic is None:
         names = ", ".join(repr(t.name) for t in topics) or "none"
         problems.append(
             Problem(where, "summary.topic", f"no Uku topic {wanted_topic!r} (topics: {names})")
@@ -176,8 +169,13 @@ def resolve_targets(
         wanted = config.fields.get(key)
         if wanted is None:
             continue
-        found = _match(wanted, task_fields)
-        if found is None:
+        lookup = naming.find(wanted, task_fields)
+        found = lookup.item
+        if lookup.ambiguous:
+            problems.append(
+                Problem(where, f"fields.{key}", str(lookup.problem("Uku task custom field")))
+            )
+        elif found is None:
             problems.append(Problem(where, f"fields.{key}", f"no Uku task custom field {wanted!r}"))
         elif found.id in owner:
             # config.toml catches equal names; a name and an id of one field meet only here

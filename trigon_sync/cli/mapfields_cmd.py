@@ -19,7 +19,7 @@ from rich.prompt import Confirm, Prompt
 from rich.table import Table
 from rich.text import Text
 
-from trigon_sync import clock, fields
+from trigon_sync import clock, fields, naming
 from trigon_sync.cli import output
 from trigon_sync.cli.params import date_value
 from trigon_sync.config import Config, edit_config, load_config, missing_for_monthly, parse_config
@@ -285,8 +285,8 @@ def _suggestion(
         return current
     if current is not None:
         return None
-    label = trigon_field.label_en.casefold()
-    return next((f for f in choices if f.name.strip().casefold() == label and f not in taken), None)
+    label = naming.name_key(trigon_field.label_en)
+    return next((f for f in choices if naming.name_key(f.name) == label and f not in taken), None)
 
 
 def _pick(answer: str, choices: Sequence[CustomField]) -> CustomField | bool | None:
@@ -299,8 +299,7 @@ def _pick(answer: str, choices: Sequence[CustomField]) -> CustomField | bool | N
 
 
 def _unique_name(uku_field: CustomField, uku_fields: Sequence[CustomField]) -> bool:
-    name = uku_field.name.strip().casefold()
-    return sum(f.name.strip().casefold() == name for f in uku_fields) == 1
+    return not naming.find(uku_field.name, uku_fields).ambiguous
 
 
 # --------------------------------------------------------------------------- showing
