@@ -366,3 +366,17 @@ def test_interactive_change_is_listed_and_refusing_saves_nothing(
     assert "removed: payments_updated (was 'Payment updated')" in shown
     assert "Nothing was changed." in shown
     assert paths.config_file().read_bytes() == before
+
+
+def test_first_import_date_after_runs_says_it_has_no_effect(
+    cli: Invoke, uku: Running, base_config: str, write_config: WriteConfig
+) -> None:
+    """Once counting has reached a day, a new first import date is saved but has no effect."""
+    write_config(base_config)
+    with locked_state() as session:
+        session.state.complete_window(dt.date(2024, 10, 30), "2024-10")
+        session.save()
+    result = cli("map-fields", "--first-import-date", "01.09.2024")
+    assert result.exit_code == 0, result.output
+    assert "the first import date no longer has an effect" in flat(result.stdout)
+    assert "counting already reached 30.10.2024" in flat(result.stdout)

@@ -28,6 +28,7 @@ from trigon_sync.config import Config, edit_config, load_config, missing_for_mon
 from trigon_sync.connections import secret_store, uku_client
 from trigon_sync.dates import format_ee, parse_date
 from trigon_sync.errors import ConfigError, TrigonSyncError, UsageError
+from trigon_sync.journal import run_in_progress
 from trigon_sync.mapping import (
     MappingRow,
     Status,
@@ -161,10 +162,12 @@ def map_fields(
     state = load_state()
     if not as_json and {"schedule", "day", "first_import_date"} & summary.keys():
         _print_next_import(config, state)
-        if "first_import_date" in summary and state.last_period_end is not None:
+        counted = state.last_period_end
+        if "first_import_date" in summary and (counted is not None or run_in_progress(state)):
+            reached = f"reached {format_ee(counted)}" if counted else "started"
             output.stdout.print(
-                f"Note: counting already reached {format_ee(state.last_period_end)}; the first "
-                "import date only matters before the first run.",
+                f"Note: the first import date no longer has an effect: counting already "
+                f"{reached}, and the next window starts where the last one ended.",
                 markup=False,
             )
     _show(config, state, as_json=as_json)
