@@ -188,7 +188,7 @@ def _drop_none(value: Any) -> Any:
 
 def _read_raw(path: Path) -> dict[str, Any] | None:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Notepad saves UTF-8 with a BOM
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:

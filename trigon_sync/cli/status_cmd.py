@@ -23,7 +23,7 @@ from trigon_sync.cli.params import period_value
 from trigon_sync.config import Config, load_config
 from trigon_sync.dates import format_ee
 from trigon_sync.diagnostics import SYMBOLS, Check, Outcome, environment_checks, run_failures
-from trigon_sync.errors import ConfigError, TrigonSyncError
+from trigon_sync.errors import ConfigError, TrigonSyncError, UsageError
 from trigon_sync.explain import Explanation, Verdict, explain_client, read_journals
 from trigon_sync.state import load_state
 from trigon_sync.status import (
@@ -343,6 +343,8 @@ def explain_command(
     except ConfigError:
         config = None  # the schedule is unknown; past periods are still answered
     answer = explain_client(client, state, config, read_journals(state), clock.today(), period)
+    if answer.link is None and answer.staged is None:
+        raise UsageError(answer.summary)  # README: an unknown name is a usage error (exit 2)
     if as_json:
         output.print_json(answer.to_json())
     else:
