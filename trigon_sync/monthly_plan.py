@@ -245,6 +245,7 @@ class ClientPlan:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "trigon_id": self.link.trigon_id,
             "registration_code": self.link.registration_code,
             "name": self.link.name,
             "action": self.action,

@@ -27,7 +27,7 @@ from trigon_sync import journal
 from trigon_sync.config import Config
 from trigon_sync.dates import format_ee
 from trigon_sync.errors import StateError
-from trigon_sync.schedule import Run, ScheduleRule, next_run, window_start
+from trigon_sync.schedule import ONE_DAY, Run, ScheduleRule, next_run, window_start
 from trigon_sync.state import State
 
 
@@ -53,6 +53,15 @@ class Timeline:
     def overdue(self) -> tuple[Run, ...]:
         """Due runs whose import day is already past (cron missed it, or it failed)."""
         return tuple(run for run in self.due if run.import_day < self.today)
+
+    def preview(self) -> Run | None:
+        """The run ``upcoming`` cut off at yesterday: the counts so far of the window it
+        counts (None when not a single day of it is over yet)."""
+        run = self.upcoming
+        end = min(run.window_end, self.today - ONE_DAY)
+        if end < run.window_start:
+            return None
+        return Run(run.import_day, run.window_start, end, run.period)
 
     def projected(self, count: int) -> list[Run]:
         """``next`` and the ``count - 1`` runs after it, if each completes and the rule stays."""

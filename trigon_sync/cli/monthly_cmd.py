@@ -12,14 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
 
 from trigon_sync import clock, paths
 from trigon_sync.cli.params import date_value, period_value
 from trigon_sync.config import Config, load_config
-from trigon_sync.errors import TrigonSyncError
+from trigon_sync.errors import TrigonSyncError, UsageError
 from trigon_sync.monthly_plan import (
     DONE_EARLIER,
     check_today,
@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 EXAMPLE = (
     "Example (cron, 00:30 Tallinn): trigon-sync run-monthly --quiet\n\n"
-    "Replay a missed night: trigon-sync run-monthly --today 29.11.2024 --dry-run"
+    "Replay a missed night: trigon-sync run-monthly --today 29.11.2024 --dry-run\n\n"
+    "Counts of the current window so far: trigon-sync run-monthly --preview"
 )
 LOG_NAME = "trigon-sync.log"
 RETRY_ATTEMPTS = 8
@@ -71,6 +72,12 @@ def run_monthly(
     workers: int = typer.Option(
         8, "--workers", min=1, max=32, help="Clients counted in parallel (within rate limits)."
     ),
+    preview: bool = typer.Option(
+        False,
+        "--preview",
+        help="Show the counts of the window the next import counts, so far (up to "
+        "yesterday); write nothing anywhere.",
+    ),
 ) -> None:
     """Create this period's summary task per linked client, with the mapped Trigon counts."""
     started = time.monotonic()
@@ -81,6 +88,12 @@ def run_monthly(
         config = load_config()
         state = load_state()
         require_ready(config, state)
+        if preview:
+            if rerun is not None or dry_run:
+                raise UsageError("--preview cannot be combined with --rerun or --dry-run")
+            result = _preview(config, state, day, workers=workers, silent=quiet or as_json)
+            _render(result, config, as_json=as_json, quiet=quiet, preview=True)
+            return
         if rerun is not None:
             rerun_target(state, rerun)  # a bad period fails before any connection is made
         else:
@@ -95,11 +108,39 @@ def run_monthly(
     except TrigonSyncError as exc:
         _log(f"run-monthly today={day} error: {exc}")
         raise
-    _render(result, as_json=as_json, quiet=quiet)
+    _render(result, config, as_json=as_json, quiet=quiet)
     _log(_summary_line(result, time.monotonic() - started))
     failure = result.partial_failure()
     if failure is not None:
         raise failure
+
+
+def _preview(
+    config: Config, state: Any, day: dt.date, *, workers: int, silent: bool
+) -> MonthlyResult:
+    """A dry run of the upcoming window cut off at yesterday (timeline.Timeline.preview)."""
+    from trigon_sync import monthly
+
+    window = schedule_for(config, state, day).preview()
+    if window is None:
+        raise UsageError(
+            f"no day of the next window is over yet on {day:%d.%m.%Y}",
+            hint="a preview counts from the window's first day up to yesterday; try tomorrow",
+        )
+    return _with_clients(
+        config,
+        silent,
+        lambda trigon, uku, progress: monthly.MonthlyRun(
+            config,
+            trigon,
+            uku,
+            today=day,
+            now=clock.now,
+            workers=workers,
+            on_period=progress.on_period if progress else None,
+            on_client=progress.on_client if progress else None,
+        ).plan(state, [window]),
+    )
 
 
 def _nothing_due(line: str, nxt: Run, *, as_json: bool, quiet: bool) -> None:
@@ -134,7 +175,30 @@ def _run(
     silent: bool,
 ) -> MonthlyResult:
     """Build both clients (the heavy imports happen only here) and do the run."""
-    from trigon_sync import connections, monthly
+    from trigon_sync import monthly
+
+    return _with_clients(
+        config,
+        silent,
+        lambda trigon, uku, progress: monthly.run_monthly(
+            config,
+            trigon,
+            uku,
+            today=day,
+            now=clock.now,
+            dry_run=dry_run,
+            rerun=rerun,
+            workers=workers,
+            on_period=progress.on_period if progress else None,
+            on_client=progress.on_client if progress else None,
+        ),
+    )
+
+
+def _with_clients(config: Config, silent: bool, work: Any) -> MonthlyResult:
+    """Connect to both services (with cron's patient retries) and a progress bar, run
+    ``work(trigon, uku, progress)``, and close everything."""
+    from trigon_sync import connections
     from trigon_sync.http import RetryPolicy
 
     policy = RetryPolicy(max_attempts=RETRY_ATTEMPTS)
@@ -145,18 +209,7 @@ def _run(
     ):
         progress = _progress(silent)
         try:
-            return monthly.run_monthly(
-                config,
-                trigon,
-                uku,
-                today=day,
-                now=clock.now,
-                dry_run=dry_run,
-                rerun=rerun,
-                workers=workers,
-                on_period=progress.on_period if progress else None,
-                on_client=progress.on_client if progress else None,
-            )
+            return cast("MonthlyResult", work(trigon, uku, progress))
         finally:
             if progress:
                 progress.stop()
@@ -196,7 +249,9 @@ def _progress(silent: bool) -> _Bar | None:
 # -- rendering ----------------------------------------------------------------------------
 
 
-def _render(result: MonthlyResult, *, as_json: bool, quiet: bool) -> None:
+def _render(
+    result: MonthlyResult, config: Config, *, as_json: bool, quiet: bool, preview: bool = False
+) -> None:
     from trigon_sync.cli import output
 
     for warning in result.warnings:
@@ -206,12 +261,16 @@ def _render(result: MonthlyResult, *, as_json: bool, quiet: bool) -> None:
             output.stderr.print(line, markup=False, soft_wrap=True)
     if as_json:
         if not quiet:
-            output.print_json(result.to_json())
+            doc = result.to_json()
+            if result.dry_run:
+                doc["dry_run"] = True  # a real run's document says false
+                doc["preview"] = preview
+            output.print_json(doc)
         return
     if quiet:
         return
     if result.dry_run:
-        _render_plan(result)
+        _render_plan(result, config, preview=preview)
         return
     from trigon_sync.dates import format_ee
 
@@ -285,12 +344,18 @@ def billing_lines(result: MonthlyResult) -> list[str]:
     return lines
 
 
-WIDE = 4
-"""More mapped fields than this are shown in one wrapped "Counts" column, not one each."""
+def _uku_name(config: Config, key: str) -> str:
+    """The Uku field a count goes into, as config.toml names it (map-fields stores the name
+    Uku spells, or the id when two Uku fields share a name)."""
+    target = config.fields.get(key)
+    return f"Uku field {target}" if isinstance(target, int) else str(target or key)
 
 
-def _render_plan(result: MonthlyResult) -> None:
+def _render_plan(result: MonthlyResult, config: Config, *, preview: bool = False) -> None:
+    """The dry-run plan within 80 columns: per client its action (and why) and its counts
+    under Uku's field names, then a totals line per period."""
     from rich.table import Table
+    from rich.text import Text
 
     from trigon_sync import fields
     from trigon_sync.cli import output
@@ -299,29 +364,37 @@ def _render_plan(result: MonthlyResult) -> None:
     for period in result.periods:
         run = period.run
         keys = [k for k in fields.KEYS if any(k in o.plan.counts for o in period.outcomes)]
-        table = Table(
-            title=f"{run.period}: import day {format_ee(run.import_day)}, counts "
-            f"{format_ee(run.window_start)}–{format_ee(run.window_end)} (dry run: nothing written)",
-            title_justify="left",
+        output.stdout.print(
+            f"{run.period}: import day {format_ee(run.import_day)}, counts "
+            f"{format_ee(run.window_start)}–{format_ee(run.window_end)} "
+            + ("(preview, so far)" if preview else "(dry run)"),
+            markup=False,
         )
-        table.add_column("Client", min_width=16, overflow="fold")
-        table.add_column("Code", no_wrap=True)
-        table.add_column("Action", overflow="fold")
-        wide = len(keys) > WIDE
-        if wide:
-            table.add_column("Counts", overflow="fold")
-        else:
-            for key in keys:
-                table.add_column(fields.by_key(key).label_en, justify="right")
+        table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+        table.add_column("Action", no_wrap=True)
+        table.add_column("Client (registration code) and counts by Uku field", overflow="fold")
+        actions: dict[str, int] = {}
+        totals = dict.fromkeys(keys, 0)
         for outcome in period.outcomes:
             plan = outcome.plan
-            action = plan.action if not plan.reason else f"{plan.action}: {plan.reason}"
-            if wide:
-                cells = [", ".join(f"{k} {plan.counts[k]}" for k in keys if k in plan.counts)]
-            else:
-                cells = [str(plan.counts[k]) if k in plan.counts else "—" for k in keys]
-            table.add_row(plan.link.name, plan.link.registration_code, action, *cells)
+            actions[plan.action] = actions.get(plan.action, 0) + 1
+            cell = Text(f"{plan.link.name} ({plan.link.registration_code or plan.link.trigon_id})")
+            if plan.reason:
+                cell.append(f": {plan.reason}")
+            counted = [k for k in keys if k in plan.counts]
+            if counted:
+                cell.append(
+                    "\n" + ", ".join(f"{_uku_name(config, k)} {plan.counts[k]}" for k in counted)
+                )
+            for k in counted:
+                totals[k] += plan.counts[k]
+            table.add_row(plan.action, cell)
         output.stdout.print(table)
+        done = ", ".join(f"{n} {action}" for action, n in actions.items()) or "no clients"
+        summed = (
+            "; " + ", ".join(f"{_uku_name(config, k)} {totals[k]}" for k in keys) if keys else ""
+        )
+        output.stdout.print(f"Totals: {done}{summed}", markup=False)
 
 
 def _summary_line(result: MonthlyResult, seconds: float) -> str:
