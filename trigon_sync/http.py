@@ -79,6 +79,8 @@ class RetryMode(enum.Enum):
     only when they surely did not reach the server."""
     CONNECT_ONLY = "connect_only"
     """Repeat only when the request surely did not reach the server (and on 429)."""
+    REPEATABLE = "repeatable"
+    """The caller knows a repeat is harmless (a login: at worst a second token pair)."""
 
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PATCH", "PUT", "DELETE"})
@@ -356,9 +358,12 @@ class HttpSession:
         client knows what its error codes mean.
         """
         method = method.upper()
-        safe = retry is RetryMode.AUTO and (
-            method in IDEMPOTENT_METHODS
-            or (method == "POST" and "Idempotency-Key" in (headers or {}))
+        safe = retry is RetryMode.REPEATABLE or (
+            retry is RetryMode.AUTO
+            and (
+                method in IDEMPOTENT_METHODS
+                or (method == "POST" and "Idempotency-Key" in (headers or {}))
+            )
         )
         attempt = 0
         while True:
