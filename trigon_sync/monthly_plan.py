@@ -313,8 +313,12 @@ def firm_problem(link: ClientLink, listed: Mapping[str, bool] | None) -> str | N
 
 
 def unlinked_warning(firms: Iterable[tuple[str, str, str | None]], state: State) -> str | None:
-    """The product's step 6: Trigon firms that have no Uku client yet get no task."""
+    """The product's step 6: Trigon firms that have no Uku client yet get no task.
+
+    Firms the admin chose to ignore (``trigon-sync ignore``) are not announced again.
+    """
     linked = {link.trigon_id for link in state.links.values()} | set(state.links)
+    linked |= set(state.ignored)
     missing = [(fid, name, code) for fid, name, code in firms if fid not in linked]
     if not missing:
         return None

@@ -89,7 +89,14 @@ class StatusReport:
             "connections": _connections_json(facts),
             "config": _config_json(config, facts.config_error),
             "fields": {"mapped": self.mapped, "unmapped": self.unmapped},
-            "clients": {"linked": len(state.links) if state else None},
+            "clients": {
+                "linked": len(state.links) if state else None,
+                "ignored": [
+                    {"trigon_id": firm_id, **entry} for firm_id, entry in state.ignored.items()
+                ]
+                if state
+                else [],
+            },
             "window": {
                 "last_period_end": state.last_period_end if state else None,
                 "last_period": state.last_period if state else None,

@@ -65,6 +65,7 @@ COMMANDS: dict[str, tuple[str, Registrar]] = {
     "explain": ("status_cmd", _module_register),
     "clients": ("import_cmd", _module_register),
     "unlink": ("import_cmd", _module_register),
+    "ignore": ("import_cmd", _module_register),
     "state": ("state_cmd", _group("state")),
     "config": ("config_cmd", _group("config")),
     "register": ("register_cmd", _group("register")),

@@ -105,7 +105,14 @@ def _render_status(report: StatusReport) -> None:
         + (f"unmapped: {', '.join(unmapped)}" if unmapped else "none unmapped"),
     )
     linked = doc["clients"]["linked"]
-    _line("Clients", "unknown" if linked is None else f"{linked} linked")
+    ignored = doc["clients"]["ignored"]
+    clients_text = "unknown" if linked is None else f"{linked} linked"
+    if ignored:
+        names = ", ".join(
+            f"{i['name']} ({i.get('registration_code') or i['trigon_id']})" for i in ignored
+        )
+        clients_text += f"; {len(ignored)} Trigon firm(s) ignored (no task): {names}"
+    _line("Clients", clients_text)
     state = facts.state
     if state is not None:
         last = (
