@@ -380,3 +380,39 @@ def test_first_import_date_after_runs_says_it_has_no_effect(
     assert result.exit_code == 0, result.output
     assert "the first import date no longer has an effect" in flat(result.stdout)
     assert "counting already reached 30.10.2024" in flat(result.stdout)
+
+
+def test_map_fields_keeps_every_comment_of_config_example(
+    cli: Invoke, uku: Running, write_config: WriteConfig
+) -> None:
+    """config.example.toml, changed by map-fields: every comment line and blank line stays,
+    in order; only the changed keys differ."""
+    example = (Path(__file__).parents[2] / "config.example.toml").read_text(encoding="utf-8")
+    text = re.sub(
+        r'(?m)^base_url = "https://app.getuku.com/api/v3"$', f'base_url = "{uku.uku_url}"', example
+    )
+    text = re.sub(r'(?m)^company = ".*"$', f'company = "{SANDBOX_COMPANY}"', text)
+    text = re.sub(r'(?m)^file = ".*"$', "# file removed for the test", text)
+    write_config(text)
+    result = cli(
+        "map-fields",
+        "--set",
+        "purchase_invoices_updated=Purchase invoice updated",
+        "--unset",
+        "payments_updated",
+        "--title",
+        "Kokkuvõte {period}",
+        "--first-import-date",
+        "01.11.2024",
+    )
+    assert result.exit_code == 0, result.output
+    after = paths.config_file().read_text(encoding="utf-8")
+    comments = [line for line in text.splitlines() if line.lstrip().startswith("#") or not line]
+    kept = [line for line in after.splitlines() if line.lstrip().startswith("#") or not line]
+    assert kept == comments
+    raw = raw_config()
+    assert raw["summary"]["task_title"] == "Kokkuvõte {period}"
+    assert raw["summary"]["first_import_date"] == dt.date(2024, 11, 1)
+    assert raw["fields"]["purchase_invoices_updated"] == "Purchase invoice updated"
+    assert "payments_updated" not in raw["fields"]
+    assert raw["fields"]["payments_created"] == "Payments created"  # untouched keys stay
