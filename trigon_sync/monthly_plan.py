@@ -36,7 +36,9 @@ Action = Literal["create", "update", "exists", "skip"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "exists", "skip")
 IMPORT_HINT = (
     "run `trigon-sync import-clients` to add them; one it shows as a conflict (no "
-    "registration code, or one shared with another firm) needs the code fixed in Trigon first"
+    "registration code, or one shared with another firm) needs the code fixed in Trigon, or "
+    "`import-clients --owner CODE=FIRM_ID` for a shared one; `trigon-sync ignore CODE_OR_ID` "
+    "stops announcing a firm you leave out"
 )
 DONE_EARLIER = "done by an earlier run"
 """The reason of an ``exists`` plan taken from the period's journal (nothing fetched)."""
