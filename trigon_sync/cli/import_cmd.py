@@ -101,7 +101,7 @@ def import_clients(
         None,
         "--register",
         metavar="FILE",
-        help="The Business Register zip to check codes against (default: \\[register] file "
+        help="The Business Register zip to check codes against (default: [register] file "
         "in config, else the file `register update` downloaded).",
         dir_okay=False,
     ),

@@ -97,7 +97,7 @@ def check(
         None,
         "--register",
         metavar="FILE",
-        help="The register zip to use (default: \\[register] file in config, "
+        help="The register zip to use (default: [register] file in config, "
         "else the file `register update` downloaded).",
         dir_okay=False,
     ),
