@@ -145,10 +145,12 @@ def build_plan(
     register: RegisterIndex | None,
     *,
     on_step: Step | None = None,
+    owners: Mapping[str, str] | None = None,
 ) -> ImportPlan:
     """Read every listable Trigon firm and every Uku client (all pages) and plan the import.
 
-    ``on_step`` is told what is being read, for a progress display.
+    ``on_step`` is told what is being read, for a progress display; ``owners`` are the
+    admin's ``--owner CODE=FIRM`` choices (importer.plan_import).
     """
     step = on_step or (lambda _what: None)
     step("Reading Trigon firms")
@@ -157,7 +159,7 @@ def build_plan(
     clients = uku.list_clients()
     step("Planning")
     links = {trigon_id: link.uku_client_id for trigon_id, link in state.links.items()}
-    return plan_import(firms, clients, links, register)
+    return plan_import(firms, clients, links, register, owners)
 
 
 def stage_plan(state: State, plan: ImportPlan, now: dt.datetime) -> None:

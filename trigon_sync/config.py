@@ -5,7 +5,9 @@ reports *every* problem at once, each as ``file:key: message`` with what to writ
 a run never starts on half-understood settings. A missing file is simply an empty
 configuration: ``connect`` creates it, and each command says what it still needs.
 Commands change the file only through :func:`edit_config`, which validates first and then
-writes atomically (tomli-w: other keys are kept, comments are not).
+writes atomically. The admin's file is edited in place with tomlkit, a style-preserving
+TOML library: comments, key order and blank lines survive ``map-fields`` and ``connect``,
+and only the keys that change are rewritten.
 """
 
 from __future__ import annotations
@@ -16,15 +18,15 @@ import difflib
 import re
 import string
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
-import tomli_w
+import tomlkit
 
-from trigon_sync import atomic, fields, paths
+from trigon_sync import atomic, fields, naming, paths
 from trigon_sync.dates import parse_date
 from trigon_sync.errors import ConfigError, Problem, UsageError
 from trigon_sync.schedule import RULE_KINDS, RuleKind, ScheduleRule
@@ -212,7 +214,34 @@ def edit_config(path: Path | None = None) -> Iterator[dict[str, Any]]:
     raw.clear()
     raw.update(cleaned)
     parse_config(raw, path)
-    atomic.write_private(path, tomli_w.dumps(raw))
+    document = _read_document(path)
+    _merge(document, cleaned)
+    atomic.write_private(path, tomlkit.dumps(document))
+
+
+def _read_document(path: Path) -> tomlkit.TOMLDocument:
+    """The file as tomlkit's editable document (an empty one when there is no file yet)."""
+    try:
+        return tomlkit.parse(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        return tomlkit.document()
+
+
+def _merge(container: Any, wanted: Mapping[str, Any]) -> None:
+    """Make ``container`` (a tomlkit table) hold ``wanted``, touching only what differs:
+    unchanged keys keep their comments and place; new keys go at the end of their table."""
+    for key in [k for k in container if k not in wanted]:
+        del container[key]
+    for key, value in wanted.items():
+        current = container.get(key)
+        if isinstance(value, Mapping) and isinstance(current, MutableMapping):
+            _merge(current, value)
+        elif current is None or _plain(current) != value:
+            container[key] = value
+
+
+def _plain(item: Any) -> Any:
+    return item.unwrap() if hasattr(item, "unwrap") else item
 
 
 def _drop_none(value: Any) -> Any:
@@ -223,7 +252,7 @@ def _drop_none(value: Any) -> Any:
 
 def _read_raw(path: Path) -> dict[str, Any] | None:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Notepad saves UTF-8 with a BOM
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
@@ -541,7 +570,7 @@ class _Checker:
                 target = self._text(table, "fields", key)
             if target is None:
                 continue
-            normalised = target.casefold() if isinstance(target, str) else target
+            normalised = naming.name_key(target) if isinstance(target, str) else target
             if normalised in targets:
                 self.add(
                     f"fields.{key}",

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from trigon_sync import fields, paths, skew
+from trigon_sync import fields, naming, paths, skew
 from trigon_sync.clock import TALLINN
 from trigon_sync.config import MONTHLY_REQUIREMENTS, Config, missing_for_monthly
 from trigon_sync.dates import format_ee
@@ -215,6 +215,8 @@ class LocalFacts:
     """The next window to count (None without a schedule / first import date)."""
     overdue: tuple[Run, ...] = ()
     """Scheduled runs whose import day is before today and that have not happened."""
+    window_error: TrigonSyncError | None = None
+    """Why the timeline is unknown although config and state read (a corrupt journal)."""
     last_run: Mapping[str, Any] | None = None
     """The latest monthly-run record from the state history (see :func:`run_failures`)."""
     now: dt.datetime | None = None
@@ -356,6 +358,8 @@ def _clients_linked(facts: LocalFacts) -> Check:
 
 def _runs_current(facts: LocalFacts) -> Check:
     name, title = _check("runs.current")
+    if facts.window_error is not None:
+        return from_error(name, title, facts.window_error)
     if facts.state is None or facts.next_run is None:
         return skipped(name, title, "no readable state or no schedule")
     if facts.overdue:
@@ -629,11 +633,8 @@ def _topic(config: Config, uku: Any) -> Check:
             "create the topic in Uku or set summary.topic to an existing one",
             ExitCode.CONFIG,
         )
-    match = next(
-        t
-        for t in topics
-        if t.id == wanted or (isinstance(wanted, str) and t.name.casefold() == wanted.casefold())
-    )
+    match = naming.find(wanted, topics).item
+    assert match is not None  # noqa: S101 - resolve_targets found exactly one
     return passed(name, title, f"{match.name} (id {match.id})")
 
 

@@ -27,8 +27,9 @@ from trigon_sync.dates import format_ee
 from trigon_sync.errors import TrigonSyncError, UsageError
 from trigon_sync.importer import ImportPlan, PlanRow, name_key
 from trigon_sync.registry_codes import normalise_code
-from trigon_sync.schedule import Run, due_runs, next_run, project_runs, window_start
+from trigon_sync.schedule import Run
 from trigon_sync.state import ClientLink, State
+from trigon_sync.timeline import Timeline, timeline_for
 
 PROJECTION_LIMIT = 36
 """How many future runs ``--period`` may look ahead (three years of monthly runs)."""
@@ -342,11 +343,14 @@ def _open_answer(
     )
 
 
-def _schedule(config: Config | None) -> tuple[Any, dt.date] | None:
+def _timeline(config: Config | None, state: State, today: dt.date) -> Timeline | None:
+    """run-monthly's timeline, or None when it cannot be known (no schedule, bad journal)."""
     if config is None:
         return None
-    rule, first = config.summary.schedule, config.summary.first_import_date
-    return None if rule is None or first is None else (rule, first)
+    try:
+        return timeline_for(config, state, today)
+    except TrigonSyncError:
+        return None
 
 
 def explain_client(
@@ -394,22 +398,13 @@ def explain_client(
     if opened is not None:
         entry = journals.get(opened.period, {}).get(link.trigon_id)
         answers.append(_open_answer(opened, entry, failures.get(opened.period, [])))
-    upcoming: Run | None = None
-    schedule = _schedule(config)
-    if schedule is not None:
-        rule, first = schedule
-        last_end, last_period = (
-            (opened.window_end, opened.period)
-            if opened
-            else (state.last_period_end, state.last_period)
-        )
-        for run in due_runs(rule, first, last_end, last_period, today):
-            answers.append(_due(run))
-            last_end, last_period = run.window_end, run.period
-        upcoming = next_run(rule, window_start(first, last_end), last_period)
-        answers.append(_not_due(upcoming, projected=False))
+    line = _timeline(config, state, today)
+    if line is not None:
+        answers.extend(_due(run) for run in line.due if run != line.open)
+        if line.next != line.open:
+            answers.append(_not_due(line.next, projected=False))
     if period is not None:
-        return _only(query, link, answers, period, state, schedule, upcoming)
+        return _only(query, link, answers, period, state, line)
     return Explanation(
         query=query, link=link, summary=_summary(link, answers), periods=tuple(answers)
     )
@@ -440,14 +435,12 @@ def _only(
     answers: Sequence[PeriodAnswer],
     period: str,
     state: State,
-    schedule: tuple[Any, dt.date] | None,
-    upcoming: Run | None,
+    line: Timeline | None,
 ) -> Explanation:
     """The answer for one period, projecting the schedule forward or explaining the past."""
     chosen = [a for a in answers if a.period == period]
-    if not chosen and schedule is not None and upcoming is not None and period > upcoming.period:
-        rule, first = schedule
-        later = project_runs(rule, first, upcoming.window_end, upcoming.period, PROJECTION_LIMIT)
+    if not chosen and line is not None and period > line.next.period:
+        later = line.projected(PROJECTION_LIMIT)
         chosen = [_not_due(run, projected=True) for run in later if run.period == period]
     if not chosen:
         if state.last_period is not None and period <= state.last_period:

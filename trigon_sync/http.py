@@ -126,6 +126,8 @@ class RetryMode(enum.Enum):
     did not reach the server."""
     CONNECT_ONLY = "connect_only"
     """Repeat only when the request surely did not reach the server (and on 429)."""
+    REPEATABLE = "repeatable"
+    """The caller knows a repeat is harmless (a login: at worst a second token pair)."""
 
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PATCH", "PUT", "DELETE"})
@@ -499,7 +501,9 @@ class HttpSession:
         method = method.upper()
         if method not in ("GET", "HEAD"):
             self._refuse_write_on_skew()
-        safe = retry is RetryMode.AUTO and method in IDEMPOTENT_METHODS
+        safe = retry is RetryMode.REPEATABLE or (
+            retry is RetryMode.AUTO and method in IDEMPOTENT_METHODS
+        )
         attempt = 0
         while True:
             attempt += 1

@@ -14,8 +14,9 @@ One action per firm, decided in this order:
     the firm has no usable code ("no valid registration code": without a code it
     cannot be matched, and creating it could duplicate a client already in Uku);
     another Trigon firm has the same code (every unlinked firm sharing it is a
-    conflict); two or more Uku clients have the code; or the one matching Uku
-    client is already linked to a different firm.
+    conflict, unless the admin names the code's owner with ``--owner``); two or more
+    Uku clients have the code; or the one matching Uku client is already linked to a
+    different firm. A conflict row names what it clashes with (``clashes``).
 ``link``
     exactly one Uku client has the code: connect it instead of creating a twin.
 ``create``
@@ -115,6 +116,25 @@ class ClientRecord:
 
 
 @dataclass(frozen=True)
+class Clash:
+    """What a conflict row clashes with: another Trigon firm or an Uku client."""
+
+    kind: str
+    """``trigon_firm`` or ``uku_client``."""
+    id: str | int
+    name: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.id, "name": self.name}
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Clash:
+        kind = _typed(doc["kind"], str)
+        ident = _typed(doc["id"], int if kind == "uku_client" else str)
+        return cls(kind, ident, _typed(doc["name"], str))
+
+
+@dataclass(frozen=True)
 class PlanRow:
     """One firm's line in the plan.
 
@@ -132,6 +152,8 @@ class PlanRow:
     uku_client_id: int | None = None
     reason: str | None = None
     uku_name: str | None = None
+    clashes: tuple[Clash, ...] = ()
+    """For a conflict: the Trigon firms sharing the code, or the Uku clients in the way."""
 
     def has(self, flag: Flag) -> bool:
         return flag in self.flags
@@ -145,6 +167,8 @@ class PlanRow:
             "action": str(self.action),
             "flags": [str(flag) for flag in self.flags],
             "uku_client_id": self.uku_client_id,
+            "reason": self.reason,
+            "conflicts_with": [clash.to_dict() for clash in self.clashes],
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -163,6 +187,8 @@ class PlanRow:
             "uku_name": self.uku_name,
         }
         doc.update({key: value for key, value in optional.items() if value is not None})
+        if self.clashes:
+            doc["clashes"] = [clash.to_dict() for clash in self.clashes]
         return doc
 
     @classmethod
@@ -182,6 +208,7 @@ class PlanRow:
                 uku_client_id=_optional(doc.get("uku_client_id"), int),
                 reason=_optional(doc.get("reason"), str),
                 uku_name=_optional(doc.get("uku_name"), str),
+                clashes=tuple(Clash.from_dict(c) for c in _list(doc.get("clashes", []))),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise _bad_staged_plan(f"a row is malformed ({exc!r})") from None
@@ -297,12 +324,16 @@ def plan_import(
     clients: Iterable[ClientLike],
     links: Mapping[str, int],
     register: RegisterIndex | None = None,
+    owners: Mapping[str, str] | None = None,
 ) -> ImportPlan:
     """Decide one action per firm (rules in the module docstring).
 
     ``links`` maps Trigon firm id -> Uku client id as recorded in state. ``register``
-    None means the Business Register was not checked. Rows keep the firms' order; a
-    firm id listed twice (e.g. a repeated page) yields one row.
+    None means the Business Register was not checked. ``owners`` maps a registration
+    code several Trigon firms share to the one firm the admin chose as its owner
+    (``import-clients --owner CODE=FIRM``): that firm is planned as if it were alone
+    with the code, the others stay conflicts. Rows keep the firms' order; a firm id
+    listed twice (e.g. a repeated page) yields one row.
     """
     unique: dict[str, FirmLike] = {}
     for firm in firms:
@@ -313,6 +344,8 @@ def plan_import(
     for firm_id, code in codes.items():
         if code is not None:
             firms_by_code[code].append(firm_id)
+    chosen = check_owners(owners or {}, firms_by_code)
+    names = {firm_id: firm.name for firm_id, firm in unique.items()}
 
     client_list = list(clients)
     clients_by_code: dict[str, list[ClientLike]] = defaultdict(list)
@@ -335,10 +368,40 @@ def plan_import(
             clients_by_id=clients_by_id,
             linked_firm_of=linked_firm_of,
             register=register,
+            owners=chosen,
+            names=names,
         )
         for firm_id, firm in unique.items()
     ]
     return ImportPlan(rows=tuple(rows), register_checked=register is not None)
+
+
+def check_owners(
+    owners: Mapping[str, str], firms_by_code: Mapping[str, list[str]]
+) -> dict[str, str]:
+    """The owner choices, normalised; UsageError listing every one that does not fit
+    (the code is not shared, or the firm does not have it)."""
+    chosen: dict[str, str] = {}
+    problems: list[str] = []
+    for raw_code, firm_id in owners.items():
+        code = normalise_code(raw_code)
+        sharing = firms_by_code.get(code or "", [])
+        if code is None or len(sharing) < 2:
+            problems.append(f"{raw_code} is not a registration code several Trigon firms share")
+        elif firm_id not in sharing:
+            problems.append(
+                f"Trigon firm {firm_id} does not have code {code} (firms with it: "
+                f"{', '.join(sharing)})"
+            )
+        else:
+            chosen[code] = firm_id
+    if problems:
+        raise UsageError(
+            "--owner: " + "; ".join(problems),
+            hint="give --owner CODE=TRIGON_FIRM_ID for a code `import-clients` shows as "
+            "shared (see its conflicts_with in --json)",
+        )
+    return chosen
 
 
 @dataclass
@@ -348,6 +411,7 @@ class _Decision:
     client_id: int | None = None
     reason: str | None = None
     flags: set[Flag] = field(default_factory=set)
+    clashes: list[Clash] = field(default_factory=list)
 
 
 def _plan_row(
@@ -360,9 +424,19 @@ def _plan_row(
     clients_by_id: Mapping[int, ClientLike],
     linked_firm_of: Mapping[int, str],
     register: RegisterIndex | None,
+    owners: Mapping[str, str],
+    names: Mapping[str, str],
 ) -> PlanRow:
     decision = _decide(
-        firm, code, links, firms_by_code, clients_by_code, clients_by_id, linked_firm_of
+        firm,
+        code,
+        links,
+        firms_by_code,
+        clients_by_code,
+        clients_by_id,
+        linked_firm_of,
+        owners,
+        names,
     )
     entry = register.lookup(code) if register is not None and code is not None else None
     flags = decision.flags
@@ -389,6 +463,7 @@ def _plan_row(
         uku_client_id=decision.client_id,
         reason=decision.reason,
         uku_name=decision.client.name if decision.client is not None else None,
+        clashes=tuple(decision.clashes),
     )
 
 
@@ -400,6 +475,8 @@ def _decide(
     clients_by_code: Mapping[str, list[ClientLike]],
     clients_by_id: Mapping[int, ClientLike],
     linked_firm_of: Mapping[int, str],
+    owners: Mapping[str, str],
+    names: Mapping[str, str],
 ) -> _Decision:
     if firm.id in links:
         client_id = links[firm.id]
@@ -409,15 +486,24 @@ def _decide(
         why = f"no valid registration code ({raw!r})" if raw else "no registration code in Trigon"
         return _Decision(Action.CONFLICT, reason=why)
     others = [other for other in firms_by_code[code] if other != firm.id]
-    if others:
+    owner = owners.get(code)
+    if others and owner != firm.id:
+        reason = f"registration code also used by Trigon firm(s) {', '.join(others)}"
+        if owner is not None:
+            reason = f"registration code {code} was given to Trigon firm {owner} (--owner)"
         return _Decision(
             Action.CONFLICT,
-            reason=f"registration code also used by Trigon firm(s) {', '.join(others)}",
+            reason=reason,
+            clashes=[Clash("trigon_firm", other, names.get(other, "")) for other in others],
         )
     matches = clients_by_code.get(code, [])
     if len(matches) > 1:
         ids = ", ".join(str(client.id) for client in matches)
-        return _Decision(Action.CONFLICT, reason=f"registration code matches Uku clients {ids}")
+        return _Decision(
+            Action.CONFLICT,
+            reason=f"registration code matches Uku clients {ids}",
+            clashes=[Clash("uku_client", client.id, client.name) for client in matches],
+        )
     if matches:
         client = matches[0]
         holder = linked_firm_of.get(client.id)
@@ -425,6 +511,10 @@ def _decide(
             return _Decision(
                 Action.CONFLICT,
                 reason=f"Uku client {client.id} is already linked to Trigon firm {holder}",
+                clashes=[
+                    Clash("uku_client", client.id, client.name),
+                    Clash("trigon_firm", holder, names.get(holder, "")),
+                ],
             )
         return _Decision(Action.LINK, client, client.id)
     return _Decision(Action.CREATE)

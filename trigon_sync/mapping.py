@@ -7,8 +7,9 @@ name Uku does not know, or two counts written into one field are refused as a wh
 (:class:`~trigon_sync.errors.UsageError` listing every problem), never half applied.
 
 A target is stored as the user named it, made canonical: an id stays an integer, a
-name is stored as Uku spells it (names are matched case-insensitively). A name that
-two Uku fields share is ambiguous and must be given by id. The summary task's topic
+name is stored as Uku spells it (names are matched by naming.find, the one rule for
+whitespace and case). A name that two Uku fields share is ambiguous and must be given
+by id. The summary task's topic
 follows the same rules (:func:`resolve_topic`).
 """
 
@@ -20,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from trigon_sync import fields
+from trigon_sync import fields, naming
 from trigon_sync.errors import UsageError
 from trigon_sync.fields import TrigonField
 from trigon_sync.uku.models import CustomField, Topic
@@ -96,27 +97,16 @@ def parse_assignment(text: str) -> tuple[str, str]:
 
 
 class _Lookup:
-    """Uku task custom fields by id and by case-folded name."""
+    """Uku task custom fields, found the one way (naming.find)."""
 
     def __init__(self, uku_fields: Sequence[CustomField]) -> None:
         self.fields = list(uku_fields)
-        self.by_id = {f.id: f for f in self.fields}
-        self.by_name: dict[str, list[CustomField]] = {}
-        for f in self.fields:
-            self.by_name.setdefault(f.name.strip().casefold(), []).append(f)
 
     def find(self, ref: Target) -> tuple[CustomField | None, Status]:
-        if isinstance(ref, int):
-            found = self.by_id.get(ref)
-            return (found, Status.OK) if found else (None, Status.MISSING)
-        named = self.by_name.get(ref.strip().casefold(), [])
-        if len(named) > 1:
+        found = naming.find(ref, self.fields)
+        if found.ambiguous:
             return None, Status.AMBIGUOUS
-        if named:
-            return named[0], Status.OK
-        if ref.strip().isascii() and ref.strip().isdigit() and int(ref) in self.by_id:
-            return self.by_id[int(ref)], Status.OK
-        return None, Status.MISSING
+        return (found.item, Status.OK) if found.item else (None, Status.MISSING)
 
 
 def resolve_target(ref: str, uku_fields: Sequence[CustomField]) -> tuple[CustomField, Target]:
@@ -125,31 +115,28 @@ def resolve_target(ref: str, uku_fields: Sequence[CustomField]) -> tuple[CustomF
     Raises UsageError when no field matches, two fields share the name, or the field
     cannot hold a count.
     """
-    lookup = _Lookup(uku_fields)
     text = ref.strip()
-    found, status = lookup.find(text)
-    by_id = found is not None and text.casefold() not in lookup.by_name
-    stored: Target = (found.id if by_id else found.name) if found is not None else text
-    if status is Status.AMBIGUOUS:
-        ids = ", ".join(str(f.id) for f in lookup.by_name[text.casefold()])
+    found = naming.find(text, uku_fields)
+    if found.ambiguous:
         raise UsageError(
-            f"more than one Uku task field is called {text!r} (ids {ids})",
+            f"more than one Uku task field is called {text!r} (ids {found.ids})",
             hint="give the field by its id",
         )
-    if found is None:
-        names = [f.name for f in lookup.fields if f.holds_count]
+    if found.item is None:
+        names = [f.name for f in uku_fields if f.holds_count]
         raise UsageError(
             f"Uku has no task custom field {text!r}{_suggest(text, names)}",
             hint="`trigon-sync map-fields --show` lists Uku's task fields; create the field "
             "in Uku first if it is missing",
         )
-    if not found.holds_count:
+    item = found.item
+    if not item.holds_count:
         raise UsageError(
-            f"the Uku field {found.name!r} (id {found.id}) is of type {found.type!r} and "
+            f"the Uku field {item.name!r} (id {item.id}) is of type {item.type!r} and "
             "cannot hold a count",
             hint="map the count to a number-type task custom field",
         )
-    return found, stored
+    return item, (item.id if found.by_id else item.name)
 
 
 def change_mapping(
@@ -199,9 +186,10 @@ def _duplicates(mapping: Mapping[str, Target], uku_fields: Sequence[CustomField]
             continue
         found, _ = lookup.find(mapping[key])
         ref = mapping[key]
-        identity: object = (
-            found.id if found is not None else (ref.casefold() if isinstance(ref, str) else ref)
-        )
+        if found is not None:
+            identity: object = found.id
+        else:
+            identity = naming.name_key(ref) if isinstance(ref, str) else ref
         if identity in owner:
             shown = found.name if found is not None else str(ref)
             problems.append(
@@ -245,20 +233,16 @@ def count_fields(uku_fields: Sequence[CustomField]) -> list[CustomField]:
 
 
 def resolve_topic(ref: str, topics: Sequence[Topic]) -> tuple[Topic, Target]:
-    """The Uku topic ``ref`` names (name, case-insensitive, or id) and how to store it."""
+    """The Uku topic ``ref`` names (naming.find: name or id) and how to store it."""
     text = ref.strip()
-    named = [t for t in topics if t.name.strip().casefold() == text.casefold()]
-    if len(named) > 1:
-        ids = ", ".join(str(t.id) for t in named)
+    found = naming.find(text, topics)
+    if found.ambiguous:
         raise UsageError(
-            f"more than one Uku topic is called {text!r} (ids {ids})",
+            f"more than one Uku topic is called {text!r} (ids {found.ids})",
             hint="give the topic by its id",
         )
-    if named:
-        return named[0], named[0].name
-    by_id = {t.id: t for t in topics}
-    if text.isascii() and text.isdigit() and int(text) in by_id:
-        return by_id[int(text)], int(text)
+    if found.item is not None:
+        return found.item, (found.item.id if found.by_id else found.item.name)
     names = [t.name for t in topics]
     listed = ", ".join(names[:10]) or "none"
     raise UsageError(
@@ -268,8 +252,5 @@ def resolve_topic(ref: str, topics: Sequence[Topic]) -> tuple[Topic, Target]:
 
 
 def find_topic(ref: Target, topics: Sequence[Topic]) -> Topic | None:
-    """The topic a configured ``summary.topic`` names, or None when Uku has no such topic."""
-    if isinstance(ref, int):
-        return next((t for t in topics if t.id == ref), None)
-    named = [t for t in topics if t.name.strip().casefold() == ref.strip().casefold()]
-    return named[0] if len(named) == 1 else None
+    """The topic a configured ``summary.topic`` names, or None (missing or ambiguous)."""
+    return naming.find(ref, topics).item

@@ -23,12 +23,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from trigon_sync import fields, journal
+from trigon_sync import fields, journal, naming
 from trigon_sync.config import MONTHLY_REQUIREMENTS, Config, missing_for_monthly
 from trigon_sync.dates import format_ee
-from trigon_sync.errors import ConfigError, Problem, StateError, UsageError
-from trigon_sync.schedule import Run, due_runs, next_run, window_start
+from trigon_sync.errors import ConfigError, Problem, UsageError
+from trigon_sync.schedule import Run
 from trigon_sync.state import ClientLink, State
+from trigon_sync.timeline import Timeline, timeline_for
 
 if TYPE_CHECKING:
     from trigon_sync.task_identity import TaskIdentity
@@ -38,7 +39,9 @@ Action = Literal["create", "update", "exists", "skip"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "exists", "skip")
 IMPORT_HINT = (
     "run `trigon-sync import-clients` to add them; one it shows as a conflict (no "
-    "registration code, or one shared with another firm) needs the code fixed in Trigon first"
+    "registration code, or one shared with another firm) needs the code fixed in Trigon, or "
+    "`import-clients --owner CODE=FIRM_ID` for a shared one; `trigon-sync ignore CODE_OR_ID` "
+    "stops announcing a firm you leave out"
 )
 DONE_EARLIER = "done by an earlier run"
 """The reason of an ``exists`` plan taken from the period's journal (nothing fetched)."""
@@ -95,52 +98,15 @@ def check_today(today: dt.date, real_today: dt.date) -> None:
 # -- what is due ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Schedule:
-    """The runs due now (oldest first) and the one that comes after them."""
-
-    due: tuple[Run, ...]
-    next: Run
-
-    def next_line(self) -> str:
-        """What an ordinary night prints: when the next import happens and what it counts."""
-        run = self.next
-        return (
-            f"next import {format_ee(run.import_day)} will cover "
-            f"{format_ee(run.window_start)}–{format_ee(run.window_end)}"
-        )
-
-
-def schedule_for(config: Config, state: State, today: dt.date) -> Schedule:
-    """Due runs from the window engine; a period left open by a failed run comes first,
-    with the very window it started (so its clients all count the same days)."""
-    rule, first = config.summary.schedule, config.summary.first_import_date
-    if rule is None or first is None:
+def schedule_for(config: Config, state: State, today: dt.date) -> Timeline:
+    """What run-monthly does on ``today``: the one timeline (timeline.py), required to exist."""
+    found = timeline_for(config, state, today)
+    if found is None:
         raise ConfigError(
             [Problem(str(config.path), "summary.schedule", "not set")],
             hint="set it with `trigon-sync map-fields`",
         )
-    start = window_start(first, state.last_period_end)
-    pending = journal.open_run(state)
-    if pending is not None:
-        if pending.window_start != start:
-            raise StateError(
-                f"state.toml has period {pending.period} in progress from "
-                f"{format_ee(pending.window_start)}, but the next window starts {format_ee(start)}",
-                hint="state.toml was edited during a run; restore it or remove [journal]'s "
-                "period keys after checking the tasks in Uku",
-            )
-        if pending.import_day > today:
-            return Schedule((), pending)
-        later = due_runs(rule, first, pending.window_end, pending.period, today)
-        after = next_run(rule, pending.import_day, pending.period)
-        if later:
-            after = next_run(rule, later[-1].import_day, later[-1].period)
-        return Schedule((pending, *later), after)
-    due = due_runs(rule, first, state.last_period_end, state.last_period, today)
-    if due:
-        return Schedule(tuple(due), next_run(rule, due[-1].import_day, due[-1].period))
-    return Schedule((), next_run(rule, start, state.last_period))
+    return found
 
 
 def rerun_target(state: State, period: str) -> Run:
@@ -185,16 +151,6 @@ class Targets:
         return {t.field_id: counts[t.key] for t in self.fields if t.key in counts}
 
 
-def _match(wanted: str | int, items: Iterable[Any]) -> Any:
-    for item in items:
-        if isinstance(wanted, int):
-            if item.id == wanted:
-                return item
-        elif item.name.casefold() == wanted.strip().casefold():
-            return item
-    return None
-
-
 def resolve_targets(
     config: Config, topics: Sequence[Topic], custom_fields: Sequence[CustomField]
 ) -> Targets:
@@ -202,8 +158,11 @@ def resolve_targets(
     where = str(config.path)
     problems: list[Problem] = []
     wanted_topic = config.summary.topic
-    topic = _match(wanted_topic, topics) if wanted_topic is not None else None
-    if topic is None:
+    found_topic = naming.find(wanted_topic, topics) if wanted_topic is not None else None
+    topic = found_topic.item if found_topic is not None else None
+    if found_topic is not None and found_topic.ambiguous:
+        problems.append(Problem(where, "summary.topic", str(found_topic.problem("Uku topic"))))
+    elif topic is None:
         names = ", ".join(repr(t.name) for t in topics) or "none"
         problems.append(
             Problem(where, "summary.topic", f"no Uku topic {wanted_topic!r} (topics: {names})")
@@ -215,8 +174,13 @@ def resolve_targets(
         wanted = config.fields.get(key)
         if wanted is None:
             continue
-        found = _match(wanted, task_fields)
-        if found is None:
+        lookup = naming.find(wanted, task_fields)
+        found = lookup.item
+        if lookup.ambiguous:
+            problems.append(
+                Problem(where, f"fields.{key}", str(lookup.problem("Uku task custom field")))
+            )
+        elif found is None:
             problems.append(Problem(where, f"fields.{key}", f"no Uku task custom field {wanted!r}"))
         elif found.id in owner:
             # config.toml catches equal names; a name and an id of one field meet only here
@@ -288,6 +252,7 @@ class ClientPlan:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "trigon_id": self.link.trigon_id,
             "registration_code": self.link.registration_code,
             "name": self.link.name,
             "action": self.action,
@@ -371,8 +336,12 @@ def firm_problem(link: ClientLink, listed: Mapping[str, bool] | None) -> str | N
 
 
 def unlinked_warning(firms: Iterable[tuple[str, str, str | None]], state: State) -> str | None:
-    """The product's step 6: Trigon firms that have no Uku client yet get no task."""
+    """The product's step 6: Trigon firms that have no Uku client yet get no task.
+
+    Firms the admin chose to ignore (``trigon-sync ignore``) are not announced again.
+    """
     linked = {link.trigon_id for link in state.links.values()} | set(state.links)
+    linked |= set(state.ignored)
     missing = [(fid, name, code) for fid, name, code in firms if fid not in linked]
     if not missing:
         return None

@@ -128,38 +128,12 @@ def window_start(first_import_date: dt.date, last_period_end: dt.date | None) ->
     return first_import_date if last_period_end is None else last_period_end + ONE_DAY
 
 
-def project_runs(
-    rule: ScheduleRule,
-    first_import_date: dt.date,
-    last_period_end: dt.date | None,
-    last_period: str | None,
-    count: int,
-) -> list[Run]:
-    """The next ``count`` runs in order, assuming each one completes and the rule stays."""
-    runs: list[Run] = []
-    start = window_start(first_import_date, last_period_end)
-    for _ in range(count):
-        run = next_run(rule, start, last_period)
-        runs.append(run)
-        start, last_period = run.import_day, run.period
-    return runs
+def label_before(rule: ScheduleRule, start: dt.date) -> str:
+    """The period label to treat as used when counting resumes on ``start``.
 
-
-def due_runs(
-    rule: ScheduleRule,
-    first_import_date: dt.date,
-    last_period_end: dt.date | None,
-    last_period: str | None,
-    today: dt.date,
-) -> list[Run]:
-    """Every run whose import day is ``<= today`` and has not happened yet, oldest first.
-
-    A missed cron night (or month) is caught up on the next invocation, one run per
-    scheduled import day, so each period keeps its own label and task.
+    ``state set-last-period-end`` needs it: the other system counted up to ``start - 1``,
+    so the next run must be the first import day after that, under the first label this
+    rule gives a window starting on ``start`` (31.12.2024 under last calendar day -> the
+    31.01.2025 run counts 01.01–30.01 as 2025-01, so the label before it is 2024-12).
     """
-    runs: list[Run] = []
-    start = window_start(first_import_date, last_period_end)
-    while (run := next_run(rule, start, last_period)).import_day <= today:
-        runs.append(run)
-        start, last_period = run.import_day, run.period
-    return runs
+    return format_period(add_months(_parse_label(next_run(rule, start, None).period), -1))

@@ -47,6 +47,7 @@ _KNOWN_KEYS = {
     "staged_import",
     "journal",
     "history",
+    "ignored",
 }
 
 
@@ -74,6 +75,9 @@ class State:
     journal: dict[str, Any] = field(default_factory=dict)
     """Owned by monthly.py; opaque here."""
     history: list[dict[str, Any]] = field(default_factory=list)
+    ignored: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Trigon firms the admin chose not to import (``trigon-sync ignore``), by firm id:
+    ``name``, ``registration_code``, ``ignored_at``. Not announced in run-monthly's mail."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Top-level keys this version does not know; kept so nothing is lost on save."""
     schema_version: int = SCHEMA_VERSION
@@ -109,6 +113,8 @@ class State:
             doc["journal"] = _drop_none(self.journal)
         if self.history:
             doc["history"] = [_drop_none(entry) for entry in self.history]
+        if self.ignored:
+            doc["ignored"] = _drop_none(self.ignored)
         return doc
 
     def to_json(self) -> dict[str, Any]:
@@ -121,6 +127,7 @@ class State:
             "staged_import": self.staged_import,
             "journal": self.journal,
             "history": self.history,
+            "ignored": self.ignored,
         }
 
 
@@ -234,6 +241,9 @@ def _from_document(doc: dict[str, Any]) -> State:
     for entry in history:
         _expect(entry, dict, "history entry")
     staged = doc.get("staged_import")
+    ignored = _expect(doc.get("ignored", {}), dict, "ignored")
+    for key, item in ignored.items():
+        _expect(item, dict, f"ignored.{key}")
     return State(
         schema_version=doc["schema_version"],
         last_period_end=_date_or_none(doc.get("last_period_end"), "last_period_end"),
@@ -242,5 +252,6 @@ def _from_document(doc: dict[str, Any]) -> State:
         staged_import=None if staged is None else _expect(staged, dict, "staged_import"),
         journal=_expect(doc.get("journal", {}), dict, "journal"),
         history=history,
+        ignored=ignored,
         extra={k: v for k, v in doc.items() if k not in _KNOWN_KEYS},
     )

@@ -27,8 +27,7 @@ from trigon_sync.diagnostics import (
     uku_checks,
 )
 from trigon_sync.errors import ExitCode, TrigonSyncError
-from trigon_sync.journal import open_run
-from trigon_sync.schedule import Run, due_runs, next_run, window_start
+from trigon_sync.schedule import Run
 from trigon_sync.secrets import (
     UKU_API_KEY,
     FileStore,
@@ -37,6 +36,7 @@ from trigon_sync.secrets import (
     describe_store,
 )
 from trigon_sync.state import State, load_state
+from trigon_sync.timeline import timeline_for
 from trigon_sync.trigon.auth import has_credentials
 
 STATUS_KEYRING_TIMEOUT = 3.0
@@ -90,7 +90,14 @@ class StatusReport:
             "connections": _connections_json(facts),
             "config": _config_json(config, facts.config_error),
             "fields": {"mapped": self.mapped, "unmapped": self.unmapped},
-            "clients": {"linked": len(state.links) if state else None},
+            "clients": {
+                "linked": len(state.links) if state else None,
+                "ignored": [
+                    {"trigon_id": firm_id, **entry} for firm_id, entry in state.ignored.items()
+                ]
+                if state
+                else [],
+            },
             "window": {
                 "last_period_end": state.last_period_end if state else None,
                 "last_period": state.last_period if state else None,
@@ -181,27 +188,22 @@ def last_monthly_run(state: State) -> Mapping[str, Any] | None:
 
 def window_facts(
     config: Config | None, state: State | None, today: dt.date
-) -> tuple[Run | None, tuple[Run, ...]]:
-    """The next window to count and the runs whose import day has already passed."""
+) -> tuple[Run | None, tuple[Run, ...], TrigonSyncError | None]:
+    """The next window to count, the runs whose import day has already passed, and why
+    neither is known when the journal is corrupt (run-monthly stops on that too).
+
+    Both come from the one timeline run-monthly acts on, so an unfinished period shows
+    its own window and import day even after a schedule change.
+    """
     if config is None or state is None:
-        return None, ()
-    rule, first = config.summary.schedule, config.summary.first_import_date
-    if rule is None or first is None:
-        return None, ()
-    start = window_start(first, state.last_period_end)
+        return None, (), None
     try:
-        pending = open_run(state)
-    except TrigonSyncError:
-        pending = None  # run-monthly stops on it too; the rule still says what is due
-    if pending is not None and pending.window_start == start:
-        # run-monthly resumes the open period's own window first, whatever the rule now says
-        # (monthly_plan.schedule_for), so status must show that window and its import day.
-        later = due_runs(rule, first, pending.window_end, pending.period, today)
-        due = [pending, *later] if pending.import_day <= today else []
-        return pending, tuple(run for run in due if run.import_day < today)
-    upcoming = next_run(rule, start, state.last_period)
-    due = due_runs(rule, first, state.last_period_end, state.last_period, today)
-    return upcoming, tuple(run for run in due if run.import_day < today)
+        found = timeline_for(config, state, today)
+    except TrigonSyncError as exc:
+        return None, (), exc
+    if found is None:
+        return None, (), None
+    return found.upcoming, found.overdue, None
 
 
 def _store_for(config: Config) -> KeyringStore | FileStore:
@@ -241,7 +243,7 @@ def gather(
                 uku_key = store.get(UKU_API_KEY) is not None
         except TrigonSyncError as exc:
             store_error = exc
-    upcoming, overdue = window_facts(config, state, today)
+    upcoming, overdue, window_error = window_facts(config, state, today)
     return LocalFacts(
         config=config,
         config_error=config_error,
@@ -254,6 +256,7 @@ def gather(
         today=today,
         next_run=upcoming,
         overdue=overdue,
+        window_error=window_error,
         last_run=last_monthly_run(state) if state is not None else None,
         now=now,
     )

@@ -488,3 +488,49 @@ def test_threads_share_one_renewal(in_process: TrigonClient, sandbox_world) -> N
     assert len(counts) == len(firms)
     refreshes = [r for r in sandbox_world.requests("trigon") if r["path"] == "/v1/auth/refresh"]
     assert len(refreshes) == 1
+
+
+def test_a_login_that_keeps_failing_is_never_called_possibly_effective() -> None:
+    """A 503 to login is retried (a repeat doubles nothing) and the error says it kept
+    failing, never 'may already have taken effect'."""
+
+    def down(request: httpx.Request) -> httpx.Response:
+        return FakeTrigon.error(503, "UNAVAILABLE")
+
+    calls: list[str] = []
+
+    def counting(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return down(request)
+
+    session = HttpSession(
+        make_client(BASE, transport=httpx.MockTransport(counting)),
+        service="Trigon",
+        policy=RetryPolicy(jitter=lambda: 0.0, max_attempts=3),
+        pacer=RateLimitPacer(sleep=lambda _s: None),
+        sleep=lambda _s: None,
+    )
+    with pytest.raises(ServiceUnavailable) as caught:
+        login(TrigonWire(session), "admin@firm.ee", PASSWORD)
+    assert "may already have taken effect" not in str(caught.value)
+    assert "kept failing" in str(caught.value)
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize("password", ["Sõber-äöü ÕÄÖÜ", "pääsuke", "šokk-žürii"])
+def test_the_sandbox_takes_a_non_ascii_password(
+    trigon_app, asgi_transport, sandbox_world, store: FileStore, lock: Path, password: str
+) -> None:
+    """A user whose password has õ, ä, ö, ü logs in; a wrong non-ASCII one is refused (401)."""
+    sandbox_world.trigon.users[SANDBOX_EMAIL].password = password
+    session = HttpSession(
+        make_client(SANDBOX_BASE, transport=asgi_transport(trigon_app)),
+        service="Trigon",
+        policy=RetryPolicy(jitter=lambda: 0.0, max_attempts=2),
+        pacer=RateLimitPacer(sleep=lambda _s: None),
+        sleep=lambda _s: None,
+    )
+    wire = TrigonWire(session)
+    assert login(wire, SANDBOX_EMAIL, password).refresh.reveal()
+    with pytest.raises(CredentialsError):
+        login(wire, SANDBOX_EMAIL, password + "õ")

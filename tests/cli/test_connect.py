@@ -91,7 +91,8 @@ def test_connect_uses_the_keyring_by_default(
 
 
 def test_listed_but_not_viewable_firms_are_marked_and_named(cli: Invoke, sandbox: Running) -> None:
-    """Firms without View are marked in the table and named in the PARTIAL error line."""
+    """Firms without View are marked in the table and named in a warning; the connection is
+    kept and the exit code is 0 (issue 13: status and doctor keep reporting them)."""
     hidden = [
         f
         for f in sandbox.world.trigon.firms.values()
@@ -99,7 +100,9 @@ def test_listed_but_not_viewable_firms_are_marked_and_named(cli: Invoke, sandbox
     ]
     assert len(hidden) == 2
     result = connect_trigon(cli, sandbox)
-    assert result.exit_code == ExitCode.PARTIAL
+    assert result.exit_code == 0, result.output
+    assert "warning: the Trigon user can list but not read 2 firm(s)" in result.stderr
+    assert "error:" not in result.stderr
     assert result.stdout.count("✗ no View") == 2
     assert "2 listed without View permission" in result.stdout
     assert all(f.id in result.stderr for f in hidden)
@@ -348,3 +351,22 @@ def test_real_process_without_keyring_then_with_a_selected_backend(
     assert "trigon_2drefresh_2dtoken" in keyring_files[0].read_text(encoding="utf-8")
     assert not (home / "tokens.toml").exists()
     assert SANDBOX_PASSWORD not in every_file_text(home)
+
+
+@pytest.mark.parametrize("option", ["--password-stdin", "--key-stdin"])
+def test_secret_from_stdin_that_is_not_utf8_is_a_usage_error(cli: Invoke, option: str) -> None:
+    """Bytes that are not UTF-8 on stdin: one error line and exit 2, not 'unexpected error'."""
+    command = (
+        ["connect", "--email", SANDBOX_EMAIL]
+        if option == "--password-stdin"
+        else [
+            "connect-uku",
+            "--company",
+            "c-1",
+        ]
+    )
+    result = cli(*command, option, "--token-store", "file", stdin=b"p\xe4ss\xff\n")  # type: ignore[arg-type]
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert result.stderr.splitlines()[-1] == (
+        f"error: {option}: stdin is not UTF-8 text — pipe the value in as UTF-8"
+    )

@@ -118,7 +118,8 @@ def test_without_a_register_file_the_output_says_register_not_checked(
 def test_import_clients_json_is_one_object_per_firm(
     cli: Invoke, connected: Running, expected: ImportCounts
 ) -> None:
-    """--json prints an array: trigon_id, name, registration_code, action, flags, uku_client_id."""
+    """--json prints an array: trigon_id, name, registration_code, action, flags,
+    uku_client_id, reason, conflicts_with and ignored."""
     result = cli("import-clients", "--json")
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
@@ -130,6 +131,9 @@ def test_import_clients_json_is_one_object_per_firm(
         "action",
         "flags",
         "uku_client_id",
+        "reason",
+        "conflicts_with",
+        "ignored",
     }
     assert Counter(r["action"] for r in rows) == {
         "create": expected.to_create,
@@ -291,3 +295,47 @@ def test_import_clients_without_a_connection_says_connect(cli: Invoke) -> None:
     result = cli("import-clients")
     assert result.exit_code == ExitCode.AUTH
     assert "trigon-sync connect" in result.stderr
+
+
+def test_a_shared_code_needs_a_human_and_gets_a_way_through(
+    cli: Invoke, connected: Running, seed: dict[str, Any]
+) -> None:
+    """Conflict rows say why and with whom; --owner imports the chosen firm; `ignore` keeps
+    the other out of run-monthly's mail while status still lists it."""
+    [(first, second)] = seed["anomalies"]["duplicate_code"]
+    rows = {r["trigon_id"]: r for r in json.loads(cli("import-clients", "--json").stdout)}
+    assert rows[first]["action"] == "conflict"
+    assert rows[first]["reason"] == f"registration code also used by Trigon firm(s) {second}"
+    assert [c["id"] for c in rows[first]["conflicts_with"]] == [second]
+    assert rows[first]["conflicts_with"][0]["name"] == rows[second]["name"]
+    code = rows[first]["registration_code"]
+
+    owned = cli("import-clients", "--json", "--owner", f"{code}={second}")
+    assert owned.exit_code == 0, owned.output
+    rows = {r["trigon_id"]: r for r in json.loads(owned.stdout)}
+    assert rows[second]["action"] in {"create", "link"}
+    assert rows[first]["action"] == "conflict"
+    confirmed = cli("confirm", "--yes", "--only", code)
+    assert confirmed.exit_code == 0, confirmed.output
+    assert second in load_state().links and first not in load_state().links
+
+    refused = cli("ignore", second)
+    assert refused.exit_code == ExitCode.USAGE
+    assert "unlink" in refused.stderr
+    ignored = cli("ignore", first)
+    assert ignored.exit_code == 0, ignored.output
+    assert first in load_state().ignored
+    rows = {r["trigon_id"]: r for r in json.loads(cli("import-clients", "--json").stdout)}
+    assert rows[first]["ignored"] is True
+    status = json.loads(cli("status", "--json").stdout)
+    assert [i["trigon_id"] for i in status["clients"]["ignored"]] == [first]
+    undone = cli("ignore", first, "--undo")
+    assert undone.exit_code == 0, undone.output
+    assert load_state().ignored == {}
+
+
+def test_an_owner_option_that_is_not_code_eq_firm_is_a_usage_error(cli: Invoke) -> None:
+    """--owner needs CODE=FIRM_ID; anything else fails before any connection."""
+    result = cli("import-clients", "--owner", "10137319")
+    assert result.exit_code == ExitCode.USAGE
+    assert "CODE=FIRM_ID" in result.stderr

@@ -288,12 +288,131 @@ def test_show_reports_a_mapping_uku_no_longer_has(
 def test_interactive_mapping_on_a_terminal(
     cli: Invoke, uku: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On a TTY each field is asked in turn; Enter takes the same-named field; no field twice."""
+    """On a TTY each field is asked in turn (no field twice, Enter leaves an unmapped one
+    unmapped), then the missing summary settings; the changes are listed before saving."""
     monkeypatch.setattr(output, "is_interactive", lambda: True)
-    answers = ["1", "1", "2", "x", "-"] + [""] * 11 + ["y"]
+    fields_answers = ["1", "1", "2", "x", "-"] + [""] * 11
+    # then the topic (a wrong name is asked again), title, schedule, first date; save
+    summary_answers = ["nope", "Bookkeeping", "Monthly summary {period}", "1", "01.10.2024"]
+    answers = [*fields_answers, *summary_answers, "y"]
     result = cli("map-fields", stdin="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
     assert "each count needs its own field" in result.stdout
     assert "Type a number from 1 to 14" in result.stdout
-    expected = {f.key: f.label_en for f in fields.FIELDS if f.key != "purchase_invoices_created"}
-    assert raw_config()["fields"] == expected
+    assert "Uku has no topic 'nope'" in result.stdout
+    assert "(type 3 for the field of that name)" in result.stdout  # a hint, not a choice
+    listed = result.stdout[result.stdout.index("These settings will change:") :]
+    assert "added: payments_created -> 'Payment created'" in listed
+    assert "added: summary.first_import_date -> 01.10.2024" in listed
+    raw = raw_config()
+    assert raw["fields"] == {
+        "payments_created": "Payment created",
+        "payments_updated": "Payment updated",
+    }
+    assert raw["summary"] == {
+        "topic": "Bookkeeping",
+        "task_title": "Monthly summary {period}",
+        "schedule": "last_work_day",
+        "first_import_date": dt.date(2024, 10, 1),
+    }
+
+
+def test_enter_through_interactive_map_fields_changes_nothing(
+    cli: Invoke,
+    uku: Running,
+    base_config: str,
+    write_config: WriteConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Five fields mapped (one by id, one deleted in Uku) and every setting set: pressing
+    Enter at every question keeps them all and writes nothing."""
+    text = base_config + (
+        '\n[summary]\ntask_title = "Summary {period}"\ntopic = "bookkeeping"\n'
+        'schedule = "last_calendar_day"\nfirst_import_date = 2024-10-01\n'
+        '\n[fields]\npayments_created = "payment CREATED"\npayments_updated = 11\n'
+        'sales_invoices_created = "Sales invoice created"\n'
+        'financial_entries_created = "Financial entry created"\n'
+        'expense_lines_created = "Old field"\n'
+    )
+    write_config(text)
+    before = paths.config_file().read_bytes()
+    monkeypatch.setattr(output, "is_interactive", lambda: True)
+    result = cli("map-fields", stdin="\n" * 30)
+    assert result.exit_code == 0, result.output
+    assert "Nothing was changed." in result.stdout
+    assert paths.config_file().read_bytes() == before
+
+
+def test_interactive_change_is_listed_and_refusing_saves_nothing(
+    cli: Invoke,
+    uku: Running,
+    base_config: str,
+    write_config: WriteConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Re-pointing one field and dropping another: both listed; answering no keeps the file."""
+    text = base_config + (
+        '\n[summary]\ntask_title = "Summary {period}"\ntopic = "Bookkeeping"\n'
+        'schedule = "last_calendar_day"\nfirst_import_date = 2024-10-01\n'
+        '\n[fields]\npayments_created = "Payment created"\npayments_updated = "Payment updated"\n'
+    )
+    write_config(text)
+    before = paths.config_file().read_bytes()
+    monkeypatch.setattr(output, "is_interactive", lambda: True)
+    result = cli("map-fields", stdin="3\n-\n" + "\n" * 12 + "n\n")
+    assert result.exit_code == 0, result.output
+    shown = flat(result.stdout)
+    assert "changed: payments_created: 'Payment created' -> 'Purchase invoice created'" in shown
+    assert "removed: payments_updated (was 'Payment updated')" in shown
+    assert "Nothing was changed." in shown
+    assert paths.config_file().read_bytes() == before
+
+
+def test_first_import_date_after_runs_says_it_has_no_effect(
+    cli: Invoke, uku: Running, base_config: str, write_config: WriteConfig
+) -> None:
+    """Once counting has reached a day, a new first import date is saved but has no effect."""
+    write_config(base_config)
+    with locked_state() as session:
+        session.state.complete_window(dt.date(2024, 10, 30), "2024-10")
+        session.save()
+    result = cli("map-fields", "--first-import-date", "01.09.2024")
+    assert result.exit_code == 0, result.output
+    assert "the first import date no longer has an effect" in flat(result.stdout)
+    assert "counting already reached 30.10.2024" in flat(result.stdout)
+
+
+def test_map_fields_keeps_every_comment_of_config_example(
+    cli: Invoke, uku: Running, write_config: WriteConfig
+) -> None:
+    """config.example.toml, changed by map-fields: every comment line and blank line stays,
+    in order; only the changed keys differ."""
+    example = (Path(__file__).parents[2] / "config.example.toml").read_text(encoding="utf-8")
+    text = re.sub(
+        r'(?m)^base_url = "https://app.getuku.com/api/v3"$', f'base_url = "{uku.uku_url}"', example
+    )
+    text = re.sub(r'(?m)^company = ".*"$', f'company = "{SANDBOX_COMPANY}"', text)
+    text = re.sub(r'(?m)^file = ".*"$', "# file removed for the test", text)
+    write_config(text)
+    result = cli(
+        "map-fields",
+        "--set",
+        "purchase_invoices_updated=Purchase invoice updated",
+        "--unset",
+        "payments_updated",
+        "--title",
+        "Kokkuvõte {period}",
+        "--first-import-date",
+        "01.11.2024",
+    )
+    assert result.exit_code == 0, result.output
+    after = paths.config_file().read_text(encoding="utf-8")
+    comments = [line for line in text.splitlines() if line.lstrip().startswith("#") or not line]
+    kept = [line for line in after.splitlines() if line.lstrip().startswith("#") or not line]
+    assert kept == comments
+    raw = raw_config()
+    assert raw["summary"]["task_title"] == "Kokkuvõte {period}"
+    assert raw["summary"]["first_import_date"] == dt.date(2024, 11, 1)
+    assert raw["fields"]["purchase_invoices_updated"] == "Purchase invoice updated"
+    assert "payments_updated" not in raw["fields"]
+    assert raw["fields"]["payments_created"] == "Payments created"  # untouched keys stay

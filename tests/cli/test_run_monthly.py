@@ -246,9 +246,89 @@ def test_dry_run_json_writes_nothing(cli: Invoke, ready: Running) -> None:
     assert paths.state_file().read_bytes() == before
 
 
-def test_dry_run_table_shows_actions_and_counts(cli: Invoke, ready: Running) -> None:
-    """The human plan: one table per period with each client's action and counts."""
+def test_dry_run_table_shows_actions_and_counts(
+    cli: Invoke, ready: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The human plan fits 80 columns: each client's action, its counts under Uku's field
+    names, and a totals line whose sums are the clients' counts added up."""
+    from trigon_sync.cli import output
+
+    monkeypatch.setattr(output.stdout, "width", 80)
     result = cli("run-monthly", "--today", "31.10.2024", "--dry-run")
     assert result.exit_code == 0, result.output
-    assert "2024-10: import day 31.10.2024" in result.output
-    assert "create" in result.output
+    assert "2024-10: import day 31.10.2024" in result.stdout
+    assert "create" in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    flat = " ".join(result.stdout.split())
+    assert all(f"{name} " in flat for name in COUNT_FIELD_NAMES[:3])
+    doc = json.loads(cli("run-monthly", "--today", "31.10.2024", "--dry-run", "--json").stdout)
+    [period] = doc["periods"]
+    first = COUNT_FIELD_NAMES[0]  # payments_created's Uku field
+    total = sum(c["counts"].get("payments_created", 0) for c in period["clients"])
+    totals = result.stdout.split("Totals: ")[1]
+    assert f"{first} {total}," in " ".join(totals.split())
+
+
+def test_dry_run_json_says_dry_run_and_names_the_firm(cli: Invoke, ready: Running) -> None:
+    """Each client row carries its Trigon firm id, and the document says it is a dry run."""
+    doc = json.loads(cli("run-monthly", "--today", "31.10.2024", "--dry-run", "--json").stdout)
+    assert doc["dry_run"] is True
+    links = load_state().links
+    rows = doc["periods"][0]["clients"]
+    assert {row["trigon_id"] for row in rows} == set(links)
+    assert all(
+        row["registration_code"] == links[row["trigon_id"]].registration_code for row in rows
+    )
+
+
+def test_preview_counts_the_open_window_up_to_yesterday_and_writes_nothing(
+    cli: Invoke, ready: Running
+) -> None:
+    """On 20.10.2024 the October window so far is 01.10–19.10; nothing reaches Uku or state."""
+    before = paths.state_file().read_bytes()
+    ready.world.clear_logs()
+    result = cli("run-monthly", "--today", "20.10.2024", "--preview", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert (doc["dry_run"], doc["preview"]) == (True, True)
+    [period] = doc["periods"]
+    assert (period["period"], period["window_start"], period["window_end"]) == (
+        "2024-10",
+        "2024-10-01",
+        "2024-10-19",
+    )
+    full = json.loads(cli("run-monthly", "--today", "31.10.2024", "--dry-run", "--json").stdout)
+    so_far = {c["trigon_id"]: c["counts"] for c in period["clients"]}
+    whole = {c["trigon_id"]: c["counts"] for c in full["periods"][0]["clients"]}
+    assert all(so_far[f].get(k, 0) <= n for f in whole for k, n in whole[f].items())
+    assert ready.world.writes() == []
+    assert paths.state_file().read_bytes() == before
+    early = cli("run-monthly", "--today", "01.10.2024", "--preview")
+    assert early.exit_code == ExitCode.USAGE
+    assert "no day of the next window is over yet" in early.stderr
+
+
+def test_quiet_cron_mail_names_failed_clients_and_held_back_periods(
+    cli: Invoke, ready: Running
+) -> None:
+    """--quiet with a client without View and two due periods: stderr has one line per
+    failed client and per held-back period (what the invoices miss), stdout nothing."""
+    links = load_state().links
+    for firm_id in links:
+        ready.world.restore_view(firm_id)
+    victim = links[sorted(links)[0]]
+    ready.world.revoke_view(victim.trigon_id)
+    result = cli("run-monthly", "--today", "30.11.2024", "--quiet")
+    assert result.exit_code == ExitCode.PARTIAL
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    failed = [line for line in lines if line.startswith("failed: ")]
+    assert len(failed) == 1
+    assert victim.name in failed[0] and "2024-10" in failed[0] and "View" in failed[0]
+    held = [line for line in lines if line.startswith("held back: ")]
+    assert held == [
+        "held back: period 2024-10 (01.10.2024–30.10.2024) is not complete; the next run "
+        "retries it",
+        "held back: period 2024-11 (import day 30.11.2024) waits until 2024-10 is complete",
+    ]
+    assert lines[-1].startswith("error: 1 client(s) failed")

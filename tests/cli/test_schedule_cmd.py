@@ -100,3 +100,35 @@ def test_bad_config_is_one_clear_line(
     assert lines[0].startswith(f"error: {path}:{key}: ")
     assert "Traceback" not in result.output
     assert result.stdout == ""
+
+
+@freeze_time("2024-11-05 12:00:00+02:00")
+def test_an_unfinished_period_keeps_its_window_in_schedule_and_map_fields(
+    cli: Invoke, write_config: WriteConfig
+) -> None:
+    """A period left open under last calendar day, then a switch to day 5: both views show
+    the open period's own window (run-monthly resumes it), then the new rule."""
+    import datetime as dt
+
+    from trigon_sync import journal
+    from trigon_sync.schedule import Run
+    from trigon_sync.state import locked_state
+
+    write_config(LAST_CALENDAR)
+    opened = Run(dt.date(2024, 10, 31), dt.date(2024, 10, 1), dt.date(2024, 10, 30), "2024-10")
+    with locked_state() as session:
+        journal.mark_open(session.state, opened, dt.datetime(2024, 10, 31, tzinfo=dt.UTC))
+        session.save()
+    write_config(
+        '[summary]\nfirst_import_date = 2024-10-01\nschedule = "day_of_next_month"\nday = 5\n'
+    )
+    assert runs_of(cli("schedule", "--count", "2", "--json")) == [
+        ("2024-10-31", "2024-10-01", "2024-10-30", "2024-10", True),
+        ("2024-12-05", "2024-10-31", "2024-12-04", "2024-11", False),
+    ]
+    shown = json.loads(cli("map-fields", "--show", "--json").stdout)["next_import"]
+    assert (shown["import_day"], shown["window_start"], shown["period"]) == (
+        "2024-10-31",
+        "2024-10-01",
+        "2024-10",
+    )

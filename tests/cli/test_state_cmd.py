@@ -161,3 +161,64 @@ def test_show_names_the_unfinished_period_and_newest_run_first(cli: Invoke) -> N
         shown.stdout
     )
     assert shown.stdout.index("01.11.2024 00:30") < shown.stdout.index("31.10.2024 00:30")
+
+
+LAST_CAL = '[summary]\nfirst_import_date = 2024-10-01\nschedule = "last_calendar_day"\n'
+
+
+def test_marker_on_31_12_makes_january_the_next_period(
+    cli: Invoke, write_config: WriteConfig, frozen_today: object
+) -> None:
+    """31.12.2024 under last calendar day: the 31.01.2025 run counts 01.01–30.01 as 2025-01."""
+    write_config(LAST_CAL)
+    frozen_today.move_to("2025-01-15 10:00:00+02:00")  # type: ignore[attr-defined]
+    result = cli("state", "set-last-period-end", "31.12.2024", "--yes")
+    assert result.exit_code == 0, result.output
+    state = load_state()
+    assert (state.last_period_end, state.last_period) == (dt.date(2024, 12, 31), "2024-12")
+    shown = json.loads(cli("schedule", "--json", "--count", "1").stdout)["runs"][0]
+    assert (shown["import_day"], shown["window_start"], shown["window_end"]) == (
+        "2025-01-31",
+        "2025-01-01",
+        "2025-01-30",
+    )
+    assert shown["period"] == "2025-01"
+
+
+def finish(period: str, start: dt.date, end: dt.date) -> None:
+    """Record ``period`` as completed by run-monthly (what journal.mark_completed leaves)."""
+    from trigon_sync import journal
+    from trigon_sync.schedule import Run
+
+    with locked_state() as session:
+        run = Run(end + dt.timedelta(days=1), start, end, period)
+        journal.mark_completed(
+            session.state, run, dt.datetime(2024, 11, 1, tzinfo=dt.UTC), clients=1
+        )
+        session.save()
+
+
+def test_moving_back_over_finished_periods_is_refused(
+    cli: Invoke, write_config: WriteConfig
+) -> None:
+    """Back over a finished period: refused, listing it and pointing at --rerun; nothing moves."""
+    write_config(LAST_CAL)
+    finish("2024-10", dt.date(2024, 10, 1), dt.date(2024, 10, 30))
+    result = cli("state", "set-last-period-end", "15.10.2024", "--yes")
+    assert result.exit_code == ExitCode.USAGE
+    assert "would count finished period(s) again: 2024-10" in result.stderr
+    assert "run-monthly --rerun 2024-10" in result.stderr
+    assert load_state().last_period_end == dt.date(2024, 10, 30)
+
+
+def test_moving_forward_after_finished_periods_is_allowed(
+    cli: Invoke, write_config: WriteConfig
+) -> None:
+    """Forward past the finished period: the next window starts the day after DATE."""
+    write_config(LAST_CAL)
+    finish("2024-10", dt.date(2024, 10, 1), dt.date(2024, 10, 30))
+    result = cli("state", "set-last-period-end", "10.11.2024", "--yes")
+    assert result.exit_code == 0, result.output
+    assert load_state().last_period == "2024-10"
+    shown = json.loads(cli("schedule", "--json", "--count", "1").stdout)["runs"][0]
+    assert (shown["window_start"], shown["period"]) == ("2024-11-11", "2024-11")

@@ -80,6 +80,15 @@ def test_good_config_is_typed() -> None:
     assert missing_for_monthly(config) == []
 
 
+def test_a_utf8_bom_is_accepted() -> None:
+    """Windows editors save UTF-8 with a BOM; the file reads the same as without one."""
+    paths.ensure_home()
+    paths.config_file().write_bytes(b"\xef\xbb\xbf" + GOOD.encode("utf-8"))
+    config = load_config()
+    assert config.summary.schedule == ScheduleRule("day_of_next_month", 5)
+    assert config.uku.company == "c-1"
+
+
 def test_example_config_is_valid() -> None:
     """config.example.toml, copied as is, passes validation."""
     write(EXAMPLE.read_text(encoding="utf-8"))

@@ -224,12 +224,10 @@ def test_plan_round_trips_through_toml() -> None:
 
 
 def test_json_rows_have_the_documented_shape() -> None:
-    """--json gives exactly the six documented keys per firm, null for no Uku client."""
+    """--json gives exactly the documented keys per firm, null for no Uku client."""
     rows = _sample_plan().to_json()
-    assert all(
-        list(row) == ["trigon_id", "name", "registration_code", "action", "flags", "uku_client_id"]
-        for row in rows
-    )
+    keys = ["trigon_id", "name", "registration_code", "action", "flags", "uku_client_id"]
+    assert all(list(row) == [*keys, "reason", "conflicts_with"] for row in rows)
     assert rows[1] == {
         "trigon_id": "f2",
         "name": "Beta OÜ",
@@ -237,6 +235,8 @@ def test_json_rows_have_the_documented_shape() -> None:
         "action": "link",
         "flags": ["not_in_register", "no_view_permission", "name_differs"],
         "uku_client_id": 7,
+        "reason": None,
+        "conflicts_with": [],
     }
     assert rows[0]["uku_client_id"] is None
 
@@ -371,3 +371,54 @@ def test_plan_never_duplicates_a_client(
             assert [c.id for c in uku] == [row.uku_client_id]
             assert row.uku_client_id not in {v for k, v in links.items() if k != row.trigon_id}
     assert sum(plan.summary.actions.values()) == len(plan.rows)
+
+
+def test_conflict_rows_name_what_they_clash_with() -> None:
+    """A shared code lists the other firms; an Uku client in the way is named too."""
+    firms = [
+        FirmRecord("f1", "Dup One OÜ", E),
+        FirmRecord("f2", "Dup Two OÜ", E),
+        FirmRecord("f3", "Gamma OÜ", C),
+    ]
+    clients = [ClientRecord(7, "Gamma OÜ", C), ClientRecord(8, "Gamma copy", C)]
+    rows = _by_id(plan_import(firms, clients, {}))
+    assert [c.to_dict() for c in rows["f1"].clashes] == [
+        {"kind": "trigon_firm", "id": "f2", "name": "Dup Two OÜ"}
+    ]
+    assert rows["f1"].to_json()["reason"] == "registration code also used by Trigon firm(s) f2"
+    assert [(c.kind, c.id) for c in rows["f3"].clashes] == [("uku_client", 7), ("uku_client", 8)]
+    staged = ImportPlan.from_dict(
+        tomllib.loads(tomli_w.dumps(plan_import(firms, clients, {}).to_dict()))
+    )
+    assert _by_id(staged)["f1"].clashes == rows["f1"].clashes
+
+
+def test_an_owner_choice_imports_one_firm_of_a_shared_code() -> None:
+    """--owner E=f2: f2 is created (or linked), f1 stays a conflict saying who owns it."""
+    firms = [FirmRecord("f1", "Dup One OÜ", E), FirmRecord("f2", "Dup Two OÜ", E)]
+    rows = _by_id(plan_import(firms, [], {}, owners={E: "f2"}))
+    assert rows["f2"].action is Action.CREATE
+    assert rows["f1"].action is Action.CONFLICT
+    assert rows["f1"].reason == f"registration code {E} was given to Trigon firm f2 (--owner)"
+    linked = _by_id(plan_import(firms, [ClientRecord(5, "Dup Two OÜ", E)], {}, owners={E: "f2"}))
+    assert (linked["f2"].action, linked["f2"].uku_client_id) == (Action.LINK, 5)
+
+
+@pytest.mark.parametrize(
+    ("owners", "fragment"),
+    [
+        ({A: "f1"}, "not a registration code several Trigon firms share"),
+        ({E: "f9"}, "f9 does not have"),
+    ],
+)
+def test_an_owner_choice_that_does_not_fit_is_refused(
+    owners: dict[str, str], fragment: str
+) -> None:
+    """Owning a code nobody shares, or naming a firm without the code: a usage error."""
+    firms = [
+        FirmRecord("f1", "Alpha OÜ", A),
+        FirmRecord("f2", "Dup One OÜ", E),
+        FirmRecord("f3", "Dup Two OÜ", E),
+    ]
+    with pytest.raises(UsageError, match=fragment):
+        plan_import(firms, [], {}, owners=owners)

@@ -249,3 +249,14 @@ def test_unlinked_firms_warning_names_the_fix() -> None:
     assert "and 2 more" in warning and "import-clients" in warning
     assert "conflict" in warning  # import-clients never applies those: say what unblocks them
     assert unlinked_warning(firms[:1], state()) is None
+
+
+def test_ignored_firms_are_not_announced_again() -> None:
+    """A firm the admin ignored is left out of the monthly warning; the others stay."""
+    firms = [("f1", "Alpha OÜ", "1"), ("g1", "Kept Out OÜ", "2"), ("g2", "New OÜ", "3")]
+    s = state(ignored={"g1": {"name": "Kept Out OÜ", "registration_code": "2"}})
+    warning = unlinked_warning(firms, s)
+    assert warning is not None and warning.startswith("1 Trigon firm(s)")
+    assert "New OÜ" in warning and "Kept Out" not in warning
+    s.ignored["g2"] = {"name": "New OÜ"}
+    assert unlinked_warning(firms, s) is None

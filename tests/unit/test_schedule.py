@@ -13,19 +13,31 @@ from trigon_sync import clock
 from trigon_sync.schedule import (
     Run,
     ScheduleRule,
-    due_runs,
     import_day_for,
     is_work_day,
     next_run,
     period_of,
-    project_runs,
 )
+from trigon_sync.timeline import timeline
 
 D = dt.date
 LAST_CAL = ScheduleRule("last_calendar_day")
 LAST_WORK = ScheduleRule("last_work_day")
 DAY_5 = ScheduleRule("day_of_next_month", 5)
 FIRST = D(2024, 10, 1)
+
+
+def project_runs(
+    rule: ScheduleRule, first: D, last_end: D | None, last_period: str | None, count: int
+) -> list[Run]:
+    """The next ``count`` runs from this state, seen from before any of them is due."""
+    return timeline(rule, first, last_end, last_period, None, D(2000, 1, 1)).projected(count)
+
+
+def due_runs(
+    rule: ScheduleRule, first: D, last_end: D | None, last_period: str | None, today: D
+) -> list[Run]:
+    return list(timeline(rule, first, last_end, last_period, None, today).due)
 
 
 def run(day: D, start: D, end: D, period: str) -> Run:

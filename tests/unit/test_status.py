@@ -214,12 +214,29 @@ def test_last_run_failures_are_named_with_reasons(healthy: None) -> None:
 def test_an_interrupted_run_is_a_warning(healthy: None) -> None:
     """A period opened but not finished: a warning to run run-monthly; exit stays 0."""
     with locked_state() as session:
-        session.state.journal.update(period="2024-11", import_day=dt.date(2024, 11, 30))
+        session.state.journal.update(
+            period="2024-11",
+            import_day=dt.date(2024, 11, 30),
+            window_start=dt.date(2024, 10, 31),
+            window_end=dt.date(2024, 11, 29),
+        )
         session.save()
     result = report()
     assert check(result, "runs.current").outcome is Outcome.WARN
     assert result.exit_code is ExitCode.OK
     assert result.to_json()["window"]["run_in_progress"] is True
+
+
+def test_a_corrupt_journal_fails_runs_current_as_run_monthly_would(healthy: None) -> None:
+    """An open period without its window: run-monthly stops on it, so status says so (exit 8)."""
+    with locked_state() as session:
+        session.state.journal.update(period="2024-11", import_day=dt.date(2024, 11, 30))
+        session.save()
+    result = report()
+    current = check(result, "runs.current")
+    assert current.outcome is Outcome.FAIL
+    assert "corrupt" in current.detail
+    assert result.exit_code is ExitCode.STATE
 
 
 def test_the_json_document_is_plain_json(healthy: None) -> None:

@@ -11,6 +11,7 @@ every command at start-up made that no-op take ~0.4 s instead of ~0.15 s.
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -50,24 +51,26 @@ def _module_register(target: typer.Typer, module: Any) -> None:
 
 # command name -> (module under trigon_sync.cli, how that module registers it)
 COMMANDS: dict[str, tuple[str, Registrar]] = {
-    "schedule": ("schedule_cmd", _command("schedule", "schedule")),
+    # in the order a new admin uses them (`--help` lists them so): set up, run, watch, fix
+    "connect": ("connect_cmd", _module_register),
+    "connect-uku": ("connect_cmd", _module_register),
+    "import-clients": ("import_cmd", _module_register),
+    "confirm": ("import_cmd", _module_register),
+    "map-fields": ("mapfields_cmd", _command("map-fields", "map_fields")),
     "run-monthly": ("monthly_cmd", _command("run-monthly", "run_monthly")),
+    "status": ("status_cmd", _module_register),
+    "doctor": ("status_cmd", _module_register),
+    "schedule": ("schedule_cmd", _command("schedule", "schedule")),
+    "history": ("status_cmd", _module_register),
+    "explain": ("status_cmd", _module_register),
+    "clients": ("import_cmd", _module_register),
+    "unlink": ("import_cmd", _module_register),
+    "ignore": ("import_cmd", _module_register),
     "state": ("state_cmd", _group("state")),
     "config": ("config_cmd", _group("config")),
     "register": ("register_cmd", _group("register")),
-    "sandbox": ("sandbox_cmd", _group("sandbox")),
-    "connect": ("connect_cmd", _module_register),
-    "connect-uku": ("connect_cmd", _module_register),
     "disconnect": ("connect_cmd", _module_register),
-    "import-clients": ("import_cmd", _module_register),
-    "confirm": ("import_cmd", _module_register),
-    "clients": ("import_cmd", _module_register),
-    "unlink": ("import_cmd", _module_register),
-    "map-fields": ("mapfields_cmd", _command("map-fields", "map_fields")),
-    "status": ("status_cmd", _module_register),
-    "doctor": ("status_cmd", _module_register),
-    "history": ("status_cmd", _module_register),
-    "explain": ("status_cmd", _module_register),
+    "sandbox": ("sandbox_cmd", _group("sandbox")),
 }
 
 
@@ -92,8 +95,21 @@ class LazyGroup(GuardedGroup):
             for name in group.list_commands(ctx):
                 command = group.get_command(ctx, name)
                 if command is not None:
-                    loaded[name] = command
+                    loaded[name] = _plain_help(command, ctx)
         return loaded.get(cmd_name)
+
+
+def _plain_help(command: click.Command, ctx: click.Context) -> click.Command:
+    """Click's plain help for ``command`` and its subcommands: it wraps long option names
+    and allowed values instead of cutting them off at 80 columns (Typer's rich panels
+    did), and a flag shows no ``<bool>`` type."""
+    command.rich_markup_mode = None  # type: ignore[attr-defined]
+    if command.short_help is None and command.help:
+        # the whole first sentence in the command list, wrapped, not cut at 45 characters
+        command.short_help = " ".join(inspect.cleandoc(command.help).split("\n\n")[0].split())
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub, ctx)
+    return command
 
 
 app = typer.Typer(
@@ -102,7 +118,8 @@ app = typer.Typer(
     help="Import Trigon firms into Uku and write the monthly counts Uku bills from.",
     epilog="Example: trigon-sync --home /srv/trigon schedule --count 6",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish)
+    rich_markup_mode=None,  # plain help: nothing cut at 80 columns (see _plain_help)
     pretty_exceptions_enable=False,  # the boundary reports errors; locals could hold tokens
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -26,7 +26,7 @@ from trigon_sync.config import (
     parse_config,
 )
 from trigon_sync.connections import make_uku_client, trigon_client, trigon_wire
-from trigon_sync.errors import UsageError
+from trigon_sync.errors import PartialFailure, UsageError
 from trigon_sync.http import RetryPolicy
 from trigon_sync.secrets import (
     STORE_KINDS,
@@ -104,7 +104,12 @@ def _read_secret(*, from_stdin: bool, prompt: str, option: str) -> str:
 
 def _read_secret_text(*, from_stdin: bool, prompt: str, option: str) -> str:
     if from_stdin:
-        value = typer.get_text_stream("stdin").readline().rstrip("\r\n")
+        try:
+            value = typer.get_text_stream("stdin").readline().rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise UsageError(
+                f"{option}: stdin is not UTF-8 text", hint="pipe the value in as UTF-8"
+            ) from None
         if not value:
             raise UsageError(f"{option} was given but stdin had no line to read")
         return value
@@ -381,9 +386,7 @@ def connect(
     offer_uku = not as_json and output.is_interactive() and not _uku_connected(config, store)
     if offer_uku and typer.confirm("Uku is not connected yet. Connect it now?", default=True):
         connect_uku(key_stdin=False, company=None, uku_url=None, token_store=kind)
-    problem = reach_problem(reach)
-    if problem is not None:
-        raise problem
+    _reach_outcome(reach)
 
 
 def _check_connection(config: Config, *, as_json: bool) -> None:
@@ -397,8 +400,16 @@ def _check_connection(config: Config, *, as_json: bool) -> None:
         markup=False,
     )
     _render_reach(reach, as_json=as_json)
+    _reach_outcome(reach)
+
+
+def _reach_outcome(reach: Reach) -> None:
+    """No firm at all fails; firms without View are a warning: the connection itself works
+    and is kept (exit 0), and `status`/`doctor` keep reporting the firms until fixed."""
     problem = reach_problem(reach)
-    if problem is not None:
+    if isinstance(problem, PartialFailure):
+        output.stderr.print(f"warning: {problem}", markup=False, soft_wrap=True)
+    elif problem is not None:
         raise problem
 
 

@@ -47,6 +47,7 @@ from trigon_sync.client_import import (
 from trigon_sync.config import Config, load_config
 from trigon_sync.connections import trigon_client, uku_client
 from trigon_sync.errors import PartialFailure, UsageError
+from trigon_sync.ignored import ignore, staged_firms, unignore
 from trigon_sync.importer import Action, Flag, ImportPlan, PlanRow, select_rows
 from trigon_sync.register import RegisterIndex
 from trigon_sync.register_source import choose_register, fresh_register, register_url
@@ -59,6 +60,7 @@ IMPORT_EXAMPLE = (
 CONFIRM_EXAMPLE = "Example: trigon-sync confirm --skip 10137319 --manager mari@firm.ee"
 CLIENTS_EXAMPLE = "Example: trigon-sync clients --json"
 UNLINK_EXAMPLE = "Example: trigon-sync unlink 10137319 --yes"
+IGNORE_EXAMPLE = "Example: trigon-sync ignore f13"
 NEXT_STEPS = "Next: assign managers and workflows in Uku; then `trigon-sync map-fields`."
 REGISTER_NOT_CHECKED = (
     "Business Register not checked (no register file): only check digits were verified. "
@@ -132,24 +134,34 @@ def import_clients(
         None,
         "--register",
         metavar="FILE",
-        help="The Business Register zip to check codes against (default: \\[register] file "
+        help="The Business Register zip to check codes against (default: [register] file "
         "in config, else the downloaded copy, fetched when missing or older than "
-        "\\[register] max_age_days, 7 by default).",
+        "[register] max_age_days, 7 by default).",
         dir_okay=False,
     ),
     no_download: bool = typer.Option(
         False,
         "--no-register-download",
         help="Do not download the register file; use what is there (or check digits only). "
-        "Config: \\[register] download = false.",
+        "Config: [register] download = false.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per firm."),
+    owners: list[str] = typer.Option(
+        [],
+        "--owner",
+        metavar="CODE=FIRM_ID",
+        help="For a registration code several Trigon firms share: the Trigon firm that owns "
+        "it (it is imported; the others stay conflicts). Repeatable.",
+    ),
 ) -> None:
     """Read Trigon firms and Uku clients, plan the import and stage it for `confirm`.
 
     Nothing is written to Uku. Rows are matched on the registration code; conflicts
-    (shared or missing codes) need a human and are never applied.
+    (shared or missing codes) need a human and are never applied, unless --owner says
+    which firm a shared code belongs to. `trigon-sync ignore` keeps a firm you leave out
+    from being announced every month.
     """
+    chosen = dict(_owner(text) for text in owners)
     config = load_config()
     index = register_index(register, config, download=not no_download)  # bad file: fail first
     with locked_state() as session:
@@ -158,16 +170,29 @@ def import_clients(
             uku_client(config) as uku,
             _reading_progress() as step,
         ):
-            plan = build_plan(trigon, uku, session.state, index, on_step=step)
+            plan = build_plan(trigon, uku, session.state, index, on_step=step, owners=chosen)
         stage_plan(session.state, plan, clock.now())
         session.save()
+        ignored = set(session.state.ignored)
     if as_json:
-        output.print_json(plan.to_json())
+        output.print_json(
+            [{**row, "ignored": row["trigon_id"] in ignored} for row in plan.to_json()]
+        )
         if not plan.register_checked:
             output.stderr.print(f"note: {REGISTER_NOT_CHECKED}", markup=False)
         return
-    output.stdout.print(_plan_table(plan))
+    output.stdout.print(_plan_table(plan, ignored))
     _print_plan_summary(plan)
+
+
+def _owner(text: str) -> tuple[str, str]:
+    code, sep, firm = text.partition("=")
+    if not sep or not code.strip() or not firm.strip():
+        raise UsageError(
+            f"--owner {text!r} is not CODE=FIRM_ID",
+            hint="e.g. --owner 10137319=f13 (the Trigon firm id from import-clients)",
+        )
+    return code.strip(), firm.strip()
 
 
 def _register_cell(row: PlanRow, checked: bool) -> Text:
@@ -178,7 +203,7 @@ def _register_cell(row: PlanRow, checked: bool) -> Text:
     return Text("✓", style="green")
 
 
-def _notes(row: PlanRow) -> Text:
+def _notes(row: PlanRow, ignored: bool = False) -> Text:
     notes = Text()
 
     def add(part: str, style: str = "") -> None:
@@ -186,6 +211,8 @@ def _notes(row: PlanRow) -> Text:
             notes.append("; ")
         notes.append(part, style=style)
 
+    if ignored:
+        add("ignored (`trigon-sync ignore --undo` to import it)", "dim")
     if row.action is Action.CONFLICT and row.reason:
         add(row.reason, "red")
     if row.has(Flag.BAD_CHECK_DIGIT):
@@ -199,7 +226,7 @@ def _notes(row: PlanRow) -> Text:
     return notes
 
 
-def _plan_table(plan: ImportPlan) -> Table:
+def _plan_table(plan: ImportPlan, ignored: set[str] | frozenset[str] = frozenset()) -> Table:
     table = Table(title="Client import plan (staged; nothing written to Uku yet)")
     table.add_column("☑", justify="center", no_wrap=True)
     table.add_column("Name", min_width=16)
@@ -215,7 +242,7 @@ def _plan_table(plan: ImportPlan) -> Table:
             Text(row.registration_code),
             Text(_ACTION_TEXT[row.action], style=_ACTION_STYLE[row.action]),
             _register_cell(row, plan.register_checked),
-            _notes(row),
+            _notes(row, row.trigon_id in ignored),
         )
     return table
 
@@ -480,9 +507,39 @@ def unlink_command(
     )
 
 
+def ignore_command(
+    firm: str = typer.Argument(
+        ..., metavar="CODE_OR_ID", help="The firm's registration code or Trigon id."
+    ),
+    undo: bool = typer.Option(False, "--undo", help="Stop ignoring it (announce it again)."),
+) -> None:
+    """Mark a Trigon firm you chose not to import, so run-monthly stops announcing it.
+
+    The firm stays in `import-clients` and `status` (as ignored); it gets no summary task.
+    Firms are looked up in the staged import plan, else in Trigon's firm list.
+    """
+    firms = None if undo else staged_firms(load_state())
+    if firms is None and not undo:
+        with trigon_client(load_config()) as trigon:
+            firms = [(f.id, f.name, f.registration_code or "") for f in trigon.list_firms()]
+    with locked_state() as session:
+        if undo:
+            entry = unignore(session.state, firm, clock.now())
+            message = f"{entry['name']} is announced again while it is not linked."
+        else:
+            entry = ignore(session.state, firms or [], firm, clock.now())
+            message = (
+                f"Ignored {entry['name']} ({entry['registration_code'] or 'no code'}): "
+                "run-monthly no longer announces it; `trigon-sync ignore --undo` reverses this."
+            )
+        session.save()
+    output.stdout.print(message, markup=False)
+
+
 def register(app: Any) -> None:
     """Add the import commands to the root app (one line in cli/app.py)."""
     app.command("import-clients", epilog=IMPORT_EXAMPLE)(import_clients)
     app.command("confirm", epilog=CONFIRM_EXAMPLE)(confirm)
     app.command("clients", epilog=CLIENTS_EXAMPLE)(clients)
     app.command("unlink", epilog=UNLINK_EXAMPLE)(unlink_command)
+    app.command("ignore", epilog=IGNORE_EXAMPLE)(ignore_command)

@@ -12,20 +12,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.prompt import Confirm, Prompt
 from rich.table import Table
 from rich.text import Text
 
-from trigon_sync import fields
+from trigon_sync import clock, fields, naming
 from trigon_sync.cli import output
 from trigon_sync.cli.params import date_value
 from trigon_sync.config import Config, edit_config, load_config, missing_for_monthly, parse_config
 from trigon_sync.connections import secret_store, uku_client
-from trigon_sync.dates import format_ee
-from trigon_sync.errors import ConfigError, UsageError
+from trigon_sync.dates import format_ee, parse_date
+from trigon_sync.errors import ConfigError, TrigonSyncError, UsageError
+from trigon_sync.journal import run_in_progress
 from trigon_sync.mapping import (
     MappingRow,
     Status,
@@ -38,9 +41,10 @@ from trigon_sync.mapping import (
     parse_assignment,
     resolve_topic,
 )
-from trigon_sync.schedule import ONE_DAY, RULE_KINDS, Run, ScheduleRule, next_run
+from trigon_sync.schedule import RULE_KINDS, Run
 from trigon_sync.secrets import UKU_API_KEY
 from trigon_sync.state import State, load_state
+from trigon_sync.timeline import timeline_for
 from trigon_sync.uku.client import UkuClient
 from trigon_sync.uku.models import CustomField, Topic
 
@@ -133,10 +137,19 @@ def map_fields(
             if topic is not None:
                 _, stored_topic = resolve_topic(topic, uku.list_topics())
             if interactive:
-                new_mapping = _interactive(config, uku_fields)
-                if new_mapping is None:
+                proposal = _interactive(config, uku, uku_fields)
+                changes = describe_changes(config, proposal)
+                if not changes:
                     output.stdout.print("Nothing was changed.", markup=False)
                     return
+                output.stdout.print("These settings will change:", markup=False)
+                for line in changes:
+                    output.stdout.print(f"  {line}", markup=False)
+                if not Confirm.ask("Save these changes?", console=output.stdout, default=True):
+                    output.stdout.print("Nothing was changed.", markup=False)
+                    return
+                new_mapping, stored_topic = proposal.mapping, proposal.topic
+                summary = proposal.summary
             elif mapping_change:
                 new_mapping = change_mapping(
                     config.fields, uku_fields, sets=sets, unsets=unset_keys
@@ -149,10 +162,12 @@ def map_fields(
     state = load_state()
     if not as_json and {"schedule", "day", "first_import_date"} & summary.keys():
         _print_next_import(config, state)
-        if "first_import_date" in summary and state.last_period_end is not None:
+        counted = state.last_period_end
+        if "first_import_date" in summary and (counted is not None or run_in_progress(state)):
+            reached = f"reached {format_ee(counted)}" if counted else "started"
             output.stdout.print(
-                f"Note: counting already reached {format_ee(state.last_period_end)}; the first "
-                "import date only matters before the first run.",
+                f"Note: the first import date no longer has an effect: counting already "
+                f"{reached}, and the next window starts where the last one ended.",
                 markup=False,
             )
     _show(config, state, as_json=as_json)
@@ -218,8 +233,13 @@ def _write(
             section.update(summary)
 
 
-def _interactive(config: Config, uku_fields: Sequence[CustomField]) -> dict[str, Target] | None:
-    """Ask for each Trigon field in turn; the new mapping, or None when not saved."""
+def _interactive(config: Config, uku: UkuClient, uku_fields: Sequence[CustomField]) -> Proposal:
+    """Walk through the settings, starting from the current ones; Enter keeps each value.
+
+    Every Trigon field is asked in turn (Enter keeps its current target, also an
+    unmapped one); then the summary settings still missing (title, topic, schedule,
+    first import date) are asked, Enter leaving each unset.
+    """
     console = output.stdout
     choices = count_fields(uku_fields)
     if not choices:
@@ -233,27 +253,40 @@ def _interactive(config: Config, uku_fields: Sequence[CustomField]) -> dict[str,
     console.print(menu)
     console.print(
         "For each Trigon field type the number of its Uku field, '-' to not import it, "
-        "or Enter to accept the choice in brackets (the current one, else a field of "
-        "the same name).",
+        "or Enter to keep the current setting (shown in brackets).",
         markup=False,
     )
-    current = {row.field.key: row.uku_field for row in mapping_rows(config.fields, uku_fields)}
-    chosen: dict[str, CustomField | None] = {}
+    rows = {row.field.key: row for row in mapping_rows(config.fields, uku_fields)}
+    mapping: dict[str, Target] = {}
+    receives: dict[int, str] = {}  # Uku field id -> the Trigon key it now receives
     for trigon_field in fields.FIELDS:
-        taken = [v for v in chosen.values() if v is not None]
-        suggested = _suggestion(trigon_field, current.get(trigon_field.key), choices, taken)
-        default = str(choices.index(suggested) + 1) if suggested is not None else "-"
+        row = rows[trigon_field.key]
+        current = _current_text(row, choices)
+        hint = _same_name_hint(trigon_field, choices) if row.target is None else ""
         while True:
             answer = Prompt.ask(
-                f"{trigon_field.label_en} / {trigon_field.label_et} [dim]({trigon_field.key})[/]",
+                f"{escape(trigon_field.label_en)} / {escape(trigon_field.label_et)} "
+                f"[dim]({trigon_field.key})[/] {escape(f'[{current}]{hint}')}",
                 console=console,
-                default=default,
+                default="",
+                show_default=False,
             ).strip()
+            if answer == "":
+                if row.target is not None:
+                    mapping[trigon_field.key] = row.target
+                    if row.uku_field is not None:
+                        receives.setdefault(row.uku_field.id, trigon_field.key)
+                break
             picked = _pick(answer, choices)
             if picked is False:
-                console.print(f"Type a number from 1 to {len(choices)}, or '-'.", markup=False)
+                console.print(
+                    f"Type a number from 1 to {len(choices)}, '-', or Enter.", markup=False
+                )
                 continue
-            owner = next((k for k, v in chosen.items() if v is not None and v == picked), None)
+            if picked is None:
+                break
+            assert isinstance(picked, CustomField)  # noqa: S101 - _pick's third case
+            owner = receives.get(picked.id)
             if owner is not None:
                 console.print(
                     f"That Uku field already receives {fields.by_key(owner).label_en}; "
@@ -261,31 +294,131 @@ def _interactive(config: Config, uku_fields: Sequence[CustomField]) -> dict[str,
                     markup=False,
                 )
                 continue
-            chosen[trigon_field.key] = picked if isinstance(picked, CustomField) else None
+            receives[picked.id] = trigon_field.key
+            if picked == row.uku_field and row.target is not None:
+                mapping[trigon_field.key] = row.target  # same field: keep how it was written
+            else:
+                mapping[trigon_field.key] = (
+                    picked.name if _unique_name(picked, uku_fields) else picked.id
+                )
             break
-    mapping: dict[str, Target] = {
-        key: uku_field.name if _unique_name(uku_field, uku_fields) else uku_field.id
-        for key, uku_field in chosen.items()
-        if uku_field is not None
-    }
-    if not Confirm.ask("Save this mapping?", console=console, default=True):
-        return None
-    return mapping
+    return Proposal(
+        mapping=mapping, topic=_ask_topic(config, uku), summary=_ask_missing_summary(config)
+    )
 
 
-def _suggestion(
-    trigon_field: fields.TrigonField,
-    current: CustomField | None,
-    choices: Sequence[CustomField],
-    taken: Sequence[CustomField],
-) -> CustomField | None:
-    """The default answer: the current target, else the free Uku field named like the count."""
-    if current in choices and current not in taken:
-        return current
-    if current is not None:
+@dataclass(frozen=True)
+class Proposal:
+    """What interactive map-fields would write: the whole mapping and the summary changes."""
+
+    mapping: dict[str, Target]
+    topic: Target | None
+    summary: dict[str, Any]
+
+
+def _current_text(row: MappingRow, choices: Sequence[CustomField]) -> str:
+    if row.target is None:
+        return "not imported"
+    if row.uku_field is not None and row.uku_field in choices:
+        return f"{choices.index(row.uku_field) + 1} {row.uku_field.name}"
+    return f"{row.target} ✗ {_STATUS_TEXT[row.status][0]}"
+
+
+def _same_name_hint(trigon_field: fields.TrigonField, choices: Sequence[CustomField]) -> str:
+    """Point at an Uku field named like the count, without choosing it for the admin."""
+    label = naming.name_key(trigon_field.label_en)
+    same = next((f for f in choices if naming.name_key(f.name) == label), None)
+    return "" if same is None else f" (type {choices.index(same) + 1} for the field of that name)"
+
+
+def _ask_topic(config: Config, uku: UkuClient) -> Target | None:
+    """Ask for the summary task's topic when none is set; Enter leaves it unset."""
+    if config.summary.topic is not None:
         return None
-    label = trigon_field.label_en.casefold()
-    return next((f for f in choices if f.name.strip().casefold() == label and f not in taken), None)
+    topics = uku.list_topics()
+    console = output.stdout
+    names = ", ".join(t.name for t in topics[:10]) or "none"
+    while True:
+        answer = Prompt.ask(
+            escape(f"Uku topic of the summary tasks (name or id; topics: {names}) [not set]"),
+            console=console,
+            default="",
+            show_default=False,
+        ).strip()
+        if not answer:
+            return None
+        try:
+            return resolve_topic(answer, topics)[1]
+        except UsageError as exc:
+            console.print(exc.message, markup=False)
+
+
+def _ask_missing_summary(config: Config) -> dict[str, Any]:
+    """Ask for the title, schedule and first import date that are not set yet."""
+    console = output.stdout
+    summary = config.summary
+    answers: dict[str, Any] = {}
+
+    def ask(question: str, check: Any) -> None:
+        while True:
+            answer = Prompt.ask(
+                escape(f"{question} [not set]"), console=console, default="", show_default=False
+            ).strip()
+            if not answer:
+                return
+            try:
+                answers.update(check(answer))
+                return
+            except UsageError as exc:
+                console.print(exc.message, markup=False)
+
+    def schedule(answer: str) -> dict[str, Any]:
+        kind = RULE_KINDS[int(answer) - 1] if answer in {"1", "2", "3"} else answer
+        day = None
+        if kind == DAY_RULE:
+            text = Prompt.ask("Day of the following month (1-31)", console=console).strip()
+            day = int(text) if text.isascii() and text.isdigit() else 0
+            if not 1 <= day <= 31:
+                raise UsageError(f"{text!r} is not a day from 1 to 31")
+        return _summary_changes(config, None, kind, day, None, None)
+
+    def first(answer: str) -> dict[str, Any]:
+        return {"first_import_date": parse_date(answer)}
+
+    if summary.task_title is None:
+        ask(
+            "Summary task title ({period} becomes YYYY-MM)",
+            lambda a: _summary_changes(config, a, None, None, None, None),
+        )
+    if summary.schedule is None:
+        kinds = ", ".join(f"{n} {kind}" for n, kind in enumerate(RULE_KINDS, start=1))
+        ask(f"Schedule ({kinds})", schedule)
+    if summary.first_import_date is None:
+        ask("First import date (DD.MM.YYYY)", first)
+    return answers
+
+
+def describe_changes(config: Config, proposal: Proposal) -> list[str]:
+    """What saving ``proposal`` changes, one line each (added, removed, changed)."""
+    lines: list[str] = []
+    for key in fields.KEYS:
+        before, after = config.fields.get(key), proposal.mapping.get(key)
+        if before == after:
+            continue
+        if before is None:
+            lines.append(f"added: {key} -> {after!r}")
+        elif after is None:
+            lines.append(f"removed: {key} (was {before!r})")
+        else:
+            lines.append(f"changed: {key}: {before!r} -> {after!r}")
+    if proposal.topic is not None:
+        lines.append(f"added: summary.topic -> {proposal.topic!r}")
+    for key, value in proposal.summary.items():
+        if value is None:
+            continue
+        shown = format_ee(value) if isinstance(value, dt.date) else repr(value)
+        lines.append(f"added: summary.{key} -> {shown}")
+    return lines
 
 
 def _pick(answer: str, choices: Sequence[CustomField]) -> CustomField | bool | None:
@@ -298,25 +431,19 @@ def _pick(answer: str, choices: Sequence[CustomField]) -> CustomField | bool | N
 
 
 def _unique_name(uku_field: CustomField, uku_fields: Sequence[CustomField]) -> bool:
-    name = uku_field.name.strip().casefold()
-    return sum(f.name.strip().casefold() == name for f in uku_fields) == 1
+    return not naming.find(uku_field.name, uku_fields).ambiguous
 
 
 # --------------------------------------------------------------------------- showing
 
 
-def next_import(config: Config, state: State) -> Run | None:
-    """The next scheduled run under the configured rule, or None when it cannot be known."""
-    rule: ScheduleRule | None = config.summary.schedule
-    if rule is None:
-        return None
-    if state.last_period_end is not None:
-        start = state.last_period_end + ONE_DAY
-    elif config.summary.first_import_date is not None:
-        start = config.summary.first_import_date
-    else:
-        return None
-    return next_run(rule, start, state.last_period)
+def next_import(config: Config, state: State, today: dt.date) -> Run | None:
+    """The run the next run-monthly starts with (timeline.py), or None when unknown."""
+    try:
+        line = timeline_for(config, state, today)
+    except TrigonSyncError:
+        return None  # a corrupt journal: run-monthly and status report it
+    return None if line is None else line.upcoming
 
 
 def _next_import_line(run: Run | None) -> str:
@@ -329,7 +456,7 @@ def _next_import_line(run: Run | None) -> str:
 
 
 def _print_next_import(config: Config, state: State) -> None:
-    output.stdout.print(_next_import_line(next_import(config, state)), markup=False)
+    output.stdout.print(_next_import_line(next_import(config, state, clock.today())), markup=False)
 
 
 @contextmanager
@@ -355,7 +482,7 @@ def _show(config: Config, state: State, *, as_json: bool) -> None:
         if topics is not None and config.summary.topic is not None
         else None
     )
-    run = next_import(config, state)
+    run = next_import(config, state, clock.today())
     if as_json:
         output.print_json(_show_json(config, rows, uku_fields, topic, topics is not None, run))
         return

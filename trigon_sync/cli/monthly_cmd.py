@@ -24,7 +24,7 @@ import typer
 from trigon_sync import clock, paths, skew
 from trigon_sync.cli.params import date_value, period_value
 from trigon_sync.config import Config, load_config
-from trigon_sync.errors import TrigonSyncError
+from trigon_sync.errors import TrigonSyncError, UsageError
 from trigon_sync.monthly_plan import (
     DONE_EARLIER,
     check_today,
@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 
 EXAMPLE = (
     "Example (cron, 00:30 Tallinn): trigon-sync run-monthly --quiet\n\n"
-    "Replay a missed night: trigon-sync run-monthly --today 29.11.2024 --dry-run"
+    "Replay a missed night: trigon-sync run-monthly --today 29.11.2024 --dry-run\n\n"
+    "Counts of the current window so far: trigon-sync run-monthly --preview"
 )
 LOG_NAME = "trigon-sync.log"
 RETRY_ATTEMPTS = 8
@@ -66,7 +67,8 @@ def run_monthly(
         False,
         "--quiet",
         "-q",
-        help="Print nothing on success (for cron); errors still go to stderr.",
+        help="Print nothing on success (for cron); errors, warnings, failed clients and "
+        "held-back periods still go to stderr, one line each.",
     ),
     rerun: str | None = typer.Option(
         None,
@@ -74,6 +76,12 @@ def run_monthly(
         metavar="YYYY-MM",
         parser=period_value,
         help="Re-count a completed period and update its tasks (never creates one).",
+    ),
+    preview: bool = typer.Option(
+        False,
+        "--preview",
+        help="Show the counts of the window the next import counts, so far (up to "
+        "yesterday); write nothing anywhere.",
     ),
     workers: int = typer.Option(
         8, "--workers", min=1, max=32, help="Clients counted in parallel (within rate limits)."
@@ -94,6 +102,12 @@ def run_monthly(
         behind = skew.behind_last_run(now, skew.last_recorded(state.history))
         if behind is not None:
             raise behind
+        if preview:
+            if rerun is not None or dry_run:
+                raise UsageError("--preview cannot be combined with --rerun or --dry-run")
+            result = _preview(config, state, day, workers=workers, silent=quiet or as_json)
+            _render(result, config, as_json=as_json, quiet=quiet, preview=True)
+            return
         due = 1
         if rerun is not None:
             rerun_target(state, rerun)  # a bad period fails before any connection is made
@@ -137,7 +151,7 @@ def run_monthly(
 
         render_auto_import(auto, as_json=as_json)
         _log(log_line(auto))
-    _render(result.result, as_json=as_json, quiet=quiet, auto=auto)
+    _render(result.result, config, as_json=as_json, quiet=quiet, auto=auto)
     halted = result.halted
     _log(_summary_line(result.result, time.monotonic() - started, halted=halted), strict=False)
     if halted is not None:
@@ -245,15 +259,9 @@ def _run(
 
     With ``[import] auto_import = "create"`` new Trigon firms are imported first (step 6).
     """
-    from trigon_sync import connections, monthly
-    from trigon_sync.http import RetryPolicy
+    from trigon_sync import monthly
 
-    policy = RetryPolicy(max_attempts=RETRY_ATTEMPTS)
-    store = connections.secret_store(config)
-    with (
-        connections.trigon_client(config, store, policy=policy) as trigon,
-        connections.uku_client(config, store, policy=policy) as uku,
-    ):
+    with _connected(config) as (trigon, uku):
         trusted = _trusted_today(trigon, uku, silent=silent)
         if explicit_day:
             check_today(day, trusted)
@@ -280,6 +288,52 @@ def _run(
             if progress:
                 progress.stop()
         return _Outcome(result, halt.reason, auto)
+
+
+@contextlib.contextmanager
+def _connected(config: Config) -> Iterator[tuple[TrigonClient, UkuClient]]:
+    """Both clients, with cron's patient retries; closed when the block ends."""
+    from trigon_sync import connections
+    from trigon_sync.http import RetryPolicy
+
+    policy = RetryPolicy(max_attempts=RETRY_ATTEMPTS)
+    store = connections.secret_store(config)
+    with (
+        connections.trigon_client(config, store, policy=policy) as trigon,
+        connections.uku_client(config, store, policy=policy) as uku,
+    ):
+        yield trigon, uku
+
+
+def _preview(
+    config: Config, state: Any, day: dt.date, *, workers: int, silent: bool
+) -> MonthlyResult:
+    """A dry run of the upcoming window cut off at yesterday (timeline.Timeline.preview)."""
+    from trigon_sync import monthly
+
+    window = schedule_for(config, state, day).preview()
+    if window is None:
+        raise UsageError(
+            f"no day of the next window is over yet on {day:%d.%m.%Y}",
+            hint="a preview counts from the window's first day up to yesterday; try tomorrow",
+        )
+    with _connected(config) as (trigon, uku):
+        _trusted_today(trigon, uku, silent=silent)
+        progress = _progress(silent)
+        try:
+            return monthly.MonthlyRun(
+                config,
+                trigon,
+                uku,
+                today=day,
+                now=clock.now,
+                workers=workers,
+                on_period=progress.on_period if progress else None,
+                on_client=progress.on_client if progress else None,
+            ).plan(state, [window])
+        finally:
+            if progress:
+                progress.stop()
 
 
 def _auto_import(
@@ -409,7 +463,13 @@ def _progress(silent: bool) -> _Bar | None:
 
 
 def _render(
-    result: MonthlyResult, *, as_json: bool, quiet: bool, auto: AutoImport | None = None
+    result: MonthlyResult,
+    config: Config,
+    *,
+    as_json: bool,
+    quiet: bool,
+    auto: AutoImport | None = None,
+    preview: bool = False,
 ) -> None:
     from trigon_sync import redact
     from trigon_sync.cli import output
@@ -418,9 +478,15 @@ def _render(
         output.stderr.print(
             f"warning: {output.plain(redact.scrub(warning))}", markup=False, soft_wrap=True
         )
+    if quiet:
+        for line in billing_lines(result):
+            output.stderr.print(output.plain(redact.scrub(line)), markup=False, soft_wrap=True)
     if as_json:
         if not quiet:
             doc = result.to_json()
+            if result.dry_run:
+                doc["dry_run"] = True  # a real run's document says false
+                doc["preview"] = preview
             if auto is not None:
                 doc["auto_import"] = auto.to_json()
             output.print_json(doc)
@@ -428,7 +494,7 @@ def _render(
     if quiet:
         return
     if result.dry_run:
-        _render_plan(result)
+        _render_plan(result, config, preview=preview)
         return
     from trigon_sync.dates import format_ee
 
@@ -465,12 +531,55 @@ def _render(
         )
 
 
-WIDE = 4
-"""More mapped fields than this are shown in one wrapped "Counts" column, not one each."""
+def billing_lines(result: MonthlyResult) -> list[str]:
+    """What cron mail must carry even with ``--quiet``: one line per failed client and per
+    period held back (unlinked firms come as a warning line of their own).
+
+    The exit code says something went wrong; these lines say which invoices it touches.
+    """
+    if result.dry_run:
+        return []
+    from trigon_sync.dates import format_ee
+
+    lines = [
+        f"failed: {o.link.name} ({o.link.registration_code or o.link.trigon_id}) in period "
+        f"{period.run.period}: {o.error}"
+        for period in result.periods
+        for o in period.failed
+    ]
+    open_periods = [p.run for p in result.periods if not p.complete]
+    for run in open_periods:
+        if result.rerun:
+            lines.append(
+                f"held back: the re-count of {run.period} is incomplete; its tasks may "
+                "hold the earlier counts until `run-monthly --rerun` succeeds"
+            )
+        else:
+            lines.append(
+                f"held back: period {run.period} ({format_ee(run.window_start)}–"
+                f"{format_ee(run.window_end)}) is not complete; the next run retries it"
+            )
+    blocker = open_periods[0].period if open_periods else "the one before"
+    lines.extend(
+        f"held back: period {run.period} (import day {format_ee(run.import_day)}) waits "
+        f"until {blocker} is complete"
+        for run in result.deferred
+    )
+    return lines
 
 
-def _render_plan(result: MonthlyResult) -> None:
+def _uku_name(config: Config, key: str) -> str:
+    """The Uku field a count goes into, as config.toml names it (map-fields stores the name
+    Uku spells, or the id when two Uku fields share a name)."""
+    target = config.fields.get(key)
+    return f"Uku field {target}" if isinstance(target, int) else str(target or key)
+
+
+def _render_plan(result: MonthlyResult, config: Config, *, preview: bool = False) -> None:
+    """The dry-run plan within 80 columns: per client its action (and why) and its counts
+    under Uku's field names, then a totals line per period."""
     from rich.table import Table
+    from rich.text import Text
 
     from trigon_sync import fields
     from trigon_sync.cli import output
@@ -479,34 +588,37 @@ def _render_plan(result: MonthlyResult) -> None:
     for period in result.periods:
         run = period.run
         keys = [k for k in fields.KEYS if any(k in o.plan.counts for o in period.outcomes)]
-        table = Table(
-            title=f"{run.period}: import day {format_ee(run.import_day)}, counts "
-            f"{format_ee(run.window_start)}–{format_ee(run.window_end)} (dry run: nothing written)",
-            title_justify="left",
+        output.stdout.print(
+            f"{run.period}: import day {format_ee(run.import_day)}, counts "
+            f"{format_ee(run.window_start)}–{format_ee(run.window_end)} "
+            + ("(preview, so far)" if preview else "(dry run)"),
+            markup=False,
         )
-        table.add_column("Client", min_width=16, overflow="fold")
-        table.add_column("Code", no_wrap=True)
-        table.add_column("Action", overflow="fold")
-        wide = len(keys) > WIDE
-        if wide:
-            table.add_column("Counts", overflow="fold")
-        else:
-            for key in keys:
-                table.add_column(fields.by_key(key).label_en, justify="right")
+        table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+        table.add_column("Action", no_wrap=True)
+        table.add_column("Client (registration code) and counts by Uku field", overflow="fold")
+        actions: dict[str, int] = {}
+        totals = dict.fromkeys(keys, 0)
         for outcome in period.outcomes:
             plan = outcome.plan
-            action = plan.action if not plan.reason else f"{plan.action}: {plan.reason}"
-            if wide:
-                cells = [", ".join(f"{k} {plan.counts[k]}" for k in keys if k in plan.counts)]
-            else:
-                cells = [str(plan.counts[k]) if k in plan.counts else "—" for k in keys]
-            table.add_row(
-                output.safe(plan.link.name),
-                output.safe(plan.link.registration_code),
-                output.safe(action),
-                *cells,
-            )
+            actions[plan.action] = actions.get(plan.action, 0) + 1
+            cell = Text(f"{plan.link.name} ({plan.link.registration_code or plan.link.trigon_id})")
+            if plan.reason:
+                cell.append(f": {plan.reason}")
+            counted = [k for k in keys if k in plan.counts]
+            if counted:
+                cell.append(
+                    "\n" + ", ".join(f"{_uku_name(config, k)} {plan.counts[k]}" for k in counted)
+                )
+            for k in counted:
+                totals[k] += plan.counts[k]
+            table.add_row(plan.action, cell)
         output.stdout.print(table)
+        done = ", ".join(f"{n} {action}" for action, n in actions.items()) or "no clients"
+        summed = (
+            "; " + ", ".join(f"{_uku_name(config, k)} {totals[k]}" for k in keys) if keys else ""
+        )
+        output.stdout.print(f"Totals: {done}{summed}", markup=False)
 
 
 def _summary_line(result: MonthlyResult, seconds: float, *, halted: str | None = None) -> str:

@@ -70,7 +70,7 @@ def update(
         None,
         "--url",
         help=f"Where to download the register's basic-data zip from (default: ${ENV_URL}, "
-        "else \\[register] url in config, else the register's own address).",
+        "else [register] url in config, else the register's own address).",
     ),
 ) -> None:
     """Download the current Business Register file into the home directory and index it."""
@@ -95,7 +95,7 @@ def check(
         None,
         "--register",
         metavar="FILE",
-        help="The register zip to use (default: \\[register] file in config, "
+        help="The register zip to use (default: [register] file in config, "
         "else the file `register update` downloaded).",
         dir_okay=False,
     ),

@@ -17,7 +17,8 @@ from trigon_sync.cli import output
 from trigon_sync.cli.params import date_value
 from trigon_sync.config import load_config, require_schedule
 from trigon_sync.dates import format_ee
-from trigon_sync.schedule import Run, project_runs
+from trigon_sync.monthly_plan import schedule_for
+from trigon_sync.schedule import Run
 from trigon_sync.state import load_state
 
 EXAMPLE = "Example: trigon-sync schedule --today 29.11.2024 --count 6 --json"
@@ -49,7 +50,8 @@ def schedule(
     rule, first_import_date = require_schedule(config)
     state = load_state()
     today = today or clock.today()
-    runs = project_runs(rule, first_import_date, state.last_period_end, state.last_period, count)
+    line = schedule_for(config, state, today)
+    runs = line.runs(count)
     if as_json:
         output.print_json(
             {
@@ -66,6 +68,13 @@ def schedule(
     else:
         period = f" (period {state.last_period})" if state.last_period else ""
         console.print(f"Counted up to {format_ee(state.last_period_end)}{period}.")
+    if line.open is not None:
+        console.print(
+            f"Period {line.open.period} was started and is not finished: run-monthly resumes "
+            f"its own window {format_ee(line.open.window_start)}–"
+            f"{format_ee(line.open.window_end)} first, whatever the schedule says now.",
+            markup=False,
+        )
     table = Table("Import day", "Counts from", "Counts to", "Period", "Due")
     for run in runs:
         table.add_row(

@@ -19,7 +19,7 @@ from trigon_sync.config import load_config
 from trigon_sync.dates import format_ee
 from trigon_sync.errors import BusyError, UsageError
 from trigon_sync.journal import run_in_progress
-from trigon_sync.schedule import next_run, period_of
+from trigon_sync.marker import plan_marker_move
 from trigon_sync.state import State, load_state, locked_state
 
 app = typer.Typer(
@@ -96,38 +96,27 @@ def set_last_period_end(
         "--period",
         metavar="YYYY-MM",
         parser=period_value,
-        help="Label of the last period already used (default: the period of a run on "
-        "DATE + 1 under the configured schedule).",
+        help="Label of the last period already used (default: the one before the period "
+        "the schedule gives a window starting DATE + 1).",
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
-    """Set the last counted day (and period label) so the next window starts after it."""
+    """Set the last day already counted elsewhere; the next run counts from the day after.
+
+    The next run is the first import day after DATE, under the first period label the
+    schedule gives that window, so no month is left without a task. Moving DATE back
+    over periods run-monthly finished is refused (use `run-monthly --rerun PERIOD`).
+    """
     today = clock.today()
-    if day >= today:
-        raise UsageError(
-            f"the last period end must be before today ({format_ee(today)}), not {format_ee(day)}",
-            hint="a window can only end on a day that is already over",
-        )
-    rule = load_config().summary.schedule
-    if period is None:
-        if rule is None:
-            raise UsageError(
-                "cannot work out the period label: no schedule in config.toml",
-                hint="pass --period YYYY-MM or set summary.schedule first",
-            )
-        period = period_of(rule, day + dt.timedelta(days=1))
+    config = load_config()
     before = load_state()
-    if run_in_progress(before):
-        raise UsageError(
-            "a monthly run is in progress (its journal is not empty)",
-            hint="let it finish before moving the window",
-        )
+    move = plan_marker_move(config, before, day, period, today)
     question = (
         f"Change last period end {_date_or_dash(before.last_period_end)} -> {format_ee(day)} "
-        f"and last period {before.last_period or '—'} -> {period}?"
+        f"and last period {before.last_period or '—'} -> {move.period}?"
     )
-    if rule is not None:
-        nxt = next_run(rule, day + dt.timedelta(days=1), period)
+    if move.next is not None:
+        nxt = move.next
         question += (
             f" The next run would be on {format_ee(nxt.import_day)}, counting "
             f"{format_ee(nxt.window_start)}–{format_ee(nxt.window_end)} (period {nxt.period})."
@@ -141,15 +130,16 @@ def set_last_period_end(
                 "state.toml changed while waiting for confirmation",
                 hint="nothing was changed; run the command again",
             )
+        plan_marker_move(config, state, day, move.period, today)  # finished since?
         state.record(
             clock.now(),
             "state set-last-period-end",
             "ok",
             last_period_end=day,
-            last_period=period,
+            last_period=move.period,
             previous_last_period_end=before.last_period_end,
             previous_last_period=before.last_period,
         )
-        state.complete_window(day, period)
+        state.complete_window(day, move.period)
         session.save()
-    output.stdout.print(f"Last period end set to {format_ee(day)} (period {period}).")
+    output.stdout.print(f"Last period end set to {format_ee(day)} (period {move.period}).")

@@ -23,7 +23,7 @@ from trigon_sync.cli.params import period_value
 from trigon_sync.config import Config, load_config
 from trigon_sync.dates import format_ee
 from trigon_sync.diagnostics import SYMBOLS, Check, Outcome, environment_checks, run_failures
-from trigon_sync.errors import ConfigError, TrigonSyncError
+from trigon_sync.errors import ConfigError, TrigonSyncError, UsageError
 from trigon_sync.explain import Explanation, Verdict, explain_client, read_journals
 from trigon_sync.state import load_state
 from trigon_sync.status import (
@@ -105,7 +105,14 @@ def _render_status(report: StatusReport) -> None:
         + (f"unmapped: {', '.join(unmapped)}" if unmapped else "none unmapped"),
     )
     linked = doc["clients"]["linked"]
-    _line("Clients", "unknown" if linked is None else f"{linked} linked")
+    ignored = doc["clients"]["ignored"]
+    clients_text = "unknown" if linked is None else f"{linked} linked"
+    if ignored:
+        names = ", ".join(
+            f"{i['name']} ({i.get('registration_code') or i['trigon_id']})" for i in ignored
+        )
+        clients_text += f"; {len(ignored)} Trigon firm(s) ignored (no task): {names}"
+    _line("Clients", clients_text)
     state = facts.state
     if state is not None:
         last = (
@@ -344,6 +351,8 @@ def explain_command(
     except ConfigError:
         config = None  # the schedule is unknown; past periods are still answered
     answer = explain_client(client, state, config, read_journals(state), clock.today(), period)
+    if answer.link is None and answer.staged is None:
+        raise UsageError(answer.summary)  # README: an unknown name is a usage error (exit 2)
     if as_json:
         output.print_json(answer.to_json())
     else:

@@ -157,7 +157,9 @@ class TrigonStore:
 
     def login(self, email: str, password: str, now: float) -> dict[str, Any]:
         user = self.users.get(email.strip().lower())
-        if user is None or not secrets.compare_digest(user.password, password):
+        # bytes: compare_digest refuses str with non-ASCII characters (õ, ä, ö, ü)
+        given, expected = password.encode("utf-8"), (user.password if user else "").encode("utf-8")
+        if user is None or not secrets.compare_digest(expected, given):
             raise ApiProblem(401, "INVALID_CREDENTIALS", "invalid email or password")
         self._check_user(user)
         return self._issue(user, "fam_" + secrets.token_hex(8), now)

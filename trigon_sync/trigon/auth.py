@@ -99,9 +99,12 @@ class TrigonWire:
         """A GET carrying the credentials ``headers`` an auth strategy built."""
         return self._send("GET", path, params=params, headers=dict(headers))
 
-    def auth_post(self, path: str, body: Mapping[str, Any]) -> ApiResponse:
-        """Login, refresh or revoke; repeated only if it surely did not reach Trigon."""
-        return self._send("POST", path, json_body=dict(body), retry=RetryMode.CONNECT_ONLY)
+    def auth_post(
+        self, path: str, body: Mapping[str, Any], *, retry: RetryMode = RetryMode.CONNECT_ONLY
+    ) -> ApiResponse:
+        """Login, refresh or revoke; by default repeated only if it surely did not reach
+        Trigon (a repeated refresh would present a token the first attempt rotated)."""
+        return self._send("POST", path, json_body=dict(body), retry=retry)
 
     def _send(self, method: str, path: str, **kwargs: Any) -> ApiResponse:
         method = method.upper()
@@ -161,7 +164,11 @@ def login(
     wire: TrigonWire, email: str, password: str, *, clock: Clock = time.monotonic
 ) -> TokenGrant:
     """Exchange email + password for tokens; the password is not kept anywhere."""
-    response = wire.auth_post("/auth/login", {"email": email, "password": password})
+    # A login changes nothing a repeat could double, so a 5xx is retried like a read and a
+    # failure never reads "may already have taken effect".
+    response = wire.auth_post(
+        "/auth/login", {"email": email, "password": password}, retry=RetryMode.REPEATABLE
+    )
     if response.ok:
         return _grant_from(response, clock)
     code = response.error_code

@@ -1,0 +1,57 @@
+"""The check every timeline test shares: each view says what run-monthly will do."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from trigon_sync import journal
+from trigon_sync.cli.mapfields_cmd import next_import
+from trigon_sync.config import Config
+from trigon_sync.explain import Verdict, explain_client
+from trigon_sync.monthly import _runs as run_monthly_runs
+from trigon_sync.schedule import Run
+from trigon_sync.state import State
+from trigon_sync.status import window_facts
+from trigon_sync.timeline import timeline
+
+D = dt.date
+
+
+def views_agree(cfg: Config, state: State, today: D, query: str = "Alpha") -> list[Run]:
+    """What run-monthly would do on ``today``, after checking every view says the same."""
+    runs = run_monthly_runs(cfg, state, today, None)
+    line = timeline(
+        cfg.summary.schedule,  # type: ignore[arg-type]
+        cfg.summary.first_import_date,  # type: ignore[arg-type]
+        state.last_period_end,
+        state.last_period,
+        journal.open_run(state),
+        today,
+    )
+    upcoming = runs[0] if runs else line.next
+    # status and doctor (doctor's local checks are status's)
+    status_next, overdue, error = window_facts(cfg, state, today)
+    assert error is None
+    assert status_next == upcoming
+    assert list(overdue) == [r for r in runs if r.import_day < today]
+    # map-fields
+    assert next_import(cfg, state, today) == upcoming
+    # schedule: the first len(runs) rows are the due ones, then the projection
+    shown = line.runs(len(runs) + 3)
+    assert shown[: len(runs)] == runs
+    assert all(r.import_day > today for r in shown[len(runs) :])
+    assert shown[len(runs)] == line.next
+    # explain: the open period, then every due one, then the next one
+    answers = explain_client(query, state, cfg, {}, today).periods
+    current = [
+        (a.period, a.import_day, a.window_start, a.window_end)
+        for a in answers
+        if a.verdict in {Verdict.PENDING, Verdict.FAILED, Verdict.DUE, Verdict.NOT_DUE}
+    ]
+    expected = [(r.period, r.import_day, r.window_start, r.window_end) for r in runs]
+    if not runs or runs[-1] != line.next:
+        expected.append(
+            (line.next.period, line.next.import_day, line.next.window_start, line.next.window_end)
+        )
+    assert current == expected
+    return runs
