@@ -43,6 +43,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "summary": ("task_title", "topic", "auto_complete", "first_import_date", "schedule", "day"),
     "fields": fields.KEYS,
     "register": ("file",),
+    "anomalies": ("spike_factor", "history_periods", "hold"),
 }
 _SECRET_KEYS = {"password", "token", "refresh_token", "access_token", "api_key", "key", "secret"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -100,6 +101,18 @@ class RegisterSettings:
 
 
 @dataclass(frozen=True)
+class AnomalySettings:
+    """When a count looks wrong before it is billed (anomalies.py), and whether to hold it."""
+
+    spike_factor: float = 10.0
+    """A count above this many times its trailing median is flagged."""
+    history_periods: int = 6
+    """How many earlier periods the trailing median (and the zero check) look at."""
+    hold: bool = False
+    """Hold a flagged client's task back until `trigon-sync accept` (off by default)."""
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything config.toml says, with defaults filled in."""
 
@@ -111,6 +124,7 @@ class Config:
     fields: Mapping[str, str | int] = field(default_factory=dict)
     """Trigon field key -> Uku task custom field: a name (text) or an id (integer)."""
     register: RegisterSettings = field(default_factory=RegisterSettings)
+    anomalies: AnomalySettings = field(default_factory=AnomalySettings)
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -279,6 +293,7 @@ class _Checker:
             summary=self._summary(sections.get("summary", {})),
             fields=self._fields(sections.get("fields", {})),
             register=self._register(sections.get("register", {}), path),
+            anomalies=self._anomalies(sections.get("anomalies", {})),
         )
 
     def _unknown_keys(self, section: str, table: Mapping[str, Any]) -> None:
@@ -492,6 +507,24 @@ class _Checker:
             return RegisterSettings()
         file = Path(text).expanduser()
         return RegisterSettings(file if file.is_absolute() else config_path.parent / file)
+
+    def _anomalies(self, table: Mapping[str, Any]) -> AnomalySettings:
+        default = AnomalySettings()
+        factor = table.get("spike_factor", default.spike_factor)
+        if isinstance(factor, bool) or not isinstance(factor, int | float) or factor <= 1:
+            self.add("anomalies.spike_factor", f"must be a number above 1, not {_kind(factor)}")
+            factor = default.spike_factor
+        periods = table.get("history_periods", default.history_periods)
+        if isinstance(periods, bool) or not isinstance(periods, int) or not 1 <= periods <= 60:
+            self.add(
+                "anomalies.history_periods", f"must be a whole number 1–60, not {_kind(periods)}"
+            )
+            periods = default.history_periods
+        hold = table.get("hold", default.hold)
+        if not isinstance(hold, bool):
+            self.add("anomalies.hold", f"must be true or false, not {_kind(hold)}")
+            hold = default.hold
+        return AnomalySettings(spike_factor=float(factor), history_periods=periods, hold=hold)
 
 
 def _kind(value: Any) -> str:

@@ -29,6 +29,7 @@ from trigon_sync.schedule import Run, due_runs, next_run, window_start
 from trigon_sync.state import ClientLink, State
 
 if TYPE_CHECKING:
+    from trigon_sync.anomalies import Flag
     from trigon_sync.uku.models import CustomField, Task, Topic
 
 Action = Literal["create", "update", "exists", "skip"]
@@ -280,6 +281,10 @@ class ClientPlan:
     complete: bool = False
     """Also mark the task finished (``auto_complete`` and it is not finished yet)."""
     reason: str | None = None
+    flags: tuple[Flag, ...] = ()
+    """Anomalies to look at before billing (review.py attaches them)."""
+    held: bool = False
+    """Not written until the admin accepts the flagged counts (``[anomalies] hold``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -288,6 +293,8 @@ class ClientPlan:
             "action": self.action,
             "counts": dict(self.counts),
             "reason": self.reason,
+            "flags": [flag.to_json() for flag in self.flags],
+            "held": self.held,
         }
 
 

@@ -68,6 +68,8 @@ COMMANDS: dict[str, tuple[str, Registrar]] = {
     "doctor": ("status_cmd", _module_register),
     "history": ("status_cmd", _module_register),
     "explain": ("status_cmd", _module_register),
+    "report": ("report_cmd", _module_register),
+    "accept": ("report_cmd", _module_register),
 }
 
 

@@ -200,6 +200,8 @@ def _render(result: MonthlyResult, *, as_json: bool, quiet: bool) -> None:
 
     for warning in result.warnings:
         output.stderr.print(f"warning: {warning}", markup=False, soft_wrap=True)
+    for line in flag_lines(result):  # billing-relevant: stderr, so cron mails it
+        output.stderr.print(line, markup=False, soft_wrap=True)
     if as_json:
         if not quiet:
             output.print_json(result.to_json())
@@ -281,6 +283,23 @@ def _render_plan(result: MonthlyResult) -> None:
                 cells = [str(plan.counts[k]) if k in plan.counts else "—" for k in keys]
             table.add_row(plan.link.name, plan.link.registration_code, action, *cells)
         output.stdout.print(table)
+
+
+def flag_lines(result: MonthlyResult) -> list[str]:
+    """One ``flag:`` line per client whose counts look wrong (held ones say so)."""
+    lines = []
+    for period in result.periods:
+        for outcome in period.outcomes:
+            plan = outcome.plan
+            if not plan.flags:
+                continue
+            what = "; ".join(flag.message for flag in plan.flags)
+            held = " — held, not written" if plan.held else ""
+            lines.append(
+                f"flag: {period.run.period} {plan.link.name} ({plan.link.registration_code}): "
+                f"{what}{held}"
+            )
+    return lines
 
 
 def _summary_line(result: MonthlyResult, seconds: float) -> str:
