@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from tests.cli.sandbox_home import Invoke
-from trigon_sync import fields, paths
+from trigon_sync import fields, ledger, paths
 from trigon_sync.cli.demo import _steps
+from trigon_sync.cli.report_cmd import sparkline
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import FaultConfig, Running, SandboxWorld, generate_seed, run_sandbox
 from trigon_sync.sandbox.register_file import write_register_zip
@@ -239,6 +240,10 @@ def test_a_client_losing_its_records_is_flagged_and_held_until_accepted(
     report = json.loads(cli("report", "--period", "2024-11", "--format", "json").stdout)
     flagged = [r for r in report["rows"] if r["flags"]]
     assert [(r["trigon_id"], r["flags"][0]["kind"]) for r in flagged] == [(firm, "drop")]
+    after = json.loads(cli("status", "--json").stdout)
+    assert [row["trigon_id"] for row in after["anomalies"]] == [firm]
+    check = next(c for c in after["checks"] if c["name"] == "counts.anomalies")
+    assert check["status"] == "warn" and link.name in check["detail"]
 
 
 def test_without_hold_the_flagged_client_is_written_and_named_in_the_summary(
@@ -269,3 +274,48 @@ def test_report_bad_input_is_one_line(cli: Invoke) -> None:
         assert "Traceback" not in result.output
     unknown = cli("accept", "99999999", "--period", "2024-10")
     assert unknown.exit_code == ExitCode.USAGE
+
+
+def _ledger_of_two_clients() -> None:
+    """Six months for two clients; Kuuse OÜ drops to zero in the last month."""
+    writer = ledger.LedgerWriter()
+    mapping = (("sales_invoices_created", "Müügiarved"),)
+    at = dt.datetime(2024, 12, 31, 0, 30, tzinfo=dt.UTC)
+    for month in range(7, 13):
+        period = f"2024-{month:02d}"
+        for firm, name, n in (("f1", "Kuuse OÜ", 0 if month == 12 else 40), ("f2", "Tamme AS", 5)):
+            writer.write(
+                period=period,
+                firm=firm,
+                registration_code=f"1000000{firm[1]}",
+                name=name,
+                uku_client=1,
+                task=month,
+                action="create",
+                mapping=mapping,
+                counts={"sales_invoices_created": n},
+                at=at,
+            )
+
+
+def test_chart_shows_the_office_months_and_a_flagged_client_first(cli: Invoke) -> None:
+    """--chart: a bar per month for the office, a sparkline per client, the drop marked."""
+    _ledger_of_two_clients()
+    result = cli("report", "--from", "2024-07", "--to", "2024-12", "--chart")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "the office" in out
+    for month in range(7, 13):
+        assert f"2024-{month:02d}" in out
+    clients = out[out.index("Per client") :]
+    assert clients.index("Kuuse OÜ") < clients.index("Tamme AS")  # flagged first
+    assert "2024-12: every count is 0" in clients
+    one = cli("report", "--from", "2024-07", "--to", "2024-12", "--chart", "--client", "10000002")
+    assert one.exit_code == 0, one.output
+    assert "Tamme AS" in one.stdout and "Kuuse" not in one.stdout
+
+
+def test_sparkline_scales_to_the_largest_month_and_leaves_zero_months_blank() -> None:
+    """A drop to zero is a gap, the busiest month the full block."""
+    assert sparkline([8, 4, 0, 1]) == "█▄ ▁"
+    assert sparkline([0, 0]) == "  "

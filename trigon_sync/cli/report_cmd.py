@@ -114,7 +114,7 @@ def report_command(
     if not result.rows:
         output.stderr.print(
             "Nothing written to Uku "
-            + (f"for {periods[0]}–{periods[-1]}" if periods else "yet")
+            + (f"for {_span(periods)}" if periods else "yet")
             + ": run-monthly records each client's counts here when it writes them.",
             markup=False,
             soft_wrap=True,
@@ -130,6 +130,10 @@ def report_command(
         if out is not None:
             raise UsageError("--output needs --format csv or json")
         _render_table(result)
+
+
+def _span(periods: Sequence[str]) -> str:
+    return periods[0] if len(periods) == 1 else f"{periods[0]}–{periods[-1]}"
 
 
 def _emit(text: str, out: Path | None, *, bom: bool) -> None:
