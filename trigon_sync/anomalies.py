@@ -54,6 +54,76 @@ def _usual(value: float) -> str:
     return f"{value:g}"
 
 
+def _drop(active: int, looked: int) -> Flag:
+    return Flag(
+        "drop",
+        f"every count is 0 after activity in {active} of the last {looked} period(s) "
+        "(lost View permission, or the firm moved to another Trigon user?)",
+    )
+
+
+def _spike(key: str, value: int, usual: float, looked: int, factor: float, label: str) -> Flag:
+    return Flag(
+        "spike",
+        f"{label} is {value}, over {factor:g}x its usual {_usual(usual)} (median of the last "
+        f"{looked} period(s); a bulk re-import in Trigon?)",
+        key=key,
+        count=value,
+        usual=float(usual),
+    )
+
+
+Row = Sequence[int | None]
+"""One period's counts aligned to a list of keys (None: that field was not written then)."""
+
+
+def flag_series(
+    keys: Sequence[str],
+    rows: Sequence[Row],
+    settings: AnomalySettings,
+    labels: Mapping[str, str] | None = None,
+    *,
+    start: int = 0,
+) -> list[tuple[Flag, ...]]:
+    """Flags for each of one client's periods (oldest first) from ``start`` on, each judged
+    against the up to ``history_periods`` rows before it.
+
+    Column-wise, so a report over thousands of clients and years stays fast: a count can
+    only be above ``factor`` times a non-zero median of whole numbers (at least 0.5) if it
+    is above ``factor / 2``, and never if it is at most ``factor`` times the window's
+    minimum; only what passes both is sorted for its median.
+    """
+    depth, factor = settings.history_periods, settings.spike_factor
+    names = labels or {}
+    found: list[list[Flag]] = [[] for _ in rows]
+    gaps = any(None in row for row in rows)
+    totals = [sum(v for v in row if v) for row in rows] if gaps else [sum(row) for row in rows]
+    for i in range(max(start, 1), len(rows)):
+        if totals[i] == 0 and any(v is not None for v in rows[i]):
+            window = totals[i - depth if i > depth else 0 : i]
+            active = sum(1 for t in window if t)
+            if active:
+                found[i].append(_drop(active, len(window)))
+    first = max(start, MIN_SPIKE_HISTORY)
+    half = factor / 2
+    for key, column in zip(keys, zip(*rows, strict=True), strict=True):
+        dense = not gaps or None not in column
+        for i in range(first, len(column)):
+            value = column[i]
+            if value is None or value <= half:
+                continue
+            window = column[i - depth if i > depth else 0 : i]
+            earlier = window if dense else [v for v in window if v is not None]
+            if len(earlier) < MIN_SPIKE_HISTORY or value <= factor * min(earlier):
+                continue
+            usual = statistics.median(earlier)
+            if usual > 0 and value > factor * usual:
+                found[i].append(
+                    _spike(key, value, usual, len(earlier), factor, names.get(key, key))
+                )
+    return [tuple(flags) for flags in found]
+
+
 def check(
     counts: Counts,
     history: Sequence[Counts],
@@ -65,41 +135,9 @@ def check(
     Only the last ``settings.history_periods`` entries of ``history`` are looked at;
     ``labels`` names the fields in messages (Trigon key -> Uku field name).
     """
-    recent = list(history[-settings.history_periods :]) if history else []
+    recent = list(history[-settings.history_periods :])
     if not counts or not recent:
         return ()
-    names = labels or {}
-    if all(value == 0 for value in counts.values()):
-        active = [c for c in recent if any(c.values())]
-        if active:
-            return (
-                Flag(
-                    "drop",
-                    f"every count is 0 after activity in {len(active)} of the last "
-                    f"{len(recent)} period(s) (lost View permission, or the firm moved to "
-                    "another Trigon user?)",
-                ),
-            )
-        return ()
-    flags: list[Flag] = []
-    if len(recent) < MIN_SPIKE_HISTORY:
-        return ()
-    factor = settings.spike_factor
-    for key, value in counts.items():
-        earlier = [c[key] for c in recent if key in c]
-        if len(earlier) < MIN_SPIKE_HISTORY or value <= factor * min(earlier):
-            continue  # cheap: the median is never below the minimum
-        usual = statistics.median(earlier)
-        if usual > 0 and value > factor * usual:
-            flags.append(
-                Flag(
-                    "spike",
-                    f"{names.get(key, key)} is {value}, over {factor:g}x its usual "
-                    f"{_usual(usual)} (median of the last {len(earlier)} period(s); a bulk "
-                    "re-import in Trigon?)",
-                    key=key,
-                    count=value,
-                    usual=float(usual),
-                )
-            )
-    return tuple(flags)
+    keys = list(counts)
+    rows = [[c.get(k) for k in keys] for c in [*recent, counts]]
+    return flag_series(keys, rows, settings, labels, start=len(rows) - 1)[-1]

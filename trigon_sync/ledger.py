@@ -28,12 +28,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import operator
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from trigon_sync import paths
 
@@ -51,9 +52,13 @@ def fields_id(mapping: FieldMap) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
 
 
-@dataclass(frozen=True)
-class Written:
-    """One client's counts as written to Uku for one period, under the field names of then."""
+class Written(NamedTuple):
+    """One client's counts as written to Uku for one period, under the field names of then.
+
+    A named tuple with the counts as a tuple aligned to ``keys`` (shared by every line of
+    one mapping): a report over years handles 100,000s of these, and column sums over
+    tuples run at C speed.
+    """
 
     period: str
     firm: str
@@ -62,11 +67,22 @@ class Written:
     uku_client: int
     task: int
     action: str
-    counts: Mapping[str, int]
-    """Trigon field key -> count."""
-    names: Mapping[str, str]
-    """Trigon field key -> the Uku field name it was written into."""
+    keys: tuple[str, ...]
+    """The Trigon field keys, in the order of ``values``."""
+    values: tuple[int, ...]
+    columns: tuple[str, ...]
+    """The Uku field names the values were written into, in the order of ``values``."""
     at: str
+
+    @property
+    def names(self) -> dict[str, str]:
+        """Trigon field key -> the Uku field name it was written into."""
+        return dict(zip(self.keys, self.columns, strict=True))
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Trigon field key -> count."""
+        return dict(zip(self.keys, self.values, strict=True))
 
 
 @dataclass
@@ -82,18 +98,32 @@ class Ledger:
     def periods(self) -> list[str]:
         return sorted({period for _, period in self.writes})
 
-    def by_firm(self) -> dict[str, dict[str, Written]]:
-        """firm -> period -> write (periods in ascending order)."""
-        found: dict[str, dict[str, Written]] = {}
-        for firm, period in sorted(self.writes, key=lambda k: k[1]):
-            found.setdefault(firm, {})[period] = self.writes[(firm, period)]
+    def by_firm(self) -> dict[str, list[Written]]:
+        """firm -> its writes, oldest period first."""
+        found: dict[str, list[Written]] = {}
+        for write in self.writes.values():
+            found.setdefault(write.firm, []).append(write)
+        period = operator.itemgetter(0)  # Written.period
+        for writes in found.values():
+            writes.sort(key=period)
         return found
 
 
-def _parse_lines(text: str) -> list[Any]:
-    """Every complete line as a JSON value: one fast parse, line by line if one is broken."""
+WRITE_PREFIX = '["w","'
+"""Every write line starts so, then its period: lines can be skipped by period unparsed."""
+
+
+def _parse_lines(text: str, since: str | None = None) -> list[Any]:
+    """Every complete line as a JSON value (write lines of periods before ``since``
+    skipped unparsed): one fast parse, line by line if one is broken."""
     lines = text.split("\n")
-    complete = [line for line in lines[:-1] if line.strip()]  # the last piece has no newline
+    start = len(WRITE_PREFIX)
+    complete = [
+        line
+        for line in lines[:-1]  # the last piece has no newline: torn or empty
+        if line.strip()
+        and (since is None or not line.startswith(WRITE_PREFIX) or line[start : start + 7] >= since)
+    ]
     try:
         return json.loads("[" + ",".join(complete) + "]")  # type: ignore[no-any-return]
     except ValueError:
@@ -106,35 +136,49 @@ def _parse_lines(text: str) -> list[Any]:
         return values
 
 
-def load(path: Path | None = None) -> Ledger:
-    """Read the ledger (empty when there is none); malformed lines are skipped."""
+def newest_period(path: Path | None = None) -> str | None:
+    """The latest period any write is recorded for (a scan of line prefixes, no parsing)."""
+    try:
+        text = (path or ledger_file()).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    start = len(WRITE_PREFIX)
+    found = [
+        line[start : start + 7]
+        for line in text.split("\n")[:-1]
+        if line.startswith(WRITE_PREFIX) and line[start + 7 : start + 8] == '"'
+    ]
+    return max(found, default=None)
+
+
+def load(path: Path | None = None, *, since: str | None = None) -> Ledger:
+    """Read the ledger (empty when there is none); malformed lines are skipped.
+
+    ``since`` (a period) leaves out the writes of earlier periods, for a report or status
+    that looks only at recent months.
+    """
     try:
         text = (path or ledger_file()).read_text(encoding="utf-8")
     except FileNotFoundError:
         return Ledger()
-    maps: dict[str, FieldMap] = {}
+    maps: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
     ledger = Ledger()
-    for value in _parse_lines(text):
+    writes = ledger.writes
+    for value in _parse_lines(text, since):
         try:
             if isinstance(value, dict):
                 doc = value["fields"]
-                maps[str(doc["id"])] = tuple((str(k), str(n)) for k, n in doc["map"])
+                pairs = [(str(k), str(n)) for k, n in doc["map"]]
+                maps[str(doc["id"])] = (tuple(k for k, _ in pairs), tuple(n for _, n in pairs))
                 ledger.field_ids.add(str(doc["id"]))
             elif value[0] == "w":
                 _, period, firm, code, name, client, task, action, fid, counts, at = value
-                mapping = maps[fid]
-                ledger.writes[(firm, period)] = Written(
-                    period=period,
-                    firm=firm,
-                    registration_code=code,
-                    name=name,
-                    uku_client=client,
-                    task=task,
-                    action=action,
-                    counts={key: n for (key, _), n in zip(mapping, counts, strict=True)},
-                    names=dict(mapping),
-                    at=at,
-                )
+                keys, columns = maps[fid]
+                if len(counts) != len(keys):
+                    continue
+                writes[(firm, period)] = Written(
+                    period, firm, code, name, client, task, action, keys, tuple(counts), columns, at
+                )  # fmt: skip
             elif value[0] == "a":
                 ledger.accepted.add((str(value[2]), str(value[1])))
         except (KeyError, IndexError, TypeError, ValueError):

@@ -13,6 +13,8 @@ renders it as a table, CSV or JSON.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,39 +28,70 @@ from trigon_sync.ledger import Ledger, Written
 _ORDER = {key: index for index, key in enumerate(fields.KEYS)}
 
 
+@functools.lru_cache(maxsize=1024)
 def previous_period(period: str) -> str:
+    """``2024-01`` -> ``2023-12`` (cached: a report asks for the same few months 100,000 times)."""
     return format_period(add_months(parse_period(period), -1))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Row:
     """One client in one period: the counts under their Uku field names."""
 
-    period: str
-    firm: str
-    name: str
-    registration_code: str
-    task: int
-    values: Mapping[str, int]
-    """Uku field name -> count."""
-    change: Mapping[str, int] | None
-    """Uku field name -> count minus the client's previous month (None: no previous month)."""
+    write: Written
+    previous: Written | None
+    """The client's write of the month before (for the change), if there is one."""
     flags: tuple[anomalies.Flag, ...] = ()
 
     @property
+    def period(self) -> str:
+        return self.write.period
+
+    @property
+    def firm(self) -> str:
+        return self.write.firm
+
+    @property
+    def name(self) -> str:
+        return self.write.name
+
+    @property
+    def registration_code(self) -> str:
+        return self.write.registration_code
+
+    @property
+    def values(self) -> dict[str, int]:
+        """Uku field name -> count."""
+        return _values(self.write)
+
+    @property
     def total(self) -> int:
-        return sum(self.values.values())
+        return sum(self.write.values)
+
+    @property
+    def change(self) -> dict[str, int] | None:
+        """Uku field name -> count minus the previous month's (None: no previous month)."""
+        previous = self.previous
+        if previous is None:
+            return None
+        write = self.write
+        if previous.keys is write.keys:  # one mapping: subtract the tuples
+            return dict(
+                zip(write.columns, map(operator.sub, write.values, previous.values), strict=True)
+            )
+        return _change(self.values, _values(previous))
 
     def to_json(self) -> dict[str, Any]:
+        write = self.write
         return {
-            "period": self.period,
-            "trigon_id": self.firm,
-            "name": self.name,
-            "registration_code": self.registration_code,
-            "task_id": self.task,
-            "counts": dict(self.values),
-            "change": None if self.change is None else dict(self.change),
-            "flags": [flag.to_json() for flag in self.flags],
+            "period": write.period,
+            "trigon_id": write.firm,
+            "name": write.name,
+            "registration_code": write.registration_code,
+            "task_id": write.task,
+            "counts": dict(zip(write.columns, write.values, strict=True)),
+            "change": self.change,
+            "flags": [flag.to_json() for flag in self.flags] if self.flags else [],
         }
 
 
@@ -98,6 +131,16 @@ class Report:
         }
 
 
+def history_start(periods: Sequence[str], settings: AnomalySettings) -> str | None:
+    """The earliest period a report over ``periods`` needs from the ledger: its flags look
+    back ``history_periods`` writes, and its first change one month (a gap of months
+    without writes is looked over, within twice the history)."""
+    if not periods:
+        return None
+    back = parse_period(periods[0])
+    return format_period(add_months(back, -(2 * settings.history_periods + 1)))
+
+
 def period_range(
     ledger_periods: Sequence[str], start: str | None, end: str | None
 ) -> tuple[str, ...]:
@@ -121,13 +164,26 @@ def period_range(
 
 
 def _values(write: Written) -> dict[str, int]:
-    return {write.names[key]: count for key, count in write.counts.items()}
+    return dict(zip(write.columns, write.values, strict=True))
 
 
 def _change(now: Mapping[str, int], before: Mapping[str, int] | None) -> dict[str, int] | None:
     if before is None:
         return None
     return {name: count - before.get(name, 0) for name, count in now.items()}
+
+
+def _series(writes: Sequence[Written]) -> tuple[Sequence[str], Sequence[Sequence[int | None]]]:
+    """One client's writes as rows aligned to one key list (None where a field was unmapped)."""
+    first = writes[0].keys
+    if all(w.keys is first for w in writes):
+        return first, [w.values for w in writes]
+    keys = sorted({k for w in writes for k in w.keys}, key=lambda k: _ORDER.get(k, len(_ORDER)))
+    rows = []
+    for w in writes:
+        counts = dict(zip(w.keys, w.values, strict=True))
+        rows.append([counts.get(k) for k in keys])
+    return keys, rows
 
 
 def build(
@@ -139,51 +195,52 @@ def build(
 ) -> Report:
     """The report over ``periods`` (ascending), for every client or only ``firms``."""
     wanted = set(periods)
-    rows: list[Row] = []
-    order: dict[str, tuple[int, int]] = {}
-    for firm, written in ledger.by_firm().items():
+    before = {previous_period(p): p for p in periods}
+    buckets: dict[str, list[Row]] = {period: [] for period in periods}
+    columns: dict[str, tuple[int, int]] = {}
+    mappings: dict[int, Mapping[str, str]] = {}
+    grouped = ledger.by_firm()
+    order = sorted(grouped, key=lambda firm: (grouped[firm][-1].name.casefold(), firm))
+    for firm in order:
+        writes = grouped[firm]
         if firms is not None and firm not in firms:
             continue
-        history: list[Mapping[str, int]] = []
-        for period, write in written.items():
-            if period in wanted:
-                values = _values(write)
-                before = written.get(previous_period(period))
-                labels = write.names
-                rows.append(
-                    Row(
-                        period=period,
-                        firm=firm,
-                        name=write.name,
-                        registration_code=write.registration_code,
-                        task=write.task,
-                        values=values,
-                        change=_change(values, _values(before) if before else None),
-                        flags=anomalies.check(write.counts, history, settings, labels),
-                    )
-                )
-                for key, name in write.names.items():
-                    order.setdefault(name, (_ORDER.get(key, len(_ORDER)), len(order)))
-            history.append(write.counts)
-    rows.sort(key=lambda r: (r.period, r.name.casefold(), r.firm))
-    columns = tuple(sorted(order, key=lambda name: order[name]))
-    totals = _totals(ledger, set(periods) | {previous_period(p) for p in periods}, firms)
+        chosen = [i for i, w in enumerate(writes) if w.period in wanted]
+        if not chosen:
+            continue
+        keys, series = _series(writes)
+        flags = anomalies.flag_series(keys, series, settings, writes[0].names, start=chosen[0])
+        by_period = {w.period: w for w in writes}
+        for i in chosen:
+            write = writes[i]
+            mappings.setdefault(id(write.keys), write.names)
+            previous = by_period.get(previous_period(write.period)) if before else None
+            buckets[write.period].append(Row(write, previous, flags[i]))
+    for names in mappings.values():
+        for key, name in names.items():
+            columns.setdefault(name, (_ORDER.get(key, len(_ORDER)), len(columns)))
+    rows = [row for period in periods for row in buckets[period]]  # by period, then name
+    ordered = tuple(sorted(columns, key=lambda name: columns[name]))
+    totals = _totals(ledger, wanted | set(before), firms)
     changes = {
         period: _change(totals[period], totals.get(previous_period(period)))
         if period in totals
         else None
         for period in periods
     }
-    return Report(tuple(periods), columns, tuple(rows), totals, changes)
+    return Report(tuple(periods), ordered, tuple(rows), totals, changes)
 
 
 def _totals(ledger: Ledger, periods: set[str], firms: set[str] | None) -> dict[str, dict[str, int]]:
+    """period -> Uku field name -> sum: column sums over the count tuples of each mapping."""
+    groups: dict[tuple[str, int], list[Written]] = {}
+    for write in ledger.writes.values():
+        if write.period in periods and (firms is None or write.firm in firms):
+            groups.setdefault((write.period, id(write.keys)), []).append(write)
     totals: dict[str, dict[str, int]] = {}
-    for (firm, period), write in ledger.writes.items():
-        if period not in periods or (firms is not None and firm not in firms):
-            continue
+    for (period, _), writes in groups.items():
         into = totals.setdefault(period, {})
-        for key, count in write.counts.items():
-            name = write.names[key]
-            into[name] = into.get(name, 0) + count
+        names = writes[0].columns
+        for name, column in zip(names, zip(*(w.values for w in writes), strict=True), strict=True):
+            into[name] = into.get(name, 0) + sum(column)
     return totals

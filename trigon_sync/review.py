@@ -48,8 +48,7 @@ class Review:
         self.dry_run = dry_run
         self.accepted = set(book.accepted)
         self.history: dict[str, dict[str, Mapping[str, int]]] = {
-            firm: {period: w.counts for period, w in periods.items()}
-            for firm, periods in book.by_firm().items()
+            firm: {w.period: w.counts for w in writes} for firm, writes in book.by_firm().items()
         }
         self.writer = writer or ledger.LedgerWriter(known=book.field_ids)
 

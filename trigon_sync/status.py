@@ -30,7 +30,7 @@ from trigon_sync.diagnostics import (
 )
 from trigon_sync.errors import ExitCode, TrigonSyncError
 from trigon_sync.journal import open_run
-from trigon_sync.report import Row
+from trigon_sync.report import Row, history_start
 from trigon_sync.report import build as build_report
 from trigon_sync.schedule import Run, due_runs, next_run, window_start
 from trigon_sync.secrets import (
@@ -265,13 +265,15 @@ def gather(today: dt.date, *, store: SecretStore | None = None) -> LocalFacts:
 
 def flagged_rows(config: Config | None) -> tuple[Row, ...]:
     """The newest period's ledger rows that carry an anomaly flag (local files only)."""
+    settings = config.anomalies if config is not None else AnomalySettings()
     try:
-        book = ledger.load()
+        newest = ledger.newest_period()
+        if newest is None:
+            return ()
+        book = ledger.load(since=history_start([newest], settings))
     except OSError:
         return ()
-    periods = book.periods()[-1:]
-    settings = config.anomalies if config is not None else AnomalySettings()
-    return tuple(build_report(book, periods, settings).flagged) if periods else ()
+    return tuple(build_report(book, [newest], settings).flagged)
 
 
 def anomaly_check(flagged: tuple[Row, ...]) -> Check:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from trigon_sync.cli.params import period_value
 from trigon_sync.config import AnomalySettings, load_config
 from trigon_sync.errors import ConfigError, UsageError
 from trigon_sync.explain import find_link
-from trigon_sync.report import Report, Row, build, period_range
+from trigon_sync.report import Report, Row, build, history_start, period_range
 from trigon_sync.review import HELD
 from trigon_sync.state import load_state, locked_state
 
@@ -108,9 +109,11 @@ def report_command(
         raise UsageError(f"--separator {separator!r} must be ';' or ','")
     if period is not None and (start is not None or end is not None):
         raise UsageError("--period cannot be combined with --from/--to", hint="use one of them")
-    book = ledger.load()
-    periods = period_range(book.periods(), period or start, period or end)
-    result = build(book, periods, _settings(), firms=_firms(client, book))
+    settings = _settings()
+    newest = ledger.newest_period()
+    periods = period_range([newest] if newest else [], period or start, period or end)
+    book = ledger.load(since=history_start(periods, settings))
+    result = build(book, periods, settings, firms=_firms(client, book))
     if not result.rows:
         output.stderr.print(
             "Nothing written to Uku "
@@ -125,11 +128,21 @@ def report_command(
     if fmt == "csv":
         _emit(to_csv(result, separator, totals=not no_totals), out, bom=True)
     elif fmt == "json":
-        _emit(output.to_json(result.to_json()) + "\n", out, bom=False)
+        _emit(to_json(result), out, bom=False)
     else:
         if out is not None:
             raise UsageError("--output needs --format csv or json")
         _render_table(result)
+
+
+def to_json(result: Report) -> str:
+    """The JSON document, one row per line: thousands of rows stay quick to write and read
+    (the C encoder; ``indent`` would fall back to the pure-Python one)."""
+    doc = result.to_json()
+    rows = doc.pop("rows")
+    head = json.dumps(doc, ensure_ascii=False)[:-1]
+    body = ",\n".join(json.dumps(row, ensure_ascii=False) for row in rows)
+    return f'{head}, "rows": [\n{body}\n]}}\n' if rows else f'{head}, "rows": []}}\n'
 
 
 def _span(periods: Sequence[str]) -> str:
@@ -152,23 +165,26 @@ def to_csv(result: Report, separator: str, *, totals: bool) -> str:
     """The spreadsheet: one row per client and period, the Uku field names as columns."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=separator, lineterminator="\r\n")
-    writer.writerow(["Period", "Client", "Registration code", *result.columns, "Flags"])
+    columns = result.columns
+    writer.writerow(["Period", "Client", "Registration code", *columns, "Flags"])
+    position = {name: i for i, name in enumerate(columns)}
+    plans: dict[int, list[int]] = {}  # one per mapping: where each count goes
     for row in result.rows:
-        writer.writerow(
-            [
-                row.period,
-                row.name,
-                row.registration_code,
-                *(row.values.get(c, "") for c in result.columns),
-                "; ".join(f.message for f in row.flags),
-            ]
-        )
+        write = row.write
+        plan = plans.get(id(write.keys))
+        if plan is None:
+            plan = plans[id(write.keys)] = [position[name] for name in write.columns]
+        cells: list[Any] = [""] * len(columns)
+        for at, count in zip(plan, write.values, strict=True):
+            cells[at] = count
+        flags = "; ".join(f.message for f in row.flags) if row.flags else ""
+        writer.writerow([write.period, write.name, write.registration_code, *cells, flags])
     if totals:
         for period in result.periods:
             total = result.totals.get(period)
             if total is None:
                 continue
-            writer.writerow([period, "Total", "", *(total.get(c, 0) for c in result.columns), ""])
+            writer.writerow([period, "Total", "", *(total.get(c, 0) for c in columns), ""])
             change = result.changes.get(period)
             if change is not None:
                 writer.writerow(
@@ -176,7 +192,7 @@ def to_csv(result: Report, separator: str, *, totals: bool) -> str:
                         period,
                         "Change vs previous month",
                         "",
-                        *(change.get(c, 0) for c in result.columns),
+                        *(change.get(c, 0) for c in columns),
                         "",
                     ]
                 )
