@@ -97,11 +97,11 @@ def report_command(
         None, "--output", "-o", metavar="FILE", dir_okay=False, help="Write to FILE, not stdout."
     ),
 ) -> None:
-    """The counts written to Uku per client and period, with totals and the change against
-    the previous month, and the anomaly flags. Reads local records only (no network).
+    """The counts written to Uku per client and period, with totals, the change against
+    the previous month and the anomaly flags. Reads local records only (no network).
 
-    Default: the newest period written. Columns are the Uku field names the counts were
-    written into.
+    Without --period/--from/--to: the newest period written.
+    Columns: the Uku field names the counts were written into.
     """
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
@@ -339,12 +339,14 @@ def accept_command(
         session.state.record(now, "accept", "ok", firm=link.trigon_id, period=period)
         session.save()
     code = link.registration_code or link.trigon_id
+    what = (
+        "the next run-monthly writes its task even though its counts are flagged"
+        if held
+        else "it was not held in the last run; if its counts are flagged, the next "
+        "run-monthly writes its task anyway"
+    )
     output.stdout.print(
-        f"Accepted {link.name} ({code}) for {period}: the next run-monthly writes its task "
-        "even though its counts are flagged."
-        + ("" if held else " (It was not held in the last run.)"),
-        markup=False,
-        soft_wrap=True,
+        f"Accepted {link.name} ({code}) for {period}: {what}.", markup=False, soft_wrap=True
     )
 
 
