@@ -16,6 +16,7 @@ from monthly_env import FIELD_NAME, Env, connect, link_firms, make_config, task_
 
 from trigon_sync import ledger
 from trigon_sync.config import AnomalySettings
+from trigon_sync.explain import explain_client, read_journals
 from trigon_sync.sandbox import SandboxWorld
 from trigon_sync.state import load_state
 
@@ -99,3 +100,16 @@ def test_a_spike_is_flagged_in_the_dry_run_and_held_until_accepted(env: Env) -> 
     done = env.run(D(2024, 12, 31), config=hold)
     assert not done.failed and done.periods[0].complete
     assert _uku(env, "2024-12")[firm]["sales_invoices_created"] >= 300
+
+
+def test_explain_shows_the_counts_a_rerun_wrote(env: Env) -> None:
+    """explain answers from local records; after --rerun that is the ledger's newest write."""
+    env.run(D(2024, 10, 31))
+    firm = sorted(load_state().links)[0]
+    env.world.add_record(firm, "sales_invoice", "2024-10-15T10:00:00+03:00")
+    env.run(D(2024, 12, 5), rerun="2024-10")
+    state = load_state()
+    answer = explain_client(firm, state, env.config, read_journals(state), D(2024, 12, 5))
+    [october] = [p for p in answer.periods if p.period == "2024-10"]
+    assert dict(october.counts) == _uku(env, "2024-10")[firm]
+    assert october.action == "create"  # how the task came to be, from the journal
