@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from monthly_env import FIELD_NAME, Env, connect, link_firms, make_config, task_counts
 
-from trigon_sync import ledger
+from trigon_sync import journal, ledger
 from trigon_sync.config import AnomalySettings
 from trigon_sync.explain import explain_client, read_journals
 from trigon_sync.sandbox import SandboxWorld
@@ -113,3 +113,23 @@ def test_explain_shows_the_counts_a_rerun_wrote(env: Env) -> None:
     [october] = [p for p in answer.periods if p.period == "2024-10"]
     assert dict(october.counts) == _uku(env, "2024-10")[firm]
     assert october.action == "create"  # how the task came to be, from the journal
+
+
+class Killed(BaseException):
+    """Stands in for the process dying (not an Exception: nothing may swallow it)."""
+
+
+def test_the_ledger_line_comes_before_the_journal_line(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed while journaling the first client: its write is already in the ledger (a
+    journal line without one would leave the report short once the run resumes past it)."""
+
+    def die(self: journal.PeriodJournal, entry: journal.Entry, at: dt.datetime) -> None:
+        raise Killed
+
+    monkeypatch.setattr(journal.PeriodJournal, "append", die)
+    with pytest.raises(Killed):
+        env.run(D(2024, 10, 31), workers=1)
+    written = [firm for (firm, period) in ledger.load().writes if period == "2024-10"]
+    assert len(written) == 1 and written[0] in _uku(env, "2024-10")
