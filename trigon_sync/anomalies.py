@@ -91,14 +91,15 @@ def flag_series(
     Column-wise, so a report over thousands of clients and years stays fast: a count can
     only be above ``factor`` times a non-zero median of whole numbers (at least 0.5) if it
     is above ``factor / 2``, and never if it is at most ``factor`` times the window's
-    minimum; only what passes both is sorted for its median.
+    minimum (so a column whose largest count is at most ``factor`` times its smallest has
+    none); only what passes is sorted for its median.
     """
     depth, factor = settings.history_periods, settings.spike_factor
     names = labels or {}
     found: list[list[Flag]] = [[] for _ in rows]
     gaps = any(None in row for row in rows)
     totals = [sum(v for v in row if v) for row in rows] if gaps else [sum(row) for row in rows]
-    for i in range(max(start, 1), len(rows)):
+    for i in range(max(start, 1), len(rows)) if 0 in totals[start:] else ():
         if totals[i] == 0 and any(v is not None for v in rows[i]):
             window = totals[i - depth if i > depth else 0 : i]
             active = sum(1 for t in window if t)
@@ -108,6 +109,12 @@ def flag_series(
     half = factor / 2
     for key, column in zip(keys, zip(*rows, strict=True), strict=True):
         dense = not gaps or None not in column
+        if first >= len(column):
+            break
+        if dense:  # two C-level calls rule out most columns (see the docstring)
+            top = max(column[first:])
+            if top <= half or top <= factor * min(column[:-1]):
+                continue
         for i in range(first, len(column)):
             value = column[i]
             if value is None or value <= half:

@@ -213,7 +213,8 @@ def build(
         by_period = {w.period: w for w in writes}
         for i in chosen:
             write = writes[i]
-            mappings.setdefault(id(write.keys), write.names)
+            if id(write.keys) not in mappings:
+                mappings[id(write.keys)] = write.names
             previous = by_period.get(previous_period(write.period)) if before else None
             buckets[write.period].append(Row(write, previous, flags[i]))
     for names in mappings.values():

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
+import statistics
+
 import pytest
 
-from trigon_sync.anomalies import check
+from trigon_sync.anomalies import check, flag_series
 from trigon_sync.config import AnomalySettings
 
 DEFAULT = AnomalySettings()
@@ -68,3 +71,39 @@ def test_factor_is_configurable() -> None:
     history = [{"a": 10}, {"a": 10}]
     assert check({"a": 40}, history, DEFAULT) == ()
     assert check({"a": 40}, history, AnomalySettings(spike_factor=3))
+
+
+def _naive(rows: list[list[int]], settings: AnomalySettings) -> list[set[tuple[str, int]]]:
+    """The rule as the module docstring states it, with no shortcuts: (kind, column) pairs."""
+    out: list[set[tuple[str, int]]] = []
+    for i, row in enumerate(rows):
+        window = rows[max(0, i - settings.history_periods) : i]
+        found: set[tuple[str, int]] = set()
+        if window and not any(row) and any(any(r) for r in window):
+            found.add(("drop", -1))
+        elif len(window) >= 2:
+            for j, value in enumerate(row):
+                usual = statistics.median(r[j] for r in window)
+                if usual > 0 and value > settings.spike_factor * usual:
+                    found.add(("spike", j))
+        out.append(found)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_fast_series_agrees_with_the_plain_rule(seed: int) -> None:
+    """flag_series's shortcuts never change an answer (random series with zeros, spikes)."""
+    rng = random.Random(seed)
+    settings = AnomalySettings(
+        spike_factor=rng.choice((2, 3, 10)), history_periods=rng.randint(1, 6)
+    )
+    keys = ["a", "b", "c"]
+    rows = [
+        [rng.choice((0, 0, 1, 2, 3, 4, 7, 30, 100)) * (i % 5 != 3) for _ in keys]
+        for i in range(rng.randint(1, 20))
+    ]
+    got = [
+        {(f.kind, keys.index(f.key) if f.key else -1) for f in flags}
+        for flags in flag_series(keys, rows, settings)
+    ]
+    assert got == _naive(rows, settings)

@@ -24,7 +24,6 @@ from trigon_sync.cli import output
 from trigon_sync.cli.params import period_value
 from trigon_sync.config import AnomalySettings, load_config
 from trigon_sync.errors import ConfigError, UsageError
-from trigon_sync.explain import find_link
 from trigon_sync.report import Report, Row, build, history_start, period_range
 from trigon_sync.review import HELD
 from trigon_sync.state import load_state, locked_state
@@ -52,6 +51,8 @@ def _firms(client: str | None, book: ledger.Ledger) -> set[str] | None:
     """The Trigon firm ids ``--client`` means: a linked client, or a code/id in the ledger."""
     if client is None:
         return None
+    from trigon_sync.explain import find_link  # only here: it imports the client importer
+
     link = find_link(load_state(), client)
     if link is not None:
         return {link.trigon_id}
@@ -326,6 +327,8 @@ def accept_command(
     wrong (all zero after activity, or far above its usual level) is then held back, and
     its period stays open, until accepted here. Recorded in the ledger and the history.
     """
+    from trigon_sync.explain import find_link
+
     with locked_state() as session:
         link = find_link(session.state, client)
         if link is None:
