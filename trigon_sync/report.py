@@ -81,7 +81,8 @@ class Row:
             )
         return _change(self.values, _values(previous))
 
-    def to_json(self) -> dict[str, Any]:
+    def summary_json(self) -> dict[str, Any]:
+        """Who and why, without the counts (``status --json`` lists flagged clients so)."""
         write = self.write
         return {
             "period": write.period,
@@ -89,9 +90,7 @@ class Row:
             "name": write.name,
             "registration_code": write.registration_code,
             "task_id": write.task,
-            "counts": dict(zip(write.columns, write.values, strict=True)),
-            "change": self.change,
-            "flags": [flag.to_json() for flag in self.flags] if self.flags else [],
+            "flags": [flag.to_json() for flag in self.flags],
         }
 
 
@@ -107,16 +106,48 @@ class Report:
     changes: Mapping[str, Mapping[str, int] | None] = field(default_factory=dict)
     """period -> Uku field name -> total minus the previous month's (None: no such month)."""
 
+    _plans: dict[int, list[int]] = field(default_factory=dict, compare=False, repr=False)
+
     @property
     def flagged(self) -> list[Row]:
         return [row for row in self.rows if row.flags]
+
+    def cells(self, write: Written) -> list[int | None]:
+        """The counts of ``write`` aligned to :attr:`columns` (None: not written then)."""
+        plan = self._plans.get(id(write.keys))  # one plan per mapping (the rows keep it alive)
+        if plan is None:
+            where = {name: i for i, name in enumerate(self.columns)}
+            plan = self._plans[id(write.keys)] = [where[name] for name in write.columns]
+        cells: list[int | None] = [None] * len(self.columns)
+        for at, count in zip(plan, write.values, strict=True):
+            cells[at] = count
+        return cells
+
+    def row_json(self, row: Row) -> dict[str, Any]:
+        """One row for ``--format json``: counts and change as arrays in column order."""
+        counts = self.cells(row.write)
+        change: list[int | None] | None = None
+        previous = row.previous
+        if previous is not None:
+            same = previous.keys is row.write.keys
+            before = self.cells(previous) if same else self._aligned(previous)
+            change = [
+                None if now is None else now - (then or 0)
+                for now, then in zip(counts, before, strict=True)
+            ]
+        return {**row.summary_json(), "counts": counts, "change": change}
+
+    def _aligned(self, write: Written) -> list[int]:
+        """A previous month's counts by this report's columns (0 where it had no such field)."""
+        values = dict(zip(write.columns, write.values, strict=True))
+        return [values.get(name, 0) for name in self.columns]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "command": "report",
             "periods": list(self.periods),
             "columns": list(self.columns),
-            "rows": [row.to_json() for row in self.rows],
+            "rows": [self.row_json(row) for row in self.rows],
             "totals": [
                 {
                     "period": period,

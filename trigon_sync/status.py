@@ -107,7 +107,7 @@ class StatusReport:
             "last_run": dict(facts.last_run) if facts.last_run is not None else None,
             "checks": [check.to_json() for check in self.checks],
             "warnings": self.warnings,
-            "anomalies": [row.to_json() for row in self.flagged],
+            "anomalies": [row.summary_json() for row in self.flagged],
         }
 
 

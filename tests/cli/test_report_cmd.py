@@ -191,6 +191,16 @@ def test_report_comma_json_and_table_agree_and_need_no_network(
     doc = json.loads(cli("report", "--period", "2024-11", "--format", "json").stdout)
     assert doc["periods"] == ["2024-11"]
     assert len(doc["rows"]) == len(comma) == len(load_state().links)
+    from_json = {
+        row["registration_code"]: dict(zip(doc["columns"], row["counts"], strict=True))
+        for row in doc["rows"]
+    }
+    from_csv = {r["Registration code"]: {c: int(r[c]) for c in doc["columns"]} for r in comma}
+    assert from_json == from_csv
+    assert all(
+        row["change"] is not None and len(row["change"]) == len(doc["columns"])
+        for row in doc["rows"]
+    )  # October was written before
     table = cli("report", "--period", "2024-11")
     assert table.exit_code == 0, table.output
     assert "Totals written to Uku" in table.stdout

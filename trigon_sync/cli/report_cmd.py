@@ -168,16 +168,9 @@ def to_csv(result: Report, separator: str, *, totals: bool) -> str:
     writer = csv.writer(buffer, delimiter=separator, lineterminator="\r\n")
     columns = result.columns
     writer.writerow(["Period", "Client", "Registration code", *columns, "Flags"])
-    position = {name: i for i, name in enumerate(columns)}
-    plans: dict[int, list[int]] = {}  # one per mapping: where each count goes
     for row in result.rows:
         write = row.write
-        plan = plans.get(id(write.keys))
-        if plan is None:
-            plan = plans[id(write.keys)] = [position[name] for name in write.columns]
-        cells: list[Any] = [""] * len(columns)
-        for at, count in zip(plan, write.values, strict=True):
-            cells[at] = count
+        cells = ["" if n is None else n for n in result.cells(write)]
         flags = "; ".join(f.message for f in row.flags) if row.flags else ""
         writer.writerow([write.period, write.name, write.registration_code, *cells, flags])
     if totals:
