@@ -227,8 +227,13 @@ def test_a_client_losing_its_records_is_flagged_and_held_until_accepted(
 
     with paths.config_file().open("a", encoding="utf-8") as config:
         config.write("\n[anomalies]\nhold = true\n")
-    held = cli("run-monthly", "--today", "30.11.2024", "--quiet")
+    dry_held = cli("run-monthly", "--today", "30.11.2024", "--dry-run")
+    assert f"{mark}" in dry_held.stderr and "held, not written" in dry_held.stderr
+    held = cli("run-monthly", "--today", "30.11.2024")
     assert held.exit_code == ExitCode.PARTIAL
+    assert "1 held for review" in held.stdout and "failed" not in held.stdout.split("—")[0]
+    held = cli("run-monthly", "--today", "30.11.2024", "--quiet")
+    assert held.exit_code == ExitCode.PARTIAL and held.stdout == ""
     assert mark in held.stderr and "held" in held.stderr  # cron mails stderr
     assert f"accept {link.registration_code} --period 2024-11" in held.stderr
     assert (link.registration_code, "2024-11") not in uku_holds(running)

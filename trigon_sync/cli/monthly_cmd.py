@@ -222,7 +222,8 @@ def _render(result: MonthlyResult, *, as_json: bool, quiet: bool) -> None:
             if outcome.ok:
                 earlier = outcome.plan.reason == DONE_EARLIER
                 states["done" if earlier else outcome.plan.action] += 1
-        failed = len(period.failed)
+        held = sum(1 for o in period.failed if o.plan.held)
+        failed = len(period.failed) - held
         status = "complete" if period.complete else "NOT complete"
         if result.rerun:
             status = "re-counted" if period.complete else "re-count incomplete"
@@ -233,6 +234,7 @@ def _render(result: MonthlyResult, *, as_json: bool, quiet: bool) -> None:
             f"{states['done']} done by an earlier run"
             + (f", {states['skip']} without a task" if states["skip"] else "")
             + (f", {failed} failed" if failed else "")
+            + (f", {held} held for review" if held else "")
             + (f", {period.not_started} not started" if period.not_started else "")
             + f" — {status}",
             markup=False,
