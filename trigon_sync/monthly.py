@@ -225,7 +225,7 @@ class MonthlyRun:
         started = self.monotonic()
         warned = len(self.uku.warnings)
         result = MonthlyResult(self.today, dry_run=True, rerun=runs[0].period if rerun else None)
-        self.review = Review.open(self.config.anomalies, dry_run=True)
+        self.review = Review.open(self.config.anomalies, dry_run=True, state=state)
         targets = self._targets()
         listed = self._firm_list(state, result)
         pending = journal.open_run(state)
@@ -282,7 +282,7 @@ class MonthlyRun:
         started = self.monotonic()
         warned = len(self.uku.warnings)
         result = MonthlyResult(self.today, rerun=runs[0].period if rerun else None)
-        self.review = Review.open(self.config.anomalies, dry_run=False)
+        self.review = Review.open(self.config.anomalies, dry_run=False, state=session.state)
         error: BaseException | None = None
         try:
             targets = self._targets()

@@ -10,9 +10,10 @@ monthly.py calls three things here and nothing more:
   found holding the counts), before the journal line: appends to the ledger (ledger.py);
 * :func:`hold_hint`, the command that releases a held client, for messages.
 
-History for the flags is the ledger as it was when the run started, plus what this run
-wrote (or, in a dry run, would write) for earlier periods, so a catch-up night over
-November and December judges December against November.
+History for the flags is the ledger as it was when the run started (and, for periods
+counted before the ledger existed, the period journals), plus what this run wrote (or, in
+a dry run, would write) for earlier periods, so a catch-up night over November and
+December judges December against November.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from trigon_sync import anomalies, ledger
 from trigon_sync.config import AnomalySettings
 from trigon_sync.monthly_plan import ClientPlan, Targets
 from trigon_sync.schedule import Run
+from trigon_sync.state import State
 
 HELD = "held for review before billing"
 
@@ -53,9 +55,19 @@ class Review:
         self.writer = writer or ledger.LedgerWriter(known=book.field_ids)
 
     @classmethod
-    def open(cls, settings: AnomalySettings, *, dry_run: bool) -> Review:
-        """Read the ledger once for the run."""
-        return cls(settings, ledger.load(), dry_run=dry_run)
+    def open(
+        cls, settings: AnomalySettings, *, dry_run: bool, state: State | None = None
+    ) -> Review:
+        """Read the ledger once for the run; with ``state``, periods counted before the
+        ledger existed (an upgrade) lend their journal counts to the history."""
+        review = cls(settings, ledger.load(), dry_run=dry_run)
+        if state is not None:
+            from trigon_sync.explain import read_journals  # the one reader of every journal
+
+            for period, entries in read_journals(state).items():
+                for firm, entry in entries.items():
+                    review.history.setdefault(firm, {}).setdefault(period, dict(entry.counts))
+        return review
 
     def _earlier(self, firm: str, period: str) -> list[Mapping[str, int]]:
         periods = self.history.get(firm, {})

@@ -133,3 +133,16 @@ def test_the_ledger_line_comes_before_the_journal_line(
         env.run(D(2024, 10, 31), workers=1)
     written = [firm for (firm, period) in ledger.load().writes if period == "2024-10"]
     assert len(written) == 1 and written[0] in _uku(env, "2024-10")
+
+
+def test_after_an_upgrade_the_journals_give_the_flags_their_history(env: Env) -> None:
+    """Periods counted before the ledger existed still count as the usual level."""
+    firm = sorted(load_state().links)[0]
+    for day in ("2024-10-10", "2024-10-11", "2024-11-10", "2024-11-11"):
+        env.world.add_record(firm, "sales_invoice", f"{day}T10:00:00+02:00")
+    env.run(D(2024, 11, 30))
+    ledger.ledger_file().unlink()  # as if October and November ran on the previous version
+    _spike(env, firm)
+    plan = env.run(D(2024, 12, 31), dry_run=True)
+    flagged = [o.link.trigon_id for o in plan.periods[0].outcomes if o.plan.flags]
+    assert flagged == [firm]
