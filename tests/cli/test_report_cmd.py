@@ -283,6 +283,8 @@ def test_report_bad_input_is_one_line(cli: Invoke) -> None:
         ("--from", "2024-12", "--to", "2024-10"),
         ("--period", "2024-10", "--from", "2024-09"),
         ("--period", "2024-13"),
+        ("--chart", "--format", "csv"),
+        ("--output", "x.csv"),
     ):
         result = cli("report", *args)
         assert result.exit_code == ExitCode.USAGE, (args, result.output)

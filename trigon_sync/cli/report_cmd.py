@@ -110,6 +110,10 @@ def report_command(
         raise UsageError(f"--separator {separator!r} must be ';' or ','")
     if period is not None and (start is not None or end is not None):
         raise UsageError("--period cannot be combined with --from/--to", hint="use one of them")
+    if chart and (fmt != "table" or out is not None):
+        raise UsageError("--chart draws on the terminal; leave out --format and --output")
+    if fmt == "table" and out is not None:
+        raise UsageError("--output needs --format csv or json")
     settings = _settings()
     newest = ledger.newest_period()
     periods = period_range([newest] if newest else [], period or start, period or end)
@@ -124,15 +128,13 @@ def report_command(
             soft_wrap=True,
         )
     if chart:
-        _chart(result, book, client is not None)
+        _chart(result, one_client=client is not None)
         return
     if fmt == "csv":
         _emit(to_csv(result, separator, totals=not no_totals), out, bom=True)
     elif fmt == "json":
         _emit(to_json(result), out, bom=False)
     else:
-        if out is not None:
-            raise UsageError("--output needs --format csv or json")
         _render_table(result)
 
 
@@ -263,7 +265,7 @@ def sparkline(values: Sequence[int]) -> str:
     )
 
 
-def _chart(result: Report, book: ledger.Ledger, one_client: bool) -> None:
+def _chart(result: Report, *, one_client: bool) -> None:
     """Bars per month (the office, or the one --client), then a sparkline per client."""
     from rich.bar import Bar
 
