@@ -106,18 +106,27 @@ class Report:
     changes: Mapping[str, Mapping[str, int] | None] = field(default_factory=dict)
     """period -> Uku field name -> total minus the previous month's (None: no such month)."""
 
-    _plans: dict[int, list[int]] = field(default_factory=dict, compare=False, repr=False)
+    _plans: dict[int, list[int] | None] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def flagged(self) -> list[Row]:
         return [row for row in self.rows if row.flags]
 
+    def _plan(self, write: Written) -> list[int] | None:
+        """Where each of ``write``'s counts goes among :attr:`columns`; None when they are the
+        columns in order (the usual case: one mapping for the whole report)."""
+        key = id(write.keys)  # one plan per mapping (the rows keep the keys tuple alive)
+        if key not in self._plans:
+            where = {name: i for i, name in enumerate(self.columns)}
+            plan = [where[name] for name in write.columns]
+            self._plans[key] = None if plan == list(range(len(self.columns))) else plan
+        return self._plans[key]
+
     def cells(self, write: Written) -> list[int | None]:
         """The counts of ``write`` aligned to :attr:`columns` (None: not written then)."""
-        plan = self._plans.get(id(write.keys))  # one plan per mapping (the rows keep it alive)
+        plan = self._plan(write)
         if plan is None:
-            where = {name: i for i, name in enumerate(self.columns)}
-            plan = self._plans[id(write.keys)] = [where[name] for name in write.columns]
+            return list(write.values)
         cells: list[int | None] = [None] * len(self.columns)
         for at, count in zip(plan, write.values, strict=True):
             cells[at] = count
@@ -125,17 +134,28 @@ class Report:
 
     def row_json(self, row: Row) -> dict[str, Any]:
         """One row for ``--format json``: counts and change as arrays in column order."""
-        counts = self.cells(row.write)
+        write, previous = row.write, row.previous
+        counts = self.cells(write)
         change: list[int | None] | None = None
-        previous = row.previous
-        if previous is not None:
-            same = previous.keys is row.write.keys
+        if previous is not None and previous.keys is write.keys and self._plan(write) is None:
+            change = list(map(operator.sub, write.values, previous.values))
+        elif previous is not None:
+            same = previous.keys is write.keys
             before = self.cells(previous) if same else self._aligned(previous)
             change = [
                 None if now is None else now - (then or 0)
                 for now, then in zip(counts, before, strict=True)
             ]
-        return {**row.summary_json(), "counts": counts, "change": change}
+        return {
+            "period": write.period,
+            "trigon_id": write.firm,
+            "name": write.name,
+            "registration_code": write.registration_code,
+            "task_id": write.task,
+            "flags": [flag.to_json() for flag in row.flags] if row.flags else [],
+            "counts": counts,
+            "change": change,
+        }
 
     def _aligned(self, write: Written) -> list[int]:
         """A previous month's counts by this report's columns (0 where it had no such field)."""
