@@ -73,6 +73,10 @@ def test_report_columns_are_the_uku_names_at_write_time() -> None:
         {"Sales invoices": 3, "Payments": 1},
         {"Müügiarved": 5, "Payments": 1},
     ]
+    october, november = (report.row_json(r) for r in report.rows)
+    assert october["counts"] == [1, 3, None] and october["change"] is None
+    # November's change: its own columns against October's values under the same names
+    assert november["counts"] == [1, None, 5] and november["change"] == [0, None, 5]
 
 
 def test_totals_and_change_against_the_previous_month_even_outside_the_range() -> None:
