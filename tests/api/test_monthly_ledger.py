@@ -146,3 +146,13 @@ def test_after_an_upgrade_the_journals_give_the_flags_their_history(env: Env) ->
     plan = env.run(D(2024, 12, 31), dry_run=True)
     flagged = [o.link.trigon_id for o in plan.periods[0].outcomes if o.plan.flags]
     assert flagged == [firm]
+
+
+def test_a_dry_run_writes_no_ledger(env: Env) -> None:
+    """--dry-run flags from the ledger but adds nothing to it."""
+    env.run(D(2024, 10, 31), dry_run=True)
+    assert not ledger.ledger_file().exists()
+    env.run(D(2024, 10, 31))
+    before = ledger.ledger_file().read_bytes()
+    env.run(D(2024, 11, 30), dry_run=True)
+    assert ledger.ledger_file().read_bytes() == before
