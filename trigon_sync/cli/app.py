@@ -69,7 +69,7 @@ COMMANDS: dict[str, tuple[str, Registrar]] = {
     "history": ("status_cmd", _module_register),
     "explain": ("status_cmd", _module_register),
     "report": ("report_cmd", _module_register),
-    "accept": ("report_cmd", _module_register),
+    "accept": ("accept_cmd", _command("accept", "accept_command")),
 }
 
 

@@ -1,9 +1,8 @@
-"""``report`` and ``accept``: the billing view of what was written to Uku, and its review.
+"""``report``: the billing view of what was written to Uku, from the local ledger only.
 
-``report`` reads only the local ledger (ledger.py) and renders report.py's result: a table
-on a terminal, CSV for Excel/LibreOffice (UTF-8 with BOM so Estonian letters survive,
-``;`` between fields as an Estonian-locale spreadsheet expects), JSON, or ``--chart``.
-``accept`` releases a client held by ``[anomalies] hold = true``.
+Renders report.py's result: a table on a terminal, CSV for Excel/LibreOffice (UTF-8 with
+BOM so Estonian letters survive, ``;`` between fields as an Estonian-locale spreadsheet
+expects), JSON, or ``--chart``.
 """
 
 from __future__ import annotations
@@ -19,19 +18,17 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from trigon_sync import clock, ledger
+from trigon_sync import ledger
 from trigon_sync.cli import output
 from trigon_sync.cli.params import period_value
 from trigon_sync.config import AnomalySettings, load_config
 from trigon_sync.errors import ConfigError, UsageError
 from trigon_sync.report import Report, Row, build, history_start, period_range
-from trigon_sync.review import HELD
-from trigon_sync.state import load_state, locked_state
+from trigon_sync.state import load_state
 
 REPORT_EXAMPLE = (
     "Example: trigon-sync report --from 2024-10 --to 2024-12 --format csv -o counts.csv"
 )
-ACCEPT_EXAMPLE = "Example: trigon-sync accept 12345678 --period 2024-11"
 FORMATS = ("table", "csv", "json")
 SEPARATORS = (";", ",")
 TABLE_ROWS = 200
@@ -308,59 +305,6 @@ def _chart(result: Report, *, one_client: bool) -> None:
     output.stdout.print(lines)
 
 
-def accept_command(
-    client: str = typer.Argument(
-        ..., metavar="CLIENT", help="Registration code, Trigon firm id, or (part of) the name."
-    ),
-    period: str = typer.Option(
-        ..., "--period", metavar="YYYY-MM", parser=period_value, help="The held period."
-    ),
-) -> None:
-    """Accept a flagged client's counts for one period, so run-monthly writes its task.
-
-    Only needed with `[anomalies] hold = true` in config.toml: a client whose counts look
-    wrong (all zero after activity, or far above its usual level) is then held back, and
-    its period stays open, until accepted here. Recorded in the ledger and the history.
-    """
-    from trigon_sync.explain import find_link
-
-    with locked_state() as session:
-        link = find_link(session.state, client)
-        if link is None:
-            raise UsageError(
-                f"no linked client matches {client!r}",
-                hint="see `trigon-sync clients` for the linked clients",
-            )
-        now = clock.now()
-        ledger.LedgerWriter().accept(period, link.trigon_id, now)
-        held = _was_held(session.state.history, link.trigon_id)
-        session.state.record(now, "accept", "ok", firm=link.trigon_id, period=period)
-        session.save()
-    code = link.registration_code or link.trigon_id
-    what = (
-        "the next run-monthly writes its task even though its counts are flagged"
-        if held
-        else "it was not held in the last run; if its counts are flagged, the next "
-        "run-monthly writes its task anyway"
-    )
-    output.stdout.print(
-        f"Accepted {link.name} ({code}) for {period}: {what}.", markup=False, soft_wrap=True
-    )
-
-
-def _was_held(history: Sequence[dict[str, Any]], firm: str) -> bool:
-    for record in reversed(history):
-        if str(record.get("command", "")).startswith("run-monthly"):
-            return any(
-                isinstance(f, dict)
-                and str(f.get("firm")) == firm
-                and str(f.get("reason", "")).startswith(HELD)
-                for f in record.get("failures") or ()
-            )
-    return False
-
-
 def register(app: Any) -> None:
     """Add the commands to the root app (one line each in cli/app.py)."""
     app.command("report", epilog=REPORT_EXAMPLE)(report_command)
-    app.command("accept", epilog=ACCEPT_EXAMPLE)(accept_command)
