@@ -58,6 +58,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "fields": fields.KEYS,
     "register": ("file", "download", "url", "max_age_days"),
     "import": ("auto_import",),
+    "anomalies": ("spike_factor", "history_periods", "hold"),
 }
 _SECRET_KEYS = {"password", "token", "refresh_token", "access_token", "api_key", "key", "secret"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -135,6 +136,18 @@ class ImportSettings:
 
 
 @dataclass(frozen=True)
+class AnomalySettings:
+    """When a count looks wrong before it is billed (anomalies.py), and whether to hold it."""
+
+    spike_factor: float = 10.0
+    """A count above this many times its trailing median is flagged."""
+    history_periods: int = 6
+    """How many earlier periods the trailing median (and the zero check) look at."""
+    hold: bool = False
+    """Hold a flagged client's task back until `trigon-sync accept` (off by default)."""
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything config.toml says, with defaults filled in."""
 
@@ -148,6 +161,7 @@ class Config:
     register: RegisterSettings = field(default_factory=RegisterSettings)
     imports: ImportSettings = field(default_factory=ImportSettings)
     """The ``[import]`` section (``import`` is a Python keyword)."""
+    anomalies: AnomalySettings = field(default_factory=AnomalySettings)
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -344,6 +358,7 @@ class _Checker:
             fields=self._fields(sections.get("fields", {})),
             register=self._register(sections.get("register", {}), path),
             imports=self._import(sections.get("import", {})),
+            anomalies=self._anomalies(sections.get("anomalies", {})),
         )
 
     def _unknown_keys(self, section: str, table: Mapping[str, Any]) -> None:
@@ -610,6 +625,24 @@ class _Checker:
     def _import(self, table: Mapping[str, Any]) -> ImportSettings:
         choice = self._choice(table, "import", "auto_import", AUTO_IMPORT_CHOICES)
         return ImportSettings(auto_import=cast(AutoImport, choice))
+
+    def _anomalies(self, table: Mapping[str, Any]) -> AnomalySettings:
+        default = AnomalySettings()
+        factor = table.get("spike_factor", default.spike_factor)
+        if isinstance(factor, bool) or not isinstance(factor, int | float) or factor <= 1:
+            self.add("anomalies.spike_factor", f"must be a number above 1, not {_kind(factor)}")
+            factor = default.spike_factor
+        periods = table.get("history_periods", default.history_periods)
+        if isinstance(periods, bool) or not isinstance(periods, int) or not 1 <= periods <= 60:
+            self.add(
+                "anomalies.history_periods", f"must be a whole number 1–60, not {_kind(periods)}"
+            )
+            periods = default.history_periods
+        hold = table.get("hold", default.hold)
+        if not isinstance(hold, bool):
+            self.add("anomalies.hold", f"must be true or false, not {_kind(hold)}")
+            hold = default.hold
+        return AnomalySettings(spike_factor=float(factor), history_periods=periods, hold=hold)
 
 
 def _kind(value: Any) -> str:

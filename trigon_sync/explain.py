@@ -3,7 +3,8 @@
 Support's most common question is "why was no task created for client X?". Everything
 needed to answer it is already on disk: the link (and since when) in state.toml, each
 completed period's window in ``state.journal.completed``, the task each client got in the
-per-period journal files (``journal/<period>.jsonl[.done]``), and every run's failures with
+per-period journal files (``journal/<period>.jsonl[.done]``) with the counts Uku holds now
+from the ledger (ledger.py: a ``--rerun`` changes those), and every run's failures with
 their reasons in the history. :func:`explain_client` is pure (those records and ``today``
 in, an :class:`Explanation` out); :func:`read_journals` is the one function that reads
 files.
@@ -21,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from trigon_sync import journal
+from trigon_sync import journal, ledger
 from trigon_sync.config import Config
 from trigon_sync.dates import format_ee
 from trigon_sync.errors import TrigonSyncError, UsageError
@@ -198,11 +199,20 @@ def read_journals(state: State) -> dict[str, dict[str, journal.Entry]]:
         open_run = None
     if open_run is not None:
         runs.append(open_run)
+    book = ledger.load(since=min((r.period for r in runs), default=None))
     for run in runs:
         path = journal.journal_file(run.period)
         entries: dict[str, journal.Entry] = {}
         for candidate in (path.with_name(path.name + ".done"), path):
             entries.update(journal.PeriodJournal(run, candidate).load())
+        for (firm, period), write in book.writes.items():
+            if period != run.period:
+                continue
+            # The ledger has the newest write (a --rerun updates no journal line); the
+            # journal keeps how the task came to be.
+            earlier = entries.get(firm)
+            action = earlier.action if earlier is not None else write.action
+            entries[firm] = journal.Entry(firm, write.uku_client, write.task, action, write.counts)
         if entries:
             found[run.period] = entries
     return found

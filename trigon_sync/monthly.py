@@ -54,6 +54,7 @@ from trigon_sync.monthly_plan import (
     sorted_links,
     unlinked_warning,
 )
+from trigon_sync.review import HELD, Review
 from trigon_sync.schedule import Run
 from trigon_sync.state import ClientLink, State, StateSession, load_state, locked_state
 from trigon_sync.task_identity import Found, TaskIdentity, TaskQuery, index
@@ -191,6 +192,9 @@ PeriodHook = Callable[[Run, int], None]
 class MonthlyRun:
     """One invocation of run-monthly against live clients (or a dry run of it)."""
 
+    review: Review
+    """Flags, holds and the ledger (review.py); opened by ``plan`` and ``execute``."""
+
     def __init__(
         self,
         config: Config,
@@ -231,6 +235,7 @@ class MonthlyRun:
         started = self.monotonic()
         warned = len(self.uku.warnings)
         result = MonthlyResult(self.today, dry_run=True, rerun=runs[0].period if rerun else None)
+        self.review = Review.open(self.config.anomalies, dry_run=True, state=state)
         targets = self._targets()
         listed = self._firm_list(state, result)
         pending = journal.open_run(state)
@@ -262,7 +267,7 @@ class MonthlyRun:
                     auto_complete=self.auto_complete,
                     rerun=rerun,
                 )
-                return ClientOutcome(plan, ok=True)
+                return ClientOutcome(self.review.assess(plan, run, targets), ok=True)
 
             period.outcomes = self._pool(links, one)
             result.periods.append(period)
@@ -289,6 +294,7 @@ class MonthlyRun:
         started = self.monotonic()
         warned = len(self.uku.warnings)
         result = MonthlyResult(self.today, rerun=runs[0].period if rerun else None)
+        self.review = Review.open(self.config.anomalies, dry_run=False, state=session.state)
         error: BaseException | None = None
         try:
             targets = self._targets()
@@ -432,6 +438,9 @@ class MonthlyRun:
             auto_complete=self.auto_complete,
             rerun=rerun,
         )
+        plan = self.review.assess(plan, run, targets)
+        if plan.held:  # flagged and not accepted: waits like a failed client
+            raise _ClientFailed(plan, plan.reason or HELD)
         if plan.action == "skip":  # only --rerun skips: no task to update is not a failure
             return ClientOutcome(plan, ok=True)
         outcome = ClientOutcome(plan, ok=True)
@@ -442,6 +451,7 @@ class MonthlyRun:
             # kept, creates never confirmed): this client fails, the others go on.
             # Unreachable services raise ServiceUnavailable instead.
             raise _ClientFailed(plan, exc.message) from None
+        self.review.record(plan, run, targets, task_id, self.now())  # before the journal line
         if not rerun:
             book.append(
                 journal.Entry(link.trigon_id, link.uku_client_id, task_id, plan.action, counts),

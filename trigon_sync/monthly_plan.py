@@ -32,6 +32,7 @@ from trigon_sync.state import ClientLink, State
 from trigon_sync.timeline import Timeline, timeline_for
 
 if TYPE_CHECKING:
+    from trigon_sync.anomalies import Flag
     from trigon_sync.task_identity import TaskIdentity
     from trigon_sync.uku.models import CustomField, FieldValue, Task, Topic
 
@@ -249,6 +250,10 @@ class ClientPlan:
     complete: bool = False
     """Also mark the task finished (``auto_complete`` and it is not finished yet)."""
     reason: str | None = None
+    flags: tuple[Flag, ...] = ()
+    """Anomalies to look at before billing (review.py attaches them)."""
+    held: bool = False
+    """Not written until the admin accepts the flagged counts (``[anomalies] hold``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -258,6 +263,8 @@ class ClientPlan:
             "action": self.action,
             "counts": dict(self.counts),
             "reason": self.reason,
+            "flags": [flag.to_json() for flag in self.flags],
+            "held": self.held,
         }
 
 

@@ -14,19 +14,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from trigon_sync import fields, paths
-from trigon_sync.config import Config, load_config, missing_for_monthly
+from trigon_sync import fields, ledger, paths
+from trigon_sync.config import AnomalySettings, Config, load_config, missing_for_monthly
 from trigon_sync.diagnostics import (
+    TITLES,
     Check,
     LocalFacts,
     Outcome,
     clock_check,
     exit_code,
     local_checks,
+    passed,
     trigon_checks,
     uku_checks,
+    warned,
 )
 from trigon_sync.errors import ExitCode, TrigonSyncError
+from trigon_sync.report import Row, history_start
+from trigon_sync.report import build as build_report
 from trigon_sync.schedule import Run
 from trigon_sync.secrets import (
     UKU_API_KEY,
@@ -51,6 +56,8 @@ class StatusReport:
 
     facts: LocalFacts
     checks: tuple[Check, ...]
+    flagged: tuple[Row, ...] = ()
+    """Clients whose counts in the newest period written look wrong (anomalies.py)."""
 
     @property
     def exit_code(self) -> ExitCode:
@@ -108,6 +115,7 @@ class StatusReport:
             "last_run": dict(facts.last_run) if facts.last_run is not None else None,
             "checks": [check.to_json() for check in self.checks],
             "warnings": self.warnings,
+            "anomalies": [row.summary_json() for row in self.flagged],
         }
 
 
@@ -262,14 +270,47 @@ def gather(
     )
 
 
-def build_status(facts: LocalFacts) -> StatusReport:
+def flagged_rows(config: Config | None) -> tuple[Row, ...]:
+    """The newest period's ledger rows that carry an anomaly flag (local files only)."""
+    settings = config.anomalies if config is not None else AnomalySettings()
+    try:
+        newest = ledger.newest_period()
+        if newest is None:
+            return ()
+        book = ledger.load(since=history_start([newest], settings))
+    except OSError:
+        return ()
+    return tuple(build_report(book, [newest], settings).flagged)
+
+
+def anomaly_check(flagged: tuple[Row, ...]) -> Check:
+    """Warn (never fail: the counts may be right) naming the flagged clients."""
+    name, title = "counts.anomalies", TITLES["counts.anomalies"]
+    if not flagged:
+        return passed(name, title, "no client flagged")
+    period = flagged[0].period
+    listed = "; ".join(
+        f"{row.name} ({row.registration_code}): {row.flags[0].message}" for row in flagged[:5]
+    )
+    more = f" and {len(flagged) - 5} more" if len(flagged) > 5 else ""
+    return warned(
+        name,
+        title,
+        f"{len(flagged)} client(s) flagged in {period}: {listed}{more}",
+        f"check them before invoicing: `trigon-sync report --period {period}`",
+    )
+
+
+def build_status(facts: LocalFacts, flagged: tuple[Row, ...] = ()) -> StatusReport:
     """The report for these facts (pure)."""
-    return StatusReport(facts=facts, checks=tuple(local_checks(facts)))
+    checks = (*local_checks(facts), anomaly_check(flagged))
+    return StatusReport(facts=facts, checks=checks, flagged=flagged)
 
 
 def status(today: dt.date, now: dt.datetime | None = None) -> StatusReport:
     """Gather and build in one call (what the CLI uses)."""
-    return build_status(gather(today, now=now))
+    facts = gather(today, now=now)
+    return build_status(facts, flagged_rows(facts.config))
 
 
 @dataclass(frozen=True)

@@ -304,7 +304,16 @@ def test_dry_run_writes_nothing_and_prints_the_issue_shape(env: Env) -> None:
         "2024-11-29",
     )
     client = first["clients"][0]
-    assert set(client) == {"trigon_id", "registration_code", "name", "action", "counts", "reason"}
+    assert set(client) == {
+        "trigon_id",
+        "registration_code",
+        "name",
+        "action",
+        "counts",
+        "reason",
+        "flags",
+        "held",
+    }
     assert client["action"] == "create"
     assert list(client["counts"]) == list(fields.KEYS)
 

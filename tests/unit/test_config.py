@@ -95,6 +95,16 @@ def test_example_config_is_valid() -> None:
     assert missing_for_monthly(load_config()) == []
 
 
+def test_anomaly_settings_default_and_read() -> None:
+    """No [anomalies]: factor 10 over 6 periods, no hold; the section overrides each."""
+    write("")
+    default = load_config().anomalies
+    assert (default.spike_factor, default.history_periods, default.hold) == (10.0, 6, False)
+    write("[anomalies]\nspike_factor = 4.5\nhistory_periods = 12\nhold = true\n")
+    read = load_config().anomalies
+    assert (read.spike_factor, read.history_periods, read.hold) == (4.5, 12, True)
+
+
 @pytest.mark.parametrize(
     ("text", "key", "fragment"),
     [
@@ -131,6 +141,15 @@ def test_example_config_is_valid() -> None:
             '[fields]\nsales_invoice_created = "A"\n',
             "fields.sales_invoice_created",
             "did you mean 'sales_invoices_created'",
+        ),
+        ("[anomalies]\nspike_factor = 1\n", "anomalies.spike_factor", "above 1"),
+        ('[anomalies]\nspike_factor = "10"\n', "anomalies.spike_factor", "above 1"),
+        ("[anomalies]\nhistory_periods = 0\n", "anomalies.history_periods", "1–60"),
+        ('[anomalies]\nhold = "yes"\n', "anomalies.hold", "true or false"),
+        (
+            "[anomalies]\nspike_facter = 3\n",
+            "anomalies.spike_facter",
+            "did you mean 'spike_factor'",
         ),
         ("[sumary]\n", "sumary", "did you mean 'summary'"),
         ("summary = 3\n", "summary", "section"),

@@ -63,6 +63,8 @@ COMMANDS: dict[str, tuple[str, Registrar]] = {
     "schedule": ("schedule_cmd", _command("schedule", "schedule")),
     "history": ("status_cmd", _module_register),
     "explain": ("status_cmd", _module_register),
+    "report": ("report_cmd", _module_register),
+    "accept": ("accept_cmd", _command("accept", "accept_command")),
     "clients": ("import_cmd", _module_register),
     "unlink": ("import_cmd", _module_register),
     "ignore": ("import_cmd", _module_register),

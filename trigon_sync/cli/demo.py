@@ -126,6 +126,10 @@ def _steps(info: dict[str, Any], no_view_codes: Sequence[str]) -> list[Step]:
             "from 2025 up to the real today as not counted yet.",
         ),
         Step("The run history.", ("history",)),
+        Step(
+            "What Uku bills from, month by month, from local records (also as CSV or JSON).",
+            ("report", "--from", "2024-10", "--to", "2024-12", "--chart"),
+        ),
     ]
 
 

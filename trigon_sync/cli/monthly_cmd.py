@@ -481,6 +481,8 @@ def _render(
     if quiet:
         for line in billing_lines(result):
             output.stderr.print(output.plain(redact.scrub(line)), markup=False, soft_wrap=True)
+    for line in flag_lines(result):  # billing-relevant: stderr, so cron mails it
+        output.stderr.print(output.plain(line), markup=False, soft_wrap=True)
     if as_json:
         if not quiet:
             doc = result.to_json()
@@ -507,7 +509,8 @@ def _render(
             if outcome.ok:
                 earlier = outcome.plan.reason == DONE_EARLIER
                 states["done" if earlier else outcome.plan.action] += 1
-        failed = len(period.failed)
+        held = sum(1 for o in period.failed if o.plan.held)
+        failed = len(period.failed) - held
         status = "complete" if period.complete else "NOT complete"
         if result.rerun:
             status = "re-counted" if period.complete else "re-count incomplete"
@@ -518,6 +521,7 @@ def _render(
             f"{states['done']} done by an earlier run"
             + (f", {states['skip']} without a task" if states["skip"] else "")
             + (f", {failed} failed" if failed else "")
+            + (f", {held} held for review" if held else "")
             + (f", {period.not_started} not started" if period.not_started else "")
             + f" — {status}",
             markup=False,
@@ -619,6 +623,23 @@ def _render_plan(result: MonthlyResult, config: Config, *, preview: bool = False
             "; " + ", ".join(f"{_uku_name(config, k)} {totals[k]}" for k in keys) if keys else ""
         )
         output.stdout.print(f"Totals: {done}{summed}", markup=False)
+
+
+def flag_lines(result: MonthlyResult) -> list[str]:
+    """One ``flag:`` line per client whose counts look wrong (held ones say so)."""
+    lines = []
+    for period in result.periods:
+        for outcome in period.outcomes:
+            plan = outcome.plan
+            if not plan.flags:
+                continue
+            what = "; ".join(flag.message for flag in plan.flags)
+            held = " — held, not written" if plan.held else ""
+            lines.append(
+                f"flag: {period.run.period} {plan.link.name} ({plan.link.registration_code}): "
+                f"{what}{held}"
+            )
+    return lines
 
 
 def _summary_line(result: MonthlyResult, seconds: float, *, halted: str | None = None) -> str:
