@@ -151,7 +151,12 @@ class MonthlyResult:
             "periods": [p.to_json() for p in self.periods],
             "warnings": list(self.warnings),
         }
-        if not self.dry_run:
+        if self.dry_run:  # what the real run would hold back and fail, nothing written
+            doc.update(
+                deferred=[r.period for r in self.deferred],
+                clients_failed=[o.failure_json() for o in self.failed],
+            )
+        else:
             doc.update(
                 dry_run=False,
                 rerun=self.rerun,
@@ -173,6 +178,13 @@ class MonthlyResult:
             return None
         names = "; ".join(f"{o.link.name} ({o.link.registration_code}): {o.error}" for o in failed)
         periods = ", ".join(p.run.period for p in self.periods if p.failed)
+        if self.dry_run:
+            return PartialFailure(
+                f"dry run: {len(failed)} client(s) would fail in period {periods}: {names}",
+                result=self,
+                hint="nothing was written; the real run would stop the same way — fix these "
+                "first (`trigon-sync unlink CODE` stops counting a client that has left)",
+            )
         return PartialFailure(
             f"{len(failed)} client(s) failed in period {periods}: {names}",
             result=self,
@@ -231,50 +243,11 @@ class MonthlyRun:
     # -- entry points --------------------------------------------------------------------
 
     def plan(self, state: State, runs: Sequence[Run], *, rerun: bool = False) -> MonthlyResult:
-        """``--dry-run``: the full plan, reading Trigon and Uku, writing nothing anywhere."""
-        started = self.monotonic()
-        warned = len(self.uku.warnings)
-        result = MonthlyResult(self.today, dry_run=True, rerun=runs[0].period if rerun else None)
-        self.review = Review.open(self.config.anomalies, dry_run=True, state=state)
-        targets = self._targets()
-        listed = self._firm_list(state, result)
-        pending = journal.open_run(state)
-        for run in runs:
-            done = journal.PeriodJournal(run).load() if run == pending else {}
-            topic = journal.open_topic(state) if run == pending else None
-            query = self._query(run, topic or targets.topic_id)
-            links = sorted_links(state)
-            found = self._existing_tasks(links, run, query, result)
-            if self.on_period:
-                self.on_period(run, len(links))
-            period = PeriodResult(run)
-
-            def one(link: ClientLink, run: Run = run, found: Any = found, done: Any = done) -> Any:
-                if link.trigon_id in done:
-                    return ClientOutcome(already_done(link, done[link.trigon_id]), ok=True)
-                problem = firm_problem(link, listed)
-                if problem:
-                    return ClientOutcome(skipped(link, problem), ok=True)
-                try:
-                    counts = self._counts(link, run)
-                except (FirmNotViewable, FirmNotFound, ImpossibleCount) as exc:
-                    return ClientOutcome(skipped(link, exc.message), ok=True)
-                plan = decide(
-                    link,
-                    targets,
-                    counts,
-                    found[link.uku_client_id].task,
-                    auto_complete=self.auto_complete,
-                    rerun=rerun,
-                )
-                return ClientOutcome(self.review.assess(plan, run, targets), ok=True)
-
-            period.outcomes = self._pool(links, one)
-            result.periods.append(period)
-        result.warnings.extend(self._uku_warnings(warned))
-        result.duration = self.monotonic() - started
-        result.requests = self._requests()
-        return result
+        """``--dry-run``: the real run without its writes. It reads Trigon and Uku the same
+        way and decides every client with the same step, so a client the real run would
+        fail fails here too, with its reason, and the periods it would hold back are
+        ``deferred``; nothing is written anywhere (Uku, state, journal, ledger)."""
+        return self._run(None, state, runs, rerun=rerun)
 
     def execute(
         self,
@@ -290,11 +263,25 @@ class MonthlyRun:
         record to the history, also when a systemic error stops the run (re-raised).
         ``after_client`` is test-only: it runs after a client's journal line is written.
         """
-        state = session.state
+        return self._run(session, session.state, runs, rerun=rerun, after_client=after_client)
+
+    def _run(
+        self,
+        session: StateSession | None,
+        state: State,
+        runs: Sequence[Run],
+        *,
+        rerun: bool,
+        after_client: ProgressHook | None = None,
+    ) -> MonthlyResult:
+        """The run itself; ``session`` None is the dry run (the one difference: no writes)."""
         started = self.monotonic()
         warned = len(self.uku.warnings)
-        result = MonthlyResult(self.today, rerun=runs[0].period if rerun else None)
-        self.review = Review.open(self.config.anomalies, dry_run=False, state=session.state)
+        dry_run = session is None
+        result = MonthlyResult(
+            self.today, dry_run=dry_run, rerun=runs[0].period if rerun else None
+        )
+        self.review = Review.open(self.config.anomalies, dry_run=dry_run, state=state)
         error: BaseException | None = None
         try:
             targets = self._targets()
@@ -303,8 +290,15 @@ class MonthlyRun:
                 if self._halted():  # stopped between periods: open no further one
                     result.deferred = list(runs[index:])
                     break
-                period = self._execute_period(
-                    session, run, targets, listed, result, rerun=rerun, after_client=after_client
+                period = self._period(
+                    session,
+                    state,
+                    run,
+                    targets,
+                    listed,
+                    result,
+                    rerun=rerun,
+                    after_client=after_client,
                 )
                 if not period.complete:
                     result.deferred = list(runs[index + 1 :])
@@ -316,14 +310,16 @@ class MonthlyRun:
             result.warnings.extend(self._uku_warnings(warned))
             result.duration = self.monotonic() - started
             result.requests = self._requests()
-            self._record(session, result, error)
+            if session is not None:
+                self._record(session, result, error)
         return result
 
     # -- one period ----------------------------------------------------------------------
 
-    def _execute_period(
+    def _period(
         self,
-        session: StateSession,
+        session: StateSession | None,
+        state: State,
         run: Run,
         targets: Targets,
         listed: Mapping[str, bool] | None,
@@ -332,14 +328,17 @@ class MonthlyRun:
         rerun: bool,
         after_client: ProgressHook | None,
     ) -> PeriodResult:
-        state = session.state
+        """One period, for real (``session``) or as a dry run (None: nothing written)."""
         period = PeriodResult(run)
         result.periods.append(period)
         book = journal.PeriodJournal(run)
-        self.installation = installation.ensure()  # on disk before any task carries it
-        if not rerun and journal.mark_open(state, run, self.now(), topic_id=targets.topic_id):
-            session.save()
-        topic = (None if rerun else journal.open_topic(state)) or targets.topic_id
+        opened = journal.open_run(state) == run
+        if session is not None:
+            self.installation = installation.ensure()  # on disk before any task carries it
+            if not rerun and journal.mark_open(state, run, self.now(), topic_id=targets.topic_id):
+                session.save()
+            opened = not rerun
+        topic = (journal.open_topic(state) if opened else None) or targets.topic_id
         query = self._query(run, topic)
         done = {} if rerun else book.load()
         pending = {} if rerun else book.intents()
@@ -368,6 +367,7 @@ class MonthlyRun:
                     query,
                     result,
                     rerun=rerun,
+                    dry_run=session is None,
                 )
             except _ClientFailed as failed:
                 return ClientOutcome(failed.plan, ok=False, error=failed.reason)
@@ -383,8 +383,8 @@ class MonthlyRun:
         period.not_started = len(links) - len(period.outcomes)
         if fatal:
             raise fatal[0]
-        if rerun:
-            period.complete = not period.failed
+        if rerun or session is None:
+            period.complete = not period.failed and period.not_started == 0
             return period
         if not period.failed and period.not_started == 0:
             actions = Counter(entry.action for entry in book.load().values())
@@ -415,7 +415,10 @@ class MonthlyRun:
         result: MonthlyResult,
         *,
         rerun: bool,
+        dry_run: bool = False,
     ) -> ClientOutcome:
+        """One client's step, the same for a real run and a dry run: the dry run stops
+        right before the first write, with the plan the real run would carry out."""
         problem = firm_problem(link, listed)
         if problem:
             raise _ClientFailed(skipped(link, problem), problem)
@@ -428,7 +431,8 @@ class MonthlyRun:
         if intended is not None and existing is None:
             # An earlier run sent a create and did not live to journal its answer: Uku may
             # hold that task without listing it yet. Look again once lists have caught up.
-            writer.settle(intended)
+            if not dry_run:
+                writer.settle(intended)
             existing = writer.lookup(identity, query).task
         plan = decide(
             link,
@@ -441,7 +445,7 @@ class MonthlyRun:
         plan = self.review.assess(plan, run, targets)
         if plan.held:  # flagged and not accepted: waits like a failed client
             raise _ClientFailed(plan, plan.reason or HELD)
-        if plan.action == "skip":  # only --rerun skips: no task to update is not a failure
+        if plan.action == "skip" or dry_run:  # --rerun skips a client without a task
             return ClientOutcome(plan, ok=True)
         outcome = ClientOutcome(plan, ok=True)
         try:

@@ -294,7 +294,7 @@ def test_dry_run_writes_nothing_and_prints_the_issue_shape(env: Env) -> None:
     assert paths.state_file().read_bytes() == before
     assert not journal.journal_file("2024-11").exists()
     doc = plan.to_json()
-    assert set(doc) == {"periods", "warnings"}
+    assert set(doc) == {"periods", "warnings", "deferred", "clients_failed"}
     assert [p["period"] for p in doc["periods"]] == ["2024-11", "2024-12"]
     first = doc["periods"][0]
     assert set(first) == {"period", "import_day", "window_start", "window_end", "clients"}
@@ -318,14 +318,17 @@ def test_dry_run_writes_nothing_and_prints_the_issue_shape(env: Env) -> None:
     assert list(client["counts"]) == list(fields.KEYS)
 
 
-def test_dry_run_shows_skips_with_the_reason(env: Env) -> None:
-    """A firm without View appears as skip + why in the plan, not as an error."""
+def test_dry_run_fails_a_firm_without_view_as_the_real_run_would(env: Env) -> None:
+    """A firm without View fails in the dry run with why, and the plan exits like the
+    real run (partial failure, the period not complete)."""
     victim = next(iter(load_state().links.values()))
     env.world.revoke_view(victim.trigon_id)
     plan = env.run(D(2024, 10, 31), dry_run=True)
-    [skip] = [o.plan for o in plan.periods[0].outcomes if o.plan.action == "skip"]
-    assert skip.link.trigon_id == victim.trigon_id and "View" in (skip.reason or "")
-    assert plan.partial_failure() is None
+    [failed] = plan.failed
+    assert failed.link.trigon_id == victim.trigon_id and "View" in (failed.error or "")
+    assert not plan.periods[0].complete
+    failure = plan.partial_failure()
+    assert failure is not None and "would fail" in failure.message
 
 
 def test_rerun_updates_changed_counts_and_never_creates(

@@ -234,14 +234,18 @@ def test_revoked_view_exits_partial_naming_the_client_then_completes(
 
 
 def test_dry_run_json_writes_nothing(cli: Invoke, ready: Running) -> None:
-    """--dry-run --json: the issue's document; no Uku write, state.toml byte-identical."""
+    """--dry-run --json: no Uku write, state.toml byte-identical, and the real run's story:
+    the firms without View fail, so 2024-11 is held back and the exit code is 5."""
     before = paths.state_file().read_bytes()
     ready.world.clear_logs()
     result = cli("run-monthly", "--today", "30.11.2024", "--dry-run", "--json")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == ExitCode.PARTIAL, result.output
     doc = json.loads(result.stdout)
-    assert [p["period"] for p in doc["periods"]] == ["2024-10", "2024-11"]
+    assert [p["period"] for p in doc["periods"]] == ["2024-10"]
+    assert doc["deferred"] == ["2024-11"]
     assert {c["action"] for p in doc["periods"] for c in p["clients"]} <= {"create", "skip"}
+    assert len(doc["clients_failed"]) == 2
+    assert all("View" in f["reason"] for f in doc["clients_failed"])
     assert ready.world.writes() == []
     assert paths.state_file().read_bytes() == before
 
@@ -255,9 +259,9 @@ def test_dry_run_table_shows_actions_and_counts(
 
     monkeypatch.setattr(output.stdout, "width", 80)
     result = cli("run-monthly", "--today", "31.10.2024", "--dry-run")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == ExitCode.PARTIAL, result.output  # two firms without View
     assert "2024-10: import day 31.10.2024" in result.stdout
-    assert "create" in result.stdout
+    assert "create" in result.stdout and "fail" in result.stdout
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
     flat = " ".join(result.stdout.split())
     assert all(f"{name} " in flat for name in COUNT_FIELD_NAMES[:3])

@@ -605,10 +605,12 @@ def _render_plan(result: MonthlyResult, config: Config, *, preview: bool = False
         totals = dict.fromkeys(keys, 0)
         for outcome in period.outcomes:
             plan = outcome.plan
-            actions[plan.action] = actions.get(plan.action, 0) + 1
+            action = plan.action if outcome.ok else "fail"  # what the real run would do
+            actions[action] = actions.get(action, 0) + 1
             cell = Text(f"{plan.link.name} ({plan.link.registration_code or plan.link.trigon_id})")
-            if plan.reason:
-                cell.append(f": {plan.reason}")
+            reason = plan.reason if outcome.ok else outcome.error
+            if reason:
+                cell.append(f": {reason}")
             counted = [k for k in keys if k in plan.counts]
             if counted:
                 cell.append(
@@ -616,13 +618,20 @@ def _render_plan(result: MonthlyResult, config: Config, *, preview: bool = False
                 )
             for k in counted:
                 totals[k] += plan.counts[k]
-            table.add_row(plan.action, cell)
+            table.add_row(action, cell)
         output.stdout.print(table)
         done = ", ".join(f"{n} {action}" for action, n in actions.items()) or "no clients"
         summed = (
             "; " + ", ".join(f"{_uku_name(config, k)} {totals[k]}" for k in keys) if keys else ""
         )
         output.stdout.print(f"Totals: {done}{summed}", markup=False)
+    blocker = next((p.run.period for p in result.periods if not p.complete), None)
+    for run in result.deferred:
+        output.stdout.print(
+            f"held back: period {run.period} (import day {format_ee(run.import_day)}) would "
+            f"wait until {blocker or 'the period before'} is complete",
+            markup=False,
+        )
 
 
 def flag_lines(result: MonthlyResult) -> list[str]:
