@@ -278,9 +278,7 @@ class MonthlyRun:
         started = self.monotonic()
         warned = len(self.uku.warnings)
         dry_run = session is None
-        result = MonthlyResult(
-            self.today, dry_run=dry_run, rerun=runs[0].period if rerun else None
-        )
+        result = MonthlyResult(self.today, dry_run=dry_run, rerun=runs[0].period if rerun else None)
         self.review = Review.open(self.config.anomalies, dry_run=dry_run, state=state)
         error: BaseException | None = None
         try:

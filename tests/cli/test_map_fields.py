@@ -416,3 +416,24 @@ def test_map_fields_keeps_every_comment_of_config_example(
     assert raw["fields"]["purchase_invoices_updated"] == "Purchase invoice updated"
     assert "payments_updated" not in raw["fields"]
     assert raw["fields"]["payments_created"] == "Payments created"  # untouched keys stay
+
+
+def test_a_topic_change_during_an_unfinished_period_says_where_its_tasks_go(
+    cli: Invoke, uku: Running
+) -> None:
+    """The open period keeps its topic (its tasks are found there); map-fields says so, and
+    it changes settings only under the state lock (a running run-monthly: busy)."""
+    from trigon_sync import journal, lock
+    from trigon_sync.schedule import Run
+
+    run = Run(dt.date(2024, 10, 31), dt.date(2024, 10, 1), dt.date(2024, 10, 30), "2024-10")
+    with locked_state() as session:
+        journal.mark_open(session.state, run, dt.datetime.now(dt.UTC), topic_id=1)
+        session.save()
+    result = cli("map-fields", "--topic", "Payroll")
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.stdout.split())
+    assert "period 2024-10 is unfinished" in flat and "topic 1" in flat
+    with lock.exclusive_lock():
+        busy = cli("map-fields", "--topic", "Bookkeeping")
+    assert busy.exit_code == ExitCode.BUSY, busy.output

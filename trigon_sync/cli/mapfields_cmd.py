@@ -21,7 +21,7 @@ from rich.prompt import Confirm, Prompt
 from rich.table import Table
 from rich.text import Text
 
-from trigon_sync import clock, fields, naming
+from trigon_sync import clock, fields, journal, naming
 from trigon_sync.cli import output
 from trigon_sync.cli.params import date_value
 from trigon_sync.config import Config, edit_config, load_config, missing_for_monthly, parse_config
@@ -43,7 +43,7 @@ from trigon_sync.mapping import (
 )
 from trigon_sync.schedule import RULE_KINDS, Run
 from trigon_sync.secrets import UKU_API_KEY
-from trigon_sync.state import State, load_state
+from trigon_sync.state import State, load_state, locked_state
 from trigon_sync.timeline import timeline_for
 from trigon_sync.uku.client import UkuClient
 from trigon_sync.uku.models import CustomField, Topic
@@ -155,10 +155,22 @@ def map_fields(
                     config.fields, uku_fields, sets=sets, unsets=unset_keys
                 )
     if new_mapping is not None or stored_topic is not None or summary:
-        _write(new_mapping, stored_topic, summary)
+        # Under the state lock: never while run-monthly is writing (that is exit 6, busy).
+        with locked_state() as session:
+            _write(new_mapping, stored_topic, summary)
+            open_period = journal.open_run(session.state)
+            open_topic = journal.open_topic(session.state)
         config = load_config()
         if not as_json:
             output.stdout.print(f"Saved to {config.path}.", markup=False)
+            if open_period is not None and (stored_topic is not None or "task_title" in summary):
+                where = f"topic {open_topic}" if open_topic is not None else "its topic"
+                output.stdout.print(
+                    f"Note: period {open_period.period} is unfinished; its remaining tasks go "
+                    f"into {where}, where its tasks were written, and tasks already in Uku "
+                    "keep their title. The new settings apply fully from the next period.",
+                    markup=False,
+                )
     state = load_state()
     if not as_json and {"schedule", "day", "first_import_date"} & summary.keys():
         _print_next_import(config, state)
