@@ -297,10 +297,11 @@ def test_interactive_mapping_on_a_terminal(
     answers = [*fields_answers, *summary_answers, "y"]
     result = cli("map-fields", stdin="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
-    assert "each count needs its own field" in result.stdout
-    assert "Type a number from 1 to 14" in result.stdout
-    assert "Uku has no topic 'nope'" in result.stdout
-    assert "(type 3 for the field of that name)" in result.stdout  # a hint, not a choice
+    said = " ".join(result.stdout.split())  # however wide the console wrapped it
+    assert "each count needs its own field" in said
+    assert "Type a number from 1 to 14" in said
+    assert "Uku has no topic 'nope'" in said
+    assert "(type 3 for the field of that name)" in said  # a hint, not a choice
     listed = result.stdout[result.stdout.index("These settings will change:") :]
     assert "added: payments_created -> 'Payment created'" in listed
     assert "added: summary.first_import_date -> 01.10.2024" in listed
