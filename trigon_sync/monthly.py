@@ -20,21 +20,18 @@ services' ``X-RateLimit-*`` headers and retries what is safe to retry.
 
 from __future__ import annotations
 
-import concurrent.futures
 import datetime as dt
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from trigon_sync import installation, journal
+from trigon_sync.client_pool import run_pool
 from trigon_sync.config import Config
 from trigon_sync.errors import (
     ApiError,
-    PartialFailure,
-    TrigonSyncError,
 )
 from trigon_sync.monthly_plan import (
     ClientPlan,
@@ -45,7 +42,6 @@ from trigon_sync.monthly_plan import (
     fields_to_fetch,
     firm_problem,
     idempotency_key,
-    period_json,
     require_ready,
     rerun_target,
     resolve_targets,
@@ -54,143 +50,27 @@ from trigon_sync.monthly_plan import (
     sorted_links,
     unlinked_warning,
 )
+from trigon_sync.monthly_result import ClientOutcome, MonthlyResult, PeriodResult
 from trigon_sync.review import HELD, Review
+from trigon_sync.run_history import record_run
 from trigon_sync.schedule import Run
 from trigon_sync.state import ClientLink, State, StateSession, load_state, locked_state
 from trigon_sync.task_identity import Found, TaskIdentity, TaskQuery, index
 from trigon_sync.task_writer import SummaryTaskWriter
 from trigon_sync.trigon import FirmNotFound, FirmNotViewable, TrigonClient
+from trigon_sync.trigon.counting import window_counts
 from trigon_sync.trigon.models import ImpossibleCount
 from trigon_sync.uku import TaskDraft, UkuClient
 from trigon_sync.uku.settling import Settler
 
 if TYPE_CHECKING:
-    from trigon_sync.trigon.models import Collection, SnapshotKind
+    pass
 
 DEFAULT_WORKERS = 8
-FAILURES_IN_HISTORY = 50
 NO_INSTALLATION = "0" * 16
 """A dry run's id before any real run: no task carries it (tasks of trigon-sync 0.1 are
 still recognised by their own marker)."""
 Now = Callable[[], dt.datetime]
-
-
-@dataclass
-class ClientOutcome:
-    """What happened to one client: the plan, and whether it is done in Uku."""
-
-    plan: ClientPlan
-    ok: bool
-    error: str | None = None
-    created: bool = False
-    updated: bool = False
-    completed: bool = False
-
-    @property
-    def link(self) -> ClientLink:
-        return self.plan.link
-
-    def failure_json(self) -> dict[str, Any]:
-        return {
-            "firm": self.link.trigon_id,
-            "name": self.link.name,
-            "registration_code": self.link.registration_code,
-            "reason": self.error,
-        }
-
-
-@dataclass
-class PeriodResult:
-    """One period: every linked client's outcome and whether the period is now complete."""
-
-    run: Run
-    outcomes: list[ClientOutcome] = field(default_factory=list)
-    complete: bool = False
-    not_started: int = 0
-
-    @property
-    def failed(self) -> list[ClientOutcome]:
-        return [o for o in self.outcomes if not o.ok]
-
-    def to_json(self) -> dict[str, Any]:
-        doc = period_json(self.run, (o.plan for o in self.outcomes))
-        for client, outcome in zip(doc["clients"], self.outcomes, strict=True):
-            if not outcome.ok:
-                client["error"] = outcome.error
-        return doc
-
-
-@dataclass
-class MonthlyResult:
-    """Everything a run did (or, with ``dry_run``, would do) for the CLI to render."""
-
-    today: dt.date
-    dry_run: bool = False
-    rerun: str | None = None
-    periods: list[PeriodResult] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    deferred: list[Run] = field(default_factory=list)
-    """Due periods not started because an earlier one is incomplete."""
-    duration: float = 0.0
-    requests: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def failed(self) -> list[ClientOutcome]:
-        return [o for p in self.periods for o in p.failed]
-
-    @property
-    def ok_count(self) -> int:
-        return sum(1 for p in self.periods for o in p.outcomes if o.ok)
-
-    def count(self, what: str) -> int:
-        return sum(1 for p in self.periods for o in p.outcomes if getattr(o, what))
-
-    def to_json(self) -> dict[str, Any]:
-        """The issue's ``--json`` shape, plus totals after a real run."""
-        doc: dict[str, Any] = {
-            "periods": [p.to_json() for p in self.periods],
-            "warnings": list(self.warnings),
-        }
-        if self.dry_run:  # what the real run would hold back and fail, nothing written
-            doc.update(
-                deferred=[r.period for r in self.deferred],
-                clients_failed=[o.failure_json() for o in self.failed],
-            )
-        else:
-            doc.update(
-                dry_run=False,
-                rerun=self.rerun,
-                complete=[p.run.period for p in self.periods if p.complete],
-                deferred=[r.period for r in self.deferred],
-                clients_ok=self.ok_count,
-                clients_failed=[o.failure_json() for o in self.failed],
-                tasks_created=self.count("created"),
-                tasks_updated=self.count("updated"),
-                tasks_completed=self.count("completed"),
-                duration_seconds=round(self.duration, 3),
-            )
-        return doc
-
-    def partial_failure(self) -> PartialFailure | None:
-        """The error the CLI exits with when some clients could not be done."""
-        failed = self.failed
-        if not failed:
-            return None
-        names = "; ".join(f"{o.link.name} ({o.link.registration_code}): {o.error}" for o in failed)
-        periods = ", ".join(p.run.period for p in self.periods if p.failed)
-        if self.dry_run:
-            return PartialFailure(
-                f"dry run: {len(failed)} client(s) would fail in period {periods}: {names}",
-                result=self,
-                hint="nothing was written; the real run would stop the same way — fix these "
-                "first (`trigon-sync unlink CODE` stops counting a client that has left)",
-            )
-        return PartialFailure(
-            f"{len(failed)} client(s) failed in period {periods}: {names}",
-            result=self,
-            hint="the others are done; fix these and run again — only they are retried "
-            "(`trigon-sync unlink CODE` stops counting a client that has left)",
-        )
 
 
 class _Stop(Exception):
@@ -572,23 +452,9 @@ class MonthlyRun:
 
     def _counts(self, link: ClientLink, run: Run) -> dict[str, int]:
         """The mapped counts only: period counts over the window, snapshots on its end."""
-        counts: dict[str, int] = {}
-        for spec in self.fetch:
-            if spec.kind == "period" and spec.event is not None:
-                counts[spec.key] = self.trigon.count(
-                    link.trigon_id,
-                    cast("Collection", spec.collection),
-                    spec.event,
-                    run.window_start,
-                    run.window_end,
-                )
-            else:
-                counts[spec.key] = self.trigon.snapshot(
-                    link.trigon_id,
-                    cast("SnapshotKind", spec.collection),
-                    run.window_end,
-                )
-        return counts
+        return window_counts(
+            self.trigon, link.trigon_id, self.fetch, run.window_start, run.window_end
+        )
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -603,31 +469,9 @@ class MonthlyRun:
         stopped: Callable[[], bool] = lambda: False,
     ) -> list[ClientOutcome]:
         """Run ``job`` per client on the bounded pool; outcomes in client order."""
-        if not links:
-            return []
-        outcomes: dict[int, ClientOutcome] = {}
-        first_error: BaseException | None = None
-        with concurrent.futures.ThreadPoolExecutor(
-            max_workers=min(self.workers, len(links)), thread_name_prefix="monthly"
-        ) as pool:
-            futures = {pool.submit(job, link): i for i, link in enumerate(links)}
-            for future in concurrent.futures.as_completed(futures):
-                try:
-                    outcome = future.result()
-                except _Stop:
-                    continue
-                except BaseException as exc:
-                    if first_error is None:
-                        first_error = exc
-                        for other in futures:
-                            other.cancel()
-                    continue
-                outcomes[futures[future]] = outcome
-                if self.on_client is not None:
-                    self.on_client(outcome)
-        if first_error is not None and not stopped():
-            raise first_error
-        return [outcomes[i] for i in sorted(outcomes)]
+        return run_pool(
+            links, job, workers=self.workers, on_done=self.on_client, stopped=stopped, skip=_Stop
+        )
 
     def _uku_warnings(self, since: int) -> list[str]:
         """What Uku noted on its answers during this run (a value it ignored, say): the
@@ -645,34 +489,7 @@ class MonthlyRun:
         self, session: StateSession, result: MonthlyResult, error: BaseException | None
     ) -> None:
         """Append the run to the history and save, whatever happened."""
-        failed = result.failed
-        if error is not None:
-            outcome = "failed"
-        elif failed or result.deferred or self._halted():  # stopped early: not all done
-            outcome = "partial"
-        else:
-            outcome = "ok"
-        message = None
-        if error is not None:
-            message = str(error) if isinstance(error, TrigonSyncError) else type(error).__name__
-        session.state.record(
-            self.now(),
-            "run-monthly --rerun" if result.rerun else "run-monthly",
-            outcome,
-            today=self.today,
-            periods=[p.run.period for p in result.periods],
-            complete=[p.run.period for p in result.periods if p.complete],
-            deferred=[r.period for r in result.deferred] or None,
-            clients_ok=result.ok_count,
-            clients_failed=len(failed),
-            failures=[o.failure_json() for o in failed[:FAILURES_IN_HISTORY]] or None,
-            tasks_created=result.count("created"),
-            tasks_updated=result.count("updated"),
-            duration_seconds=round(result.duration, 3),
-            error=message,
-            interrupted=True if self._halted() else None,
-        )
-        session.save()
+        record_run(session, result, error, at=self.now(), interrupted=self._halted())
 
 
 class _ClientFailed(Exception):
