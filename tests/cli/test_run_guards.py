@@ -185,9 +185,9 @@ def test_the_time_bound_stops_the_run_and_says_so(
     cli: Invoke, ready: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With a bound already reached no client starts; exit PARTIAL, history marks it."""
-    from trigon_sync.cli import monthly_cmd
+    from trigon_sync.cli import run_guards
 
-    monkeypatch.setattr(monthly_cmd, "RUN_BOUND_HOURS", 0.0)
+    monkeypatch.setattr(run_guards, "RUN_BOUND_HOURS", 0.0)
     result = cli("run-monthly", "--today", "31.10.2024")
     assert result.exit_code == ExitCode.PARTIAL, result.output
     assert "time bound" in result.output and "period(s) not started: 2024-10" in result.output

@@ -1,0 +1,258 @@
+"""How ``run-monthly`` shows what it did: the summary, the dry-run plan, cron mail lines.
+
+Rendering only: the run's result objects come in (monthly_result.py), text goes out on
+stdout or stderr. Anything that affects billing (failed clients, held-back periods,
+flagged counts) goes to stderr, also with ``--quiet``, so cron mails it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from trigon_sync.config import Config
+from trigon_sync.monthly_plan import DONE_EARLIER
+
+if TYPE_CHECKING:
+    from trigon_sync.auto_import import AutoImport
+    from trigon_sync.monthly_result import MonthlyResult
+    from trigon_sync.schedule import Run
+
+
+class Bar:
+    """A rich progress bar per period, shown only to a person at a terminal."""
+
+    def __init__(self) -> None:
+        from rich.progress import Progress
+
+        from trigon_sync.cli import output
+
+        self.progress = Progress(console=output.stderr, transient=False)
+        self.task: Any = None
+        self.progress.start()
+
+    def on_period(self, run: Run, total: int) -> None:
+        self.task = self.progress.add_task(f"{run.period}", total=total)
+
+    def on_client(self, outcome: Any) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task)
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+def progress_bar(silent: bool) -> Bar | None:
+    from trigon_sync.cli import output
+
+    if silent or not output.stderr.is_terminal:
+        return None
+    return Bar()
+
+
+# -- rendering ----------------------------------------------------------------------------
+
+
+def render(
+    result: MonthlyResult,
+    config: Config,
+    *,
+    as_json: bool,
+    quiet: bool,
+    auto: AutoImport | None = None,
+    preview: bool = False,
+) -> None:
+    from trigon_sync import redact
+    from trigon_sync.cli import output
+
+    for warning in result.warnings:  # Uku's words: scrubbed, shown as plain text
+        output.stderr.print(
+            f"warning: {output.plain(redact.scrub(warning))}", markup=False, soft_wrap=True
+        )
+    if quiet:
+        for line in billing_lines(result):
+            output.stderr.print(output.plain(redact.scrub(line)), markup=False, soft_wrap=True)
+    for line in flag_lines(result):  # billing-relevant: stderr, so cron mails it
+        output.stderr.print(output.plain(line), markup=False, soft_wrap=True)
+    if as_json:
+        if not quiet:
+            doc = result.to_json()
+            if result.dry_run:
+                doc["dry_run"] = True  # a real run's document says false
+                doc["preview"] = preview
+            if auto is not None:
+                doc["auto_import"] = auto.to_json()
+            output.print_json(doc)
+        return
+    if quiet:
+        return
+    if result.dry_run:
+        render_plan(result, config, preview=preview)
+        return
+    from trigon_sync.dates import format_ee
+
+    if not result.periods and not result.deferred:
+        output.stdout.print("Nothing left to do: another run has just finished the period.")
+    for period in result.periods:
+        run = period.run
+        states = {"create": 0, "update": 0, "exists": 0, "skip": 0, "done": 0}
+        for outcome in period.outcomes:
+            if outcome.ok:
+                earlier = outcome.plan.reason == DONE_EARLIER
+                states["done" if earlier else outcome.plan.action] += 1
+        held = sum(1 for o in period.failed if o.plan.held)
+        failed = len(period.failed) - held
+        status = "complete" if period.complete else "NOT complete"
+        if result.rerun:
+            status = "re-counted" if period.complete else "re-count incomplete"
+        output.stdout.print(
+            f"{run.period} ({format_ee(run.window_start)}–{format_ee(run.window_end)}, "
+            f"import day {format_ee(run.import_day)}): {states['create']} created, "
+            f"{states['update']} updated, {states['exists']} unchanged, "
+            f"{states['done']} done by an earlier run"
+            + (f", {states['skip']} without a task" if states["skip"] else "")
+            + (f", {failed} failed" if failed else "")
+            + (f", {held} held for review" if held else "")
+            + (f", {period.not_started} not started" if period.not_started else "")
+            + f" — {status}",
+            markup=False,
+            soft_wrap=True,
+        )
+    if result.deferred:
+        later = ", ".join(r.period for r in result.deferred)
+        output.stdout.print(
+            f"Not started: {later} (each period waits until the one before it is complete).",
+            markup=False,
+        )
+
+
+def billing_lines(result: MonthlyResult) -> list[str]:
+    """What cron mail must carry even with ``--quiet``: one line per failed client and per
+    period held back (unlinked firms come as a warning line of their own).
+
+    The exit code says something went wrong; these lines say which invoices it touches.
+    """
+    if result.dry_run:
+        return []
+    from trigon_sync.dates import format_ee
+
+    lines = [
+        f"failed: {o.link.name} ({o.link.registration_code or o.link.trigon_id}) in period "
+        f"{period.run.period}: {o.error}"
+        for period in result.periods
+        for o in period.failed
+    ]
+    open_periods = [p.run for p in result.periods if not p.complete]
+    for run in open_periods:
+        if result.rerun:
+            lines.append(
+                f"held back: the re-count of {run.period} is incomplete; its tasks may "
+                "hold the earlier counts until `run-monthly --rerun` succeeds"
+            )
+        else:
+            lines.append(
+                f"held back: period {run.period} ({format_ee(run.window_start)}–"
+                f"{format_ee(run.window_end)}) is not complete; the next run retries it"
+            )
+    blocker = open_periods[0].period if open_periods else "the one before"
+    lines.extend(
+        f"held back: period {run.period} (import day {format_ee(run.import_day)}) waits "
+        f"until {blocker} is complete"
+        for run in result.deferred
+    )
+    return lines
+
+
+def uku_name(config: Config, key: str) -> str:
+    """The Uku field a count goes into, as config.toml names it (map-fields stores the name
+    Uku spells, or the id when two Uku fields share a name)."""
+    target = config.fields.get(key)
+    return f"Uku field {target}" if isinstance(target, int) else str(target or key)
+
+
+def render_plan(result: MonthlyResult, config: Config, *, preview: bool = False) -> None:
+    """The dry-run plan within 80 columns: per client its action (and why) and its counts
+    under Uku's field names, then a totals line per period."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from trigon_sync import fields
+    from trigon_sync.cli import output
+    from trigon_sync.dates import format_ee
+
+    for period in result.periods:
+        run = period.run
+        keys = [k for k in fields.KEYS if any(k in o.plan.counts for o in period.outcomes)]
+        output.stdout.print(
+            f"{run.period}: import day {format_ee(run.import_day)}, counts "
+            f"{format_ee(run.window_start)}–{format_ee(run.window_end)} "
+            + ("(preview, so far)" if preview else "(dry run)"),
+            markup=False,
+        )
+        table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+        table.add_column("Action", no_wrap=True)
+        table.add_column("Client (registration code) and counts by Uku field", overflow="fold")
+        actions: dict[str, int] = {}
+        totals = dict.fromkeys(keys, 0)
+        for outcome in period.outcomes:
+            plan = outcome.plan
+            action = plan.action if outcome.ok else "fail"  # what the real run would do
+            actions[action] = actions.get(action, 0) + 1
+            cell = Text(f"{plan.link.name} ({plan.link.registration_code or plan.link.trigon_id})")
+            reason = plan.reason if outcome.ok else outcome.error
+            if reason:
+                cell.append(f": {reason}")
+            counted = [k for k in keys if k in plan.counts]
+            if counted:
+                cell.append(
+                    "\n" + ", ".join(f"{uku_name(config, k)} {plan.counts[k]}" for k in counted)
+                )
+            for k in counted:
+                totals[k] += plan.counts[k]
+            table.add_row(action, cell)
+        output.stdout.print(table)
+        done = ", ".join(f"{n} {action}" for action, n in actions.items()) or "no clients"
+        summed = (
+            "; " + ", ".join(f"{uku_name(config, k)} {totals[k]}" for k in keys) if keys else ""
+        )
+        output.stdout.print(f"Totals: {done}{summed}", markup=False)
+    blocker = next((p.run.period for p in result.periods if not p.complete), None)
+    for run in result.deferred:
+        output.stdout.print(
+            f"held back: period {run.period} (import day {format_ee(run.import_day)}) would "
+            f"wait until {blocker or 'the period before'} is complete",
+            markup=False,
+        )
+
+
+def flag_lines(result: MonthlyResult) -> list[str]:
+    """One ``flag:`` line per client whose counts look wrong (held ones say so)."""
+    lines = []
+    for period in result.periods:
+        for outcome in period.outcomes:
+            plan = outcome.plan
+            if not plan.flags:
+                continue
+            what = "; ".join(flag.message for flag in plan.flags)
+            held = " — held, not written" if plan.held else ""
+            lines.append(
+                f"flag: {period.run.period} {plan.link.name} ({plan.link.registration_code}): "
+                f"{what}{held}"
+            )
+    return lines
+
+
+def summary_line(result: MonthlyResult, seconds: float, *, halted: str | None = None) -> str:
+    periods = ",".join(p.run.period for p in result.periods) or "-"
+    failed = "; ".join(
+        f"{o.link.trigon_id} {o.link.registration_code}: {o.error}" for o in result.failed
+    )
+    kind = "dry-run" if result.dry_run else ("rerun" if result.rerun else "run")
+    return (
+        f"run-monthly {kind} today={result.today} periods={periods} "
+        f"complete={','.join(p.run.period for p in result.periods if p.complete) or '-'} "
+        f"clients_ok={result.ok_count} clients_failed={len(result.failed)} "
+        f"created={result.count('created')} updated={result.count('updated')} "
+        f"duration={seconds:.1f}s"
+        + (f" interrupted={halted.replace(' ', '-')}" if halted else "")
+        + (f" failures: {failed}" if failed else "")
+    )
