@@ -58,7 +58,10 @@ def run_monthly(
         help="Run as if on DATE (not later than today): replays a missed night.",
     ),
     dry_run: bool = typer.Option(
-        False, "--dry-run", help="Show the plan (counts and actions); write nothing anywhere."
+        False,
+        "--dry-run",
+        help="Show what the real run would do (per client: action and counts, or the "
+        "failure and why; periods held back) and exit as it would; write nothing anywhere.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     quiet: bool = typer.Option(
@@ -82,7 +85,12 @@ def run_monthly(
         "yesterday); write nothing anywhere.",
     ),
     workers: int = typer.Option(
-        8, "--workers", min=1, max=32, help="Clients counted in parallel (within rate limits)."
+        8,
+        "--workers",
+        min=1,
+        max=32,
+        metavar="N",
+        help="Clients counted in parallel (within rate limits), 1 to 32.",
     ),
 ) -> None:
     """Create this period's summary task per linked client, with the mapped Trigon counts."""
