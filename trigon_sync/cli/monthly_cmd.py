@@ -105,8 +105,8 @@ def run_monthly(
         if preview:
             if rerun is not None or dry_run:
                 raise UsageError("--preview cannot be combined with --rerun or --dry-run")
-            result = _preview(config, state, day, workers=workers, silent=quiet or as_json)
-            _render(result, config, as_json=as_json, quiet=quiet, preview=True)
+            planned = _preview(config, state, day, workers=workers, silent=quiet or as_json)
+            _render(planned, config, as_json=as_json, quiet=quiet, preview=True)
             return
         due = 1
         if rerun is not None:
@@ -424,8 +424,8 @@ class _Halt:
             yield
         finally:
             timer.cancel()
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
 
 class _Bar:
