@@ -41,13 +41,13 @@ class CountingWrites:
         def write_private(target: Path, text: str, **kw: object) -> None:
             self.writes += 1
             self.bytes += len(text.encode("utf-8"))
-            self._original(target, text, **kw)  # type: ignore[arg-type]
+            self._original(target, text, **kw)  # type: ignore[arg-type]  # passes the caller's arguments through
 
-        atomic.write_private = write_private  # type: ignore[assignment]
+        atomic.write_private = write_private  # type: ignore[assignment]  # a counting wrapper
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        atomic.write_private = self._original  # type: ignore[assignment]
+        atomic.write_private = self._original  # type: ignore[assignment]  # put back
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ OFFLINE_REGISTER_URL = "http://127.0.0.1:9/ettevotja_rekvisiidid__lihtandmed.csv
 class MemoryKeyring(keyring.backend.KeyringBackend):
     """A keyring backend that keeps secrets in a dict for the life of one test."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1  # type: ignore[assignment]  # keyring declares priority a classproperty
 
     def __init__(self) -> None:
         super().__init__()

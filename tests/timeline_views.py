@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from trigon_sync import journal
+from trigon_sync import period_record
 from trigon_sync.cli.mapfields_cmd import next_import
 from trigon_sync.config import Config
 from trigon_sync.explain import Verdict, explain_client
@@ -21,11 +21,11 @@ def views_agree(cfg: Config, state: State, today: D, query: str = "Alpha") -> li
     """What run-monthly would do on ``today``, after checking every view says the same."""
     runs = run_monthly_runs(cfg, state, today, None)
     line = timeline(
-        cfg.summary.schedule,  # type: ignore[arg-type]
-        cfg.summary.first_import_date,  # type: ignore[arg-type]
+        cfg.summary.schedule,  # type: ignore[arg-type]  # the views are built from complete configs
+        cfg.summary.first_import_date,  # type: ignore[arg-type]  # as above
         state.last_period_end,
         state.last_period,
-        journal.open_run(state),
+        period_record.open_run(state),
         today,
     )
     upcoming = runs[0] if runs else line.next

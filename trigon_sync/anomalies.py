@@ -17,7 +17,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from trigon_sync.config import AnomalySettings
 
@@ -98,13 +98,14 @@ def flag_series(
     names = labels or {}
     found: list[list[Flag]] = [[] for _ in rows]
     gaps = any(None in row for row in rows)
-    totals = [sum(v for v in row if v) for row in rows] if gaps else [sum(row) for row in rows]
+    dense_rows = cast("Sequence[Sequence[int]]", rows)  # read only when there are no gaps
+    totals = [sum(v for v in row if v) for row in rows] if gaps else [sum(r) for r in dense_rows]
     for i in range(max(start, 1), len(rows)) if 0 in totals[start:] else ():
         if totals[i] == 0 and any(v is not None for v in rows[i]):
-            window = totals[i - depth if i > depth else 0 : i]
-            active = sum(1 for t in window if t)
+            recent = totals[i - depth if i > depth else 0 : i]
+            active = sum(1 for t in recent if t)
             if active:
-                found[i].append(_drop(active, len(window)))
+                found[i].append(_drop(active, len(recent)))
     first = max(start, MIN_SPIKE_HISTORY)
     half = factor / 2
     for key, column in zip(keys, zip(*rows, strict=True), strict=True):

@@ -383,7 +383,7 @@ def _runs_current(facts: LocalFacts) -> Check:
         f"next import {format_ee(run.import_day)} will count "
         f"{format_ee(run.window_start)}–{format_ee(run.window_end)} (period {run.period})"
     )
-    if facts.state.journal.get("period"):  # journal.run_in_progress: a period was opened
+    if facts.state.journal.get("period"):  # period_record.run_in_progress: a period was opened
         return warned(
             name,
             title,

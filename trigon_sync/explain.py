@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from trigon_sync import journal, ledger
+from trigon_sync import journal, ledger, period_record
 from trigon_sync.config import Config
 from trigon_sync.dates import format_ee
 from trigon_sync.errors import TrigonSyncError, UsageError
@@ -191,10 +191,14 @@ def read_journals(state: State) -> dict[str, dict[str, journal.Entry]]:
     """Every client line of every period state knows a window for (archived or open)."""
     found: dict[str, dict[str, journal.Entry]] = {}
     runs = [
-        r for r in (journal.completed_run(state, p) for p in journal.completed_periods(state)) if r
+        r
+        for r in (
+            period_record.completed_run(state, p) for p in period_record.completed_periods(state)
+        )
+        if r
     ]
     try:
-        open_run = journal.open_run(state)
+        open_run = period_record.open_run(state)
     except TrigonSyncError:
         open_run = None
     if open_run is not None:
@@ -393,8 +397,8 @@ def explain_client(
 
     failures = failures_by_period(state.history, link.trigon_id)
     answers: list[PeriodAnswer] = []
-    for name in journal.completed_periods(state):
-        run = journal.completed_run(state, name)
+    for name in period_record.completed_periods(state):
+        run = period_record.completed_run(state, name)
         if run is None:
             continue
         entry_doc = state.journal.get("completed", {}).get(name, {})
@@ -402,7 +406,7 @@ def explain_client(
         entry = journals.get(name, {}).get(link.trigon_id)
         answers.append(_completed_answer(run, link, entry, failures.get(name, []), closed))
     try:
-        opened = journal.open_run(state)
+        opened = period_record.open_run(state)
     except TrigonSyncError:
         opened = None
     if opened is not None:

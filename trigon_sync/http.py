@@ -539,7 +539,7 @@ class HttpSession:
         json_body: Any,
         headers: Mapping[str, str] | None,
     ) -> ApiResponse:
-        ticket = self.pacer.acquire(method)
+        ticket: int | None = self.pacer.acquire(method)
         self.stats.count(method)
         deadline = self._clock() + self.limits.deadline
         kwargs: dict[str, Any] = {

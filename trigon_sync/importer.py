@@ -39,11 +39,13 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from trigon_sync.errors import StateError, UsageError
-from trigon_sync.register import RegisterIndex
 from trigon_sync.registry_codes import has_valid_check_digit, normalise_code
+
+if TYPE_CHECKING:
+    from trigon_sync.register import RegisterIndex
 
 PLAN_VERSION = 1
 
@@ -196,7 +198,7 @@ class PlanRow:
         """Inverse of :meth:`to_dict`; raises StateError on anything malformed."""
         try:
             flags = tuple(
-                sorted((Flag(f) for f in _list(doc.get("flags", []))), key=_FLAG_ORDER.get)
+                sorted((Flag(f) for f in _list(doc.get("flags", []))), key=_FLAG_ORDER.__getitem__)
             )
             return cls(
                 trigon_id=_typed(doc["trigon_id"], str),

@@ -125,7 +125,7 @@ def _parse_lines(text: str, since: str | None = None) -> list[Any]:
         and (since is None or not line.startswith(WRITE_PREFIX) or line[start : start + 7] >= since)
     ]
     try:
-        return json.loads("[" + ",".join(complete) + "]")  # type: ignore[no-any-return]
+        return json.loads("[" + ",".join(complete) + "]")
     except ValueError:
         values = []
         for line in complete:

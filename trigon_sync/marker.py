@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from trigon_sync import journal
+from trigon_sync import period_record
 from trigon_sync.config import Config
 from trigon_sync.dates import format_ee
 from trigon_sync.errors import UsageError
 from trigon_sync.schedule import ONE_DAY, Run, label_before
-from trigon_sync.state import State
+
+if TYPE_CHECKING:
+    from trigon_sync.state import State
 from trigon_sync.timeline import timeline
 
 
@@ -41,7 +44,7 @@ def plan_marker_move(
             f"the last period end must be before today ({format_ee(today)}), not {format_ee(day)}",
             hint="a window can only end on a day that is already over",
         )
-    if journal.run_in_progress(state):
+    if period_record.run_in_progress(state):
         raise UsageError(
             f"a monthly run is in progress: period {state.journal.get('period')} was started "
             "and is not finished",
@@ -56,8 +59,8 @@ def plan_marker_move(
             )
         period = label_before(rule, day + ONE_DAY)
     recounted = []
-    for name in journal.completed_periods(state):
-        done = journal.completed_run(state, name)
+    for name in period_record.completed_periods(state):
+        done = period_record.completed_run(state, name)
         if (done is not None and done.window_end > day) or name > period:
             recounted.append(name)
     if recounted:

@@ -23,16 +23,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from trigon_sync import fields, journal, naming
+from trigon_sync import fields, naming, period_record
 from trigon_sync.config import MONTHLY_REQUIREMENTS, Config, missing_for_monthly
 from trigon_sync.dates import format_ee
 from trigon_sync.errors import ConfigError, Problem, UsageError
 from trigon_sync.schedule import Run
-from trigon_sync.state import ClientLink, State
 from trigon_sync.timeline import Timeline, timeline_for
 
 if TYPE_CHECKING:
+    from trigon_sync import journal
     from trigon_sync.anomalies import Flag
+    from trigon_sync.state import ClientLink, State
     from trigon_sync.task_identity import TaskIdentity
     from trigon_sync.uku.models import CustomField, FieldValue, Task, Topic
 
@@ -112,9 +113,9 @@ def schedule_for(config: Config, state: State, today: dt.date) -> Timeline:
 
 def rerun_target(state: State, period: str) -> Run:
     """The window of a completed period, for ``--rerun``; UsageError if there is none."""
-    run = journal.completed_run(state, period)
+    run = period_record.completed_run(state, period)
     if run is None:
-        done = journal.completed_periods(state)
+        done = period_record.completed_periods(state)
         listed = ", ".join(done[-6:]) if done else "none yet"
         raise UsageError(
             f"period {period} has not been completed by run-monthly (completed: {listed})",
@@ -205,7 +206,7 @@ def resolve_targets(
         else:
             owner[found.id] = key
             targets.append(Target(key, found.id, found.name))
-    if problems:
+    if problems or topic is None:  # no topic is always a problem too
         raise ConfigError(problems, hint="fix the mapping with `trigon-sync map-fields`")
     return Targets(topic.id, topic.name, tuple(targets))
 

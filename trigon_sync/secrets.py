@@ -29,7 +29,7 @@ import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 import tomli_w
 
@@ -46,6 +46,9 @@ FILE_LOCK_TIMEOUT = 30.0
 
 StoreKind = Literal["keyring", "file"]
 STORE_KINDS: tuple[StoreKind, ...] = ("keyring", "file")
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend  # imported lazily at run time (start-up cost)
 
 T = TypeVar("T")
 
@@ -152,7 +155,7 @@ def _explicitly_selected(backend: object) -> bool:
     return chosen.strip() == name
 
 
-def _usable_backend() -> object:
+def _usable_backend() -> KeyringBackend:
     """The active keyring backend, or NoKeyringBackend when it cannot keep a secret."""
     import keyring
     import keyring.backends.fail
@@ -177,13 +180,14 @@ def _usable_backend() -> object:
 
 def _with_timeout(call: Callable[[], T], *, timeout: float, what: str) -> T:
     """Run a keyring call in a daemon thread so a hung keyring cannot block cron."""
-    outcome: dict[str, object] = {}
+    values: list[T] = []
+    errors: list[BaseException] = []
 
     def run() -> None:
         try:
-            outcome["value"] = call()
+            values.append(call())
         except BaseException as exc:  # re-raised in the caller's thread
-            outcome["error"] = exc
+            errors.append(exc)
 
     thread = threading.Thread(target=run, name=f"keyring-{what}", daemon=True)
     thread.start()
@@ -194,9 +198,9 @@ def _with_timeout(call: Callable[[], T], *, timeout: float, what: str) -> T:
             hint="the keyring may be locked: unlock it, select another backend, or connect "
             "with `trigon-sync connect --token-store file`",
         )
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome.get("value")  # type: ignore[return-value]
+    if errors:
+        raise errors[0]
+    return values[0]
 
 
 def keyring_account(name: str, home: Path | None = None) -> str:
@@ -221,7 +225,7 @@ class KeyringStore:
         self.service = service
         self.timeout = timeout
 
-    def _run(self, what: str, op: Callable[[object], T]) -> T:
+    def _run(self, what: str, op: Callable[[KeyringBackend], T]) -> T:
         import keyring.errors
 
         def call() -> T:
@@ -249,16 +253,14 @@ class KeyringStore:
     def get(self, name: str) -> Secret | None:
         value = self._run(
             "read a secret",
-            lambda backend: backend.get_password(  # type: ignore[attr-defined]
-                self.service, keyring_account(name)
-            ),
+            lambda backend: backend.get_password(self.service, keyring_account(name)),
         )
         return Secret(value) if value else None
 
     def set(self, name: str, value: Secret) -> None:
         self._run(
             "store a secret",
-            lambda backend: backend.set_password(  # type: ignore[attr-defined]
+            lambda backend: backend.set_password(
                 self.service, keyring_account(name), value.reveal()
             ),
         )
@@ -266,11 +268,9 @@ class KeyringStore:
     def delete(self, name: str) -> bool:
         import keyring.errors
 
-        def op(backend: object) -> bool:
+        def op(backend: KeyringBackend) -> bool:
             try:
-                backend.delete_password(  # type: ignore[attr-defined]
-                    self.service, keyring_account(name)
-                )
+                backend.delete_password(self.service, keyring_account(name))
             except keyring.errors.PasswordDeleteError:
                 return False
             return True
@@ -409,9 +409,7 @@ class StoreDescription:
         return text if self.usable else f"{text}: {self.problem}"
 
 
-def describe_store(
-    kind: str = "keyring", *, store: KeyringStore | FileStore | None = None
-) -> StoreDescription:
+def describe_store(kind: str = "keyring", *, store: SecretStore | None = None) -> StoreDescription:
     """Which store is in use and whether it works, probing the keyring (with a timeout).
 
     Pass ``store`` to describe the very store the caller will read (with its timeout)

@@ -161,7 +161,9 @@ def _message(error: TrigonSyncError | None) -> str | None:
 
 def _config_json(config: Config | None, error: TrigonSyncError | None) -> dict[str, Any]:
     if config is None:
-        problems = [str(p) for p in getattr(error, "problems", ())] or [_message(error)]
+        problems: list[str | None] = [str(p) for p in getattr(error, "problems", ())] or [
+            _message(error)
+        ]
         return {"path": paths.config_file(), "exists": True, "valid": False, "problems": problems}
     summary = config.summary
     rule = summary.schedule

@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from trigon_sync.errors import ApiError, WriteUnconfirmed
 from trigon_sync.monthly_plan import count_mismatches
@@ -97,7 +98,8 @@ class SummaryTaskWriter:
         intend: Intend,
     ) -> Written:
         """Create the task unless Uku turns out to hold it already (then adopt it)."""
-        values = draft.custom_fields
+        # a summary draft carries only the plan's counts (Targets.values)
+        values = cast("Mapping[int, int]", draft.custom_fields)
         for _ in range(ATTEMPTS):
             sent_at = self.now()
             intend(sent_at)

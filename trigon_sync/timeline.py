@@ -22,13 +22,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from trigon_sync import journal
+from trigon_sync import period_record
 from trigon_sync.config import Config
 from trigon_sync.dates import format_ee
 from trigon_sync.errors import StateError
 from trigon_sync.schedule import ONE_DAY, Run, ScheduleRule, next_run, window_start
-from trigon_sync.state import State
+
+if TYPE_CHECKING:
+    from trigon_sync.state import State
 
 
 @dataclass(frozen=True)
@@ -129,5 +132,5 @@ def timeline_for(config: Config, state: State, today: dt.date) -> Timeline | Non
     if rule is None or first is None:
         return None
     return timeline(
-        rule, first, state.last_period_end, state.last_period, journal.open_run(state), today
+        rule, first, state.last_period_end, state.last_period, period_record.open_run(state), today
     )

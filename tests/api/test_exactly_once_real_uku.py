@@ -108,7 +108,7 @@ def test_lost_answers_on_the_production_like_uku_give_one_task_each(
         for today, *_ in (OCTOBER, NOVEMBER):
             result = env.run(today)
             assert result.partial_failure() is None, result.partial_failure()
-            env.clock.advance(3600)  # type: ignore[union-attr]
+            env.clock.advance(3600)  # type: ignore[union-attr]  # the env under test has a fake clock
     finally:
         env.close()
     lost = [w for w in world.writes() if w["after_fault"] and w["method"] == "POST"]
@@ -184,7 +184,7 @@ def test_two_homes_with_overlapping_firm_ids_keep_to_their_own_tasks(
             monkeypatch.setenv(paths.ENV_HOME, str(home))
             result = env.run(OCTOBER[0])
             assert {o.plan.action for o in result.periods[0].outcomes} == {"create"}
-            env.clock.advance(60)  # type: ignore[union-attr]
+            env.clock.advance(60)  # type: ignore[union-attr]  # the env under test has a fake clock
             again = env.run(OCTOBER[0], rerun="2024-10")
             assert {o.plan.action for o in again.periods[0].outcomes} == {"exists"}
     finally:
@@ -221,7 +221,7 @@ def test_firm_ids_with_colons_and_spaces_and_html_descriptions_give_no_doubles(
     try:
         assert env.run(OCTOBER[0]).partial_failure() is None
         assert all(t["description"].startswith("<p>") for t in env.tasks())
-        env.clock.advance(60)  # type: ignore[union-attr]
+        env.clock.advance(60)  # type: ignore[union-attr]  # the env under test has a fake clock
         world.clear_logs()
         again = env.run(OCTOBER[0], rerun="2024-10")
     finally:

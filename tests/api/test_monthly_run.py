@@ -30,7 +30,7 @@ from monthly_env import (
     viewable_firms,
 )
 
-from trigon_sync import fields, journal, paths
+from trigon_sync import fields, journal, paths, period_record
 from trigon_sync.client_import import unlink
 from trigon_sync.errors import PermissionDenied, UsageError
 from trigon_sync.sandbox import SandboxWorld
@@ -167,7 +167,7 @@ def test_run_killed_between_clients_resumes_with_exactly_one_task_each(
         env.run(D(2024, 10, 31), workers=1, after_client=die)
     state = load_state()
     assert state.last_period_end is None
-    assert journal.run_in_progress(state)
+    assert period_record.run_in_progress(state)
     assert state.history[-1]["result"] == "failed"
 
     env.world.clear_logs()
@@ -182,7 +182,7 @@ def test_run_killed_between_clients_resumes_with_exactly_one_task_each(
         done
     )
     assert set(env.tasks_per_client_period().values()) == {1}
-    assert not journal.run_in_progress(load_state())
+    assert not period_record.run_in_progress(load_state())
     assert load_state().last_period_end == D(2024, 10, 30)
 
 
@@ -220,7 +220,7 @@ def test_killed_after_a_create_but_before_the_journal_line(
     link_firms(sandbox_world, viewable_firms(sandbox_seed_dict))
     with killed_on_october_31(sandbox_world, tmp_path, 5, workers=1) as env:
         assert len(env.tasks()) == 6
-        assert len(journal.PeriodJournal(journal.open_run(load_state())).load()) == 5
+        assert len(journal.PeriodJournal(period_record.open_run(load_state())).load()) == 5
         result = env.run(D(2024, 10, 31))
         actions = Counter(o.plan.action for o in result.periods[0].outcomes)
         assert actions["exists"] == 6  # 5 from the journal, 1 found in Uku by its marker
@@ -471,7 +471,7 @@ def test_a_task_deleted_after_a_crashed_create_is_created_again(
         assert result.periods[0].complete
         [task] = env.tasks()
         assert carries_identity(task, "2024-10")
-        october = journal.completed_run(load_state(), "2024-10")
+        october = period_record.completed_run(load_state(), "2024-10")
         assert october is not None
         done = journal.journal_file("2024-10").with_name("2024-10.jsonl.done")
         [entry] = journal.PeriodJournal(october, done).load().values()

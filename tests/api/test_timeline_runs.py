@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from monthly_env import connect, link_firms, make_config, viewable_firms
 
 from tests.timeline_views import views_agree
-from trigon_sync import journal, paths
+from trigon_sync import paths, period_record
 from trigon_sync.sandbox import SandboxWorld, generate_seed
 from trigon_sync.schedule import ScheduleRule
 from trigon_sync.state import load_state
@@ -70,7 +70,7 @@ def test_views_name_what_the_real_run_then_does(
             if fail and expected:
                 assert done == expected[:1]
                 assert [r.period for r in result.deferred] == [r.period for r in expected[1:]]
-                assert journal.open_run(load_state()) == expected[0]
+                assert period_record.open_run(load_state()) == expected[0]
             else:
                 assert done == expected
                 assert all(p.complete for p in result.periods)

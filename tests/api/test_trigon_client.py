@@ -254,7 +254,7 @@ def test_refused_refresh_token_is_re_read_before_giving_up(store: FileStore, loc
         def delete(self, name: str) -> bool:
             return store.delete(name)
 
-    client._tokens._store = StaleOnce()  # type: ignore[attr-defined]
+    client._tokens._store = StaleOnce()  # type: ignore[attr-defined]  # swaps in a store that goes stale once
     fake.expire_access_tokens()
     assert client.me().email == "admin@firm.ee"
     assert [p for _, p in fake.requests].count("/auth/refresh") == 2
@@ -264,7 +264,7 @@ def test_revoked_refresh_token_asks_to_connect_again(store: FileStore, lock: Pat
     """A revoked family stops with the 'connect again' message and the AUTH exit code."""
     fake = FakeTrigon()
     client = connected(fake, store, lock)
-    assert revoke(wire_for(fake), store.get(TRIGON_REFRESH_TOKEN))  # type: ignore[arg-type]
+    assert revoke(wire_for(fake), store.get(TRIGON_REFRESH_TOKEN))  # type: ignore[arg-type]  # the token was stored just above
     fake.expire_access_tokens()
     with pytest.raises(AuthError, match="expired or was revoked") as caught:
         client.me()

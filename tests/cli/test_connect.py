@@ -365,7 +365,7 @@ def test_secret_from_stdin_that_is_not_utf8_is_a_usage_error(cli: Invoke, option
             "c-1",
         ]
     )
-    result = cli(*command, option, "--token-store", "file", stdin=b"p\xe4ss\xff\n")  # type: ignore[arg-type]
+    result = cli(*command, option, "--token-store", "file", stdin=b"p\xe4ss\xff\n")  # type: ignore[arg-type]  # bytes on stdin on purpose (not UTF-8)
     assert result.exit_code == ExitCode.USAGE, result.output
     assert result.stderr.splitlines()[-1] == (
         f"error: {option}: stdin is not UTF-8 text — pipe the value in as UTF-8"

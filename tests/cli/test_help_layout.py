@@ -49,7 +49,7 @@ def test_help_at_80_columns_cuts_nothing_and_shows_no_bool(path: tuple[str, ...]
     command = app_group()
     ctx = click.Context(command)
     for part in path:
-        command = command.get_command(ctx, part)  # type: ignore[attr-defined]
+        command = command.get_command(ctx, part)  # type: ignore[attr-defined]  # only groups are walked into
     flat = " ".join(text.split())
     for param in command.params:
         for name in (*param.opts, *param.secondary_opts):

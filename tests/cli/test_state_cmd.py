@@ -171,7 +171,7 @@ def test_marker_on_31_12_makes_january_the_next_period(
 ) -> None:
     """31.12.2024 under last calendar day: the 31.01.2025 run counts 01.01–30.01 as 2025-01."""
     write_config(LAST_CAL)
-    frozen_today.move_to("2025-01-15 10:00:00+02:00")  # type: ignore[attr-defined]
+    frozen_today.move_to("2025-01-15 10:00:00+02:00")  # type: ignore[attr-defined]  # freezegun's fixture is untyped
     result = cli("state", "set-last-period-end", "31.12.2024", "--yes")
     assert result.exit_code == 0, result.output
     state = load_state()

@@ -15,7 +15,7 @@ import random
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ from trigon_sync.state import load_state
 pytestmark = pytest.mark.e2e
 
 
-def kill_when(proc: subprocess.Popen[str], ready: callable, limit: float = 60) -> None:  # type: ignore[valid-type]
+def kill_when(proc: subprocess.Popen[str], ready: Callable[[], object], limit: float = 60) -> None:
     """SIGKILL ``proc`` as soon as ``ready()`` holds; fail if it ended first."""
     deadline = time.monotonic() + limit
     try:

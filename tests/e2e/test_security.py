@@ -31,11 +31,11 @@ def after_flow(
         original = f.run
 
         def run(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
-            done = original("--verbose", *args, **kw)  # type: ignore[arg-type]
+            done = original("--verbose", *args, **kw)  # type: ignore[arg-type]  # the wrapped runner takes str arguments
             outputs.extend([done.stdout, done.stderr])
             return done
 
-        f.run = run  # type: ignore[method-assign]
+        f.run = run  # type: ignore[method-assign]  # wraps the flow's runner for this test
         f.setup()
         for month in range(3):
             assert f.run_month(month).returncode == 0

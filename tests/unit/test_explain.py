@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from trigon_sync import journal
+from trigon_sync import journal, period_record
 from trigon_sync.clock import TALLINN
 from trigon_sync.config import Config, SummarySettings
 from trigon_sync.errors import UsageError
@@ -42,7 +42,7 @@ def state() -> State:
     state.links["f1"] = ClientLink("f1", "10137319", "Alpha OÜ", 101, dt.date(2024, 10, 1))
     state.links["f2"] = ClientLink("f2", "10000004", "Beeta AS", 102, dt.date(2024, 10, 1))
     state.links["f3"] = ClientLink("f3", "10000010", "Gamma OÜ", 103, dt.date(2024, 11, 5))
-    journal.mark_completed(state, OCTOBER, RAN_AT, clients=2)
+    period_record.mark_completed(state, OCTOBER, RAN_AT, clients=2)
     return state
 
 
@@ -51,7 +51,7 @@ JOURNALS = {"2024-10": {"f1": entry("f1", 5001), "f2": entry("f2", 5002)}}
 
 def fail_november_for_beeta(state: State) -> None:
     """Last night's run opened 2024-11, did Alpha and Gamma, and failed for Beeta."""
-    journal.mark_open(state, NOVEMBER, NIGHT)
+    period_record.mark_open(state, NOVEMBER, NIGHT)
     state.record(
         NIGHT,
         "run-monthly",
@@ -102,7 +102,7 @@ def test_a_client_that_failed_last_night(state: State) -> None:
 def test_a_later_success_keeps_the_earlier_failure_as_a_note(state: State) -> None:
     """Failed on one run, done on the next: the task id, and the failure mentioned."""
     fail_november_for_beeta(state)
-    journal.mark_completed(state, NOVEMBER, NIGHT + dt.timedelta(days=1), clients=3)
+    period_record.mark_completed(state, NOVEMBER, NIGHT + dt.timedelta(days=1), clients=3)
     journals = {**JOURNALS, "2024-11": {"f2": entry("f2", 5102)}}
     november = explain_client(
         "f2", state, CONFIG, journals, dt.date(2024, 12, 2), period="2024-11"
@@ -114,7 +114,7 @@ def test_a_later_success_keeps_the_earlier_failure_as_a_note(state: State) -> No
 
 def test_an_open_period_without_a_failure_is_pending(state: State) -> None:
     """A run started the period and stopped before this client: 'run run-monthly'."""
-    journal.mark_open(state, NOVEMBER, NIGHT)
+    period_record.mark_open(state, NOVEMBER, NIGHT)
     november = explain_client(
         "Alpha", state, CONFIG, JOURNALS, dt.date(2024, 11, 30), period="2024-11"
     ).periods[0]
@@ -225,7 +225,7 @@ def test_read_journals_reads_archived_and_open_periods(state: State) -> None:
     october = journal.PeriodJournal(OCTOBER)
     october.append(entry("f1", 5001), RAN_AT)
     october.archive()
-    journal.mark_open(state, NOVEMBER, NIGHT)
+    period_record.mark_open(state, NOVEMBER, NIGHT)
     journal.PeriodJournal(NOVEMBER).append(entry("f3", 5103, "update"), NIGHT)
     found = read_journals(state)
     assert found["2024-10"]["f1"].task == 5001

@@ -70,7 +70,7 @@ def error(status: int, code: str, **headers: str) -> httpx.Response:
 
 def session_for(handler, time: FakeTime, **policy: float) -> HttpSession:
     client = make_client(BASE, transport=httpx.MockTransport(handler))
-    fixed = RetryPolicy(jitter=lambda: 1.0, **policy)  # type: ignore[arg-type]
+    fixed = RetryPolicy(jitter=lambda: 1.0, **policy)  # type: ignore[arg-type]  # the policy dict's values are the typed fields
     pacer = RateLimitPacer(sleep=time.sleep, clock=time.clock)
     return HttpSession(client, service="Trigon", policy=fixed, pacer=pacer, sleep=time.sleep)
 

@@ -19,12 +19,12 @@ def write(w: ledger.LedgerWriter, period: str, firm: str, counts: dict[str, int]
     w.write(
         period=period,
         firm=firm,
-        registration_code=kw.get("code", f"1000{firm}"),  # type: ignore[arg-type]
-        name=kw.get("name", f"Firm {firm} OÜ"),  # type: ignore[arg-type]
+        registration_code=kw.get("code", f"1000{firm}"),  # type: ignore[arg-type]  # kw holds the field's own type
+        name=kw.get("name", f"Firm {firm} OÜ"),  # type: ignore[arg-type]  # kw holds the field's own type
         uku_client=1,
-        task=kw.get("task", 1),  # type: ignore[arg-type]
+        task=kw.get("task", 1),  # type: ignore[arg-type]  # kw holds the field's own type
         action="create",
-        mapping=kw.get("mapping", MAP),  # type: ignore[arg-type]
+        mapping=kw.get("mapping", MAP),  # type: ignore[arg-type]  # kw holds the field's own type
         counts=counts,
         at=AT,
     )

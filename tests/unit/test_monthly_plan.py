@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from trigon_sync import journal
+from trigon_sync import period_record
 from trigon_sync.config import Config, SummarySettings, UkuSettings
 from trigon_sync.errors import ConfigError, StateError, UsageError
 from trigon_sync.monthly_plan import (
@@ -43,7 +43,7 @@ def config(rule: str = "last_calendar_day", **fields: str | int) -> Config:
             task_title="Summary {period}",
             topic="Bookkeeping",
             first_import_date=D(2024, 10, 1),
-            schedule=ScheduleRule(rule),  # type: ignore[arg-type]
+            schedule=ScheduleRule(rule),  # type: ignore[arg-type]  # any rule string on purpose, valid or not
         ),
         fields=fields or {"sales_invoices_created": "Sales invoice created"},
     )
@@ -83,7 +83,7 @@ def test_an_open_period_keeps_its_window_after_a_schedule_change() -> None:
     """A period a failed run opened is resumed with its own window, then the new rule runs."""
     s = state()
     opened = Run(D(2024, 10, 31), D(2024, 10, 1), D(2024, 10, 30), "2024-10")
-    journal.mark_open(s, opened, dt.datetime(2024, 10, 31, 0, 30, tzinfo=dt.UTC))
+    period_record.mark_open(s, opened, dt.datetime(2024, 10, 31, 0, 30, tzinfo=dt.UTC))
     due = schedule_for(config("last_work_day"), s, D(2024, 11, 29)).due
     assert due[0] == opened
     assert (due[1].period, due[1].window_start, due[1].window_end) == (
@@ -96,7 +96,7 @@ def test_an_open_period_keeps_its_window_after_a_schedule_change() -> None:
 def test_an_open_period_that_does_not_join_the_last_window_is_refused() -> None:
     """state.toml edited under a running period: refuse rather than count days twice."""
     s = state(last_period_end=D(2024, 9, 15), last_period="2024-09")
-    journal.mark_open(
+    period_record.mark_open(
         s,
         Run(D(2024, 10, 31), D(2024, 10, 1), D(2024, 10, 30), "2024-10"),
         dt.datetime(2024, 10, 31, tzinfo=dt.UTC),
@@ -109,10 +109,10 @@ def test_completed_periods_are_remembered_for_rerun() -> None:
     """Completing a period moves the marker, closes the journal and keeps the window."""
     s = state()
     run = Run(D(2024, 10, 31), D(2024, 10, 1), D(2024, 10, 30), "2024-10")
-    journal.mark_open(s, run, dt.datetime(2024, 10, 31, tzinfo=dt.UTC))
-    assert journal.run_in_progress(s)
-    journal.mark_completed(s, run, dt.datetime(2024, 10, 31, tzinfo=dt.UTC), clients=1)
-    assert not journal.run_in_progress(s)
+    period_record.mark_open(s, run, dt.datetime(2024, 10, 31, tzinfo=dt.UTC))
+    assert period_record.run_in_progress(s)
+    period_record.mark_completed(s, run, dt.datetime(2024, 10, 31, tzinfo=dt.UTC), clients=1)
+    assert not period_record.run_in_progress(s)
     assert (s.last_period_end, s.last_period) == (D(2024, 10, 30), "2024-10")
     assert rerun_target(s, "2024-10") == run
     with pytest.raises(UsageError, match="completed: 2024-10"):
@@ -184,7 +184,7 @@ TARGETS = Targets(1, "Bookkeeping", (Target("sales_invoices_created", 10, "x"),)
 
 
 def task(value: object, status: str = "new") -> Task:
-    return Task(7, "t", 501, 1, D(2024, 10, 31), status, None, {10: value})  # type: ignore[dict-item]
+    return Task(7, "t", 501, 1, D(2024, 10, 31), status, None, {10: value})  # type: ignore[dict-item]  # any value Uku may hold, typed or not
 
 
 @pytest.mark.parametrize(

@@ -120,7 +120,7 @@ def test_index_looks_codes_up_from_the_zip(register_zip: Path) -> None:
     assert index.lookup("10137319") == RegisterEntry("10137319", "Alpha OÜ", "R")
     assert index.lookup("10 000 005") == RegisterEntry("10000005", '"Õunapuu" OÜ', "L")
     assert index.lookup("01234567") == RegisterEntry("01234567", "Nulliga Algav OÜ", "N")
-    assert index.lookup("01234567").status_text == "Pankrotis"  # type: ignore[union-attr]
+    assert index.lookup("01234567").status_text == "Pankrotis"  # type: ignore[union-attr]  # the code is in the index just built
     assert index.lookup("12345678") is None
     assert index.lookup("garbage") is None
     assert "10137319" in index

@@ -123,7 +123,7 @@ def test_first_import_date_late_in_month() -> None:
 def test_invalid_rules_are_refused(kind: str, day: int | None) -> None:
     """A rule needs a day exactly when it is day-of-next-month, and a known kind."""
     with pytest.raises(ValueError):
-        ScheduleRule(kind, day)  # type: ignore[arg-type]
+        ScheduleRule(kind, day)  # type: ignore[arg-type]  # a bad kind on purpose
 
 
 @freeze_time("2024-11-28T22:30:00+00:00")

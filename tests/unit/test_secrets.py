@@ -31,7 +31,7 @@ from trigon_sync.secrets import (
 class HangingKeyring(keyring.backend.KeyringBackend):
     """A keyring whose calls block, like a locked collection waiting for a prompt."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1  # type: ignore[assignment]  # keyring declares priority a classproperty
     release = threading.Event()
 
     def get_password(self, service: str, username: str) -> str | None:
@@ -48,7 +48,7 @@ class HangingKeyring(keyring.backend.KeyringBackend):
 class LockedKeyring(keyring.backend.KeyringBackend):
     """A keyring that reports it is locked."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1  # type: ignore[assignment]  # keyring declares priority a classproperty
 
     def get_password(self, service: str, username: str) -> str | None:
         raise keyring.errors.KeyringLocked("locked")
@@ -97,7 +97,7 @@ def test_fail_and_null_backends_explain_the_ways_out(backend: type) -> None:
 def test_a_plaintext_fallback_keyring_is_refused_unless_selected(monkeypatch, tmp_path) -> None:
     """keyrings.alt's plaintext file is not silently used; selecting it explicitly works."""
     backend = PlaintextKeyring()
-    backend.file_path = str(tmp_path / "kr.cfg")  # type: ignore[misc]
+    backend.file_path = str(tmp_path / "kr.cfg")  # type: ignore[misc]  # keyrings.alt's file_path is a read-only property in its stubs
     keyring.set_keyring(backend)
     with pytest.raises(NoKeyringBackend):
         KeyringStore().get("x")

@@ -95,7 +95,7 @@ def test_plain_text_turns_blocks_into_lines() -> None:
 )  # fmt: skip
 def test_a_held_value_counts_only_when_it_is_a_whole_number(value: object, count: int) -> None:
     """Uku may return an integer field's value as 3, 3.0 or "3.00"; all hold 3."""
-    assert held_count(value) == count  # type: ignore[arg-type]
+    assert held_count(value) == count  # type: ignore[arg-type]  # values of every shape on purpose
 
 
 def test_count_mismatches_name_every_field_not_held() -> None:

@@ -3,7 +3,7 @@
 Random histories of schedule changes, missed nights, failed nights (a period left open),
 reruns and marker moves; before each night the views (status/doctor, explain, schedule,
 map-fields) are compared with the runs run-monthly then picks, and the run's state
-changes are the ones MonthlyRun.execute makes (journal.mark_open / mark_completed).
+changes are the ones MonthlyRun.execute makes (period_record.mark_open / mark_completed).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.timeline_views import views_agree
-from trigon_sync import journal
+from trigon_sync import period_record
 from trigon_sync.config import Config, SummarySettings, UkuSettings
 from trigon_sync.errors import UsageError
 from trigon_sync.marker import plan_marker_move
@@ -81,7 +81,7 @@ def test_every_view_agrees_with_what_run_monthly_then_does(
             try:
                 move = plan_marker_move(cfg, state, day, None, today)
             except UsageError:
-                assert journal.run_in_progress(state) or any(
+                assert period_record.run_in_progress(state) or any(
                     r.window_end > day or r.period > label_before(new_rule, day + ONE)
                     for r in counted
                 )
@@ -92,11 +92,11 @@ def test_every_view_agrees_with_what_run_monthly_then_does(
             counted = [r for r in counted if r.window_end <= day]
             continue
         if kind == "rerun":
-            done = journal.completed_periods(state)
+            done = period_record.completed_periods(state)
             if done:  # a rerun re-counts a finished period and moves nothing
                 period = done[-1 - amount % len(done)]
                 assert run_monthly_runs(cfg, state, today, period) == [
-                    journal.completed_run(state, period)
+                    period_record.completed_run(state, period)
                 ]
             continue
         today += dt.timedelta(days=amount)
@@ -106,9 +106,9 @@ def test_every_view_agrees_with_what_run_monthly_then_does(
             assert run.window_start == (state.last_period_end or first - ONE) + ONE
             assert state.last_period is None or run.period > state.last_period
             assert run.window_start <= run.window_end == run.import_day - ONE
-            journal.mark_open(state, run, AT)
+            period_record.mark_open(state, run, AT)
             if flag and index == 0:
                 break  # a client failed: the period stays open, later ones wait
-            journal.mark_completed(state, run, AT)
+            period_record.mark_completed(state, run, AT)
             counted.append(run)
         views_agree(cfg, state, today)

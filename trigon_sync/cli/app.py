@@ -23,9 +23,9 @@ from trigon_sync import __version__, paths
 from trigon_sync.cli.boundary import VERBOSE_KEY, GuardedGroup
 
 if TYPE_CHECKING:
-    # Typer vendors its own click; the real package is not a dependency (only uvicorn,
-    # in the sandbox extra, brings it), so it may be named in annotations only.
-    import click
+    # Typer vendors its own click, and the group Typer builds is made of those classes; the
+    # real package is not a dependency (only uvicorn, in the sandbox extra, brings it).
+    from typer import _click as click
 
 Registrar = Callable[[typer.Typer, Any], None]
 """Registers one command module's commands on a Typer app (given the imported module)."""
@@ -105,6 +105,7 @@ def _plain_help(command: click.Command, ctx: click.Context) -> click.Command:
     """Click's plain help for ``command`` and its subcommands: it wraps long option names
     and allowed values instead of cutting them off at 80 columns (Typer's rich panels
     did), and a flag shows no ``<bool>`` type."""
+    # Typer's commands have rich_markup_mode; click's Command type does not declare it
     command.rich_markup_mode = None  # type: ignore[attr-defined]
     if command.short_help is None and command.help:
         # the whole first sentence in the command list, wrapped, not cut at 45 characters

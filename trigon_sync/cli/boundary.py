@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import errno
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from typer.core import TyperGroup
@@ -21,6 +21,9 @@ from typer.core import TyperGroup
 from trigon_sync import redact
 from trigon_sync.cli import output
 from trigon_sync.errors import ExitCode, TrigonSyncError
+
+if TYPE_CHECKING:
+    from typer import _click as click  # the vendored click Typer's groups are built from
 
 VERBOSE_KEY = "trigon_sync.verbose"
 """``ctx.meta`` key the root callback sets for ``--verbose``."""
@@ -88,10 +91,12 @@ class GuardedGroup(TyperGroup):
         Cron mails stderr; a bad option must read like every other failure and keep
         exit code 2 (USAGE).
         """
-        if not kwargs.pop("standalone_mode", True):
-            return super().main(*args, standalone_mode=False, **kwargs)
+        standalone = kwargs.pop("standalone_mode", True)
+        kwargs["standalone_mode"] = False
+        if not standalone:
+            return super().main(*args, **kwargs)
         try:
-            rv = super().main(*args, standalone_mode=False, **kwargs)
+            rv = super().main(*args, **kwargs)
         except typer.Abort:  # Ctrl-C or end of input at a prompt: the user stopped it
             typer.echo("error: aborted; nothing more was done", err=True)
             sys.exit(INTERRUPTED)
@@ -101,7 +106,7 @@ class GuardedGroup(TyperGroup):
             sys.exit(getattr(exc, "exit_code", int(ExitCode.USAGE)))
         sys.exit(rv if isinstance(rv, int) else 0)
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.exceptions.TyperException):

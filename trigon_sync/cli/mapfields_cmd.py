@@ -28,7 +28,6 @@ from trigon_sync.config import Config, edit_config, load_config, missing_for_mon
 from trigon_sync.connections import secret_store, uku_client
 from trigon_sync.dates import format_ee, parse_date
 from trigon_sync.errors import ConfigError, TrigonSyncError, UsageError
-from trigon_sync.journal import run_in_progress
 from trigon_sync.mapping import (
     MappingRow,
     Status,
@@ -41,6 +40,7 @@ from trigon_sync.mapping import (
     parse_assignment,
     resolve_topic,
 )
+from trigon_sync.period_record import run_in_progress
 from trigon_sync.schedule import RULE_KINDS, Run
 from trigon_sync.secrets import UKU_API_KEY
 from trigon_sync.state import State, load_state, locked_state

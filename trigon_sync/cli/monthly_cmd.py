@@ -111,8 +111,8 @@ def run_monthly(
         if preview:
             if rerun is not None or dry_run:
                 raise UsageError("--preview cannot be combined with --rerun or --dry-run")
-            result = _preview(config, state, day, workers=workers, silent=quiet or as_json)
-            monthly_view.render(result, config, as_json=as_json, quiet=quiet, preview=True)
+            planned = _preview(config, state, day, workers=workers, silent=quiet or as_json)
+            monthly_view.render(planned, config, as_json=as_json, quiet=quiet, preview=True)
             return
         due = 1
         if rerun is not None:

@@ -143,5 +143,5 @@ class Halt:
             yield
         finally:
             timer.cancel()
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+            for number, handler in previous.items():
+                signal.signal(number, handler)

@@ -18,8 +18,8 @@ from trigon_sync.cli.params import date_value, period_value
 from trigon_sync.config import load_config
 from trigon_sync.dates import format_ee
 from trigon_sync.errors import BusyError, UsageError
-from trigon_sync.journal import run_in_progress
 from trigon_sync.marker import plan_marker_move
+from trigon_sync.period_record import run_in_progress
 from trigon_sync.state import State, load_state, locked_state
 
 app = typer.Typer(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import typer
@@ -171,7 +171,11 @@ def _clients(
 
     with contextlib.ExitStack() as stack:
         made: list[Any] = []
-        for gate, factory in zip(gates, (trigon_client, uku_client), strict=True):
+        factories: tuple[Callable[[Config], contextlib.AbstractContextManager[Any]], ...] = (
+            trigon_client,
+            uku_client,
+        )
+        for gate, factory in zip(gates, factories, strict=True):
             if gate is not None or config is None:
                 made.append(gate or "config.toml is not valid")
                 continue

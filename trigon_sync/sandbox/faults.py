@@ -149,7 +149,7 @@ class FaultPlan:
         ):
             edge += rate
             if u < edge:
-                kind = name  # type: ignore[assignment]
+                kind = name  # type: ignore[assignment]  # each name above is a FaultKind
                 break
         if kind is None and method.upper() == "POST" and w < cfg.post_commit_fail_rate:
             # w decides the phase of other faults only, so this keeps the three draws
