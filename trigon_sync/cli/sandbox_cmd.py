@@ -91,7 +91,7 @@ def serve(
         "--post-commit-fail-rate",
         min=0.0,
         max=1.0,
-        help="Fraction of POSTs committed and then answered 5xx or dropped.",
+        help="Fraction of Uku's POSTs committed and then answered 5xx or dropped.",
     ),
     as_json: bool = typer.Option(
         False, "--json", help="Print URLs and credentials as one JSON line, then serve."
@@ -121,8 +121,10 @@ def serve(
         latency_ms=latency_ms,
         error_rate=fault_rate,
         uku_write_limit=uku_write_limit,
-        post_commit_fail_rate=post_commit_fail_rate,
     )
+    # Lost answers to committed creates are Uku's trouble to simulate; on Trigon's token
+    # refresh they would only spend the login (docs/trigon-api.md), so Trigon is spared.
+    uku_faults = faults.updated({"post_commit_fail_rate": post_commit_fail_rate})
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -136,6 +138,7 @@ def serve(
                 trigon_port=trigon_port,
                 uku_port=uku_port,
                 faults=faults,
+                uku_faults=uku_faults,
                 uku_behaviour=behaviour,
             )
             running = ctx.__enter__()
