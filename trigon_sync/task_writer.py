@@ -25,6 +25,7 @@ know are dropped, lists may lag behind writes, descriptions come back rewritten.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -110,8 +111,8 @@ class SummaryTaskWriter:
                 # be queued in Uku and commit later than its answer was due.
                 self.settle(self.now())
                 found = self.lookup(identity, query)
-                if found.task is not None:
-                    return self.adopt(found.task, values)
+                if found.task is not None:  # our create did arrive: it counts as created
+                    return dataclasses.replace(self.adopt(found.task, values), created=True)
                 continue  # proven absent: send it again (the same key: a replay if honoured)
             except ApiError as exc:
                 if exc.code != "IDEMPOTENCY_KEY_REUSED":

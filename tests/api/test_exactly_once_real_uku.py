@@ -102,12 +102,15 @@ def test_lost_answers_on_the_production_like_uku_give_one_task_each(
     world: SandboxWorld, sandbox_seed_dict: dict[str, Any], tmp_path: Path, fault_seed: int
 ) -> None:
     """Two months with committed-then-failed POSTs and ignored keys: no doubles, right
-    counts, every period complete on the first run."""
+    counts, every period complete on the first run, and the runs report every task they
+    created (a create whose answer was lost included)."""
     env = real_uku(world, tmp_path, fault_seed)
+    reported = 0
     try:
         for today, *_ in (OCTOBER, NOVEMBER):
             result = env.run(today)
             assert result.partial_failure() is None, result.partial_failure()
+            reported += result.count("created")
             env.clock.advance(3600)  # type: ignore[union-attr]  # the env under test has a fake clock
     finally:
         env.close()
@@ -115,6 +118,7 @@ def test_lost_answers_on_the_production_like_uku_give_one_task_each(
     assert lost, "the fault seed must lose some committed creates"
     assert not any(w["replayed"] for w in world.writes())  # the keys were ignored
     assert_exactly_once(env, sandbox_seed_dict, [OCTOBER, NOVEMBER])
+    assert reported == len(env.tasks())
     assert load_state().last_period_end == NOVEMBER[2]
 
 

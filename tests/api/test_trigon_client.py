@@ -277,9 +277,11 @@ def test_refresh_post_is_never_repeated_after_5xx(store: FileStore, lock: Path) 
     client = connected(fake, store, lock)
     fake.expire_access_tokens()
     fake.refresh_status = 503
-    with pytest.raises(ServiceUnavailable, match="renewing the Trigon access token"):
+    with pytest.raises(ServiceUnavailable, match="renewing the Trigon access token") as caught:
         client.me()
     assert [p for _, p in fake.requests].count("/auth/refresh") == 1
+    # the login may be spent now: the hint says what happens next and the sturdier mode
+    assert "--mode api-key" in (caught.value.hint or "")
 
 
 @pytest.mark.parametrize(

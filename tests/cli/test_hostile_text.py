@@ -27,7 +27,11 @@ HOSTILE = [
     "Emoji 🧾💶 OÜ",
     "Bidi \u202eFOO\u202c OÜ",
     "Long " + "x" * 10_000 + " OÜ",
+    "Forged\r\nerror: fake line\nwarning: fake OÜ",
 ]
+FORGED = len(HOSTILE) - 1
+"""The firm whose name tries to forge lines in cron mail; it also lacks View, so its name
+reaches the one-line warnings and failure lines."""
 FORBIDDEN = ("\x1b", "\x07", "\x08", "\u202e")
 KEYS = (
     "payments_created",
@@ -62,6 +66,7 @@ def seed() -> dict[str, Any]:
         for entry in doc["register"]:
             if entry["registration_code"] == firm["registration_code"]:
                 entry["name"] = name
+    doc["trigon"]["users"][0]["deny_view"] = [doc["trigon"]["firms"][FORGED]["id"]]
     return doc
 
 
@@ -72,6 +77,10 @@ def check_clean(result: Result, what: str) -> None:
     assert "Traceback" not in text, what
     for bad in FORBIDDEN:
         assert bad not in text, f"{what} printed {bad!r}"
+    forged = [
+        line for line in text.splitlines() if line.startswith(("error: fake", "warning: fake"))
+    ]
+    assert not forged, f"{what}: a firm name forged a line of its own: {forged}"
 
 
 def test_hostile_names_go_through_every_command_that_prints_names(
@@ -88,6 +97,7 @@ def test_hostile_names_go_through_every_command_that_prints_names(
         ("dry run", cli("run-monthly", "--today", "31.10.2024", "--dry-run")),
         ("dry run json", cli("run-monthly", "--today", "31.10.2024", "--dry-run", "--json")),
         ("run", cli("run-monthly", "--today", "31.10.2024")),
+        ("quiet run", cli("run-monthly", "--today", "31.10.2024", "--quiet")),
         ("status", cli("status")),
         ("state json", cli("state", "show", "--json")),
         ("history", cli("history")),

@@ -23,7 +23,7 @@ def _names(rows: Sequence[PlanRow]) -> str:
 
 def render_auto_import(auto: AutoImport, *, as_json: bool) -> None:
     """The import's lines on stderr (the held firms even with --json, like run warnings)."""
-    say = output.stderr.print
+    say = output.line
     creates = [r for r in auto.chosen if r.action is Action.CREATE]
     links = [r for r in auto.chosen if r.action is Action.LINK]
     if not as_json:
@@ -32,8 +32,6 @@ def render_auto_import(auto: AutoImport, *, as_json: bool) -> None:
                 f"Automatic client import (dry run): would create {len(creates)} and link "
                 f"{len(links)} Uku client(s): {_names(auto.chosen)}; the real run gives each "
                 "its summary task.",
-                markup=False,
-                soft_wrap=True,
             )
         elif auto.result is not None:
             done = [
@@ -43,16 +41,12 @@ def render_auto_import(auto: AutoImport, *, as_json: bool) -> None:
             say(
                 f"Automatic client import: created {len(done)} and linked {len(linked)} Uku "
                 f"client(s): {_names([*done, *linked])}.",
-                markup=False,
-                soft_wrap=True,
             )
     if auto.result is not None:
         for failed in auto.result.failed:
             say(
                 f"warning: automatic client import failed for {failed.row.name} "
                 f"({failed.row.registration_code}): {failed.reason}",
-                markup=False,
-                soft_wrap=True,
             )
     if auto.held:
         listed = "; ".join(
@@ -61,8 +55,6 @@ def render_auto_import(auto: AutoImport, *, as_json: bool) -> None:
         say(
             f"warning: {len(auto.held)} Trigon firm(s) not imported automatically: {listed}; "
             f"{REVIEW_HINT}",
-            markup=False,
-            soft_wrap=True,
         )
 
 

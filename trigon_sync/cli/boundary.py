@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import typer
 from typer.core import TyperGroup
 
-from trigon_sync import redact
 from trigon_sync.cli import output
 from trigon_sync.errors import ExitCode, TrigonSyncError
 
@@ -36,7 +35,7 @@ def _one_line(text: str) -> str:
     Error messages quote servers (an Uku error may repeat the API key) and names from
     Trigon; this is the last stop before stderr and cron mail.
     """
-    return " ".join(output.plain(redact.scrub(text)).split())
+    return output.one_line(text)
 
 
 # A full disk or a read-only/foreign-owned home is the operator's to fix, not a bug.

@@ -408,7 +408,7 @@ def _reach_outcome(reach: Reach) -> None:
     and is kept (exit 0), and `status`/`doctor` keep reporting the firms until fixed."""
     problem = reach_problem(reach)
     if isinstance(problem, PartialFailure):
-        output.stderr.print(f"warning: {problem}", markup=False, soft_wrap=True)
+        output.line(f"warning: {problem}")
     elif problem is not None:
         raise problem
 

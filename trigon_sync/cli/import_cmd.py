@@ -116,7 +116,7 @@ def register_index(
             plan, register_url(config.register.url), on_progress=on_progress, dest_dir=scratch
         )
     if source.warning is not None:
-        output.stderr.print(f"warning: {source.warning}", markup=False, soft_wrap=True)
+        output.line(f"warning: {source.warning}")
     if source.path is None:
         return None
     # a bad file given or configured fails here
@@ -404,7 +404,7 @@ def _report(result: ConfirmResult, *, as_json: bool) -> None:
         console = output.stdout
         console.print(confirm_summary_line(result), markup=False)
         for warning in result.warnings:
-            output.stderr.print(f"Uku warning: {warning.message}", markup=False)
+            output.line(f"Uku warning: {warning.message}")
         if failed:
             table = Table(title="Not imported")
             for column in ("Name", "Registration code", "Reason"):
@@ -533,7 +533,7 @@ def ignore_command(
                 "run-monthly no longer announces it; `trigon-sync ignore --undo` reverses this."
             )
         session.save()
-    output.stdout.print(message, markup=False)
+    output.line(message, to_stderr=False)  # the name is Trigon's text: one line, never markup
 
 
 def register(app: Any) -> None:

@@ -61,18 +61,15 @@ def render(
     auto: AutoImport | None = None,
     preview: bool = False,
 ) -> None:
-    from trigon_sync import redact
     from trigon_sync.cli import output
 
     for warning in result.warnings:  # Uku's words: scrubbed, shown as plain text
-        output.stderr.print(
-            f"warning: {output.plain(redact.scrub(warning))}", markup=False, soft_wrap=True
-        )
+        output.line(f"warning: {warning}")
     if quiet:
         for line in billing_lines(result):
-            output.stderr.print(output.plain(redact.scrub(line)), markup=False, soft_wrap=True)
+            output.line(line)
     for line in flag_lines(result):  # billing-relevant: stderr, so cron mails it
-        output.stderr.print(output.plain(line), markup=False, soft_wrap=True)
+        output.line(line)
     if as_json:
         if not quiet:
             doc = result.to_json()

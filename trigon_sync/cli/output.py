@@ -50,6 +50,19 @@ def plain(value: object) -> str:
     return neutralise(str(value)).replace("\n", " ").replace("\t", " ")
 
 
+def one_line(text: object) -> str:
+    """A message for one line of stderr (and cron mail): scrubbed of every known secret,
+    control sequences neutralised, and no line break a server's text (a firm name with
+    CR/LF) could use to forge a line of its own."""
+    return " ".join(plain(redact.scrub(str(text))).split())
+
+
+def line(text: object, *, to_stderr: bool = True) -> None:
+    """Print ``text`` as exactly one line (see :func:`one_line`), never as markup."""
+    console = stderr if to_stderr else stdout
+    console.print(one_line(text), markup=False, soft_wrap=True, highlight=False)
+
+
 def safe(value: object) -> Text:
     """Server text for rich output: never markup, no control characters, one line."""
     return Text(plain(value))

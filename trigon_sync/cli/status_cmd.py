@@ -57,12 +57,17 @@ def _print_check(check: Check) -> None:
     symbol = SYMBOLS[check.outcome]
     output.stdout.print(
         Text.assemble(
-            (f"  {symbol} ", _STYLES[check.outcome]), check.title, (" — ", "dim"), check.detail
+            (f"  {symbol} ", _STYLES[check.outcome]),
+            check.title,
+            (" — ", "dim"),
+            output.one_line(check.detail),  # quotes names and server text: one line
         ),
         soft_wrap=True,
     )
     if check.fix and check.outcome in {Outcome.FAIL, Outcome.WARN}:
-        output.stdout.print(Text.assemble(("      fix: ", "bold"), check.fix), soft_wrap=True)
+        output.stdout.print(
+            Text.assemble(("      fix: ", "bold"), output.one_line(check.fix)), soft_wrap=True
+        )
 
 
 def _yes_no(value: bool | None, yes: str, no: str) -> str:

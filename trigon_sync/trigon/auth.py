@@ -36,6 +36,7 @@ from trigon_sync.errors import (
     CredentialsError,
     ServiceUnavailable,
     UsageError,
+    WriteUnconfirmed,
 )
 from trigon_sync.http import ApiResponse, Clock, HttpSession, RetryMode, unexpected
 from trigon_sync.secrets import (
@@ -320,6 +321,15 @@ class TokenManager:
     def _refresh(self, refresh: Secret) -> TokenGrant:
         try:
             response = self._wire.auth_post("/auth/refresh", {"refresh_token": refresh.reveal()})
+        except WriteUnconfirmed as exc:
+            # Trigon may have rotated the token and its answer was lost: the stored token
+            # is then spent (presenting it again revokes the login, docs/trigon-api.md).
+            raise ServiceUnavailable(
+                f"{exc.message} (while renewing the Trigon access token)",
+                hint="if Trigon did renew it, the stored login is now spent and the next run "
+                "says so: then run `trigon-sync connect` again (where Trigon offers it, "
+                "`connect --mode api-key` uses keys that never rotate, safer for cron)",
+            ) from exc
         except ServiceUnavailable as exc:
             raise ServiceUnavailable(
                 f"{exc.message} (while renewing the Trigon access token)",

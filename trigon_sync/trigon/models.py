@@ -6,6 +6,7 @@ one-place fix; see docs/trigon-api.md.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
@@ -73,13 +74,22 @@ def data_of(body: Any, what: str) -> Any:
     return body["data"]
 
 
+_LINE_BREAKS = re.compile("[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
+
+
+def one_line_name(value: Any) -> str:
+    """A firm's name as one line: a name carries no line break (one in Trigon's data could
+    forge a line in cron mail), so any is read as a space."""
+    return _LINE_BREAKS.sub(" ", str(value))
+
+
 def firm_from_json(obj: Any) -> Firm:
     try:
         code = obj.get("registration_code")
         vat = obj.get("vat_number")
         return Firm(
             id=str(obj["id"]),
-            name=str(obj["name"]),
+            name=one_line_name(obj["name"]),
             registration_code=str(code) if code is not None else None,
             vat_number=str(vat) if vat is not None else None,
             permissions=frozenset(str(p).lower() for p in obj.get("permissions") or ()),
@@ -92,7 +102,7 @@ def user_from_json(obj: Any) -> TrigonUser:
     try:
         return TrigonUser(
             email=str(obj["email"]),
-            name=str(obj.get("name") or ""),
+            name=one_line_name(obj.get("name") or ""),
             active=bool(obj.get("active", True)),
         )
     except (AttributeError, KeyError, TypeError) as exc:
