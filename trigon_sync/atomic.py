@@ -36,7 +36,7 @@ def write_private(target: Path, text: str, *, before_replace: BeforeReplace | No
     if directory == paths.home_dir():
         paths.ensure_home()
     else:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        paths.ensure_dir(directory)
     fd, name = tempfile.mkstemp(dir=directory, prefix=temp_prefix(target), suffix=".tmp")
     temp = Path(name)
     try:

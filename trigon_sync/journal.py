@@ -188,7 +188,7 @@ def _append_line(path: Path, doc: Mapping[str, Any]) -> None:
     """Append one JSON line and fsync it before returning (callers serialise threads)."""
     line = json.dumps(doc, ensure_ascii=False) + "\n"
     home_safety.guard_write(path.parent)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    paths.ensure_dir(path.parent)
     fd = home_safety.open_for_append(path)
     try:
         os.write(fd, line.encode("utf-8"))

@@ -198,7 +198,7 @@ class LedgerWriter:
         data = "".join(
             json.dumps(v, ensure_ascii=False, separators=(",", ":")) + "\n" for v in lines
         )
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        paths.ensure_dir(self.path.parent)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, data.encode("utf-8"))

@@ -31,6 +31,23 @@ def ensure_home() -> Path:
     return home
 
 
+def ensure_dir(directory: Path) -> Path:
+    """Create ``directory`` and every missing folder above it inside the home with mode
+    0700 (``mkdir(parents=True)`` would leave the parents, the home itself included, to the
+    umask: 0755 on most servers)."""
+    home = ensure_home()
+    try:
+        inside = directory.relative_to(home)
+    except ValueError:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return directory
+    current = home
+    for part in inside.parts:
+        current = current / part
+        current.mkdir(mode=0o700, exist_ok=True)
+    return directory
+
+
 def config_file() -> Path:
     return home_dir() / "config.toml"
 

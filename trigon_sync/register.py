@@ -321,7 +321,7 @@ def _write_cache(index: RegisterIndex, cache: Path, *, size: int, mtime_ns: int)
         _MAGIC, size, mtime_ns, len(index), len(index._names), zlib.crc32(payload)
     )
     try:
-        cache.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        paths.ensure_dir(cache.parent)
         _atomic_write(cache, (header, payload))
     except OSError as exc:
         log.warning("could not cache the register index at %s: %s", cache, exc)
@@ -469,7 +469,7 @@ def download_register(
     is called as bytes arrive; ``total`` is None when the server sends no length.
     """
     directory = dest_dir if dest_dir is not None else paths.register_dir()
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    paths.ensure_dir(directory)
     target = directory / REGISTER_ZIP_NAME
     fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{REGISTER_ZIP_NAME}.", suffix=".part")
     tmp = Path(tmp_name)

@@ -298,7 +298,7 @@ class FileStore:
         import filelock
 
         home_safety.guard_write(Path(f"{self.path}.lock"))
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        paths.ensure_dir(self.path.parent)
         lock = filelock.FileLock(
             f"{self.path}.lock", timeout=FILE_LOCK_TIMEOUT, mode=0o600, thread_local=False
         )
@@ -338,7 +338,7 @@ class FileStore:
     def _write(self, secrets: dict[str, str]) -> None:
         home_safety.guard_write(self.path)
         directory = self.path.parent
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        paths.ensure_dir(directory)
         fd, tmp = tempfile.mkstemp(prefix=".tokens.", suffix=".tmp", dir=directory)
         try:
             os.fchmod(fd, 0o600)

@@ -336,3 +336,25 @@ def test_quiet_cron_mail_names_failed_clients_and_held_back_periods(
         "held back: period 2024-11 (import day 30.11.2024) waits until 2024-10 is complete",
     ]
     assert lines[-1].startswith("error: 1 client(s) failed")
+
+
+def test_a_mistyped_home_is_not_created(
+    cli: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run-monthly on a home that does not exist says what to set up and creates nothing."""
+    missing = tmp_path / "no" / "such" / "home"
+    monkeypatch.setenv(paths.ENV_HOME, str(missing))
+    result = cli("run-monthly")
+    assert result.exit_code == ExitCode.CONFIG, result.output
+    assert not (tmp_path / "no").exists()
+
+
+def test_folders_made_inside_a_new_home_are_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file written deep in a home that does not exist yet leaves every folder 0700."""
+    home = tmp_path / "home"
+    monkeypatch.setenv(paths.ENV_HOME, str(home))
+    paths.ensure_dir(paths.register_dir() / "cache")
+    for folder in (home, home / "register", home / "register" / "cache"):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder

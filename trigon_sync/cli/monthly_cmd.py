@@ -329,8 +329,10 @@ def _log(line: str, *, strict: bool = True) -> None:
         return
     from trigon_sync import home_safety, redact
 
+    if not paths.home_dir().is_dir():
+        return  # a home never set up (a mistyped --home): nothing to log, nothing to create
     directory = home_safety.guard_write(paths.logs_dir())
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    paths.ensure_dir(directory)
     stamp = clock.now().isoformat(timespec="seconds")
     # 0600 like every other file in the home (the umask would leave it world-readable).
     fd = home_safety.open_for_append(directory / LOG_NAME)

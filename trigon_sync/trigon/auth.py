@@ -236,7 +236,7 @@ class TokenManager:
 
     def _file_lock(self) -> filelock.BaseFileLock:
         path = home_safety.guard_write(self._lock_path or token_lock_file())
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        paths.ensure_dir(path.parent)
         return filelock.FileLock(
             str(path), timeout=self._lock_timeout, mode=0o600, thread_local=False
         )
