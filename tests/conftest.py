@@ -16,6 +16,8 @@ import pytest
 from trigon_sync import paths
 from trigon_sync.register_source import ENV_URL as ENV_REGISTER_URL
 
+pytest_plugins = ["tests.sandbox_fixtures"]
+
 OFFLINE_REGISTER_URL = "http://127.0.0.1:9/ettevotja_rekvisiidid__lihtandmed.csv.zip"
 
 
@@ -64,3 +66,20 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
         yield backend
     finally:
         keyring.set_keyring(previous)
+
+
+E2E_ROOM = Path(__file__).parent / "e2e"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the rooms: an ``e2e`` test lives in tests/e2e/ and every test there is ``e2e``,
+    so ``-m "not e2e"`` (the README's fast lane) leaves out exactly tests/e2e/."""
+    strays = [
+        item.nodeid
+        for item in items
+        if (item.get_closest_marker("e2e") is not None) != item.path.is_relative_to(E2E_ROOM)
+    ]
+    if strays:
+        raise pytest.UsageError(
+            "e2e-marked tests belong in tests/e2e/ and only there: " + ", ".join(strays)
+        )

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from tests.cli.sandbox_home import Invoke
+from tests.json_schemas import check_output
 from trigon_sync import paths
 from trigon_sync.cli.app import app
 from trigon_sync.sandbox import Running, SandboxWorld, run_sandbox
@@ -21,7 +22,9 @@ def cli() -> Invoke:
     runner = CliRunner()
 
     def invoke(*args: str, stdin: str | None = None) -> Result:
-        return runner.invoke(app, list(args), input=stdin)
+        result = runner.invoke(app, list(args), input=stdin)
+        check_output(args, result.stdout)
+        return result
 
     return invoke
 

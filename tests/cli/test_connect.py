@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -179,6 +180,9 @@ def test_no_keyring_backend_explains_and_file_store_works(
     check = cli("connect", "--check")
     assert check.exit_code == 0, check.output
     assert "token store: file" in check.stderr
+    as_json = cli("connect", "--check", "--json")  # the cli fixture checks its schema
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.stdout)["listed"] >= 1
 
 
 def test_password_is_never_an_option(cli: Invoke) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import threading
 import zipfile
@@ -17,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from tests.json_schemas import check_output
 from trigon_sync import paths
 from trigon_sync.cli import register_cmd
 from trigon_sync.cli.app import app
@@ -409,6 +411,12 @@ def test_register_check_command_reports_register_and_check_digit(register_zip: P
     assert "not in" in absent.output
     unchecked = runner.invoke(register_cmd.app, ["check", "12345678", "--json"])
     assert '"register_checked": false' in unchecked.output
+    check_output(["register", "check", "12345678", "--json"], unchecked.stdout)
+    known = runner.invoke(
+        register_cmd.app, ["check", "10137319", "--register", str(register_zip), "--json"]
+    )
+    check_output(["register", "check", "--json"], known.stdout)
+    assert json.loads(known.stdout)["in_register"] is True
 
 
 def test_register_check_rejects_a_non_code() -> None:

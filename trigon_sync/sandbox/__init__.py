@@ -31,7 +31,8 @@ from trigon_sync.sandbox.generator import (
     SANDBOX_UKU_KEY,
     generate_seed,
 )
-from trigon_sync.sandbox.seed import Seed, SeedError, load_seed, parse_seed
+from trigon_sync.sandbox.seed import Seed, SeedError
+from trigon_sync.sandbox.seed_reader import load_seed, parse_seed
 from trigon_sync.sandbox.world import SandboxWorld
 
 if TYPE_CHECKING:

@@ -22,7 +22,8 @@ from typing import Any
 from trigon_sync.register import REGISTER_ZIP_NAME
 from trigon_sync.sandbox.behaviour import CONTRACT, UkuBehaviour
 from trigon_sync.sandbox.faults import Clock, FaultConfig
-from trigon_sync.sandbox.seed import Seed, load_seed
+from trigon_sync.sandbox.seed import Seed
+from trigon_sync.sandbox.seed_reader import load_seed
 from trigon_sync.sandbox.world import SandboxWorld
 
 HOST = "127.0.0.1"

@@ -24,9 +24,8 @@ from trigon_sync.sandbox.seed import (
     Seed,
     SeedFirm,
     SeedRecord,
-    load_seed,
-    parse_seed,
 )
+from trigon_sync.sandbox.seed_reader import load_seed, parse_seed
 from trigon_sync.sandbox.trigon_store import TrigonStore
 from trigon_sync.sandbox.uku_store import UkuStore
 

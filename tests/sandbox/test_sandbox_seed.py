@@ -220,3 +220,22 @@ def test_world_builds_from_a_large_seed() -> None:
     world = SandboxWorld(data)  # build time: a figure in benchmarks/startup_bench.py
     assert len(world.trigon.records) == len(data["trigon"]["records"])
     assert set(world.trigon.firms) == {firm["id"] for firm in data["trigon"]["firms"]}
+
+
+def test_shapes_come_from_the_schema_file_and_each_problem_is_one_line() -> None:
+    """A valid seed broken in place fails again (no stale pass), with every problem on its
+    own line: schema rules (type, minimum, pattern) beside the cross-reference checks."""
+    good = json.loads(json.dumps(ISSUE_EXAMPLE))
+    parse_seed(good)  # passes, and is remembered as schema-clean
+    good["uku"]["topics"][0]["id"] = 0
+    good["uku"]["tasks"] = [{"id": 1, "title": "t", "client_id": 999, "date": "2024-10-31"}]
+    good["register"][0]["first_entry_date"] = "2024-10-01"
+    good["trigon"]["firms"][0]["name"] = 7
+    with pytest.raises(SeedError) as caught:
+        parse_seed(good)
+    problems = caught.value.problems
+    assert all("\n" not in p and p.startswith("$.") for p in problems)
+    assert "$.uku.topics[0].id: must be at least 1" in problems
+    assert "$.uku.tasks[0].client_id: unknown client id 999" in problems
+    assert "$.register[0].first_entry_date: must be dd.mm.yyyy" in problems
+    assert "$.trigon.firms[0].name: must be a string" in problems

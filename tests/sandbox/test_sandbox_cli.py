@@ -17,6 +17,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from tests.json_schemas import check_output
 from trigon_sync.cli.app import app
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import SANDBOX_COMPANY, SANDBOX_UKU_KEY, generate_seed, load_seed
@@ -42,7 +43,9 @@ def read_banner(process: subprocess.Popen[str]) -> dict:
     assert process.stdout is not None
     ready, _, _ = select.select([process.stdout], [], [], HANG_GUARD)
     assert ready, f"no banner within {HANG_GUARD} s"
-    return json.loads(process.stdout.readline())
+    line = process.stdout.readline()
+    check_output(["sandbox", "serve", "--json"], line)
+    return json.loads(line)
 
 
 @pytest.fixture

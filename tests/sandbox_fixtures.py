@@ -1,4 +1,5 @@
-"""Sandbox fixtures for API tests: a world, its apps in-process, and a socket-served pair.
+"""Sandbox fixtures for the API and sandbox tests: a world, its apps in-process, and a
+socket-served pair (a plugin of tests/conftest.py, so tests/api and tests/sandbox share it).
 
 In-process fixtures use :class:`SyncASGITransport`, so a plain synchronous
 ``httpx.Client`` (what trigon-sync's clients are) talks to the app without sockets.
