@@ -339,3 +339,17 @@ def test_an_owner_option_that_is_not_code_eq_firm_is_a_usage_error(cli: Invoke) 
     result = cli("import-clients", "--owner", "10137319")
     assert result.exit_code == ExitCode.USAGE
     assert "CODE=FIRM_ID" in result.stderr
+
+
+def test_import_clients_on_a_home_never_set_up_says_so_and_fetches_nothing(
+    cli: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No config.toml: one line pointing at connect, exit 4, no register download, no home."""
+    home = tmp_path / "never-set-up"
+    monkeypatch.setenv(paths.ENV_HOME, str(home))
+    monkeypatch.setenv("TRIGON_SYNC_REGISTER_URL", "http://127.0.0.1:9/never-asked.zip")
+    result = cli("import-clients")
+    assert result.exit_code == ExitCode.AUTH, result.output
+    assert "not set up" in result.stderr and "trigon-sync connect" in result.stderr
+    assert "Business Register" not in result.output
+    assert not home.exists()

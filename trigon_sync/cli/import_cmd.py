@@ -27,7 +27,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from trigon_sync import clock
+from trigon_sync import clock, paths
 from trigon_sync.cli import output
 from trigon_sync.cli.register_cmd import progress_bar
 from trigon_sync.client_import import (
@@ -46,7 +46,7 @@ from trigon_sync.client_import import (
 )
 from trigon_sync.config import Config, load_config
 from trigon_sync.connections import trigon_client, uku_client
-from trigon_sync.errors import PartialFailure, UsageError
+from trigon_sync.errors import AuthError, PartialFailure, UsageError
 from trigon_sync.ignored import ignore, staged_firms, unignore
 from trigon_sync.importer import Action, Flag, ImportPlan, PlanRow, select_rows
 from trigon_sync.register import RegisterIndex
@@ -163,17 +163,18 @@ def import_clients(
     """
     chosen = dict(_owner(text) for text in owners)
     config = load_config()
-    index = register_index(register, config, download=not no_download)  # bad file: fail first
-    with locked_state() as session:
-        with (
-            trigon_client(config) as trigon,
-            uku_client(config) as uku,
-            _reading_progress() as step,
-        ):
-            plan = build_plan(trigon, uku, session.state, index, on_step=step, owners=chosen)
-        stage_plan(session.state, plan, clock.now())
-        session.save()
-        ignored = set(session.state.ignored)
+    if not config.exists:
+        raise not_set_up()
+    # Both connections are checked (no network yet) before the register is fetched, and a
+    # bad register file fails before either service is read.
+    with trigon_client(config) as trigon, uku_client(config) as uku:
+        index = register_index(register, config, download=not no_download)
+        with locked_state() as session:
+            with _reading_progress() as step:
+                plan = build_plan(trigon, uku, session.state, index, on_step=step, owners=chosen)
+            stage_plan(session.state, plan, clock.now())
+            session.save()
+            ignored = set(session.state.ignored)
     if as_json:
         output.print_json(
             [{**row, "ignored": row["trigon_id"] in ignored} for row in plan.to_json()]
@@ -534,6 +535,15 @@ def ignore_command(
             )
         session.save()
     output.line(message, to_stderr=False)  # the name is Trigon's text: one line, never markup
+
+
+def not_set_up() -> AuthError:
+    """A home with no config.toml has no connection to read through."""
+    return AuthError(
+        f"trigon-sync is not set up in {paths.home_dir()} (no config.toml)",
+        hint="run `trigon-sync connect` and `trigon-sync connect-uku` first "
+        "(or pass --home for the home you set up)",
+    )
 
 
 def register(app: Any) -> None:
