@@ -85,6 +85,11 @@ def schedule(
             "due" if run.import_day <= today else "",
         )
     console.print(table)
-    due = sum(run.import_day <= today for run in runs)
+    due = len(line.due)  # all of them, not only the ones shown
     if due:
-        console.print(f"{due} run(s) due as of {format_ee(today)}; they run oldest first.")
+        shown = sum(run.import_day <= today for run in runs)
+        more = f" (the first {shown} shown; --count {due} lists them all)" if shown < due else ""
+        console.print(
+            f"{due} run(s) due as of {format_ee(today)}{more}; they run oldest first.",
+            markup=False,
+        )
