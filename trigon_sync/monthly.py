@@ -163,6 +163,7 @@ class MonthlyRun:
         error: BaseException | None = None
         try:
             targets = self._targets()
+            result.field_names = {t.key: t.field_name for t in targets.fields}
             listed = self._firm_list(state, result)
             for index, run in enumerate(runs):
                 if self._halted():  # stopped between periods: open no further one

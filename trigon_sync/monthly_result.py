@@ -74,6 +74,8 @@ class MonthlyResult:
     """Due periods not started because an earlier one is incomplete."""
     duration: float = 0.0
     requests: dict[str, Any] = field(default_factory=dict)
+    field_names: dict[str, str] = field(default_factory=dict)
+    """Trigon field key -> the Uku field it was written into, as Uku names it."""
 
     @property
     def failed(self) -> list[ClientOutcome]:

@@ -159,9 +159,11 @@ def billing_lines(result: MonthlyResult) -> list[str]:
     return lines
 
 
-def uku_name(config: Config, key: str) -> str:
-    """The Uku field a count goes into, as config.toml names it (map-fields stores the name
-    Uku spells, or the id when two Uku fields share a name)."""
+def uku_name(result: MonthlyResult, config: Config, key: str) -> str:
+    """The Uku field a count goes into, by the name Uku gives it (config.toml may hold an
+    id, when two Uku fields share a name)."""
+    if key in result.field_names:
+        return result.field_names[key]
     target = config.fields.get(key)
     return f"Uku field {target}" if isinstance(target, int) else str(target or key)
 
@@ -200,17 +202,15 @@ def render_plan(result: MonthlyResult, config: Config, *, preview: bool = False)
                 cell.append(f": {reason}")
             counted = [k for k in keys if k in plan.counts]
             if counted:
-                cell.append(
-                    "\n" + ", ".join(f"{uku_name(config, k)} {plan.counts[k]}" for k in counted)
-                )
+                named = (f"{uku_name(result, config, k)} {plan.counts[k]}" for k in counted)
+                cell.append("\n" + ", ".join(named))
             for k in counted:
                 totals[k] += plan.counts[k]
             table.add_row(action, cell)
         output.stdout.print(table)
         done = ", ".join(f"{n} {action}" for action, n in actions.items()) or "no clients"
-        summed = (
-            "; " + ", ".join(f"{uku_name(config, k)} {totals[k]}" for k in keys) if keys else ""
-        )
+        sums = ", ".join(f"{uku_name(result, config, k)} {totals[k]}" for k in keys)
+        summed = f"; {sums}" if keys else ""
         output.stdout.print(f"Totals: {done}{summed}", markup=False)
     blocker = next((p.run.period for p in result.periods if not p.complete), None)
     for run in result.deferred:
