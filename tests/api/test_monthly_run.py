@@ -18,6 +18,7 @@ import httpx
 import pytest
 from monthly_env import (
     FIELD_ID,
+    FIELD_NAME,
     Env,
     KillAfterCreates,
     Killed,
@@ -570,3 +571,15 @@ def test_unlink_refuses_an_unknown_code_and_a_part_of_a_name(env: Env) -> None:
         with pytest.raises(UsageError):
             unlink(state, query, NOW)
     assert len(state.links) == len(load_state().links)
+
+
+def test_a_plan_names_each_count_by_its_uku_field_also_when_mapped_by_id(env: Env) -> None:
+    """config.toml may map a count to an Uku field id; the plan still knows its name."""
+    env.with_config(
+        fields={key: FIELD_ID[key] for key in ("payments_created", "sales_invoices_created")}
+    )
+    plan = env.run(D(2024, 10, 31), dry_run=True)
+    assert plan.field_names == {
+        "payments_created": FIELD_NAME["payments_created"],
+        "sales_invoices_created": FIELD_NAME["sales_invoices_created"],
+    }
