@@ -438,3 +438,12 @@ def test_a_topic_change_during_an_unfinished_period_says_where_its_tasks_go(
     with lock.exclusive_lock():
         busy = cli("map-fields", "--topic", "Bookkeeping")
     assert busy.exit_code == ExitCode.BUSY, busy.output
+
+
+def test_a_title_without_the_period_is_saved_with_a_warning(cli: Invoke, uku: Running) -> None:
+    """Every month's task would get the same title: allowed, but said on stderr."""
+    result = cli("map-fields", "--title", "Monthly summary")
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.stderr and "{period}" in result.stderr
+    quiet = cli("map-fields", "--title", "Summary {period}")
+    assert "warning:" not in quiet.stderr

@@ -161,6 +161,12 @@ def map_fields(
             open_period = journal.open_run(session.state)
             open_topic = journal.open_topic(session.state)
         config = load_config()
+        title_now = config.summary.task_title
+        if "task_title" in summary and title_now and "{period}" not in title_now:
+            output.line(
+                f"warning: the task title {title_now!r} has no {{period}}: every month's "
+                "task gets the same title in Uku (add {period} to tell the months apart)"
+            )
         if not as_json:
             output.stdout.print(f"Saved to {config.path}.", markup=False)
             if open_period is not None and (stored_topic is not None or "task_title" in summary):
