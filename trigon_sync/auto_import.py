@@ -27,6 +27,7 @@ from trigon_sync.register import RegisterIndex
 from trigon_sync.state import StateSession, load_state
 from trigon_sync.trigon.client import TrigonClient
 from trigon_sync.uku.client import UkuClient
+from trigon_sync.uku.settling import Settler
 
 HELD_REASONS: dict[Flag, str] = {
     Flag.BAD_CHECK_DIGIT: "bad check digit",
@@ -107,6 +108,7 @@ def auto_import(
     *,
     session: StateSession | None,
     now: dt.datetime,
+    settler: Settler,
 ) -> AutoImport:
     """Plan the import and apply its clear-cut rows; ``session=None`` is a dry run.
 
@@ -118,7 +120,7 @@ def auto_import(
     if session is None or not selection.apply:
         return AutoImport(selection, held, dry_run=session is None)
     staged = state.staged_import
-    result = apply_plan(selection, uku=uku, session=session, now=now)
+    result = apply_plan(selection, uku=uku, session=session, now=now, settler=settler)
     if staged is not None and state.staged_import is None:
         state.staged_import = staged
         session.save()

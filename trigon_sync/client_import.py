@@ -203,8 +203,8 @@ def apply_plan(
     now: dt.datetime,
     manager_id: int | None = None,
     on_row: RowCallback | None = None,
+    settler: Settler,
     save_every: int = SAVE_EVERY,
-    settler: Settler | None = None,
     intents: ClientIntents | None = None,
 ) -> ConfirmResult:
     """Create and link the selected rows in plan order, recording links in ``session``.
@@ -213,14 +213,14 @@ def apply_plan(
     is reported as failed and the others go on; an outage or an auth problem stops
     the run with its error after saving the links made so far. The staged plan is
     dropped only when no row failed, so a re-run retries exactly what is missing.
-    ``settler`` waits for Uku's lists to show a create (default: no wait, for tests of
-    a well-behaved Uku).
+    ``settler`` waits for Uku's lists to show a create whose answer was lost (every
+    caller decides how long: ``[uku] settle_seconds``).
     """
     state = session.state
     holders = {link.uku_client_id: trigon_id for trigon_id, link in state.links.items()}
     creator = _Creator(
         uku,
-        settler or Settler(0.0, lambda: now, lambda _s: None),
+        settler,
         intents or ClientIntents(),
         manager_id,
     )

@@ -44,6 +44,10 @@ from trigon_sync.state import State, StateSession, load_state, locked_state
 from trigon_sync.trigon import TokenManager, TrigonClient, login
 from trigon_sync.uku import UkuClient
 from trigon_sync.uku.models import ClientDraft
+from trigon_sync.uku.settling import Settler
+
+NO_WAIT = Settler(0.0, now, lambda _s: None)
+"""The contract sandbox lists a create at once: nothing to wait for."""
 
 TRIGON_BASE = "http://trigon.test/v1"
 UKU_BASE = "http://uku.test/api/v3"
@@ -171,6 +175,7 @@ def test_confirm_creates_the_rest_links_two_and_a_second_import_is_all_linked(
             uku=uku,
             session=session,
             now=now(),
+            settler=NO_WAIT,
             manager_id=manager.id,
         )
     counts = result.counts()
@@ -213,6 +218,7 @@ def test_skipped_firms_are_not_created_and_show_up_again(
             uku=uku,
             session=session,
             now=now(),
+            settler=NO_WAIT,
         )
     assert result.counts()[Outcome.CREATED] == expected.to_create - 1
     assert result.counts()["skipped"] == 1
@@ -229,7 +235,11 @@ def test_with_5xx_and_429_faults_the_end_result_is_the_same(
     stage(trigon, uku, register)
     with locked_state() as session:
         result = apply_plan(
-            select_rows(staged_plan(session.state)), uku=uku, session=session, now=now()
+            select_rows(staged_plan(session.state)),
+            uku=uku,
+            session=session,
+            now=now(),
+            settler=NO_WAIT,
         )
     counts = result.counts()
     assert counts[Outcome.CREATED] + counts[Outcome.FOUND] == expected.to_create
@@ -256,13 +266,17 @@ def test_a_resumed_confirm_links_what_a_killed_run_created(
     plan = stage(trigon, uku, None)
     lost = StateSession(State(), tmp_path / "lost-state.toml")  # the killed run's unsaved state
     half = ImportPlan(rows=plan.rows[:150], register_checked=False)
-    apply_plan(select_rows(half), uku=uku, session=lost, now=now())
+    apply_plan(select_rows(half), uku=uku, session=lost, now=now(), settler=NO_WAIT)
     created_before = sum(codes_in_uku(world).values())
     world.clear_logs()
 
     with locked_state() as session:
         result = apply_plan(
-            select_rows(staged_plan(session.state)), uku=uku, session=session, now=now()
+            select_rows(staged_plan(session.state)),
+            uku=uku,
+            session=session,
+            now=now(),
+            settler=NO_WAIT,
         )
     counts = result.counts()
     first_half_creates = sum(row.action is Action.CREATE for row in half.rows)
@@ -285,7 +299,9 @@ def test_a_row_uku_refuses_fails_alone_and_the_plan_is_kept(
     broken = dataclasses.replace(creates[0], name="   ")
     small = ImportPlan(rows=(broken, *creates[1:]), register_checked=False)
     with locked_state() as session:
-        result = apply_plan(select_rows(small), uku=uku, session=session, now=now())
+        result = apply_plan(
+            select_rows(small), uku=uku, session=session, now=now(), settler=NO_WAIT
+        )
     assert [r.row.trigon_id for r in result.failed] == [broken.trigon_id]
     assert "name" in (result.failed[0].reason or "")
     assert result.counts()[Outcome.CREATED] == 3
@@ -307,7 +323,11 @@ def test_a_planned_link_whose_client_lost_its_code_fails(
         world.uku.clients[link.uku_client_id]["registration_code"] = None
     with locked_state() as session:
         result = apply_plan(
-            select_rows(plan, only=[link.registration_code]), uku=uku, session=session, now=now()
+            select_rows(plan, only=[link.registration_code]),
+            uku=uku,
+            session=session,
+            now=now(),
+            settler=NO_WAIT,
         )
     assert result.failed[0].row == link
     assert "no longer has code" in (result.failed[0].reason or "")
@@ -342,7 +362,11 @@ def test_a_client_added_by_hand_with_a_spaced_code_since_the_review_is_linked_no
     )
     with locked_state() as session:
         result = apply_plan(
-            select_rows(plan, only=[row.registration_code]), uku=uku, session=session, now=now()
+            select_rows(plan, only=[row.registration_code]),
+            uku=uku,
+            session=session,
+            now=now(),
+            settler=NO_WAIT,
         )
     assert [(r.outcome, r.uku_client_id) for r in result.results] == [(Outcome.FOUND, by_hand.id)]
     same = [

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from trigon_sync.monthly import MonthlyResult
     from trigon_sync.trigon import TrigonClient
     from trigon_sync.uku import UkuClient
+    from trigon_sync.uku.settling import Settler
 
 EXAMPLE = (
     "Example (cron, 00:30 Tallinn): trigon-sync run-monthly --quiet\n\n"
@@ -295,6 +296,13 @@ def _preview(
                 progress.stop()
 
 
+def _settler(config: Config) -> Settler:
+    """How long a lost create's answer is waited out before Uku is read again."""
+    from trigon_sync.uku.settling import Settler
+
+    return Settler(config.uku.settle_seconds, clock.now, time.sleep)
+
+
 def _auto_import(
     config: Config, trigon: TrigonClient, uku: UkuClient, *, dry_run: bool
 ) -> AutoImport | None:
@@ -311,10 +319,14 @@ def _auto_import(
 
         with tempfile.TemporaryDirectory(prefix="trigon-sync-register-") as scratch:
             register = register_index(None, config, download=True, scratch=Path(scratch))
-        return auto_import(trigon, uku, register, session=None, now=clock.now())
+        return auto_import(
+            trigon, uku, register, session=None, now=clock.now(), settler=_settler(config)
+        )
     register = register_index(None, config, download=True)
     with locked_state() as session:
-        return auto_import(trigon, uku, register, session=session, now=clock.now())
+        return auto_import(
+            trigon, uku, register, session=session, now=clock.now(), settler=_settler(config)
+        )
 
 
 def _log(line: str, *, strict: bool = True) -> None:
