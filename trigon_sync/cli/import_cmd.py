@@ -165,10 +165,12 @@ def import_clients(
     config = load_config()
     if not config.exists:
         raise not_set_up()
-    # Both connections are checked (no network yet) before the register is fetched, and a
-    # bad register file fails before either service is read.
+    # A named register file that is not usable fails first; otherwise both connections are
+    # checked (no network yet) before the register is fetched.
+    index = register_index(register, config, download=False) if register is not None else None
     with trigon_client(config) as trigon, uku_client(config) as uku:
-        index = register_index(register, config, download=not no_download)
+        if register is None:
+            index = register_index(None, config, download=not no_download)
         with locked_state() as session:
             with _reading_progress() as step:
                 plan = build_plan(trigon, uku, session.state, index, on_step=step, owners=chosen)
