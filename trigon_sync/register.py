@@ -31,17 +31,17 @@ import logging
 import os
 import struct
 import sys
-import tempfile
 import zipfile
 import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
-from trigon_sync import paths
+from trigon_sync import atomic, paths
 from trigon_sync.errors import ApiError, ServiceUnavailable, UsageError
 from trigon_sync.registry_codes import normalise_code
 
@@ -322,24 +322,11 @@ def _write_cache(index: RegisterIndex, cache: Path, *, size: int, mtime_ns: int)
     )
     try:
         cache.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _atomic_write(cache, (header, payload))
+        with atomic.replacing(cache) as out:
+            out.write(header)
+            out.write(payload)
     except OSError as exc:
         log.warning("could not cache the register index at %s: %s", cache, exc)
-
-
-def _atomic_write(target: Path, chunks: Iterable[bytes]) -> None:
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.replace(target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------- reading the zip
@@ -471,13 +458,8 @@ def download_register(
     directory = dest_dir if dest_dir is not None else paths.register_dir()
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     target = directory / REGISTER_ZIP_NAME
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{REGISTER_ZIP_NAME}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            _stream_to(url, client, out, on_progress)
-            out.flush()
-            os.fsync(out.fileno())
+
+    def must_be_a_register(tmp: Path) -> None:
         try:
             check_register_file(tmp)
         except RegisterFileError as exc:
@@ -486,15 +468,14 @@ def download_register(
                 status=200,
                 hint="check the URL (`--url`) or try again later",
             ) from None
-        tmp.replace(target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+    with atomic.replacing(target, suffix=".part", before_replace=must_be_a_register) as out:
+        _stream_to(url, client, out, on_progress)
     return target
 
 
 def _stream_to(
-    url: str, client: httpx.Client, out: io.BufferedWriter, on_progress: ProgressCallback | None
+    url: str, client: httpx.Client, out: BinaryIO, on_progress: ProgressCallback | None
 ) -> None:
     hint = "check the network and the URL, then run `trigon-sync register update` again"
     try:
