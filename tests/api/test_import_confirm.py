@@ -19,11 +19,11 @@ from trigon_sync.client_import import (
     stage_plan,
     staged_plan,
 )
+from trigon_sync.client_import_plan import Action, Flag, ImportPlan, name_key, select_rows
 from trigon_sync.clock import now
 from trigon_sync.connections import make_uku_client, trigon_wire
 from trigon_sync.errors import UsageError
 from trigon_sync.http import RetryPolicy
-from trigon_sync.importer import Action, Flag, ImportPlan, name_key, select_rows
 from trigon_sync.register import RegisterEntry, RegisterIndex
 from trigon_sync.registry_codes import normalise_code
 from trigon_sync.sandbox import (

@@ -12,15 +12,12 @@ from pathlib import Path
 import pytest
 
 from trigon_sync import paths
+from trigon_sync.checks import TITLES, TROUBLESHOOTING, Check, Outcome
 from trigon_sync.cli import output
 from trigon_sync.clock import TALLINN
 from trigon_sync.config import load_config
-from trigon_sync.diagnostics import (
-    TITLES,
-    TROUBLESHOOTING,
-    Check,
+from trigon_sync.environment_checks import (
     KeyringProbe,
-    Outcome,
     cron_keyring_probe,
     keyring_check,
     permissions_check,

@@ -3,7 +3,7 @@
 ``import-clients`` only reads (both APIs) and stages the plan in state.toml; ``confirm``
 is the one command that writes Uku clients, and only after the counts were shown and
 accepted (or ``--yes``). ``clients`` lists what is linked, which is what the monthly run
-counts. The work itself lives in ``client_import.py`` / ``importer.py``; this module
+counts. The work itself lives in ``client_import.py`` / ``client_import_plan.py``; this module
 renders it.
 """
 
@@ -44,11 +44,11 @@ from trigon_sync.client_import import (
     staged_plan,
     unlink,
 )
+from trigon_sync.client_import_plan import Action, Flag, ImportPlan, PlanRow, select_rows
 from trigon_sync.config import Config, load_config
 from trigon_sync.connections import trigon_client, uku_client
 from trigon_sync.errors import PartialFailure, UsageError
 from trigon_sync.ignored import ignore, staged_firms, unignore
-from trigon_sync.importer import Action, Flag, ImportPlan, PlanRow, select_rows
 from trigon_sync.register import RegisterIndex
 from trigon_sync.register_source import choose_register, fresh_register, register_url
 from trigon_sync.state import load_state, locked_state
