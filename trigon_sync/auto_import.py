@@ -21,9 +21,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from trigon_sync.business_register import RegisterIndex
 from trigon_sync.client_import import ConfirmResult, apply_plan, build_plan
 from trigon_sync.client_import_plan import Action, Flag, ImportPlan, PlanRow, Selection, select_rows
-from trigon_sync.register import RegisterIndex
 from trigon_sync.state import StateSession, load_state
 from trigon_sync.trigon.client import TrigonClient
 from trigon_sync.uku.client import UkuClient

@@ -40,6 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from trigon_sync.business_register import RegisterIndex
 from trigon_sync.client_import_plan import (
     Action,
     ImportPlan,
@@ -50,7 +51,6 @@ from trigon_sync.client_import_plan import (
 )
 from trigon_sync.errors import ApiError, UsageError, WriteUnconfirmed
 from trigon_sync.journal import ClientIntents
-from trigon_sync.register import RegisterIndex
 from trigon_sync.registry_codes import normalise_code
 from trigon_sync.state import ClientLink, State, StateSession
 from trigon_sync.trigon.client import TrigonClient

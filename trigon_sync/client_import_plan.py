@@ -45,7 +45,7 @@ from trigon_sync.errors import StateError, UsageError
 from trigon_sync.registry_codes import has_valid_check_digit, normalise_code
 
 if TYPE_CHECKING:
-    from trigon_sync.register import RegisterIndex
+    from trigon_sync.business_register import RegisterIndex
 
 PLAN_VERSION = 1
 

@@ -11,6 +11,7 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from trigon_sync.business_register import RegisterEntry, RegisterIndex
 from trigon_sync.client_import_plan import (
     Action,
     ClientRecord,
@@ -24,7 +25,6 @@ from trigon_sync.client_import_plan import (
     select_rows,
 )
 from trigon_sync.errors import StateError, UsageError
-from trigon_sync.register import RegisterEntry, RegisterIndex
 from trigon_sync.trigon.models import Firm
 from trigon_sync.uku.models import Client
 

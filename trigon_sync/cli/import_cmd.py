@@ -28,6 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from trigon_sync import clock
+from trigon_sync.business_register import RegisterIndex
 from trigon_sync.cli import output
 from trigon_sync.cli.register_cmd import progress_bar
 from trigon_sync.client_import import (
@@ -49,7 +50,6 @@ from trigon_sync.config import Config, load_config
 from trigon_sync.connections import trigon_client, uku_client
 from trigon_sync.errors import PartialFailure, UsageError
 from trigon_sync.ignored import ignore, staged_firms, unignore
-from trigon_sync.register import RegisterIndex
 from trigon_sync.register_source import choose_register, fresh_register, register_url
 from trigon_sync.state import load_state, locked_state
 from trigon_sync.uku.settling import Settler

@@ -23,7 +23,7 @@ from typing import IO
 from stdnum.ee import ik, kmkr
 
 from trigon_sync import atomic
-from trigon_sync.register import (
+from trigon_sync.business_register import (
     REGISTER_COLUMNS,
     REGISTER_CSV_NAME,
     STATUS_TEXT,
