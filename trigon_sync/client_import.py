@@ -41,14 +41,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from trigon_sync.business_register import RegisterIndex
-from trigon_sync.client_import_plan import (
-    Action,
-    ImportPlan,
-    PlanRow,
-    Selection,
-    idempotency_key_for_firm,
-    plan_import,
-)
+from trigon_sync.client_import_plan import Selection, idempotency_key_for_firm, plan_import
+from trigon_sync.client_import_rows import Action, ImportPlan, PlanRow
 from trigon_sync.errors import ApiError, UsageError, WriteUnconfirmed
 from trigon_sync.journal import ClientIntents
 from trigon_sync.registry_codes import normalise_code

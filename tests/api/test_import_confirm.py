@@ -20,7 +20,8 @@ from trigon_sync.client_import import (
     stage_plan,
     staged_plan,
 )
-from trigon_sync.client_import_plan import Action, Flag, ImportPlan, name_key, select_rows
+from trigon_sync.client_import_plan import name_key, select_rows
+from trigon_sync.client_import_rows import Action, Flag, ImportPlan
 from trigon_sync.clock import now
 from trigon_sync.connections import make_uku_client, trigon_wire
 from trigon_sync.errors import UsageError

@@ -13,16 +13,18 @@ from hypothesis import strategies as st
 
 from trigon_sync.business_register import RegisterEntry, RegisterIndex
 from trigon_sync.client_import_plan import (
+    idempotency_key_for_firm,
+    name_key,
+    plan_import,
+    select_rows,
+)
+from trigon_sync.client_import_rows import (
     Action,
     ClientRecord,
     FirmRecord,
     Flag,
     ImportPlan,
     PlanRow,
-    idempotency_key_for_firm,
-    name_key,
-    plan_import,
-    select_rows,
 )
 from trigon_sync.errors import StateError, UsageError
 from trigon_sync.trigon.models import Firm

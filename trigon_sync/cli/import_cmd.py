@@ -45,7 +45,8 @@ from trigon_sync.client_import import (
     staged_plan,
     unlink,
 )
-from trigon_sync.client_import_plan import Action, Flag, ImportPlan, PlanRow, select_rows
+from trigon_sync.client_import_plan import select_rows
+from trigon_sync.client_import_rows import Action, Flag, ImportPlan, PlanRow
 from trigon_sync.config import Config, load_config
 from trigon_sync.connections import trigon_client, uku_client
 from trigon_sync.errors import PartialFailure, UsageError
