@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import difflib
 import re
 import string
 import tomllib
@@ -325,8 +324,8 @@ def _explain_date(value: str) -> str:
 
 
 def _suggest(word: str, choices: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    close = naming.closest(word, choices)
+    return f"; did you mean {close!r}?" if close else ""
 
 
 class _Checker:
