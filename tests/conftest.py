@@ -13,7 +13,7 @@ import keyring
 import keyring.backend
 import pytest
 
-from trigon_sync import paths
+from trigon_sync import paths, redact
 from trigon_sync.register_source import ENV_URL as ENV_REGISTER_URL
 
 pytest_plugins = ["tests.sandbox_fixtures"]
@@ -66,6 +66,15 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
         yield backend
     finally:
         keyring.set_keyring(previous)
+
+
+@pytest.fixture(autouse=True)
+def forget_secrets() -> Iterator[None]:
+    """Each test starts with no registered secret: a one-letter test secret ("v") left by
+    an earlier test in the same worker would mask that letter in every later output."""
+    redact.forget_all()
+    yield
+    redact.forget_all()
 
 
 E2E_ROOM = Path(__file__).parent / "e2e"

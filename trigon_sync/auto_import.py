@@ -4,7 +4,7 @@ With ``[import] auto_import = "create"`` the monthly run first does what an admi
 with ``import-clients`` + ``confirm --yes``, restricted to the rows no human needs to look
 at, so a firm added in Trigon this month gets its summary task in the same run. The plan
 and the apply are the very functions those commands use (:func:`client_import.build_plan`,
-:func:`importer.select_rows`, :func:`client_import.apply_plan`); this module only decides
+:func:`client_import_plan.select_rows`, :func:`client_import.apply_plan`); this module only decides
 which rows are clear-cut:
 
 * create or link rows whose code passed the check digit **and** was found in the Business
@@ -21,9 +21,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from trigon_sync.business_register import RegisterIndex
 from trigon_sync.client_import import ConfirmResult, apply_plan, build_plan
-from trigon_sync.importer import Action, Flag, ImportPlan, PlanRow, Selection, select_rows
-from trigon_sync.register import RegisterIndex
+from trigon_sync.client_import_plan import Selection, select_rows
+from trigon_sync.client_import_rows import Action, Flag, ImportPlan, PlanRow
 from trigon_sync.state import StateSession, load_state
 from trigon_sync.trigon.client import TrigonClient
 from trigon_sync.uku.client import UkuClient

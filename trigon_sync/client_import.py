@@ -40,17 +40,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from trigon_sync.business_register import RegisterIndex
+from trigon_sync.client_import_plan import Selection, idempotency_key_for_firm, plan_import
+from trigon_sync.client_import_rows import Action, ImportPlan, PlanRow
 from trigon_sync.errors import ApiError, UsageError, WriteUnconfirmed
-from trigon_sync.importer import (
-    Action,
-    ImportPlan,
-    PlanRow,
-    Selection,
-    idempotency_key_for_firm,
-    plan_import,
-)
 from trigon_sync.journal import ClientIntents
-from trigon_sync.register import RegisterIndex
 from trigon_sync.registry_codes import normalise_code
 from trigon_sync.state import ClientLink, State, StateSession
 from trigon_sync.trigon.client import TrigonClient
@@ -150,7 +144,7 @@ def build_plan(
     """Read every listable Trigon firm and every Uku client (all pages) and plan the import.
 
     ``on_step`` is told what is being read, for a progress display; ``owners`` are the
-    admin's ``--owner CODE=FIRM`` choices (importer.plan_import).
+    admin's ``--owner CODE=FIRM`` choices (client_import_plan.plan_import).
     """
     step = on_step or (lambda _what: None)
     step("Reading Trigon firms")

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trigon_sync import journal, ledger, period_record
+from trigon_sync.client_import_plan import name_key
+from trigon_sync.client_import_rows import ImportPlan, PlanRow
 from trigon_sync.config import Config
 from trigon_sync.dates import format_ee
 from trigon_sync.errors import TrigonSyncError, UsageError
-from trigon_sync.importer import ImportPlan, PlanRow, name_key
 from trigon_sync.registry_codes import normalise_code
 from trigon_sync.schedule import Run
 from trigon_sync.state import ClientLink, State

@@ -13,8 +13,8 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from trigon_sync.client_import_rows import ImportPlan
 from trigon_sync.errors import UsageError
-from trigon_sync.importer import ImportPlan
 from trigon_sync.registry_codes import normalise_code
 from trigon_sync.state import State
 

@@ -15,7 +15,6 @@ follows the same rules (:func:`resolve_topic`).
 
 from __future__ import annotations
 
-import difflib
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -70,8 +69,8 @@ class MappingRow:
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    close = naming.closest(word, choices)
+    return f" (did you mean {close!r}?)" if close else ""
 
 
 def check_key(key: str) -> str:

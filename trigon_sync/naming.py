@@ -18,6 +18,7 @@ The rule, written down once:
 
 from __future__ import annotations
 
+import difflib
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -87,3 +88,10 @@ def find(ref: str | int, items: Iterable[T]) -> Found[T]:
         match = next((item for item in listed if item.id == int(text)), None)
         return Found(text, match, by_id=match is not None)
     return Found(text, None)
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice ``word`` most likely meant (difflib's default cutoff), for a "did you mean"
+    after a typo in a setting, a Trigon field key or an Uku name; None when nothing is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return close[0] if close else None

@@ -1,4 +1,4 @@
-"""Which Business Register file an import checks codes against, fetched when stale.
+"""Where the Business Register file comes from: which one an import checks, and the download.
 
 The red X for codes missing from the register is part of the review, so `import-clients`
 (and the automated import in `run-monthly`) should not depend on the admin knowing to run
@@ -15,20 +15,26 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
+from trigon_sync import atomic, paths
+from trigon_sync.business_register import (
+    REGISTER_ZIP_NAME,
+    RegisterFileError,
+    check_register_file,
+    default_register_file,
+)
 from trigon_sync.clock import TALLINN
 from trigon_sync.config import RegisterSettings
 from trigon_sync.dates import format_ee
-from trigon_sync.errors import ServiceError
-from trigon_sync.register import (
-    DEFAULT_REGISTER_URL,
-    ProgressCallback,
-    default_register_file,
-    download_register,
-)
+from trigon_sync.errors import ApiError, ServiceError, ServiceUnavailable
 
+#: The register's open-data download (avaandmed.ariregister.rik.ee), updated daily.
+DEFAULT_REGISTER_URL = (
+    "https://avaandmed.ariregister.rik.ee/sites/default/files/avaandmed/" + REGISTER_ZIP_NAME
+)
 ENV_URL = "TRIGON_SYNC_REGISTER_URL"
 """Overrides ``[register] url`` (the sandbox prints it; tests point it at 127.0.0.1)."""
 DOWNLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -127,3 +133,68 @@ def fresh_register(
             "not against the Business Register (no red X for missing companies)",
         )
     return RegisterSource(path, downloaded=True)
+
+
+# --------------------------------------------------------------------------- download
+
+ProgressCallback = Callable[[int, int | None], None]
+
+
+def download_register(
+    url: str,
+    *,
+    client: httpx.Client,
+    dest_dir: Path | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> Path:
+    """Fetch the register zip from ``url`` into ``dest_dir`` (default ``paths.register_dir()``).
+
+    The file is streamed to a temporary name, checked to be a register zip, and only
+    then moved over the previous file, so a failed or wrong download (an HTML error
+    page, a truncated body) never replaces a good file. ``on_progress(done, total)``
+    is called as bytes arrive; ``total`` is None when the server sends no length.
+    """
+    directory = dest_dir if dest_dir is not None else paths.register_dir()
+    paths.ensure_dir(directory)
+    target = directory / REGISTER_ZIP_NAME
+
+    def must_be_a_register(tmp: Path) -> None:
+        try:
+            check_register_file(tmp)
+        except RegisterFileError as exc:
+            raise ApiError(
+                f"the file downloaded from {url} is not the Business Register file: {exc.problem}",
+                status=200,
+                hint="check the URL (`--url`) or try again later",
+            ) from None
+
+    with atomic.replacing(target, suffix=".part", before_replace=must_be_a_register) as out:
+        _stream_to(url, client, out, on_progress)
+    return target
+
+
+def _stream_to(
+    url: str, client: httpx.Client, out: BinaryIO, on_progress: ProgressCallback | None
+) -> None:
+    hint = "check the network and the URL, then run `trigon-sync register update` again"
+    try:
+        with client.stream("GET", url) as response:
+            if response.status_code >= 400:
+                raise ApiError(
+                    f"downloading the Business Register file failed: HTTP "
+                    f"{response.status_code} from {url}",
+                    status=response.status_code,
+                    hint=hint,
+                )
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isascii() and length.isdigit() else None
+            done = 0
+            for chunk in response.iter_bytes():
+                out.write(chunk)
+                done += len(chunk)
+                if on_progress is not None:
+                    on_progress(done, total)
+    except httpx.HTTPError as exc:
+        raise ServiceUnavailable(
+            f"downloading the Business Register file from {url} failed: {exc}", hint=hint
+        ) from None

@@ -23,7 +23,6 @@ from __future__ import annotations
 import configparser
 import contextlib
 import os
-import tempfile
 import threading
 import tomllib
 from collections.abc import Callable, Iterator
@@ -33,7 +32,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 import tomli_w
 
-from trigon_sync import home_safety, paths, redact
+from trigon_sync import atomic, home_safety, paths, redact
 from trigon_sync.errors import SecretStoreError
 
 SERVICE_NAME = "trigon-sync"
@@ -339,27 +338,9 @@ class FileStore:
         home_safety.guard_write(self.path)
         directory = self.path.parent
         paths.ensure_dir(directory)
-        fd, tmp = tempfile.mkstemp(prefix=".tokens.", suffix=".tmp", dir=directory)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(
-                    b"# trigon-sync secrets (--token-store file). Keep this file private.\n"
-                )
-                handle.write(tomli_w.dumps({"secrets": secrets}).encode("utf-8"))
-                handle.flush()
-                os.fsync(handle.fileno())
-            Path(tmp).replace(self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                Path(tmp).unlink()
-            raise
-        with contextlib.suppress(OSError):
-            dir_fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+        with atomic.replacing(self.path) as handle:
+            handle.write(b"# trigon-sync secrets (--token-store file). Keep this file private.\n")
+            handle.write(tomli_w.dumps({"secrets": secrets}).encode("utf-8"))
 
     def get(self, name: str) -> Secret | None:
         value = self._read().get(name)

@@ -71,7 +71,7 @@ class State:
     last_period: str | None = None
     links: dict[str, ClientLink] = field(default_factory=dict)
     staged_import: dict[str, Any] | None = None
-    """Owned by importer.py; opaque here."""
+    """Owned by client_import_plan.py; opaque here."""
     journal: dict[str, Any] = field(default_factory=dict)
     """Owned by monthly.py; opaque here."""
     history: list[dict[str, Any]] = field(default_factory=list)

@@ -11,8 +11,9 @@ import httpx
 import pytest
 
 from trigon_sync import paths
+from trigon_sync.checks import TROUBLESHOOTING, Check, Outcome
 from trigon_sync.connections import trigon_client, trigon_wire, uku_client
-from trigon_sync.diagnostics import TROUBLESHOOTING, Check, Outcome
+from trigon_sync.doctor import DoctorReport, diagnose, live_gates
 from trigon_sync.errors import ExitCode, TrigonSyncError
 from trigon_sync.http import RetryPolicy
 from trigon_sync.sandbox import (
@@ -26,7 +27,7 @@ from trigon_sync.sandbox import (
 )
 from trigon_sync.secrets import TRIGON_REFRESH_TOKEN, UKU_API_KEY, Secret, open_store
 from trigon_sync.state import ClientLink, locked_state
-from trigon_sync.status import DoctorReport, build_status, diagnose, gather, live_gates
+from trigon_sync.status import build_status, gather
 from trigon_sync.trigon import login
 
 TODAY = dt.date(2024, 11, 20)

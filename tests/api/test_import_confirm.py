@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.seed_counts import ImportCounts, import_counts
+from trigon_sync.business_register import RegisterEntry, RegisterIndex
 from trigon_sync.client_import import (
     Outcome,
     apply_plan,
@@ -19,12 +20,12 @@ from trigon_sync.client_import import (
     stage_plan,
     staged_plan,
 )
+from trigon_sync.client_import_plan import name_key, select_rows
+from trigon_sync.client_import_rows import Action, Flag, ImportPlan
 from trigon_sync.clock import now
 from trigon_sync.connections import make_uku_client, trigon_wire
 from trigon_sync.errors import UsageError
 from trigon_sync.http import RetryPolicy
-from trigon_sync.importer import Action, Flag, ImportPlan, name_key, select_rows
-from trigon_sync.register import RegisterEntry, RegisterIndex
 from trigon_sync.registry_codes import normalise_code
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,

@@ -10,7 +10,7 @@ import pytest
 
 from tests.cli.sandbox_home import Invoke, connect_trigon, connect_uku
 from trigon_sync import clock, paths
-from trigon_sync.diagnostics import TITLES
+from trigon_sync.checks import TITLES
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import SANDBOX_EMAIL, Running, SandboxWorld, generate_seed, run_sandbox
 from trigon_sync.state import ClientLink, locked_state

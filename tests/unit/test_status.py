@@ -12,15 +12,12 @@ from pathlib import Path
 import pytest
 
 from trigon_sync import paths
+from trigon_sync.checks import TITLES, TROUBLESHOOTING, Check, Outcome
 from trigon_sync.cli import output
 from trigon_sync.clock import TALLINN
 from trigon_sync.config import load_config
-from trigon_sync.diagnostics import (
-    TITLES,
-    TROUBLESHOOTING,
-    Check,
+from trigon_sync.environment_checks import (
     KeyringProbe,
-    Outcome,
     cron_keyring_probe,
     keyring_check,
     permissions_check,
@@ -288,7 +285,7 @@ def test_no_register_file_is_a_warning(healthy: None) -> None:
 
 def test_an_old_register_file_is_a_warning_and_a_fresh_one_passes(healthy: None) -> None:
     """A 40-day-old file warns; touched today it passes."""
-    from trigon_sync.register import default_register_file
+    from trigon_sync.business_register import default_register_file
 
     path = default_register_file()
     path.parent.mkdir(parents=True, exist_ok=True)

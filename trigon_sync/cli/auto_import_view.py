@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from trigon_sync.auto_import import AutoImport
 from trigon_sync.cli import output
 from trigon_sync.client_import import Outcome
+from trigon_sync.client_import_rows import Action, PlanRow
 from trigon_sync.errors import PartialFailure
-from trigon_sync.importer import Action, PlanRow
 
 REVIEW_HINT = "review them with `trigon-sync import-clients`, then `trigon-sync confirm`"
 

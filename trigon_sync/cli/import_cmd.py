@@ -3,7 +3,7 @@
 ``import-clients`` only reads (both APIs) and stages the plan in state.toml; ``confirm``
 is the one command that writes Uku clients, and only after the counts were shown and
 accepted (or ``--yes``). ``clients`` lists what is linked, which is what the monthly run
-counts. The work itself lives in ``client_import.py`` / ``importer.py``; this module
+counts. The work itself lives in ``client_import.py`` / ``client_import_plan.py``; this module
 renders it.
 """
 
@@ -28,6 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from trigon_sync import clock, paths
+from trigon_sync.business_register import RegisterIndex
 from trigon_sync.cli import output
 from trigon_sync.cli.register_cmd import progress_bar
 from trigon_sync.client_import import (
@@ -44,12 +45,12 @@ from trigon_sync.client_import import (
     staged_plan,
     unlink,
 )
+from trigon_sync.client_import_plan import select_rows
+from trigon_sync.client_import_rows import Action, Flag, ImportPlan, PlanRow
 from trigon_sync.config import Config, load_config
 from trigon_sync.connections import trigon_client, uku_client
 from trigon_sync.errors import AuthError, PartialFailure, UsageError
 from trigon_sync.ignored import ignore, staged_firms, unignore
-from trigon_sync.importer import Action, Flag, ImportPlan, PlanRow, select_rows
-from trigon_sync.register import RegisterIndex
 from trigon_sync.register_source import choose_register, fresh_register, register_url
 from trigon_sync.state import load_state, locked_state
 from trigon_sync.uku.settling import Settler

@@ -23,16 +23,17 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from trigon_sync.business_register import RegisterIndex, resolve_register_file
 from trigon_sync.cli import output
 from trigon_sync.config import load_config
 from trigon_sync.errors import UsageError
-from trigon_sync.register import (
+from trigon_sync.register_source import (
+    DOWNLOAD_TIMEOUT,
+    ENV_URL,
     ProgressCallback,
-    RegisterIndex,
     download_register,
-    resolve_register_file,
+    register_url,
 )
-from trigon_sync.register_source import DOWNLOAD_TIMEOUT, ENV_URL, register_url
 from trigon_sync.registry_codes import has_valid_check_digit, normalise_code
 
 app = typer.Typer(

@@ -32,13 +32,13 @@ RUN_BOUND_CAP_HOURS = 20.0
 
 def before_writing() -> None:
     """The home's rules, checked before the first write: owner, and a warning when loose."""
-    from trigon_sync import diagnostics, home_safety
+    from trigon_sync import environment_checks, home_safety
     from trigon_sync.cli import output
 
     home_safety.check_home()
     home = paths.home_dir()
     if home_safety.group_or_world_writable(home):
-        check = diagnostics.permissions_check(home)  # the same rule doctor applies
+        check = environment_checks.permissions_check(home)  # the same rule doctor applies
         output.stderr.print(
             f"warning: the trigon-sync home is writable by other users: {check.detail}"
             + (f" (fix: {check.fix})" if check.fix else ""),

@@ -1,10 +1,10 @@
 """``status``, ``doctor``, ``history`` and ``explain``: what support staff run first.
 
-Each command gathers a report from the domain modules (status.py, diagnostics.py,
-explain.py) and only renders it here: a rich screen for people, or with ``--json`` one
-JSON document (docs/json-output.md). ``status`` and ``doctor`` exit with the code of
-their first failed check so monitoring can call them; a failed check is printed, not
-raised, so every line is shown.
+Each command gathers a report from the domain modules (status.py, doctor.py, the
+*_checks.py modules, explain.py) and only renders it here: a rich screen for people, or
+with ``--json`` one JSON document (docs/json-output.md). ``status`` and ``doctor`` exit
+with the code of their first failed check so monitoring can call them; a failed check is
+printed, not raised, so every line is shown.
 """
 
 from __future__ import annotations
@@ -18,19 +18,19 @@ import typer
 from rich.text import Text
 
 from trigon_sync import clock, paths
+from trigon_sync.checks import SYMBOLS, Check, Outcome
 from trigon_sync.cli import output
 from trigon_sync.cli.params import period_value
 from trigon_sync.config import Config, load_config
 from trigon_sync.dates import format_ee
-from trigon_sync.diagnostics import SYMBOLS, Check, Outcome, environment_checks, run_failures
+from trigon_sync.doctor import DoctorReport, diagnose, live_gates
+from trigon_sync.environment_checks import environment_checks
 from trigon_sync.errors import ConfigError, TrigonSyncError, UsageError
 from trigon_sync.explain import Explanation, Verdict, explain_client, read_journals
+from trigon_sync.local_checks import run_failures
 from trigon_sync.state import load_state
 from trigon_sync.status import (
-    DoctorReport,
     StatusReport,
-    diagnose,
-    live_gates,
     run_history,
     status,
 )

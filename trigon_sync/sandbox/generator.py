@@ -21,6 +21,16 @@ from stdnum.ee import registrikood
 from workalendar.europe import Estonia
 
 from trigon_sync.clock import TALLINN
+from trigon_sync.sandbox.vocabulary import (
+    FIRST_NAMES,
+    LAST_NAMES,
+    PLACES,
+    SOCIETIES,
+    STREETS,
+    TOWNS,
+    TRADES,
+    respell,
+)
 
 SANDBOX_EMAIL = "admin@firm.ee"
 SANDBOX_PASSWORD = "sandbox-password"
@@ -77,98 +87,6 @@ _TYPE_PREFIX = {
     "expense_line": "el",
     "depreciation_entry": "de",
 }
-
-_PLACES = (
-    "Põhja",
-    "Lõuna",
-    "Lääne",
-    "Ida",
-    "Kesk",
-    "Mere",
-    "Järve",
-    "Kase",
-    "Tamme",
-    "Männi",
-    "Kuuse",
-    "Pärna",
-    "Vahtra",
-    "Saare",
-    "Rannu",
-    "Valge",
-    "Musta",
-    "Kivi",
-    "Sepa",
-    "Rebase",
-    "Karu",
-    "Hundi",
-    "Kotka",
-    "Luige",
-    "Tähe",
-    "Päikese",
-    "Vikerkaare",
-    "Harju",
-    "Viru",
-    "Tartu",
-    "Pärnu",
-    "Narva",
-    "Emajõe",
-    "Toome",
-    "Kalevi",
-    "Linda",
-    "Ugala",
-    "Oru",
-    "Raba",
-    "Nõmme",
-)
-_TRADES = (
-    "Ehitus",
-    "Kinnisvara",
-    "Raamatupidamine",
-    "Logistika",
-    "Puit",
-    "Teenused",
-    "Konsult",
-    "Metall",
-    "Auto",
-    "Aed",
-    "Kaubandus",
-    "Transport",
-    "Energia",
-    "Arendus",
-    "Disain",
-    "Meedia",
-    "Toit",
-    "Pagar",
-    "Kohvik",
-    "Hambaravi",
-    "Ilu",
-    "Turva",
-    "Koristus",
-    "Elekter",
-    "Torutööd",
-    "Mööbel",
-    "Tarkvara",
-    "Põllumajandus",
-    "Kala",
-    "Reisid",
-)
-_SOCIETIES = (
-    "Spordiselts",
-    "Kultuuriselts",
-    "Külaselts",
-    "Korteriühistu",
-    "Jahiselts",
-    "Lasteaia Sõbrad",
-)
-_FIRST = ("Mari", "Jaan", "Kadri", "Tiit", "Liis", "Margus", "Kati", "Andres", "Pille", "Rein")
-_LAST = ("Tamm", "Saar", "Sepp", "Mägi", "Kask", "Kukk", "Rebane", "Ilves", "Pärn", "Koppel")
-_STREETS = ("Narva mnt", "Pärnu mnt", "Tartu mnt", "Riia", "Vabaduse pst", "Kalda", "Jõe")
-_TOWNS = (
-    ("Tallinn", "Kesklinna linnaosa", "Harju maakond"),
-    ("Tartu", "Tartu linn", "Tartu maakond"),
-    ("Pärnu", "Pärnu linn", "Pärnu maakond"),
-    ("Narva", "Narva linn", "Ida-Viru maakond"),
-)
 
 
 def generate_seed(n_firms: int, seed: int = 0, **knobs: Any) -> dict[str, Any]:
@@ -237,10 +155,10 @@ class _Generator:
         for attempt in range(1000):
             roll = self.rng.random()
             if roll < 0.10:
-                form, stem = "MTÜ", f"{self.rng.choice(_PLACES)} {self.rng.choice(_SOCIETIES)}"
+                form, stem = "MTÜ", f"{self.rng.choice(PLACES)} {self.rng.choice(SOCIETIES)}"
             else:
                 form = "AS" if roll < 0.25 else "OÜ"
-                stem = f"{self.rng.choice(_PLACES)} {self.rng.choice(_TRADES)}"
+                stem = f"{self.rng.choice(PLACES)} {self.rng.choice(TRADES)}"
             if attempt > 50:
                 stem = f"{stem} {attempt}"
             name = (
@@ -252,7 +170,7 @@ class _Generator:
         raise RuntimeError("ran out of firm names")
 
     def person(self) -> str:
-        return f"{self.rng.choice(_FIRST)} {self.rng.choice(_LAST)}"
+        return f"{self.rng.choice(FIRST_NAMES)} {self.rng.choice(LAST_NAMES)}"
 
     # -- time ---------------------------------------------------------------------------
 
@@ -392,7 +310,7 @@ class _Generator:
             uku_clients.append(
                 {
                     "id": 101 + k,
-                    "name": _respell(firms[i]["name"], k),
+                    "name": respell(firms[i]["name"], k),
                     "registration_code": firms[i]["registration_code"],
                     "vat_number": firms[i]["vat_number"],
                     "country": "EE",
@@ -560,30 +478,16 @@ class _Generator:
         }
 
     def register_row(self, name: str, code: str, vat: str | None, status: str) -> dict[str, str]:
-        town, district, county = self.rng.choice(_TOWNS)
+        town, district, county = self.rng.choice(TOWNS)
         first = dt.date(1995, 1, 1) + dt.timedelta(days=self.rng.randrange(10000))
         row = {
             "registration_code": code,
             "name": name,
             "status": status,
             "first_entry_date": first.strftime("%d.%m.%Y"),
-            "address": f"{county}, {town}, {district}, {self.rng.choice(_STREETS)} "
+            "address": f"{county}, {town}, {district}, {self.rng.choice(STREETS)} "
             f"{self.rng.randint(1, 120)}",
         }
         if vat:
             row["kmkr_nr"] = vat
         return row
-
-
-def _respell(name: str, variant: int) -> str:
-    """The same firm as a person would type it into Uku: case, legal form, diacritics."""
-    plain = name.translate(str.maketrans("ÕÄÖÜõäöü", "OAOUoaou"))
-    spelled = (
-        name.replace(" OÜ", " osaühing")
-        .replace(" AS", " aktsiaselts")
-        .replace("MTÜ ", "Mittetulundusühing ")
-        .replace(" MTÜ", " mittetulundusühing")
-    )
-    options = (name.upper(), spelled, plain, name.lower())
-    chosen = options[variant % len(options)]
-    return chosen if chosen != name else name.upper()

@@ -14,9 +14,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
 import random
-import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -24,7 +22,8 @@ from typing import IO
 
 from stdnum.ee import ik, kmkr
 
-from trigon_sync.register import (
+from trigon_sync import atomic
+from trigon_sync.business_register import (
     REGISTER_COLUMNS,
     REGISTER_CSV_NAME,
     STATUS_TEXT,
@@ -250,15 +249,8 @@ def _zip_rows(rows: Iterable[list[str]], target: Path | IO[bytes]) -> None:
 
 def _write_rows(rows: Iterable[list[str]], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        _zip_rows(rows, tmp)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic.replacing(path) as out:
+        _zip_rows(rows, out)
 
 
 def write_full_size_register(

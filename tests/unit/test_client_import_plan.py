@@ -11,20 +11,22 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trigon_sync.errors import StateError, UsageError
-from trigon_sync.importer import (
+from trigon_sync.business_register import RegisterEntry, RegisterIndex
+from trigon_sync.client_import_plan import (
+    idempotency_key_for_firm,
+    name_key,
+    plan_import,
+    select_rows,
+)
+from trigon_sync.client_import_rows import (
     Action,
     ClientRecord,
     FirmRecord,
     Flag,
     ImportPlan,
     PlanRow,
-    idempotency_key_for_firm,
-    name_key,
-    plan_import,
-    select_rows,
 )
-from trigon_sync.register import RegisterEntry, RegisterIndex
+from trigon_sync.errors import StateError, UsageError
 from trigon_sync.trigon.models import Firm
 from trigon_sync.uku.models import Client
 

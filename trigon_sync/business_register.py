@@ -17,7 +17,8 @@ Index file layout (little-endian; no pickle, so a tampered cache cannot run code
     names    UTF-8, concatenated
 
 A cache for another size/mtime, a short file or a bad checksum is ignored and
-rebuilt; the cache is an optimisation and never a reason to fail.
+rebuilt; the cache is an optimisation and never a reason to fail. Fetching the file is
+register_source.py's job.
 """
 
 from __future__ import annotations
@@ -31,28 +32,21 @@ import logging
 import os
 import struct
 import sys
-import tempfile
 import zipfile
 import zlib
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from trigon_sync import paths
-from trigon_sync.errors import ApiError, ServiceUnavailable, UsageError
+from trigon_sync import atomic, paths
+from trigon_sync.errors import UsageError
 from trigon_sync.registry_codes import normalise_code
 
 log = logging.getLogger(__name__)
 
 REGISTER_CSV_NAME = "ettevotja_rekvisiidid__lihtandmed.csv"
 REGISTER_ZIP_NAME = f"{REGISTER_CSV_NAME}.zip"
-#: The register's open-data download (avaandmed.ariregister.rik.ee), updated daily.
-DEFAULT_REGISTER_URL = (
-    "https://avaandmed.ariregister.rik.ee/sites/default/files/avaandmed/" + REGISTER_ZIP_NAME
-)
 
 #: The columns of the basic-data file, in the register's order.
 REGISTER_COLUMNS: tuple[str, ...] = (
@@ -322,24 +316,11 @@ def _write_cache(index: RegisterIndex, cache: Path, *, size: int, mtime_ns: int)
     )
     try:
         paths.ensure_dir(cache.parent)
-        _atomic_write(cache, (header, payload))
+        with atomic.replacing(cache) as out:
+            out.write(header)
+            out.write(payload)
     except OSError as exc:
         log.warning("could not cache the register index at %s: %s", cache, exc)
-
-
-def _atomic_write(target: Path, chunks: Iterable[bytes]) -> None:
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in chunks:
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.replace(target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------- reading the zip
@@ -447,74 +428,3 @@ def resolve_register_file(explicit: Path | None, configured: Path | None) -> Pat
         return configured
     downloaded = default_register_file()
     return downloaded if downloaded.is_file() else None
-
-
-# --------------------------------------------------------------------------- download
-
-ProgressCallback = Callable[[int, int | None], None]
-
-
-def download_register(
-    url: str,
-    *,
-    client: httpx.Client,
-    dest_dir: Path | None = None,
-    on_progress: ProgressCallback | None = None,
-) -> Path:
-    """Fetch the register zip from ``url`` into ``dest_dir`` (default ``paths.register_dir()``).
-
-    The file is streamed to a temporary name, checked to be a register zip, and only
-    then moved over the previous file, so a failed or wrong download (an HTML error
-    page, a truncated body) never replaces a good file. ``on_progress(done, total)``
-    is called as bytes arrive; ``total`` is None when the server sends no length.
-    """
-    directory = dest_dir if dest_dir is not None else paths.register_dir()
-    paths.ensure_dir(directory)
-    target = directory / REGISTER_ZIP_NAME
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{REGISTER_ZIP_NAME}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            _stream_to(url, client, out, on_progress)
-            out.flush()
-            os.fsync(out.fileno())
-        try:
-            check_register_file(tmp)
-        except RegisterFileError as exc:
-            raise ApiError(
-                f"the file downloaded from {url} is not the Business Register file: {exc.problem}",
-                status=200,
-                hint="check the URL (`--url`) or try again later",
-            ) from None
-        tmp.replace(target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
-
-
-def _stream_to(
-    url: str, client: httpx.Client, out: io.BufferedWriter, on_progress: ProgressCallback | None
-) -> None:
-    hint = "check the network and the URL, then run `trigon-sync register update` again"
-    try:
-        with client.stream("GET", url) as response:
-            if response.status_code >= 400:
-                raise ApiError(
-                    f"downloading the Business Register file failed: HTTP "
-                    f"{response.status_code} from {url}",
-                    status=response.status_code,
-                    hint=hint,
-                )
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isascii() and length.isdigit() else None
-            done = 0
-            for chunk in response.iter_bytes():
-                out.write(chunk)
-                done += len(chunk)
-                if on_progress is not None:
-                    on_progress(done, total)
-    except httpx.HTTPError as exc:
-        raise ServiceUnavailable(
-            f"downloading the Business Register file from {url} failed: {exc}", hint=hint
-        ) from None
