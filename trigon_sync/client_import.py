@@ -24,12 +24,16 @@ new client only a little later. So:
   only then creates again; after :data:`ATTEMPTS` unconfirmed tries the row fails and
   the next confirm looks again.
 
-Links are saved to state.toml **in batches** (every :data:`SAVE_EVERY` applied rows, at
-the end, and when an error stops the run), not after each create: each save rewrites the
-whole file with an fsync, and saving per create would cost O(clients²) bytes on a first
-import of hundreds of firms. A SIGKILL can lose at most the last unsaved batch of
-*links* — never a client in Uku: the staged plan stays until a confirm finishes without
-failures, and the re-run finds those clients by code and records their links.
+Links are saved to state.toml **in batches** (every :data:`SAVE_EVERY` applied rows, or
+every 1/:data:`MAX_SAVES` of the selection when that is more, at the end, and when an
+error stops the run), not after each create: each save rewrites the whole file with an
+fsync, so saving per create, or every 25 rows of 5,000, would cost O(clients²) bytes. A
+run saves at most ``MAX_SAVES`` + 2 times. A SIGKILL can lose at most the last unsaved
+batch of *links* — never a client in Uku: the staged plan stays until a confirm finishes
+without failures, the journal's intents name every create sent, and the re-run finds
+those clients by code in its full listing and records their links. A firm with an intent
+is read again by code only when the full listing may be too early to show its create
+(sent less than ``settle_seconds`` before the listing).
 """
 
 from __future__ import annotations
@@ -53,7 +57,9 @@ from trigon_sync.uku.models import Client, ClientDraft, Member, UkuWarning
 from trigon_sync.uku.settling import Settler
 
 SAVE_EVERY = 25
-"""Applied rows between two saves of state.toml (see the module docstring)."""
+"""Fewest applied rows between two saves of state.toml (see the module docstring)."""
+MAX_SAVES = 20
+"""Most batch saves of state.toml per confirm, however many rows (module docstring)."""
 ATTEMPTS = 3
 """Creates of one client per confirm whose outcome stayed unknown before the row fails."""
 
@@ -218,9 +224,11 @@ def apply_plan(
         intents or ClientIntents(),
         manager_id,
     )
+    creator.listed_at = creator.settler.now()
     listed = _by_code(uku.list_clients())
     results: list[RowResult] = []
     unsaved = 0
+    batch = max(save_every, -(-len(selection.apply) // MAX_SAVES))
     warnings_before = len(uku.warnings)
     try:
         for row in selection.apply:
@@ -236,7 +244,7 @@ def apply_plan(
                 )
                 holders[result.uku_client_id] = row.trigon_id
                 unsaved += 1
-                if unsaved >= save_every:
+                if unsaved >= batch:
                     session.save()
                     unsaved = 0
             results.append(result)
@@ -297,7 +305,7 @@ def _apply_row(
     code = row.registration_code
     try:
         matches = list(listed.get(code, ()))
-        if not matches and row.trigon_id in creator.pending:
+        if not matches and creator.listing_too_early(row.trigon_id):
             matches = creator.look_again(code, creator.pending[row.trigon_id])
         if len(matches) > 1:
             return _doubled(row, matches)
@@ -326,6 +334,18 @@ class _Creator:
         self.manager_id = manager_id
         self.pending = intents.load()
         """Firms whose create an earlier confirm sent without seeing it linked."""
+        self.listed_at: dt.datetime | None = None
+        """When the full listing that decides this run was started."""
+
+    def listing_too_early(self, trigon_id: str) -> bool:
+        """Whether a create an earlier run sent for this firm may be missing from the full
+        listing only because Uku had not listed it yet (else the listing answered)."""
+        sent_at = self.pending.get(trigon_id)
+        if sent_at is None:
+            return False
+        if self.listed_at is None:
+            return True
+        return (self.listed_at - sent_at).total_seconds() < self.settler.settle_seconds
 
     def look_again(self, code: str, sent_at: dt.datetime) -> list[Client]:
         """Uku's clients with ``code``, read once a create sent at ``sent_at`` would show."""

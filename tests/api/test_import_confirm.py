@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from tests.seed_counts import ImportCounts, import_counts
 from trigon_sync.business_register import RegisterEntry, RegisterIndex
 from trigon_sync.client_import import (
+    MAX_SAVES,
     Outcome,
     apply_plan,
     build_plan,
@@ -26,6 +28,7 @@ from trigon_sync.clock import now
 from trigon_sync.connections import make_uku_client, trigon_wire
 from trigon_sync.errors import UsageError
 from trigon_sync.http import RetryPolicy
+from trigon_sync.journal import ClientIntents
 from trigon_sync.registry_codes import normalise_code
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,
@@ -376,3 +379,48 @@ def test_a_client_added_by_hand_with_a_spaced_code_since_the_review_is_linked_no
         if normalise_code(c["registration_code"]) == row.registration_code
     ]
     assert len(same) == 1
+
+
+def test_confirm_saves_the_state_a_bounded_number_of_times(connect: Connect) -> None:
+    """However small the batch asked for, a confirm of ~280 rows saves at most
+    MAX_SAVES + 2 times (batches, the end, the run record)."""
+    trigon, uku = connect()
+    stage(trigon, uku, None)
+    with locked_state() as session:
+        saves = []
+        real_save = session.save
+        session.save = lambda: (saves.append(1), real_save())[1]  # type: ignore[method-assign]
+        selection = select_rows(staged_plan(session.state))
+        result = apply_plan(selection, uku=uku, session=session, now=now(), save_every=1)
+    assert len(selection.apply) > 200
+    assert result.counts()[Outcome.FAILED] == 0
+    assert 3 <= len(saves) <= MAX_SAVES + 2
+
+
+def test_an_old_intent_is_answered_by_the_full_listing_without_a_lookup(
+    connect: Connect, tmp_path: Path
+) -> None:
+    """A create announced long before this confirm's full listing (a killed run an hour
+    ago) is settled by that listing: no wait, no per-firm read of Uku."""
+    trigon, uku = connect()
+    plan = stage(trigon, uku, None)
+    row = next(r for r in plan.rows if r.action is Action.CREATE)
+    intents = ClientIntents(tmp_path / "client-creates.jsonl")
+    intents.intend(row.trigon_id, row.registration_code, now() - dt.timedelta(hours=1))
+    waits: list[float] = []
+    settler = Settler(30.0, now, waits.append)
+    listings: list[tuple[Any, ...]] = []
+    real_list = uku.list_clients
+    uku.list_clients = lambda *a: (listings.append(a), real_list(*a))[1]  # type: ignore[method-assign]
+    with locked_state() as session:
+        result = apply_plan(
+            select_rows(staged_plan(session.state)),
+            uku=uku,
+            session=session,
+            now=now(),
+            settler=settler,
+            intents=intents,
+        )
+    assert result.counts()[Outcome.FAILED] == 0
+    assert waits == []
+    assert listings == [()]  # the full listing only
