@@ -391,7 +391,9 @@ def test_confirm_saves_the_state_a_bounded_number_of_times(connect: Connect) -> 
         real_save = session.save
         session.save = lambda: (saves.append(1), real_save())[1]  # type: ignore[method-assign]
         selection = select_rows(staged_plan(session.state))
-        result = apply_plan(selection, uku=uku, session=session, now=now(), save_every=1)
+        result = apply_plan(
+            selection, uku=uku, session=session, now=now(), save_every=1, settler=NO_WAIT
+        )
     assert len(selection.apply) > 200
     assert result.counts()[Outcome.FAILED] == 0
     assert 3 <= len(saves) <= MAX_SAVES + 2
