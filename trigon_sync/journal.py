@@ -33,15 +33,6 @@ from pathlib import Path
 from typing import Any
 
 from trigon_sync import home_safety, paths
-
-# monthly.py (being reworked on another branch) still calls these through this module;
-# their one home is period_record.
-from trigon_sync.period_record import (  # noqa: F401
-    mark_completed,
-    mark_open,
-    open_run,
-    open_topic,
-)
 from trigon_sync.schedule import Run
 
 

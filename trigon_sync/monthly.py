@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from trigon_sync import installation, journal
+from trigon_sync import installation, journal, period_record
 from trigon_sync.client_pool import run_pool
 from trigon_sync.config import Config
 from trigon_sync.errors import (
@@ -211,13 +211,14 @@ class MonthlyRun:
         period = PeriodResult(run)
         result.periods.append(period)
         book = journal.PeriodJournal(run)
-        opened = journal.open_run(state) == run
+        opened = period_record.open_run(state) == run
         if session is not None:
             self.installation = installation.ensure()  # on disk before any task carries it
-            if not rerun and journal.mark_open(state, run, self.now(), topic_id=targets.topic_id):
+            topic_id = targets.topic_id
+            if not rerun and period_record.mark_open(state, run, self.now(), topic_id=topic_id):
                 session.save()
             opened = not rerun
-        topic = (journal.open_topic(state) if opened else None) or targets.topic_id
+        topic = (period_record.open_topic(state) if opened else None) or targets.topic_id
         query = self._query(run, topic)
         done = {} if rerun else book.load()
         pending = {} if rerun else book.intents()
@@ -267,7 +268,7 @@ class MonthlyRun:
             return period
         if not period.failed and period.not_started == 0:
             actions = Counter(entry.action for entry in book.load().values())
-            journal.mark_completed(
+            period_record.mark_completed(
                 state,
                 run,
                 self.now(),

@@ -424,12 +424,12 @@ def test_a_topic_change_during_an_unfinished_period_says_where_its_tasks_go(
 ) -> None:
     """The open period keeps its topic (its tasks are found there); map-fields says so, and
     it changes settings only under the state lock (a running run-monthly: busy)."""
-    from trigon_sync import journal, lock
+    from trigon_sync import lock, period_record
     from trigon_sync.schedule import Run
 
     run = Run(dt.date(2024, 10, 31), dt.date(2024, 10, 1), dt.date(2024, 10, 30), "2024-10")
     with locked_state() as session:
-        journal.mark_open(session.state, run, dt.datetime.now(dt.UTC), topic_id=1)
+        period_record.mark_open(session.state, run, dt.datetime.now(dt.UTC), topic_id=1)
         session.save()
     result = cli("map-fields", "--topic", "Payroll")
     assert result.exit_code == 0, result.output

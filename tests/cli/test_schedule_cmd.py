@@ -110,14 +110,14 @@ def test_an_unfinished_period_keeps_its_window_in_schedule_and_map_fields(
     the open period's own window (run-monthly resumes it), then the new rule."""
     import datetime as dt
 
-    from trigon_sync import journal
+    from trigon_sync import period_record
     from trigon_sync.schedule import Run
     from trigon_sync.state import locked_state
 
     write_config(LAST_CALENDAR)
     opened = Run(dt.date(2024, 10, 31), dt.date(2024, 10, 1), dt.date(2024, 10, 30), "2024-10")
     with locked_state() as session:
-        journal.mark_open(session.state, opened, dt.datetime(2024, 10, 31, tzinfo=dt.UTC))
+        period_record.mark_open(session.state, opened, dt.datetime(2024, 10, 31, tzinfo=dt.UTC))
         session.save()
     write_config(
         '[summary]\nfirst_import_date = 2024-10-01\nschedule = "day_of_next_month"\nday = 5\n'

@@ -187,12 +187,12 @@ def test_marker_on_31_12_makes_january_the_next_period(
 
 def finish(period: str, start: dt.date, end: dt.date) -> None:
     """Record ``period`` as completed by run-monthly (what journal.mark_completed leaves)."""
-    from trigon_sync import journal
+    from trigon_sync import period_record
     from trigon_sync.schedule import Run
 
     with locked_state() as session:
         run = Run(end + dt.timedelta(days=1), start, end, period)
-        journal.mark_completed(
+        period_record.mark_completed(
             session.state, run, dt.datetime(2024, 11, 1, tzinfo=dt.UTC), clients=1
         )
         session.save()

@@ -21,7 +21,7 @@ from rich.prompt import Confirm, Prompt
 from rich.table import Table
 from rich.text import Text
 
-from trigon_sync import clock, fields, journal, naming
+from trigon_sync import clock, fields, naming, period_record
 from trigon_sync.cli import output
 from trigon_sync.cli.params import date_value
 from trigon_sync.config import Config, edit_config, load_config, missing_for_monthly, parse_config
@@ -158,8 +158,8 @@ def map_fields(
         # Under the state lock: never while run-monthly is writing (that is exit 6, busy).
         with locked_state() as session:
             _write(new_mapping, stored_topic, summary)
-            open_period = journal.open_run(session.state)
-            open_topic = journal.open_topic(session.state)
+            open_period = period_record.open_run(session.state)
+            open_topic = period_record.open_topic(session.state)
         config = load_config()
         title_now = config.summary.task_title
         if "task_title" in summary and title_now and "{period}" not in title_now:
