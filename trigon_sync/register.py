@@ -38,12 +38,14 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from trigon_sync import paths
 from trigon_sync.errors import ApiError, ServiceUnavailable, UsageError
 from trigon_sync.registry_codes import normalise_code
+
+if TYPE_CHECKING:
+    import httpx  # only the download needs it: reading the register must not load HTTP
 
 log = logging.getLogger(__name__)
 
@@ -496,6 +498,8 @@ def download_register(
 def _stream_to(
     url: str, client: httpx.Client, out: io.BufferedWriter, on_progress: ProgressCallback | None
 ) -> None:
+    import httpx
+
     hint = "check the network and the URL, then run `trigon-sync register update` again"
     try:
         with client.stream("GET", url) as response:
