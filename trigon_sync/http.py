@@ -229,6 +229,7 @@ class RateLimitPacer:
         self._buckets: dict[str, _Bucket] = {}
         self._in_flight: dict[int, tuple[str, int]] = {}  # ticket -> (tier, window)
         self._flying: Counter[str] = Counter()
+        self._aliases: dict[str, str] = {}  # tier_of's name -> the X-RateLimit-Tier it got
         self._next_ticket = 0
         self._server_lead: tuple[float, float] | None = None  # (lower bound, taken at)
         self.waited_seconds = 0.0
@@ -239,8 +240,9 @@ class RateLimitPacer:
         Pass the ticket to :meth:`observe` with the answer, or to :meth:`release` when no
         answer came, so the request stops counting as in flight.
         """
-        tier = self._tier_of(method)
         with self._cond:
+            named = self._tier_of(method)
+            tier = self._aliases.get(named, named)
             while True:
                 bucket = self._buckets.setdefault(tier, _Bucket())
                 now = self._clock()
@@ -294,6 +296,9 @@ class RateLimitPacer:
                 self._learn_server_lead(date.timestamp() - now, now)
             entry = self._land(ticket) if ticket is not None else None
             tier = headers.get("X-RateLimit-Tier") or (entry[0] if entry else self._tier_of(method))
+            named = self._tier_of(method)
+            if tier != named and self._aliases.get(named) != tier:
+                self._aliases[named] = tier  # later requests like this one go by that bucket
             bucket = self._buckets.setdefault(tier, _Bucket())
             self._turn_over(bucket, now)
             ours = entry is None or entry[1] == bucket.window

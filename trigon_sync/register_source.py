@@ -15,9 +15,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
-
-import httpx
+from typing import TYPE_CHECKING, BinaryIO
 
 from trigon_sync import atomic, paths
 from trigon_sync.business_register import (
@@ -31,13 +29,17 @@ from trigon_sync.config import RegisterSettings
 from trigon_sync.dates import format_ee
 from trigon_sync.errors import ApiError, ServiceError, ServiceUnavailable
 
+if TYPE_CHECKING:  # httpx is imported only to download: reading the register needs no HTTP
+    import httpx
+
 #: The register's open-data download (avaandmed.ariregister.rik.ee), updated daily.
 DEFAULT_REGISTER_URL = (
     "https://avaandmed.ariregister.rik.ee/sites/default/files/avaandmed/" + REGISTER_ZIP_NAME
 )
 ENV_URL = "TRIGON_SYNC_REGISTER_URL"
 """Overrides ``[register] url`` (the sandbox prints it; tests point it at 127.0.0.1)."""
-DOWNLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+DOWNLOAD_TIMEOUT = (60.0, 10.0)
+"""Seconds: per read, and to connect."""
 SECONDS_PER_DAY = 86_400.0
 
 
@@ -111,9 +113,7 @@ def fresh_register(
     """
     if not plan.download:
         return RegisterSource(plan.path)
-    factory = client_factory or (
-        lambda: httpx.Client(timeout=DOWNLOAD_TIMEOUT, follow_redirects=True)
-    )
+    factory = client_factory or (download_client)
     try:
         with factory() as client:
             path = download_register(url, client=client, dest_dir=dest_dir, on_progress=on_progress)
@@ -194,7 +194,21 @@ def _stream_to(
                 done += len(chunk)
                 if on_progress is not None:
                     on_progress(done, total)
-    except httpx.HTTPError as exc:
+    except _http_errors() as exc:
         raise ServiceUnavailable(
             f"downloading the Business Register file from {url} failed: {exc}", hint=hint
         ) from None
+
+
+def download_client() -> httpx.Client:
+    """The HTTP client a register download uses (httpx is loaded only here)."""
+    import httpx
+
+    read, connect = DOWNLOAD_TIMEOUT
+    return httpx.Client(timeout=httpx.Timeout(read, connect=connect), follow_redirects=True)
+
+
+def _http_errors() -> type[Exception]:
+    import httpx
+
+    return httpx.HTTPError

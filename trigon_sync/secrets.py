@@ -35,6 +35,9 @@ import tomli_w
 from trigon_sync import atomic, home_safety, paths, redact
 from trigon_sync.errors import SecretStoreError
 
+if TYPE_CHECKING:
+    from trigon_sync.config import TrigonAuthMode
+
 SERVICE_NAME = "trigon-sync"
 TRIGON_REFRESH_TOKEN = "trigon-refresh-token"
 TRIGON_ID_TOKEN = "trigon-id-token"
@@ -409,3 +412,16 @@ def describe_store(kind: str = "keyring", *, store: SecretStore | None = None) -
     except SecretStoreError as exc:
         return StoreDescription("keyring", f"service {store.service!r}", False, exc.message)
     return StoreDescription("keyring", f"{backend}, service {store.service!r}", True)
+
+
+STORED_SECRETS: dict[TrigonAuthMode, tuple[str, ...]] = {
+    "password": (TRIGON_REFRESH_TOKEN,),
+    "api-key": (TRIGON_ID_TOKEN, TRIGON_API_KEY),
+}
+"""What each ``trigon.auth`` mode keeps in the store (kept here, beside the names, so that
+``status`` can tell "connected" without importing the HTTP stack)."""
+
+
+def has_credentials(store: SecretStore, mode: TrigonAuthMode) -> bool:
+    """Whether the store holds everything ``mode`` needs (what "connected" means)."""
+    return all(store.get(name) is not None for name in STORED_SECRETS[mode])

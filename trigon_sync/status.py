@@ -28,10 +28,10 @@ from trigon_sync.secrets import (
     KeyringStore,
     SecretStore,
     describe_store,
+    has_credentials,
 )
 from trigon_sync.state import State, load_state
 from trigon_sync.timeline import timeline_for
-from trigon_sync.trigon.auth import has_credentials
 
 STATUS_KEYRING_TIMEOUT = 3.0
 """A locked keyring must not hang monitoring: give up on it quickly."""

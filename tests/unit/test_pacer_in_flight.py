@@ -231,3 +231,16 @@ def test_eight_threads_spend_each_window_exactly_and_never_see_a_429() -> None:
     assert refused == []
     assert sum(windows.values()) == wanted
     assert all(count in (0, limit) for count in windows.values()), windows
+
+
+def test_a_bucket_named_by_the_answer_paces_the_requests_that_use_it() -> None:
+    """tier_of says 'default', the answers say 'standard': the requests go by 'standard'
+    (not one probe at a time on a bucket no answer ever names)."""
+    time = FakeTime()
+    pacer = RateLimitPacer(sleep=time.sleep, clock=time.clock)
+    named = httpx.Headers({**limit_headers(5, limit=6), "X-RateLimit-Tier": "standard"})
+    pacer.observe("GET", named, pacer.acquire("GET"))
+    tickets = [pacer.acquire("GET") for _ in range(5)]
+    assert pacer.snapshot()["standard"][0] == 0
+    assert time.sleeps == []
+    assert len(set(tickets)) == 5

@@ -85,7 +85,7 @@ def test_fail_and_null_backends_explain_the_ways_out(backend: type) -> None:
     """Without a real keyring the error explains it and offers both documented options."""
     keyring.set_keyring(backend())
     with pytest.raises(NoKeyringBackend) as caught:
-        KeyringStore().set("trigon-refresh-token", Secret("rt"))
+        KeyringStore().set("trigon-refresh-token", Secret("test-refresh-token"))
     text = "\n".join(caught.value.explanation)
     assert "PYTHON_KEYRING_BACKEND" in text
     assert "--token-store file" in text
@@ -102,8 +102,8 @@ def test_a_plaintext_fallback_keyring_is_refused_unless_selected(monkeypatch, tm
     with pytest.raises(NoKeyringBackend):
         KeyringStore().get("x")
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
-    KeyringStore().set("x", Secret("v"))
-    assert KeyringStore().get("x") == Secret("v")
+    KeyringStore().set("x", Secret("test-secret-value"))
+    assert KeyringStore().get("x") == Secret("test-secret-value")
 
 
 def test_a_hanging_keyring_times_out_instead_of_blocking_cron() -> None:
@@ -159,7 +159,7 @@ def test_describe_store_reports_backend_and_problems(isolated_home: Path) -> Non
     keyring.set_keyring(keyring.backends.fail.Keyring())
     broken = describe_store("keyring")
     assert not broken.usable and "no OS keyring" in str(broken)
-    FileStore().set("x", Secret("v"))
+    FileStore().set("x", Secret("test-secret-value"))
     assert describe_store("file").usable
     paths.token_file().chmod(0o644)
     assert "chmod 600" in str(describe_store("file"))

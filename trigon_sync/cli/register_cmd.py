@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import typer
 from rich.markup import escape
 from rich.progress import (
@@ -28,9 +27,9 @@ from trigon_sync.cli import output
 from trigon_sync.config import load_config
 from trigon_sync.errors import UsageError
 from trigon_sync.register_source import (
-    DOWNLOAD_TIMEOUT,
     ENV_URL,
     ProgressCallback,
+    download_client,
     download_register,
     register_url,
 )
@@ -79,7 +78,7 @@ def update(
     if not url.startswith(("https://", "http://")):
         raise UsageError(f"--url {url!r} is not an http(s) URL")
     with (
-        httpx.Client(timeout=DOWNLOAD_TIMEOUT, follow_redirects=True) as client,
+        download_client() as client,
         progress_bar() as on_progress,
     ):
         path = download_register(url, client=client, on_progress=on_progress)

@@ -177,11 +177,18 @@ class BucketState:
     remaining: int
     reset_seconds: int
     tier: str | None = None
+    reset_epoch: float | None = None
+    """The wall-clock moment the window ends, when the limiter knows it."""
 
     def headers(self, *, epoch_reset: bool = False) -> dict[str, str]:
         """The headers; ``epoch_reset`` sends the reset as the epoch second (the real Uku)
         instead of the seconds until it."""
-        reset = math.ceil(time.time()) + self.reset_seconds if epoch_reset else self.reset_seconds
+        if not epoch_reset:
+            reset = self.reset_seconds
+        elif self.reset_epoch is not None:
+            reset = math.ceil(self.reset_epoch - 0.001)  # a whole second for aligned windows
+        else:
+            reset = math.ceil(time.time()) + self.reset_seconds
         out = {
             "X-RateLimit-Limit": str(self.limit),
             "X-RateLimit-Remaining": str(self.remaining),
@@ -193,26 +200,42 @@ class BucketState:
 
 
 class RateLimiter:
-    """Fixed-window counters per bucket key; a refused request does not use up the bucket."""
+    """Fixed-window counters per bucket key; a refused request does not use up the bucket.
 
-    def __init__(self, clock: Clock | None = None) -> None:
+    A window opens with the first request after the last one ended. With
+    ``whole_seconds`` (the real Uku's epoch-second reset) it opens at the last whole second
+    of the wall clock instead, so that the epoch second it announces is exactly its end.
+    """
+
+    def __init__(self, clock: Clock | None = None, wall: Clock = time.time) -> None:
         self.clock: Clock = clock or time.monotonic
+        self.wall = wall
         self._windows: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()
 
-    def hit(self, key: str, limit: int, window: float, tier: str | None = None) -> BucketState:
+    def hit(
+        self,
+        key: str,
+        limit: int,
+        window: float,
+        tier: str | None = None,
+        *,
+        whole_seconds: bool = False,
+    ) -> BucketState:
         now = self.clock()
+        wall = self.wall()
         with self._lock:
-            start, used = self._windows.get(key, (now, 0))
+            start, used = self._windows.get(key, (-math.inf, 0))
             if now >= start + window:
-                start, used = now, 0
+                start, used = (now - wall % 1.0 if whole_seconds else now), 0
             reset = max(1, math.ceil(start + window - now))
+            reset_epoch = wall + (start + window - now)
             if used >= limit:
                 self._windows[key] = (start, used)
-                return BucketState(False, limit, 0, reset, tier)
+                return BucketState(False, limit, 0, reset, tier, reset_epoch)
             used += 1
             self._windows[key] = (start, used)
-            return BucketState(True, limit, limit - used, reset, tier)
+            return BucketState(True, limit, limit - used, reset, tier, reset_epoch)
 
     def reset(self) -> None:
         with self._lock:

@@ -236,7 +236,13 @@ class Pipeline:
                 await asyncio.sleep(cfg.latency_ms / 1000)
             key, limit, tier = server.bucket(method, Headers(scope=scope))
             entry["tier"] = tier
-            bucket = server.limiter.hit(key, limit, cfg.window_seconds, tier)
+            bucket = server.limiter.hit(
+                key,
+                limit,
+                cfg.window_seconds,
+                tier,
+                whole_seconds=server.behaviour.epoch_rate_reset,
+            )
             if not bucket.allowed:
                 entry["status"] = 429
                 await self._error(

@@ -45,6 +45,7 @@ from trigon_sync.secrets import (
     TRIGON_REFRESH_TOKEN,
     Secret,
     SecretStore,
+    has_credentials,
 )
 from trigon_sync.trigon.models import TrigonUser, user_from_json
 
@@ -59,10 +60,6 @@ EXPIRY_SKEW_SECONDS = 30.0
 RECONNECT_HINT = "run `trigon-sync connect` again"
 
 #: The store entries each mode keeps (what `disconnect` removes, what "connected" means).
-STORED_SECRETS: dict[TrigonAuthMode, tuple[str, ...]] = {
-    "password": (TRIGON_REFRESH_TOKEN,),
-    "api-key": (TRIGON_ID_TOKEN, TRIGON_API_KEY),
-}
 # API-key mode on the wire (assumed, docs/trigon-api.md): two headers on every call.
 ID_TOKEN_HEADER = "X-Trigon-Id-Token"
 API_KEY_HEADER = "X-Trigon-Api-Key"
@@ -401,11 +398,6 @@ class StaticKeyAuth:
         """Keep both values in the token store (after the connection test passed)."""
         store.set(TRIGON_ID_TOKEN, self.id_token)
         store.set(TRIGON_API_KEY, self.api_key)
-
-
-def has_credentials(store: SecretStore, mode: TrigonAuthMode) -> bool:
-    """Whether the store holds everything ``mode`` needs (what "connected" means)."""
-    return all(store.get(name) is not None for name in STORED_SECRETS[mode])
 
 
 def make_auth(
