@@ -14,8 +14,8 @@ from rich.text import Text
 
 from trigon_sync import clock
 from trigon_sync.cli import output
-from trigon_sync.client_import import linked_by_code_or_id, unlink
 from trigon_sync.client_import_rows import Flag
+from trigon_sync.client_links import linked_by_code_or_id, unlink
 from trigon_sync.config import load_config
 from trigon_sync.connections import trigon_client
 from trigon_sync.errors import UsageError

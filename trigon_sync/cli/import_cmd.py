@@ -37,8 +37,6 @@ from trigon_sync.cli.import_view import (
 )
 from trigon_sync.cli.register_cmd import progress_bar
 from trigon_sync.client_import import (
-    RowCallback,
-    RowResult,
     Step,
     apply_plan,
     build_plan,
@@ -47,6 +45,7 @@ from trigon_sync.client_import import (
     staged_plan,
 )
 from trigon_sync.client_import_plan import select_rows
+from trigon_sync.client_import_results import RowCallback, RowResult
 from trigon_sync.config import Config, load_config
 from trigon_sync.connections import trigon_client, uku_client
 from trigon_sync.errors import AuthError, UsageError
