@@ -20,16 +20,16 @@ from typing import BinaryIO
 import httpx
 
 from trigon_sync import atomic, paths
-from trigon_sync.business_register import (
+from trigon_sync.clock import TALLINN
+from trigon_sync.config import RegisterSettings
+from trigon_sync.dates import format_ee
+from trigon_sync.errors import ApiError, ServiceError, ServiceUnavailable
+from trigon_sync.register_csv import (
     REGISTER_ZIP_NAME,
     RegisterFileError,
     check_register_file,
     default_register_file,
 )
-from trigon_sync.clock import TALLINN
-from trigon_sync.config import RegisterSettings
-from trigon_sync.dates import format_ee
-from trigon_sync.errors import ApiError, ServiceError, ServiceUnavailable
 
 #: The register's open-data download (avaandmed.ariregister.rik.ee), updated daily.
 DEFAULT_REGISTER_URL = (
