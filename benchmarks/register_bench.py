@@ -22,7 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from trigon_sync.business_register import REGISTER_CSV_NAME, REGISTER_ZIP_NAME, RegisterIndex
+from trigon_sync.business_register import RegisterIndex
+from trigon_sync.register_csv import REGISTER_CSV_NAME, REGISTER_ZIP_NAME
 from trigon_sync.sandbox.register_file import write_full_size_register
 
 T = TypeVar("T")

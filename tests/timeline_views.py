@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from trigon_sync import period_record
-from trigon_sync.cli.mapfields_cmd import next_import
+from trigon_sync.cli.mapfields_view import next_import
 from trigon_sync.config import Config
 from trigon_sync.explain import Verdict, explain_client
 from trigon_sync.monthly import _runs as run_monthly_runs

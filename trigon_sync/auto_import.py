@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from trigon_sync.business_register import RegisterIndex
-from trigon_sync.client_import import ConfirmResult, apply_plan, build_plan
+from trigon_sync.client_import import apply_plan, build_plan
 from trigon_sync.client_import_plan import Selection, select_rows
+from trigon_sync.client_import_results import ConfirmResult
 from trigon_sync.client_import_rows import Action, Flag, ImportPlan, PlanRow
 from trigon_sync.state import StateSession, load_state
 from trigon_sync.trigon.client import TrigonClient

@@ -230,7 +230,7 @@ def timezone_check(
 
 def register_check(config: Config, now: dt.datetime) -> Check:
     """Registration codes are checked against a local register copy; warn when it is old."""
-    from trigon_sync.business_register import resolve_register_file
+    from trigon_sync.register_csv import resolve_register_file
 
     name, title = named("register.file")
     path = resolve_register_file(None, config.register.file)

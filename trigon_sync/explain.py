@@ -6,29 +6,25 @@ completed period's window in ``state.journal.completed``, the task each client g
 per-period journal files (``journal/<period>.jsonl[.done]``) with the counts Uku holds now
 from the ledger (ledger.py: a ``--rerun`` changes those), and every run's failures with
 their reasons in the history. :func:`explain_client` is pure (those records and ``today``
-in, an :class:`Explanation` out); :func:`read_journals` is the one function that reads
-files.
-
-Failures in a run record carry no period; they belong to the record's one period that did
-not complete (a run stops at the first incomplete period), or to the period a ``--rerun``
-re-counted. A failure entry with its own ``period`` key is taken at its word.
+in, an :class:`Explanation` out); reading those records is ``explain_records.py``, finding
+the client a query means is ``client_lookup.py``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from trigon_sync import journal, ledger, period_record
-from trigon_sync.client_import_plan import name_key
-from trigon_sync.client_import_rows import ImportPlan, PlanRow
+from trigon_sync import journal, period_record
+from trigon_sync.client_import_rows import PlanRow
+from trigon_sync.client_lookup import find_link, find_staged
 from trigon_sync.config import Config
 from trigon_sync.dates import format_ee
-from trigon_sync.errors import TrigonSyncError, UsageError
-from trigon_sync.registry_codes import normalise_code
+from trigon_sync.errors import TrigonSyncError
+from trigon_sync.explain_records import Failure, failures_by_period
 from trigon_sync.schedule import Run
 from trigon_sync.state import ClientLink, State
 from trigon_sync.timeline import Timeline, timeline_for
@@ -59,16 +55,6 @@ class Verdict(enum.StrEnum):
     """The period completed but this client's journal line is gone."""
     BEFORE = "before"
     """Counted before trigon-sync's records begin (another integration, or reset)."""
-
-
-@dataclass(frozen=True)
-class Failure:
-    """One run that failed for this client in this period."""
-
-    at: str
-    reason: str
-    rerun: bool = False
-    """A ``run-monthly --rerun`` re-count: it comes after the task, not before it."""
 
 
 @dataclass(frozen=True)
@@ -133,126 +119,6 @@ class Explanation:
             "summary": self.summary,
             "periods": [answer.to_json() for answer in self.periods],
         }
-
-
-# --------------------------------------------------------------------------- finding
-
-
-def _matches(query: str, name: str, code: str, ids: Sequence[str]) -> tuple[bool, bool]:
-    """(exact, partial) match of a code, id or name against the query."""
-    wanted = normalise_code(query)
-    if wanted is not None and normalise_code(code) == wanted:
-        return True, True
-    if query.strip() in ids:
-        return True, True
-    key, other = name_key(query), name_key(name)
-    # Part of a name counts from the start of a word: "Oru" is Oru Aed AS, not Saare Torutööd AS.
-    return key == other, bool(key) and f" {other}".find(f" {key}") >= 0
-
-
-def _pick(query: str, candidates: Sequence[tuple[str, str, str, Any]]) -> Any | None:
-    """The one candidate (name, code, id, item) the query means; UsageError if ambiguous."""
-    exact = [c for c in candidates if _matches(query, c[0], c[1], (c[2],))[0]]
-    found = exact or [c for c in candidates if _matches(query, c[0], c[1], (c[2],))[1]]
-    if len(found) > 1:
-        listed = "; ".join(f"{name} ({code or ident})" for name, code, ident, _ in found[:10])
-        if len(found) > 10:
-            listed += f" and {len(found) - 10} more"
-        raise UsageError(
-            f"{query!r} matches {len(found)} clients: {listed}",
-            hint="give the registration code, or more of the name",
-        )
-    return found[0][3] if found else None
-
-
-def find_link(state: State, query: str) -> ClientLink | None:
-    """The linked client a registration code, Trigon id or (part of a) name refers to."""
-    links = [
-        (link.name, link.registration_code, link.trigon_id, link) for link in state.links.values()
-    ]
-    return _pick(query, links)
-
-
-def find_staged(state: State, query: str) -> PlanRow | None:
-    """The client's row in a staged import (``import-clients`` run, not confirmed)."""
-    if state.staged_import is None:
-        return None
-    try:
-        plan = ImportPlan.from_dict(state.staged_import)
-    except TrigonSyncError:
-        return None
-    rows = [(row.name, row.registration_code, row.trigon_id, row) for row in plan.rows]
-    return _pick(query, rows)
-
-
-# --------------------------------------------------------------------------- records
-
-
-def read_journals(state: State) -> dict[str, dict[str, journal.Entry]]:
-    """Every client line of every period state knows a window for (archived or open)."""
-    found: dict[str, dict[str, journal.Entry]] = {}
-    runs = [
-        r
-        for r in (
-            period_record.completed_run(state, p) for p in period_record.completed_periods(state)
-        )
-        if r
-    ]
-    try:
-        open_run = period_record.open_run(state)
-    except TrigonSyncError:
-        open_run = None
-    if open_run is not None:
-        runs.append(open_run)
-    book = ledger.load(since=min((r.period for r in runs), default=None))
-    for run in runs:
-        path = journal.journal_file(run.period)
-        entries: dict[str, journal.Entry] = {}
-        for candidate in (path.with_name(path.name + ".done"), path):
-            entries.update(journal.PeriodJournal(run, candidate).load())
-        for (firm, period), write in book.writes.items():
-            if period != run.period:
-                continue
-            # The ledger has the newest write (a --rerun updates no journal line); the
-            # journal keeps how the task came to be.
-            earlier = entries.get(firm)
-            action = earlier.action if earlier is not None else write.action
-            entries[firm] = journal.Entry(firm, write.uku_client, write.task, action, write.counts)
-        if entries:
-            found[run.period] = entries
-    return found
-
-
-def failures_by_period(
-    history: Iterable[Mapping[str, Any]], firm_id: str
-) -> dict[str, list[Failure]]:
-    """period -> the runs that failed for ``firm_id``, oldest first (see module docstring)."""
-    found: dict[str, list[Failure]] = {}
-    for record in history:
-        command = str(record.get("command", ""))
-        if not command.startswith("run-monthly"):
-            continue
-        rerun = "--rerun" in command
-        periods = [str(p) for p in record.get("periods") or ()]
-        complete = {str(p) for p in record.get("complete") or ()}
-        open_periods = [p for p in periods if p not in complete]
-        default = open_periods[-1] if open_periods else (periods[-1] if periods else None)
-        for item in record.get("failures") or ():
-            if not isinstance(item, Mapping) or str(item.get("firm")) != firm_id:
-                continue
-            period = str(item.get("period") or default or "")
-            if period:
-                found.setdefault(period, []).append(
-                    Failure(
-                        str(record.get("at", "?")),
-                        str(item.get("reason") or "no reason"),
-                        rerun=rerun,
-                    )
-                )
-    return found
-
-
-# --------------------------------------------------------------------------- answering
 
 
 _ACTIONS = {

@@ -18,16 +18,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from trigon_sync import atomic, paths
-from trigon_sync.business_register import (
+from trigon_sync.clock import TALLINN
+from trigon_sync.config import RegisterSettings
+from trigon_sync.dates import format_ee
+from trigon_sync.errors import ApiError, ServiceError, ServiceUnavailable
+from trigon_sync.register_csv import (
     REGISTER_ZIP_NAME,
     RegisterFileError,
     check_register_file,
     default_register_file,
 )
-from trigon_sync.clock import TALLINN
-from trigon_sync.config import RegisterSettings
-from trigon_sync.dates import format_ee
-from trigon_sync.errors import ApiError, ServiceError, ServiceUnavailable
 
 if TYPE_CHECKING:  # httpx is imported only to download: reading the register needs no HTTP
     import httpx

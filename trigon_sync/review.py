@@ -62,7 +62,7 @@ class Review:
         ledger existed (an upgrade) lend their journal counts to the history."""
         review = cls(settings, ledger.load(), dry_run=dry_run)
         if state is not None:
-            from trigon_sync.explain import read_journals  # the one reader of every journal
+            from trigon_sync.explain_records import read_journals  # the one reader of every journal
 
             for period, entries in read_journals(state).items():
                 for firm, entry in entries.items():

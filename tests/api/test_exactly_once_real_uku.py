@@ -34,8 +34,9 @@ from monthly_env import (
 )
 
 from trigon_sync import paths
-from trigon_sync.client_import import Outcome, apply_plan, build_plan, stage_plan, staged_plan
+from trigon_sync.client_import import apply_plan, build_plan, stage_plan, staged_plan
 from trigon_sync.client_import_plan import select_rows
+from trigon_sync.client_import_results import Outcome
 from trigon_sync.errors import ServiceUnavailable
 from trigon_sync.registry_codes import normalise_code
 from trigon_sync.sandbox import SandboxWorld, generate_seed

@@ -15,7 +15,6 @@ from tests.seed_counts import ImportCounts, import_counts
 from trigon_sync.business_register import RegisterEntry, RegisterIndex
 from trigon_sync.client_import import (
     MAX_SAVES,
-    Outcome,
     apply_plan,
     build_plan,
     find_manager,
@@ -23,6 +22,7 @@ from trigon_sync.client_import import (
     staged_plan,
 )
 from trigon_sync.client_import_plan import name_key, select_rows
+from trigon_sync.client_import_results import Outcome
 from trigon_sync.client_import_rows import Action, Flag, ImportPlan
 from trigon_sync.clock import now
 from trigon_sync.connections import make_uku_client, trigon_wire

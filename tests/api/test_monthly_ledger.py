@@ -16,7 +16,8 @@ from monthly_env import FIELD_NAME, Env, connect, link_firms, make_config, task_
 
 from trigon_sync import journal, ledger
 from trigon_sync.config import AnomalySettings
-from trigon_sync.explain import explain_client, read_journals
+from trigon_sync.explain import explain_client
+from trigon_sync.explain_records import read_journals
 from trigon_sync.sandbox import SandboxWorld
 from trigon_sync.state import load_state
 

@@ -32,7 +32,7 @@ from monthly_env import (
 )
 
 from trigon_sync import fields, journal, paths, period_record
-from trigon_sync.client_import import unlink
+from trigon_sync.client_links import unlink
 from trigon_sync.errors import PermissionDenied, UsageError
 from trigon_sync.sandbox import SandboxWorld
 from trigon_sync.schedule import ScheduleRule

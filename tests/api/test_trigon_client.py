@@ -23,8 +23,8 @@ from trigon_sync.trigon import (
     login,
     revoke,
 )
-from trigon_sync.trigon.auth import ReadOnlyViolation
 from trigon_sync.trigon.models import COLLECTIONS, EVENTS, SNAPSHOT_KINDS
+from trigon_sync.trigon.wire import ReadOnlyViolation
 
 BASE = "http://trigon.test/v1"
 PASSWORD = "correct horse"

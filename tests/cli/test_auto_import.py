@@ -12,8 +12,8 @@ from stdnum.ee import registrikood
 
 from tests.cli.sandbox_home import Invoke, sandbox_config, store_sandbox_secrets
 from trigon_sync import fields, paths
-from trigon_sync.business_register import default_register_file
 from trigon_sync.errors import ExitCode
+from trigon_sync.register_csv import default_register_file
 from trigon_sync.register_source import ENV_URL
 from trigon_sync.sandbox import (
     SANDBOX_API_KEY,

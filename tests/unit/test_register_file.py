@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from trigon_sync.business_register import REGISTER_COLUMNS, REGISTER_CSV_NAME, RegisterIndex
+from trigon_sync.business_register import RegisterIndex
+from trigon_sync.register_csv import REGISTER_COLUMNS, REGISTER_CSV_NAME
 from trigon_sync.registry_codes import has_valid_check_digit
 from trigon_sync.sandbox.register_file import write_full_size_register, write_register_zip
 

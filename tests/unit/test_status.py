@@ -285,7 +285,7 @@ def test_no_register_file_is_a_warning(healthy: None) -> None:
 
 def test_an_old_register_file_is_a_warning_and_a_fresh_one_passes(healthy: None) -> None:
     """A 40-day-old file warns; touched today it passes."""
-    from trigon_sync.business_register import default_register_file
+    from trigon_sync.register_csv import default_register_file
 
     path = default_register_file()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,8 +14,8 @@ import typer
 from trigon_sync import clock, ledger
 from trigon_sync.cli import output
 from trigon_sync.cli.params import period_value
+from trigon_sync.client_lookup import find_link
 from trigon_sync.errors import UsageError
-from trigon_sync.explain import find_link
 from trigon_sync.review import HELD
 from trigon_sync.state import locked_state
 

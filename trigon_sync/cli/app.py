@@ -53,7 +53,7 @@ def _module_register(target: typer.Typer, module: Any) -> None:
 COMMANDS: dict[str, tuple[str, Registrar]] = {
     # in the order a new admin uses them (`--help` lists them so): set up, run, watch, fix
     "connect": ("connect_cmd", _module_register),
-    "connect-uku": ("connect_cmd", _module_register),
+    "connect-uku": ("connect_uku_cmd", _module_register),
     "import-clients": ("import_cmd", _module_register),
     "confirm": ("import_cmd", _module_register),
     "map-fields": ("mapfields_cmd", _command("map-fields", "map_fields")),
@@ -65,13 +65,13 @@ COMMANDS: dict[str, tuple[str, Registrar]] = {
     "explain": ("status_cmd", _module_register),
     "report": ("report_cmd", _module_register),
     "accept": ("accept_cmd", _command("accept", "accept_command")),
-    "clients": ("import_cmd", _module_register),
-    "unlink": ("import_cmd", _module_register),
-    "ignore": ("import_cmd", _module_register),
+    "clients": ("clients_cmd", _module_register),
+    "unlink": ("clients_cmd", _module_register),
+    "ignore": ("clients_cmd", _module_register),
     "state": ("state_cmd", _group("state")),
     "config": ("config_cmd", _group("config")),
     "register": ("register_cmd", _group("register")),
-    "disconnect": ("connect_cmd", _module_register),
+    "disconnect": ("disconnect_cmd", _module_register),
     "sandbox": ("sandbox_cmd", _group("sandbox")),
 }
 

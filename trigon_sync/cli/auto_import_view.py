@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from trigon_sync.auto_import import AutoImport
 from trigon_sync.cli import output
-from trigon_sync.client_import import Outcome
+from trigon_sync.client_import_results import Outcome
 from trigon_sync.client_import_rows import Action, PlanRow
 from trigon_sync.errors import PartialFailure
 

@@ -1,11 +1,12 @@
-"""`connect`, `connect-uku` and `disconnect`: the connections an admin sets up once.
+"""`connect`: the Trigon connection an admin sets up once.
 
 Trigon connects in one of two modes (Uku's help page exists in both versions):
 ``password``: the password is asked with a hidden prompt (or read from stdin for
 automation), used for one login call and dropped; only the refresh token is stored.
 ``api-key``: the ID token and API key from Trigon's API settings are asked the same way,
 tested with one call and stored. Each failure has its own message and exit code, raised
-as typed errors for the boundary to report.
+as typed errors for the boundary to report. ``connect-uku`` (offered at the end on a
+terminal) is in ``connect_uku_cmd.py``, ``disconnect`` in ``disconnect_cmd.py``.
 """
 
 from __future__ import annotations
@@ -15,31 +16,35 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from trigon_sync import paths, redact
 from trigon_sync.cli import output
+from trigon_sync.cli.connect_inputs import (
+    INTERACTIVE_POLICY,
+    ask,
+    checked_url,
+    header_token,
+    read_secret,
+    store_kind,
+    url_hint,
+    usable_store,
+)
+from trigon_sync.cli.connect_uku_cmd import connect_uku
 from trigon_sync.config import (
     TRIGON_AUTH_MODES,
     TRIGON_ENVIRONMENT_URLS,
     Config,
     edit_config,
     load_config,
-    parse_config,
 )
-from trigon_sync.connections import make_uku_client, trigon_client, trigon_wire
+from trigon_sync.connections import trigon_client, trigon_wire
 from trigon_sync.errors import PartialFailure, UsageError
-from trigon_sync.http import RetryPolicy
 from trigon_sync.secrets import (
-    STORE_KINDS,
     TRIGON_API_KEY,
     TRIGON_ID_TOKEN,
     TRIGON_REFRESH_TOKEN,
     UKU_API_KEY,
-    KeyringStore,
-    NoKeyringBackend,
     Secret,
     SecretStore,
     describe_store,
-    open_store,
 )
 from trigon_sync.trigon import StaticKeyAuth, TokenManager, TrigonClient, login, revoke
 from trigon_sync.trigon.client import reach_problem
@@ -53,92 +58,6 @@ CONNECT_EXAMPLE = (
     'printf \'%s\\n%s\\n\' "$ID_TOKEN" "$API_KEY" | trigon-sync connect --mode api-key '
     "--credentials-stdin"
 )
-CONNECT_UKU_EXAMPLE = (
-    "Example: trigon-sync connect-uku --company 3f6c1a52-8e0b-4d7e-9a51-2c4b7d9e0f11"
-    "  (then paste the API key)"
-)
-DISCONNECT_EXAMPLE = "Example: trigon-sync disconnect        (or --uku, or --all)"
-# Someone is waiting at the terminal: fail fast rather than back off for long.
-INTERACTIVE_POLICY = RetryPolicy(max_attempts=3)
-
-
-def _store_kind(option: str | None, config: Config) -> str:
-    kind = option or config.trigon.token_store
-    if kind not in STORE_KINDS:
-        raise UsageError(f"--token-store must be 'keyring' or 'file', not {kind!r}")
-    return kind
-
-
-def _usable_store(kind: str) -> SecretStore:
-    """Open the store and make sure it works before anything secret is asked for."""
-    store = open_store(kind)
-    if isinstance(store, KeyringStore):
-        try:
-            store.check()
-        except NoKeyringBackend as exc:
-            for line in exc.explanation:
-                output.stderr.print(line, markup=False)
-            raise
-    else:
-        output.stderr.print(
-            f"note: tokens are kept in {paths.token_file()} (mode 0600) — less safe than an "
-            "OS keyring: anyone who can read that file can use the connection.",
-            markup=False,
-        )
-    return store
-
-
-def _checked_url(section: str, url: str | None, config: Config) -> str:
-    """The URL to use; a bad one fails like a bad config value, before any request."""
-    if url is None:
-        return config.trigon.base_url if section == "trigon" else config.uku.base_url
-    parse_config({section: {"base_url": url}}, config.path)
-    return url.rstrip("/")
-
-
-def _read_secret(*, from_stdin: bool, prompt: str, option: str) -> str:
-    value = _read_secret_text(from_stdin=from_stdin, prompt=prompt, option=option)
-    redact.register(value)  # scrubbed from anything a server echoes back
-    return value
-
-
-def _read_secret_text(*, from_stdin: bool, prompt: str, option: str) -> str:
-    if from_stdin:
-        try:
-            value = typer.get_text_stream("stdin").readline().rstrip("\r\n")
-        except UnicodeDecodeError:
-            raise UsageError(
-                f"{option}: stdin is not UTF-8 text", hint="pipe the value in as UTF-8"
-            ) from None
-        if not value:
-            raise UsageError(f"{option} was given but stdin had no line to read")
-        return value
-    if not output.is_interactive():
-        raise UsageError(
-            f"no terminal to ask for the {prompt.lower()} on", hint=f"pipe it in with {option}"
-        )
-    value = typer.prompt(prompt, hide_input=True)
-    if not value:
-        raise UsageError(f"the {prompt.lower()} must not be empty")
-    return value
-
-
-def _ask(value: str | None, prompt: str, option: str) -> str:
-    if value:
-        return value
-    if not output.is_interactive():
-        raise UsageError(f"{option} is needed (no terminal to ask on)")
-    return str(typer.prompt(prompt)).strip()
-
-
-def _header_token(value: str) -> bool:
-    """Whether ``value`` is visible ASCII only, as API keys and company ids are.
-
-    Anything else cannot travel in an HTTP header: httpx would fail with a
-    UnicodeEncodeError naming a character of the key, or a protocol error that
-    reads like a network outage.
-    """
-    return bool(value) and all("!" <= char <= "~" for char in value)
 
 
 def _render_reach(reach: Reach, *, as_json: bool) -> None:
@@ -180,11 +99,6 @@ def _uku_connected(config: Config, store: SecretStore) -> bool:
     return bool(config.uku.company) and store.get(UKU_API_KEY) is not None
 
 
-def _url_hint(option: str) -> str:
-    """Nothing is saved before the check passes, so the fix is the option, not config.toml."""
-    return f"check the network and the URL; pass {option} URL to use another server"
-
-
 def _mode(option: str | None, *, password_hint: bool, key_hint: bool, config: Config) -> str:
     """``--mode``, else what the other options imply, else asked on a terminal."""
     if option is not None:
@@ -224,7 +138,7 @@ def _target(
         raise UsageError(f"--environment must be 'production' or 'test', not {environment!r}")
     env = environment or config.trigon.environment
     if url is not None:
-        checked = _checked_url("trigon", url, config)
+        checked = checked_url("trigon", url, config)
         return checked, env, checked
     if environment is None or _configured_url(config):
         if environment is not None:
@@ -255,11 +169,11 @@ def _api_credentials(*, from_stdin: bool) -> StaticKeyAuth:
             )
     else:
         texts = [
-            _read_secret(from_stdin=False, prompt=f"Trigon {n}", option="--credentials-stdin")
+            read_secret(from_stdin=False, prompt=f"Trigon {n}", option="--credentials-stdin")
             for n in names
         ]
     for name, text in zip(names, texts, strict=True):
-        if not _header_token(text.strip()):
+        if not header_token(text.strip()):
             raise UsageError(
                 f"the {name} contains spaces, control or non-ASCII characters",
                 hint="copy it again from Trigon's API settings",
@@ -328,10 +242,10 @@ def connect(
     config = load_config()
     if check:
         if token_store is not None:
-            _store_kind(token_store, config)  # a typo is refused, not silently ignored
+            store_kind(token_store, config)  # a typo is refused, not silently ignored
         _check_connection(config, as_json=as_json)
         return
-    kind = _store_kind(token_store, config)
+    kind = store_kind(token_store, config)
     chosen = _mode(
         mode,
         password_hint=password_stdin or email is not None,
@@ -339,10 +253,10 @@ def connect(
         config=config,
     )
     base_url, env, saved_url = _target(trigon_url, environment, config)
-    store = _usable_store(kind)
+    store = usable_store(kind)
     if chosen == "api-key":
         auth = _api_credentials(from_stdin=credentials_stdin)
-        wire = trigon_wire(base_url, policy=INTERACTIVE_POLICY, hint=_url_hint("--trigon-url"))
+        wire = trigon_wire(base_url, policy=INTERACTIVE_POLICY, hint=url_hint("--trigon-url"))
         client = TrigonClient(wire, auth)
         try:
             user = client.me()  # the "Test connection": nothing is stored before it passes
@@ -358,11 +272,11 @@ def connect(
         who = f"{user.name} <{user.email}>" if user.name else user.email
         how = "ID token and API key"
     else:
-        email = _ask(email or config.trigon.email, "Trigon email", "--email")
-        password = _read_secret(
+        email = ask(email or config.trigon.email, "Trigon email", "--email")
+        password = read_secret(
             from_stdin=password_stdin, prompt="Trigon password", option="--password-stdin"
         )
-        wire = trigon_wire(base_url, policy=INTERACTIVE_POLICY, hint=_url_hint("--trigon-url"))
+        wire = trigon_wire(base_url, policy=INTERACTIVE_POLICY, hint=url_hint("--trigon-url"))
         try:
             grant = login(wire, email, password)
         finally:
@@ -413,97 +327,6 @@ def _reach_outcome(reach: Reach) -> None:
         raise problem
 
 
-def connect_uku(
-    key_stdin: bool = typer.Option(False, "--key-stdin", help="Read the API key from stdin."),
-    company: str | None = typer.Option(
-        None, "--company", help="The Uku company id (X-Uku-Company)."
-    ),
-    uku_url: str | None = typer.Option(
-        None, "--uku-url", help="Uku API base URL (default: config or production)."
-    ),
-    token_store: str | None = typer.Option(
-        None, "--token-store", help="'keyring' (default) or 'file'; shared with Trigon."
-    ),
-) -> None:
-    """Store the Uku API key after checking it with a cheap authenticated call."""
-    config = load_config()
-    kind = _store_kind(token_store, config)
-    base_url = _checked_url("uku", uku_url, config)
-    store = _usable_store(kind)
-    company = _ask(company or config.uku.company, "Uku company id", "--company").strip()
-    if not _header_token(company):
-        raise UsageError(
-            f"--company {company!r} is not an Uku company id",
-            hint="copy the company id (a UUID) from Uku's API settings",
-        )
-    key_text = _read_secret(from_stdin=key_stdin, prompt="Uku API key", option="--key-stdin")
-    if not _header_token(key_text.strip()):
-        raise UsageError(
-            "the Uku API key contains spaces, control or non-ASCII characters",
-            hint="copy the key again from Uku's API settings",
-        )
-    key = Secret(key_text.strip())
-    del key_text
-    with make_uku_client(
-        base_url, company, key, policy=INTERACTIVE_POLICY, hint=_url_hint("--uku-url")
-    ) as client:
-        members = client.check()
-    store.set(UKU_API_KEY, key)
-    with edit_config() as raw:
-        raw.setdefault("uku", {}).update({"company": company, "base_url": base_url})
-        raw.setdefault("trigon", {})["token_store"] = kind
-    output.stderr.print(
-        f"Connected to Uku company {company} ({base_url}); {members} member(s) visible.",
-        markup=False,
-    )
-
-
-def disconnect(
-    uku: bool = typer.Option(False, "--uku", help="Remove the Uku API key instead of Trigon."),
-    everything: bool = typer.Option(False, "--all", help="Remove both connections."),
-) -> None:
-    """Remove the Trigon credentials (revoking a refresh token) or the Uku key from the store."""
-    config = load_config()
-    store = open_store(config.trigon.token_store)
-    done: list[str] = []
-    if everything or not uku:
-        done.append(_disconnect_trigon(config, store))
-    if everything or uku:
-        removed = store.delete(UKU_API_KEY)
-        done.append(
-            "Uku: API key removed (it stays valid in Uku; delete it there if unused)"
-            if removed
-            else "Uku: no API key was stored"
-        )
-    for line in done:
-        output.stdout.print(line, markup=False)
-
-
-def _disconnect_trigon(config: Config, store: SecretStore) -> str:
-    removed_keys = [store.delete(name) for name in (TRIGON_ID_TOKEN, TRIGON_API_KEY)]
-    keys_line = (
-        "Trigon: ID token and API key removed (they stay valid in Trigon; delete them in "
-        "Trigon's API settings if unused)"
-    )
-    token = store.get(TRIGON_REFRESH_TOKEN)
-    if token is None:
-        return keys_line if any(removed_keys) else "Trigon: no connection was stored"
-    wire = trigon_wire(config.trigon.base_url, policy=INTERACTIVE_POLICY)
-    try:
-        revoked = revoke(wire, token)
-    finally:
-        wire.close()
-    store.delete(TRIGON_REFRESH_TOKEN)
-    if revoked:
-        return "Trigon: refresh token revoked and removed"
-    return (
-        "Trigon: refresh token removed; Trigon could not be reached to revoke it "
-        "(it stops working after 30 idle days)"
-    )
-
-
 def register(app: Any) -> None:
-    """Add the three commands to the root app (one line in cli/app.py)."""
+    """Add ``connect`` to the root app (its entry in cli/app.py)."""
     app.command("connect", epilog=CONNECT_EXAMPLE)(connect)
-    app.command("connect-uku", epilog=CONNECT_UKU_EXAMPLE)(connect_uku)
-    app.command("disconnect", epilog=DISCONNECT_EXAMPLE)(disconnect)

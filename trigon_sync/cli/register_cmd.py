@@ -22,10 +22,11 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from trigon_sync.business_register import RegisterIndex, resolve_register_file
+from trigon_sync.business_register import RegisterIndex
 from trigon_sync.cli import output
 from trigon_sync.config import load_config
 from trigon_sync.errors import UsageError
+from trigon_sync.register_csv import resolve_register_file
 from trigon_sync.register_source import (
     ENV_URL,
     ProgressCallback,

@@ -48,7 +48,7 @@ def _firms(client: str | None, book: ledger.Ledger) -> set[str] | None:
     """The Trigon firm ids ``--client`` means: a linked client, or a code/id in the ledger."""
     if client is None:
         return None
-    from trigon_sync.explain import find_link  # only here: it imports the client importer
+    from trigon_sync.client_lookup import find_link  # only here: it imports the import plan
 
     link = find_link(load_state(), client)
     if link is not None:

@@ -26,7 +26,8 @@ from trigon_sync.dates import format_ee
 from trigon_sync.doctor import DoctorReport, diagnose, live_gates
 from trigon_sync.environment_checks import environment_checks
 from trigon_sync.errors import ConfigError, TrigonSyncError, UsageError
-from trigon_sync.explain import Explanation, Verdict, explain_client, read_journals
+from trigon_sync.explain import Explanation, Verdict, explain_client
+from trigon_sync.explain_records import read_journals
 from trigon_sync.local_checks import run_failures
 from trigon_sync.state import load_state
 from trigon_sync.status import (

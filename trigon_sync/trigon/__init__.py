@@ -5,13 +5,13 @@ from trigon_sync.trigon.auth import (
     TokenGrant,
     TokenManager,
     TrigonAuth,
-    TrigonWire,
     login,
     make_auth,
     revoke,
 )
 from trigon_sync.trigon.client import FirmNotFound, FirmNotViewable, TrigonClient
 from trigon_sync.trigon.models import Collection, Event, Firm, SnapshotKind, TrigonUser
+from trigon_sync.trigon.wire import TrigonWire
 
 __all__ = [
     "Collection",

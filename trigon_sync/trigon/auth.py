@@ -1,8 +1,4 @@
-"""The read-only wire to Trigon and the token lifecycle every Trigon call goes through.
-
-:class:`TrigonWire` is the single function that sends anything to Trigon: it lets through
-``GET`` and the three auth ``POST``\\ s (login, refresh, revoke) and refuses everything
-else, so the read-only promise does not depend on every caller behaving.
+"""The token lifecycle every Trigon call goes through (on the read-only wire, ``wire.py``).
 
 :class:`TokenManager` keeps the access token in memory only and renews it when it has
 expired or a call answers 401. Refresh tokens rotate, and presenting a rotated-away one
@@ -38,7 +34,7 @@ from trigon_sync.errors import (
     UsageError,
     WriteUnconfirmed,
 )
-from trigon_sync.http import ApiResponse, Clock, HttpSession, RetryMode, unexpected
+from trigon_sync.http import ApiResponse, Clock, RetryMode, unexpected
 from trigon_sync.secrets import (
     TRIGON_API_KEY,
     TRIGON_ID_TOKEN,
@@ -48,8 +44,8 @@ from trigon_sync.secrets import (
     has_credentials,
 )
 from trigon_sync.trigon.models import TrigonUser, user_from_json
+from trigon_sync.trigon.wire import TrigonWire
 
-AUTH_POSTS = frozenset({"/auth/login", "/auth/refresh", "/auth/revoke"})
 ACCESS_TOKEN_ERRORS = frozenset(
     {"ACCESS_TOKEN_MISSING", "ACCESS_TOKEN_EXPIRED", "ACCESS_TOKEN_INVALID"}
 )
@@ -65,50 +61,9 @@ ID_TOKEN_HEADER = "X-Trigon-Id-Token"
 API_KEY_HEADER = "X-Trigon-Api-Key"
 
 
-class ReadOnlyViolation(AssertionError):
-    """A bug: something tried to send a write to Trigon."""
-
-
 def token_lock_file() -> Path:
     """Guards read -> refresh -> store of the rotating refresh token across processes."""
     return paths.home_dir() / "trigon-token.lock"
-
-
-class TrigonWire:
-    """The only path to Trigon: GET, plus POST to the three auth endpoints."""
-
-    def __init__(self, session: HttpSession) -> None:
-        self._session = session
-
-    @property
-    def base_url(self) -> str:
-        return self._session.base_url
-
-    @property
-    def stats(self) -> Any:
-        return self._session.stats
-
-    def close(self) -> None:
-        self._session.close()
-
-    def get(
-        self, path: str, *, headers: Mapping[str, str], params: Mapping[str, Any] | None = None
-    ) -> ApiResponse:
-        """A GET carrying the credentials ``headers`` an auth strategy built."""
-        return self._send("GET", path, params=params, headers=dict(headers))
-
-    def auth_post(
-        self, path: str, body: Mapping[str, Any], *, retry: RetryMode = RetryMode.CONNECT_ONLY
-    ) -> ApiResponse:
-        """Login, refresh or revoke; by default repeated only if it surely did not reach
-        Trigon (a repeated refresh would present a token the first attempt rotated)."""
-        return self._send("POST", path, json_body=dict(body), retry=retry)
-
-    def _send(self, method: str, path: str, **kwargs: Any) -> ApiResponse:
-        method = method.upper()
-        if not (method == "GET" or (method == "POST" and path in AUTH_POSTS)):
-            raise ReadOnlyViolation(f"trigon-sync never sends {method} {path} to Trigon")
-        return self._session.send(method, path, **kwargs)
 
 
 @dataclass(frozen=True)

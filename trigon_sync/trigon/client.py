@@ -22,7 +22,7 @@ from trigon_sync.errors import (
     UsageError,
 )
 from trigon_sync.http import ApiResponse, RequestStats, unexpected
-from trigon_sync.trigon.auth import RECONNECT_HINT, TrigonAuth, TrigonWire
+from trigon_sync.trigon.auth import RECONNECT_HINT, TrigonAuth
 from trigon_sync.trigon.models import (
     COLLECTIONS,
     EVENTS,
@@ -40,6 +40,7 @@ from trigon_sync.trigon.models import (
     unexpected_answer,
     user_from_json,
 )
+from trigon_sync.trigon.wire import TrigonWire
 
 PER_PAGE = 200
 MAX_PAGES = 1000

@@ -1,0 +1,107 @@
+"""What the connect commands read from the admin: options, prompts, secrets, the token store.
+
+Shared by ``connect``, ``connect-uku`` and ``disconnect``. Each check fails with a typed
+:class:`~trigon_sync.errors.UsageError` before anything secret is asked for or sent, and a
+secret read here is registered with :mod:`~trigon_sync.redact` at once.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from trigon_sync import paths, redact
+from trigon_sync.cli import output
+from trigon_sync.config import Config, parse_config
+from trigon_sync.errors import UsageError
+from trigon_sync.http import RetryPolicy
+from trigon_sync.secrets import STORE_KINDS, KeyringStore, NoKeyringBackend, SecretStore, open_store
+
+# Someone is waiting at the terminal: fail fast rather than back off for long.
+INTERACTIVE_POLICY = RetryPolicy(max_attempts=3)
+
+
+def store_kind(option: str | None, config: Config) -> str:
+    """``--token-store``, else config's; a typo is refused."""
+    kind = option or config.trigon.token_store
+    if kind not in STORE_KINDS:
+        raise UsageError(f"--token-store must be 'keyring' or 'file', not {kind!r}")
+    return kind
+
+
+def usable_store(kind: str) -> SecretStore:
+    """Open the store and make sure it works before anything secret is asked for."""
+    store = open_store(kind)
+    if isinstance(store, KeyringStore):
+        try:
+            store.check()
+        except NoKeyringBackend as exc:
+            for line in exc.explanation:
+                output.stderr.print(line, markup=False)
+            raise
+    else:
+        output.stderr.print(
+            f"note: tokens are kept in {paths.token_file()} (mode 0600) — less safe than an "
+            "OS keyring: anyone who can read that file can use the connection.",
+            markup=False,
+        )
+    return store
+
+
+def checked_url(section: str, url: str | None, config: Config) -> str:
+    """The URL to use; a bad one fails like a bad config value, before any request."""
+    if url is None:
+        return config.trigon.base_url if section == "trigon" else config.uku.base_url
+    parse_config({section: {"base_url": url}}, config.path)
+    return url.rstrip("/")
+
+
+def read_secret(*, from_stdin: bool, prompt: str, option: str) -> str:
+    """A secret from one line of stdin or a hidden prompt; never echoed, never empty."""
+    value = _read_secret_text(from_stdin=from_stdin, prompt=prompt, option=option)
+    redact.register(value)  # scrubbed from anything a server echoes back
+    return value
+
+
+def _read_secret_text(*, from_stdin: bool, prompt: str, option: str) -> str:
+    if from_stdin:
+        try:
+            value = typer.get_text_stream("stdin").readline().rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise UsageError(
+                f"{option}: stdin is not UTF-8 text", hint="pipe the value in as UTF-8"
+            ) from None
+        if not value:
+            raise UsageError(f"{option} was given but stdin had no line to read")
+        return value
+    if not output.is_interactive():
+        raise UsageError(
+            f"no terminal to ask for the {prompt.lower()} on", hint=f"pipe it in with {option}"
+        )
+    value = typer.prompt(prompt, hide_input=True)
+    if not value:
+        raise UsageError(f"the {prompt.lower()} must not be empty")
+    return value
+
+
+def ask(value: str | None, prompt: str, option: str) -> str:
+    """``value`` when given, else asked on a terminal (without one, the option is needed)."""
+    if value:
+        return value
+    if not output.is_interactive():
+        raise UsageError(f"{option} is needed (no terminal to ask on)")
+    return str(typer.prompt(prompt)).strip()
+
+
+def header_token(value: str) -> bool:
+    """Whether ``value`` is visible ASCII only, as API keys and company ids are.
+
+    Anything else cannot travel in an HTTP header: httpx would fail with a
+    UnicodeEncodeError naming a character of the key, or a protocol error that
+    reads like a network outage.
+    """
+    return bool(value) and all("!" <= char <= "~" for char in value)
+
+
+def url_hint(option: str) -> str:
+    """Nothing is saved before the check passes, so the fix is the option, not config.toml."""
+    return f"check the network and the URL; pass {option} URL to use another server"

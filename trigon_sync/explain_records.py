@@ -1,0 +1,95 @@
+"""The local records ``explain`` answers from: each period's journal lines and run failures.
+
+:func:`read_journals` is the one function of ``explain`` that reads files: the per-period
+journal files (``journal/<period>.jsonl[.done]``), with the counts Uku holds now from the
+ledger (ledger.py: a ``--rerun`` changes those). :func:`failures_by_period` sorts the
+failures in the run history by period.
+
+Failures in a run record carry no period; they belong to the record's one period that did
+not complete (a run stops at the first incomplete period), or to the period a ``--rerun``
+re-counted. A failure entry with its own ``period`` key is taken at its word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from trigon_sync import journal, ledger, period_record
+from trigon_sync.errors import TrigonSyncError
+from trigon_sync.state import State
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One run that failed for this client in this period."""
+
+    at: str
+    reason: str
+    rerun: bool = False
+    """A ``run-monthly --rerun`` re-count: it comes after the task, not before it."""
+
+
+def read_journals(state: State) -> dict[str, dict[str, journal.Entry]]:
+    """Every client line of every period state knows a window for (archived or open)."""
+    found: dict[str, dict[str, journal.Entry]] = {}
+    runs = [
+        r
+        for r in (
+            period_record.completed_run(state, p) for p in period_record.completed_periods(state)
+        )
+        if r
+    ]
+    try:
+        open_run = period_record.open_run(state)
+    except TrigonSyncError:
+        open_run = None
+    if open_run is not None:
+        runs.append(open_run)
+    book = ledger.load(since=min((r.period for r in runs), default=None))
+    for run in runs:
+        path = journal.journal_file(run.period)
+        entries: dict[str, journal.Entry] = {}
+        for candidate in (path.with_name(path.name + ".done"), path):
+            entries.update(journal.PeriodJournal(run, candidate).load())
+        for (firm, period), write in book.writes.items():
+            if period != run.period:
+                continue
+            # The ledger has the newest write (a --rerun updates no journal line); the
+            # journal keeps how the task came to be.
+            earlier = entries.get(firm)
+            action = earlier.action if earlier is not None else write.action
+            entries[firm] = journal.Entry(firm, write.uku_client, write.task, action, write.counts)
+        if entries:
+            found[run.period] = entries
+    return found
+
+
+def failures_by_period(
+    history: Iterable[Mapping[str, Any]], firm_id: str
+) -> dict[str, list[Failure]]:
+    """period -> the runs that failed for ``firm_id``, oldest first (see the module docstring)."""
+    found: dict[str, list[Failure]] = {}
+    for record in history:
+        command = str(record.get("command", ""))
+        if not command.startswith("run-monthly"):
+            continue
+        rerun = "--rerun" in command
+        periods = [str(p) for p in record.get("periods") or ()]
+        complete = {str(p) for p in record.get("complete") or ()}
+        open_periods = [p for p in periods if p not in complete]
+        default = open_periods[-1] if open_periods else (periods[-1] if periods else None)
+        for item in record.get("failures") or ():
+            if not isinstance(item, Mapping) or str(item.get("firm")) != firm_id:
+                continue
+            period = str(item.get("period") or default or "")
+            if period:
+                found.setdefault(period, []).append(
+                    Failure(
+                        str(record.get("at", "?")),
+                        str(item.get("reason") or "no reason"),
+                        rerun=rerun,
+                    )
+                )
+    return found
