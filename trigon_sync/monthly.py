@@ -30,38 +30,25 @@ from typing import TYPE_CHECKING, Any
 from trigon_sync import installation, journal, period_record
 from trigon_sync.client_pool import run_pool
 from trigon_sync.config import Config
-from trigon_sync.errors import (
-    ApiError,
-)
 from trigon_sync.monthly_plan import (
-    ClientPlan,
     Targets,
     already_done,
-    decide,
-    description,
-    fields_to_fetch,
-    firm_problem,
-    idempotency_key,
     require_ready,
     rerun_target,
     resolve_targets,
     schedule_for,
-    skipped,
     sorted_links,
     unlinked_warning,
 )
 from trigon_sync.monthly_result import ClientOutcome, MonthlyResult, PeriodResult
-from trigon_sync.review import HELD, Review
+from trigon_sync.monthly_step import ClientFailed, ClientStep
+from trigon_sync.review import Review
 from trigon_sync.run_history import record_run
 from trigon_sync.schedule import Run
 from trigon_sync.state import ClientLink, State, StateSession, load_state, locked_state
-from trigon_sync.task_identity import Found, TaskIdentity, TaskQuery, index
-from trigon_sync.task_writer import SummaryTaskWriter
-from trigon_sync.trigon import FirmNotFound, FirmNotViewable, TrigonClient
-from trigon_sync.trigon.counting import window_counts
-from trigon_sync.trigon.models import ImpossibleCount
-from trigon_sync.uku import TaskDraft, UkuClient
-from trigon_sync.uku.settling import Settler
+from trigon_sync.task_identity import Found, TaskQuery, index
+from trigon_sync.trigon import TrigonClient
+from trigon_sync.uku import UkuClient
 
 if TYPE_CHECKING:
     pass
@@ -112,13 +99,10 @@ class MonthlyRun:
         self.on_client = on_client
         self.monotonic = monotonic
         self.sleep = sleep
-        self._warnings_lock = threading.Lock()
         self.installation = installation.read() or NO_INSTALLATION
         """This home's id in its tasks; made by the first real run (a dry run reads it)."""
         self.halt = halt
         """Set from outside (a signal, the run's time bound): start no more clients."""
-        self.fetch = fields_to_fetch(config.fields)
-        self.auto_complete = config.summary.auto_complete
 
     # -- entry points --------------------------------------------------------------------
 
@@ -219,11 +203,20 @@ class MonthlyRun:
                 session.save()
             opened = not rerun
         topic = (period_record.open_topic(state) if opened else None) or targets.topic_id
-        query = self._query(run, topic)
+        step = ClientStep(
+            self.config,
+            self.trigon,
+            self.uku,
+            self.review,
+            installation=self.installation,
+            now=self.now,
+            sleep=self.sleep,
+        )
+        query = step.query(run, topic)
         done = {} if rerun else book.load()
         pending = {} if rerun else book.intents()
         links = sorted_links(state)
-        found = self._existing_tasks(links, run, query, result)
+        found = self._existing_tasks(step, links, run, query, result)
         if self.on_period:
             self.on_period(run, len(links))
         stop = threading.Event()
@@ -235,7 +228,7 @@ class MonthlyRun:
             if link.trigon_id in done:
                 return ClientOutcome(already_done(link, done[link.trigon_id]), ok=True)
             try:
-                outcome = self._do_client(
+                outcome = step.do(
                     link,
                     run,
                     targets,
@@ -243,13 +236,13 @@ class MonthlyRun:
                     found[link.uku_client_id],
                     pending.get(link.trigon_id),
                     book,
-                    self._identity(link, run),
+                    step.identity(link, run),
                     query,
                     result,
                     rerun=rerun,
                     dry_run=session is None,
                 )
-            except _ClientFailed as failed:
+            except ClientFailed as failed:
                 return ClientOutcome(failed.plan, ok=False, error=failed.reason)
             except BaseException as exc:
                 stop.set()
@@ -281,135 +274,6 @@ class MonthlyRun:
             period.complete = True
         return period
 
-    def _do_client(
-        self,
-        link: ClientLink,
-        run: Run,
-        targets: Targets,
-        listed: Mapping[str, bool] | None,
-        found: Found,
-        intended: dt.datetime | None,
-        book: journal.PeriodJournal,
-        identity: TaskIdentity,
-        query: TaskQuery,
-        result: MonthlyResult,
-        *,
-        rerun: bool,
-        dry_run: bool = False,
-    ) -> ClientOutcome:
-        """One client's step, the same for a real run and a dry run: the dry run stops
-        right before the first write, with the plan the real run would carry out."""
-        problem = firm_problem(link, listed)
-        if problem:
-            raise _ClientFailed(skipped(link, problem), problem)
-        try:
-            counts = self._counts(link, run)
-        except (FirmNotViewable, FirmNotFound, ImpossibleCount) as exc:
-            raise _ClientFailed(skipped(link, exc.message), exc.message) from None
-        writer = self._writer(targets)
-        existing = found.task
-        if intended is not None and existing is None:
-            # An earlier run sent a create and did not live to journal its answer: Uku may
-            # hold that task without listing it yet. Look again once lists have caught up.
-            if not dry_run:
-                writer.settle(intended)
-            existing = writer.lookup(identity, query).task
-        plan = decide(
-            link,
-            targets,
-            counts,
-            existing,
-            auto_complete=self.auto_complete,
-            rerun=rerun,
-        )
-        plan = self.review.assess(plan, run, targets)
-        if plan.held:  # flagged and not accepted: waits like a failed client
-            raise _ClientFailed(plan, plan.reason or HELD)
-        if plan.action == "skip" or dry_run:  # --rerun skips a client without a task
-            return ClientOutcome(plan, ok=True)
-        outcome = ClientOutcome(plan, ok=True)
-        try:
-            task_id = self._write(plan, run, targets, identity, query, book, outcome, result)
-        except ApiError as exc:
-            # The data or this client is refused (validation, deleted client, counts not
-            # kept, creates never confirmed): this client fails, the others go on.
-            # Unreachable services raise ServiceUnavailable instead.
-            raise _ClientFailed(plan, exc.message) from None
-        self.review.record(plan, run, targets, task_id, self.now())  # before the journal line
-        if not rerun:
-            book.append(
-                journal.Entry(link.trigon_id, link.uku_client_id, task_id, plan.action, counts),
-                self.now(),
-            )
-        return outcome
-
-    def _write(
-        self,
-        plan: ClientPlan,
-        run: Run,
-        targets: Targets,
-        identity: TaskIdentity,
-        query: TaskQuery,
-        book: journal.PeriodJournal,
-        outcome: ClientOutcome,
-        result: MonthlyResult,
-    ) -> int:
-        """Create or update the task as planned, then complete it; returns the task id."""
-        link, values = plan.link, targets.values(plan.counts)
-        writer = self._writer(targets)
-        if plan.action == "create":
-            draft = TaskDraft(
-                title=self.config.summary.title_for(run.period),
-                client_id=link.uku_client_id,
-                topic_id=query.topic_id,
-                date=run.import_day,
-                description=identity.describe(description(run)),
-                custom_fields=values,
-            )
-            written = writer.create(
-                identity,
-                draft,
-                query,
-                idempotency_key(self.uku.company, identity),
-                lambda at: book.intend(link.trigon_id, link.uku_client_id, at),
-            )
-        elif plan.action == "update" and plan.task_id is not None:
-            written = writer.update(plan.task_id, values)
-        elif plan.task_id is not None:  # exists: only completion can be left to do
-            if plan.complete:
-                self.uku.complete_task(plan.task_id)
-                outcome.completed = True
-            return plan.task_id
-        else:  # pragma: no cover - decide() never plans this
-            raise ApiError("no task to write", status=0)
-        outcome.created, outcome.updated = written.created, written.updated
-        if written.warning:
-            with self._warnings_lock:
-                result.warnings.append(f"{link.name} ({link.registration_code}): {written.warning}")
-        if self.auto_complete and written.task.status != "finished":
-            self.uku.complete_task(written.task.id)
-            outcome.completed = True
-        return written.task.id
-
-    def _writer(self, targets: Targets) -> SummaryTaskWriter:
-        return SummaryTaskWriter(
-            self.uku,
-            field_names={t.field_id: t.field_name for t in targets.fields},
-            settler=Settler(self.config.uku.settle_seconds, self.now, self.sleep),
-        )
-
-    def _identity(self, link: ClientLink, run: Run) -> TaskIdentity:
-        return TaskIdentity(
-            installation=self.installation,
-            client_id=link.uku_client_id,
-            period=run.period,
-            legacy_firm=link.trigon_id,
-        )
-
-    @staticmethod
-    def _query(run: Run, topic_id: int) -> TaskQuery:
-        return TaskQuery.for_period(topic_id, run.window_start, run.import_day)
-
     # -- reads ---------------------------------------------------------------------------
 
     def _targets(self) -> Targets:
@@ -428,13 +292,14 @@ class MonthlyRun:
 
     def _existing_tasks(
         self,
+        step: ClientStep,
         links: Sequence[ClientLink],
         run: Run,
         query: TaskQuery,
         result: MonthlyResult,
     ) -> dict[int, Found]:
         """Our tasks of this period by Uku client id: one listing, judged by identity."""
-        identities = [self._identity(link, run) for link in links]
+        identities = [step.identity(link, run) for link in links]
         tasks = self.uku.list_tasks(
             topic_id=query.topic_id, date_from=query.date_from, date_to=query.date_to
         )
@@ -451,14 +316,6 @@ class MonthlyRun:
                     "date — delete the others in Uku"
                 )
         return found
-
-    def _counts(self, link: ClientLink, run: Run) -> dict[str, int]:
-        """The mapped counts only: period counts over the window, snapshots on its end."""
-        return window_counts(
-            self.trigon, link.trigon_id, self.fetch, run.window_start, run.window_end
-        )
-
-    # -- plumbing ------------------------------------------------------------------------
 
     def _halted(self) -> bool:
         return self.halt is not None and self.halt.is_set()
@@ -492,15 +349,6 @@ class MonthlyRun:
     ) -> None:
         """Append the run to the history and save, whatever happened."""
         record_run(session, result, error, at=self.now(), interrupted=self._halted())
-
-
-class _ClientFailed(Exception):
-    """Internal: this client cannot be done now (the reason goes in the report)."""
-
-    def __init__(self, plan: ClientPlan, reason: str) -> None:
-        super().__init__(reason)
-        self.plan = plan
-        self.reason = reason
 
 
 def run_monthly(
