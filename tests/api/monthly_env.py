@@ -19,9 +19,10 @@ import httpx
 
 from trigon_sync import fields, paths
 from trigon_sync.config import Config, SummarySettings, TrigonSettings, UkuSettings
-from trigon_sync.http import HttpSession, RateLimitPacer, RetryPolicy, make_client
+from trigon_sync.http import HttpSession, RetryPolicy, make_client
 from trigon_sync.installation import read as read_installation
 from trigon_sync.monthly import MonthlyResult, run_monthly
+from trigon_sync.rate_pacer import RateLimitPacer
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,
     SANDBOX_EMAIL,

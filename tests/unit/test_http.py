@@ -11,14 +11,8 @@ import httpx
 import pytest
 
 from trigon_sync.errors import ServiceUnavailable, WriteUnconfirmed
-from trigon_sync.http import (
-    DEFAULT_TIMEOUT,
-    HttpSession,
-    RateLimitPacer,
-    RetryMode,
-    RetryPolicy,
-    make_client,
-)
+from trigon_sync.http import DEFAULT_TIMEOUT, HttpSession, RetryMode, RetryPolicy, make_client
+from trigon_sync.rate_pacer import RateLimitPacer
 
 BASE = "http://trigon.test/v1"
 

@@ -34,7 +34,8 @@ from trigon_sync.errors import (
     UsageError,
     WriteUnconfirmed,
 )
-from trigon_sync.http import ApiResponse, Clock, RetryMode, unexpected
+from trigon_sync.http import ApiResponse, RetryMode, unexpected
+from trigon_sync.rate_pacer import Clock
 from trigon_sync.secrets import (
     TRIGON_API_KEY,
     TRIGON_ID_TOKEN,

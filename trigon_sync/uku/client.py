@@ -34,7 +34,8 @@ from trigon_sync.errors import (
     ServiceUnavailable,
     WriteUnconfirmed,
 )
-from trigon_sync.http import ApiResponse, HttpSession, RequestStats, unexpected
+from trigon_sync.http import ApiResponse, HttpSession, unexpected
+from trigon_sync.request_stats import RequestStats
 from trigon_sync.uku import adapter
 from trigon_sync.uku.models import (
     Client,
