@@ -9,7 +9,7 @@ Two stores share one small protocol (get / set / delete by name):
   plaintext backend that keyring merely fell back to (priority < 1, e.g. keyrings.alt) is
   treated the same unless the user selected it explicitly. Every keyring call runs in a
   daemon thread with a timeout, because a locked collection can block forever and cron
-  has nobody to type the unlock password.
+  has nobody to type the unlock password (both in ``keyring_backend.py``).
 * :class:`FileStore` — the explicit opt-in ``--token-store file``: a TOML file in the
   home directory, written atomically with mode 0600.
 
@@ -20,9 +20,7 @@ scrubbed before it is shown or stored.
 
 from __future__ import annotations
 
-import configparser
 import contextlib
-import os
 import threading
 import tomllib
 from collections.abc import Callable, Iterator
@@ -34,6 +32,7 @@ import tomli_w
 
 from trigon_sync import atomic, home_safety, paths, redact
 from trigon_sync.errors import SecretStoreError
+from trigon_sync.keyring_backend import NoKeyringBackend, qualified, usable_backend, with_timeout
 
 if TYPE_CHECKING:
     from trigon_sync.config import TrigonAuthMode
@@ -95,116 +94,6 @@ class SecretStore(Protocol):
         ...
 
 
-class NoKeyringBackend(SecretStoreError):
-    """keyring has no real backend here; ``explanation`` is the few lines to show."""
-
-    def __init__(self, backend: str) -> None:
-        self.backend = backend
-        self.explanation = no_keyring_explanation(backend)
-        super().__init__(
-            f"no OS keyring is available here (keyring backend: {backend})",
-            hint="select a keyring backend (PYTHON_KEYRING_BACKEND or keyring's config file) "
-            "or connect with `trigon-sync connect --token-store file`",
-        )
-
-
-def no_keyring_explanation(backend: str) -> list[str]:
-    """The situation and the two documented ways out, as lines for the CLI."""
-    if backend.endswith((".fail.Keyring", ".null.Keyring")) or backend == "none":
-        situation = f"There is no OS keyring here (keyring's active backend is {backend})."
-    else:
-        situation = (
-            f"There is no secure OS keyring here: keyring only fell back to {backend}, "
-            "which it does not recommend."
-        )
-    return [
-        situation,
-        "That is normal on servers and in cron jobs: no desktop session, no Secret Service.",
-        "Choose one of:",
-        "  (a) install a keyring backend and select it via PYTHON_KEYRING_BACKEND or keyring's "
-        f"config file ({keyring_config_path()}); run `keyring --list-backends` to see them;",
-        "  (b) connect with `trigon-sync connect --token-store file`: the refresh token and "
-        "API key go to "
-        f"{paths.token_file()} (mode 0600). Less safe: anyone who can read that file can use "
-        "the connection. The choice is remembered in config.toml (trigon.token_store) so cron "
-        "uses the same store.",
-    ]
-
-
-def keyring_config_path() -> Path:
-    """keyring's own config file (``[backend] default-keyring = ...``)."""
-    import keyring.util.platform_ as platform_
-
-    return Path(platform_.config_root()) / "keyringrc.cfg"
-
-
-def _qualified(obj: object) -> str:
-    cls = type(obj)
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def _explicitly_selected(backend: object) -> bool:
-    """True when the user chose this backend (env var or keyring's config file)."""
-    name = _qualified(backend)
-    if os.environ.get("PYTHON_KEYRING_BACKEND", "").strip() == name:
-        return True
-    parser = configparser.RawConfigParser()
-    try:
-        parser.read(keyring_config_path(), encoding="utf-8")
-        chosen = parser.get("backend", "default-keyring", fallback="")
-    except (OSError, configparser.Error):
-        return False
-    return chosen.strip() == name
-
-
-def _usable_backend() -> KeyringBackend:
-    """The active keyring backend, or NoKeyringBackend when it cannot keep a secret."""
-    import keyring
-    import keyring.backends.fail
-    import keyring.backends.null
-    import keyring.core
-
-    try:
-        backend = keyring.get_keyring()
-    except (ImportError, AttributeError, ValueError) as exc:
-        # keyring loads PYTHON_KEYRING_BACKEND / its config file lazily, on first use.
-        raise SecretStoreError(
-            f"the keyring backend selected for keyring cannot be loaded ({exc})",
-            hint="fix PYTHON_KEYRING_BACKEND or keyring's config file "
-            "(`keyring --list-backends` shows what is installed)",
-        ) from exc
-    if isinstance(backend, keyring.backends.fail.Keyring | keyring.backends.null.Keyring):
-        raise NoKeyringBackend(_qualified(backend))
-    if not keyring.core.recommended(backend) and not _explicitly_selected(backend):
-        raise NoKeyringBackend(_qualified(backend))
-    return backend
-
-
-def _with_timeout(call: Callable[[], T], *, timeout: float, what: str) -> T:
-    """Run a keyring call in a daemon thread so a hung keyring cannot block cron."""
-    values: list[T] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            values.append(call())
-        except BaseException as exc:  # re-raised in the caller's thread
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, name=f"keyring-{what}", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        raise SecretStoreError(
-            f"the OS keyring did not answer within {timeout:g} s while trying to {what}",
-            hint="the keyring may be locked: unlock it, select another backend, or connect "
-            "with `trigon-sync connect --token-store file`",
-        )
-    if errors:
-        raise errors[0]
-    return values[0]
-
-
 def keyring_account(name: str, home: Path | None = None) -> str:
     """The keyring account for one secret of one home directory.
 
@@ -231,10 +120,10 @@ class KeyringStore:
         import keyring.errors
 
         def call() -> T:
-            return op(_usable_backend())
+            return op(usable_backend())
 
         try:
-            return _with_timeout(call, timeout=self.timeout, what=what)
+            return with_timeout(call, timeout=self.timeout, what=what)
         except keyring.errors.NoKeyringError as exc:
             raise NoKeyringBackend("none") from exc
         except keyring.errors.KeyringLocked as exc:
@@ -250,7 +139,7 @@ class KeyringStore:
 
     def check(self) -> str:
         """The backend's name; raises when there is no usable keyring."""
-        return self._run("find a keyring backend", _qualified)
+        return self._run("find a keyring backend", qualified)
 
     def get(self, name: str) -> Secret | None:
         value = self._run(

@@ -16,11 +16,11 @@ from keyrings.alt.file import PlaintextKeyring
 
 from trigon_sync import paths
 from trigon_sync.errors import SecretStoreError
+from trigon_sync.keyring_backend import NoKeyringBackend
 from trigon_sync.secrets import (
     SERVICE_NAME,
     FileStore,
     KeyringStore,
-    NoKeyringBackend,
     Secret,
     describe_store,
     keyring_account,

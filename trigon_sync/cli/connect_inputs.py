@@ -14,7 +14,8 @@ from trigon_sync.cli import output
 from trigon_sync.config import Config, parse_config
 from trigon_sync.errors import UsageError
 from trigon_sync.http import RetryPolicy
-from trigon_sync.secrets import STORE_KINDS, KeyringStore, NoKeyringBackend, SecretStore, open_store
+from trigon_sync.keyring_backend import NoKeyringBackend
+from trigon_sync.secrets import STORE_KINDS, KeyringStore, SecretStore, open_store
 
 # Someone is waiting at the terminal: fail fast rather than back off for long.
 INTERACTIVE_POLICY = RetryPolicy(max_attempts=3)

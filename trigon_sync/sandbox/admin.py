@@ -16,8 +16,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from trigon_sync.register_csv import REGISTER_ZIP_NAME
-from trigon_sync.sandbox.pipeline import ADMIN_PREFIX, ServerState
+from trigon_sync.sandbox.pipeline import ADMIN_PREFIX
 from trigon_sync.sandbox.problems import ApiProblem, validation_error
+from trigon_sync.sandbox.server_state import ServerState
 
 Handler = Callable[[Request], Awaitable[Response]]
 

@@ -2,7 +2,8 @@
 
 Order for every request outside ``/_sandbox/`` (admin paths skip all of it):
 
-1. draw a :class:`FaultDecision` (arrival order, one seeded RNG per server);
+1. draw a :class:`FaultDecision` (arrival order, one seeded RNG per server, kept in the
+   server's :class:`~trigon_sync.sandbox.server_state.ServerState`);
 2. sleep ``latency_ms``;
 3. take one token from the request's bucket — 429 ``RATE_LIMITED`` + ``Retry-After`` when empty;
 4. a *before* fault answers instead of the handler (nothing is committed);
@@ -19,12 +20,9 @@ response) and ``httpx.ASGITransport`` re-raises it in-process — it subclasses
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import email.utils
 import json
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,20 +36,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from trigon_sync.sandbox.behaviour import CONTRACT, UkuBehaviour
-from trigon_sync.sandbox.faults import (
-    BucketState,
-    Clock,
-    FaultConfig,
-    FaultDecision,
-    FaultPlan,
-    RateLimiter,
-)
+from trigon_sync.sandbox.faults import BucketState, FaultDecision
 from trigon_sync.sandbox.problems import ApiProblem
-from trigon_sync.sandbox.world import SandboxWorld, Side
+from trigon_sync.sandbox.server_state import ServerState
 
 ADMIN_PREFIX = "/_sandbox"
-Bucket = tuple[str, int, str | None]  # key, limit, tier
 
 
 class ConnectionDropped(httpx.RemoteProtocolError):
@@ -70,64 +59,6 @@ class _QuietDrops(logging.Filter):
 
 
 logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
-
-
-@dataclass
-class ServerState:
-    """What one server owns besides the shared world: its faults, buckets and clock."""
-
-    side: Side
-    world: SandboxWorld
-    faults: FaultPlan
-    clock: Clock
-    bucket: Callable[[str, Headers], Bucket]
-    error_codes: dict[int, str]
-    behaviour: UkuBehaviour = CONTRACT
-    """The real Uku's quirks this server shows (behaviour.py); CONTRACT on Trigon."""
-    limiter: RateLimiter = field(init=False)
-    date_clock: Callable[[], dt.datetime] | None = None
-    """The wall clock behind every answer's ``Date`` header (None: the real one); tests
-    set it to play a server whose clock disagrees with the client's."""
-
-    def __post_init__(self) -> None:
-        self.limiter = RateLimiter(self.clock)
-
-    @property
-    def config(self) -> FaultConfig:
-        return self.faults.config
-
-    def date_header(self) -> bytes:
-        """``Date`` as the sandbox's clock says (uvicorn's own is switched off)."""
-        now = self.date_clock() if self.date_clock is not None else dt.datetime.now(dt.UTC)
-        return email.utils.format_datetime(now.astimezone(dt.UTC), usegmt=True).encode()
-
-    def set_faults(self, config: FaultConfig) -> None:
-        """Swap the fault configuration; the RNG restarts from ``config.seed``."""
-        self.faults = FaultPlan(config)
-        self.limiter.reset()
-
-    def limit_headers(self, bucket: BucketState) -> dict[str, str]:
-        return bucket.headers(epoch_reset=self.behaviour.epoch_rate_reset)
-
-
-def make_state(
-    side: Side,
-    world: SandboxWorld,
-    faults: FaultConfig | None,
-    clock: Clock | None,
-    bucket: Callable[[str, Headers], Bucket],
-    error_codes: dict[int, str],
-    behaviour: UkuBehaviour = CONTRACT,
-) -> ServerState:
-    return ServerState(
-        side=side,
-        world=world,
-        faults=FaultPlan(faults or FaultConfig()),
-        clock=clock or time.monotonic,
-        bucket=bucket,
-        error_codes=error_codes,
-        behaviour=behaviour,
-    )
 
 
 def problem_response(problem: ApiProblem) -> JSONResponse:

@@ -22,9 +22,10 @@ from starlette.routing import Route
 from trigon_sync.sandbox import admin
 from trigon_sync.sandbox.counting import Event
 from trigon_sync.sandbox.faults import Clock, FaultConfig
-from trigon_sync.sandbox.pipeline import Bucket, ServerState, make_app, make_state
+from trigon_sync.sandbox.pipeline import make_app
 from trigon_sync.sandbox.problems import ApiProblem, validation_error
 from trigon_sync.sandbox.seed import COLLECTIONS
+from trigon_sync.sandbox.server_state import Bucket, ServerState, make_state
 from trigon_sync.sandbox.trigon_store import UserState
 from trigon_sync.sandbox.world import SandboxWorld
 

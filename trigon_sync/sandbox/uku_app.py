@@ -26,15 +26,10 @@ from starlette.routing import Route
 from trigon_sync.sandbox import admin
 from trigon_sync.sandbox.behaviour import CONTRACT, UkuBehaviour
 from trigon_sync.sandbox.faults import WRITE_METHODS, Clock, FaultConfig
-from trigon_sync.sandbox.pipeline import (
-    Bucket,
-    ServerState,
-    make_app,
-    make_state,
-    request_state,
-)
+from trigon_sync.sandbox.pipeline import make_app, request_state
 from trigon_sync.sandbox.problems import ApiProblem, validation_error
 from trigon_sync.sandbox.seed import UKU_ENTITIES, UKU_TASK_STATUSES
+from trigon_sync.sandbox.server_state import Bucket, ServerState, make_state
 from trigon_sync.sandbox.uku_store import fingerprint
 from trigon_sync.sandbox.world import SandboxWorld
 
