@@ -11,7 +11,7 @@ below hold everywhere and are tested once:
   API client's caller reads the service to learn whether it took effect. Any other 4xx is
   returned at once for the API client to turn into a typed error. A request that surely
   never reached the server (connection refused, connect timeout) is always safe to repeat.
-* **Pace instead of hitting 429, and use the whole budget.** :class:`RateLimitPacer`
+* **Pace instead of hitting 429, and use the whole budget.** ``RateLimitPacer`` (rate_pacer.py)
   reads the ``X-RateLimit-*`` headers and lets exactly as many requests go per window as
   they allow, counting the ones still in flight; the next caller waits for an answer or
   for the reset. The monthly run fetches counts from a thread pool, so the pacer and the
@@ -22,10 +22,10 @@ below hold everywhere and are tested once:
   per chunk, and every per-read timeout is capped to what is left of it.
   ``X-RateLimit-Reset`` and ``Retry-After`` values that are not finite are refused, and
   negative or absurd ones clamped, instead of being slept on.
-* **Answers have limits.** A body above ``AnswerLimits.max_body_bytes`` (declared, or
-  counted after decompression while streaming: no gzip bomb) or JSON nested deeper than
-  ``max_json_depth`` is refused as :class:`~trigon_sync.errors.AnswerRefused`; JSON's
-  ``NaN``/``Infinity`` extensions count as malformed.
+* **Answers have limits** (answer_limits.py). A body above ``max_body_bytes`` (declared,
+  or counted after decompression while streaming: no gzip bomb) or JSON nested deeper
+  than ``max_json_depth`` is refused as :class:`~trigon_sync.errors.AnswerRefused`;
+  JSON's ``NaN``/``Infinity`` extensions count as malformed.
 * **Server time is recorded.** Every answer's ``Date`` header is kept with the local
   clock's reading at that moment (``RequestStats.server_clock``), so the run can refuse
   to write when the local clock is wrong (see :mod:`trigon_sync.skew`); a write is
@@ -37,11 +37,9 @@ below hold everywhere and are tested once:
 from __future__ import annotations
 
 import enum
-import json
 import os
 import random
 import time
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +47,14 @@ from typing import Any
 import httpx
 
 from trigon_sync import redact, skew
+from trigon_sync.answer_limits import (
+    ACCEPT_ENCODING,
+    MISSING,
+    AnswerLimits,
+    Refused,
+    parse_json,
+    read_body,
+)
 from trigon_sync.errors import AnswerRefused, ApiError, ServiceUnavailable, WriteUnconfirmed
 from trigon_sync.rate_pacer import (
     Clock,
@@ -73,27 +79,6 @@ def default_timeout() -> httpx.Timeout:
     except ValueError:
         seconds = 0.0  # an unreadable value keeps the default rather than failing cron
     return httpx.Timeout(seconds, connect=5.0) if 0 < seconds <= 600 else DEFAULT_TIMEOUT
-
-
-DEFAULT_DEADLINE = 120.0
-"""Seconds one attempt may take in total: connect, headers and the whole body."""
-MAX_BODY_BYTES = 32 * 1024 * 1024
-"""Largest answer body accepted, after decompression (a page of 200 objects is ~100 KB)."""
-MAX_JSON_DEPTH = 64
-"""Deepest JSON nesting accepted (the contracts need fewer than 8 levels)."""
-DECODED_ENCODINGS = ("gzip", "x-gzip", "deflate")
-_DECODE_STEP = 1024 * 1024  # most bytes one decompress call may produce: memory ~ the body
-ACCEPT_ENCODING = "gzip, deflate"
-"""What we ask for, and all we decode (bounded, in :meth:`HttpSession._read_body`)."""
-
-
-@dataclass(frozen=True)
-class AnswerLimits:
-    """What one attempt may cost: time in total, bytes of body, levels of JSON."""
-
-    deadline: float = DEFAULT_DEADLINE
-    max_body_bytes: int = MAX_BODY_BYTES
-    max_json_depth: int = MAX_JSON_DEPTH
 
 
 def make_client(
@@ -145,9 +130,6 @@ class RetryPolicy:
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter before attempt ``attempt + 1``."""
         return min(self.max_delay, self.base_delay * 2 ** (attempt - 1)) * self.jitter()
-
-
-_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -230,7 +212,7 @@ class HttpSession:
         path: str,
         *,
         params: Mapping[str, Any] | None = None,
-        json_body: Any = _MISSING,
+        json_body: Any = MISSING,
         headers: Mapping[str, str] | None = None,
         retry: RetryMode = RetryMode.AUTO,
     ) -> ApiResponse:
@@ -288,7 +270,7 @@ class HttpSession:
             "headers": headers,
             "timeout": self._capped_timeout(self.limits.deadline),
         }
-        if json_body is not _MISSING:
+        if json_body is not MISSING:
             kwargs["json"] = json_body
         try:
             request = self._client.build_request(method, path, **kwargs)
@@ -331,9 +313,9 @@ class HttpSession:
             code = body["error"].get("code") if _is_error_body(body) else None
             code = redact.scrub(str(code))[:80] if code else None
             raise _Retriable(f"HTTP {status}{f' {code}' if code else ''}", sent=True)
-        if 200 <= status < 300 and body is _MISSING:
+        if 200 <= status < 300 and body is MISSING:
             raise _Retriable(f"malformed JSON in an HTTP {status} answer", sent=True)
-        return ApiResponse(status, response.headers, None if body is _MISSING else body)
+        return ApiResponse(status, response.headers, None if body is MISSING else body)
 
     def _unconfirmed(self, method: str, path: str, failure: _Retriable) -> WriteUnconfirmed:
         return WriteUnconfirmed(
@@ -358,71 +340,16 @@ class HttpSession:
         )
 
     def _read_body(self, response: httpx.Response, deadline: float) -> bytes:
-        """The decoded body, streamed: refused when too large, a timeout when too slow.
-
-        Decompression is ours, not httpx's, so that no single compressed chunk can expand
-        past the limit in memory (zlib's ``max_length``): a gzip bomb costs at most
-        ``max_body_bytes``.
-        """
-        limit = self.limits.max_body_bytes
-        declared = response.headers.get("Content-Length", "").strip()
-        if declared.isdigit() and int(declared) > limit:
-            raise self._refused(f"an answer of {int(declared)} bytes (limit {limit})")
-        if response.is_stream_consumed:
-            # An in-memory transport (tests, the in-process sandbox) handed over a body it
-            # had already read and decoded: only its size is left to check.
-            if len(response.content) > limit:
-                raise self._refused(f"an answer larger than {limit} bytes once decoded")
-            return response.content
-        encoding = response.headers.get("Content-Encoding", "").strip().lower()
-        if encoding in ("", "identity"):
-            decoder = None
-        elif encoding in DECODED_ENCODINGS:
-            decoder = zlib.decompressobj(wbits=zlib.MAX_WBITS | 32)  # gzip or zlib header
-        else:
-            raise self._refused(f"an answer in an encoding we did not ask for ({encoding[:40]})")
-        body = bytearray()
-        for chunk in response.iter_raw():
-            data = chunk
-            while data:
-                if decoder is None:
-                    body += data
-                    break
-                try:
-                    step = min(_DECODE_STEP, limit + 1 - len(body))
-                    body += decoder.decompress(data, step)
-                except zlib.error:
-                    raise self._refused(f"an answer whose {encoding} data is corrupt") from None
-                if len(body) > limit:
-                    break
-                data = decoder.unconsumed_tail
-            if len(body) > limit:
-                raise self._refused(f"an answer larger than {limit} bytes once decoded")
-            if self._clock() > deadline:
-                raise httpx.ReadTimeout(
-                    f"the answer took longer than {self.limits.deadline:g} s in total",
-                    request=response.request,
-                )
-        if decoder is not None:
-            body += decoder.flush()
-            if len(body) > limit:
-                raise self._refused(f"an answer larger than {limit} bytes once decoded")
-        return bytes(body)
+        try:
+            return read_body(response, self.limits, deadline, self._clock)
+        except Refused as refused:
+            raise self._refused(refused.what) from None
 
     def _parse(self, content: bytes, status: int) -> Any:
-        """The parsed body, None when empty, ``_MISSING`` when not valid JSON."""
-        if status == 204 or not content:
-            return None
         try:
-            body = json.loads(content, parse_constant=_no_constant)
-        except RecursionError:
-            raise self._refused("JSON nested too deeply") from None
-        except (ValueError, UnicodeDecodeError):
-            return _MISSING
-        openers = content.count(b"[") + content.count(b"{")  # C-speed: most answers are tiny
-        if openers > self.limits.max_json_depth and _deeper_than(body, self.limits.max_json_depth):
-            raise self._refused(f"JSON nested more than {self.limits.max_json_depth} levels deep")
-        return body
+            return parse_json(content, status, self.limits)
+        except Refused as refused:
+            raise self._refused(refused.what) from None
 
     def _refused(self, what: str) -> AnswerRefused:
         return AnswerRefused(
@@ -443,26 +370,6 @@ class HttpSession:
 
 def _is_error_body(body: Any) -> bool:
     return isinstance(body, dict) and isinstance(body.get("error"), dict)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"JSON constant {name} is not allowed")
-
-
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether containers nest more than ``limit`` levels (level by level: no recursion)."""
-    level: list[Any] = [value] if isinstance(value, dict | list) else []
-    depth = 1
-    while level:
-        if depth > limit:
-            return True
-        below: list[Any] = []
-        for item in level:
-            children = item.values() if isinstance(item, dict) else item
-            below.extend([child for child in children if isinstance(child, dict | list)])
-        level = below
-        depth += 1
-    return False
 
 
 QUOTED_CHARS = 300
