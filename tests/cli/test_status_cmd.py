@@ -224,3 +224,12 @@ def test_explain_for_an_unknown_client_is_a_usage_error(cli: Invoke) -> None:
     assert result.exit_code == ExitCode.USAGE
     assert result.stderr.startswith("error: no linked client matches 'Nobody OÜ'")
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_status_with_a_broken_config_says_so_in_words(cli: Invoke) -> None:
+    """A config.toml that does not load: the token line says what to fix, no bare None."""
+    paths.ensure_home()
+    paths.config_file().write_text('[summary]\ntask_titl = "x"\n', encoding="utf-8")
+    result = cli("status")
+    tokens = next(line for line in result.stdout.splitlines() if line.startswith("Tokens"))
+    assert "None" not in tokens and "fix config.toml" in tokens

@@ -71,6 +71,12 @@ def _print_check(check: Check) -> None:
         )
 
 
+def _not_usable(problem: object) -> str:
+    """Why the token store cannot be used; nothing known (a config that did not load)
+    says so in words rather than as a bare None."""
+    return f"not usable ({problem})" if problem else "not checked (fix config.toml first)"
+
+
 def _yes_no(value: bool | None, yes: str, no: str) -> str:
     return "unknown" if value is None else yes if value else no
 
@@ -95,7 +101,7 @@ def _render_status(report: StatusReport) -> None:
     _line(
         "Tokens",
         f"{store['kind'] or '—'} ({store['location'] or '—'}): "
-        + ("usable" if store["usable"] else f"not usable ({store['problem']})"),
+        + ("usable" if store["usable"] else _not_usable(store["problem"])),
     )
     config = doc["config"]
     if not config["valid"]:
