@@ -24,11 +24,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal, get_args
-
-from workalendar.europe import Estonia
+from typing import TYPE_CHECKING, Literal, get_args
 
 from trigon_sync.dates import Period, add_months, format_period, last_day, month_length
+
+if TYPE_CHECKING:
+    from workalendar.europe import Estonia
 
 RuleKind = Literal["last_work_day", "last_calendar_day", "day_of_next_month"]
 RULE_KINDS: tuple[str, ...] = get_args(RuleKind)
@@ -70,6 +71,9 @@ class Run:
 
 @lru_cache(maxsize=1)
 def _calendar() -> Estonia:
+    # Loaded on first use: a calendar-day rule, and the nightly no-op, never need it.
+    from workalendar.europe import Estonia
+
     return Estonia()
 
 

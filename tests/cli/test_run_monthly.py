@@ -90,8 +90,9 @@ def test_nothing_due_is_silent_with_quiet_and_structured_with_json(
     ids=["run-monthly no-op", "status --json"],
 )
 def test_the_nightly_calls_stay_light(offline: None, argv: list[str]) -> None:
-    """In a fresh process the no-op and `status --json` never load the run, the sandbox
-    or the HTTP stack (neither makes a request)."""
+    """In a fresh process the no-op and `status --json` never load the run, the sandbox,
+    the HTTP stack (neither makes a request) or, under a calendar-day rule, the holiday
+    calendar."""
     code = (
         "import sys\n"
         "from trigon_sync.cli.app import app\n"
@@ -99,7 +100,8 @@ def test_the_nightly_calls_stay_light(offline: None, argv: list[str]) -> None:
         f"    app({argv!r}, prog_name='t')\n"
         "except SystemExit:\n"
         "    pass  # the exit code is the command's business here\n"
-        "heavy = ['trigon_sync.monthly', 'trigon_sync.sandbox', 'uvicorn', 'starlette', 'httpx']\n"
+        "heavy = ['trigon_sync.monthly', 'trigon_sync.sandbox', 'uvicorn', 'starlette', 'httpx',"
+        " 'workalendar']\n"
         "print([m for m in heavy if m in sys.modules])\n"
     )
     out = subprocess.run(
