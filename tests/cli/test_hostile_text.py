@@ -11,7 +11,7 @@ import pytest
 from typer.testing import Result
 
 from tests.cli.sandbox_home import Invoke, connect_trigon, connect_uku, sandbox_config
-from trigon_sync import paths
+from trigon_sync import fields, paths
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import Running, generate_seed
 from trigon_sync.sandbox.generator import COUNT_FIELD_NAMES
@@ -33,22 +33,7 @@ FORGED = len(HOSTILE) - 1
 """The firm whose name tries to forge lines in cron mail; it also lacks View, so its name
 reaches the one-line warnings and failure lines."""
 FORBIDDEN = ("\x1b", "\x07", "\x08", "\u202e")
-KEYS = (
-    "payments_created",
-    "payments_updated",
-    "purchase_invoices_created",
-    "purchase_invoices_updated",
-    "sales_invoices_created",
-    "sales_invoices_updated",
-    "financial_entries_created",
-    "financial_entries_updated",
-    "expense_lines_created",
-    "expense_lines_updated",
-    "depreciation_entries_created",
-    "depreciation_entries_updated",
-    "active_reporting_persons",
-    "depreciable_fixed_assets",
-)
+KEYS = fields.KEYS  # every count, in catalogue order
 MONTHLY = (
     '\n[summary]\ntask_title = "Monthly summary {period}"\ntopic = "Bookkeeping"\n'
     'first_import_date = 2024-10-01\nschedule = "last_calendar_day"\n\n[fields]\n'
