@@ -15,6 +15,8 @@ import csv
 import io
 import os
 import random
+import subprocess
+import sys
 import tempfile
 import time
 import zipfile
@@ -74,6 +76,25 @@ def main() -> None:
         print(f"{'  found':<42} {hits:>10,}")
         print(f"{'first load / bare csv pass':<42} {build / bare:>10.2f} x")
         print(f"{'second load speed-up over first':<42} {build / cached:>10.0f} x")
+        peak = first_load_peak(path)
+        print(f"{'peak memory of a first load (own process)':<42} {peak:>10.1f} MB")
+
+
+def first_load_peak(path: Path) -> float:
+    """Peak RSS of a fresh process that does only what a first import-clients does with the
+    register (parse, index, write the cache), so the benchmark's own generator is not in it."""
+    code = (
+        "import resource, sys, tempfile\n"
+        "from pathlib import Path\n"
+        "from trigon_sync.business_register import RegisterIndex\n"
+        "with tempfile.TemporaryDirectory() as d:\n"
+        "    RegisterIndex.load(Path(sys.argv[1]), cache_dir=Path(d))\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+    )
+    return int(done.stdout.strip()) / 1024
 
 
 if __name__ == "__main__":

@@ -133,23 +133,36 @@ class RegisterIndex:
     def _from_triples(
         cls, triples: Iterable[tuple[str, str, str]], *, source: Path | None
     ) -> RegisterIndex:
-        by_code: dict[int, tuple[str, str]] = {}
+        # Read into flat arrays (a few bytes a row), not a dict of tuples of strings (a
+        # few hundred): the first load of a 373,000-row register stays well under 100 MB.
+        raw_codes = _u32()
+        raw_statuses = bytearray()
+        raw_offsets = _u32()
+        raw_names = bytearray()
         for raw_code, name, status in triples:
             # The register's own codes are already 8 plain digits; skip the regex for them.
             code = raw_code if _is_plain_code(raw_code) else normalise_code(raw_code)
             if code is None:
                 continue
-            by_code.setdefault(int(code), (name.strip(), status.strip()[:1] or "?"))
+            raw_codes.append(int(code))
+            raw_statuses += (status.strip()[:1] or "?").encode("ascii", "replace")[:1]
+            raw_offsets.append(len(raw_names))
+            raw_names += name.strip().encode("utf-8")
+        raw_offsets.append(len(raw_names))
+        # A stable sort by code: a code seen twice keeps its first row.
+        order = sorted(range(len(raw_codes)), key=raw_codes.__getitem__)
         codes = _u32()
         offsets = _u32()
         statuses = bytearray()
         names = bytearray()
-        for number in sorted(by_code):
-            name, status = by_code[number]
+        for i in order:
+            number = raw_codes[i]
+            if codes and codes[-1] == number:
+                continue
             codes.append(number)
-            statuses += status.encode("ascii", "replace")[:1]
+            statuses.append(raw_statuses[i])
             offsets.append(len(names))
-            names += name.encode("utf-8")
+            names += raw_names[raw_offsets[i] : raw_offsets[i + 1]]
         offsets.append(len(names))
         return cls(codes, bytes(statuses), offsets, bytes(names), source=source)
 
