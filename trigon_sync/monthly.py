@@ -305,15 +305,14 @@ class MonthlyRun:
         )
         found = index(identities, tasks)
         for link in links:
-            doubles = found[link.uku_client_id].doubles
-            if doubles:
-                kept = found[link.uku_client_id].task
-                others = ", ".join(str(t.id) for t in doubles)
+            mine = found[link.uku_client_id]
+            if mine.task is not None and mine.doubles:  # find() keeps the oldest, lists the rest
+                others = ", ".join(str(t.id) for t in mine.doubles)
                 result.warnings.append(
-                    f"Uku has {len(doubles) + 1} summary tasks for {link.name} "
-                    f"({link.registration_code}) in {run.period} (task {kept.id if kept else '?'}"
-                    f" and {others}); trigon-sync keeps task {kept.id if kept else '?'} up to "
-                    "date — delete the others in Uku"
+                    f"Uku has {len(mine.doubles) + 1} summary tasks for {link.name} "
+                    f"({link.registration_code}) in {run.period} (task {mine.task.id} and "
+                    f"{others}); trigon-sync keeps task {mine.task.id} up to date — delete the "
+                    "others in Uku"
                 )
         return found
 

@@ -583,3 +583,23 @@ def test_a_plan_names_each_count_by_its_uku_field_also_when_mapped_by_id(env: En
         "payments_created": FIELD_NAME["payments_created"],
         "sales_invoices_created": FIELD_NAME["sales_invoices_created"],
     }
+
+
+def test_two_tasks_of_ours_in_uku_are_named_and_only_the_oldest_is_kept_up_to_date(
+    env: Env,
+) -> None:
+    """A copy of a task made in Uku (by hand, say): the run names both, writes no third
+    task and updates only the oldest."""
+    env.run(D(2024, 10, 31))
+    link = sorted(load_state().links.values(), key=lambda x: x.trigon_id)[0]
+    [original] = [t for t in env.tasks() if t["client_id"] == link.uku_client_id]
+    with env.world.lock:
+        copy = env.world.uku.create_task(
+            {k: original[k] for k in ("title", "client_id", "topic_id", "date", "description")}
+        )
+    env.world.add_record(link.trigon_id, "sales_invoice", "2024-10-15T10:00:00+03:00")
+    env.world.clear_logs()
+    result = env.run(D(2024, 12, 5), rerun="2024-10")
+    [warning] = [w for w in result.warnings if "summary tasks for" in w]
+    assert str(original["id"]) in warning and str(copy["id"]) in warning
+    assert [w["path"] for w in env.task_writes()] == [f"/api/v3/tasks/{original['id']}"]

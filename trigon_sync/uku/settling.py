@@ -25,7 +25,6 @@ class Settler:
 
     def wait(self, since: dt.datetime) -> None:
         """Return once ``settle_seconds`` have passed since ``since`` (at most that long)."""
-        waited = max(0.0, (self.now() - since).total_seconds())
-        wait = self.settle_seconds - waited
+        wait = self.settle_seconds - max(0.0, (self.now() - since).total_seconds())
         if wait > 0:
-            self.sleep(min(wait, self.settle_seconds))
+            self.sleep(wait)
