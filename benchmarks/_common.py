@@ -23,8 +23,8 @@ from trigon_sync.sandbox import (
 )
 from trigon_sync.sandbox.generator import COUNT_FIELD_NAMES
 from trigon_sync.sandbox.runner import Running
-from trigon_sync.secrets import TRIGON_REFRESH_TOKEN, UKU_API_KEY, Secret, open_store
-from trigon_sync.state import ClientLink, locked_state
+from trigon_sync.store.secrets import TRIGON_REFRESH_TOKEN, UKU_API_KEY, Secret, open_store
+from trigon_sync.store.state import ClientLink, locked_state
 from trigon_sync.trigon import login
 
 

@@ -28,7 +28,7 @@ from _common import sandbox_home
 from trigon_sync import clock, connections, monthly
 from trigon_sync.config import load_config
 from trigon_sync.sandbox import FaultConfig, SandboxWorld, generate_seed, run_sandbox
-from trigon_sync.secrets import open_store
+from trigon_sync.store.secrets import open_store
 
 TOPIC = "Bookkeeping"
 UNLIMITED = FaultConfig(trigon_limit=10**9, uku_read_limit=10**9, uku_write_limit=10**9)

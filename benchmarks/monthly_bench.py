@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 from _common import sandbox_home
 
-from trigon_sync import atomic, clock, connections, fields, monthly
+from trigon_sync import clock, connections, fields, monthly
 from trigon_sync.config import load_config
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,
@@ -48,7 +48,8 @@ from trigon_sync.sandbox import (
 )
 from trigon_sync.sandbox.behaviour import CONTRACT
 from trigon_sync.sandbox.generator import COUNT_FIELD_NAMES
-from trigon_sync.secrets import open_store
+from trigon_sync.store import atomic
+from trigon_sync.store.secrets import open_store
 
 TODAY = dt.date(2024, 10, 31)
 START, END = dt.date(2024, 10, 1), dt.date(2024, 10, 31)

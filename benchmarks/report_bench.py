@@ -24,9 +24,10 @@ from pathlib import Path
 
 from _common import times_header, times_row
 
-from trigon_sync import fields, ledger
+from trigon_sync import fields
 from trigon_sync.dates import add_months, format_period
 from trigon_sync.sandbox.generator import COUNT_FIELD_NAMES
+from trigon_sync.store import ledger
 
 LEVELS = (0, 0, 1, 2, 3, 5, 8, 13, 20, 40, 100, 250)
 """Each client's usual level per field; a month varies from half to one and a half of it."""

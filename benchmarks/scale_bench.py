@@ -30,7 +30,7 @@ from trigon_sync.sandbox import FaultConfig, SandboxWorld, generate_seed, run_sa
 # The child: the real CLI, with the two ways it writes state counted on the way out.
 CHILD = """
 import atexit, json, os, sys
-from trigon_sync import atomic
+from trigon_sync.store import atomic
 counted = {"state_bytes": 0, "state_writes": 0, "journal_bytes": 0}
 _write_private, _os_write = atomic.write_private, os.write
 def write_private(target, text, **kw):

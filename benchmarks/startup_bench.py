@@ -31,7 +31,7 @@ from _common import child_times, offline_home, times_header, times_row
 
 from trigon_sync import clock
 from trigon_sync.sandbox import SandboxWorld, generate_seed
-from trigon_sync.secrets import TRIGON_REFRESH_TOKEN, UKU_API_KEY, Secret, open_store
+from trigon_sync.store.secrets import TRIGON_REFRESH_TOKEN, UKU_API_KEY, Secret, open_store
 
 WIDTH = 48  # the first column
 

@@ -10,8 +10,8 @@ from trigon_sync.config import Config
 from trigon_sync.explain import Verdict, explain_client
 from trigon_sync.monthly import _runs as run_monthly_runs
 from trigon_sync.schedule import Run
-from trigon_sync.state import State
 from trigon_sync.status import window_facts
+from trigon_sync.store.state import State
 from trigon_sync.timeline import timeline
 
 D = dt.date

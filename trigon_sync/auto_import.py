@@ -26,7 +26,7 @@ from trigon_sync.client_import import apply_plan, build_plan
 from trigon_sync.client_import_plan import Selection, select_rows
 from trigon_sync.client_import_results import ConfirmResult
 from trigon_sync.client_import_rows import Action, Flag, ImportPlan, PlanRow
-from trigon_sync.state import StateSession, load_state
+from trigon_sync.store.state import StateSession, load_state
 from trigon_sync.trigon.client import TrigonClient
 from trigon_sync.uku.client import UkuClient
 from trigon_sync.uku.settling import Settler

@@ -34,9 +34,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from trigon_sync import atomic, paths
 from trigon_sync.register_csv import read_register_rows, stat_register_file
 from trigon_sync.registry_codes import normalise_code
+from trigon_sync.store import atomic, paths
 
 log = logging.getLogger(__name__)
 

@@ -34,9 +34,9 @@ from trigon_sync.client_import_plan import idempotency_key_for_firm
 from trigon_sync.client_import_results import Outcome, RowResult
 from trigon_sync.client_import_rows import Action, PlanRow
 from trigon_sync.errors import ApiError, WriteUnconfirmed
-from trigon_sync.journal import ClientIntents
 from trigon_sync.registry_codes import normalise_code
-from trigon_sync.state import State
+from trigon_sync.store.journal import ClientIntents
+from trigon_sync.store.state import State
 from trigon_sync.uku.client import UkuClient
 from trigon_sync.uku.models import Client, ClientDraft
 from trigon_sync.uku.settling import Settler

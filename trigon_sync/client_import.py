@@ -35,8 +35,8 @@ from trigon_sync.client_import_results import (
 )
 from trigon_sync.client_import_rows import ImportPlan
 from trigon_sync.errors import UsageError
-from trigon_sync.journal import ClientIntents
-from trigon_sync.state import ClientLink, State, StateSession
+from trigon_sync.store.journal import ClientIntents
+from trigon_sync.store.state import ClientLink, State, StateSession
 from trigon_sync.trigon.client import TrigonClient
 from trigon_sync.uku.client import UkuClient
 from trigon_sync.uku.models import Member

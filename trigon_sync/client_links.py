@@ -6,7 +6,7 @@ import datetime as dt
 
 from trigon_sync.errors import UsageError
 from trigon_sync.registry_codes import normalise_code
-from trigon_sync.state import ClientLink, State
+from trigon_sync.store.state import ClientLink, State
 
 
 def linked_by_code_or_id(state: State, query: str) -> ClientLink:

@@ -14,7 +14,7 @@ from trigon_sync.client_import_plan import name_key
 from trigon_sync.client_import_rows import ImportPlan, PlanRow
 from trigon_sync.errors import TrigonSyncError, UsageError
 from trigon_sync.registry_codes import normalise_code
-from trigon_sync.state import ClientLink, State
+from trigon_sync.store.state import ClientLink, State
 
 
 def _matches(query: str, name: str, code: str, ids: Sequence[str]) -> tuple[bool, bool]:

@@ -24,10 +24,10 @@ from typing import Any, Literal, cast
 
 import tomlkit
 
-from trigon_sync import atomic, paths
 from trigon_sync.dates import parse_date
 from trigon_sync.errors import ConfigError, Problem, UsageError
 from trigon_sync.schedule import ScheduleRule
+from trigon_sync.store import atomic, paths
 
 EARLIEST_FIRST_IMPORT_DATE = dt.date(2000, 1, 1)
 """Counting from before this is a typo (1024 for 2024), not a migration."""

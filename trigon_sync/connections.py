@@ -15,7 +15,7 @@ from trigon_sync.config import Config
 from trigon_sync.errors import AuthError
 from trigon_sync.http import HttpSession, RetryPolicy, make_client
 from trigon_sync.rate_pacer import RateLimitPacer, Sleep
-from trigon_sync.secrets import UKU_API_KEY, Secret, SecretStore, open_store
+from trigon_sync.store.secrets import UKU_API_KEY, Secret, SecretStore, open_store
 from trigon_sync.trigon import TrigonClient, TrigonWire, make_auth
 from trigon_sync.trigon.auth import has_credentials, not_connected_error
 from trigon_sync.uku import UkuClient

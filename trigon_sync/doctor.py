@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from trigon_sync import paths
 from trigon_sync.checks import Check, Outcome, exit_code
 from trigon_sync.config import Config
 from trigon_sync.errors import ExitCode
 from trigon_sync.live_checks import clock_check, trigon_checks, uku_checks
-from trigon_sync.state import State
 from trigon_sync.status import StatusReport
+from trigon_sync.store import paths
+from trigon_sync.store.state import State
 
 
 @dataclass(frozen=True)

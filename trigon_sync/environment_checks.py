@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from trigon_sync import paths
 from trigon_sync.checks import (
     Check,
     failed,
@@ -29,6 +28,7 @@ from trigon_sync.clock import TALLINN
 from trigon_sync.config import Config
 from trigon_sync.dates import format_ee
 from trigon_sync.errors import ExitCode
+from trigon_sync.store import paths
 
 REGISTER_MAX_AGE_DAYS = 35
 """The register is published daily; a copy older than about a month misses new companies."""
@@ -50,7 +50,7 @@ KeyringProber = Callable[[], KeyringProbe]
 
 _PROBE_SCRIPT = """
 import json
-from trigon_sync.secrets import KeyringStore, TRIGON_API_KEY, TRIGON_REFRESH_TOKEN
+from trigon_sync.store.secrets import KeyringStore, TRIGON_API_KEY, TRIGON_REFRESH_TOKEN
 from trigon_sync.errors import TrigonSyncError
 try:
     store = KeyringStore(timeout=10.0)

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from trigon_sync import journal, period_record
+from trigon_sync import period_record
 from trigon_sync.client_import_rows import PlanRow
 from trigon_sync.client_lookup import find_link, find_staged
 from trigon_sync.config import Config
@@ -26,7 +26,8 @@ from trigon_sync.dates import format_ee
 from trigon_sync.errors import TrigonSyncError
 from trigon_sync.explain_records import Failure, failures_by_period
 from trigon_sync.schedule import Run
-from trigon_sync.state import ClientLink, State
+from trigon_sync.store import journal
+from trigon_sync.store.state import ClientLink, State
 from trigon_sync.timeline import Timeline, timeline_for
 
 PROJECTION_LIMIT = 36

@@ -16,9 +16,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from trigon_sync import journal, ledger, period_record
+from trigon_sync import period_record
 from trigon_sync.errors import TrigonSyncError
-from trigon_sync.state import State
+from trigon_sync.store import journal, ledger
+from trigon_sync.store.state import State
 
 
 @dataclass(frozen=True)

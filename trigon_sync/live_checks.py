@@ -20,7 +20,7 @@ from trigon_sync.checks import (
 )
 from trigon_sync.config import Config
 from trigon_sync.errors import ExitCode, TrigonSyncError
-from trigon_sync.state import State
+from trigon_sync.store.state import State
 
 T = TypeVar("T")
 

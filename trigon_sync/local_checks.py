@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from trigon_sync import fields, paths, skew
+from trigon_sync import fields, skew
 from trigon_sync.checks import (
     Check,
     failed,
@@ -24,8 +24,9 @@ from trigon_sync.config import MONTHLY_REQUIREMENTS, Config, missing_for_monthly
 from trigon_sync.dates import format_ee
 from trigon_sync.errors import ExitCode, TrigonSyncError
 from trigon_sync.schedule import Run
-from trigon_sync.secrets import StoreDescription
-from trigon_sync.state import State
+from trigon_sync.store import paths
+from trigon_sync.store.secrets import StoreDescription
+from trigon_sync.store.state import State
 
 
 @dataclass(frozen=True)

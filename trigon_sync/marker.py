@@ -22,7 +22,7 @@ from trigon_sync.errors import UsageError
 from trigon_sync.schedule import ONE_DAY, Run, label_before
 
 if TYPE_CHECKING:
-    from trigon_sync.state import State
+    from trigon_sync.store.state import State
 from trigon_sync.timeline import timeline
 
 

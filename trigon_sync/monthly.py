@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from trigon_sync import installation, journal, period_record
+from trigon_sync import period_record
 from trigon_sync.client_pool import run_pool
 from trigon_sync.config import Config
 from trigon_sync.monthly_plan import (
@@ -45,7 +45,8 @@ from trigon_sync.monthly_step import ClientFailed, ClientStep
 from trigon_sync.review import Review
 from trigon_sync.run_history import record_run
 from trigon_sync.schedule import Run
-from trigon_sync.state import ClientLink, State, StateSession, load_state, locked_state
+from trigon_sync.store import installation, journal
+from trigon_sync.store.state import ClientLink, State, StateSession, load_state, locked_state
 from trigon_sync.task_identity import Found, TaskQuery, index
 from trigon_sync.trigon import TrigonClient
 from trigon_sync.uku import UkuClient

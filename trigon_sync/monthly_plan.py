@@ -31,9 +31,9 @@ from trigon_sync.schedule import Run
 from trigon_sync.timeline import Timeline, timeline_for
 
 if TYPE_CHECKING:
-    from trigon_sync import journal
     from trigon_sync.anomalies import Flag
-    from trigon_sync.state import ClientLink, State
+    from trigon_sync.store import journal
+    from trigon_sync.store.state import ClientLink, State
     from trigon_sync.task_identity import TaskIdentity
     from trigon_sync.uku.models import CustomField, FieldValue, Task, Topic
 

@@ -13,7 +13,7 @@ from typing import Any
 from trigon_sync.errors import PartialFailure
 from trigon_sync.monthly_plan import ClientPlan, period_json
 from trigon_sync.schedule import Run
-from trigon_sync.state import ClientLink
+from trigon_sync.store.state import ClientLink
 
 
 @dataclass

@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from trigon_sync import journal
 from trigon_sync.config import Config
 from trigon_sync.errors import ApiError
 from trigon_sync.monthly_plan import (
@@ -30,7 +29,8 @@ from trigon_sync.monthly_plan import (
 from trigon_sync.monthly_result import ClientOutcome, MonthlyResult
 from trigon_sync.review import HELD, Review
 from trigon_sync.schedule import Run
-from trigon_sync.state import ClientLink
+from trigon_sync.store import journal
+from trigon_sync.store.state import ClientLink
 from trigon_sync.task_identity import Found, TaskIdentity, TaskQuery
 from trigon_sync.task_writer import SummaryTaskWriter
 from trigon_sync.trigon import FirmNotFound, FirmNotViewable, TrigonClient

@@ -15,7 +15,7 @@ from trigon_sync.errors import StateError
 from trigon_sync.schedule import Run
 
 if TYPE_CHECKING:
-    from trigon_sync.state import State
+    from trigon_sync.store.state import State
 
 OPEN_KEYS = ("period", "import_day", "window_start", "window_end", "started_at", "topic_id")
 

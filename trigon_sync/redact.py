@@ -3,7 +3,7 @@
 A server may quote what it was sent: an Uku error echoing the API key, a Trigon error
 repeating a token. Text that came from a server is therefore scrubbed before it is
 printed, logged or stored. Secrets are registered where they enter the process: every
-:class:`trigon_sync.secrets.Secret` registers itself when it is made (token-store reads
+:class:`trigon_sync.store.secrets.Secret` registers itself when it is made (token-store reads
 and writes, the key and password read from a prompt or stdin, tokens from a login), so
 a new kind of credential handled the same way is covered without touching this module.
 

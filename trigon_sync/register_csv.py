@@ -17,8 +17,8 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from trigon_sync import paths
 from trigon_sync.errors import UsageError
+from trigon_sync.store import paths
 
 REGISTER_CSV_NAME = "ettevotja_rekvisiidid__lihtandmed.csv"
 REGISTER_ZIP_NAME = f"{REGISTER_CSV_NAME}.zip"

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from trigon_sync import atomic, paths
 from trigon_sync.clock import TALLINN
 from trigon_sync.config import RegisterSettings
 from trigon_sync.dates import format_ee
@@ -28,6 +27,7 @@ from trigon_sync.register_csv import (
     check_register_file,
     default_register_file,
 )
+from trigon_sync.store import atomic, paths
 
 if TYPE_CHECKING:  # httpx is imported only to download: reading the register needs no HTTP
     import httpx

@@ -23,7 +23,7 @@ from trigon_sync import anomalies, fields
 from trigon_sync.config import AnomalySettings
 from trigon_sync.dates import add_months, format_period, parse_period
 from trigon_sync.errors import UsageError
-from trigon_sync.ledger import Ledger, Written
+from trigon_sync.store.ledger import Ledger, Written
 
 _ORDER = {key: index for index, key in enumerate(fields.KEYS)}
 

@@ -22,11 +22,12 @@ import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 
-from trigon_sync import anomalies, ledger
+from trigon_sync import anomalies
 from trigon_sync.config import AnomalySettings
 from trigon_sync.monthly_plan import ClientPlan, Targets
 from trigon_sync.schedule import Run
-from trigon_sync.state import State
+from trigon_sync.store import ledger
+from trigon_sync.store.state import State
 
 HELD = "held for review before billing"
 

@@ -10,7 +10,7 @@ import datetime as dt
 
 from trigon_sync.errors import TrigonSyncError
 from trigon_sync.monthly_result import MonthlyResult
-from trigon_sync.state import StateSession
+from trigon_sync.store.state import StateSession
 
 FAILURES_IN_HISTORY = 50
 """Failed clients named in one record (the rest are counted)."""

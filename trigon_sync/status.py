@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from trigon_sync import fields, ledger, paths
+from trigon_sync import fields
 from trigon_sync.checks import TITLES, Check, Outcome, exit_code, passed, warned
 from trigon_sync.config import AnomalySettings, Config, load_config, missing_for_monthly
 from trigon_sync.errors import ExitCode, TrigonSyncError
@@ -22,7 +22,8 @@ from trigon_sync.local_checks import LocalFacts, local_checks
 from trigon_sync.report import Row, history_start
 from trigon_sync.report import build as build_report
 from trigon_sync.schedule import Run
-from trigon_sync.secrets import (
+from trigon_sync.store import ledger, paths
+from trigon_sync.store.secrets import (
     UKU_API_KEY,
     FileStore,
     KeyringStore,
@@ -30,7 +31,7 @@ from trigon_sync.secrets import (
     describe_store,
     has_credentials,
 )
-from trigon_sync.state import State, load_state
+from trigon_sync.store.state import State, load_state
 from trigon_sync.timeline import timeline_for
 
 STATUS_KEYRING_TIMEOUT = 3.0

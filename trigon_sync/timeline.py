@@ -31,7 +31,7 @@ from trigon_sync.errors import StateError
 from trigon_sync.schedule import ONE_DAY, Run, ScheduleRule, next_run, window_start
 
 if TYPE_CHECKING:
-    from trigon_sync.state import State
+    from trigon_sync.store.state import State
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from trigon_sync import fields, paths
+from trigon_sync import fields
 from trigon_sync.config import Config, SummarySettings, TrigonSettings, UkuSettings
 from trigon_sync.http import HttpSession, RetryPolicy, make_client
-from trigon_sync.installation import read as read_installation
 from trigon_sync.monthly import MonthlyResult, run_monthly
 from trigon_sync.rate_pacer import RateLimitPacer
 from trigon_sync.sandbox import (
@@ -37,8 +36,10 @@ from trigon_sync.sandbox.behaviour import CONTRACT, UkuBehaviour
 from trigon_sync.sandbox.faults import FaultConfig, ManualClock
 from trigon_sync.sandbox.generator import COUNT_FIELD_NAMES
 from trigon_sync.schedule import ScheduleRule
-from trigon_sync.secrets import FileStore
-from trigon_sync.state import ClientLink, locked_state
+from trigon_sync.store import paths
+from trigon_sync.store.installation import read as read_installation
+from trigon_sync.store.secrets import FileStore
+from trigon_sync.store.state import ClientLink, locked_state
 from trigon_sync.task_identity import TaskIdentity
 from trigon_sync.trigon import TokenManager, TrigonClient, TrigonWire, login
 from trigon_sync.uku import UkuClient

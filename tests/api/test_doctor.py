@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 
-from trigon_sync import paths
 from trigon_sync.checks import TROUBLESHOOTING, Check, Outcome
 from trigon_sync.connections import trigon_client, trigon_wire, uku_client
 from trigon_sync.doctor import DoctorReport, diagnose, live_gates
@@ -25,9 +24,10 @@ from trigon_sync.sandbox import (
     SyncASGITransport,
     generate_seed,
 )
-from trigon_sync.secrets import TRIGON_REFRESH_TOKEN, UKU_API_KEY, Secret, open_store
-from trigon_sync.state import ClientLink, locked_state
 from trigon_sync.status import build_status, gather
+from trigon_sync.store import paths
+from trigon_sync.store.secrets import TRIGON_REFRESH_TOKEN, UKU_API_KEY, Secret, open_store
+from trigon_sync.store.state import ClientLink, locked_state
 from trigon_sync.trigon import login
 
 TODAY = dt.date(2024, 11, 20)

@@ -33,7 +33,6 @@ from monthly_env import (
     viewable_firms,
 )
 
-from trigon_sync import paths
 from trigon_sync.client_import import apply_plan, build_plan, stage_plan, staged_plan
 from trigon_sync.client_import_plan import select_rows
 from trigon_sync.client_import_results import Outcome
@@ -41,7 +40,8 @@ from trigon_sync.errors import ServiceUnavailable
 from trigon_sync.registry_codes import normalise_code
 from trigon_sync.sandbox import SandboxWorld, generate_seed
 from trigon_sync.sandbox.behaviour import PRODUCTION_LIKE, UkuBehaviour
-from trigon_sync.state import load_state, locked_state
+from trigon_sync.store import paths
+from trigon_sync.store.state import load_state, locked_state
 from trigon_sync.uku.settling import Settler
 
 D = dt.date

@@ -28,7 +28,6 @@ from trigon_sync.clock import now
 from trigon_sync.connections import make_uku_client, trigon_wire
 from trigon_sync.errors import UsageError
 from trigon_sync.http import RetryPolicy
-from trigon_sync.journal import ClientIntents
 from trigon_sync.registry_codes import normalise_code
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,
@@ -43,8 +42,9 @@ from trigon_sync.sandbox import (
     make_trigon_app,
     make_uku_app,
 )
-from trigon_sync.secrets import Secret, open_store
-from trigon_sync.state import State, StateSession, load_state, locked_state
+from trigon_sync.store.journal import ClientIntents
+from trigon_sync.store.secrets import Secret, open_store
+from trigon_sync.store.state import State, StateSession, load_state, locked_state
 from trigon_sync.trigon import TokenManager, TrigonClient, login
 from trigon_sync.uku import UkuClient
 from trigon_sync.uku.models import ClientDraft

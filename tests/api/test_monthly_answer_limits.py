@@ -10,7 +10,7 @@ import httpx
 from monthly_env import connect, link_firms, make_config, viewable_firms
 
 from trigon_sync.sandbox import SandboxWorld
-from trigon_sync.state import load_state
+from trigon_sync.store.state import load_state
 
 
 class ImpossibleCountFor(httpx.BaseTransport):

@@ -23,7 +23,7 @@ from monthly_env import (
 )
 
 from trigon_sync.sandbox import SandboxWorld, generate_seed
-from trigon_sync.state import load_state
+from trigon_sync.store.state import load_state
 
 KEYS = (
     "sales_invoices_created",

@@ -31,12 +31,13 @@ from monthly_env import (
     viewable_firms,
 )
 
-from trigon_sync import fields, journal, paths, period_record
+from trigon_sync import fields, period_record
 from trigon_sync.client_links import unlink
 from trigon_sync.errors import PermissionDenied, UsageError
 from trigon_sync.sandbox import SandboxWorld
 from trigon_sync.schedule import ScheduleRule
-from trigon_sync.state import load_state, locked_state
+from trigon_sync.store import journal, paths
+from trigon_sync.store.state import load_state, locked_state
 
 D = dt.date
 

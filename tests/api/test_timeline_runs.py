@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 from monthly_env import connect, link_firms, make_config, viewable_firms
 
 from tests.timeline_views import views_agree
-from trigon_sync import paths, period_record
+from trigon_sync import period_record
 from trigon_sync.sandbox import SandboxWorld, generate_seed
 from trigon_sync.schedule import ScheduleRule
-from trigon_sync.state import load_state
+from trigon_sync.store import paths
+from trigon_sync.store.state import load_state
 
 SEED: dict[str, Any] = generate_seed(20, seed=3)
 FIRMS = viewable_firms(SEED)[:2]

@@ -10,7 +10,7 @@ import pytest
 
 from tests.api.test_trigon_client import FakeTrigon, connected
 from trigon_sync.errors import ApiError
-from trigon_sync.secrets import FileStore
+from trigon_sync.store.secrets import FileStore
 from trigon_sync.trigon.models import MAX_COUNT, ImpossibleCount
 
 OCT = (dt.date(2024, 10, 1), dt.date(2024, 10, 31))

@@ -19,7 +19,7 @@ from trigon_sync.errors import (
 )
 from trigon_sync.http import RetryPolicy
 from trigon_sync.sandbox import SANDBOX_COMPANY, SANDBOX_UKU_KEY
-from trigon_sync.secrets import Secret
+from trigon_sync.store.secrets import Secret
 from trigon_sync.uku import ClientDraft, TaskChanges, TaskDraft, UkuClient
 
 BASE = "http://uku.test/api/v3"

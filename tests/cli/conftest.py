@@ -11,9 +11,9 @@ from typer.testing import CliRunner, Result
 
 from tests.cli.sandbox_home import Invoke
 from tests.json_schemas import check_output
-from trigon_sync import paths
 from trigon_sync.cli.app import app
 from trigon_sync.sandbox import Running, SandboxWorld, run_sandbox
+from trigon_sync.store import paths
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from trigon_sync.sandbox import (
     SANDBOX_UKU_KEY,
     Running,
 )
-from trigon_sync.secrets import UKU_API_KEY, Secret, SecretStore
+from trigon_sync.store.secrets import UKU_API_KEY, Secret, SecretStore
 from trigon_sync.trigon import TokenManager, login
 
 Invoke = Callable[..., Result]

@@ -11,9 +11,10 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
-from trigon_sync import __version__, paths
+from trigon_sync import __version__
 from trigon_sync.cli.boundary import VERBOSE_KEY, GuardedGroup
 from trigon_sync.errors import AuthError, BusyError, ExitCode, PartialFailure
+from trigon_sync.store import paths
 
 Invoke = Callable[..., Result]
 

@@ -11,7 +11,7 @@ import pytest
 from stdnum.ee import registrikood
 
 from tests.cli.sandbox_home import Invoke, sandbox_config, store_sandbox_secrets
-from trigon_sync import fields, paths
+from trigon_sync import fields
 from trigon_sync.errors import ExitCode
 from trigon_sync.register_csv import default_register_file
 from trigon_sync.register_source import ENV_URL
@@ -22,8 +22,9 @@ from trigon_sync.sandbox import (
     Running,
     generate_seed,
 )
-from trigon_sync.secrets import TRIGON_API_KEY, TRIGON_ID_TOKEN, Secret, open_store
-from trigon_sync.state import load_state
+from trigon_sync.store import paths
+from trigon_sync.store.secrets import TRIGON_API_KEY, TRIGON_ID_TOKEN, Secret, open_store
+from trigon_sync.store.state import load_state
 
 OCTOBER = "31.10.2024"
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from typer.testing import Result
 
-from trigon_sync import paths
 from trigon_sync.errors import ExitCode
-from trigon_sync.state import ClientLink, locked_state
+from trigon_sync.store import paths
+from trigon_sync.store.state import ClientLink, locked_state
 
 Invoke = Callable[..., Result]
 HUGE = "9" * 5000

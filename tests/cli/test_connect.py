@@ -16,7 +16,6 @@ import keyring.backends.fail
 import pytest
 
 from tests.cli.sandbox_home import Invoke, connect_trigon, connect_uku
-from trigon_sync import paths
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,
@@ -27,7 +26,8 @@ from trigon_sync.sandbox import (
     generate_seed,
 )
 from trigon_sync.sandbox.generator import INACTIVE_EMAIL, REMOVED_EMAIL
-from trigon_sync.secrets import (
+from trigon_sync.store import paths
+from trigon_sync.store.secrets import (
     SERVICE_NAME,
     TRIGON_REFRESH_TOKEN,
     UKU_API_KEY,

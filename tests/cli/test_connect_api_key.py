@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from tests.cli.sandbox_home import Invoke, connect_trigon
-from trigon_sync import paths
 from trigon_sync.config import TRIGON_ENVIRONMENT_URLS, load_config
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import (
@@ -21,7 +20,8 @@ from trigon_sync.sandbox import (
     Running,
     generate_seed,
 )
-from trigon_sync.secrets import (
+from trigon_sync.store import paths
+from trigon_sync.store.secrets import (
     SERVICE_NAME,
     TRIGON_API_KEY,
     TRIGON_ID_TOKEN,

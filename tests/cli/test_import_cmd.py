@@ -13,13 +13,13 @@ import pytest
 
 from tests.cli.sandbox_home import Invoke, sandbox_config, store_sandbox_secrets
 from tests.seed_counts import ImportCounts, import_counts
-from trigon_sync import paths
 from trigon_sync.cli import output
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import Running, generate_seed
 from trigon_sync.sandbox.register_file import write_register_zip
-from trigon_sync.secrets import open_store
-from trigon_sync.state import load_state
+from trigon_sync.store import paths
+from trigon_sync.store.secrets import open_store
+from trigon_sync.store.state import load_state
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from trigon_sync.register_csv import default_register_file
 from trigon_sync.register_source import ENV_URL, choose_register
 from trigon_sync.sandbox import Running, generate_seed
 from trigon_sync.sandbox.register_file import write_register_zip
-from trigon_sync.secrets import open_store
+from trigon_sync.store.secrets import open_store
 
 DAY = 86_400.0
 

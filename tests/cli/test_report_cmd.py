@@ -20,13 +20,14 @@ from typing import Any
 import pytest
 
 from tests.cli.sandbox_home import Invoke
-from trigon_sync import fields, ledger, paths
+from trigon_sync import fields
 from trigon_sync.cli.demo import _steps
 from trigon_sync.cli.report_cmd import sparkline
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import FaultConfig, Running, SandboxWorld, generate_seed, run_sandbox
 from trigon_sync.sandbox.register_file import write_register_zip
-from trigon_sync.state import load_state
+from trigon_sync.store import ledger, paths
+from trigon_sync.store.state import load_state
 
 UNLIMITED = FaultConfig(trigon_limit=100_000, uku_read_limit=100_000, uku_write_limit=100_000)
 CUTOFF = dt.date(2024, 10, 31)

@@ -14,10 +14,11 @@ import pytest
 
 from tests.cli import test_run_monthly as base
 from tests.cli.sandbox_home import Invoke
-from trigon_sync import clock, home_safety, journal, paths
+from trigon_sync import clock
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import Running
-from trigon_sync.state import load_state
+from trigon_sync.store import home_safety, journal, paths
+from trigon_sync.store.state import load_state
 
 YEAR = dt.timedelta(days=365)
 seed = base.seed  # the same 20-firm world and fully set-up home as test_run_monthly
@@ -108,7 +109,7 @@ def test_a_symlinked_file_in_the_home_is_refused_before_any_write(
 def test_a_symlinked_token_file_is_refused(tmp_path) -> None:
     """The file token store never writes through a link."""
     from trigon_sync.errors import StateError
-    from trigon_sync.secrets import FileStore, Secret
+    from trigon_sync.store.secrets import FileStore, Secret
 
     paths.ensure_home()
     target = tmp_path / "stolen.toml"
@@ -231,7 +232,7 @@ def test_confirm_refuses_to_write_when_uku_shows_the_clock_off(
 ) -> None:
     """Other writing commands stop too: the HTTP layer refuses a write after a skewed answer."""
     from tests.cli.sandbox_home import sandbox_config, store_sandbox_secrets
-    from trigon_sync.secrets import open_store
+    from trigon_sync.store.secrets import open_store
 
     write_config(sandbox_config(sandbox))
     store_sandbox_secrets(sandbox, open_store("keyring"))

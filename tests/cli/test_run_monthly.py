@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from tests.cli.sandbox_home import Invoke, sandbox_config, store_sandbox_secrets
-from trigon_sync import paths
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,
@@ -24,8 +23,9 @@ from trigon_sync.sandbox import (
     generate_seed,
 )
 from trigon_sync.sandbox.generator import COUNT_FIELD_NAMES
-from trigon_sync.secrets import open_store
-from trigon_sync.state import load_state
+from trigon_sync.store import paths
+from trigon_sync.store.secrets import open_store
+from trigon_sync.store.state import load_state
 
 SUMMARY = """
 [summary]

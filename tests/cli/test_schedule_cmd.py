@@ -112,7 +112,7 @@ def test_an_unfinished_period_keeps_its_window_in_schedule_and_map_fields(
 
     from trigon_sync import period_record
     from trigon_sync.schedule import Run
-    from trigon_sync.state import locked_state
+    from trigon_sync.store.state import locked_state
 
     write_config(LAST_CALENDAR)
     opened = Run(dt.date(2024, 10, 31), dt.date(2024, 10, 1), dt.date(2024, 10, 30), "2024-10")

@@ -12,10 +12,10 @@ import pytest
 from freezegun import freeze_time
 from typer.testing import Result
 
-from trigon_sync import paths
 from trigon_sync.cli import output
 from trigon_sync.errors import ExitCode
-from trigon_sync.state import load_state, locked_state
+from trigon_sync.store import paths
+from trigon_sync.store.state import load_state, locked_state
 
 Invoke = Callable[..., Result]
 WriteConfig = Callable[[str], Path]

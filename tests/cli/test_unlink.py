@@ -7,7 +7,7 @@ import datetime as dt
 from typer.testing import CliRunner
 
 from trigon_sync.cli.app import app
-from trigon_sync.state import ClientLink, load_state, locked_state
+from trigon_sync.store.state import ClientLink, load_state, locked_state
 
 
 def _link_two() -> None:

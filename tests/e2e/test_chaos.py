@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.flow import MONTHS, PROFILES, Flow, chaos_seeds, faults, flow, make_seed
-from trigon_sync import paths
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import FaultConfig
-from trigon_sync.state import load_state
+from trigon_sync.store import paths
+from trigon_sync.store.state import load_state
 
 pytestmark = pytest.mark.e2e
 

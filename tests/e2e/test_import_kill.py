@@ -15,10 +15,10 @@ import pytest
 
 from tests.cli.sandbox_home import Invoke, sandbox_config, store_sandbox_secrets
 from tests.seed_counts import import_counts
-from trigon_sync import paths
 from trigon_sync.sandbox import FaultConfig, Running, SandboxWorld, generate_seed, run_sandbox
-from trigon_sync.secrets import FileStore
-from trigon_sync.state import load_state
+from trigon_sync.store import paths
+from trigon_sync.store.secrets import FileStore
+from trigon_sync.store.state import load_state
 
 SEED = generate_seed(300, seed=3)
 EXISTING_UKU_CLIENTS = len(SEED["uku"]["clients"])  # matching Trigon firms plus Uku-only ones

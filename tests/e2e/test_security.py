@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.flow import Flow, files_under, flow, secrets_of
-from trigon_sync import paths
+from trigon_sync.store import paths
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from trigon_sync import paths
 from trigon_sync.config import (
     TRIGON_DEFAULT_URL,
     edit_config,
@@ -18,6 +17,7 @@ from trigon_sync.config import (
 )
 from trigon_sync.errors import ConfigError
 from trigon_sync.schedule import ScheduleRule
+from trigon_sync.store import paths
 
 EXAMPLE = Path(__file__).parents[2] / "config.example.toml"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from trigon_sync import paths
 from trigon_sync.config import TRIGON_ENVIRONMENT_URLS, load_config
 from trigon_sync.errors import ConfigError
+from trigon_sync.store import paths
 
 
 def write(text: str) -> Path:

@@ -7,14 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from trigon_sync import journal, period_record
+from trigon_sync import period_record
 from trigon_sync.clock import TALLINN
 from trigon_sync.config import Config, SummarySettings
 from trigon_sync.errors import UsageError
 from trigon_sync.explain import Verdict, explain_client
 from trigon_sync.explain_records import failures_by_period, read_journals
 from trigon_sync.schedule import Run, ScheduleRule
-from trigon_sync.state import ClientLink, State
+from trigon_sync.store import journal
+from trigon_sync.store.state import ClientLink, State
 
 CONFIG = Config(
     path=Path("config.toml"),

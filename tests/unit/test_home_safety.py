@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from trigon_sync import atomic, home_safety, paths
 from trigon_sync.errors import ExitCode, StateError
+from trigon_sync.store import atomic, home_safety, paths
 
 
 def test_a_symlinked_directory_between_the_home_and_the_file_is_refused(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from trigon_sync.monthly_plan import (
     unlinked_warning,
 )
 from trigon_sync.schedule import Run, ScheduleRule
-from trigon_sync.state import ClientLink, State
+from trigon_sync.store.state import ClientLink, State
 from trigon_sync.task_identity import TaskIdentity
 from trigon_sync.uku.models import CustomField, Task, Topic
 

@@ -12,8 +12,8 @@ from tests.unit.test_http_guards import session
 from trigon_sync import redact
 from trigon_sync.errors import ServiceUnavailable
 from trigon_sync.http import ApiResponse, unexpected
-from trigon_sync.secrets import Secret
-from trigon_sync.state import State
+from trigon_sync.store.secrets import Secret
+from trigon_sync.store.state import State
 
 
 def test_a_secret_registers_itself_and_is_scrubbed_longest_first() -> None:

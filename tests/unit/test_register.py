@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tests.json_schemas import check_output
-from trigon_sync import paths
 from trigon_sync.business_register import RegisterEntry, RegisterIndex, cache_file_for
 from trigon_sync.cli import register_cmd
 from trigon_sync.cli.app import app
@@ -35,6 +34,7 @@ from trigon_sync.register_csv import (
 from trigon_sync.register_source import download_register
 from trigon_sync.registry_codes import has_valid_check_digit, normalise_code
 from trigon_sync.sandbox.register_file import write_register_zip
+from trigon_sync.store import paths
 
 A_CODE = "10137319"
 ROWS = [

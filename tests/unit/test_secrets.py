@@ -14,10 +14,10 @@ import keyring.errors
 import pytest
 from keyrings.alt.file import PlaintextKeyring
 
-from trigon_sync import paths
 from trigon_sync.errors import SecretStoreError
-from trigon_sync.keyring_backend import NoKeyringBackend
-from trigon_sync.secrets import (
+from trigon_sync.store import paths
+from trigon_sync.store.keyring_backend import NoKeyringBackend
+from trigon_sync.store.secrets import (
     SERVICE_NAME,
     FileStore,
     KeyringStore,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from trigon_sync import paths, state
 from trigon_sync.errors import BusyError, StateError
-from trigon_sync.state import ClientLink, load_state, locked_state
+from trigon_sync.store import paths, state
+from trigon_sync.store.state import ClientLink, load_state, locked_state
 
 AT = dt.datetime(2024, 11, 29, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
 
@@ -134,7 +134,7 @@ def test_killed_process_mid_write_leaves_old_state_readable() -> None:
     script = textwrap.dedent(
         """
         import datetime as dt, os
-        from trigon_sync import state
+        from trigon_sync.store import state
         state.before_replace_hook = lambda temp: os._exit(9)
         with state.locked_state() as session:
             session.state.complete_window(dt.date(2024, 11, 28), "2024-11")

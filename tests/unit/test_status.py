@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from trigon_sync import paths
 from trigon_sync.checks import TITLES, TROUBLESHOOTING, Check, Outcome
 from trigon_sync.cli import output
 from trigon_sync.clock import TALLINN
@@ -25,15 +24,16 @@ from trigon_sync.environment_checks import (
     timezone_check,
 )
 from trigon_sync.errors import ExitCode
-from trigon_sync.secrets import (
+from trigon_sync.status import StatusReport, build_status, gather
+from trigon_sync.store import paths
+from trigon_sync.store.secrets import (
     TRIGON_REFRESH_TOKEN,
     UKU_API_KEY,
     Secret,
     keyring_account,
     open_store,
 )
-from trigon_sync.state import ClientLink, locked_state
-from trigon_sync.status import StatusReport, build_status, gather
+from trigon_sync.store.state import ClientLink, locked_state
 
 TODAY = dt.date(2024, 11, 20)
 FULL_CONFIG = """\

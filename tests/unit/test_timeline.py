@@ -22,7 +22,7 @@ from trigon_sync.errors import UsageError
 from trigon_sync.marker import plan_marker_move
 from trigon_sync.monthly import _runs as run_monthly_runs
 from trigon_sync.schedule import Run, ScheduleRule, label_before
-from trigon_sync.state import ClientLink, State
+from trigon_sync.store.state import ClientLink, State
 
 D = dt.date
 ONE = dt.timedelta(days=1)

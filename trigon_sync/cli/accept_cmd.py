@@ -11,13 +11,14 @@ from typing import Any
 
 import typer
 
-from trigon_sync import clock, ledger
+from trigon_sync import clock
 from trigon_sync.cli import output
 from trigon_sync.cli.params import period_value
 from trigon_sync.client_lookup import find_link
 from trigon_sync.errors import UsageError
 from trigon_sync.review import HELD
-from trigon_sync.state import locked_state
+from trigon_sync.store import ledger
+from trigon_sync.store.state import locked_state
 
 EXAMPLE = "Example: trigon-sync accept 12345678 --period 2024-11"
 

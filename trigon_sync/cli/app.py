@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from trigon_sync import __version__, paths
+from trigon_sync import __version__
 from trigon_sync.cli.boundary import VERBOSE_KEY, GuardedGroup
+from trigon_sync.store import paths
 
 if TYPE_CHECKING:
     # Typer vendors its own click, and the group Typer builds is made of those classes; the

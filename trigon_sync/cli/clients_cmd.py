@@ -19,8 +19,8 @@ from trigon_sync.client_links import linked_by_code_or_id, unlink
 from trigon_sync.config import load_config
 from trigon_sync.connections import trigon_client
 from trigon_sync.errors import UsageError
-from trigon_sync.ignored import ignore, staged_firms, unignore
-from trigon_sync.state import load_state, locked_state
+from trigon_sync.store.ignored import ignore, staged_firms, unignore
+from trigon_sync.store.state import load_state, locked_state
 
 CLIENTS_EXAMPLE = "Example: trigon-sync clients --json"
 UNLINK_EXAMPLE = "Example: trigon-sync unlink 10137319 --yes"

@@ -37,7 +37,7 @@ from trigon_sync.config import (
 )
 from trigon_sync.connections import trigon_client, trigon_wire
 from trigon_sync.errors import PartialFailure, UsageError
-from trigon_sync.secrets import (
+from trigon_sync.store.secrets import (
     TRIGON_API_KEY,
     TRIGON_ID_TOKEN,
     TRIGON_REFRESH_TOKEN,

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import typer
 
-from trigon_sync import paths, redact
+from trigon_sync import redact
 from trigon_sync.cli import output
 from trigon_sync.config import Config, parse_config
 from trigon_sync.errors import UsageError
 from trigon_sync.http import RetryPolicy
-from trigon_sync.keyring_backend import NoKeyringBackend
-from trigon_sync.secrets import STORE_KINDS, KeyringStore, SecretStore, open_store
+from trigon_sync.store import paths
+from trigon_sync.store.keyring_backend import NoKeyringBackend
+from trigon_sync.store.secrets import STORE_KINDS, KeyringStore, SecretStore, open_store
 
 # Someone is waiting at the terminal: fail fast rather than back off for long.
 INTERACTIVE_POLICY = RetryPolicy(max_attempts=3)

@@ -20,7 +20,7 @@ from trigon_sync.cli.connect_inputs import (
 from trigon_sync.config import edit_config, load_config
 from trigon_sync.connections import make_uku_client
 from trigon_sync.errors import UsageError
-from trigon_sync.secrets import UKU_API_KEY, Secret
+from trigon_sync.store.secrets import UKU_API_KEY, Secret
 
 CONNECT_UKU_EXAMPLE = (
     "Example: trigon-sync connect-uku --company 3f6c1a52-8e0b-4d7e-9a51-2c4b7d9e0f11"

@@ -22,7 +22,8 @@ from typing import Any
 from rich.console import Console
 from rich.rule import Rule
 
-from trigon_sync import fields, paths
+from trigon_sync import fields
+from trigon_sync.store import paths
 
 
 @dataclass(frozen=True)

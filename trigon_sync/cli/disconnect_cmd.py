@@ -10,7 +10,7 @@ from trigon_sync.cli import output
 from trigon_sync.cli.connect_inputs import INTERACTIVE_POLICY
 from trigon_sync.config import Config, load_config
 from trigon_sync.connections import trigon_wire
-from trigon_sync.secrets import (
+from trigon_sync.store.secrets import (
     TRIGON_API_KEY,
     TRIGON_ID_TOKEN,
     TRIGON_REFRESH_TOKEN,

@@ -25,7 +25,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from trigon_sync import clock, paths
+from trigon_sync import clock
 from trigon_sync.business_register import RegisterIndex
 from trigon_sync.cli import output
 from trigon_sync.cli.import_view import (
@@ -50,7 +50,8 @@ from trigon_sync.config import Config, load_config
 from trigon_sync.connections import trigon_client, uku_client
 from trigon_sync.errors import AuthError, UsageError
 from trigon_sync.register_source import choose_register, fresh_register, register_url
-from trigon_sync.state import locked_state
+from trigon_sync.store import paths
+from trigon_sync.store.state import locked_state
 from trigon_sync.uku.settling import Settler
 
 IMPORT_EXAMPLE = (

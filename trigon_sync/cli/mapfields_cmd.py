@@ -27,7 +27,7 @@ from trigon_sync.errors import UsageError
 from trigon_sync.mapping import Target, change_mapping, check_key, parse_assignment, resolve_topic
 from trigon_sync.period_record import run_in_progress
 from trigon_sync.schedule import RULE_KINDS
-from trigon_sync.state import load_state, locked_state
+from trigon_sync.store.state import load_state, locked_state
 
 EXAMPLE = (
     "Example: trigon-sync map-fields --set sales_invoices_created='Sales invoice created' "

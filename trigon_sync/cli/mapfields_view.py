@@ -22,8 +22,8 @@ from trigon_sync.dates import format_ee
 from trigon_sync.errors import TrigonSyncError
 from trigon_sync.mapping import MappingRow, Status, find_topic, mapping_rows
 from trigon_sync.schedule import Run
-from trigon_sync.secrets import UKU_API_KEY
-from trigon_sync.state import State
+from trigon_sync.store.secrets import UKU_API_KEY
+from trigon_sync.store.state import State
 from trigon_sync.timeline import timeline_for
 from trigon_sync.uku.client import UkuClient
 from trigon_sync.uku.models import CustomField, Topic

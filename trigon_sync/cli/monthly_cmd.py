@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from trigon_sync import clock, paths, skew
+from trigon_sync import clock, skew
 from trigon_sync.cli import monthly_view, run_guards
 from trigon_sync.cli.params import date_value, period_value
 from trigon_sync.config import Config, load_config
@@ -31,7 +31,8 @@ from trigon_sync.monthly_plan import (
     schedule_for,
 )
 from trigon_sync.schedule import Run
-from trigon_sync.state import load_state
+from trigon_sync.store import paths
+from trigon_sync.store.state import load_state
 
 if TYPE_CHECKING:
     from trigon_sync.auto_import import AutoImport
@@ -311,7 +312,7 @@ def _auto_import(
         return None
     from trigon_sync.auto_import import auto_import
     from trigon_sync.cli.import_cmd import register_index
-    from trigon_sync.state import locked_state
+    from trigon_sync.store.state import locked_state
 
     if dry_run:  # a fresh register file goes to a temporary directory: the home is unchanged
         import tempfile
@@ -339,7 +340,8 @@ def _log(line: str, *, strict: bool = True) -> None:
         with contextlib.suppress(TrigonSyncError, OSError):
             _log(line)
         return
-    from trigon_sync import home_safety, redact
+    from trigon_sync import redact
+    from trigon_sync.store import home_safety
 
     if not paths.home_dir().is_dir():
         return  # a home never set up (a mistyped --home): nothing to log, nothing to create

@@ -18,13 +18,13 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from trigon_sync import ledger
 from trigon_sync.cli import output
 from trigon_sync.cli.params import period_value
 from trigon_sync.config import AnomalySettings, load_config
 from trigon_sync.errors import ConfigError, UsageError
 from trigon_sync.report import Report, Row, build, history_start, period_range
-from trigon_sync.state import load_state
+from trigon_sync.store import ledger
+from trigon_sync.store.state import load_state
 
 REPORT_EXAMPLE = (
     "Example: trigon-sync report --from 2024-10 --to 2024-12 --format csv -o counts.csv"

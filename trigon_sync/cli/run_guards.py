@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from trigon_sync import clock, paths, skew
+from trigon_sync import clock, skew
+from trigon_sync.store import paths
 
 if TYPE_CHECKING:
     from trigon_sync.monthly_result import MonthlyResult
@@ -32,8 +33,9 @@ RUN_BOUND_CAP_HOURS = 20.0
 
 def before_writing() -> None:
     """The home's rules, checked before the first write: owner, and a warning when loose."""
-    from trigon_sync import environment_checks, home_safety
+    from trigon_sync import environment_checks
     from trigon_sync.cli import output
+    from trigon_sync.store import home_safety
 
     home_safety.check_home()
     home = paths.home_dir()

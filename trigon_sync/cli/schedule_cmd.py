@@ -19,7 +19,7 @@ from trigon_sync.config import load_config, require_schedule
 from trigon_sync.dates import format_ee
 from trigon_sync.monthly_plan import schedule_for
 from trigon_sync.schedule import Run
-from trigon_sync.state import load_state
+from trigon_sync.store.state import load_state
 
 EXAMPLE = "Example: trigon-sync schedule --today 29.11.2024 --count 6 --json"
 

@@ -12,7 +12,7 @@ import datetime as dt
 import typer
 from rich.table import Table
 
-from trigon_sync import clock, paths
+from trigon_sync import clock
 from trigon_sync.cli import output
 from trigon_sync.cli.params import date_value, period_value
 from trigon_sync.config import load_config
@@ -20,7 +20,8 @@ from trigon_sync.dates import format_ee
 from trigon_sync.errors import BusyError, UsageError
 from trigon_sync.marker import plan_marker_move
 from trigon_sync.period_record import run_in_progress
-from trigon_sync.state import State, load_state, locked_state
+from trigon_sync.store import paths
+from trigon_sync.store.state import State, load_state, locked_state
 
 app = typer.Typer(
     help="Inspect or adjust state.toml (what has been counted, links, history).",

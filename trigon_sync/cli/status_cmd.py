@@ -17,7 +17,7 @@ from typing import Any
 import typer
 from rich.text import Text
 
-from trigon_sync import clock, paths
+from trigon_sync import clock
 from trigon_sync.checks import SYMBOLS, Check, Outcome
 from trigon_sync.cli import output
 from trigon_sync.cli.params import period_value
@@ -29,12 +29,13 @@ from trigon_sync.errors import ConfigError, TrigonSyncError, UsageError
 from trigon_sync.explain import Explanation, Verdict, explain_client
 from trigon_sync.explain_records import read_journals
 from trigon_sync.local_checks import run_failures
-from trigon_sync.state import load_state
 from trigon_sync.status import (
     StatusReport,
     run_history,
     status,
 )
+from trigon_sync.store import paths
+from trigon_sync.store.state import load_state
 
 STATUS_EXAMPLE = "Example: trigon-sync status --json   (exit 0 when healthy; for monitoring)"
 DOCTOR_EXAMPLE = "Example: trigon-sync doctor   (checks Trigon, Uku, keyring, clock, files)"

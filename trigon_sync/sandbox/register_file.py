@@ -22,9 +22,9 @@ from typing import IO
 
 from stdnum.ee import ik, kmkr
 
-from trigon_sync import atomic
 from trigon_sync.business_register import STATUS_TEXT
 from trigon_sync.register_csv import REGISTER_COLUMNS, REGISTER_CSV_NAME, RegisterDialect
+from trigon_sync.store import atomic
 
 # (EHAK code, place as the register spells it, a postal code there)
 _PLACES: tuple[tuple[str, str, str], ...] = (

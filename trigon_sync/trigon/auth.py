@@ -24,7 +24,6 @@ from typing import Any, Protocol
 
 import filelock
 
-from trigon_sync import home_safety, paths
 from trigon_sync.config import TrigonAuthMode
 from trigon_sync.errors import (
     AuthError,
@@ -36,7 +35,8 @@ from trigon_sync.errors import (
 )
 from trigon_sync.http import ApiResponse, RetryMode, unexpected
 from trigon_sync.rate_pacer import Clock
-from trigon_sync.secrets import (
+from trigon_sync.store import home_safety, paths
+from trigon_sync.store.secrets import (
     TRIGON_API_KEY,
     TRIGON_ID_TOKEN,
     TRIGON_REFRESH_TOKEN,

@@ -23,9 +23,10 @@ from typing import Any
 
 import tomli_w
 
-from trigon_sync import atomic, paths, redact
+from trigon_sync import redact
 from trigon_sync.errors import StateError
-from trigon_sync.lock import exclusive_lock
+from trigon_sync.store import atomic, paths
+from trigon_sync.store.lock import exclusive_lock
 
 SCHEMA_VERSION = 1
 HISTORY_LIMIT = 1000

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from trigon_sync import paths
+from trigon_sync.store import paths
 
 FieldMap = tuple[tuple[str, str], ...]
 """(Trigon field key, Uku field name) pairs, in catalogue order."""

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trigon_sync import home_safety, paths
 from trigon_sync.schedule import Run
+from trigon_sync.store import home_safety, paths
 
 
 def journal_dir() -> Path:

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from trigon_sync import paths
 from trigon_sync.errors import SecretStoreError
+from trigon_sync.store import paths
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend  # imported lazily at run time (start-up cost)

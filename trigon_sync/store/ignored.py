@@ -16,7 +16,7 @@ from typing import Any
 from trigon_sync.client_import_rows import ImportPlan
 from trigon_sync.errors import UsageError
 from trigon_sync.registry_codes import normalise_code
-from trigon_sync.state import State
+from trigon_sync.store.state import State
 
 COMMAND = "ignore"
 

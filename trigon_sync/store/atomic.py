@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from trigon_sync import home_safety, paths
+from trigon_sync.store import home_safety, paths
 
 BeforeReplace = Callable[[Path], None]
 

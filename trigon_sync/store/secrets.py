@@ -30,9 +30,15 @@ from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 import tomli_w
 
-from trigon_sync import atomic, home_safety, paths, redact
+from trigon_sync import redact
 from trigon_sync.errors import SecretStoreError
-from trigon_sync.keyring_backend import NoKeyringBackend, qualified, usable_backend, with_timeout
+from trigon_sync.store import atomic, home_safety, paths
+from trigon_sync.store.keyring_backend import (
+    NoKeyringBackend,
+    qualified,
+    usable_backend,
+    with_timeout,
+)
 
 if TYPE_CHECKING:
     from trigon_sync.config import TrigonAuthMode

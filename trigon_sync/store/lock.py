@@ -15,8 +15,8 @@ from pathlib import Path
 
 import filelock
 
-from trigon_sync import home_safety, paths
 from trigon_sync.errors import BusyError
+from trigon_sync.store import home_safety, paths
 
 
 def _holder_pid(lock_path: Path) -> int | None:

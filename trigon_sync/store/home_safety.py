@@ -19,8 +19,8 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from trigon_sync import paths
 from trigon_sync.errors import StateError
+from trigon_sync.store import paths
 
 
 def _getuid() -> int | None:

@@ -16,8 +16,8 @@ import os
 import re
 import secrets
 
-from trigon_sync import atomic, paths
 from trigon_sync.errors import StateError
+from trigon_sync.store import atomic, paths
 
 _ID = re.compile(r"^[0-9a-f]{16}$")
 
