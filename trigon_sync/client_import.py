@@ -35,6 +35,7 @@ from trigon_sync.client_import_results import (
 )
 from trigon_sync.client_import_rows import ImportPlan
 from trigon_sync.errors import UsageError
+from trigon_sync.state_records import StagedImport
 from trigon_sync.store.journal import ClientIntents
 from trigon_sync.store.state import ClientLink, State, StateSession
 from trigon_sync.trigon.client import TrigonClient
@@ -81,7 +82,7 @@ def build_plan(
 
 def stage_plan(state: State, plan: ImportPlan, now: dt.datetime) -> None:
     """Keep ``plan`` in state for ``confirm`` (replacing any earlier staged plan)."""
-    state.staged_import = {**plan.to_dict(), "staged_at": now.isoformat(timespec="seconds")}
+    state.staged_import = StagedImport.of(plan, now)
 
 
 def staged_plan(state: State) -> ImportPlan:
@@ -90,7 +91,7 @@ def staged_plan(state: State) -> ImportPlan:
         raise UsageError(
             "no import plan is staged, so there is nothing to confirm", hint=NOTHING_STAGED_HINT
         )
-    return ImportPlan.from_dict(state.staged_import)
+    return state.staged_import.plan
 
 
 # --------------------------------------------------------------------------- confirm

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from trigon_sync.client_import_plan import name_key
-from trigon_sync.client_import_rows import ImportPlan, PlanRow
+from trigon_sync.client_import_rows import PlanRow
 from trigon_sync.errors import TrigonSyncError, UsageError
 from trigon_sync.registry_codes import normalise_code
 from trigon_sync.store.state import ClientLink, State
@@ -57,7 +57,7 @@ def find_staged(state: State, query: str) -> PlanRow | None:
     if state.staged_import is None:
         return None
     try:
-        plan = ImportPlan.from_dict(state.staged_import)
+        plan = state.staged_import.plan
     except TrigonSyncError:
         return None
     rows = [(row.name, row.registration_code, row.trigon_id, row) for row in plan.rows]

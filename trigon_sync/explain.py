@@ -269,8 +269,9 @@ def explain_client(
         run = period_record.completed_run(state, name)
         if run is None:
             continue
-        entry_doc = state.journal.get("completed", {}).get(name, {})
-        closed = f"completed {_when(str(entry_doc.get('completed_at', run.import_day)))}"
+        record = period_record.completed_period(state, name)
+        completed_at = record.completed_at if record is not None else ""
+        closed = f"completed {_when(completed_at or str(run.import_day))}"
         entry = journals.get(name, {}).get(link.trigon_id)
         answers.append(_completed_answer(run, link, entry, failures.get(name, []), closed))
     try:

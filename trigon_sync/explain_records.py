@@ -12,12 +12,12 @@ re-counted. A failure entry with its own ``period`` key is taken at its word.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from trigon_sync import period_record
 from trigon_sync.errors import TrigonSyncError
+from trigon_sync.state_records import RunRecord
 from trigon_sync.store import journal, ledger
 from trigon_sync.store.state import State
 
@@ -67,30 +67,21 @@ def read_journals(state: State) -> dict[str, dict[str, journal.Entry]]:
     return found
 
 
-def failures_by_period(
-    history: Iterable[Mapping[str, Any]], firm_id: str
-) -> dict[str, list[Failure]]:
+def failures_by_period(history: Iterable[RunRecord], firm_id: str) -> dict[str, list[Failure]]:
     """period -> the runs that failed for ``firm_id``, oldest first (see the module docstring)."""
     found: dict[str, list[Failure]] = {}
     for record in history:
-        command = str(record.get("command", ""))
-        if not command.startswith("run-monthly"):
+        if not record.is_monthly:
             continue
-        rerun = "--rerun" in command
-        periods = [str(p) for p in record.get("periods") or ()]
-        complete = {str(p) for p in record.get("complete") or ()}
-        open_periods = [p for p in periods if p not in complete]
+        periods = record.periods
+        open_periods = [p for p in periods if p not in record.complete]
         default = open_periods[-1] if open_periods else (periods[-1] if periods else None)
-        for item in record.get("failures") or ():
-            if not isinstance(item, Mapping) or str(item.get("firm")) != firm_id:
+        for item in record.failures:
+            if item.firm != firm_id:
                 continue
-            period = str(item.get("period") or default or "")
+            period = item.period or default
             if period:
                 found.setdefault(period, []).append(
-                    Failure(
-                        str(record.get("at", "?")),
-                        str(item.get("reason") or "no reason"),
-                        rerun=rerun,
-                    )
+                    Failure(record.at or "?", item.reason, rerun=record.is_rerun)
                 )
     return found

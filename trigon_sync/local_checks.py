@@ -5,9 +5,7 @@ connections, the window and the last run (no network; see checks.py for the mode
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from trigon_sync import fields, skew
 from trigon_sync.checks import (
@@ -24,6 +22,7 @@ from trigon_sync.config import MONTHLY_REQUIREMENTS, Config, missing_for_monthly
 from trigon_sync.dates import format_ee
 from trigon_sync.errors import ExitCode, TrigonSyncError
 from trigon_sync.schedule import Run
+from trigon_sync.state_records import RunRecord
 from trigon_sync.store import paths
 from trigon_sync.store.secrets import StoreDescription
 from trigon_sync.store.state import State
@@ -49,8 +48,8 @@ class LocalFacts:
     """Scheduled runs whose import day is before today and that have not happened."""
     window_error: TrigonSyncError | None = None
     """Why the timeline is unknown although config and state read (a corrupt journal)."""
-    last_run: Mapping[str, Any] | None = None
-    """The latest monthly-run record from the state history (see :func:`run_failures`)."""
+    last_run: RunRecord | None = None
+    """The latest monthly-run record from the state history."""
     now: dt.datetime | None = None
     """The local clock when the facts were gathered (None: not checked)."""
 
@@ -214,7 +213,7 @@ def _runs_current(facts: LocalFacts) -> Check:
         f"next import {format_ee(run.import_day)} will count "
         f"{format_ee(run.window_start)}–{format_ee(run.window_end)} (period {run.period})"
     )
-    if facts.state.journal.get("period"):  # period_record.run_in_progress: a period was opened
+    if facts.state.journal.in_progress:  # a period was opened and not finished
         return warned(
             name,
             title,
@@ -224,32 +223,21 @@ def _runs_current(facts: LocalFacts) -> Check:
     return passed(name, title, detail)
 
 
-def run_failures(record: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(client, reason) pairs from a run record's ``failures`` list (see monthly.py)."""
-    found: list[tuple[str, str]] = []
-    for item in record.get("failures") or ():
-        if isinstance(item, Mapping):
-            who = item.get("name") or item.get("registration_code") or item.get("trigon_id")
-            found.append((str(who or "?"), str(item.get("reason") or "no reason recorded")))
-        else:
-            found.append((str(item), "no reason recorded"))
-    return found
-
-
 def _runs_last(facts: LocalFacts) -> Check:
     name, title = named("runs.last")
     record = facts.last_run
     if record is None:
         return passed(name, title, "no monthly run yet")
-    when = str(record.get("at", "?"))
-    failures = run_failures(record)
-    result = str(record.get("result", "?"))
+    when = record.at or "?"
+    failures = record.failures
+    result = record.result or "?"
     if failures or result != "ok":
-        count = record.get("clients_failed")
+        count = record.details.get("clients_failed")
         total = count if isinstance(count, int) and count >= len(failures) else len(failures)
-        listed = "; ".join(f"{who}: {why}" for who, why in failures[:5])
+        listed = "; ".join(f"{f.who}: {f.reason}" for f in failures[:5])
         more = f" and {total - min(5, len(failures))} more" if total > min(5, len(failures)) else ""
-        error = f": {record['error']}" if record.get("error") else ""
+        stop = record.details.get("error")
+        error = f": {stop}" if stop else ""
         return failed(
             name,
             title,

@@ -46,7 +46,7 @@ def plan_marker_move(
         )
     if period_record.run_in_progress(state):
         raise UsageError(
-            f"a monthly run is in progress: period {state.journal.get('period')} was started "
+            f"a monthly run is in progress: period {state.journal.open_label} was started "
             "and is not finished",
             hint="let `trigon-sync run-monthly` finish it before moving the window",
         )

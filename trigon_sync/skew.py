@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from trigon_sync.clock import TALLINN
 from trigon_sync.errors import ClockSkewError
+from trigon_sync.state_records import RunRecord
 
 MAX_SKEW = dt.timedelta(minutes=5)
 """Disagreement beyond which nothing is written (HTTP dates have 1 s resolution and an
@@ -112,15 +113,7 @@ def behind_last_run(
     )
 
 
-def last_recorded(history: Iterable[dict[str, object]]) -> dt.datetime | None:
+def last_recorded(history: Iterable[RunRecord]) -> dt.datetime | None:
     """The latest ``at`` of the state's run records (unreadable ones skipped)."""
-    latest: dt.datetime | None = None
-    for entry in history:
-        try:
-            at = dt.datetime.fromisoformat(str(entry.get("at")))
-        except ValueError:
-            continue
-        if at.tzinfo is None:
-            continue
-        latest = at if latest is None or at > latest else latest
-    return latest
+    times = [at for at in (entry.at_time for entry in history) if at is not None]
+    return max(times, default=None)

@@ -10,7 +10,6 @@ broken (that *is* the answer then). :func:`gather` reads config, state and the t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,7 @@ from trigon_sync.local_checks import LocalFacts, local_checks
 from trigon_sync.report import Row, history_start
 from trigon_sync.report import build as build_report
 from trigon_sync.schedule import Run
+from trigon_sync.state_records import RunRecord
 from trigon_sync.store import ledger, paths
 from trigon_sync.store.secrets import (
     UKU_API_KEY,
@@ -36,7 +36,6 @@ from trigon_sync.timeline import timeline_for
 
 STATUS_KEYRING_TIMEOUT = 3.0
 """A locked keyring must not hang monitoring: give up on it quickly."""
-MONTHLY_COMMAND = "run-monthly"
 """History records written by the monthly run (``command``; ``run-monthly --rerun`` too)."""
 
 
@@ -100,9 +99,9 @@ class StatusReport:
                 "last_period": state.last_period if state else None,
                 "next_import": _run_json(facts.next_run),
                 "overdue": [_run_json(run) for run in facts.overdue],
-                "run_in_progress": bool(state.journal.get("period")) if state else None,
+                "run_in_progress": state.journal.in_progress if state else None,
             },
-            "last_run": dict(facts.last_run) if facts.last_run is not None else None,
+            "last_run": facts.last_run.to_document() if facts.last_run is not None else None,
             "checks": [check.to_json() for check in self.checks],
             "warnings": self.warnings,
             "anomalies": [row.summary_json() for row in self.flagged],
@@ -173,17 +172,9 @@ def _config_json(config: Config | None, error: TrigonSyncError | None) -> dict[s
     }
 
 
-def is_monthly_record(entry: Mapping[str, Any]) -> bool:
-    """Whether a history record was written by ``run-monthly`` (with or without --rerun)."""
-    return str(entry.get("command", "")).split(" ")[0] == MONTHLY_COMMAND
-
-
-def last_monthly_run(state: State) -> Mapping[str, Any] | None:
+def last_monthly_run(state: State) -> RunRecord | None:
     """The newest history record of a monthly run, if any."""
-    for entry in reversed(state.history):
-        if is_monthly_record(entry):
-            return entry
-    return None
+    return next((entry for entry in reversed(state.history) if entry.is_monthly), None)
 
 
 def window_facts(
@@ -305,7 +296,7 @@ def status(today: dt.date, now: dt.datetime | None = None) -> StatusReport:
     return build_status(facts, flagged_rows(facts.config))
 
 
-def run_history(state: State, *, limit: int, every_command: bool = False) -> list[dict[str, Any]]:
+def run_history(state: State, *, limit: int, every_command: bool = False) -> list[RunRecord]:
     """The newest ``limit`` monthly-run records (or records of every command), newest first."""
-    records = [dict(e) for e in state.history if every_command or is_monthly_record(e)]
+    records = [e for e in state.history if every_command or e.is_monthly]
     return list(reversed(records))[: max(limit, 0)]

@@ -191,7 +191,7 @@ def test_confirm_creates_the_rest_links_two_and_a_second_import_is_all_linked(
     state = load_state()
     assert state.staged_import is None
     assert len(state.links) == expected.linked_after_confirm
-    assert state.history[-1]["command"] == "confirm"
+    assert state.history[-1].command == "confirm"
     by_id = {c["id"]: c for c in world.uku_state()["clients"]}
     for row in plan.rows:
         if row.action is Action.CREATE:
@@ -312,7 +312,7 @@ def test_a_row_uku_refuses_fails_alone_and_the_plan_is_kept(
     state = load_state()
     assert state.staged_import is not None
     assert broken.trigon_id not in state.links
-    assert state.history[-1]["result"] == "partial"
+    assert state.history[-1].result == "partial"
 
 
 def test_a_planned_link_whose_client_lost_its_code_fails(

@@ -170,7 +170,7 @@ def test_run_killed_between_clients_resumes_with_exactly_one_task_each(
     state = load_state()
     assert state.last_period_end is None
     assert period_record.run_in_progress(state)
-    assert state.history[-1]["result"] == "failed"
+    assert state.history[-1].result == "failed"
 
     env.world.clear_logs()
     result = env.run(D(2024, 10, 31))
@@ -243,7 +243,7 @@ def test_revoked_view_is_named_partial_and_the_next_run_completes(env: Env) -> N
     assert error is not None and victim.name in str(error)
     assert error.exit_code == 5
     after = load_state()
-    assert after.last_period_end is None and after.history[-1]["result"] == "partial"
+    assert after.last_period_end is None and after.history[-1].result == "partial"
     assert len(env.tasks()) == len(after.links) - 1
     counted = [
         r for r in env.world.requests("trigon") if f"/firms/{victim.trigon_id}/" in r["path"]
@@ -258,7 +258,7 @@ def test_revoked_view_is_named_partial_and_the_next_run_completes(env: Env) -> N
     assert write["body"]["client_id"] == victim.uku_client_id
     final = load_state()
     assert final.last_period_end == D(2024, 10, 30)
-    assert final.journal["completed"]["2024-10"]["tasks_created"] == len(final.links)
+    assert final.journal.completed["2024-10"].totals["tasks_created"] == len(final.links)
 
 
 def test_later_periods_wait_for_an_incomplete_one(env: Env) -> None:
@@ -357,7 +357,7 @@ def test_rerun_updates_changed_counts_and_never_creates(
         before.last_period_end,
         before.last_period,
     )
-    assert after.history[-1]["command"] == "run-monthly --rerun"
+    assert after.history[-1].command == "run-monthly --rerun"
 
 
 def test_rerun_of_an_unknown_period_is_refused(env: Env) -> None:
@@ -448,8 +448,8 @@ def test_a_systemic_failure_stops_the_run_and_is_recorded(env: Env) -> None:
         env.run(D(2024, 10, 31))
     state = load_state()
     assert state.last_period_end is None
-    assert state.history[-1]["result"] == "failed"
-    assert "may not" in state.history[-1]["error"]
+    assert state.history[-1].result == "failed"
+    assert "may not" in state.history[-1].details["error"]
 
 
 def test_unlinked_firms_are_listed_as_a_warning(env: Env) -> None:
@@ -557,7 +557,7 @@ def test_unlinking_a_firm_that_lost_view_lets_the_period_complete(env: Env) -> N
     final = load_state()
     assert final.last_period_end == D(2024, 11, 29)
     assert victim.trigon_id not in final.links
-    assert final.history[-2]["command"] == "unlink"
+    assert final.history[-2].command == "unlink"
     others = len(final.links)
     per_period = Counter(t["title"] for t in env.tasks())
     assert per_period == {"Monthly summary 2024-10": others, "Monthly summary 2024-11": others}

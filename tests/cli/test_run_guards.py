@@ -54,7 +54,7 @@ def test_a_wrong_local_clock_writes_nothing_then_the_fixed_clock_counts_the_due_
     assert not journal.journal_file("2024-10").exists()  # no period was opened
     fixed = cli("run-monthly", "--today", "31.10.2024")
     assert fixed.exit_code in (0, ExitCode.PARTIAL), fixed.output
-    assert load_state().history[-1]["periods"] == ["2024-10"]
+    assert load_state().history[-1].details["periods"] == ["2024-10"]
     assert {t["title"] for t in summary_tasks(ready)} == {"Monthly summary 2024-10"}
 
 
@@ -172,9 +172,9 @@ def test_sigterm_mid_run_stops_queued_clients_and_history_matches_uku(
     assert result.exit_code == 130, result.output
     assert "interrupted (SIGTERM)" in result.stderr
     record = load_state().history[-1]
-    assert record["interrupted"] is True and record["result"] == "partial"
+    assert record.details["interrupted"] is True and record.result == "partial"
     tasks = summary_tasks(ready)
-    assert record["tasks_created"] == len(tasks)
+    assert record.details["tasks_created"] == len(tasks)
     assert 2 <= len(tasks) < len(load_state().links)
     log = (paths.logs_dir() / "trigon-sync.log").read_text(encoding="utf-8")
     assert f"created={len(tasks)}" in log and "interrupted=SIGTERM" in log
@@ -192,7 +192,7 @@ def test_the_time_bound_stops_the_run_and_says_so(
     result = cli("run-monthly", "--today", "31.10.2024")
     assert result.exit_code == ExitCode.PARTIAL, result.output
     assert "time bound" in result.output and "period(s) not started: 2024-10" in result.output
-    assert load_state().history[-1]["interrupted"] is True
+    assert load_state().history[-1].details["interrupted"] is True
     assert summary_tasks(ready) == []
 
 

@@ -210,9 +210,9 @@ def test_import_day_under_cron_is_silent_and_leaves_a_record(cli: Invoke, ready:
     assert Counter(t["client_id"] for t in summary_tasks(ready)) == Counter(viewable)
     state = load_state()
     record = state.history[-1]
-    assert record["command"] == "run-monthly"
-    assert record["periods"] == ["2024-10"]
-    assert record["tasks_created"] == len(viewable)
+    assert record.command == "run-monthly"
+    assert record.details["periods"] == ["2024-10"]
+    assert record.details["tasks_created"] == len(viewable)
     log = (paths.logs_dir() / "trigon-sync.log").read_text(encoding="utf-8")
     assert "run-monthly run today=2024-10-31 periods=2024-10" in log
     assert SANDBOX_UKU_KEY not in log and SANDBOX_PASSWORD not in log

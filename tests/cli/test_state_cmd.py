@@ -14,6 +14,7 @@ from typer.testing import Result
 
 from trigon_sync.cli import output
 from trigon_sync.errors import ExitCode
+from trigon_sync.state_records import Periods, RunRecord
 from trigon_sync.store import paths
 from trigon_sync.store.state import load_state, locked_state
 
@@ -48,9 +49,9 @@ def test_default_period_follows_the_configured_rule(cli: Invoke, write_config: W
     state = load_state()
     assert (state.last_period_end, state.last_period) == (dt.date(2024, 11, 4), "2024-10")
     [entry] = state.history
-    assert entry["command"] == "state set-last-period-end"
-    assert entry["at"].startswith("2024-11-20T10:00:00+02:00")
-    assert entry["last_period"] == "2024-10"
+    assert entry.command == "state set-last-period-end"
+    assert entry.at.startswith("2024-11-20T10:00:00+02:00")
+    assert entry.details["last_period"] == "2024-10"
     assert stat_mode(paths.state_file()) == 0o600
 
 
@@ -121,7 +122,7 @@ def test_refused_while_a_monthly_run_is_in_progress(cli: Invoke, write_config: W
     """With a non-empty journal the window must not move under the running month."""
     write_config(DAY_5)
     with locked_state() as session:
-        session.state.journal = {"period": "2024-10"}
+        session.state.journal = Periods.from_document({"period": "2024-10"})
         session.save()
     result = cli("state", "set-last-period-end", "04.11.2024", "--yes")
     assert result.exit_code == ExitCode.USAGE
@@ -149,10 +150,10 @@ def test_bad_date_argument_is_a_usage_error(cli: Invoke) -> None:
 def test_show_names_the_unfinished_period_and_newest_run_first(cli: Invoke) -> None:
     """A partial period is named with the command that resumes it; runs read newest first."""
     with locked_state() as session:
-        session.state.journal = {"period": "2024-10"}
+        session.state.journal = Periods.from_document({"period": "2024-10"})
         session.state.history = [
-            {"at": "2024-10-31T00:30:00+02:00", "command": "run-monthly", "result": "partial"},
-            {"at": "2024-11-01T00:30:00+02:00", "command": "run-monthly", "result": "ok"},
+            RunRecord("2024-10-31T00:30:00+02:00", "run-monthly", "partial"),
+            RunRecord("2024-11-01T00:30:00+02:00", "run-monthly", "ok"),
         ]
         session.save()
     shown = cli("state", "show")

@@ -30,8 +30,8 @@ def test_unlink_with_yes_removes_only_that_link_and_records_it():
     assert "Unlinked Alpha OÜ (10137319)" in result.output
     state = load_state()
     assert list(state.links) == ["f2"]
-    assert state.history[-1]["command"] == "unlink"
-    assert state.history[-1]["trigon_id"] == "f1"
+    assert state.history[-1].command == "unlink"
+    assert state.history[-1].details["trigon_id"] == "f1"
 
 
 def test_unlink_without_a_terminal_or_yes_changes_nothing():

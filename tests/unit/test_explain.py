@@ -14,6 +14,7 @@ from trigon_sync.errors import UsageError
 from trigon_sync.explain import Verdict, explain_client
 from trigon_sync.explain_records import failures_by_period, read_journals
 from trigon_sync.schedule import Run, ScheduleRule
+from trigon_sync.state_records import RunRecord, StagedImport
 from trigon_sync.store import journal
 from trigon_sync.store.state import ClientLink, State
 
@@ -192,18 +193,20 @@ def test_an_unknown_client_is_not_linked(state: State) -> None:
 
 def test_a_staged_but_unconfirmed_client_says_confirm(state: State) -> None:
     """A row in the staged import: not linked yet, run `confirm`."""
-    state.staged_import = {
-        "version": 1,
-        "register_checked": False,
-        "rows": [
-            {
-                "trigon_id": "f9",
-                "name": "Uus Klient OÜ",
-                "registration_code": "10000033",
-                "action": "create",
-            }
-        ],
-    }
+    state.staged_import = StagedImport.from_document(
+        {
+            "version": 1,
+            "register_checked": False,
+            "rows": [
+                {
+                    "trigon_id": "f9",
+                    "name": "Uus Klient OÜ",
+                    "registration_code": "10000033",
+                    "action": "create",
+                }
+            ],
+        }
+    )
     answer = explain_client("Uus Klient", state, CONFIG, JOURNALS, dt.date(2024, 11, 20))
     assert answer.staged is not None
     assert "trigon-sync confirm" in answer.summary
@@ -211,13 +214,15 @@ def test_a_staged_but_unconfirmed_client_says_confirm(state: State) -> None:
 
 def test_failures_belong_to_the_period_that_did_not_complete() -> None:
     """A run that completed 2024-10 and failed in 2024-11 files the failure under 2024-11."""
-    record = {
-        "at": "2024-11-30T00:30:00+02:00",
-        "command": "run-monthly",
-        "periods": ["2024-10", "2024-11"],
-        "complete": ["2024-10"],
-        "failures": [{"firm": "f2", "reason": "Uku rejected the data"}],
-    }
+    record = RunRecord.from_document(
+        {
+            "at": "2024-11-30T00:30:00+02:00",
+            "command": "run-monthly",
+            "periods": ["2024-10", "2024-11"],
+            "complete": ["2024-10"],
+            "failures": [{"firm": "f2", "reason": "Uku rejected the data"}],
+        }
+    )
     assert list(failures_by_period([record], "f2")) == ["2024-11"]
     assert failures_by_period([record], "f1") == {}
 

@@ -56,4 +56,4 @@ def test_history_records_are_scrubbed() -> None:
     entry = state.record(
         dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "run-monthly", "failed", error="pw hunter2-password"
     )
-    assert entry["error"] == f"pw {redact.MASK}"
+    assert entry.details["error"] == f"pw {redact.MASK}"

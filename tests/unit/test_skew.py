@@ -16,6 +16,7 @@ from trigon_sync.skew import (
     services_today,
     span,
 )
+from trigon_sync.state_records import RunRecord
 
 LOCAL = dt.datetime(2026, 11, 30, 23, 58, tzinfo=TALLINN)
 
@@ -50,7 +51,10 @@ def test_services_today_is_the_earliest_date_of_any_clock() -> None:
 
 def test_a_clock_behind_the_last_recorded_run_is_caught_offline() -> None:
     """History says a run happened later than "now": the clock went back."""
-    history = [{"at": "2026-11-01T00:30:00+02:00"}, {"at": "garbage"}, {"at": "2026-11-20T00:30"}]
+    history = [
+        RunRecord.from_document({"at": at})
+        for at in ("2026-11-01T00:30:00+02:00", "garbage", "2026-11-20T00:30")
+    ]
     last = last_recorded(history)
     assert last == dt.datetime(2026, 11, 1, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
     assert behind_last_run(LOCAL, last) is None

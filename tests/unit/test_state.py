@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from trigon_sync.errors import BusyError, StateError
+from trigon_sync.state_records import Periods, StagedImport
 from trigon_sync.store import paths, state
 from trigon_sync.store.state import ClientLink, load_state, locked_state
 
@@ -44,8 +45,8 @@ def test_round_trip_keeps_everything_and_drops_none() -> None:
         s.links["f1"] = ClientLink(
             "f1", "10137319", "Alpha OÜ", 12, dt.date(2024, 10, 2), ["red_x"]
         )
-        s.staged_import = {"rows": [{"trigon_id": "f1", "note": None}]}
-        s.journal = {"period": "2024-11", "done": ["f1"], "error": None}
+        s.staged_import = StagedImport.from_document({"rows": [{"trigon_id": "f1", "note": None}]})
+        s.journal = Periods.from_document({"period": "2024-11", "done": ["f1"], "error": None})
         s.record(AT, "run-monthly", "ok", clients=3, skipped=None)
         session.save()
     back = load_state()
@@ -54,9 +55,10 @@ def test_round_trip_keeps_everything_and_drops_none() -> None:
     assert back.links["f1"] == ClientLink(
         "f1", "10137319", "Alpha OÜ", 12, dt.date(2024, 10, 2), ["red_x"]
     )
-    assert back.staged_import == {"rows": [{"trigon_id": "f1"}]}
-    assert back.journal == {"period": "2024-11", "done": ["f1"]}
-    assert back.history == [
+    assert back.staged_import is not None
+    assert back.staged_import.to_document() == {"rows": [{"trigon_id": "f1"}]}
+    assert back.journal.to_document() == {"period": "2024-11", "done": ["f1"]}
+    assert [r.to_document() for r in back.history] == [
         {"at": "2024-11-29T00:30:00+02:00", "command": "run-monthly", "result": "ok", "clients": 3}
     ]
 
@@ -167,4 +169,4 @@ def test_history_is_capped() -> None:
     for i in range(state.HISTORY_LIMIT + 5):
         s.record(AT, "x", "ok", n=i)
     assert len(s.history) == state.HISTORY_LIMIT
-    assert s.history[0]["n"] == 5
+    assert s.history[0].details["n"] == 5

@@ -24,6 +24,7 @@ from trigon_sync.environment_checks import (
     timezone_check,
 )
 from trigon_sync.errors import ExitCode
+from trigon_sync.state_records import Periods
 from trigon_sync.status import StatusReport, build_status, gather
 from trigon_sync.store import paths
 from trigon_sync.store.secrets import (
@@ -211,11 +212,13 @@ def test_last_run_failures_are_named_with_reasons(healthy: None) -> None:
 def test_an_interrupted_run_is_a_warning(healthy: None) -> None:
     """A period opened but not finished: a warning to run run-monthly; exit stays 0."""
     with locked_state() as session:
-        session.state.journal.update(
-            period="2024-11",
-            import_day=dt.date(2024, 11, 30),
-            window_start=dt.date(2024, 10, 31),
-            window_end=dt.date(2024, 11, 29),
+        session.state.journal = Periods.from_document(
+            {
+                "period": "2024-11",
+                "import_day": dt.date(2024, 11, 30),
+                "window_start": dt.date(2024, 10, 31),
+                "window_end": dt.date(2024, 11, 29),
+            }
         )
         session.save()
     result = report()
@@ -227,7 +230,9 @@ def test_an_interrupted_run_is_a_warning(healthy: None) -> None:
 def test_a_corrupt_journal_fails_runs_current_as_run_monthly_would(healthy: None) -> None:
     """An open period without its window: run-monthly stops on it, so status says so (exit 8)."""
     with locked_state() as session:
-        session.state.journal.update(period="2024-11", import_day=dt.date(2024, 11, 30))
+        session.state.journal = Periods.from_document(
+            {"period": "2024-11", "import_day": dt.date(2024, 11, 30)}
+        )
         session.save()
     result = report()
     current = check(result, "runs.current")
@@ -405,12 +410,14 @@ def test_an_unfinished_period_keeps_its_window_after_a_schedule_change(healthy: 
     """A 2024-11 run opened on 29.11 (last work day), then the schedule moved to day 5: on
     02.12 that period is overdue with its own window, not a new 05.12 window."""
     with locked_state() as session:
-        session.state.journal.update(
-            period="2024-11",
-            import_day=dt.date(2024, 11, 29),
-            window_start=dt.date(2024, 10, 31),
-            window_end=dt.date(2024, 11, 28),
-            started_at="2024-11-29T00:30:00+02:00",
+        session.state.journal = Periods.from_document(
+            {
+                "period": "2024-11",
+                "import_day": dt.date(2024, 11, 29),
+                "window_start": dt.date(2024, 10, 31),
+                "window_end": dt.date(2024, 11, 28),
+                "started_at": "2024-11-29T00:30:00+02:00",
+            }
         )
         session.save()
     write_config(FULL_CONFIG.replace('"last_calendar_day"', '"day_of_next_month"\nday = 5'))

@@ -7,7 +7,6 @@ under the state lock so it cannot interleave with a run.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import typer
 
@@ -17,6 +16,7 @@ from trigon_sync.cli.params import period_value
 from trigon_sync.client_lookup import find_link
 from trigon_sync.errors import UsageError
 from trigon_sync.review import HELD
+from trigon_sync.state_records import RunRecord
 from trigon_sync.store import ledger
 from trigon_sync.store.state import locked_state
 
@@ -61,14 +61,9 @@ def accept_command(
     )
 
 
-def _was_held(history: Sequence[dict[str, Any]], firm: str) -> bool:
+def _was_held(history: Sequence[RunRecord], firm: str) -> bool:
     """Whether the newest monthly run held ``firm`` back (its failure reason says so)."""
     for record in reversed(history):
-        if str(record.get("command", "")).startswith("run-monthly"):
-            return any(
-                isinstance(f, dict)
-                and str(f.get("firm")) == firm
-                and str(f.get("reason", "")).startswith(HELD)
-                for f in record.get("failures") or ()
-            )
+        if record.is_monthly:
+            return any(f.firm == firm and f.reason.startswith(HELD) for f in record.failures)
     return False

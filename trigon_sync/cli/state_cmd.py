@@ -54,9 +54,9 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print one JSON obje
         table = Table("At", "Command", "Result", title="Recent runs (newest first)")
         for entry in reversed(state.history[-SHOWN_HISTORY:]):
             table.add_row(
-                _when(entry.get("at", "")),
-                str(entry.get("command", "")),
-                str(entry.get("result", "")),
+                _when(entry.at),
+                entry.command,
+                entry.result,
             )
         console.print(table)
 
@@ -65,7 +65,7 @@ def _unfinished(state: State) -> str:
     """A period a run started and left partial (not a process running now: that is the lock)."""
     if not run_in_progress(state):
         return "none"
-    period = state.journal.get("period")
+    period = state.journal.open_label
     return f"{period}; the next `trigon-sync run-monthly` resumes it"
 
 

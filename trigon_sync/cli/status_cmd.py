@@ -28,7 +28,7 @@ from trigon_sync.environment_checks import environment_checks
 from trigon_sync.errors import ConfigError, TrigonSyncError, UsageError
 from trigon_sync.explain import Explanation, Verdict, explain_client
 from trigon_sync.explain_records import read_journals
-from trigon_sync.local_checks import run_failures
+from trigon_sync.state_records import RunRecord
 from trigon_sync.status import (
     StatusReport,
     run_history,
@@ -146,10 +146,10 @@ def _render_status(report: StatusReport) -> None:
     if run is None:
         _line("Last run", "none")
     else:
-        failures = run.get("failures") or []
+        failures = run.failures
         _line(
             "Last run",
-            f"{_when(run.get('at', '?'))}: {run.get('result', '?')}"
+            f"{_when(run.at or '?')}: {run.result or '?'}"
             + (f", {len(failures)} client(s) failed" if failures else ""),
         )
     output.stdout.print(Text("Checks", style="bold"))
@@ -251,13 +251,15 @@ def _when(at: Any) -> str:
         return str(at)
 
 
-def _render_history(records: list[dict[str, Any]], total: int) -> None:
-    if not records:
+def _render_history(runs: list[RunRecord], total: int) -> None:
+    if not runs:
         output.stdout.print("No runs recorded yet.", markup=False)
         return
-    for record in records:
-        result = str(record.get("result", "?"))
-        parts = [f"{record.get('command', '?')}"]
+    for run in runs:
+        # The command's own figures, shown as recorded.
+        record = run.details
+        result = run.result or "?"
+        parts = [run.command or "?"]
         periods = record.get("periods")
         if periods is not None:
             parts.append("periods " + (", ".join(str(p) for p in periods) or "none"))
@@ -272,17 +274,13 @@ def _render_history(records: list[dict[str, Any]], total: int) -> None:
                 f"{record.get('tasks_updated', 0)} updated"
             )
         if periods is None:  # another command (--all): show what it recorded
-            parts.extend(
-                f"{key} {value}"
-                for key, value in record.items()
-                if key not in {"at", "command", "result"}
-            )
+            parts.extend(f"{key} {value}" for key, value in record.items())
         duration = record.get("duration_seconds")
         if isinstance(duration, int | float):
             parts.append(f"{duration:.1f} s")
         output.stdout.print(
             Text.assemble(
-                (f"{_when(record.get('at'))}  ", "bold"),
+                (f"{_when(run.at)}  ", "bold"),
                 (f"{result:<8}", _RESULT_STYLES.get(result, "")),
                 "  ".join(parts),
             ),
@@ -290,18 +288,20 @@ def _render_history(records: list[dict[str, Any]], total: int) -> None:
         )
         if record.get("error"):
             output.stdout.print(Text(f"    stopped: {record['error']}"), soft_wrap=True)
-        failures = run_failures(record)
-        for who, why in failures:
-            output.stdout.print(Text.assemble(("    ✗ ", "red"), f"{who}: {why}"), soft_wrap=True)
+        failures = run.failures
+        for failure in failures:
+            output.stdout.print(
+                Text.assemble(("    ✗ ", "red"), f"{failure.who}: {failure.reason}"), soft_wrap=True
+            )
         failed = record.get("clients_failed")
         if isinstance(failed, int) and failures and failed > len(failures):
             output.stdout.print(
                 f"    … and {failed - len(failures)} more (not kept in the history)",
                 markup=False,
             )
-    if total > len(records):
+    if total > len(runs):
         output.stdout.print(
-            f"Showing {len(records)} of {total} runs; use --limit to see more.", markup=False
+            f"Showing {len(runs)} of {total} runs; use --limit to see more.", markup=False
         )
 
 
@@ -318,7 +318,8 @@ def history_command(
     total = len(run_history(state, limit=len(state.history), every_command=every_command))
     records = run_history(state, limit=limit, every_command=every_command)
     if as_json:
-        output.print_json({"command": "history", "total": total, "runs": records})
+        runs = [record.to_document() for record in records]
+        output.print_json({"command": "history", "total": total, "runs": runs})
         return
     _render_history(records, total)
 

@@ -13,7 +13,6 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from trigon_sync.client_import_rows import ImportPlan
 from trigon_sync.errors import UsageError
 from trigon_sync.registry_codes import normalise_code
 from trigon_sync.store.state import State
@@ -29,7 +28,7 @@ def staged_firms(state: State) -> list[Firm] | None:
     """The firms of the staged import plan, or None when nothing is staged."""
     if state.staged_import is None:
         return None
-    plan = ImportPlan.from_dict(state.staged_import)
+    plan = state.staged_import.plan
     return [(row.trigon_id, row.name, row.registration_code) for row in plan.rows]
 
 

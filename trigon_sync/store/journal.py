@@ -8,7 +8,7 @@ state.toml per client (O(clients²)). When every client of the period is done, t
 folds the period into state.toml (``[journal.completed]``) and moves the file to
 ``<period>.jsonl.done`` as an audit trail.
 
-Inside ``state.journal`` (owned here and by monthly.py):
+Inside ``state.journal`` (read into ``state_records.Periods``, edited by period_record.py):
 
 * ``period``, ``import_day``, ``window_start``, ``window_end``, ``started_at``: the period
   a run has started but not finished. Present means "a monthly run is in progress", and

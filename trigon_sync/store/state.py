@@ -6,8 +6,9 @@ twice and no month gets two tasks. Hence the care: a ``schema_version`` with a m
 path, atomic 0600 writes, an exclusive lock for writers, and a refusal (never an
 overwrite) when the file is corrupt or comes from a newer trigon-sync.
 
-TOML has no null: absent values are omitted keys, and ``None`` values inside the opaque
-``staged_import`` / ``journal`` tables are dropped on save.
+TOML has no null: absent values are omitted keys. The history, the period journal and
+the staged import are typed records (``state_records.py``): read once here, at load,
+and written back from them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import tomli_w
 
 from trigon_sync import redact
 from trigon_sync.errors import StateError
+from trigon_sync.state_records import Periods, RunRecord, StagedImport
 from trigon_sync.store import atomic, paths
 from trigon_sync.store.lock import exclusive_lock
 
@@ -71,11 +73,11 @@ class State:
     last_period_end: dt.date | None = None
     last_period: str | None = None
     links: dict[str, ClientLink] = field(default_factory=dict)
-    staged_import: dict[str, Any] | None = None
-    """Owned by client_import_plan.py; opaque here."""
-    journal: dict[str, Any] = field(default_factory=dict)
-    """Owned by monthly.py; opaque here."""
-    history: list[dict[str, Any]] = field(default_factory=list)
+    staged_import: StagedImport | None = None
+    """The plan ``import-clients`` staged for ``confirm``."""
+    journal: Periods = field(default_factory=Periods)
+    """The open period and the completed ones (edited through period_record.py)."""
+    history: list[RunRecord] = field(default_factory=list)
     ignored: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Trigon firms the admin chose not to import (``trigon-sync ignore``), by firm id:
     ``name``, ``registration_code``, ``ignored_at``. Not announced in run-monthly's mail."""
@@ -83,12 +85,16 @@ class State:
     """Top-level keys this version does not know; kept so nothing is lost on save."""
     schema_version: int = SCHEMA_VERSION
 
-    def record(self, at: dt.datetime, command: str, result: str, **details: Any) -> dict[str, Any]:
+    def record(self, at: dt.datetime, command: str, result: str, **details: Any) -> RunRecord:
         """Append a run record (``at`` as an ISO string) and return it."""
-        entry = {"at": at.isoformat(timespec="seconds"), "command": command, "result": result}
-        # Details quote servers (error messages, failure reasons): never store a secret.
-        entry.update(
-            {key: redact.scrub_data(value) for key, value in details.items() if value is not None}
+        entry = RunRecord(
+            at=at.isoformat(timespec="seconds"),
+            command=command,
+            result=result,
+            # Details quote servers (error messages, failure reasons): never store a secret.
+            details={
+                key: redact.scrub_data(value) for key, value in details.items() if value is not None
+            },
         )
         self.history.append(entry)
         del self.history[:-HISTORY_LIMIT]
@@ -109,11 +115,12 @@ class State:
         if self.links:
             doc["links"] = {key: _drop_none(vars(link)) for key, link in self.links.items()}
         if self.staged_import is not None:
-            doc["staged_import"] = _drop_none(self.staged_import)
-        if self.journal:
-            doc["journal"] = _drop_none(self.journal)
+            doc["staged_import"] = _drop_none(self.staged_import.to_document())
+        journal = self.journal.to_document()
+        if journal:
+            doc["journal"] = _drop_none(journal)
         if self.history:
-            doc["history"] = [_drop_none(entry) for entry in self.history]
+            doc["history"] = [_drop_none(entry.to_document()) for entry in self.history]
         if self.ignored:
             doc["ignored"] = _drop_none(self.ignored)
         return doc
@@ -125,9 +132,11 @@ class State:
             "last_period_end": self.last_period_end,
             "last_period": self.last_period,
             "links": {key: vars(link) for key, link in self.links.items()},
-            "staged_import": self.staged_import,
-            "journal": self.journal,
-            "history": self.history,
+            "staged_import": None
+            if self.staged_import is None
+            else self.staged_import.to_document(),
+            "journal": self.journal.to_document(),
+            "history": [entry.to_document() for entry in self.history],
             "ignored": self.ignored,
         }
 
@@ -238,9 +247,10 @@ def _from_document(doc: dict[str, Any]) -> State:
             linked_at=_date(item["linked_at"], f"links.{key}.linked_at"),
             flags=list(_expect(item.get("flags", []), list, f"links.{key}.flags")),
         )
-    history = _expect(doc.get("history", []), list, "history")
-    for entry in history:
-        _expect(entry, dict, "history entry")
+    history = [
+        RunRecord.from_document(_expect(entry, dict, "history entry"))
+        for entry in _expect(doc.get("history", []), list, "history")
+    ]
     staged = doc.get("staged_import")
     ignored = _expect(doc.get("ignored", {}), dict, "ignored")
     for key, item in ignored.items():
@@ -250,8 +260,10 @@ def _from_document(doc: dict[str, Any]) -> State:
         last_period_end=_date_or_none(doc.get("last_period_end"), "last_period_end"),
         last_period=last_period,
         links=links,
-        staged_import=None if staged is None else _expect(staged, dict, "staged_import"),
-        journal=_expect(doc.get("journal", {}), dict, "journal"),
+        staged_import=None
+        if staged is None
+        else StagedImport.from_document(_expect(staged, dict, "staged_import")),
+        journal=Periods.from_document(_expect(doc.get("journal", {}), dict, "journal")),
         history=history,
         ignored=ignored,
         extra={k: v for k, v in doc.items() if k not in _KNOWN_KEYS},
