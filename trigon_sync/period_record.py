@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from trigon_sync.errors import StateError
 from trigon_sync.schedule import Run
@@ -17,15 +17,24 @@ from trigon_sync.schedule import Run
 if TYPE_CHECKING:
     from trigon_sync.store.state import State
 
+
+class Journaled(Protocol):
+    """What the read-only questions need: a state, or its summary (store/summary.py),
+    whose ``journal`` holds at least the open period's keys (:data:`OPEN_KEYS`)."""
+
+    @property
+    def journal(self) -> Mapping[str, Any]: ...
+
+
 OPEN_KEYS = ("period", "import_day", "window_start", "window_end", "started_at", "topic_id")
 
 
-def run_in_progress(state: State) -> bool:
+def run_in_progress(state: Journaled) -> bool:
     """Whether a monthly period was started and not finished (the window must not move)."""
     return bool(state.journal.get("period"))
 
 
-def open_run(state: State) -> Run | None:
+def open_run(state: Journaled) -> Run | None:
     """The period a previous run started but did not finish, with its exact window."""
     doc = state.journal
     if not doc.get("period"):
@@ -64,7 +73,7 @@ def mark_open(state: State, run: Run, at: dt.datetime, *, topic_id: int | None =
     return True
 
 
-def open_topic(state: State) -> int | None:
+def open_topic(state: Journaled) -> int | None:
     """The Uku topic id the open period writes into, if it recorded one."""
     value = state.journal.get("topic_id") if run_in_progress(state) else None
     return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import platformdirs
-
 ENV_HOME = "TRIGON_SYNC_HOME"
 APP_NAME = "trigon-sync"
 
@@ -21,6 +19,8 @@ def home_dir() -> Path:
     override = os.environ.get(ENV_HOME)
     if override:
         return Path(override).expanduser()
+    import platformdirs  # cron sets the home: its nightly call does not need this
+
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
 
 
