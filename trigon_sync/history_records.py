@@ -21,7 +21,4 @@ def is_monthly_record(entry: Mapping[str, Any]) -> bool:
 
 def last_monthly_run(history: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     """The newest history record of a monthly run, if any."""
-    for entry in reversed(history):
-        if is_monthly_record(entry):
-            return entry
-    return None
+    return next((entry for entry in reversed(history) if is_monthly_record(entry)), None)
