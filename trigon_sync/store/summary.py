@@ -34,6 +34,7 @@ from typing import Any
 
 from trigon_sync import history_records, skew
 from trigon_sync.period_record import OPEN_KEYS
+from trigon_sync.store import paths
 
 FORMAT = 1
 """The layout of the summary file; a summary of another format is not used."""
@@ -45,7 +46,7 @@ HEADER = (
 
 def summary_file(state_file: Path) -> Path:
     """Where the summary of ``state_file`` lives (beside it)."""
-    return state_file.with_name("state.summary.toml")
+    return state_file.with_name(paths.STATE_SUMMARY_NAME)
 
 
 @dataclass(frozen=True)
