@@ -110,7 +110,7 @@ def times_row(name: str, times: list[float], width: int) -> None:
     print(f"{name:<{width}} {min(times):>6.3f} {statistics.median(times):>7.3f} {max(times):>6.3f}")
 
 
-def large_home(tmp: str, *, clients: int = 5000, years: int = 5) -> Path:
+def aged_home(tmp: str, *, clients: int = 5000, years: int = 5) -> Path:
     """An offline home at production size: ``clients`` linked firms and ``years`` of
     monthly history up to last month (one completed period and two run records per
     month), as the nightly no-op meets it after years of use: nothing is due today and

@@ -9,6 +9,7 @@ broken (that *is* the answer then). :func:`gather` reads config, state and the t
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,7 @@ from trigon_sync.store.summary import StateSummary
 from trigon_sync.timeline import timeline_for
 
 if TYPE_CHECKING:
-    from trigon_sync.report import Row
+    from trigon_sync.store.ledger_flags import Flagged
 
 STATUS_KEYRING_TIMEOUT = 3.0
 """A locked keyring must not hang monitoring: give up on it quickly."""
@@ -46,8 +47,9 @@ class StatusReport:
 
     facts: LocalFacts
     checks: tuple[Check, ...]
-    flagged: tuple[Row, ...] = ()
-    """Clients whose counts in the newest period written look wrong (anomalies.py)."""
+    flagged: Flagged = ()
+    """Clients whose counts in the newest period written look wrong (anomalies.py), as
+    ``status --json`` lists them."""
 
     @property
     def exit_code(self) -> ExitCode:
@@ -105,7 +107,7 @@ class StatusReport:
             "last_run": dict(facts.last_run) if facts.last_run is not None else None,
             "checks": [check.to_json() for check in self.checks],
             "warnings": self.warnings,
-            "anomalies": [row.summary_json() for row in self.flagged],
+            "anomalies": list(self.flagged),
         }
 
 
@@ -264,13 +266,21 @@ def gather(
     )
 
 
-def flagged_rows(config: Config | None) -> tuple[Row, ...]:
-    """The newest period's ledger rows that carry an anomaly flag (local files only)."""
+def flagged_clients(config: Config | None) -> Flagged:
+    """The newest period's clients whose counts carry an anomaly flag (local files only),
+    as ``status --json`` lists them; remembered for as long as the ledger and the
+    settings stay the same (store/ledger_flags.py)."""
     # The ledger and report modules load only here, and the report only once a count
     # has been written: a home before its first import day needs neither.
-    from trigon_sync.store import ledger
+    from trigon_sync.store import ledger, ledger_flags
 
     settings = config.anomalies if config is not None else AnomalySettings()
+    wanted = ledger_flags.key(ledger.ledger_file(), dataclasses.asdict(settings))
+    if wanted is None:
+        return ()  # no ledger: nothing written yet
+    remembered = ledger_flags.read(wanted)
+    if remembered is not None:
+        return remembered
     try:
         newest = ledger.newest_period()
         if newest is None:
@@ -280,17 +290,20 @@ def flagged_rows(config: Config | None) -> tuple[Row, ...]:
         book = ledger.load(since=history_start([newest], settings))
     except OSError:
         return ()
-    return tuple(build(book, [newest], settings).flagged)
+    flagged = tuple(row.summary_json() for row in build(book, [newest], settings).flagged)
+    ledger_flags.remember(wanted, flagged)
+    return flagged
 
 
-def anomaly_check(flagged: tuple[Row, ...]) -> Check:
+def anomaly_check(flagged: Flagged) -> Check:
     """Warn (never fail: the counts may be right) naming the flagged clients."""
     name, title = "counts.anomalies", TITLES["counts.anomalies"]
     if not flagged:
         return passed(name, title, "no client flagged")
-    period = flagged[0].period
+    period = flagged[0]["period"]
     listed = "; ".join(
-        f"{row.name} ({row.registration_code}): {row.flags[0].message}" for row in flagged[:5]
+        f"{row['name']} ({row['registration_code']}): {row['flags'][0]['message']}"
+        for row in flagged[:5]
     )
     more = f" and {len(flagged) - 5} more" if len(flagged) > 5 else ""
     return warned(
@@ -301,7 +314,7 @@ def anomaly_check(flagged: tuple[Row, ...]) -> Check:
     )
 
 
-def build_status(facts: LocalFacts, flagged: tuple[Row, ...] = ()) -> StatusReport:
+def build_status(facts: LocalFacts, flagged: Flagged = ()) -> StatusReport:
     """The report for these facts (pure)."""
     checks = (*local_checks(facts), anomaly_check(flagged))
     return StatusReport(facts=facts, checks=checks, flagged=flagged)
@@ -312,7 +325,7 @@ def status(
 ) -> StatusReport:
     """Gather and build in one call (what the CLI uses)."""
     facts = gather(today, now=now, whole_state=whole_state)
-    return build_status(facts, flagged_rows(facts.config))
+    return build_status(facts, flagged_clients(facts.config))
 
 
 def run_history(state: State, *, limit: int, every_command: bool = False) -> list[dict[str, Any]]:

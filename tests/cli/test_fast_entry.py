@@ -318,3 +318,57 @@ def test_the_two_calls_load_neither_the_cli_framework_nor_the_whole_state() -> N
     assert status["clients"]["linked"] == 1 and status["window"]["last_period"] == "2024-09"
     log = (paths.logs_dir() / "trigon-sync.log").read_text(encoding="utf-8")
     assert re.search(r"run-monthly today=2024-10-10 nothing due; next import 31\.10", log)
+
+
+def test_status_remembers_the_flags_only_for_the_ledger_and_settings_it_read() -> None:
+    """The flagged clients status remembers answer only while the ledger and the
+    [anomalies] settings are the ones they came from: an appended line or another spike
+    factor is read again, and every answer equals one computed from the ledger."""
+    from trigon_sync.store import ledger, ledger_flags
+
+    set_up()
+    writer = ledger.LedgerWriter()
+    mapping = (("sales_invoices_created", "Sales invoice created"),)
+
+    def write(period: str, count: int) -> None:
+        writer.write(
+            period=period, firm="f1", registration_code="10137319", name="Alpha OÜ",
+            uku_client=1001, task=int(period[-2:]), action="create", mapping=mapping,
+            counts={"sales_invoices_created": count}, at=RECORDED,
+        )  # fmt: skip
+
+    for month in range(4, 10):
+        write(f"2024-{month:02d}", 12 + month)
+    write("2024-10", 0)  # every count 0 after activity: flagged
+
+    def answer() -> tuple[dict[str, object], dict[str, object]]:
+        """(the fast entry's document, the same computed from the ledger alone)."""
+        with freeze_time(NOW):
+            got = _fast(STATUS)[0]
+            saved = ledger_flags.flags_file().read_bytes()
+            ledger_flags.flags_file().unlink()
+            reference = _full(STATUS)
+            ledger_flags.flags_file().write_bytes(saved)
+        return json.loads(got.stdout), json.loads(reference.stdout)
+
+    first, reference = answer()
+    assert first == reference and [r["trigon_id"] for r in first["anomalies"]] == ["f1"]
+    with pytest.MonkeyPatch.context() as patch:  # the second call does not read the ledger
+
+        def unread(*_args: object, **_kwargs: object) -> None:
+            raise AssertionError("the ledger was read again")
+
+        patch.setattr(ledger, "newest_period", unread)
+        with freeze_time(NOW):
+            again = json.loads(_fast(STATUS)[0].stdout)
+    assert again == first
+    write("2024-10", 30)  # the newest line wins: nothing flagged any more
+    fixed, reference = answer()
+    assert fixed == reference and fixed["anomalies"] == []
+    write("2024-10", 900)
+    paths.config_file().write_text(CONFIG + "\n[anomalies]\nspike_factor = 1000\n", "utf-8")
+    calm, reference = answer()
+    assert calm == reference and calm["anomalies"] == []
+    paths.config_file().write_text(CONFIG + "\n[anomalies]\nspike_factor = 3\n", "utf-8")
+    spiked, reference = answer()
+    assert spiked == reference and spiked["anomalies"][0]["flags"][0]["kind"] == "spike"

@@ -9,14 +9,14 @@ linked, the newest run records), but state.toml grows with every client and ever
 those facts, and those two calls read only that.
 
 The summary is derived, never the truth. It carries the fingerprint of the state.toml it
-was made from (device, inode, size, mtime and ctime in nanoseconds, read right after the
-replace), and :func:`read_current` returns it only while state.toml still has that
-fingerprint. Anything else makes it None and the caller reads state.toml itself:
-state.toml edited by hand or restored from a backup, saved by an older trigon-sync that
-does not know this file, a crash between the two writes, a summary edited, truncated or
-of another format. No file can be changed without its ctime changing (it cannot be set
-from user space), so a matching fingerprint means state.toml is still the very file
-that was summarised.
+was made from (fingerprint.py: device, inode, size, mtime and ctime in nanoseconds, read
+right after the replace), and :func:`read_current` returns it only while state.toml
+still has that fingerprint. Anything else makes it None and the caller reads state.toml
+itself: state.toml edited by hand or restored from a backup, saved by an older
+trigon-sync that does not know this file, a crash between the two writes, a summary
+truncated or of another format. No file can be changed without its ctime changing (it
+cannot be set from user space), so a matching fingerprint means state.toml is still the
+very file that was summarised.
 
 Crash order: state.toml is replaced and fsync'd first, then the summary is replaced. A
 crash in between leaves the previous summary, whose fingerprint names the previous
@@ -34,7 +34,7 @@ from typing import Any
 
 from trigon_sync import history_records, skew
 from trigon_sync.period_record import OPEN_KEYS
-from trigon_sync.store import paths
+from trigon_sync.store import fingerprint, paths
 
 FORMAT = 1
 """The layout of the summary file; a summary of another format is not used."""
@@ -86,12 +86,6 @@ def of_document(doc: Mapping[str, Any]) -> StateSummary:
     )
 
 
-def fingerprint(path: Path) -> str:
-    """What changes whenever ``path`` is written, replaced or touched in any way."""
-    info = path.stat()
-    return f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
-
-
 def write(summary: StateSummary, state_file: Path) -> None:
     """Write the summary of ``state_file``, which has just been replaced (atomically)."""
     # Only the writing commands get here: the nightly no-op never imports these.
@@ -101,7 +95,7 @@ def write(summary: StateSummary, state_file: Path) -> None:
 
     doc: dict[str, Any] = {
         "format": FORMAT,
-        "state": fingerprint(state_file),
+        "state": fingerprint.of(state_file),
         "schema_version": summary.schema_version,
         "linked": summary.linked,
         "journal": dict(summary.journal),
@@ -125,7 +119,7 @@ def read_current(state_file: Path, schema_version: int) -> StateSummary | None:
     """
     try:
         doc = tomllib.loads(summary_file(state_file).read_text(encoding="utf-8"))
-        current = fingerprint(state_file)
+        current = fingerprint.of(state_file)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
     if doc.get("format") != FORMAT or doc.get("state") != current:
