@@ -13,7 +13,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from trigon_sync import connections, fields
+from trigon_sync import clock, connections, fields
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,
     SANDBOX_EMAIL,
@@ -108,3 +108,57 @@ def times_header(label: str, width: int) -> None:
 
 def times_row(name: str, times: list[float], width: int) -> None:
     print(f"{name:<{width}} {min(times):>6.3f} {statistics.median(times):>7.3f} {max(times):>6.3f}")
+
+
+def aged_home(tmp: str, *, clients: int = 5000, years: int = 5) -> Path:
+    """An offline home at production size: ``clients`` linked firms and ``years`` of
+    monthly history up to last month (one completed period and two run records per
+    month), as the nightly no-op meets it after years of use: nothing is due today and
+    nothing is overdue. Stored through the state module, as the real commands write it;
+    a file token store with placeholder secrets, so ``status`` finds it set up."""
+    home = offline_home(tmp)
+    months = years * 12
+    today = clock.today()
+    start = dt.date(today.year - years, today.month, 1)
+    with locked_state() as session:
+        state = session.state
+        state.links.clear()
+        for n in range(clients):
+            code = f"{10000000 + n}"
+            state.links[f"F{n}"] = ClientLink(
+                f"F{n}", code, f"Firm {n} OÜ", 1000 + n, start, ["no_email"] if n % 7 else []
+            )
+        completed = state.journal.setdefault("completed", {})
+        year, month = start.year, start.month
+        for index in range(months):
+            first = dt.date(year, month, 1)
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+            end = dt.date(year, month, 1) - dt.timedelta(days=1)
+            period = f"{first:%Y-%m}"
+            at = dt.datetime.combine(end, dt.time(0, 30), tzinfo=clock.TALLINN)
+            completed[period] = {
+                "import_day": end,
+                "window_start": first,
+                "window_end": end - dt.timedelta(days=1),
+                "completed_at": at.isoformat(timespec="seconds"),
+                "created": clients,
+                "updated": 0,
+            }
+            failures = [
+                {"firm": f"F{k}", "name": f"Firm {k} OÜ", "reason": "Uku answered 503"}
+                for k in range((index + 1) % 4)
+            ]
+            state.record(
+                at, "run-monthly", "partial" if failures else "ok", today=end,
+                periods=[period], complete=[period], clients_ok=clients - len(failures),
+                clients_failed=len(failures), failures=failures or None,
+                tasks_created=clients - len(failures), tasks_updated=0,
+                duration_seconds=420.5,
+            )  # fmt: skip
+            state.record(at, "import-clients", "ok", created=index % 3, matched=clients)
+            state.complete_window(end - dt.timedelta(days=1), period)
+        session.save()
+    store = open_store("file")
+    store.set(TRIGON_REFRESH_TOKEN, Secret("bench-refresh-token"))
+    store.set(UKU_API_KEY, Secret("bench-api-key"))
+    return home

@@ -1,47 +1,92 @@
-"""How long does the nightly no-op take? ``run-monthly --quiet`` on a day with nothing due.
+"""How close to a bare Python start are the calls made all day long? Paired, at two sizes.
 
-Cron starts the tool every night and almost every night nothing is due, so its start-up
-is the tool's most frequent cost. Compares it with ``python -c "import typer"`` (the floor
-for any Typer CLI) and a bare ``python -c pass``; best and median of N runs each, in a
-throwaway home that is fully set up (config with fields, a linked client). Goal: < 0.5 s.
+Cron starts ``run-monthly --quiet`` every night (nothing is due on almost all of them)
+and monitoring calls ``status --json`` every few minutes. Issue 17's goal: both within
+about 4x ``python -c pass`` on the same machine, whatever the number of clients and the
+years of history. Each round runs, back to back, ``python -c pass``, both calls through
+the ``trigon-sync`` console script (the fast entry, cli/entry.py), and the no-op through
+the full Typer app (what every call cost before); the ratio is taken within each round
+(paired: a busy moment slows the whole round) and the median over rounds is printed,
+with the medians of the times themselves.
 
-    .venv/bin/python benchmarks/noop_bench.py [--runs 15]
+Homes (benchmarks/_common.py ``aged_home``): one linked client and a year of history,
+and 5,000 linked clients with five years (state.toml ~830 KB); each counted up to last
+month, so nothing is due today, with a file token store.
+
+    .venv/bin/python benchmarks/noop_bench.py [--rounds 21] [--clients 5000] [--years 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from _common import child_times, offline_home, times_header, times_row
+from _common import aged_home
+
+FULL_APP = "import sys; from trigon_sync.cli.app import main; sys.argv[0] = 'trigon-sync'; main()"
+
+
+def once(argv: list[str], env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, check=False)
+    took = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{argv} exited {done.returncode}: {done.stderr.decode()}")
+    return took
+
+
+def measure(home: Path, rounds: int) -> dict[str, tuple[float, float]]:
+    """name -> (median seconds, median ratio to `python -c pass` within a round)."""
+    exe = sys.executable
+    script = str(Path(exe).with_name("trigon-sync"))
+    env = {**os.environ, "TRIGON_SYNC_HOME": str(home)}
+    cases = {
+        "python -c pass": [exe, "-c", "pass"],
+        "run-monthly --quiet (nothing due)": [script, "run-monthly", "--quiet"],
+        "status --json": [script, "status", "--json"],
+        "run-monthly --quiet, full Typer app": [exe, "-c", FULL_APP, "run-monthly", "--quiet"],
+    }
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    ratios: dict[str, list[float]] = {name: [] for name in cases}
+    for argv in cases.values():
+        once(argv, env)  # warm the page cache and the .pyc files
+    for _ in range(rounds):
+        floor = once(cases["python -c pass"], env)
+        times["python -c pass"].append(floor)
+        ratios["python -c pass"].append(1.0)
+        for name, argv in list(cases.items())[1:]:
+            took = once(argv, env)
+            times[name].append(took)
+            ratios[name].append(took / floor)
+    return {
+        name: (statistics.median(times[name]), statistics.median(ratios[name])) for name in cases
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=21)
+    parser.add_argument("--clients", type=int, default=5000)
+    parser.add_argument("--years", type=int, default=5)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="noop-bench-") as tmp:
-        offline_home(tmp)
-        env = dict(os.environ)
-        exe = sys.executable
-        script = str(Path(exe).with_name("trigon-sync"))
-        cases = {
-            "python -c pass": [exe, "-c", "pass"],
-            'python -c "import typer"': [exe, "-c", "import typer"],
-            "trigon-sync run-monthly --quiet (no-op)": [
-                script, "run-monthly", "--quiet", "--today", "15.10.2024",
-            ],
-            "python -m trigon_sync run-monthly --quiet": [
-                exe, "-m", "trigon_sync", "run-monthly", "--quiet", "--today", "15.10.2024",
-            ],
-        }  # fmt: skip
-        print(f"nightly no-op, {args.runs} runs each (seconds)")
-        times_header("command", 44)
-        for name, argv in cases.items():
-            times_row(name, child_times(argv, env, args.runs), 44)
+    sizes = [(1, 1), (args.clients, args.years)]
+    for clients, years in sizes:
+        with tempfile.TemporaryDirectory(prefix="noop-bench-") as tmp:
+            home = aged_home(tmp, clients=clients, years=years)
+            size = (home / "state.toml").stat().st_size
+            print(
+                f"\n{clients} client(s), {years} year(s) of history, "
+                f"state.toml {size / 1000:.0f} KB; {args.rounds} paired rounds"
+            )
+            print(f"{'command':<40} {'median s':>9} {'x pass (paired)':>16}")
+            for name, (median, ratio) in measure(home, args.rounds).items():
+                print(f"{name:<40} {median:>9.3f} {ratio:>15.1f}x")
 
 
 if __name__ == "__main__":

@@ -20,14 +20,18 @@ import tomllib
 from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
-
-import tomlkit
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from trigon_sync.dates import parse_date
 from trigon_sync.errors import ConfigError, Problem, UsageError
 from trigon_sync.schedule import ScheduleRule
-from trigon_sync.store import atomic, paths
+from trigon_sync.store import paths
+
+if TYPE_CHECKING:
+    import tomlkit
+
+# tomlkit and the atomic writer are imported by edit_config: reading the settings (every
+# command, the nightly no-op first) never needs them.
 
 EARLIEST_FIRST_IMPORT_DATE = dt.date(2000, 1, 1)
 """Counting from before this is a typo (1024 for 2024), not a migration."""
@@ -209,6 +213,10 @@ def edit_config(path: Path | None = None) -> Iterator[dict[str, Any]]:
     Setting a value to ``None`` removes the key. Nothing is written if the block raises
     or the result is invalid (:class:`ConfigError`).
     """
+    import tomlkit
+
+    from trigon_sync.store import atomic
+
     path = path or paths.config_file()
     raw: dict[str, Any] = _read_raw(path) or {}
     yield raw
@@ -223,6 +231,8 @@ def edit_config(path: Path | None = None) -> Iterator[dict[str, Any]]:
 
 def _read_document(path: Path) -> tomlkit.TOMLDocument:
     """The file as tomlkit's editable document (an empty one when there is no file yet)."""
+    import tomlkit
+
     try:
         return tomlkit.parse(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:

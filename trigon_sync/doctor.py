@@ -76,12 +76,12 @@ def diagnose(
 ) -> DoctorReport:
     """Add the live checks (clients, errors or skip reasons as in live_checks.py) to a status."""
     facts = report.facts
-    if facts.config is None or facts.state is None:
+    if facts.config is None or facts.whole_state is None:
         reason = "config.toml or state.toml is not readable"
         trigon, uku = reason, reason
         config, state = Config(path=paths.config_file()), State()
     else:
-        config, state = facts.config, facts.state
+        config, state = facts.config, facts.whole_state
     live = [
         *trigon_checks(state, trigon),
         *uku_checks(config, state, uku),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from trigon_sync import fields, skew
 from trigon_sync.checks import (
@@ -25,7 +26,10 @@ from trigon_sync.schedule import Run
 from trigon_sync.state_records import RunRecord
 from trigon_sync.store import paths
 from trigon_sync.store.secrets import StoreDescription
-from trigon_sync.store.state import State
+from trigon_sync.store.summary import StateSummary
+
+if TYPE_CHECKING:
+    from trigon_sync.store.state import State
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,8 @@ class LocalFacts:
 
     config: Config | None
     config_error: TrigonSyncError | None
-    state: State | None
+    state: StateSummary | None
+    """What status reads of the state: its summary (the summary file, or state.toml's)."""
     state_error: TrigonSyncError | None
     store: StoreDescription | None
     store_error: TrigonSyncError | None
@@ -52,6 +57,8 @@ class LocalFacts:
     """The latest monthly-run record from the state history."""
     now: dt.datetime | None = None
     """The local clock when the facts were gathered (None: not checked)."""
+    whole_state: State | None = None
+    """The whole state, read only when asked for (doctor's live checks need every link)."""
 
 
 def local_checks(facts: LocalFacts) -> list[Check]:
@@ -175,7 +182,7 @@ def _clients_linked(facts: LocalFacts) -> Check:
     name, title = named("clients.linked")
     if facts.state is None:
         return skipped(name, title, "state.toml is not readable")
-    count = len(facts.state.links)
+    count = facts.state.linked
     if count == 0:
         return failed(
             name,
@@ -254,7 +261,7 @@ def _clock_recorded(facts: LocalFacts) -> Check:
     name, title = named("clock.recorded")
     if facts.now is None or facts.state is None:
         return skipped(name, title, "no clock reading or no state")
-    problem = skew.behind_last_run(facts.now, skew.last_recorded(facts.state.history))
+    problem = skew.behind_last_run(facts.now, facts.state.last_recorded_at)
     if problem is not None:
         return failed(name, title, problem.message, problem.hint, problem.exit_code)
     return passed(

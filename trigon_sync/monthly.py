@@ -30,13 +30,12 @@ from typing import TYPE_CHECKING, Any
 from trigon_sync import period_record
 from trigon_sync.client_pool import run_pool
 from trigon_sync.config import Config
+from trigon_sync.monthly_gate import require_ready, schedule_for
 from trigon_sync.monthly_plan import (
     Targets,
     already_done,
-    require_ready,
     rerun_target,
     resolve_targets,
-    schedule_for,
     sorted_links,
     unlinked_warning,
 )
@@ -396,7 +395,7 @@ def run_monthly(
 
 
 def _runs(config: Config, state: State, today: dt.date, rerun: str | None) -> list[Run]:
-    require_ready(config, state)
+    require_ready(config, len(state.links))
     if rerun is not None:
         return [rerun_target(state, rerun)]
     return list(schedule_for(config, state, today).due)

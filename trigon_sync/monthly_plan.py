@@ -1,6 +1,7 @@
-"""The pure half of the monthly run: what is due, what to fetch, and what to do per client.
+"""The pure half of the monthly run: what to fetch, and what to do per client.
 
-Dates, settings, counts and the Uku tasks already found go in; dataclasses come out. No
+Dates, settings, counts and the Uku tasks already found go in; dataclasses come out (what
+is due, and what must hold before anything starts, is monthly_gate.py). No
 HTTP, no clock, no printing: the execution half (monthly.py) and ``--dry-run`` share
 these decisions, so the plan a support person reads is exactly what a real run does.
 
@@ -16,7 +17,6 @@ Per client and period the action is one of
 
 from __future__ import annotations
 
-import datetime as dt
 import decimal
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,11 +24,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from trigon_sync import fields, naming, period_record
-from trigon_sync.config import MONTHLY_REQUIREMENTS, Config, missing_for_monthly
+from trigon_sync.config import Config
 from trigon_sync.dates import format_ee
 from trigon_sync.errors import ConfigError, Problem, UsageError
 from trigon_sync.schedule import Run
-from trigon_sync.timeline import Timeline, timeline_for
 
 if TYPE_CHECKING:
     from trigon_sync.anomalies import Flag
@@ -49,66 +48,7 @@ DONE_EARLIER = "done by an earlier run"
 """The reason of an ``exists`` plan taken from the period's journal (nothing fetched)."""
 
 
-# -- preconditions ----------------------------------------------------------------------
-
-
-def readiness_problems(config: Config, state: State) -> list[Problem]:
-    """Everything that stops summary tasks from being created, all at once.
-
-    The product's "tasks aren't being created" checklist: title, topic, schedule, first
-    import date, a field mapping, and at least one client linked by an import.
-    """
-    where = str(config.path)
-    problems = [
-        Problem(where, key, f"not set: {MONTHLY_REQUIREMENTS[key]}")
-        for key in missing_for_monthly(config)
-    ]
-    if not config.uku.company:
-        problems.append(Problem(where, "uku.company", "not set: run `trigon-sync connect-uku`"))
-    if not state.links:
-        problems.append(
-            Problem(
-                str(config.path.parent / "state.toml"),
-                "links",
-                "no Trigon firm is linked to an Uku client yet: run `trigon-sync import-clients`",
-            )
-        )
-    return problems
-
-
-def require_ready(config: Config, state: State) -> None:
-    problems = readiness_problems(config, state)
-    if problems:
-        hint = "set them with `trigon-sync map-fields` (see config.example.toml)"
-        if not config.exists:
-            hint = (
-                f"no config file yet at {config.path}: set up with `trigon-sync connect`, "
-                "`import-clients`, `confirm` and `map-fields` (or copy config.example.toml there)"
-            )
-        raise ConfigError(problems, hint=hint)
-
-
-def check_today(today: dt.date, real_today: dt.date) -> None:
-    """``--today`` replays a missed night; it may not run ahead of the real date."""
-    if today > real_today:
-        raise UsageError(
-            f"--today {format_ee(today)} is later than today ({format_ee(real_today)})",
-            hint="a run can only count days that are over; leave --today out",
-        )
-
-
-# -- what is due ------------------------------------------------------------------------
-
-
-def schedule_for(config: Config, state: State, today: dt.date) -> Timeline:
-    """What run-monthly does on ``today``: the one timeline (timeline.py), required to exist."""
-    found = timeline_for(config, state, today)
-    if found is None:
-        raise ConfigError(
-            [Problem(str(config.path), "summary.schedule", "not set")],
-            hint="set it with `trigon-sync map-fields`",
-        )
-    return found
+# -- --rerun ---------------------------------------------------------------------------
 
 
 def rerun_target(state: State, period: str) -> Run:

@@ -18,7 +18,6 @@ The rule, written down once:
 
 from __future__ import annotations
 
-import difflib
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -93,5 +92,7 @@ def find(ref: str | int, items: Iterable[T]) -> Found[T]:
 def closest(word: str, choices: Iterable[str]) -> str | None:
     """The choice ``word`` most likely meant (difflib's default cutoff), for a "did you mean"
     after a typo in a setting, a Trigon field key or an Uku name; None when nothing is close."""
+    import difflib  # only a misspelt name needs it, not every config read
+
     close = difflib.get_close_matches(word, list(choices), n=1)
     return close[0] if close else None

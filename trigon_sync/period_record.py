@@ -1,6 +1,6 @@
 """What state.toml's ``[journal]`` table says: the open period and the finished ones.
 
-Pure reads and edits of ``state.journal`` (a ``state_records.PeriodJournal``; no file is
+Pure reads and edits of ``state.journal`` (a ``state_records.Periods``; no file is
 touched here): the timeline, the planning modules and ``explain`` need them without the
 journal files' I/O, which stays in journal.py.
 """
@@ -8,21 +8,29 @@ journal files' I/O, which stays in journal.py.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from trigon_sync.schedule import Run
-from trigon_sync.state_records import CompletedPeriod, OpenPeriod
+from trigon_sync.state_records import CompletedPeriod, OpenPeriod, Periods
 
 if TYPE_CHECKING:
     from trigon_sync.store.state import State
 
 
-def run_in_progress(state: State) -> bool:
+class Journaled(Protocol):
+    """What the read-only questions need: a state, or its summary (store/summary.py),
+    whose ``journal`` holds at least the open period."""
+
+    @property
+    def journal(self) -> Periods: ...
+
+
+def run_in_progress(state: Journaled) -> bool:
     """Whether a monthly period was started and not finished (the window must not move)."""
     return state.journal.in_progress
 
 
-def open_run(state: State) -> Run | None:
+def open_run(state: Journaled) -> Run | None:
     """The period a previous run started but did not finish, with its exact window;
     StateError when its record is corrupt."""
     opened = state.journal.require_open()
@@ -46,7 +54,7 @@ def mark_open(state: State, run: Run, at: dt.datetime, *, topic_id: int | None =
     return True
 
 
-def open_topic(state: State) -> int | None:
+def open_topic(state: Journaled) -> int | None:
     """The Uku topic id the open period writes into, if it recorded one."""
     opened = state.journal.open
     return None if opened is None else opened.topic_id

@@ -19,11 +19,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from trigon_sync.client_import_rows import ImportPlan
 from trigon_sync.errors import StateError
 from trigon_sync.schedule import Run
+
+if TYPE_CHECKING:
+    # Loaded when a staged plan is read: the nightly calls read only the state summary.
+    from trigon_sync.client_import_rows import ImportPlan
 
 MONTHLY_COMMAND = "run-monthly"
 """The command whose records are monthly runs (``run-monthly --rerun`` too)."""
@@ -178,6 +181,10 @@ class Periods:
             )
         return self.open
 
+    def open_part(self) -> Periods:
+        """Only the open period (what the state summary keeps of the journal)."""
+        return Periods(open=self.open, unreadable_open=self.unreadable_open)
+
     @property
     def open_label(self) -> str | None:
         """The open period's label, even when the rest of its record is corrupt."""
@@ -312,6 +319,8 @@ class StagedImport:
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> StagedImport:
+        from trigon_sync.client_import_rows import ImportPlan
+
         staged_at = str(doc.get("staged_at", ""))
         try:
             return cls(staged_at=staged_at, _plan=ImportPlan.from_dict(doc), _document=dict(doc))

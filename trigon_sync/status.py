@@ -9,20 +9,19 @@ broken (that *is* the answer then). :func:`gather` reads config, state and the t
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trigon_sync import fields
 from trigon_sync.checks import TITLES, Check, Outcome, exit_code, passed, warned
 from trigon_sync.config import AnomalySettings, Config, load_config, missing_for_monthly
 from trigon_sync.errors import ExitCode, TrigonSyncError
 from trigon_sync.local_checks import LocalFacts, local_checks
-from trigon_sync.report import Row, history_start
-from trigon_sync.report import build as build_report
 from trigon_sync.schedule import Run
 from trigon_sync.state_records import RunRecord
-from trigon_sync.store import ledger, paths
+from trigon_sync.store import paths
 from trigon_sync.store.secrets import (
     UKU_API_KEY,
     FileStore,
@@ -31,12 +30,15 @@ from trigon_sync.store.secrets import (
     describe_store,
     has_credentials,
 )
-from trigon_sync.store.state import State, load_state
+from trigon_sync.store.state import State, load_state, load_view
+from trigon_sync.store.summary import StateSummary
 from trigon_sync.timeline import timeline_for
+
+if TYPE_CHECKING:
+    from trigon_sync.store.ledger_flags import Flagged
 
 STATUS_KEYRING_TIMEOUT = 3.0
 """A locked keyring must not hang monitoring: give up on it quickly."""
-"""History records written by the monthly run (``command``; ``run-monthly --rerun`` too)."""
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,9 @@ class StatusReport:
 
     facts: LocalFacts
     checks: tuple[Check, ...]
-    flagged: tuple[Row, ...] = ()
-    """Clients whose counts in the newest period written look wrong (anomalies.py)."""
+    flagged: Flagged = ()
+    """Clients whose counts in the newest period written look wrong (anomalies.py), as
+    ``status --json`` lists them."""
 
     @property
     def exit_code(self) -> ExitCode:
@@ -87,7 +90,7 @@ class StatusReport:
             "config": _config_json(config, facts.config_error),
             "fields": {"mapped": self.mapped, "unmapped": self.unmapped},
             "clients": {
-                "linked": len(state.links) if state else None,
+                "linked": state.linked if state else None,
                 "ignored": [
                     {"trigon_id": firm_id, **entry} for firm_id, entry in state.ignored.items()
                 ]
@@ -104,7 +107,7 @@ class StatusReport:
             "last_run": facts.last_run.to_document() if facts.last_run is not None else None,
             "checks": [check.to_json() for check in self.checks],
             "warnings": self.warnings,
-            "anomalies": [row.summary_json() for row in self.flagged],
+            "anomalies": list(self.flagged),
         }
 
 
@@ -172,13 +175,8 @@ def _config_json(config: Config | None, error: TrigonSyncError | None) -> dict[s
     }
 
 
-def last_monthly_run(state: State) -> RunRecord | None:
-    """The newest history record of a monthly run, if any."""
-    return next((entry for entry in reversed(state.history) if entry.is_monthly), None)
-
-
 def window_facts(
-    config: Config | None, state: State | None, today: dt.date
+    config: Config | None, state: State | StateSummary | None, today: dt.date
 ) -> tuple[Run | None, tuple[Run, ...], TrigonSyncError | None]:
     """The next window to count, the runs whose import day has already passed, and why
     neither is known when the journal is corrupt (run-monthly stops on that too).
@@ -204,9 +202,18 @@ def _store_for(config: Config) -> KeyringStore | FileStore:
 
 
 def gather(
-    today: dt.date, *, store: SecretStore | None = None, now: dt.datetime | None = None
+    today: dt.date,
+    *,
+    store: SecretStore | None = None,
+    now: dt.datetime | None = None,
+    whole_state: bool = False,
 ) -> LocalFacts:
-    """Read config, state and the token store; a broken file becomes its error, not a crash."""
+    """Read config, state and the token store; a broken file becomes its error, not a crash.
+
+    What status shows of the state comes from its summary (store/summary.py), so a
+    current summary file spares reading state.toml; ``whole_state`` reads state.toml
+    anyway and keeps it in the facts (doctor's live checks need every link).
+    """
     config: Config | None = None
     config_error: TrigonSyncError | None = None
     try:
@@ -214,9 +221,14 @@ def gather(
     except TrigonSyncError as exc:
         config_error = exc
     state: State | None = None
+    view: StateSummary | None = None
     state_error: TrigonSyncError | None = None
     try:
-        state = load_state()
+        if whole_state:
+            state = load_state()
+            view = state.summary()
+        else:  # a current summary file answers without reading state.toml
+            view, state = load_view()
     except TrigonSyncError as exc:
         state_error = exc
     description = None
@@ -234,11 +246,11 @@ def gather(
                 uku_key = store.get(UKU_API_KEY) is not None
         except TrigonSyncError as exc:
             store_error = exc
-    upcoming, overdue, window_error = window_facts(config, state, today)
+    upcoming, overdue, window_error = window_facts(config, view, today)
     return LocalFacts(
         config=config,
         config_error=config_error,
-        state=state,
+        state=view,
         state_error=state_error,
         store=description,
         store_error=store_error,
@@ -248,32 +260,50 @@ def gather(
         next_run=upcoming,
         overdue=overdue,
         window_error=window_error,
-        last_run=last_monthly_run(state) if state is not None else None,
+        last_run=view.last_monthly_run if view is not None else None,
         now=now,
+        whole_state=state if whole_state else None,
     )
 
 
-def flagged_rows(config: Config | None) -> tuple[Row, ...]:
-    """The newest period's ledger rows that carry an anomaly flag (local files only)."""
+def flagged_clients(config: Config | None) -> Flagged:
+    """The newest period's clients whose counts carry an anomaly flag (local files only),
+    as ``status --json`` lists them; remembered for as long as the ledger and the
+    settings stay the same (store/ledger_flags.py)."""
+    # The ledger and report modules load only here, and the report only once a count
+    # has been written: a home before its first import day needs neither.
+    from trigon_sync.store import ledger, ledger_flags
+
     settings = config.anomalies if config is not None else AnomalySettings()
+    wanted = ledger_flags.key(ledger.ledger_file(), dataclasses.asdict(settings))
+    if wanted is None:
+        return ()  # no ledger: nothing written yet
+    remembered = ledger_flags.read(wanted)
+    if remembered is not None:
+        return remembered
     try:
         newest = ledger.newest_period()
         if newest is None:
             return ()
+        from trigon_sync.report import build, history_start
+
         book = ledger.load(since=history_start([newest], settings))
     except OSError:
         return ()
-    return tuple(build_report(book, [newest], settings).flagged)
+    flagged = tuple(row.summary_json() for row in build(book, [newest], settings).flagged)
+    ledger_flags.remember(wanted, flagged)
+    return flagged
 
 
-def anomaly_check(flagged: tuple[Row, ...]) -> Check:
+def anomaly_check(flagged: Flagged) -> Check:
     """Warn (never fail: the counts may be right) naming the flagged clients."""
     name, title = "counts.anomalies", TITLES["counts.anomalies"]
     if not flagged:
         return passed(name, title, "no client flagged")
-    period = flagged[0].period
+    period = flagged[0]["period"]
     listed = "; ".join(
-        f"{row.name} ({row.registration_code}): {row.flags[0].message}" for row in flagged[:5]
+        f"{row['name']} ({row['registration_code']}): {row['flags'][0]['message']}"
+        for row in flagged[:5]
     )
     more = f" and {len(flagged) - 5} more" if len(flagged) > 5 else ""
     return warned(
@@ -284,16 +314,18 @@ def anomaly_check(flagged: tuple[Row, ...]) -> Check:
     )
 
 
-def build_status(facts: LocalFacts, flagged: tuple[Row, ...] = ()) -> StatusReport:
+def build_status(facts: LocalFacts, flagged: Flagged = ()) -> StatusReport:
     """The report for these facts (pure)."""
     checks = (*local_checks(facts), anomaly_check(flagged))
     return StatusReport(facts=facts, checks=checks, flagged=flagged)
 
 
-def status(today: dt.date, now: dt.datetime | None = None) -> StatusReport:
+def status(
+    today: dt.date, now: dt.datetime | None = None, *, whole_state: bool = False
+) -> StatusReport:
     """Gather and build in one call (what the CLI uses)."""
-    facts = gather(today, now=now)
-    return build_status(facts, flagged_rows(facts.config))
+    facts = gather(today, now=now, whole_state=whole_state)
+    return build_status(facts, flagged_clients(facts.config))
 
 
 def run_history(state: State, *, limit: int, every_command: bool = False) -> list[RunRecord]:

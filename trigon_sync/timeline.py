@@ -32,6 +32,7 @@ from trigon_sync.schedule import ONE_DAY, Run, ScheduleRule, next_run, window_st
 
 if TYPE_CHECKING:
     from trigon_sync.store.state import State
+    from trigon_sync.store.summary import StateSummary
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,11 @@ def timeline(
     return Timeline(rule, open_run, tuple(due), run, today)
 
 
-def timeline_for(config: Config, state: State, today: dt.date) -> Timeline | None:
+def timeline_for(config: Config, state: State | StateSummary, today: dt.date) -> Timeline | None:
     """The timeline of this home, or None while the schedule or first import date is unset.
+
+    The state's summary answers as the whole state does: the timeline reads only the
+    counted days and the open period.
 
     StateError when state.toml's journal is corrupt or inconsistent (see :func:`timeline`).
     """

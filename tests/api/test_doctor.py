@@ -111,7 +111,7 @@ class Setup:
 
     def doctor(self, trigon_transport: httpx.BaseTransport | None = None) -> DoctorReport:
         """Run the status and live checks as `doctor` does (environment checks left out)."""
-        report = build_status(gather(TODAY))
+        report = build_status(gather(TODAY, whole_state=True))
         trigon_gate, uku_gate = live_gates(report)
         config = report.facts.config
         trigon: Any = trigon_gate or "no config"

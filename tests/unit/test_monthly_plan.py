@@ -11,18 +11,16 @@ import pytest
 from trigon_sync import period_record
 from trigon_sync.config import Config, SummarySettings, UkuSettings
 from trigon_sync.errors import ConfigError, StateError, UsageError
+from trigon_sync.monthly_gate import check_today, readiness_problems, schedule_for
 from trigon_sync.monthly_plan import (
     Target,
     Targets,
-    check_today,
     decide,
     fields_to_fetch,
     firm_problem,
     idempotency_key,
-    readiness_problems,
     rerun_target,
     resolve_targets,
-    schedule_for,
     unlinked_warning,
 )
 from trigon_sync.schedule import Run, ScheduleRule
@@ -122,7 +120,7 @@ def test_completed_periods_are_remembered_for_rerun() -> None:
 def test_readiness_lists_everything_missing_at_once() -> None:
     """No title, topic, schedule, date, mapping or links: one error naming all of them."""
     bare = Config(path=Path("/h/config.toml"), exists=True)
-    keys = [p.key for p in readiness_problems(bare, State())]
+    keys = [p.key for p in readiness_problems(bare, 0)]
     assert keys == [
         "summary.task_title",
         "summary.topic",

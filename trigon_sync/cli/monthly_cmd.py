@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,24 +18,19 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from trigon_sync import clock, skew
+from trigon_sync import clock, monthly_gate, run_log
 from trigon_sync.cli import monthly_view, run_guards
 from trigon_sync.cli.params import date_value, period_value
-from trigon_sync.config import Config, load_config
+from trigon_sync.config import Config
 from trigon_sync.errors import TrigonSyncError, UsageError
-from trigon_sync.monthly_plan import (
-    check_today,
-    require_ready,
-    rerun_target,
-    schedule_for,
-)
-from trigon_sync.schedule import Run
-from trigon_sync.store import paths
+from trigon_sync.monthly_gate import check_today, schedule_for
+from trigon_sync.monthly_plan import rerun_target
 from trigon_sync.store.state import load_state
 
 if TYPE_CHECKING:
     from trigon_sync.auto_import import AutoImport
     from trigon_sync.monthly import MonthlyResult
+    from trigon_sync.timeline import Timeline
     from trigon_sync.trigon import TrigonClient
     from trigon_sync.uku import UkuClient
     from trigon_sync.uku.settling import Settler
@@ -46,7 +40,6 @@ EXAMPLE = (
     "Replay a missed night: trigon-sync run-monthly --today 29.11.2024 --dry-run\n\n"
     "Counts of the current window so far: trigon-sync run-monthly --preview"
 )
-LOG_NAME = "trigon-sync.log"
 RETRY_ATTEMPTS = 8
 """Per request; a nightly job can afford to wait out a bad minute rather than fail."""
 
@@ -98,32 +91,28 @@ def run_monthly(
     """Create this period's summary task per linked client, with the mapped Trigon counts."""
     started = time.monotonic()
     now = clock.now()
-    real_today = now.date()
-    day = today or real_today
+    day = today or now.date()
     logged = False
     try:
-        check_today(day, real_today)
-        config = load_config()
-        state = load_state()
-        require_ready(config, state)
-        # A clock behind a run already recorded is caught without the network.
-        behind = skew.behind_last_run(now, skew.last_recorded(state.history))
-        if behind is not None:
-            raise behind
+        night = monthly_gate.start_night(day, now)
+        config = night.config
         if preview:
             if rerun is not None or dry_run:
                 raise UsageError("--preview cannot be combined with --rerun or --dry-run")
+            state = night.state or load_state()
             planned = _preview(config, state, day, workers=workers, silent=quiet or as_json)
             monthly_view.render(planned, config, as_json=as_json, quiet=quiet, preview=True)
             return
         due = 1
         if rerun is not None:
-            rerun_target(state, rerun)  # a bad period fails before any connection is made
+            # a bad period fails before any connection is made
+            rerun_target(night.state or load_state(), rerun)
         else:
-            schedule = schedule_for(config, state, day)
+            schedule = night.schedule(day)
             if not schedule.due:
-                _nothing_due(schedule.next_line(), schedule.next, as_json=as_json, quiet=quiet)
-                _log(f"run-monthly today={day} nothing due; {schedule.next_line()}")
+                # the fast entry (cli/entry.py) answers this night the same way
+                _nothing_due(schedule, as_json=as_json, quiet=quiet)
+                run_log.append(monthly_gate.nothing_due_log(day, schedule))
                 logged = True
                 return
             due = len(schedule.due)
@@ -141,28 +130,30 @@ def run_monthly(
         )
     except TrigonSyncError as exc:
         if not logged:
-            _log(f"run-monthly today={day} error: {exc}", strict=False)
+            run_log.append(f"run-monthly today={day} error: {exc}", strict=False)
         raise
     except KeyboardInterrupt:
-        _log(
+        run_log.append(
             f"run-monthly today={day} interrupted at once (a second signal); "
             "`trigon-sync history` shows what was written",
             strict=False,
         )
         raise
     except Exception as exc:
-        _log(f"run-monthly today={day} unexpected error: {type(exc).__name__}", strict=False)
+        run_log.append(
+            f"run-monthly today={day} unexpected error: {type(exc).__name__}", strict=False
+        )
         raise
     auto = result.auto
     if auto is not None:
         from trigon_sync.cli.auto_import_view import log_line, render_auto_import
 
         render_auto_import(auto, as_json=as_json)
-        _log(log_line(auto))
+        run_log.append(log_line(auto))
     monthly_view.render(result.result, config, as_json=as_json, quiet=quiet, auto=auto)
     halted = result.halted
     line = monthly_view.summary_line(result.result, time.monotonic() - started, halted=halted)
-    _log(line, strict=False)
+    run_log.append(line, strict=False)
     if halted is not None:
         run_guards.stop_report(result.result, halted)
     failure = result.result.partial_failure()
@@ -174,9 +165,10 @@ def run_monthly(
         raise failure
 
 
-def _nothing_due(line: str, nxt: Run, *, as_json: bool, quiet: bool) -> None:
+def _nothing_due(schedule: Timeline, *, as_json: bool, quiet: bool) -> None:
     if quiet:
         return
+    nxt = schedule.next
     if as_json:
         from trigon_sync.cli import output
 
@@ -193,7 +185,7 @@ def _nothing_due(line: str, nxt: Run, *, as_json: bool, quiet: bool) -> None:
             }
         )
         return
-    typer.echo(f"Nothing due: {line}.")
+    typer.echo(monthly_gate.nothing_due_text(schedule))
 
 
 @dataclass
@@ -328,28 +320,3 @@ def _auto_import(
         return auto_import(
             trigon, uku, register, session=session, now=clock.now(), settler=_settler(config)
         )
-
-
-def _log(line: str, *, strict: bool = True) -> None:
-    """One line per invocation in the home's log (what cron did, for support staff).
-
-    ``strict=False`` on the way out of a failure: a log that cannot be written (foreign
-    owner, a symlink, a full disk) must not hide the error being reported.
-    """
-    if not strict:
-        with contextlib.suppress(TrigonSyncError, OSError):
-            _log(line)
-        return
-    from trigon_sync import redact
-    from trigon_sync.store import home_safety
-
-    if not paths.home_dir().is_dir():
-        return  # a home never set up (a mistyped --home): nothing to log, nothing to create
-    directory = home_safety.guard_write(paths.logs_dir())
-    paths.ensure_dir(directory)
-    stamp = clock.now().isoformat(timespec="seconds")
-    # 0600 like every other file in the home (the umask would leave it world-readable).
-    fd = home_safety.open_for_append(directory / LOG_NAME)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "a", encoding="utf-8") as handle:
-        handle.write(f"{stamp} {redact.scrub(' '.join(line.split()))}\n")

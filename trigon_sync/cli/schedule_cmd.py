@@ -17,7 +17,7 @@ from trigon_sync.cli import output
 from trigon_sync.cli.params import date_value
 from trigon_sync.config import load_config, require_schedule
 from trigon_sync.dates import format_ee
-from trigon_sync.monthly_plan import schedule_for
+from trigon_sync.monthly_gate import schedule_for
 from trigon_sync.schedule import Run
 from trigon_sync.store.state import load_state
 

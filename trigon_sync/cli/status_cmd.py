@@ -227,7 +227,7 @@ def doctor_command(
     check failed). Exits 0 when nothing failed, else with the first failure's code.
     """
     now = clock.now()
-    report = status(now.date(), now=now)
+    report = status(now.date(), now=now, whole_state=True)
     config = report.facts.config
     environment = environment_checks(config, now, trigon_token=report.facts.trigon_token)
     with _clients(config, live_gates(report)) as (trigon, uku):

@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import platformdirs
-
 ENV_HOME = "TRIGON_SYNC_HOME"
 APP_NAME = "trigon-sync"
 
@@ -21,6 +19,8 @@ def home_dir() -> Path:
     override = os.environ.get(ENV_HOME)
     if override:
         return Path(override).expanduser()
+    import platformdirs  # cron sets the home: its nightly call does not need this
+
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
 
 
@@ -54,6 +54,14 @@ def config_file() -> Path:
 
 def state_file() -> Path:
     return home_dir() / "state.toml"
+
+
+STATE_SUMMARY_NAME = "state.summary.toml"
+
+
+def state_summary_file() -> Path:
+    """The few facts of state.toml the nightly calls read (summary.py), written with it."""
+    return home_dir() / STATE_SUMMARY_NAME
 
 
 def lock_file() -> Path:

@@ -28,11 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
-import tomli_w
-
 from trigon_sync import redact
 from trigon_sync.errors import SecretStoreError
-from trigon_sync.store import atomic, home_safety, paths
+from trigon_sync.store import home_safety, paths
 from trigon_sync.store.keyring_backend import (
     NoKeyringBackend,
     qualified,
@@ -236,6 +234,10 @@ class FileStore:
         home_safety.guard_write(self.path)
         directory = self.path.parent
         paths.ensure_dir(directory)
+        import tomli_w  # a write's modules: reading the store (status) never needs them
+
+        from trigon_sync.store import atomic
+
         with atomic.replacing(self.path) as handle:
             handle.write(b"# trigon-sync secrets (--token-store file). Keep this file private.\n")
             handle.write(tomli_w.dumps({"secrets": secrets}).encode("utf-8"))

@@ -20,15 +20,19 @@ import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import tomli_w
+from typing import TYPE_CHECKING, Any
 
 from trigon_sync import redact
 from trigon_sync.errors import StateError
 from trigon_sync.state_records import Periods, RunRecord, StagedImport
-from trigon_sync.store import atomic, paths
-from trigon_sync.store.lock import exclusive_lock
+from trigon_sync.store import paths, summary
+from trigon_sync.store.summary import StateSummary
+
+if TYPE_CHECKING:
+    from trigon_sync.store import atomic
+
+# The writer's modules (tomli_w, the atomic writer, the lock: filelock) are imported when
+# a state is written: the read-only calls cron and monitoring make never need them.
 
 SCHEMA_VERSION = 1
 HISTORY_LIMIT = 1000
@@ -100,6 +104,10 @@ class State:
         del self.history[:-HISTORY_LIMIT]
         return entry
 
+    def summary(self) -> StateSummary:
+        """The few facts the nightly no-op and ``status`` read (store/summary.py)."""
+        return summary.of_state(self)
+
     def complete_window(self, window_end: dt.date, period: str) -> None:
         """Mark a window counted: the next one starts the day after ``window_end``."""
         self.last_period_end = window_end
@@ -157,9 +165,21 @@ class StateSession:
         self.path = path
 
     def save(self) -> None:
-        """Write the current state atomically (mode 0600)."""
-        text = tomli_w.dumps(self.state.to_document())
-        atomic.write_private(self.path, text, before_replace=before_replace_hook)
+        """Write the current state atomically (mode 0600), then its summary beside it.
+
+        The summary goes second: a crash between the two leaves a summary whose
+        fingerprint no longer matches state.toml, which readers then ignore.
+        """
+        import tomli_w
+
+        from trigon_sync.store import atomic
+
+        doc = self.state.to_document()
+        atomic.write_private(self.path, tomli_w.dumps(doc), before_replace=before_replace_hook)
+        # The summary only saves time: one that cannot be written (full disk, a symlink)
+        # is stale and unused, and must not turn a saved state into a reported failure.
+        with contextlib.suppress(OSError, StateError):
+            summary.write(summary.of_state(self.state), self.path)
 
 
 def load_state() -> State:
@@ -167,12 +187,34 @@ def load_state() -> State:
     return _read(paths.state_file())
 
 
+def load_summary() -> StateSummary | None:
+    """The summary of state.toml while it is current (store/summary.py), else None."""
+    return summary.read_current(paths.state_file(), SCHEMA_VERSION)
+
+
+def load_view() -> tuple[StateSummary, State | None]:
+    """The state's summary, and the whole state when it had to be read for it.
+
+    A current summary file answers alone (``None`` for the state: state.toml is not
+    read); otherwise state.toml is read (StateError when it cannot be) and summarised.
+    """
+    current = load_summary()
+    if current is not None:
+        return current, None
+    state = load_state()
+    return state.summary(), state
+
+
 @contextlib.contextmanager
 def locked_state() -> Iterator[StateSession]:
     """Take the exclusive lock, load the state fresh, and yield a session to change it."""
+    from trigon_sync.store import atomic
+    from trigon_sync.store.lock import exclusive_lock
+
     with exclusive_lock():
         path = paths.state_file()
         atomic.remove_stale_temps(path)
+        atomic.remove_stale_temps(summary.summary_file(path))
         yield StateSession(_read(path), path)
 
 
