@@ -1,9 +1,9 @@
 """The local records ``explain`` answers from: each period's journal lines and run failures.
 
-:func:`read_journals` is the one function of ``explain`` that reads files: the per-period
-journal files (``journal/<period>.jsonl[.done]``), with the counts Uku holds now from the
-ledger (ledger.py: a ``--rerun`` changes those). :func:`failures_by_period` sorts the
-failures in the run history by period.
+:func:`read_journals` is the one function of ``explain`` that reads files: one client's
+lines in the per-period journal files (``journal/<period>.jsonl[.done]``), with the
+counts Uku holds now from the ledger (ledger.py: a ``--rerun`` changes those).
+:func:`failures_by_period` sorts the failures in the run history by period.
 
 Failures in a run record carry no period; they belong to the record's one period that did
 not complete (a run stops at the first incomplete period), or to the period a ``--rerun``
@@ -12,11 +12,13 @@ re-counted. A failure entry with its own ``period`` key is taken at its word.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from trigon_sync import period_record
 from trigon_sync.errors import TrigonSyncError
+from trigon_sync.schedule import Run
 from trigon_sync.state_records import RunRecord
 from trigon_sync.store import journal, ledger
 from trigon_sync.store.state import State
@@ -32,9 +34,12 @@ class Failure:
     """A ``run-monthly --rerun`` re-count: it comes after the task, not before it."""
 
 
-def read_journals(state: State) -> dict[str, dict[str, journal.Entry]]:
-    """Every client line of every period state knows a window for (archived or open)."""
-    found: dict[str, dict[str, journal.Entry]] = {}
+LineReader = Callable[[Path], Iterable[str]]
+"""How a journal file is read: its lines, streamed (tests inject one that counts)."""
+
+
+def journal_runs(state: State) -> list[Run]:
+    """Every period state knows a window for: the completed ones, then the open one."""
     runs = [
         r
         for r in (
@@ -48,15 +53,35 @@ def read_journals(state: State) -> dict[str, dict[str, journal.Entry]]:
         open_run = None
     if open_run is not None:
         runs.append(open_run)
-    book = ledger.load(since=min((r.period for r in runs), default=None))
+    return runs
+
+
+def read_journals(
+    state: State,
+    firm: str,
+    periods: Collection[str] | None = None,
+    reader: LineReader = journal.file_lines,
+) -> dict[str, dict[str, journal.Entry]]:
+    """``firm``'s line in each period state knows a window for (archived or open), or only
+    in ``periods``, with the counts Uku holds now from the ledger.
+
+    Only the files of those periods are opened, each streamed with the other clients'
+    lines skipped unparsed, and only this firm's ledger writes are kept: five years of
+    archives at 5,000 clients are 170 MB of lines, of which explain needs 60.
+    """
+    runs = [r for r in journal_runs(state) if periods is None or r.period in periods]
+    if not runs:
+        return {}
+    book = ledger.load(since=min(r.period for r in runs), firms={firm})
+    found: dict[str, dict[str, journal.Entry]] = {}
     for run in runs:
         path = journal.journal_file(run.period)
         entries: dict[str, journal.Entry] = {}
         for candidate in (path.with_name(path.name + ".done"), path):
-            entries.update(journal.PeriodJournal(run, candidate).load())
-        for (firm, period), write in book.writes.items():
-            if period != run.period:
-                continue
+            lines = reader(candidate)
+            entries.update(journal.PeriodJournal(run, candidate).load(firm, lines))
+        write = book.writes.get((firm, run.period))
+        if write is not None:
             # The ledger has the newest write (a --rerun updates no journal line); the
             # journal keeps how the task came to be.
             earlier = entries.get(firm)

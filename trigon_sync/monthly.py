@@ -143,7 +143,12 @@ class MonthlyRun:
         warned = len(self.uku.warnings)
         dry_run = session is None
         result = MonthlyResult(self.today, dry_run=dry_run, rerun=runs[0].period if rerun else None)
-        self.review = Review.open(self.config.anomalies, dry_run=dry_run, state=state)
+        self.review = Review.open(
+            self.config.anomalies,
+            dry_run=dry_run,
+            state=state,
+            first=min((run.period for run in runs), default=None),
+        )
         error: BaseException | None = None
         try:
             targets = self._targets()

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from trigon_sync import anomalies
 from trigon_sync.config import AnomalySettings
 from trigon_sync.monthly_plan import ClientPlan, Targets
 from trigon_sync.schedule import Run
-from trigon_sync.store import ledger
+from trigon_sync.store import journal, ledger
 from trigon_sync.store.state import State
 
 HELD = "held for review before billing"
@@ -36,43 +36,120 @@ def hold_hint(registration_code: str, period: str) -> str:
     return f"`trigon-sync accept {registration_code} --period {period}` lets it be written"
 
 
+Kept = Mapping[str, int] | ledger.Written
+"""One period's counts in the history: a journal line's counts or a ledger write (whose
+``counts`` dict is made only when a check asks for it)."""
+
+
+class History:
+    """Per firm, the counts of its periods that a run from ``first`` on can look at.
+
+    A check judges a period against the newest ``depth`` periods before it, so for a run
+    whose earliest period is ``first``, only each firm's newest ``depth`` periods before
+    ``first`` can ever be looked at, plus every period from ``first`` on. Older ones are
+    dropped as they are read: five years at 5,000 clients stay a few MB, and the flags are
+    exactly those of the whole history.
+    """
+
+    def __init__(self, depth: int, first: str | None) -> None:
+        self.depth = max(depth, 1)
+        self.first = first
+        self.by_firm: dict[str, dict[str, Kept]] = {}
+
+    def add(self, firm: str, period: str, counts: Kept, *, replace: bool = True) -> None:
+        """Keep ``counts`` (``replace`` False: only where the period has none yet)."""
+        periods = self.by_firm.setdefault(firm, {})
+        if not replace and period in periods:
+            return
+        periods[period] = counts
+        first = self.first
+        if first is not None and period < first:
+            older = [p for p in periods if p < first]
+            if len(older) > self.depth:
+                del periods[min(older)]
+
+    def threshold(self, firms: Iterable[str]) -> str | None:
+        """The earliest period whose counts could still be kept for one of ``firms``
+        (None: any period could, a firm has fewer than ``depth`` before ``first``)."""
+        first = self.first
+        if first is None:
+            return None
+        lowest = first
+        for firm in firms:
+            older = [p for p in self.by_firm.get(firm, {}) if p < first]
+            if len(older) < self.depth:
+                return None
+            lowest = min(lowest, min(older))
+        return lowest
+
+    def earlier(self, firm: str, period: str) -> list[Mapping[str, int]]:
+        periods = self.by_firm.get(firm, {})
+        return [_counts(periods[p]) for p in sorted(periods) if p < period]
+
+
+def _counts(kept: Kept) -> Mapping[str, int]:
+    return kept.counts if isinstance(kept, ledger.Written) else kept
+
+
 class Review:
     """Anomaly flags, holds and ledger records for one monthly run (or dry run)."""
 
     def __init__(
         self,
         settings: AnomalySettings,
-        book: ledger.Ledger,
+        history: History,
+        accepted: set[tuple[str, str]],
+        field_ids: Iterable[str],
         *,
         dry_run: bool,
         writer: ledger.LedgerWriter | None = None,
     ) -> None:
         self.settings = settings
         self.dry_run = dry_run
-        self.accepted = set(book.accepted)
-        self.history: dict[str, dict[str, Mapping[str, int]]] = {
-            firm: {w.period: w.counts for w in writes} for firm, writes in book.by_firm().items()
-        }
-        self.writer = writer or ledger.LedgerWriter(known=book.field_ids)
+        self.accepted = accepted
+        self.history = history
+        self.writer = writer or ledger.LedgerWriter(known=field_ids)
 
     @classmethod
     def open(
-        cls, settings: AnomalySettings, *, dry_run: bool, state: State | None = None
+        cls,
+        settings: AnomalySettings,
+        *,
+        dry_run: bool,
+        state: State | None = None,
+        first: str | None = None,
     ) -> Review:
-        """Read the ledger once for the run; with ``state``, periods counted before the
-        ledger existed (an upgrade) lend their journal counts to the history."""
-        review = cls(settings, ledger.load(), dry_run=dry_run)
+        """Read the ledger once for the run, streamed; with ``state``, periods counted
+        before the ledger existed (an upgrade) lend their journal counts to the history.
+        ``first``: the run's earliest period (None: keep every period; see
+        :class:`History`)."""
+        history = History(settings.history_periods, first)
+        accepted: set[tuple[str, str]] = set()
+        field_ids: set[str] = set()
+        for item in ledger.entries():
+            if isinstance(item, ledger.Written):
+                history.add(item.firm, item.period, item)  # a later line is newer
+            elif isinstance(item, ledger.Accepted):
+                accepted.add((item.firm, item.period))
+            else:
+                field_ids.add(item.id)
         if state is not None:
-            from trigon_sync.explain_records import read_journals  # the one reader of every journal
+            from trigon_sync.explain_records import journal_runs  # only a real run needs it
 
-            for period, entries in read_journals(state).items():
-                for firm, entry in entries.items():
-                    review.history.setdefault(firm, {}).setdefault(period, dict(entry.counts))
-        return review
+            since = history.threshold(state.links)
+            for run in journal_runs(state):
+                if since is not None and run.period < since:
+                    continue  # every linked firm has newer periods enough in the ledger
+                path = journal.journal_file(run.period)
+                found: dict[str, journal.Entry] = {}
+                for candidate in (path.with_name(path.name + ".done"), path):
+                    found.update(journal.PeriodJournal(run, candidate).load())
+                for firm, entry in found.items():
+                    history.add(firm, run.period, dict(entry.counts), replace=False)
+        return cls(settings, history, accepted, field_ids, dry_run=dry_run)
 
     def _earlier(self, firm: str, period: str) -> list[Mapping[str, int]]:
-        periods = self.history.get(firm, {})
-        return [periods[p] for p in sorted(periods) if p < period]
+        return self.history.earlier(firm, period)
 
     def assess(self, plan: ClientPlan, run: Run, targets: Targets) -> ClientPlan:
         """The plan with its flags; held (action ``skip``) when it must wait for ``accept``."""
@@ -84,7 +161,7 @@ class Review:
             plan.counts, self._earlier(link.trigon_id, run.period), self.settings, labels
         )
         if self.dry_run:
-            self.history.setdefault(link.trigon_id, {})[run.period] = dict(plan.counts)
+            self.history.add(link.trigon_id, run.period, dict(plan.counts))
         if not flags:
             return plan
         if not self.settings.hold or (link.trigon_id, run.period) in self.accepted:
@@ -111,4 +188,4 @@ class Review:
             counts=plan.counts,
             at=at,
         )
-        self.history.setdefault(link.trigon_id, {})[run.period] = dict(plan.counts)
+        self.history.add(link.trigon_id, run.period, dict(plan.counts))

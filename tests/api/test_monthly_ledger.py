@@ -110,7 +110,7 @@ def test_explain_shows_the_counts_a_rerun_wrote(env: Env) -> None:
     env.world.add_record(firm, "sales_invoice", "2024-10-15T10:00:00+03:00")
     env.run(D(2024, 12, 5), rerun="2024-10")
     state = load_state()
-    answer = explain_client(firm, state, env.config, read_journals(state), D(2024, 12, 5))
+    answer = explain_client(firm, state, env.config, read_journals(state, firm), D(2024, 12, 5))
     [october] = [p for p in answer.periods if p.period == "2024-10"]
     assert dict(october.counts) == _uku(env, "2024-10")[firm]
     assert october.action == "create"  # how the task came to be, from the journal

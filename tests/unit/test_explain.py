@@ -234,9 +234,8 @@ def test_read_journals_reads_archived_and_open_periods(state: State) -> None:
     october.archive()
     period_record.mark_open(state, NOVEMBER, NIGHT)
     journal.PeriodJournal(NOVEMBER).append(entry("f3", 5103, "update"), NIGHT)
-    found = read_journals(state)
-    assert found["2024-10"]["f1"].task == 5001
-    assert found["2024-11"]["f3"].action == "update"
+    assert read_journals(state, "f1")["2024-10"]["f1"].task == 5001
+    assert read_journals(state, "f3")["2024-11"]["f3"].action == "update"
     assert journal.journal_file("2024-10").with_suffix(".jsonl.done").exists()
 
 

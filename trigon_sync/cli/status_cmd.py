@@ -21,6 +21,7 @@ from trigon_sync import clock
 from trigon_sync.checks import SYMBOLS, Check, Outcome
 from trigon_sync.cli import output
 from trigon_sync.cli.params import period_value
+from trigon_sync.client_lookup import find_link
 from trigon_sync.config import Config, load_config
 from trigon_sync.dates import format_ee
 from trigon_sync.doctor import DoctorReport, diagnose, live_gates
@@ -368,7 +369,13 @@ def explain_command(
         config: Config | None = load_config()
     except ConfigError:
         config = None  # the schedule is unknown; past periods are still answered
-    answer = explain_client(client, state, config, read_journals(state), clock.today(), period)
+    link = find_link(state, client)
+    journals = (
+        {}
+        if link is None
+        else read_journals(state, link.trigon_id, periods=None if period is None else {period})
+    )
+    answer = explain_client(client, state, config, journals, clock.today(), period)
     if answer.link is None and answer.staged is None:
         raise UsageError(answer.summary)  # README: an unknown name is a usage error (exit 2)
     if as_json:

@@ -27,7 +27,7 @@ import datetime as dt
 import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,14 +78,22 @@ class PeriodJournal:
         self._lock = threading.Lock()
         self.appended = 0
 
-    def load(self) -> dict[str, Entry]:
+    def load(self, firm: str | None = None, lines: Iterable[str] | None = None) -> dict[str, Entry]:
         """Finished clients by Trigon firm id; lines of another window or torn lines are
-        ignored (a kill mid-append leaves at most one partial last line)."""
+        ignored (a kill mid-append leaves at most one partial last line).
+
+        Streamed line by line. ``firm``: only that client's line (``explain``), the other
+        lines skipped unparsed; ``lines``: read these instead of the file (tests count
+        what is read)."""
         window = [self.run.window_start.isoformat(), self.run.window_end.isoformat()]
         done: dict[str, Entry] = {}
-        for doc in _read_lines(self.path):
+        needle = None if firm is None else json.dumps(firm, ensure_ascii=False)
+        source = file_lines(self.path) if lines is None else lines
+        for doc in _docs(source, needle):
             try:
                 if doc.get("window") != window or "intent" in doc:
+                    continue
+                if firm is not None and str(doc["firm"]) != firm:
                     continue
                 done[str(doc["firm"])] = Entry(
                     firm=str(doc["firm"]),
@@ -121,16 +129,13 @@ class PeriodJournal:
         """Firm id -> when its latest create was sent, for this window (finished or not)."""
         window = [self.run.window_start.isoformat(), self.run.window_end.isoformat()]
         found: dict[str, dt.datetime] = {}
-        for doc in self._lines():
+        for doc in _docs(file_lines(self.path)):
             try:
                 if doc.get("intent") == "create" and doc.get("window") == window:
                     found[str(doc["firm"])] = dt.datetime.fromisoformat(str(doc["at"]))
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue
         return found
-
-    def _lines(self) -> list[dict[str, Any]]:
-        return _read_lines(self.path)
 
     def _write(self, doc: Mapping[str, Any], *, counts: bool = False) -> None:
         with self._lock:
@@ -163,7 +168,7 @@ class ClientIntents:
     def load(self) -> dict[str, dt.datetime]:
         """Firm id -> when its latest client create was sent."""
         found: dict[str, dt.datetime] = {}
-        for doc in _read_lines(self.path):
+        for doc in _docs(file_lines(self.path)):
             try:
                 found[str(doc["firm"])] = dt.datetime.fromisoformat(str(doc["at"]))
             except (ValueError, KeyError, TypeError):
@@ -188,18 +193,25 @@ def _append_line(path: Path, doc: Mapping[str, Any]) -> None:
         os.close(fd)
 
 
-def _read_lines(path: Path) -> list[dict[str, Any]]:
-    """The JSON objects of an append-only file; a torn last line (a kill) is skipped."""
+def file_lines(path: Path) -> Iterator[str]:
+    """The lines of an append-only file, streamed (none when it does not exist)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        handle = path.open(encoding="utf-8")
     except FileNotFoundError:
-        return []
-    docs = []
-    for line in text.splitlines():
+        return
+    with handle:
+        yield from handle
+
+
+def _docs(lines: Iterable[str], needle: str | None = None) -> Iterator[dict[str, Any]]:
+    """The JSON objects among ``lines`` (only lines containing ``needle``, if given); a
+    torn last line (a kill) is skipped."""
+    for line in lines:
+        if needle is not None and needle not in line:
+            continue
         try:
             doc = json.loads(line)
         except ValueError:
             continue
         if isinstance(doc, dict):
-            docs.append(doc)
-    return docs
+            yield doc

@@ -1,0 +1,186 @@
+"""What keeps memory flat over years of history: reads limited to what the answer needs.
+
+``explain`` opens only the journals of the periods asked and keeps one client's lines,
+the ledger is streamed in chunks and can keep only some firms, and the monthly run's
+review keeps per client only the periods a check can look at. Figures are in
+benchmarks/memory_bench.py; these tests pin the mechanisms and that answers stay the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from trigon_sync import period_record
+from trigon_sync.config import AnomalySettings
+from trigon_sync.explain_records import read_journals
+from trigon_sync.monthly_plan import ClientPlan, Target, Targets
+from trigon_sync.review import History, Review
+from trigon_sync.schedule import Run
+from trigon_sync.store import journal, ledger
+from trigon_sync.store.state import ClientLink, State
+
+AT = dt.datetime(2024, 10, 31, 0, 30, tzinfo=dt.UTC)
+MAP = (("sales_invoices_created", "Sales invoices"), ("payments_created", "Payments"))
+PERIODS = [f"2024-{m:02d}" for m in range(1, 10)]
+
+
+def month(period: str) -> Run:
+    year, number = (int(x) for x in period.split("-"))
+    start = dt.date(year, number, 1)
+    end = (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    return Run(import_day=end, window_start=start, window_end=end, period=period)
+
+
+def history_state(firms: list[str], periods: list[str]) -> State:
+    """Every firm linked; each period completed with an archived journal line per firm."""
+    state = State()
+    for n, firm in enumerate(firms):
+        state.links[firm] = ClientLink(
+            firm, f"1000000{n}", f"Firm {firm}", 100 + n, dt.date(2023, 1, 1)
+        )
+    for period in periods:
+        run = month(period)
+        book = journal.PeriodJournal(run)
+        for n, firm in enumerate(firms):
+            counts = {"sales_invoices_created": 10 + n, "payments_created": 1}
+            book.append(journal.Entry(firm, 100 + n, 5000 + n, "create", counts), AT)
+        book.archive()
+        period_record.mark_completed(state, run, AT, clients=len(firms))
+    return state
+
+
+def write_ledger(firms: list[str], periods: list[str], count: int = 10) -> None:
+    writer = ledger.LedgerWriter()
+    for period in periods:
+        for n, firm in enumerate(firms):
+            writer.write(
+                period=period, firm=firm, registration_code=f"1000000{n}", name=f"Firm {firm}",
+                uku_client=100 + n, task=7000 + n, action="create", mapping=MAP,
+                counts={"sales_invoices_created": count, "payments_created": 1}, at=AT,
+            )  # fmt: skip
+
+
+class CountingReader:
+    """Reads journal files as the product does, and remembers which it opened."""
+
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+
+    def __call__(self, path: Path) -> Iterator[str]:
+        self.opened.append(path.name)
+        return journal.file_lines(path)
+
+
+def test_explain_of_one_period_opens_only_that_periods_journals() -> None:
+    """`explain --period`: the archive and the open file of that period, no other."""
+    state = history_state(["f1", "f2"], PERIODS)
+    reader = CountingReader()
+    found = read_journals(state, "f2", periods={"2024-05"}, reader=reader)
+    assert reader.opened == ["2024-05.jsonl.done", "2024-05.jsonl"]
+    assert found["2024-05"]["f2"].task == 5001
+
+
+def test_explain_keeps_only_the_asked_clients_lines() -> None:
+    """Every period is read once, and only this client's line of each is kept."""
+    state = history_state(["f1", "f2", "f10"], PERIODS)
+    reader = CountingReader()
+    found = read_journals(state, "f1", reader=reader)
+    assert len(reader.opened) == 2 * len(PERIODS)
+    assert sorted(found) == PERIODS
+    assert all(list(entries) == ["f1"] for entries in found.values())  # not "f10"
+    assert found["2024-09"]["f1"].counts["sales_invoices_created"] == 10
+
+
+def test_the_ledgers_newer_write_still_wins_in_explain() -> None:
+    """A re-count's ledger line gives the counts; the journal says how the task came to be."""
+    state = history_state(["f1", "f2"], PERIODS)
+    write_ledger(["f1", "f2"], ["2024-09"], count=99)
+    entry = read_journals(state, "f2")["2024-09"]["f2"]
+    assert entry.counts["sales_invoices_created"] == 99 and entry.action == "create"
+
+
+def test_the_ledger_streamed_in_small_chunks_reads_the_same() -> None:
+    """Chunked parsing (a broken line inside a chunk, a torn last line) loses nothing."""
+    write_ledger(["f1", "f2"], PERIODS[:4])
+    path = ledger.ledger_file()
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines.insert(3, "not json\n")
+    path.write_text("".join(lines) + '["w","2024-12","f1","10', encoding="utf-8")
+    whole = ledger.load()
+    small = ledger.CHUNK_BYTES
+    try:
+        ledger.CHUNK_BYTES = 64
+        chunked = ledger.load()
+    finally:
+        ledger.CHUNK_BYTES = small
+    assert chunked == whole and len(whole.writes) == 8
+    assert ledger.newest_period() == "2024-04"
+
+
+def test_the_ledger_can_keep_only_some_firms() -> None:
+    """`firms`: their writes and acceptances only; an id inside another id does not match."""
+    write_ledger(["f1", "f12", "f2"], PERIODS[:2])
+    writer = ledger.LedgerWriter()
+    writer.accept("2024-02", "f1", AT)
+    writer.accept("2024-02", "f12", AT)
+    book = ledger.load(firms={"f1"})
+    assert sorted(book.writes) == [("f1", "2024-01"), ("f1", "2024-02")]
+    assert book.accepted == {("f1", "2024-02")}
+    assert book.field_ids  # the mapping lines are always read
+
+
+def test_the_review_history_keeps_only_what_a_check_can_look_at() -> None:
+    """Before the run's first period, only the newest `depth` periods per firm stay."""
+    history = History(depth=3, first="2024-08")
+    for period in reversed(PERIODS):  # any order: a re-count appends an old period late
+        history.add("f1", period, {"x": 1})
+    assert sorted(history.by_firm["f1"]) == ["2024-05", "2024-06", "2024-07", "2024-08", "2024-09"]
+    history.add("f1", "2024-01", {"x": 9})  # too old to ever be looked at
+    assert "2024-01" not in history.by_firm["f1"]
+
+
+def targets() -> Targets:
+    return Targets(
+        topic_id=1,
+        topic_name="Bookkeeping",
+        fields=tuple(Target(key, n, name) for n, (key, name) in enumerate(MAP)),
+    )
+
+
+@pytest.mark.parametrize("spike", [False, True])
+def test_bounded_review_flags_exactly_as_the_whole_history(spike: bool) -> None:
+    """A run from 2024-10 judges each client as if every period had been kept."""
+    firms = ["f1", "f2"]
+    state = history_state(firms, PERIODS[:3])  # 2024-01..03 only in journals (an upgrade)
+    write_ledger(firms, PERIODS[3:])
+    settings = AnomalySettings(history_periods=3)
+    bounded = Review.open(settings, dry_run=True, state=state, first="2024-10")
+    whole = Review.open(settings, dry_run=True, state=state, first=None)
+    october = month("2024-10")
+    for n, firm in enumerate(firms):
+        link = state.links[firm]
+        counts = {"sales_invoices_created": 500 if spike else 10, "payments_created": 1}
+        plan = ClientPlan(link=link, action="create", counts=counts)
+        flags = bounded.assess(plan, october, targets()).flags
+        assert flags == whole.assess(plan, october, targets()).flags
+        assert bool(flags) is spike, n
+    assert len(bounded.history.by_firm["f1"]) == 4  # 3 before 2024-10, and 2024-10 itself
+    assert len(whole.history.by_firm["f1"]) == len(PERIODS) + 1
+
+
+def test_the_review_reads_no_journal_the_ledger_makes_useless() -> None:
+    """With `depth` newer ledger periods for every linked firm, older journals stay shut
+    (an unreadable one in their place is never opened)."""
+    state = history_state(["f1"], PERIODS)
+    write_ledger(["f1"], PERIODS[4:])
+    old = journal.journal_file("2024-02")
+    old.with_name(old.name + ".done").unlink()
+    old.with_name(old.name + ".done").mkdir()  # opening it would raise IsADirectoryError
+    review = Review.open(
+        AnomalySettings(history_periods=3), dry_run=True, state=state, first="2024-10"
+    )
+    assert sorted(review.history.by_firm["f1"]) == ["2024-07", "2024-08", "2024-09"]
