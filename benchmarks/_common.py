@@ -23,6 +23,8 @@ from trigon_sync.sandbox import (
 )
 from trigon_sync.sandbox.generator import COUNT_FIELD_NAMES
 from trigon_sync.sandbox.runner import Running
+from trigon_sync.schedule import Run
+from trigon_sync.state_records import CompletedPeriod
 from trigon_sync.store.secrets import TRIGON_REFRESH_TOKEN, UKU_API_KEY, Secret, open_store
 from trigon_sync.store.state import ClientLink, locked_state
 from trigon_sync.trigon import login
@@ -128,7 +130,7 @@ def aged_home(tmp: str, *, clients: int = 5000, years: int = 5) -> Path:
             state.links[f"F{n}"] = ClientLink(
                 f"F{n}", code, f"Firm {n} OÜ", 1000 + n, start, ["no_email"] if n % 7 else []
             )
-        completed = state.journal.setdefault("completed", {})
+        completed = state.journal.completed
         year, month = start.year, start.month
         for index in range(months):
             first = dt.date(year, month, 1)
@@ -136,14 +138,16 @@ def aged_home(tmp: str, *, clients: int = 5000, years: int = 5) -> Path:
             end = dt.date(year, month, 1) - dt.timedelta(days=1)
             period = f"{first:%Y-%m}"
             at = dt.datetime.combine(end, dt.time(0, 30), tzinfo=clock.TALLINN)
-            completed[period] = {
-                "import_day": end,
-                "window_start": first,
-                "window_end": end - dt.timedelta(days=1),
-                "completed_at": at.isoformat(timespec="seconds"),
-                "created": clients,
-                "updated": 0,
-            }
+            completed[period] = CompletedPeriod(
+                run=Run(
+                    import_day=end,
+                    window_start=first,
+                    window_end=end - dt.timedelta(days=1),
+                    period=period,
+                ),
+                completed_at=at.isoformat(timespec="seconds"),
+                totals={"created": clients, "updated": 0},
+            )
             failures = [
                 {"firm": f"F{k}", "name": f"Firm {k} OÜ", "reason": "Uku answered 503"}
                 for k in range((index + 1) % 4)
