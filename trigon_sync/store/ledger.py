@@ -26,7 +26,6 @@ last line, which is ignored.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import operator
 import os
@@ -43,11 +42,13 @@ FieldMap = tuple[tuple[str, str], ...]
 
 
 def ledger_file() -> Path:
-    return paths.home_dir() / "ledger.jsonl"
+    return paths.ledger_file()
 
 
 def fields_id(mapping: FieldMap) -> str:
     """A short stable id of one mapping (the same mapping always gets the same id)."""
+    import hashlib  # a writer's need: status, reading, never calls this
+
     text = json.dumps([list(pair) for pair in mapping], ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
 
