@@ -30,7 +30,7 @@ import json
 import operator
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -114,22 +114,43 @@ WRITE_PREFIX = '["w","'
 """Every write line starts so, then its period: lines can be skipped by period unparsed."""
 
 
-def _parse_lines(text: str, since: str | None = None) -> list[Any]:
-    """Every complete line as a JSON value (write lines of periods before ``since``
-    skipped unparsed): one fast parse, line by line if one is broken."""
-    lines = text.split("\n")
+def _kept_lines(path: Path, since: str | None) -> list[str]:
+    """The complete lines of the file (write lines of periods before ``since`` left out),
+    read line by line: the whole file is never held at once."""
     start = len(WRITE_PREFIX)
-    complete = [
-        line
-        for line in lines[:-1]  # the last piece has no newline: torn or empty
-        if line.strip()
-        and (since is None or not line.startswith(WRITE_PREFIX) or line[start : start + 7] >= since)
-    ]
+    with path.open(encoding="utf-8") as handle:
+        return [
+            line
+            for line in handle
+            if line.endswith("\n")  # a last line without one is torn (a kill mid-append)
+            and not line.isspace()
+            and (
+                since is None
+                or not line.startswith(WRITE_PREFIX)
+                or line[start : start + 7] >= since
+            )
+        ]
+
+
+PARSE_CHUNK = 4096
+"""Lines parsed by one ``json.loads``: as fast as one parse of the whole file, while only
+a chunk's values are held at once (five years of 5,000 clients parsed at once peaked at
+over 100 MB)."""
+
+
+def _values(lines: list[str]) -> Iterator[Any]:
+    """Every line as a JSON value, a chunk at a time."""
+    for first in range(0, len(lines), PARSE_CHUNK):
+        yield from _parse_lines(lines[first : first + PARSE_CHUNK])
+
+
+def _parse_lines(lines: list[str]) -> list[Any]:
+    """Every line as a JSON value: one fast parse, line by line if one is broken."""
     try:
-        return json.loads("[" + ",".join(complete) + "]")
+        return json.loads("[" + ",".join(lines) + "]")  # a line's newline is JSON whitespace
     except ValueError:
         values = []
-        for line in complete:
+        for line in lines:
             try:
                 values.append(json.loads(line))
             except ValueError:
@@ -138,18 +159,20 @@ def _parse_lines(text: str, since: str | None = None) -> list[Any]:
 
 
 def newest_period(path: Path | None = None) -> str | None:
-    """The latest period any write is recorded for (a scan of line prefixes, no parsing)."""
+    """The latest period any write is recorded for (a scan of line prefixes, no parsing,
+    line by line)."""
+    start = len(WRITE_PREFIX)
+    newest: str | None = None
     try:
-        text = (path or ledger_file()).read_text(encoding="utf-8")
+        with (path or ledger_file()).open(encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith(WRITE_PREFIX) and line.endswith("\n"):
+                    period = line[start : start + 7]
+                    if line[start + 7 : start + 8] == '"' and (newest is None or period > newest):
+                        newest = period
     except FileNotFoundError:
         return None
-    start = len(WRITE_PREFIX)
-    found = [
-        line[start : start + 7]
-        for line in text.split("\n")[:-1]
-        if line.startswith(WRITE_PREFIX) and line[start + 7 : start + 8] == '"'
-    ]
-    return max(found, default=None)
+    return newest
 
 
 def load(path: Path | None = None, *, since: str | None = None) -> Ledger:
@@ -159,13 +182,13 @@ def load(path: Path | None = None, *, since: str | None = None) -> Ledger:
     that looks only at recent months.
     """
     try:
-        text = (path or ledger_file()).read_text(encoding="utf-8")
+        lines = _kept_lines(path or ledger_file(), since)
     except FileNotFoundError:
         return Ledger()
     maps: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
     ledger = Ledger()
     writes = ledger.writes
-    for value in _parse_lines(text, since):
+    for value in _values(lines):
         try:
             if isinstance(value, dict):
                 doc = value["fields"]
