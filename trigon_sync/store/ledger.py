@@ -18,9 +18,10 @@ Format (one JSON value per line, append-only, never rewritten):
 * ``["a", period, firm, at]``: the admin accepted a flagged client's counts
   (``trigon-sync accept``), so a held task may be written.
 
-Arrays keep 5,000 clients x 24 periods at a few MB, and the whole file is parsed with one
-``json.loads`` (benchmarks/report_bench.py). A kill mid-append leaves at most one torn
-last line, which is ignored.
+Arrays keep 5,000 clients x 24 periods at a few MB. The file is read line by line and
+parsed :data:`PARSE_CHUNK` lines per ``json.loads`` (benchmarks/report_bench.py): C-speed
+parsing without ever holding the whole file, or all its values, at once. A kill
+mid-append leaves at most one torn last line, which is ignored.
 """
 
 from __future__ import annotations
