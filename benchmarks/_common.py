@@ -7,13 +7,16 @@ never read or overwrite the user's real config, state or tokens.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import random
 import statistics
 import subprocess
 import time
 from pathlib import Path
 
 from trigon_sync import clock, connections, fields
+from trigon_sync.dates import add_months, format_period
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,
     SANDBOX_EMAIL,
@@ -25,6 +28,7 @@ from trigon_sync.sandbox.generator import COUNT_FIELD_NAMES
 from trigon_sync.sandbox.runner import Running
 from trigon_sync.schedule import Run
 from trigon_sync.state_records import CompletedPeriod
+from trigon_sync.store import ledger
 from trigon_sync.store.secrets import TRIGON_REFRESH_TOKEN, UKU_API_KEY, Secret, open_store
 from trigon_sync.store.state import ClientLink, locked_state
 from trigon_sync.trigon import login
@@ -112,12 +116,43 @@ def times_row(name: str, times: list[float], width: int) -> None:
     print(f"{name:<{width}} {min(times):>6.3f} {statistics.median(times):>7.3f} {max(times):>6.3f}")
 
 
+LEVELS = (0, 0, 1, 2, 3, 5, 8, 13, 20, 40, 100, 250)
+"""Each client's usual level per field; a month varies from half to one and a half of it."""
+
+
+def write_ledger(
+    path: Path, clients: int, periods: int, first: tuple[int, int] = (2023, 1)
+) -> list[str]:
+    """A ledger like an office's: steady clients of every size, 1% dropping to zero for the
+    last three months and 1% with one month at 20x, one mapping line."""
+    rng = random.Random(16)
+    mapping = tuple(zip(fields.KEYS, COUNT_FIELD_NAMES, strict=True))
+    fid = ledger.fields_id(mapping)
+    labels = [format_period(add_months(first, n)) for n in range(periods)]
+    at = dt.datetime(2024, 12, 31, 0, 30, tzinfo=dt.UTC).isoformat()
+    with path.open("w", encoding="utf-8") as out:
+        out.write(json.dumps({"fields": {"id": fid, "map": [list(p) for p in mapping]}}) + "\n")
+        levels = [[rng.choice(LEVELS) for _ in mapping] for _ in range(clients)]
+        for index, period in enumerate(labels):
+            for n in range(clients):
+                counts = [rng.randint(level // 2, level + level // 2) for level in levels[n]]
+                if n % 100 == 1 and index >= periods - 3:
+                    counts = [0 for _ in counts]
+                elif n % 100 == 2 and index == periods // 2:
+                    counts = [c * 20 for c in counts]
+                line = ["w", period, f"f{n}", f"1{n:07d}", f"Klient {n} OÜ", n, n, "create"]
+                line += [fid, counts, at]
+                out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+    return labels
+
+
 def aged_home(tmp: str, *, clients: int = 5000, years: int = 5) -> Path:
     """An offline home at production size: ``clients`` linked firms and ``years`` of
     monthly history up to last month (one completed period and two run records per
-    month), as the nightly no-op meets it after years of use: nothing is due today and
-    nothing is overdue. Stored through the state module, as the real commands write it;
-    a file token store with placeholder secrets, so ``status`` finds it set up."""
+    month, and the ledger lines of every client and month), as the nightly no-op meets
+    it after years of use: nothing is due today and nothing is overdue. Stored through
+    the state module, as the real commands write it; a file token store with placeholder
+    secrets, so ``status`` finds it set up."""
     home = offline_home(tmp)
     months = years * 12
     today = clock.today()
@@ -162,6 +197,7 @@ def aged_home(tmp: str, *, clients: int = 5000, years: int = 5) -> Path:
             state.record(at, "import-clients", "ok", created=index % 3, matched=clients)
             state.complete_window(end - dt.timedelta(days=1), period)
         session.save()
+    write_ledger(home / "ledger.jsonl", clients, months, (start.year, start.month))
     store = open_store("file")
     store.set(TRIGON_REFRESH_TOKEN, Secret("bench-refresh-token"))
     store.set(UKU_API_KEY, Secret("bench-api-key"))

@@ -12,49 +12,16 @@ checks the newest period for anomalies), and in-process the parse alone. Goal: a
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import times_header, times_row
+from _common import times_header, times_row, write_ledger
 
-from trigon_sync import fields
-from trigon_sync.dates import add_months, format_period
-from trigon_sync.sandbox.generator import COUNT_FIELD_NAMES
 from trigon_sync.store import ledger
-
-LEVELS = (0, 0, 1, 2, 3, 5, 8, 13, 20, 40, 100, 250)
-"""Each client's usual level per field; a month varies from half to one and a half of it."""
-
-
-def write_ledger(path: Path, clients: int, periods: int) -> list[str]:
-    """A ledger like an office's: steady clients of every size, 1% dropping to zero for the
-    last three months and 1% with one month at 20x, one mapping line."""
-    rng = random.Random(16)
-    mapping = tuple(zip(fields.KEYS, COUNT_FIELD_NAMES, strict=True))
-    fid = ledger.fields_id(mapping)
-    labels = [format_period(add_months((2023, 1), n)) for n in range(periods)]
-    at = dt.datetime(2024, 12, 31, 0, 30, tzinfo=dt.UTC).isoformat()
-    with path.open("w", encoding="utf-8") as out:
-        out.write(json.dumps({"fields": {"id": fid, "map": [list(p) for p in mapping]}}) + "\n")
-        levels = [[rng.choice(LEVELS) for _ in mapping] for _ in range(clients)]
-        for index, period in enumerate(labels):
-            for n in range(clients):
-                counts = [rng.randint(level // 2, level + level // 2) for level in levels[n]]
-                if n % 100 == 1 and index >= periods - 3:
-                    counts = [0 for _ in counts]
-                elif n % 100 == 2 and index == periods // 2:
-                    counts = [c * 20 for c in counts]
-                line = ["w", period, f"f{n}", f"1{n:07d}", f"Klient {n} OÜ", n, n, "create"]
-                line += [fid, counts, at]
-                out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
-    return labels
 
 
 def timed(argv: list[str], runs: int) -> list[float]:

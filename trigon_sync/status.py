@@ -270,17 +270,19 @@ def flagged_clients(config: Config | None) -> Flagged:
     """The newest period's clients whose counts carry an anomaly flag (local files only),
     as ``status --json`` lists them; remembered for as long as the ledger and the
     settings stay the same (store/ledger_flags.py)."""
-    # The ledger and report modules load only here, and the report only once a count
-    # has been written: a home before its first import day needs neither.
-    from trigon_sync.store import ledger, ledger_flags
+    from trigon_sync.store import ledger_flags
 
     settings = config.anomalies if config is not None else AnomalySettings()
-    wanted = ledger_flags.key(ledger.ledger_file(), dataclasses.asdict(settings))
+    wanted = ledger_flags.key(paths.ledger_file(), dataclasses.asdict(settings))
     if wanted is None:
         return ()  # no ledger: nothing written yet
     remembered = ledger_flags.read(wanted)
     if remembered is not None:
         return remembered
+    # The ledger and report modules load only here: when the ledger changed since the
+    # answer was remembered (or no count has been written yet).
+    from trigon_sync.store import ledger
+
     try:
         newest = ledger.newest_period()
         if newest is None:

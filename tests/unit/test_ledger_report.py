@@ -60,6 +60,25 @@ def test_a_torn_last_line_and_garbage_are_skipped() -> None:
     assert ledger.ledger_file().stat().st_mode & 0o777 == 0o600
 
 
+def test_a_ledger_read_in_chunks_reads_as_a_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parsed a few lines at a time (to bound memory), the ledger gives what it gives in
+    one piece: the newest line wins across chunks, a broken line costs only itself, a torn
+    last line is skipped, and the newest period ignores it too."""
+    w = ledger.LedgerWriter()
+    for n in range(7):
+        write(w, f"2024-0{n + 1}", "f1", {"sales_invoices_created": n, "payments_created": 1})
+    write(w, "2024-01", "f1", {"sales_invoices_created": 99, "payments_created": 1}, task=9)
+    with ledger.ledger_file().open("a", encoding="utf-8") as f:
+        f.write('not json\n["w","2024-09","f1","1000f1","Fi')
+    whole = ledger.load()
+    monkeypatch.setattr(ledger, "CHUNK_BYTES", 64)
+    chunked = ledger.load()
+    assert chunked.writes == whole.writes and len(chunked.writes) == 7
+    assert chunked.writes[("f1", "2024-01")].task == 9
+    assert ledger.load(since="2024-06").writes.keys() == {("f1", "2024-06"), ("f1", "2024-07")}
+    assert ledger.newest_period() == "2024-07"
+
+
 def test_report_columns_are_the_uku_names_at_write_time() -> None:
     """A field renamed in Uku between months shows under its old name for the old month."""
     w = ledger.LedgerWriter()

@@ -141,7 +141,7 @@ def answer(call: Call) -> tuple[str | None, int] | None:
             if home is not None:
                 os.environ[paths.ENV_HOME] = home
             answered = _run_monthly(call) if call.command == "run-monthly" else _status()
-    except Exception:
+    except Exception:  # any error at all: the app makes the call again and reports it
         answered = None
     if answered is None:
         if saved is None:

@@ -163,8 +163,9 @@ def status_command(
 ) -> None:
     """Connections, configuration, linked clients, the next window and the last run.
 
-    Reads only local files and the token store; never calls Trigon or Uku. Exits 0 when
-    healthy, otherwise with the code of the first problem (3 config, 4 auth, 5 last run
+    Reads only local files and the token store (and keeps the newest period's flagged
+    clients in ledger.flags.json); never calls Trigon or Uku. Exits 0 when healthy,
+    otherwise with the code of the first problem (3 config, 4 auth, 5 last run
     incomplete, 8 state).
     """
     now = clock.now()

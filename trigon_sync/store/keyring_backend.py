@@ -10,7 +10,6 @@ nobody to type the unlock password. ``secrets.KeyringStore`` is built on these.
 
 from __future__ import annotations
 
-import configparser
 import os
 import threading
 from collections.abc import Callable
@@ -80,6 +79,8 @@ def _explicitly_selected(backend: object) -> bool:
     name = qualified(backend)
     if os.environ.get("PYTHON_KEYRING_BACKEND", "").strip() == name:
         return True
+    import configparser  # only a keyring store asks; a file store's status never does
+
     parser = configparser.RawConfigParser()
     try:
         parser.read(keyring_config_path(), encoding="utf-8")

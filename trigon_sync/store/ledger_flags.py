@@ -33,7 +33,7 @@ Flagged = tuple[dict[str, Any], ...]
 
 
 def flags_file() -> Path:
-    return paths.home_dir() / "ledger.flags.json"
+    return paths.ledger_flags_file()
 
 
 def key(ledger_file: Path, settings: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -77,6 +77,16 @@ def journal_dir() -> Path:
     return home_dir() / "journal"
 
 
+def ledger_file() -> Path:
+    """What was written to Uku per client and period (ledger.py), append-only."""
+    return home_dir() / "ledger.jsonl"
+
+
+def ledger_flags_file() -> Path:
+    """The newest period's flagged clients as status last worked them out (ledger_flags.py)."""
+    return home_dir() / "ledger.flags.json"
+
+
 def token_file() -> Path:
     """The opt-in file token store (``--token-store file``), mode 0600."""
     return home_dir() / "tokens.toml"
