@@ -53,15 +53,15 @@ DONE_EARLIER = "done by an earlier run"
 
 def rerun_target(state: State, period: str) -> Run:
     """The window of a completed period, for ``--rerun``; UsageError if there is none."""
-    run = period_record.completed_run(state, period)
-    if run is None:
+    record = state.journal.require_completed(period)
+    if record is None:
         done = period_record.completed_periods(state)
         listed = ", ".join(done[-6:]) if done else "none yet"
         raise UsageError(
             f"period {period} has not been completed by run-monthly (completed: {listed})",
             hint="--rerun re-counts a finished period; a period still due is run without it",
         )
-    return run
+    return record.run
 
 
 # -- Uku ids, resolved once per run ------------------------------------------------------

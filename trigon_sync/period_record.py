@@ -84,4 +84,5 @@ def completed_run(state: State, period: str) -> Run | None:
 
 
 def completed_periods(state: State) -> list[str]:
-    return sorted(state.journal.completed)
+    """Every period the journal names as completed, readable or not."""
+    return sorted({*state.journal.completed, *state.journal.unreadable_completed})

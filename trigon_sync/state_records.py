@@ -17,6 +17,7 @@ verbatim and reported where it matters (``run-monthly`` stops on a corrupt open 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 MONTHLY_COMMAND = "run-monthly"
 """The command whose records are monthly runs (``run-monthly --rerun`` too)."""
 NO_REASON = "no reason recorded"
+PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+"""A period label, ``YYYY-MM``."""
 
 
 # -- run history ---------------------------------------------------------------------------
@@ -65,6 +68,8 @@ class RunRecord:
     command: str
     result: str
     details: Mapping[str, Any] = field(default_factory=dict)
+    source: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    """The table it was read from, written back as it was (an odd line stays odd)."""
 
     @property
     def at_time(self) -> dt.datetime | None:
@@ -112,6 +117,8 @@ class RunRecord:
         return tuple(notes)
 
     def to_document(self) -> dict[str, Any]:
+        if self.source is not None:
+            return dict(self.source)
         return {"at": self.at, "command": self.command, "result": self.result, **self.details}
 
     @classmethod
@@ -123,6 +130,7 @@ class RunRecord:
             command=str(doc.get("command", "")),
             result=str(doc.get("result", "")),
             details=details,
+            source=dict(doc),
         )
 
 
@@ -184,6 +192,16 @@ class Periods:
     def open_part(self) -> Periods:
         """Only the open period (what the state summary keeps of the journal)."""
         return Periods(open=self.open, unreadable_open=self.unreadable_open)
+
+    def require_completed(self, period: str) -> CompletedPeriod | None:
+        """A completed period's record (None: never completed); StateError when the
+        journal names it but its record is corrupt."""
+        if period in self.unreadable_completed:
+            raise StateError(
+                f"state.toml [journal.completed.{period}] is corrupt (its window is unreadable)",
+                hint="restore a good copy of state.toml; nothing was changed",
+            )
+        return self.completed.get(period)
 
     @property
     def open_label(self) -> str | None:

@@ -4,6 +4,7 @@ pydantic, rich or a read of state.toml."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from freezegun import freeze_time
@@ -219,6 +221,26 @@ def test_the_fast_entry_answers_as_the_app_does_from_state_toml(
             assert "will cover 08.10.2024–30.10.2024" in _fast(["run-monthly"])[0].stdout
 
 
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [('last_period = "2024-09"', 'last_period = "zz"'), ("[journal]", "[journal]\nperiod = 1")],
+)
+def test_a_summary_edited_by_hand_is_not_answered_from(old: str, new: str) -> None:
+    """A summary whose fingerprint still matches but whose contents state.toml would
+    refuse is not used: the answer, and any complaint, come from state.toml itself."""
+    set_up()
+    text = summary_path().read_text(encoding="utf-8")
+    if old == "[journal]" and old not in text:
+        text += "\n[journal]\n"
+    assert old in text
+    summary_path().write_text(text.replace(old, new, 1), encoding="utf-8")
+    assert load_summary() is None
+    with freeze_time(NOW):
+        got, _ = _fast(STATUS)
+        assert got == _without_summary(STATUS)
+    assert "corrupt" not in got.stdout
+
+
 def test_every_save_leaves_the_summary_of_what_it_wrote() -> None:
     """After any save the summary file is current and says what state.toml says; a save
     that dies between state.toml and the summary leaves a summary that is not used."""
@@ -265,7 +287,7 @@ def test_every_save_leaves_the_summary_of_what_it_wrote() -> None:
             ["run-monthly", "-q", "--today=1.10.2024"],
             entry.Call("run-monthly", today="1.10.2024", quiet=True),
         ),
-        (["--home", "/h", "-v", "run-monthly"], entry.Call("run-monthly", "/h")),
+        (["--home", "/h", "-v", "run-monthly"], entry.Call("run-monthly", "/h", verbose=True)),
         (["--home=/h", "status", "--json"], entry.Call("status", "/h")),
         (["status"], None),  # the rich screen is the app's
         (["status", "--json", "-v"], None),
@@ -322,6 +344,77 @@ def test_the_two_calls_load_neither_the_cli_framework_nor_the_whole_state() -> N
     assert status["clients"]["linked"] == 1 and status["window"]["last_period"] == "2024-09"
     log = (paths.logs_dir() / "trigon-sync.log").read_text(encoding="utf-8")
     assert re.search(r"run-monthly today=2024-10-10 nothing due; next import 31\.10", log)
+
+
+OUTPUT_TROUBLE = {
+    "stdout is a full disk": ({}, "/dev/full"),
+    "stdout is closed": ({}, None),
+    "an ASCII locale": ({"PYTHONIOENCODING": "ascii"}, "pipe"),
+}
+APP = "import sys; from trigon_sync.cli.app import main; sys.argv[0] = 'trigon-sync'; main()"
+ENTRY = "import sys; from trigon_sync.cli.entry import main; sys.argv[0] = 'trigon-sync'; main()"
+
+
+@pytest.mark.parametrize("trouble", list(OUTPUT_TROUBLE))
+def test_a_stdout_that_cannot_take_the_answer_fails_as_the_app_does(trouble: str) -> None:
+    """A full disk, a closed stdout or a locale that cannot carry "–": the fast entry ends
+    as the app does (the same error line and exit code, or the app's own way of writing),
+    never with a traceback."""
+    extra, target = OUTPUT_TROUBLE[trouble]
+    if target == "/dev/full" and not Path(target).exists():
+        pytest.skip("no /dev/full here")
+    set_up()
+    env = {**os.environ, paths.ENV_HOME: str(paths.home_dir()), **extra}
+
+    def run(program: str, argv: list[str]) -> tuple[bytes, str, int]:
+        with contextlib.ExitStack() as stack:
+            out: Any = subprocess.PIPE
+            if target == "/dev/full":
+                out = stack.enter_context(Path(target).open("wb"))
+            done = subprocess.run(
+                [sys.executable, "-c", program, *argv],
+                stdout=None if target is None else out,
+                stderr=subprocess.PIPE,
+                env=env,
+                timeout=60,
+                preexec_fn=_close_stdout if target is None else None,
+            )
+        return done.stdout or b"", done.stderr.decode(), done.returncode
+
+    for argv in (["run-monthly", "--today", "10.10.2024"], ["status", "--json"]):
+        fast, app = run(ENTRY, argv), run(APP, argv)
+        assert "Traceback" not in fast[1], fast[1]
+        assert fast[2] == app[2], (fast, app)
+        if argv[0] == "status":  # the document names today's time; the rest is the same
+            assert fast[1] == app[1]
+        else:
+            assert fast == app
+
+
+def _close_stdout() -> None:
+    os.close(1)
+
+
+def test_a_latin1_locale_gets_every_answer_in_characters_it_can_write() -> None:
+    """Debian's plain et_EE locale is Latin-1: "–" is written as an escape instead of
+    ending in UnicodeEncodeError, and the JSON document is the same document."""
+    set_up()
+    env = {**os.environ, paths.ENV_HOME: str(paths.home_dir())}
+
+    def run(argv: list[str], encoding: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-c", ENTRY, *argv],
+            capture_output=True,
+            env={**env, "PYTHONIOENCODING": encoding},
+            timeout=60,
+        )
+
+    night = run(["run-monthly", "--today", "10.10.2024"], "latin-1")
+    assert night.returncode == 0 and night.stderr == b""
+    assert "06.10.2024\\u201330.10.2024" in night.stdout.decode("latin-1")
+    wide, narrow = run(["status", "--json"], "utf-8"), run(["status", "--json"], "latin-1")
+    assert narrow.returncode == wide.returncode and b"Traceback" not in narrow.stderr
+    assert json.loads(narrow.stdout.decode("latin-1")) == json.loads(wide.stdout)
 
 
 def test_status_remembers_the_flags_only_for_the_ledger_and_settings_it_read() -> None:

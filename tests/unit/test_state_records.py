@@ -7,6 +7,7 @@ import tomllib
 
 import pytest
 
+from trigon_sync import period_record
 from trigon_sync.errors import StateError
 from trigon_sync.state_records import Periods, RunRecord, StagedImport
 from trigon_sync.store import paths
@@ -67,6 +68,9 @@ at = "2024-11-02T10:05:00+02:00"
 command = "confirm"
 result = "ok"
 created = 1
+
+[[history]]
+at = 5
 """
 
 
@@ -97,8 +101,9 @@ def test_the_tables_are_read_into_records(written: None) -> None:
     assert state.journal.completed["2024-09"].totals["tasks_created"] == 40
     assert state.staged_import is not None
     assert [row.trigon_id for row in state.staged_import.plan.rows] == ["f9"]
-    monthly, confirm = state.history
+    monthly, confirm, odd = state.history
     assert monthly.is_monthly and not confirm.is_monthly
+    assert odd.at_time is None and not odd.is_monthly  # shown, never decided on
     assert [(f.firm, f.who, f.reason) for f in monthly.failures] == [
         ("f2", "Beeta AS", "no View permission"),
         ("f3", "f3", "no reason recorded"),
@@ -114,6 +119,15 @@ def test_a_corrupt_open_period_is_reported_when_it_is_needed() -> None:
     with pytest.raises(StateError, match="'window_start' is missing"):
         journal.require_open()
     assert journal.to_document() == {"period": "2024-11", "import_day": dt.date(2024, 11, 30)}
+
+
+def test_a_corrupt_completed_period_is_named_when_it_is_asked_for(written: None) -> None:
+    """`--rerun 2024-10` on a broken record says it is corrupt, not that it never ran."""
+    state = load_state()
+    with pytest.raises(StateError, match=r"\[journal.completed.2024-10\] is corrupt"):
+        state.journal.require_completed("2024-10")
+    assert state.journal.require_completed("2024-08") is None
+    assert period_record.completed_periods(state) == ["2024-09", "2024-10"]
 
 
 def test_an_unusable_staged_plan_loads_and_fails_only_where_the_plan_is_needed() -> None:

@@ -38,6 +38,7 @@ class Call:
     home: str | None = None
     today: str | None = None
     quiet: bool = False
+    verbose: bool = False
 
 
 def _value(arg: str, option: str, following: str | None) -> tuple[str | None, int]:
@@ -55,6 +56,7 @@ def _value(arg: str, option: str, following: str | None) -> tuple[str | None, in
 def recognise(argv: list[str]) -> Call | None:
     """The call ``argv`` makes if it is one answered here, else None (the app's business)."""
     home: str | None = None
+    verbose = False
     index = 0
     while index < len(argv) and argv[index] not in COMMANDS:
         arg = argv[index]
@@ -62,8 +64,8 @@ def recognise(argv: list[str]) -> Call | None:
         value, used = _value(arg, "--home", following)
         if value is not None:
             home = value
-        elif arg in ("-v", "--verbose"):  # only adds a traceback to an error: the app's
-            used = 1
+        elif arg in ("-v", "--verbose"):  # only adds a traceback to an error
+            verbose, used = True, 1
         else:
             return None
         index += used
@@ -71,7 +73,7 @@ def recognise(argv: list[str]) -> Call | None:
         return None
     command, rest = argv[index], argv[index + 1 :]
     if command == "status":
-        return Call("status", home) if rest == ["--json"] else None
+        return Call("status", home, verbose=verbose) if rest == ["--json"] else None
     today: str | None = None
     quiet = False
     index = 0
@@ -86,7 +88,7 @@ def recognise(argv: list[str]) -> Call | None:
         else:
             return None
         index += used
-    return Call("run-monthly", home, today, quiet)
+    return Call("run-monthly", home, today, quiet, verbose)
 
 
 def _home(value: str) -> str | None:
@@ -108,13 +110,31 @@ def _run_monthly(call: Call) -> tuple[str | None, int] | None:
     schedule = monthly_gate.start_night(day, now).schedule(day)
     if schedule.due:
         return None
+    text = None if call.quiet else monthly_gate.nothing_due_text(schedule)
+    if not writable(text):
+        return None
     # The command prints, then logs; a log that cannot be written ends in its error, so
     # here the log goes first, and such a failure leaves the whole night to the command.
     run_log.append(monthly_gate.nothing_due_log(day, schedule))
-    return (None if call.quiet else monthly_gate.nothing_due_text(schedule)), 0
+    return text, 0
 
 
-def _status() -> tuple[str | None, int]:
+def writable(text: str | None) -> bool:
+    """Whether ``text`` can be written to stdout as it is: there is a stdout, and its
+    encoding can carry every character (an ASCII or Latin-1 locale cannot carry "–").
+    Otherwise the app makes the call: it knows how to write to such a stream."""
+    if text is None:
+        return True
+    if sys.stdout is None:
+        return False
+    try:
+        text.encode(sys.stdout.encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def _status() -> tuple[str | None, int] | None:
     """``status --json`` as cli/status_cmd.py prints it, and its exit code."""
     from trigon_sync import clock
     from trigon_sync.cli import json_text
@@ -122,7 +142,8 @@ def _status() -> tuple[str | None, int]:
 
     now = clock.now()
     report = status(now.date(), now=now)
-    return json_text.document(report.to_json()), int(report.exit_code)
+    text = json_text.document(report.to_json())
+    return (text, int(report.exit_code)) if writable(text) else None
 
 
 def answer(call: Call) -> tuple[str | None, int] | None:
@@ -151,8 +172,19 @@ def answer(call: Call) -> tuple[str | None, int] | None:
     return answered
 
 
+def _tolerate_narrow_locales() -> None:
+    """A server on a Latin-1 locale (Debian's plain ``et_EE``) cannot encode "–" or "š":
+    rather than fail on the first one, write it as a ``\\uXXXX`` escape, which inside a
+    JSON string is the very same character."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (stream.encoding or "").lower().replace("-", "") != "utf8":
+            reconfigure(errors="backslashreplace")
+
+
 def main() -> None:
     """Console-script entry point (``trigon-sync``, ``python -m trigon_sync``)."""
+    _tolerate_narrow_locales()
     call = recognise(sys.argv[1:])
     answered = None
     if call is not None:
@@ -169,6 +201,11 @@ def main() -> None:
         return
     text, code = answered
     if text is not None:
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
+        except Exception as exc:  # a full disk, a closed pipe: the app's line and code
+            from trigon_sync.cli.boundary import report
+
+            sys.exit(report(exc, verbose=call is not None and call.verbose))
     sys.exit(code)

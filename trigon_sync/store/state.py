@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from trigon_sync import redact
 from trigon_sync.errors import StateError
-from trigon_sync.state_records import Periods, RunRecord, StagedImport
+from trigon_sync.state_records import PERIOD, Periods, RunRecord, StagedImport
 from trigon_sync.store import paths, summary
 from trigon_sync.store.summary import StateSummary
 
@@ -45,7 +44,6 @@ MIGRATIONS: dict[int, Migration] = {}
 before_replace_hook: atomic.BeforeReplace | None = None
 """Test-only fault injection: called with the temp file just before it replaces state.toml."""
 
-_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _KNOWN_KEYS = {
     "schema_version",
     "last_period_end",
@@ -274,7 +272,7 @@ def _date_or_none(value: Any, what: str) -> dt.date | None:
 
 def _from_document(doc: dict[str, Any]) -> State:
     last_period = doc.get("last_period")
-    if last_period is not None and not _PERIOD.match(_expect(last_period, str, "last_period")):
+    if last_period is not None and not PERIOD.match(_expect(last_period, str, "last_period")):
         raise ValueError(f"last_period {last_period!r} is not YYYY-MM")
     links: dict[str, ClientLink] = {}
     for key, item in _expect(doc.get("links", {}), dict, "links").items():

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trigon_sync import skew
-from trigon_sync.state_records import Periods, RunRecord
+from trigon_sync.state_records import PERIOD, Periods, RunRecord
 from trigon_sync.store import fingerprint, paths
 
 if TYPE_CHECKING:
@@ -159,11 +159,17 @@ def _from_document(doc: Mapping[str, Any], schema_version: int) -> StateSummary:
         or not isinstance(last_run, dict | None)
     ):
         raise TypeError("summary")
+    # A summary is only ever a copy: anything state.toml would refuse is read there, so
+    # the error (and its advice) is about state.toml's own contents.
+    last_period = doc.get("last_period")
+    journal = Periods.from_document(doc["journal"])
+    if (last_period is not None and not PERIOD.match(last_period)) or journal.unreadable_open:
+        raise TypeError("summary")
     return StateSummary(
         schema_version=schema_version,
         last_period_end=last_period_end,
-        last_period=doc.get("last_period"),
-        journal=Periods.from_document(doc["journal"]),
+        last_period=last_period,
+        journal=journal,
         linked=linked,
         ignored=ignored,
         last_recorded_at=last_recorded_at,
