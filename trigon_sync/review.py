@@ -68,19 +68,21 @@ class History:
             if len(older) > self.depth:
                 del periods[min(older)]
 
-    def threshold(self, firms: Iterable[str]) -> str | None:
-        """The earliest period whose counts could still be kept for one of ``firms``
-        (None: any period could, a firm has fewer than ``depth`` before ``first``)."""
+    def look_back(self, firms: Iterable[str]) -> tuple[str | None, set[str]]:
+        """Which journal lines could still change what is kept for ``firms``: every line
+        from the returned period on (None: every period), and before it only the lines of
+        the returned firms, which have fewer than ``depth`` periods before ``first``."""
         first = self.first
         if first is None:
-            return None
-        lowest = first
+            return None, set()
+        lowest, short = first, set()
         for firm in firms:
             older = [p for p in self.by_firm.get(firm, {}) if p < first]
             if len(older) < self.depth:
-                return None
-            lowest = min(lowest, min(older))
-        return lowest
+                short.add(firm)
+            else:
+                lowest = min(lowest, min(older))
+        return lowest, short
 
     def earlier(self, firm: str, period: str) -> list[Mapping[str, int]]:
         periods = self.by_firm.get(firm, {})
@@ -136,14 +138,15 @@ class Review:
         if state is not None:
             from trigon_sync.explain_records import journal_runs  # only a real run needs it
 
-            since = history.threshold(state.links)
+            since, short = history.look_back(state.links)
             for run in journal_runs(state):
-                if since is not None and run.period < since:
+                firms = None if since is None or run.period >= since else short
+                if firms is not None and not firms:
                     continue  # every linked firm has newer periods enough in the ledger
                 path = journal.journal_file(run.period)
                 found: dict[str, journal.Entry] = {}
                 for candidate in (path.with_name(path.name + ".done"), path):
-                    found.update(journal.PeriodJournal(run, candidate).load())
+                    found.update(journal.PeriodJournal(run, candidate).load(firms))
                 for firm, entry in found.items():
                     history.add(firm, run.period, dict(entry.counts), replace=False)
         return cls(settings, history, accepted, field_ids, dry_run=dry_run)
