@@ -36,9 +36,9 @@ def hold_hint(registration_code: str, period: str) -> str:
     return f"`trigon-sync accept {registration_code} --period {period}` lets it be written"
 
 
-Kept = Mapping[str, int] | ledger.Written
-"""One period's counts in the history: a journal line's counts or a ledger write (whose
-``counts`` dict is made only when a check asks for it)."""
+Kept = Mapping[str, int] | tuple[tuple[str, ...], tuple[int, ...]]
+"""One period's counts in the history: a journal line's counts, or a ledger write's keys
+(shared by every write of one mapping) and values, made a dict only when a check asks."""
 
 
 class History:
@@ -90,7 +90,10 @@ class History:
 
 
 def _counts(kept: Kept) -> Mapping[str, int]:
-    return kept.counts if isinstance(kept, ledger.Written) else kept
+    if isinstance(kept, tuple):
+        keys, values = kept
+        return dict(zip(keys, values, strict=True))
+    return kept
 
 
 class Review:
@@ -130,7 +133,7 @@ class Review:
         field_ids: set[str] = set()
         for item in ledger.entries():
             if isinstance(item, ledger.Written):
-                history.add(item.firm, item.period, item)  # a later line is newer
+                history.add(item.firm, item.period, (item.keys, item.values))  # later: newer
             elif isinstance(item, ledger.Accepted):
                 accepted.add((item.firm, item.period))
             else:
