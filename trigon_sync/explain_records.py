@@ -66,7 +66,7 @@ def read_journals(
     in ``periods``, with the counts Uku holds now from the ledger.
 
     Only the files of those periods are opened, each streamed with the other clients'
-    lines skipped unparsed, and only this firm's ledger writes are kept: five years of
+    lines skipped after their firm id, and only this firm's ledger writes are kept: five years of
     archives at 5,000 clients are 170 MB of lines, of which explain needs 60.
     """
     runs = [r for r in journal_runs(state) if periods is None or r.period in periods]
@@ -79,7 +79,7 @@ def read_journals(
         entries: dict[str, journal.Entry] = {}
         for candidate in (path.with_name(path.name + ".done"), path):
             lines = reader(candidate)
-            entries.update(journal.PeriodJournal(run, candidate).load(firm, lines))
+            entries.update(journal.PeriodJournal(run, candidate).load({firm}, lines))
         write = book.writes.get((firm, run.period))
         if write is not None:
             # The ledger has the newest write (a --rerun updates no journal line); the

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ from trigon_sync import anomalies, fields
 from trigon_sync.config import AnomalySettings
 from trigon_sync.dates import add_months, format_period, parse_period
 from trigon_sync.errors import UsageError
-from trigon_sync.store.ledger import Ledger, Written
+from trigon_sync.store.ledger import Accepted, FieldsLine, Ledger, Written
 
 _ORDER = {key: index for index, key in enumerate(fields.KEYS)}
 
@@ -168,18 +168,22 @@ class Report:
             "periods": list(self.periods),
             "columns": list(self.columns),
             "rows": [self.row_json(row) for row in self.rows],
-            "totals": [
-                {
-                    "period": period,
-                    "counts": dict(self.totals.get(period, {})),
-                    "change": None
-                    if self.changes.get(period) is None
-                    else dict(self.changes[period] or {}),
-                }
-                for period in self.periods
-            ],
+            "totals": self.totals_json(),
             "flagged": len(self.flagged),
         }
+
+    def totals_json(self) -> list[dict[str, Any]]:
+        """Per period: the column sums and their change against the previous month."""
+        return [
+            {
+                "period": period,
+                "counts": dict(self.totals.get(period, {})),
+                "change": None
+                if self.changes.get(period) is None
+                else dict(self.changes[period] or {}),
+            }
+            for period in self.periods
+        ]
 
 
 def history_start(periods: Sequence[str], settings: AnomalySettings) -> str | None:
@@ -243,12 +247,14 @@ def build(
     settings: AnomalySettings,
     *,
     firms: set[str] | None = None,
+    columns: Sequence[str] | None = None,
 ) -> Report:
-    """The report over ``periods`` (ascending), for every client or only ``firms``."""
+    """The report over ``periods`` (ascending), for every client or only ``firms``;
+    ``columns``: align to these (a slice of a longer report, see :func:`slices`)."""
     wanted = set(periods)
     before = {previous_period(p): p for p in periods}
     buckets: dict[str, list[Row]] = {period: [] for period in periods}
-    columns: dict[str, tuple[int, int]] = {}
+    found: dict[str, tuple[int, int]] = {}
     mappings: dict[int, Mapping[str, str]] = {}
     grouped = ledger.by_firm()
     order = sorted(grouped, key=lambda firm: (grouped[firm][-1].name.casefold(), firm))
@@ -270,9 +276,11 @@ def build(
             buckets[write.period].append(Row(write, previous, flags[i]))
     for names in mappings.values():
         for key, name in names.items():
-            columns.setdefault(name, (_ORDER.get(key, len(_ORDER)), len(columns)))
+            found.setdefault(name, (_ORDER.get(key, len(_ORDER)), len(found)))
     rows = [row for period in periods for row in buckets[period]]  # by period, then name
-    ordered = tuple(sorted(columns, key=lambda name: columns[name]))
+    ordered = (
+        tuple(sorted(found, key=lambda name: found[name])) if columns is None else tuple(columns)
+    )
     totals = _totals(ledger, wanted | set(before), firms)
     changes = {
         period: _change(totals[period], totals.get(previous_period(period)))
@@ -296,3 +304,68 @@ def _totals(ledger: Ledger, periods: set[str], firms: set[str] | None) -> dict[s
         for name, column in zip(names, zip(*(w.values for w in writes), strict=True), strict=True):
             into[name] = into.get(name, 0) + sum(column)
     return totals
+
+
+SLICE_PERIODS = 4
+"""Periods a long report builds at a time. Each slice reads the ledger lines of its own
+periods, and memory holds one slice's writes plus, per client, the newest periods the next
+slice's flags and changes look back at (benchmarks/memory_bench.py: five years at 5,000
+clients)."""
+
+
+def slices(periods: Sequence[str], size: int | None = None) -> list[tuple[str, ...]]:
+    """``periods`` in consecutive runs of at most ``size`` (default :data:`SLICE_PERIODS`)."""
+    step = max(size or SLICE_PERIODS, 1)
+    return [tuple(periods[i : i + step]) for i in range(0, len(periods), step)]
+
+
+def slice_ledger(
+    items: Iterable[Written | Accepted | FieldsLine],
+    start: str,
+    depth: int,
+    carried: Iterable[Written] = (),
+) -> Ledger:
+    """What a slice from ``start`` needs of the ledger lines ``items``: every write from
+    ``start`` on, and per firm only its newest ``depth`` periods before (all a flag or a
+    change can look at; see :func:`anomalies.flag_series`). ``carried``: such writes
+    before ``start`` already kept (:func:`carry`), taken as they are."""
+    ledger = Ledger()
+    writes = ledger.writes
+    before: dict[str, list[str]] = {}
+    for write in carried:
+        writes[(write.firm, write.period)] = write
+        before.setdefault(write.firm, []).append(write.period)
+    for item in items:
+        if isinstance(item, Written):
+            writes[(item.firm, item.period)] = item  # a later line is newer
+            if item.period < start:
+                older = before.setdefault(item.firm, [])
+                if item.period not in older:
+                    older.append(item.period)
+                    if len(older) > depth:
+                        oldest = min(older)
+                        older.remove(oldest)
+                        del writes[(item.firm, oldest)]
+        elif isinstance(item, Accepted):
+            ledger.accepted.add((item.firm, item.period))
+        else:
+            ledger.field_ids.add(item.id)
+    return ledger
+
+
+def carry(ledger: Ledger, depth: int) -> list[Written]:
+    """Per firm, its newest ``depth`` writes in ``ledger``: what the next slice needs of
+    this one's."""
+    by_firm = ledger.by_firm()  # oldest period first
+    return [write for writes in by_firm.values() for write in writes[-depth:]]
+
+
+def report_columns(mappings: Iterable[tuple[Sequence[str], Sequence[str]]]) -> tuple[str, ...]:
+    """The columns of a report whose rows used ``mappings`` ((keys, Uku field names), the
+    first used earliest first: ``ledger.mappings_used``): the names in catalogue order, a
+    renamed field's older name first."""
+    found: dict[str, tuple[int, int]] = {}
+    for keys, names in mappings:
+        for key, name in zip(keys, names, strict=True):
+            found.setdefault(name, (_ORDER.get(key, len(_ORDER)), len(found)))
+    return tuple(sorted(found, key=lambda name: found[name]))

@@ -36,9 +36,9 @@ def hold_hint(registration_code: str, period: str) -> str:
     return f"`trigon-sync accept {registration_code} --period {period}` lets it be written"
 
 
-Kept = Mapping[str, int] | ledger.Written
-"""One period's counts in the history: a journal line's counts or a ledger write (whose
-``counts`` dict is made only when a check asks for it)."""
+Kept = Mapping[str, int] | tuple[tuple[str, ...], tuple[int, ...]]
+"""One period's counts in the history: a journal line's counts, or a ledger write's keys
+(shared by every write of one mapping) and values, made a dict only when a check asks."""
 
 
 class History:
@@ -68,19 +68,21 @@ class History:
             if len(older) > self.depth:
                 del periods[min(older)]
 
-    def threshold(self, firms: Iterable[str]) -> str | None:
-        """The earliest period whose counts could still be kept for one of ``firms``
-        (None: any period could, a firm has fewer than ``depth`` before ``first``)."""
+    def look_back(self, firms: Iterable[str]) -> tuple[str | None, set[str]]:
+        """Which journal lines could still change what is kept for ``firms``: every line
+        from the returned period on (None: every period), and before it only the lines of
+        the returned firms, which have fewer than ``depth`` periods before ``first``."""
         first = self.first
         if first is None:
-            return None
-        lowest = first
+            return None, set()
+        lowest, short = first, set()
         for firm in firms:
             older = [p for p in self.by_firm.get(firm, {}) if p < first]
             if len(older) < self.depth:
-                return None
-            lowest = min(lowest, min(older))
-        return lowest
+                short.add(firm)
+            else:
+                lowest = min(lowest, min(older))
+        return lowest, short
 
     def earlier(self, firm: str, period: str) -> list[Mapping[str, int]]:
         periods = self.by_firm.get(firm, {})
@@ -88,7 +90,10 @@ class History:
 
 
 def _counts(kept: Kept) -> Mapping[str, int]:
-    return kept.counts if isinstance(kept, ledger.Written) else kept
+    if isinstance(kept, tuple):
+        keys, values = kept
+        return dict(zip(keys, values, strict=True))
+    return kept
 
 
 class Review:
@@ -128,7 +133,7 @@ class Review:
         field_ids: set[str] = set()
         for item in ledger.entries():
             if isinstance(item, ledger.Written):
-                history.add(item.firm, item.period, item)  # a later line is newer
+                history.add(item.firm, item.period, (item.keys, item.values))  # later: newer
             elif isinstance(item, ledger.Accepted):
                 accepted.add((item.firm, item.period))
             else:
@@ -136,14 +141,15 @@ class Review:
         if state is not None:
             from trigon_sync.explain_records import journal_runs  # only a real run needs it
 
-            since = history.threshold(state.links)
+            since, short = history.look_back(state.links)
             for run in journal_runs(state):
-                if since is not None and run.period < since:
+                firms = None if since is None or run.period >= since else short
+                if firms is not None and not firms:
                     continue  # every linked firm has newer periods enough in the ledger
                 path = journal.journal_file(run.period)
                 found: dict[str, journal.Entry] = {}
                 for candidate in (path.with_name(path.name + ".done"), path):
-                    found.update(journal.PeriodJournal(run, candidate).load())
+                    found.update(journal.PeriodJournal(run, candidate).load(firms))
                 for firm, entry in found.items():
                     history.add(firm, run.period, dict(entry.counts), replace=False)
         return cls(settings, history, accepted, field_ids, dry_run=dry_run)

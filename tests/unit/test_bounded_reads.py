@@ -184,3 +184,29 @@ def test_the_review_reads_no_journal_the_ledger_makes_useless() -> None:
         AnomalySettings(history_periods=3), dry_run=True, state=state, first="2024-10"
     )
     assert sorted(review.history.by_firm["f1"]) == ["2024-07", "2024-08", "2024-09"]
+
+
+def test_a_client_known_only_from_old_journals_keeps_that_history() -> None:
+    """One client with the ledger's six periods, one counted only before the ledger existed:
+    the second is judged against its journals, exactly as with the whole history."""
+    state = history_state(["f1", "f2"], PERIODS[:3])  # both in the journals of 2024-01..03
+    write_ledger(["f1"], PERIODS[3:])  # only f1 in the ledger (2024-04..09)
+    settings = AnomalySettings(history_periods=3)
+    bounded = Review.open(settings, dry_run=True, state=state, first="2024-10")
+    whole = Review.open(settings, dry_run=True, state=state, first=None)
+    spike = {"sales_invoices_created": 900, "payments_created": 1}
+    plan = ClientPlan(link=state.links["f2"], action="create", counts=spike)
+    flags = bounded.assess(plan, month("2024-10"), targets()).flags
+    assert flags and flags == whole.assess(plan, month("2024-10"), targets()).flags
+    assert sorted(bounded.history.by_firm["f2"]) == ["2024-01", "2024-02", "2024-03", "2024-10"]
+    assert sorted(bounded.history.by_firm["f1"]) == ["2024-07", "2024-08", "2024-09"]
+
+
+def test_the_look_back_names_the_clients_short_of_history() -> None:
+    """Before the journals: lines from the oldest period a full client keeps, and before it
+    only the clients with fewer than `depth` periods."""
+    history = History(depth=2, first="2024-10")
+    for period in ("2024-06", "2024-07", "2024-08"):
+        history.add("f1", period, {"x": 1})
+    history.add("f2", "2024-09", {"x": 1})
+    assert history.look_back(["f1", "f2", "f3"]) == ("2024-07", {"f2", "f3"})

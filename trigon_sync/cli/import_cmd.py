@@ -153,6 +153,7 @@ def import_clients(
         with locked_state() as session:
             with _reading_progress() as step:
                 plan = build_plan(trigon, uku, session.state, index, on_step=step, owners=chosen)
+            index = None  # the plan has its verdicts: the register's ~10 MB go before the save
             stage_plan(session.state, plan, clock.now())
             session.save()
             ignored = set(session.state.ignored)

@@ -7,12 +7,16 @@ expects), JSON, or ``--chart``.
 
 from __future__ import annotations
 
+import array
+import contextlib
 import csv
 import io
 import json
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import typer
 from rich.table import Table
@@ -22,8 +26,19 @@ from trigon_sync.cli import output
 from trigon_sync.cli.params import period_value
 from trigon_sync.config import AnomalySettings, load_config
 from trigon_sync.errors import ConfigError, UsageError
-from trigon_sync.report import Report, Row, build, history_start, period_range
+from trigon_sync.report import (
+    Report,
+    Row,
+    build,
+    carry,
+    history_start,
+    period_range,
+    report_columns,
+    slice_ledger,
+    slices,
+)
 from trigon_sync.store import ledger
+from trigon_sync.store.ledger import Written
 from trigon_sync.store.state import load_state
 
 REPORT_EXAMPLE = (
@@ -44,8 +59,9 @@ def _settings() -> AnomalySettings:
         return AnomalySettings()  # the report is still worth reading with default thresholds
 
 
-def _firms(client: str | None, book: ledger.Ledger) -> set[str] | None:
-    """The Trigon firm ids ``--client`` means: a linked client, or a code/id in the ledger."""
+def _firms(client: str | None, since: str | None) -> set[str] | None:
+    """The Trigon firm ids ``--client`` means: a linked client, or a code/id in the ledger
+    (its writes from ``since`` on, streamed: only the ids are kept)."""
     if client is None:
         return None
     from trigon_sync.client_lookup import find_link  # only here: it imports the import plan
@@ -54,7 +70,11 @@ def _firms(client: str | None, book: ledger.Ledger) -> set[str] | None:
     if link is not None:
         return {link.trigon_id}
     wanted = client.strip()
-    found = {w.firm for w in book.writes.values() if wanted in (w.registration_code, w.firm)}
+    found = {
+        w.firm
+        for w in ledger.entries(since=since)
+        if isinstance(w, ledger.Written) and wanted in (w.registration_code, w.firm)
+    }
     if not found:
         raise UsageError(
             f"no client matches {client!r} in the linked clients or the ledger",
@@ -114,73 +134,153 @@ def report_command(
     settings = _settings()
     newest = ledger.newest_period()
     periods = period_range([newest] if newest else [], period or start, period or end)
-    book = ledger.load(since=history_start(periods, settings))
-    result = build(book, periods, settings, firms=_firms(client, book))
-    if not result.rows:
-        output.stderr.print(
-            "Nothing written to Uku "
-            + (f"for {_span(periods)}" if periods else "yet")
-            + ": run-monthly records each client's counts here when it writes them.",
-            markup=False,
-            soft_wrap=True,
-        )
+    firms = _firms(client, history_start(periods, settings))
+    parts = _parts(periods, settings, firms)
     if chart:
-        _chart(result, one_client=client is not None)
+        gathered = _gather(parts, periods, chart=True)
+        _nothing_warning(gathered.count, periods)
+        _chart(gathered, one_client=client is not None)
         return
-    if fmt == "csv":
-        _emit(to_csv(result, separator, totals=not no_totals), out, bom=True)
-    elif fmt == "json":
-        _emit(to_json(result), out, bom=False)
-    else:
-        _render_table(result)
+    if fmt == "table":
+        gathered = _gather(parts, periods, chart=False)
+        _nothing_warning(gathered.count, periods)
+        _render_table(gathered)
+        return
+    with _sink(out) as sink:
+        if fmt == "csv":
+            count = write_csv(parts, sink, separator, totals=not no_totals)
+        else:
+            count = write_json(parts, sink, periods)
+    _nothing_warning(count, periods)
+    if out is not None:
+        output.stderr.print(f"Wrote {out}", markup=False)
 
 
-def to_json(result: Report) -> str:
+def _nothing_warning(count: int, periods: Sequence[str]) -> None:
+    if count:
+        return
+    output.stderr.print(
+        "Nothing written to Uku "
+        + (f"for {_span(periods)}" if periods else "yet")
+        + ": run-monthly records each client's counts here when it writes them.",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+def _parts(
+    periods: Sequence[str], settings: AnomalySettings, firms: set[str] | None
+) -> Iterator[Report]:
+    """The report in slices of periods (one for a short range), built one at a time: a
+    long range reads each ledger line once and holds one slice's writes, plus per client
+    the newest periods a flag or a change of the next slice looks back at."""
+    chunks = slices(periods)
+    since = history_start(periods, settings)
+    if len(chunks) <= 1:
+        book = ledger.load(since=since, firms=firms)
+        yield build(book, periods, settings, firms=firms)
+        return
+    columns = report_columns(ledger.mappings_used(since=periods[0], until=periods[-1], firms=firms))
+    depth = settings.history_periods
+    carried: list[Written] = []
+    for index, chunk in enumerate(chunks):
+        items = ledger.entries(since=since, until=chunk[-1], firms=firms)
+        book = slice_ledger(items, chunk[0], depth, carried)
+        carried = []
+        yield build(book, chunk, settings, firms=firms, columns=columns)
+        if index + 1 < len(chunks):
+            since = chunks[index + 1][0]
+            carried = carry(book, depth)
+        del book
+
+
+@contextlib.contextmanager
+def _sink(out: Path | None) -> Iterator[BinaryIO]:
+    """Where a file format goes: ``--output`` or stdout, as bytes."""
+    if out is None:
+        yield typer.get_binary_stream("stdout")
+        return
+    try:
+        handle = out.open("wb")
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror}") from None
+    with handle:
+        try:
+            yield handle
+        except OSError as exc:
+            raise UsageError(f"cannot write {out}: {exc.strerror}") from None
+
+
+def write_json(parts: Iterable[Report], sink: BinaryIO, periods: Sequence[str]) -> int:
     """The JSON document, one row per line: thousands of rows stay quick to write and read
-    (the C encoder; ``indent`` would fall back to the pure-Python one)."""
-    doc = result.to_json()
-    rows = doc.pop("rows")
-    head = json.dumps(doc, ensure_ascii=False)[:-1]
-    body = ",\n".join(json.dumps(row, ensure_ascii=False) for row in rows)
-    return f'{head}, "rows": [\n{body}\n]}}\n' if rows else f'{head}, "rows": []}}\n'
+    (the C encoder; ``indent`` would fall back to the pure-Python one). Its head holds the
+    totals, known only after the last row, so the rows wait in a temporary file."""
+    count = flagged = 0
+    columns: tuple[str, ...] = ()
+    totals: list[dict[str, Any]] = []
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as rows:
+        for part in parts:
+            columns = part.columns
+            for row in part.rows:
+                rows.write(
+                    (",\n" if count else "\n") + json.dumps(part.row_json(row), ensure_ascii=False)
+                )
+                count += 1
+            totals += part.totals_json()
+            flagged += len(part.flagged)
+        head = {
+            "command": "report",
+            "periods": list(periods),
+            "columns": list(columns),
+            "totals": totals,
+            "flagged": flagged,
+        }
+        sink.write((json.dumps(head, ensure_ascii=False)[:-1] + ', "rows": [').encode("utf-8"))
+        rows.seek(0)
+        while block := rows.read(1 << 16):
+            sink.write(block.encode("utf-8"))
+        sink.write(("\n]}\n" if count else "]}\n").encode("utf-8"))
+    return count
 
 
 def _span(periods: Sequence[str]) -> str:
     return periods[0] if len(periods) == 1 else f"{periods[0]}–{periods[-1]}"
 
 
-def _emit(text: str, out: Path | None, *, bom: bool) -> None:
-    data = ((BOM if bom else "") + text).encode("utf-8")
-    if out is None:
-        typer.get_binary_stream("stdout").write(data)
-        return
-    try:
-        out.write_bytes(data)
-    except OSError as exc:
-        raise UsageError(f"cannot write {out}: {exc.strerror}") from None
-    output.stderr.print(f"Wrote {out}", markup=False)
-
-
-def to_csv(result: Report, separator: str, *, totals: bool) -> str:
-    """The spreadsheet: one row per client and period, the Uku field names as columns."""
+def write_csv(parts: Iterable[Report], sink: BinaryIO, separator: str, *, totals: bool) -> int:
+    """The spreadsheet: one row per client and period, the Uku field names as columns
+    (UTF-8 with BOM), written slice by slice; the totals come after the rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=separator, lineterminator="\r\n")
-    columns = result.columns
-    writer.writerow(["Period", "Client", "Registration code", *columns, "Flags"])
-    for row in result.rows:
-        write = row.write
-        cells = ["" if n is None else n for n in result.cells(write)]
-        flags = "; ".join(f.message for f in row.flags) if row.flags else ""
-        writer.writerow([write.period, write.name, write.registration_code, *cells, flags])
-    if totals:
-        for period in result.periods:
-            total = result.totals.get(period)
+
+    def flush() -> None:
+        sink.write(buffer.getvalue().encode("utf-8"))
+        buffer.seek(0)
+        buffer.truncate()
+
+    buffer.write(BOM)
+    count = 0
+    columns: tuple[str, ...] | None = None
+    sums: list[list[Any]] = []
+    for part in parts:
+        if columns is None:
+            columns = part.columns
+            writer.writerow(["Period", "Client", "Registration code", *columns, "Flags"])
+        for row in part.rows:
+            write = row.write
+            cells = ["" if n is None else n for n in part.cells(write)]
+            flags = "; ".join(f.message for f in row.flags) if row.flags else ""
+            writer.writerow([write.period, write.name, write.registration_code, *cells, flags])
+            count += 1
+        flush()
+        for period in part.periods if totals else ():
+            total = part.totals.get(period)
             if total is None:
                 continue
-            writer.writerow([period, "Total", "", *(total.get(c, 0) for c in columns), ""])
-            change = result.changes.get(period)
+            sums.append([period, "Total", "", *(total.get(c, 0) for c in columns), ""])
+            change = part.changes.get(period)
             if change is not None:
-                writer.writerow(
+                sums.append(
                     [
                         period,
                         "Change vs previous month",
@@ -189,7 +289,11 @@ def to_csv(result: Report, separator: str, *, totals: bool) -> str:
                         "",
                     ]
                 )
-    return buffer.getvalue()
+    if columns is None:
+        writer.writerow(["Period", "Client", "Registration code", "Flags"])
+    writer.writerows(sums)
+    flush()
+    return count
 
 
 def _signed(value: int | None) -> str:
@@ -200,9 +304,68 @@ def _flag_text(row: Row) -> str:
     return "; ".join(f.message for f in row.flags)
 
 
-def _render_table(result: Report) -> None:
+@dataclass
+class _Client:
+    """One client's line in the chart: who, each month's sum, the flag notes."""
+
+    name: str
+    registration_code: str
+    sums: array.array[int]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Gathered:
+    """What the terminal views show of a report built slice by slice: the totals, the
+    rows they list (flagged first, at most :data:`TABLE_ROWS`) and, for the chart, each
+    client's monthly sums; never every row."""
+
+    periods: tuple[str, ...]
+    columns: tuple[str, ...] = ()
+    totals: dict[str, Mapping[str, int]] = field(default_factory=dict)
+    changes: dict[str, Mapping[str, int] | None] = field(default_factory=dict)
+    count: int = 0
+    flagged: list[Row] = field(default_factory=list)
+    plain: list[Row] = field(default_factory=list)
+    flagged_periods: set[str] = field(default_factory=set)
+    clients: dict[str, _Client] = field(default_factory=dict)
+
+    @property
+    def shown(self) -> list[Row]:
+        """The rows a table lists: flagged first, each group in report order."""
+        return [*self.flagged, *self.plain][:TABLE_ROWS]
+
+
+def _gather(parts: Iterable[Report], periods: Sequence[str], *, chart: bool) -> Gathered:
+    gathered = Gathered(tuple(periods))
+    where = {period: i for i, period in enumerate(periods)}
+    for part in parts:
+        gathered.columns = part.columns
+        gathered.totals.update({p: part.totals[p] for p in part.periods if p in part.totals})
+        gathered.changes.update({p: part.changes.get(p) for p in part.periods})
+        for row in part.rows:
+            gathered.count += 1
+            if row.flags:
+                gathered.flagged_periods.add(row.period)
+                if len(gathered.flagged) < TABLE_ROWS:
+                    gathered.flagged.append(row)
+            elif len(gathered.plain) < TABLE_ROWS:
+                gathered.plain.append(row)
+            if chart:
+                line = gathered.clients.get(row.firm)
+                if line is None:
+                    sums = array.array("q", bytes(8 * len(periods)))
+                    line = _Client(row.name, row.registration_code, sums)
+                    gathered.clients[row.firm] = line
+                line.sums[where[row.period]] = row.total
+                if row.flags:
+                    line.notes.append(f"{row.period}: {_flag_text(row)}")
+    return gathered
+
+
+def _render_table(result: Gathered) -> None:
     """Office totals pivoted (fields down, months across), then one line per client and month."""
-    if not result.rows:
+    if not result.count:
         return
     totals = Table(title="Totals written to Uku", title_justify="left")
     totals.add_column("Uku field", overflow="fold", min_width=12)
@@ -231,7 +394,7 @@ def _render_table(result: Report) -> None:
     clients.add_column("Sum", justify="right")
     clients.add_column("Δ", justify="right")
     clients.add_column("Flags", overflow="fold", style="yellow")
-    rows = sorted(result.rows, key=lambda r: not r.flags)[:TABLE_ROWS]
+    rows = result.shown
     for row in rows:
         change = None if row.change is None else sum(row.change.values())
         clients.add_row(
@@ -243,9 +406,9 @@ def _render_table(result: Report) -> None:
             ("⚑ " + _flag_text(row)) if row.flags else "",
         )
     output.stdout.print(clients)
-    if len(result.rows) > len(rows):
+    if result.count > len(rows):
         output.stdout.print(
-            f"(showing {len(rows)} of {len(result.rows)} rows, flagged first; "
+            f"(showing {len(rows)} of {result.count} rows, flagged first; "
             "--format csv has them all)",
             markup=False,
         )
@@ -262,13 +425,14 @@ def sparkline(values: Sequence[int]) -> str:
     )
 
 
-def _chart(result: Report, *, one_client: bool) -> None:
+def _chart(result: Gathered, *, one_client: bool) -> None:
     """Bars per month (the office, or the one --client), then a sparkline per client."""
     from rich.bar import Bar
 
     sums = {p: sum(result.totals.get(p, {}).values()) for p in result.periods}
-    flagged = {r.period for r in result.flagged}
-    who = result.rows[0].name if one_client and result.rows else "the office"
+    flagged = result.flagged_periods
+    first = next(iter(result.clients.values()), None)
+    who = first.name if one_client and first is not None else "the office"
     top = max(sums.values(), default=0) or 1
     bars = Table(title=f"Counts written to Uku per month, {who}", title_justify="left")
     bars.add_column("Period", no_wrap=True)
@@ -283,25 +447,22 @@ def _chart(result: Report, *, one_client: bool) -> None:
             "⚑" if period in flagged else "",
         )
     output.stdout.print(bars)
-    if one_client or not result.rows:
+    if one_client or not result.count:
         return
     lines = Table(title="Per client", title_justify="left")
     lines.add_column("Client", overflow="fold", min_width=14)
     lines.add_column("Code", no_wrap=True)
     lines.add_column(f"{result.periods[0]}…{result.periods[-1]}", no_wrap=True)
     lines.add_column("Flags", overflow="fold", style="yellow")
-    per_client: dict[str, dict[str, Row]] = {}
-    for row in result.rows:
-        per_client.setdefault(row.firm, {})[row.period] = row
-    ordered = sorted(
-        per_client.values(),
-        key=lambda rows: (not any(r.flags for r in rows.values()), next(iter(rows.values())).name),
-    )
-    for rows in ordered[:TABLE_ROWS]:
-        first = next(iter(rows.values()))
-        spark = sparkline([rows[p].total if p in rows else 0 for p in result.periods])
-        notes = "; ".join(f"{r.period}: {_flag_text(r)}" for r in rows.values() if r.flags)
-        lines.add_row(first.name, first.registration_code, Text(spark, style="cyan"), notes)
+    ordered = sorted(result.clients.values(), key=lambda c: (not c.notes, c.name))
+    for client in ordered[:TABLE_ROWS]:
+        spark = sparkline(client.sums)
+        lines.add_row(
+            client.name,
+            client.registration_code,
+            Text(spark, style="cyan"),
+            "; ".join(client.notes),
+        )
     output.stdout.print(lines)
 
 

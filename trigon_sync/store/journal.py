@@ -27,7 +27,7 @@ import datetime as dt
 import json
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,22 +78,23 @@ class PeriodJournal:
         self._lock = threading.Lock()
         self.appended = 0
 
-    def load(self, firm: str | None = None, lines: Iterable[str] | None = None) -> dict[str, Entry]:
+    def load(
+        self, firms: Collection[str] | None = None, lines: Iterable[str] | None = None
+    ) -> dict[str, Entry]:
         """Finished clients by Trigon firm id; lines of another window or torn lines are
         ignored (a kill mid-append leaves at most one partial last line).
 
-        Streamed line by line. ``firm``: only that client's line (``explain``), the other
-        lines skipped unparsed; ``lines``: read these instead of the file (tests count
-        what is read)."""
+        Streamed line by line. ``firms``: only those clients' lines (``explain``, the
+        review's look back), the others skipped after reading just their firm id;
+        ``lines``: read these instead of the file (tests count what is read)."""
         window = [self.run.window_start.isoformat(), self.run.window_end.isoformat()]
         done: dict[str, Entry] = {}
-        needle = None if firm is None else json.dumps(firm, ensure_ascii=False)
         source = file_lines(self.path) if lines is None else lines
-        for doc in _docs(source, needle):
+        for doc in _docs(source, firms):
             try:
                 if doc.get("window") != window or "intent" in doc:
                     continue
-                if firm is not None and str(doc["firm"]) != firm:
+                if firms is not None and str(doc["firm"]) not in firms:
                     continue
                 done[str(doc["firm"])] = Entry(
                     firm=str(doc["firm"]),
@@ -203,12 +204,24 @@ def file_lines(path: Path) -> Iterator[str]:
         yield from handle
 
 
-def _docs(lines: Iterable[str], needle: str | None = None) -> Iterator[dict[str, Any]]:
-    """The JSON objects among ``lines`` (only lines containing ``needle``, if given); a
-    torn last line (a kill) is skipped."""
+_FIRM_FIRST = '{"firm": '
+"""How a client's line starts (``Entry.to_json``'s first key, ``json.dumps``' spacing)."""
+_decoder = json.JSONDecoder()
+
+
+def _docs(lines: Iterable[str], firms: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
+    """The JSON objects among ``lines``; with ``firms``, a line that starts with another
+    firm's id is skipped without parsing the rest (any other line is parsed and left to
+    the caller). A torn last line (a kill) is skipped."""
+    start = len(_FIRM_FIRST)
     for line in lines:
-        if needle is not None and needle not in line:
-            continue
+        if firms is not None and line.startswith(_FIRM_FIRST):
+            try:
+                firm, _ = _decoder.raw_decode(line, start)
+            except ValueError:
+                continue
+            if str(firm) not in firms:
+                continue
         try:
             doc = json.loads(line)
         except ValueError:

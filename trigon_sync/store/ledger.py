@@ -134,24 +134,28 @@ def _encoded(firms: Iterable[str]) -> tuple[str, ...]:
     return tuple(json.dumps(firm, ensure_ascii=False) for firm in firms)
 
 
-def _values(path: Path, since: str | None, firms: set[str] | None) -> Iterator[Any]:
-    """Every complete line as a JSON value, streamed. Write lines of periods before
-    ``since`` and lines that cannot name one of ``firms`` are skipped unparsed (what is
-    parsed is still checked exactly by :func:`load`); a broken line is skipped."""
-    start = len(WRITE_PREFIX)
+def _values(
+    path: Path, since: str | None, until: str | None, firms: set[str] | None
+) -> Iterator[Any]:
+    """Every complete line as a JSON value, streamed. Write lines of periods outside
+    ``since``..``until`` and lines that cannot name one of ``firms`` are skipped unparsed
+    (what is parsed is still checked exactly by :func:`entries`); a broken line is
+    skipped."""
+    start, end = len(WRITE_PREFIX), len(WRITE_PREFIX) + 7
+    low, high = since or "", until or "\uffff"
     needles = None if firms is None else _encoded(firms)
     for chunk in _lines(path):
+        # A write line is kept by its period (no strip: it is not blank); any other line
+        # (a mapping, an acceptance) unless blank.
         kept = [
             line
             for line in chunk
-            if line.strip()
-            and (
-                since is None
-                or not line.startswith(WRITE_PREFIX)
-                or line[start : start + 7] >= since
-            )
-            and (needles is None or line.startswith("{") or any(n in line for n in needles))
+            if (low <= line[start:end] <= high if line.startswith(WRITE_PREFIX) else line.strip())
         ]
+        if needles is not None:
+            kept = [
+                line for line in kept if line.startswith("{") or any(n in line for n in needles)
+            ]
         try:
             yield from json.loads("[" + ",".join(kept) + "]")
         except ValueError:
@@ -178,6 +182,20 @@ def newest_period(path: Path | None = None) -> str | None:
     return newest
 
 
+_MAPPINGS: dict[
+    tuple[tuple[str, ...], tuple[str, ...]], tuple[tuple[str, ...], tuple[str, ...]]
+] = {}
+
+
+def _shared(
+    keys: tuple[str, ...], columns: tuple[str, ...]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """One pair of tuples per mapping for the whole process, however often the file is
+    read: a report compares mappings by identity (``write.keys is other.keys``) for its
+    fast paths, also between writes read by different passes."""
+    return _MAPPINGS.setdefault((keys, columns), (keys, columns))
+
+
 class Accepted(NamedTuple):
     """An ``["a", ...]`` line: the admin accepted ``firm``'s flagged counts for ``period``."""
 
@@ -192,28 +210,37 @@ class FieldsLine(NamedTuple):
 
 
 def entries(
-    path: Path | None = None, *, since: str | None = None, firms: set[str] | None = None
+    path: Path | None = None,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    firms: set[str] | None = None,
 ) -> Iterator[Written | Accepted | FieldsLine]:
     """The ledger's lines in file order, streamed (memory holds one chunk, not the file);
     malformed lines are skipped.
 
-    ``since`` (a period) leaves out the writes of earlier periods; ``firms`` keeps only
+    ``since`` and ``until`` (periods, inclusive) leave out the writes of other periods
+    (acceptances are always kept); ``firms`` keeps only
     those Trigon firms' writes and acceptances. Texts repeated on every line (period,
     firm, name, time) are kept once (``sys.intern``): five years of one client's name
     cost one string.
     """
     maps: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
     intern = sys.intern
-    for value in _values(path or ledger_file(), since, firms):
+    for value in _values(path or ledger_file(), since, until, firms):
         try:
             if isinstance(value, dict):
                 doc = value["fields"]
                 pairs = [(str(k), str(n)) for k, n in doc["map"]]
-                maps[str(doc["id"])] = (tuple(k for k, _ in pairs), tuple(n for _, n in pairs))
+                maps[str(doc["id"])] = _shared(
+                    tuple(k for k, _ in pairs), tuple(n for _, n in pairs)
+                )
                 yield FieldsLine(str(doc["id"]))
             elif value[0] == "w":
                 _, period, firm, code, name, client, task, action, fid, counts, at = value
-                if firms is not None and firm not in firms:
+                if (firms is not None and firm not in firms) or (until and period > until):
+                    continue
+                if since and period < since:
                     continue
                 keys, columns = maps[fid]
                 if len(counts) != len(keys):
@@ -226,6 +253,50 @@ def entries(
                 yield Accepted(str(value[2]), str(value[1]))
         except (KeyError, IndexError, TypeError, ValueError):
             continue
+
+
+def mappings_used(
+    path: Path | None = None,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    firms: set[str] | None = None,
+) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """The (keys, columns) of every mapping the writes of ``since``..``until`` used, the
+    one first used earliest first. Without ``firms`` a scan of each line's period and
+    mapping id (``"<id>",[`` before the counts: a string's own quotes are escaped), no
+    parsing."""
+    first: dict[str, str] = {}
+    maps: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    if firms is not None:
+        for item in entries(path, since=since, until=until, firms=firms):
+            if isinstance(item, Written):
+                fid = fields_id(tuple(zip(item.keys, item.columns, strict=True)))
+                maps.setdefault(fid, (item.keys, item.columns))
+                if item.period < first.get(fid, "\uffff"):
+                    first[fid] = item.period
+    else:
+        start, end = len(WRITE_PREFIX), len(WRITE_PREFIX) + 7
+        low, high = since or "", until or "\uffff"
+        for chunk in _lines(path or ledger_file()):
+            for line in chunk:
+                if line.startswith(WRITE_PREFIX):
+                    period = line[start:end]
+                    at = line.rfind('",[')
+                    if low <= period <= high and at > 8:
+                        fid = line[at - 8 : at]
+                        if period < first.get(fid, "\uffff"):
+                            first[fid] = period
+                elif line.startswith("{"):
+                    try:
+                        doc = json.loads(line)["fields"]
+                        pairs = [(str(k), str(n)) for k, n in doc["map"]]
+                    except (KeyError, TypeError, ValueError):
+                        continue
+                    keys, columns = tuple(k for k, _ in pairs), tuple(n for _, n in pairs)
+                    maps[str(doc["id"])] = _shared(keys, columns)
+    ordered = sorted(first.items(), key=operator.itemgetter(1))  # ties: first used in the file
+    return [maps[fid] for fid, _ in ordered if fid in maps]
 
 
 def load(
