@@ -24,6 +24,7 @@ import tomli_w
 
 from tests.api.monthly_env import expected_counts, task_counts
 from trigon_sync import fields
+from trigon_sync.http import ENV_RETRY_DELAY
 from trigon_sync.sandbox import FaultConfig, Running, generate_seed, run_sandbox
 from trigon_sync.sandbox.behaviour import CONTRACT, PRODUCTION_LIKE, UkuBehaviour
 from trigon_sync.sandbox.register_file import write_register_zip
@@ -39,6 +40,9 @@ MONTHS: tuple[tuple[dt.date, dt.date, dt.date, str], ...] = (
 )
 NO_LIMITS = FaultConfig(trigon_limit=100_000, uku_read_limit=100_000, uku_write_limit=100_000)
 HTTP_TIMEOUT = "0.5"  # TRIGON_SYNC_HTTP_TIMEOUT for the children: a timeout costs 0.5 s
+RETRY_DELAY = "0.05"
+"""TRIGON_SYNC_RETRY_DELAY for the children: the same retries, 0.05 s apart instead of 0.5 s
+(at the default, a third of each run-monthly under faults was backing off)."""
 PROFILES = {
     "contract": CONTRACT,
     # the real Uku's quirks, with a list lag short enough for a test on a real clock
@@ -91,6 +95,7 @@ class Flow:
         env = dict(os.environ)
         env[paths.ENV_HOME] = str(self.home)
         env["TRIGON_SYNC_HTTP_TIMEOUT"] = HTTP_TIMEOUT
+        env[ENV_RETRY_DELAY] = RETRY_DELAY
         env.pop("PYTHON_KEYRING_BACKEND", None)
         return env
 
