@@ -25,13 +25,21 @@ from trigon_sync.trigon import TokenManager, login
 Invoke = Callable[..., Result]
 
 
-def sandbox_config(running: Running, *, token_store: str | None = None) -> str:
-    """config.toml text for both sandbox servers, as `connect` and `connect-uku` would leave it."""
+def sandbox_config(
+    running: Running, *, token_store: str | None = None, settle_seconds: float | None = None
+) -> str:
+    """config.toml text for both sandbox servers, as `connect` and `connect-uku` would leave it.
+
+    ``settle_seconds`` sets ``[uku] settle_seconds`` (default 30 s): a test whose run finds
+    a create with a lost answer would otherwise wait that long on the real clock.
+    """
     store_line = f'token_store = "{token_store}"\n' if token_store else ""
+    settle_line = f"settle_seconds = {settle_seconds}\n" if settle_seconds is not None else ""
     return (
         f'[trigon]\nbase_url = "{running.trigon_url}"\nemail = "{SANDBOX_EMAIL}"\n'
         f"{store_line}\n"
         f'[uku]\nbase_url = "{running.uku_url}"\ncompany = "{SANDBOX_COMPANY}"\n'
+        f"{settle_line}"
     )
 
 

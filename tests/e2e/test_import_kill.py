@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.sandbox_home import Invoke, sandbox_config, store_sandbox_secrets
+from tests.e2e.flow import SETTLE_SECONDS
 from tests.seed_counts import import_counts
 from trigon_sync.sandbox import FaultConfig, Running, SandboxWorld, generate_seed, run_sandbox
 from trigon_sync.store import paths
@@ -38,7 +39,7 @@ def sandbox() -> Iterator[Running]:
 @pytest.fixture
 def file_connected(sandbox: Running, write_config: Callable[[str], Path]) -> Running:
     """A home a child process can use: config plus the file token store (no keyring)."""
-    write_config(sandbox_config(sandbox, token_store="file"))
+    write_config(sandbox_config(sandbox, token_store="file", settle_seconds=SETTLE_SECONDS))
     store_sandbox_secrets(sandbox, FileStore(paths.token_file()))
     return sandbox
 

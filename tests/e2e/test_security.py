@@ -18,6 +18,8 @@ import pytest
 from tests.e2e.flow import Flow, files_under, flow, secrets_of
 from trigon_sync.store import paths
 
+# tests/conftest.py (ONE_WORKER_MODULES) gives every test here to one xdist worker, so each
+# connection mode's flow (after_flow) runs once.
 pytestmark = pytest.mark.e2e
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +12,15 @@ import httpx
 import pytest
 
 from trigon_sync.errors import ServiceUnavailable, WriteUnconfirmed
-from trigon_sync.http import DEFAULT_TIMEOUT, HttpSession, RetryMode, RetryPolicy, make_client
+from trigon_sync.http import (
+    DEFAULT_TIMEOUT,
+    ENV_RETRY_DELAY,
+    HttpSession,
+    RetryMode,
+    RetryPolicy,
+    make_client,
+    verified_tls,
+)
 from trigon_sync.rate_pacer import RateLimitPacer
 
 BASE = "http://trigon.test/v1"
@@ -75,6 +84,40 @@ def test_default_timeouts_are_5s_connect_and_30s_read() -> None:
     assert client.timeout == DEFAULT_TIMEOUT
     assert (client.timeout.connect, client.timeout.read) == (5.0, 30.0)
     assert make_client(BASE, timeout=2.0).timeout.read == 2.0
+
+
+@pytest.mark.parametrize(
+    ("value", "first"),
+    [("0.05", 0.05), ("2", 2.0), ("0.01", 0.5), ("31", 0.5), ("nan", 0.5), ("soon", 0.5)],
+)
+def test_retry_delay_from_the_environment_within_bounds(
+    monkeypatch: pytest.MonkeyPatch, value: str, first: float
+) -> None:
+    """$TRIGON_SYNC_RETRY_DELAY sets the first wait within 0.05-30 s, else 0.5 s stays;
+    the waits still double and the attempts stay five."""
+    monkeypatch.setenv(ENV_RETRY_DELAY, value)
+    time = FakeTime()
+    failures = [error(503, "UNAVAILABLE")] * 5
+    handler, seen = scripted(*failures)
+    with pytest.raises(ServiceUnavailable):
+        session_for(handler, time).send("GET", "/me")
+    assert len(seen) == 5
+    assert time.sleeps == [first, first * 2, first * 4, min(30.0, first * 8)]
+
+
+def test_clients_share_one_certificate_checking_tls_context() -> None:
+    """Every real client verifies certificates with one context built once per process
+    (building it reads the whole CA bundle: ~15 ms of CPU per client otherwise)."""
+    context = verified_tls()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.get_ca_certs() or context.cert_store_stats()["x509_ca"]
+    first, second = make_client(BASE), make_client("https://uku.test/api/v3")
+    try:
+        pools = [client._transport._pool for client in (first, second)]  # type: ignore[attr-defined]  # httpx keeps the context on its connection pool
+        assert all(pool._ssl_context is context for pool in pools)
+    finally:
+        first.close()
+        second.close()
 
 
 def test_get_is_retried_after_5xx_with_exponential_backoff() -> None:

@@ -122,7 +122,7 @@ class PeriodJournal:
                 "firm": firm,
                 "client": client,
                 "window": window,
-                "at": at.isoformat(timespec="seconds"),
+                "at": _sent_at(at),
             }
         )
 
@@ -163,8 +163,9 @@ class ClientIntents:
         self.path = path or journal_dir() / "client-creates.jsonl"
 
     def intend(self, firm: str, code: str, at: dt.datetime) -> None:
-        at_text = at.isoformat(timespec="seconds")
-        _append_line(self.path, {"intent": "create", "firm": firm, "code": code, "at": at_text})
+        _append_line(
+            self.path, {"intent": "create", "firm": firm, "code": code, "at": _sent_at(at)}
+        )
 
     def load(self) -> dict[str, dt.datetime]:
         """Firm id -> when its latest client create was sent."""
@@ -179,6 +180,13 @@ class ClientIntents:
     def clear(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+
+def _sent_at(at: dt.datetime) -> str:
+    """When a create was sent, to the microsecond: the next run waits ``settle_seconds``
+    from this moment, so a time cut to the second would shorten that wait by up to 1 s
+    and let a listing that is too early decide that a client or task is absent."""
+    return at.isoformat(timespec="microseconds")
 
 
 def _append_line(path: Path, doc: Mapping[str, Any]) -> None:
