@@ -19,8 +19,8 @@ small launcher process, not by this one: Linux carries the RSS a process had bef
 own few MB are printed as the floor). Only the tool's process is measured, never the
 sandbox's.
 
-    .venv/bin/python benchmarks/memory_bench.py            # 5,000 clients, 5 years (~5 min)
-    .venv/bin/python benchmarks/memory_bench.py --small    # 500 clients: a quick look
+    .venv/bin/python benchmarks/memory_bench.py            # 5,000 clients, 5 years (~12 min)
+    .venv/bin/python benchmarks/memory_bench.py --small    # 500 clients: a quick look (~1 min)
     .venv/bin/python benchmarks/memory_bench.py --keep /tmp/mem-home   # keep home and outputs
 
 No latency and limits far above the work (the pacer still reads the headers): limits decide
@@ -257,7 +257,15 @@ def commands(
         ("map-fields --json", ["map-fields", "--json"]),
         (
             "map-fields --set (non-interactive)",
-            ["map-fields", "--title", "Monthly summary {period}", "--topic", "Bookkeeping"],
+            [
+                "map-fields",
+                "--set",
+                f"{fields.KEYS[0]}={COUNT_FIELD_NAMES[0]}",  # as mapped: a no-op change
+                "--title",
+                "Monthly summary {period}",
+                "--topic",
+                "Bookkeeping",
+            ],
         ),
         ("connect --check", ["connect", "--check"]),
         (

@@ -172,7 +172,7 @@ def _parts(
     periods: Sequence[str], settings: AnomalySettings, firms: set[str] | None
 ) -> Iterator[Report]:
     """The report in slices of periods (one for a short range), built one at a time: a
-    long range reads each ledger line once and holds one slice's writes, plus per client
+    long range parses each ledger line once and holds one slice's writes, plus per client
     the newest periods a flag or a change of the next slice looks back at."""
     chunks = slices(periods)
     since = history_start(periods, settings)
