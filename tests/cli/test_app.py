@@ -57,6 +57,20 @@ def test_home_option_sets_the_environment(
     assert os.environ[paths.ENV_HOME] == str(other)
 
 
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_home_is_refused_not_taken_as_the_current_directory(
+    cli: Invoke, value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--home "$UNSET"` in a cron line: exit 2 naming the option, and nothing is written
+    where cron happens to start."""
+    monkeypatch.chdir(tmp_path)
+    before = os.environ[paths.ENV_HOME]
+    result = cli(f"--home={value}", "config", "check")
+    assert result.exit_code == ExitCode.USAGE
+    assert "'--home': is empty" in result.stderr
+    assert os.environ[paths.ENV_HOME] == before and list(tmp_path.iterdir()) == []
+
+
 def test_usage_errors_keep_exit_2(cli: Invoke) -> None:
     """A bad option value is Typer's usage error: exit 2, naming the option."""
     result = cli("schedule", "--today", "31.02.2024")

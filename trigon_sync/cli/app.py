@@ -139,13 +139,12 @@ def _show_version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    home: Path | None = typer.Option(
+    home: str | None = typer.Option(
         None,
         "--home",
         metavar="DIR",
         help=f"Directory for config.toml, state.toml and logs (default: ${paths.ENV_HOME} "
         "or the user config directory).",
-        file_okay=False,
     ),
     verbose: bool = typer.Option(
         False, "--verbose", "-v", help="Show a traceback when something unexpected fails."
@@ -162,7 +161,22 @@ def root(
     ctx.meta[VERBOSE_KEY] = verbose
     if home is not None:
         # Through the environment so child processes (sandbox, cron wrappers) agree.
-        os.environ[paths.ENV_HOME] = str(home.expanduser().absolute())
+        os.environ[paths.ENV_HOME] = _home_dir(home)
+
+
+def _home_dir(value: str) -> str:
+    """``--home`` as an absolute directory. An empty value is refused rather than taken
+    as the current directory: ``--home "$TRIGON_HOME"`` with the variable unset in a
+    cron line would otherwise make a fresh, empty home wherever cron starts."""
+    if not value.strip():
+        raise typer.BadParameter(
+            "is empty: give a directory (is a variable in the cron line unset?)",
+            param_hint="'--home'",
+        )
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise typer.BadParameter(f"{value!r} is a file, not a directory", param_hint="'--home'")
+    return str(path.absolute())
 
 
 def main() -> None:
