@@ -7,6 +7,7 @@ redirected before each test (autouse).
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from trigon_sync.store import paths
 pytest_plugins = ["tests.sandbox_fixtures"]
 
 RAM_DISK = Path("/dev/shm")  # noqa: S108 - a tmpfs on Linux; the tests' own numbered temp root
+RAM_DISK_NEEDS = 512 * 2**20
+"""Free space the RAM disk must have to be used; else the ordinary temp directory."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -35,7 +38,12 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if config.option.basetemp or os.environ.get("PYTEST_DEBUG_TEMPROOT"):
         return
-    if RAM_DISK.is_dir() and os.access(RAM_DISK, os.W_OK | os.X_OK):
+    if (
+        RAM_DISK.is_dir()
+        and os.access(RAM_DISK, os.W_OK | os.X_OK)
+        # a container's /dev/shm may be 64 MB: a run writes ~10 MB and pytest keeps three
+        and shutil.disk_usage(RAM_DISK).free >= RAM_DISK_NEEDS
+    ):
         os.environ["PYTEST_DEBUG_TEMPROOT"] = str(RAM_DISK)
 
 
