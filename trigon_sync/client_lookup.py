@@ -34,12 +34,18 @@ def _pick(query: str, candidates: Sequence[tuple[str, str, str, Any]]) -> Any | 
     exact = [c for c in candidates if _matches(query, c[0], c[1], (c[2],))[0]]
     found = exact or [c for c in candidates if _matches(query, c[0], c[1], (c[2],))[1]]
     if len(found) > 1:
-        listed = "; ".join(f"{name} ({code or ident})" for name, code, ident, _ in found[:10])
+        # Two firms may share a registration code: then only the Trigon firm id tells them apart.
+        by_code = normalise_code(query) is not None and len({c[1] for c in found}) == 1
+        listed = "; ".join(
+            f"{name} ({ident if by_code else code or ident})" for name, code, ident, _ in found[:10]
+        )
         if len(found) > 10:
             listed += f" and {len(found) - 10} more"
         raise UsageError(
             f"{query!r} matches {len(found)} clients: {listed}",
-            hint="give the registration code, or more of the name",
+            hint="give the Trigon firm id shown in brackets"
+            if by_code
+            else "give the registration code, or more of the name",
         )
     return found[0][3] if found else None
 

@@ -232,6 +232,8 @@ def _runs_current(facts: LocalFacts) -> Check:
 
 def _runs_last(facts: LocalFacts) -> Check:
     name, title = named("runs.last")
+    if facts.state is None:
+        return skipped(name, title, "state.toml is not readable")
     record = facts.last_run
     if record is None:
         return passed(name, title, "no monthly run yet")

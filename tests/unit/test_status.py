@@ -151,6 +151,8 @@ def test_a_corrupt_state_is_a_state_problem(healthy: None) -> None:
     result = report()
     assert check(result, "state.readable").outcome is Outcome.FAIL
     assert result.exit_code is ExitCode.STATE
+    # nothing is known of the runs either: not "the last run succeeded"
+    assert check(result, "runs.last").outcome is Outcome.SKIP
 
 
 def test_missing_summary_settings_are_listed_together() -> None:
