@@ -10,11 +10,16 @@ over a ledger with a field renamed mid-range, a client dropping to zero and one 
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.cli.sandbox_home import Invoke
 from trigon_sync import report
+from trigon_sync.cli import report_cmd
 from trigon_sync.dates import add_months, format_period
 from trigon_sync.store import ledger
 
@@ -83,3 +88,65 @@ def test_the_sliced_report_keeps_the_flags_and_the_renamed_column(cli: Invoke) -
         ("2024-12", "Klient 1 OÜ"),
         ("2024-08", "Klient 2 OÜ"),
     }
+
+
+def rewrite_in_another_layout(period: str) -> None:
+    """A hand repair: every line of ``period`` (and the mapping line it uses) rewritten
+    by json.dumps' default spacing, and that mapping used by no other line."""
+    path = ledger.ledger_file()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    other = {"id": "deadbeef", "map": [["payments_created", "Makse loodud"]]}
+    out = [*lines, json.dumps({"fields": other})]
+    for line in lines:
+        value = json.loads(line)
+        if isinstance(value, list) and value[0] == "w" and value[1] == period:
+            out.remove(line)
+            value[8], value[9] = "deadbeef", [value[9][0]]
+            out.append(json.dumps(value))
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("form", [(), ("-f", "csv"), ("-f", "json")], ids=" ".join)
+def test_a_write_line_in_another_layout_is_counted_by_every_reader(
+    cli: Invoke, form: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Valid JSON that is not the writer's compact form: its column and total are in the
+    sliced report as in one build, and it is the newest period a plain report shows."""
+    write_history()
+    rewrite_in_another_layout("2024-12")
+    args = ("report", "--from", "2024-01", "--to", "2024-12", *form)
+    monkeypatch.setattr(report, "SLICE_PERIODS", 100)
+    whole = cli(*args)
+    monkeypatch.setattr(report, "SLICE_PERIODS", 2)
+    sliced = cli(*args)
+    assert whole.exit_code == sliced.exit_code == 0, sliced.output
+    assert sliced.stdout_bytes == whole.stdout_bytes
+    assert "Makse loodud" in whole.stdout
+    assert ledger.newest_period() == "2024-12"
+
+
+def test_a_report_that_stops_half_way_leaves_the_previous_file(
+    cli: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-o FILE` replaces the file only once the whole report is written."""
+    write_history()
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    out = exports / "counts.csv"
+    out.write_text("last month's good report\n", encoding="utf-8")
+    out.chmod(0o640)
+    real = report_cmd.write_csv
+
+    def full_disk(parts: Any, sink: Any, separator: str, *, totals: bool) -> int:
+        sink.write(b"half a report")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(report_cmd, "write_csv", full_disk)
+    failed = cli("report", "--from", "2024-01", "--to", "2024-12", "-f", "csv", "-o", str(out))
+    assert failed.exit_code == 2 and "No space left on device" in failed.stderr
+    assert out.read_text(encoding="utf-8") == "last month's good report\n"
+    assert [p.name for p in exports.iterdir()] == ["counts.csv"]  # no temp file left
+    monkeypatch.setattr(report_cmd, "write_csv", real)
+    done = cli("report", "--from", "2024-01", "--to", "2024-12", "-f", "csv", "-o", str(out))
+    assert done.exit_code == 0 and "Müügiarved" in out.read_text(encoding="utf-8-sig")
+    assert out.stat().st_mode & 0o777 == 0o640  # the export keeps its own mode

@@ -12,6 +12,7 @@ import contextlib
 import csv
 import io
 import json
+import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from trigon_sync.report import (
     slice_ledger,
     slices,
 )
-from trigon_sync.store import ledger
+from trigon_sync.store import atomic, ledger
 from trigon_sync.store.ledger import Written
 from trigon_sync.store.state import load_state
 
@@ -200,15 +201,28 @@ def _sink(out: Path | None) -> Iterator[BinaryIO]:
     if out is None:
         yield typer.get_binary_stream("stdout")
         return
+    mode = _export_mode(out)
     try:
-        handle = out.open("wb")
+        # A file is replaced only once the whole report is written: a report that stops
+        # half-way (a full disk, a bad ledger line) leaves the previous file as it was.
+        # A device (``-o /dev/null``) is written as it is.
+        special = out.exists() and not out.is_file()
+        with out.open("wb") if special else atomic.replacing(out) as handle:
+            yield handle
+        if not special:
+            out.chmod(mode)  # an export keeps the mode a plain write would give it
     except OSError as exc:
         raise UsageError(f"cannot write {out}: {exc.strerror}") from None
-    with handle:
-        try:
-            yield handle
-        except OSError as exc:
-            raise UsageError(f"cannot write {out}: {exc.strerror}") from None
+
+
+def _export_mode(out: Path) -> int:
+    """The mode an existing export has, or the one the umask gives a new file (the
+    atomic writer's temp file is 0600, as suits the home, not a report to hand on)."""
+    with contextlib.suppress(OSError):
+        return out.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def write_json(parts: Iterable[Report], sink: BinaryIO, periods: Sequence[str]) -> int:

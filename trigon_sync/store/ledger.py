@@ -166,16 +166,36 @@ def _values(
                     continue
 
 
+def _odd_write(line: str) -> tuple[str, str] | None:
+    """(period, mapping id) of a write line in another JSON layout than the writer's
+    compact one (a hand repair, another tool): the prefix scans below would miss it, yet
+    :func:`entries` parses it, so they parse it too rather than disagree with it."""
+    if not line.lstrip().startswith("["):
+        return None
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    if isinstance(value, list) and len(value) == 11 and value[0] == "w":
+        period, fid = value[1], value[8]
+        if isinstance(period, str) and isinstance(fid, str):
+            return period, fid
+    return None
+
+
 def newest_period(path: Path | None = None) -> str | None:
-    """The latest period any write is recorded for (a scan of line prefixes, no parsing)."""
+    """The latest period any write is recorded for (a scan of line prefixes, no parsing
+    but of a line in another layout)."""
     start = len(WRITE_PREFIX)
     newest: str | None = None
     for chunk in _lines(path or ledger_file()):
-        found = [
-            line[start : start + 7]
-            for line in chunk
-            if line.startswith(WRITE_PREFIX) and line[start + 7 : start + 8] == '"'
-        ]
+        found = []
+        for line in chunk:
+            if line.startswith(WRITE_PREFIX):
+                if line[start + 7 : start + 8] == '"':
+                    found.append(line[start : start + 7])
+            elif (odd := _odd_write(line)) is not None:
+                found.append(odd[0])
         if found:
             top = max(found)
             newest = top if newest is None or top > newest else newest
@@ -287,7 +307,11 @@ def mappings_used(
                         fid = line[at - 8 : at]
                         if period < first.get(fid, "\uffff"):
                             first[fid] = period
-                elif line.startswith("{"):
+                elif (odd := _odd_write(line)) is not None:
+                    period, fid = odd
+                    if low <= period <= high and period < first.get(fid, "\uffff"):
+                        first[fid] = period
+                elif line.lstrip().startswith("{"):
                     try:
                         doc = json.loads(line)["fields"]
                         pairs = [(str(k), str(n)) for k, n in doc["map"]]
