@@ -48,3 +48,14 @@ def test_an_announcement_written_to_the_second_still_reads(tmp_path: Path) -> No
         encoding="utf-8",
     )
     assert ClientIntents(path).load() == {"F1": SENT.replace(microsecond=0)}
+
+
+def test_a_line_after_a_torn_one_is_read_back(tmp_path: Path) -> None:
+    """A kill mid-append leaves half a line; the next run's line is still whole."""
+    path = tmp_path / "2024-10.jsonl"
+    journal = PeriodJournal(OCTOBER, path)
+    journal.intend("F1", 7, SENT)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write('{"firm": "F2", "cli')
+    PeriodJournal(OCTOBER, path).intend("F3", 9, SENT)
+    assert PeriodJournal(OCTOBER, path).intents() == {"F1": SENT, "F3": SENT}

@@ -60,6 +60,24 @@ def test_a_torn_last_line_and_garbage_are_skipped() -> None:
     assert ledger.ledger_file().stat().st_mode & 0o777 == 0o600
 
 
+def test_a_write_after_a_torn_line_is_not_swallowed_by_it() -> None:
+    """The run after a kill mid-append: its line starts on a line of its own, so only the
+    torn bytes are lost, never the next record (nor its field line)."""
+    w = ledger.LedgerWriter()
+    write(w, "2024-10", "f1", {"sales_invoices_created": 3, "payments_created": 1})
+    with ledger.ledger_file().open("a", encoding="utf-8") as f:
+        f.write('["w","2024-11","f1","1000f1","Fi')
+    known = ledger.load().field_ids  # the next run knows the mapping: a write line comes first
+    write(
+        ledger.LedgerWriter(known=known),
+        "2024-11",
+        "f2",
+        {"payments_created": 2, "sales_invoices_created": 5},
+    )
+    assert set(ledger.load().writes) == {("f1", "2024-10"), ("f2", "2024-11")}
+    assert ledger.newest_period() == "2024-11"
+
+
 def test_a_ledger_read_in_chunks_reads_as_a_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     """Parsed a few lines at a time (to bound memory), the ledger gives what it gives in
     one piece: the newest line wins across chunks, a broken line costs only itself, a torn

@@ -88,3 +88,28 @@ def remove_stale_temps(target: Path) -> None:
     for stale in target.parent.glob(f"{temp_prefix(target)}*.tmp"):
         with contextlib.suppress(FileNotFoundError):
             stale.unlink()
+
+
+def append_lines(path: Path, text: str) -> None:
+    """Append whole lines (``text`` ends with a newline) to an append-only file in the
+    home: created 0600, never through a symlink, fsync'd before returning.
+
+    A kill mid-append leaves a torn last line. The next append then starts on a line of
+    its own, so the torn bytes stay one unreadable line (every reader skips those) rather
+    than swallowing the record written after them. Callers serialise their appends.
+    """
+    paths.ensure_dir(path.parent)
+    torn = False
+    with contextlib.suppress(FileNotFoundError), path.open("rb") as existing:
+        if existing.seek(0, os.SEEK_END):
+            existing.seek(-1, os.SEEK_END)
+            torn = existing.read(1) != b"\n"
+    data = (("\n" if torn else "") + text).encode("utf-8")
+    fd = home_safety.open_for_append(path)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -88,6 +88,7 @@ def check_home() -> None:
         paths.token_file(),  # the run may rotate the Trigon refresh token
         paths.logs_dir(),
         paths.journal_dir(),
+        paths.ledger_file(),
     ]
     journal = paths.journal_dir()
     if journal.is_dir() and not journal.is_symlink():

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
 import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from trigon_sync.schedule import Run
-from trigon_sync.store import home_safety, paths
+from trigon_sync.store import atomic, paths
 
 
 def journal_dir() -> Path:
@@ -191,15 +190,7 @@ def _sent_at(at: dt.datetime) -> str:
 
 def _append_line(path: Path, doc: Mapping[str, Any]) -> None:
     """Append one JSON line and fsync it before returning (callers serialise threads)."""
-    line = json.dumps(doc, ensure_ascii=False) + "\n"
-    home_safety.guard_write(path.parent)
-    paths.ensure_dir(path.parent)
-    fd = home_safety.open_for_append(path)
-    try:
-        os.write(fd, line.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    atomic.append_lines(path, json.dumps(doc, ensure_ascii=False) + "\n")
 
 
 def file_lines(path: Path) -> Iterator[str]:

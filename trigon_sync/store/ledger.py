@@ -29,7 +29,6 @@ import datetime as dt
 import hashlib
 import json
 import operator
-import os
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -37,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from trigon_sync.store import paths
+from trigon_sync.store import atomic, paths
 
 FieldMap = tuple[tuple[str, str], ...]
 """(Trigon field key, Uku field name) pairs, in catalogue order."""
@@ -352,13 +351,7 @@ class LedgerWriter:
         data = "".join(
             json.dumps(v, ensure_ascii=False, separators=(",", ":")) + "\n" for v in lines
         )
-        paths.ensure_dir(self.path.parent)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, data.encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        atomic.append_lines(self.path, data)
 
     def write(
         self,
