@@ -12,6 +12,11 @@ so an older trigon-sync never erases what a newer one wrote. What is malformed i
 verbatim and reported where it matters (``run-monthly`` stops on a corrupt open period;
 ``confirm`` on an unusable staged plan), never at load, so ``status`` and
 ``import-clients`` still work on such a state.
+
+The documents these records read and write are part of state schema 1: a change to one
+of them (a key renamed, a meaning changed) bumps ``SCHEMA_VERSION`` with a
+``MIGRATIONS`` entry in store/state.py, so an older trigon-sync refuses the file rather
+than misreading it.
 """
 
 from __future__ import annotations
