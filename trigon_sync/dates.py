@@ -46,6 +46,15 @@ def format_ee(day: dt.date) -> str:
     return day.strftime("%d.%m.%Y")
 
 
+def format_ee_time(at: str) -> str:
+    """A recorded ISO time as a person reads it (``30.11.2024 00:30``); text that is no
+    time (a hand-edited record) is shown as it is."""
+    try:
+        return dt.datetime.fromisoformat(at).strftime("%d.%m.%Y %H:%M")
+    except ValueError:
+        return at
+
+
 def parse_period(text: str) -> Period:
     """Read a ``YYYY-MM`` label into ``(year, month)``; :class:`UsageError` if malformed."""
     match = _PERIOD.match(text.strip())

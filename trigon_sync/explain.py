@@ -22,7 +22,7 @@ from trigon_sync import period_record
 from trigon_sync.client_import_rows import PlanRow
 from trigon_sync.client_lookup import find_link, find_staged
 from trigon_sync.config import Config
-from trigon_sync.dates import format_ee
+from trigon_sync.dates import format_ee, format_ee_time
 from trigon_sync.errors import TrigonSyncError
 from trigon_sync.explain_records import Failure, failures_by_period
 from trigon_sync.schedule import Run
@@ -129,14 +129,6 @@ _ACTIONS = {
 }
 
 
-def _when(at: str) -> str:
-    """An ISO run time as people read it (``30.11.2024 00:30``)."""
-    try:
-        return dt.datetime.fromisoformat(at).strftime("%d.%m.%Y %H:%M")
-    except ValueError:
-        return at
-
-
 def _window(run: Run) -> str:
     return f"{format_ee(run.window_start)}–{format_ee(run.window_end)}"
 
@@ -161,8 +153,9 @@ def _with_task(run: Run, entry: journal.Entry, failures: Sequence[Failure]) -> P
     )
     if recounts:
         earlier += (
-            f"; a re-count (`run-monthly --rerun`) on {_when(recounts[-1].at)} failed for this "
-            f"client ({recounts[-1].reason}), so the task may still hold the earlier counts"
+            f"; a re-count (`run-monthly --rerun`) on {format_ee_time(recounts[-1].at)} failed "
+            f"for this client ({recounts[-1].reason}), so the task may still hold the earlier "
+            "counts"
         )
     how = _ACTIONS.get(entry.action, entry.action)
     return _answer(
@@ -212,9 +205,9 @@ def _open_answer(
         return _answer(
             run,
             Verdict.FAILED,
-            f"no task yet: the run on {_when(last.at)} failed for this client: {last.reason}; "
-            "fix that, then `trigon-sync run-monthly` retries it (the period stays open until "
-            "every client is done)",
+            f"no task yet: the run on {format_ee_time(last.at)} failed for this client: "
+            f"{last.reason}; fix that, then `trigon-sync run-monthly` retries it (the period "
+            "stays open until every client is done)",
             failures=tuple(failures),
         )
     return _answer(
@@ -271,7 +264,7 @@ def explain_client(
             continue
         record = period_record.completed_period(state, name)
         completed_at = record.completed_at if record is not None else ""
-        closed = f"completed {_when(completed_at or str(run.import_day))}"
+        closed = f"completed {format_ee_time(completed_at or str(run.import_day))}"
         entry = journals.get(name, {}).get(link.trigon_id)
         answers.append(_completed_answer(run, link, entry, failures.get(name, []), closed))
     try:

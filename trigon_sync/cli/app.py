@@ -14,7 +14,6 @@ import importlib
 import inspect
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -161,22 +160,10 @@ def root(
     ctx.meta[VERBOSE_KEY] = verbose
     if home is not None:
         # Through the environment so child processes (sandbox, cron wrappers) agree.
-        os.environ[paths.ENV_HOME] = _home_dir(home)
-
-
-def _home_dir(value: str) -> str:
-    """``--home`` as an absolute directory. An empty value is refused rather than taken
-    as the current directory: ``--home "$TRIGON_HOME"`` with the variable unset in a
-    cron line would otherwise make a fresh, empty home wherever cron starts."""
-    if not value.strip():
-        raise typer.BadParameter(
-            "is empty: give a directory (is a variable in the cron line unset?)",
-            param_hint="'--home'",
-        )
-    path = Path(value).expanduser()
-    if path.exists() and not path.is_dir():
-        raise typer.BadParameter(f"{value!r} is a file, not a directory", param_hint="'--home'")
-    return str(path.absolute())
+        try:
+            os.environ[paths.ENV_HOME] = paths.home_option(home)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="'--home'") from None
 
 
 def main() -> None:

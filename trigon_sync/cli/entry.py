@@ -25,7 +25,6 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 COMMANDS = ("run-monthly", "status")
 
@@ -91,15 +90,6 @@ def recognise(argv: list[str]) -> Call | None:
     return Call("run-monthly", home, today, quiet, verbose)
 
 
-def _home(value: str) -> str | None:
-    """``--home`` as the app's root option sets it (absolute, ``~`` expanded), or None
-    where the app would refuse it (an existing file)."""
-    path = Path(value).expanduser()
-    if path.exists() and not path.is_dir():
-        return None
-    return str(path.absolute())
-
-
 def _run_monthly(call: Call) -> tuple[str | None, int] | None:
     """A night with nothing due, exactly as cli/monthly_cmd.py ends it; None for any other."""
     from trigon_sync import clock, monthly_gate, run_log
@@ -157,11 +147,9 @@ def answer(call: Call) -> tuple[str | None, int] | None:
     saved = os.environ.get(paths.ENV_HOME)
     answered: tuple[str | None, int] | None = None
     try:
-        home = call.home if call.home is None else _home(call.home)
-        if call.home is None or home is not None:
-            if home is not None:
-                os.environ[paths.ENV_HOME] = home
-            answered = _run_monthly(call) if call.command == "run-monthly" else _status()
+        if call.home is not None:  # a value the app refuses (ValueError) is the app's to say
+            os.environ[paths.ENV_HOME] = paths.home_option(call.home)
+        answered = _run_monthly(call) if call.command == "run-monthly" else _status()
     except Exception:  # any error at all: the app makes the call again and reports it
         answered = None
     if answered is None:

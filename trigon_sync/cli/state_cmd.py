@@ -16,7 +16,7 @@ from trigon_sync import clock
 from trigon_sync.cli import output
 from trigon_sync.cli.params import date_value, period_value
 from trigon_sync.config import load_config
-from trigon_sync.dates import format_ee
+from trigon_sync.dates import format_ee, format_ee_time
 from trigon_sync.errors import BusyError, UsageError
 from trigon_sync.marker import plan_marker_move
 from trigon_sync.period_record import run_in_progress
@@ -54,7 +54,7 @@ def show(as_json: bool = typer.Option(False, "--json", help="Print one JSON obje
         table = Table("At", "Command", "Result", title="Recent runs (newest first)")
         for entry in reversed(state.history[-SHOWN_HISTORY:]):
             table.add_row(
-                _when(entry.at),
+                format_ee_time(entry.at),
                 entry.command,
                 entry.result,
             )
@@ -67,14 +67,6 @@ def _unfinished(state: State) -> str:
         return "none"
     period = state.journal.open_label
     return f"{period}; the next `trigon-sync run-monthly` resumes it"
-
-
-def _when(at: object) -> str:
-    """The run's ISO timestamp as ``history`` shows it: ``30.11.2024 00:30``."""
-    try:
-        return dt.datetime.fromisoformat(str(at)).strftime("%d.%m.%Y %H:%M")
-    except ValueError:
-        return str(at)
 
 
 def _same_window(a: State, b: State) -> bool:

@@ -10,7 +10,6 @@ printed, not raised, so every line is shown.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,7 +22,7 @@ from trigon_sync.cli import output
 from trigon_sync.cli.params import period_value
 from trigon_sync.client_lookup import find_link
 from trigon_sync.config import Config, load_config
-from trigon_sync.dates import format_ee
+from trigon_sync.dates import format_ee, format_ee_time
 from trigon_sync.doctor import DoctorReport, diagnose, live_gates
 from trigon_sync.environment_checks import environment_checks
 from trigon_sync.errors import ConfigError, TrigonSyncError, UsageError
@@ -150,7 +149,7 @@ def _render_status(report: StatusReport) -> None:
         failures = run.failures
         _line(
             "Last run",
-            f"{_when(run.at or '?')}: {run.result or '?'}"
+            f"{format_ee_time(run.at or '?')}: {run.result or '?'}"
             + (f", {len(failures)} client(s) failed" if failures else ""),
         )
     output.stdout.print(Text("Checks", style="bold"))
@@ -245,14 +244,6 @@ def _counts(ok: Any, failed: Any) -> str:
     return "—" if ok is None and failed is None else f"{ok or 0} / {failed or 0}"
 
 
-def _when(at: Any) -> str:
-    """``2024-11-30T00:30:12+02:00`` as people read it: ``30.11.2024 00:30``."""
-    try:
-        return dt.datetime.fromisoformat(str(at)).strftime("%d.%m.%Y %H:%M")
-    except ValueError:
-        return str(at)
-
-
 def _render_history(runs: list[RunRecord], total: int) -> None:
     if not runs:
         output.stdout.print("No runs recorded yet.", markup=False)
@@ -282,7 +273,7 @@ def _render_history(runs: list[RunRecord], total: int) -> None:
             parts.append(f"{duration:.1f} s")
         output.stdout.print(
             Text.assemble(
-                (f"{_when(run.at)}  ", "bold"),
+                (f"{format_ee_time(run.at)}  ", "bold"),
                 (f"{result:<8}", _RESULT_STYLES.get(result, "")),
                 "  ".join(parts),
             ),

@@ -14,6 +14,21 @@ ENV_HOME = "TRIGON_SYNC_HOME"
 APP_NAME = "trigon-sync"
 
 
+def home_option(value: str) -> str:
+    """``--home DIR`` as the value of :data:`ENV_HOME`: absolute, ``~`` expanded.
+
+    ValueError (its text says why) for an empty value, rather than taking it as the
+    current directory (``--home "$UNSET"`` in a cron line would make a fresh, empty home
+    wherever cron starts), and for an existing file.
+    """
+    if not value.strip():
+        raise ValueError("is empty: give a directory (is a variable in the cron line unset?)")
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{value!r} is a file, not a directory")
+    return str(path.absolute())
+
+
 def home_dir() -> Path:
     """The home directory (not created; see :func:`ensure_home`)."""
     override = os.environ.get(ENV_HOME)
