@@ -15,8 +15,10 @@ import subprocess
 import time
 from pathlib import Path
 
-from trigon_sync import clock, connections, fields
+from trigon_sync import clock
+from trigon_sync.cli import connections
 from trigon_sync.dates import add_months, format_period
+from trigon_sync.records.tables import CompletedPeriod
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,
     SANDBOX_EMAIL,
@@ -26,8 +28,8 @@ from trigon_sync.sandbox import (
 )
 from trigon_sync.sandbox.generator import COUNT_FIELD_NAMES
 from trigon_sync.sandbox.runner import Running
-from trigon_sync.schedule import Run
-from trigon_sync.state_records import CompletedPeriod
+from trigon_sync.schedule.rules import Run
+from trigon_sync.settings import fields
 from trigon_sync.store import ledger
 from trigon_sync.store.secrets import TRIGON_REFRESH_TOKEN, UKU_API_KEY, Secret, open_store
 from trigon_sync.store.state import ClientLink, locked_state

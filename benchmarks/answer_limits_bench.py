@@ -21,8 +21,8 @@ import tracemalloc
 import httpx
 
 from trigon_sync.errors import AnswerRefused
-from trigon_sync.http import HttpSession, make_client
-from trigon_sync.rate_pacer import RateLimitPacer
+from trigon_sync.http.pacer import RateLimitPacer
+from trigon_sync.http.session import HttpSession, make_client
 
 
 def bomb_response(bomb: bytes) -> httpx.Response:

@@ -25,9 +25,11 @@ from typing import Any
 
 from _common import sandbox_home
 
-from trigon_sync import clock, connections, monthly
-from trigon_sync.config import load_config
+from trigon_sync import clock
+from trigon_sync.cli import connections
+from trigon_sync.monthly import run as monthly
 from trigon_sync.sandbox import FaultConfig, SandboxWorld, generate_seed, run_sandbox
+from trigon_sync.settings.config import load_config
 from trigon_sync.store.secrets import open_store
 
 TOPIC = "Bookkeeping"

@@ -45,8 +45,9 @@ from pathlib import Path
 
 from _common import write_config
 
-from trigon_sync import connections, fields, period_record
+from trigon_sync.cli import connections
 from trigon_sync.dates import add_months, format_period
+from trigon_sync.records import periods as period_record
 from trigon_sync.sandbox import (
     SANDBOX_EMAIL,
     SANDBOX_PASSWORD,
@@ -59,7 +60,8 @@ from trigon_sync.sandbox import (
 from trigon_sync.sandbox.generator import COUNT_FIELD_NAMES
 from trigon_sync.sandbox.register_file import write_full_size_register
 from trigon_sync.sandbox.runner import Running
-from trigon_sync.schedule import Run
+from trigon_sync.schedule.rules import Run
+from trigon_sync.settings import fields
 from trigon_sync.store import journal, ledger
 from trigon_sync.store.secrets import TRIGON_REFRESH_TOKEN, UKU_API_KEY, Secret, open_store
 from trigon_sync.store.state import ClientLink, locked_state

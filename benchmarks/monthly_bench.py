@@ -34,8 +34,9 @@ from typing import Any
 import httpx
 from _common import sandbox_home
 
-from trigon_sync import clock, connections, fields, monthly
-from trigon_sync.config import load_config
+from trigon_sync import clock
+from trigon_sync.cli import connections
+from trigon_sync.monthly import run as monthly
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,
     SANDBOX_EMAIL,
@@ -48,6 +49,8 @@ from trigon_sync.sandbox import (
 )
 from trigon_sync.sandbox.behaviour import CONTRACT
 from trigon_sync.sandbox.generator import COUNT_FIELD_NAMES
+from trigon_sync.settings import fields
+from trigon_sync.settings.config import load_config
 from trigon_sync.store import atomic
 from trigon_sync.store.secrets import open_store
 

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from trigon_sync.business_register import RegisterIndex
-from trigon_sync.register_csv import REGISTER_CSV_NAME, REGISTER_ZIP_NAME
+from trigon_sync.business_register.file_format import REGISTER_CSV_NAME, REGISTER_ZIP_NAME
+from trigon_sync.business_register.index import RegisterIndex
 from trigon_sync.sandbox.register_file import write_full_size_register
 
 T = TypeVar("T")
@@ -86,7 +86,7 @@ def first_load_peak(path: Path) -> float:
     code = (
         "import resource, sys, tempfile\n"
         "from pathlib import Path\n"
-        "from trigon_sync.business_register import RegisterIndex\n"
+        "from trigon_sync.business_register.index import RegisterIndex\n"
         "with tempfile.TemporaryDirectory() as d:\n"
         "    RegisterIndex.load(Path(sys.argv[1]), cache_dir=Path(d))\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"

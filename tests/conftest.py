@@ -18,7 +18,7 @@ import keyring.backend
 import pytest
 
 from trigon_sync import redact
-from trigon_sync.register_source import ENV_URL as ENV_REGISTER_URL
+from trigon_sync.business_register.source import ENV_URL as ENV_REGISTER_URL
 from trigon_sync.store import paths
 
 pytest_plugins = ["tests.sandbox_fixtures"]

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from trigon_sync import period_record
+from trigon_sync.billing.explain import Verdict, explain_client
 from trigon_sync.cli.mapfields_view import next_import
-from trigon_sync.config import Config
-from trigon_sync.explain import Verdict, explain_client
-from trigon_sync.monthly import _runs as run_monthly_runs
-from trigon_sync.schedule import Run
-from trigon_sync.status import window_facts
+from trigon_sync.health.status import window_facts
+from trigon_sync.monthly.run import _runs as run_monthly_runs
+from trigon_sync.records import periods as period_record
+from trigon_sync.schedule.rules import Run
+from trigon_sync.schedule.timeline import timeline
+from trigon_sync.settings.config import Config
 from trigon_sync.store.state import State
-from trigon_sync.timeline import timeline
 
 D = dt.date
 

@@ -17,11 +17,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from trigon_sync import fields
-from trigon_sync.config import Config, SummarySettings, TrigonSettings, UkuSettings
-from trigon_sync.http import HttpSession, RetryPolicy, make_client
-from trigon_sync.monthly import MonthlyResult, run_monthly
-from trigon_sync.rate_pacer import RateLimitPacer
+from trigon_sync.http.pacer import RateLimitPacer
+from trigon_sync.http.session import HttpSession, RetryPolicy, make_client
+from trigon_sync.monthly.run import MonthlyResult, run_monthly
+from trigon_sync.monthly.task_identity import TaskIdentity
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,
     SANDBOX_EMAIL,
@@ -35,12 +34,13 @@ from trigon_sync.sandbox import (
 from trigon_sync.sandbox.behaviour import CONTRACT, UkuBehaviour
 from trigon_sync.sandbox.faults import FaultConfig, ManualClock
 from trigon_sync.sandbox.generator import COUNT_FIELD_NAMES
-from trigon_sync.schedule import ScheduleRule
+from trigon_sync.schedule.rules import ScheduleRule
+from trigon_sync.settings import fields
+from trigon_sync.settings.config import Config, SummarySettings, TrigonSettings, UkuSettings
 from trigon_sync.store import paths
 from trigon_sync.store.installation import read as read_installation
 from trigon_sync.store.secrets import FileStore
 from trigon_sync.store.state import ClientLink, locked_state
-from trigon_sync.task_identity import TaskIdentity
 from trigon_sync.trigon import TokenManager, TrigonClient, TrigonWire, login
 from trigon_sync.uku import UkuClient
 from trigon_sync.uku.adapter import task_from_json

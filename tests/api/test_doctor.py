@@ -10,11 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from trigon_sync.checks import TROUBLESHOOTING, Check, Outcome
-from trigon_sync.connections import trigon_client, trigon_wire, uku_client
-from trigon_sync.doctor import DoctorReport, diagnose, live_gates
+from trigon_sync.cli.connections import trigon_client, trigon_wire, uku_client
 from trigon_sync.errors import ExitCode, TrigonSyncError
-from trigon_sync.http import RetryPolicy
+from trigon_sync.health.checks import TROUBLESHOOTING, Check, Outcome
+from trigon_sync.health.doctor import DoctorReport, diagnose, live_gates
+from trigon_sync.health.status import build_status, gather
+from trigon_sync.http.session import RetryPolicy
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,
     SANDBOX_EMAIL,
@@ -24,7 +25,6 @@ from trigon_sync.sandbox import (
     SyncASGITransport,
     generate_seed,
 )
-from trigon_sync.status import build_status, gather
 from trigon_sync.store import paths
 from trigon_sync.store.secrets import TRIGON_REFRESH_TOKEN, UKU_API_KEY, Secret, open_store
 from trigon_sync.store.state import ClientLink, locked_state

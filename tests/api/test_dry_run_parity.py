@@ -24,7 +24,7 @@ from monthly_env import (
     viewable_firms,
 )
 
-from trigon_sync.monthly import MonthlyResult
+from trigon_sync.monthly.run import MonthlyResult
 from trigon_sync.sandbox import SandboxWorld
 from trigon_sync.sandbox.behaviour import PRODUCTION_LIKE, UkuBehaviour
 

@@ -33,11 +33,11 @@ from monthly_env import (
     viewable_firms,
 )
 
-from trigon_sync.client_import import apply_plan, build_plan, stage_plan, staged_plan
-from trigon_sync.client_import_plan import select_rows
-from trigon_sync.client_import_results import Outcome
+from trigon_sync.clients.confirm_results import Outcome
+from trigon_sync.clients.importing import apply_plan, build_plan, stage_plan, staged_plan
+from trigon_sync.clients.plan import select_rows
 from trigon_sync.errors import ServiceUnavailable
-from trigon_sync.registry_codes import normalise_code
+from trigon_sync.registration_codes import normalise_code
 from trigon_sync.sandbox import SandboxWorld, generate_seed
 from trigon_sync.sandbox.behaviour import PRODUCTION_LIKE, UkuBehaviour
 from trigon_sync.store import paths

@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from tests.seed_counts import ImportCounts, import_counts
-from trigon_sync.business_register import RegisterEntry, RegisterIndex
-from trigon_sync.client_import import (
+from trigon_sync.business_register.index import RegisterEntry, RegisterIndex
+from trigon_sync.cli.connections import make_uku_client, trigon_wire
+from trigon_sync.clients.confirm_results import Outcome
+from trigon_sync.clients.importing import (
     MAX_SAVES,
     apply_plan,
     build_plan,
@@ -21,14 +23,12 @@ from trigon_sync.client_import import (
     stage_plan,
     staged_plan,
 )
-from trigon_sync.client_import_plan import name_key, select_rows
-from trigon_sync.client_import_results import Outcome
-from trigon_sync.client_import_rows import Action, Flag, ImportPlan
+from trigon_sync.clients.plan import name_key, select_rows
+from trigon_sync.clients.plan_rows import Action, Flag, ImportPlan
 from trigon_sync.clock import now
-from trigon_sync.connections import make_uku_client, trigon_wire
 from trigon_sync.errors import UsageError
-from trigon_sync.http import RetryPolicy
-from trigon_sync.registry_codes import normalise_code
+from trigon_sync.http.session import RetryPolicy
+from trigon_sync.registration_codes import normalise_code
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,
     SANDBOX_EMAIL,

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from monthly_env import FIELD_NAME, Env, connect, link_firms, make_config, task_counts
 
-from trigon_sync.config import AnomalySettings
-from trigon_sync.explain import explain_client
-from trigon_sync.explain_records import read_journals
+from trigon_sync.billing.explain import explain_client
+from trigon_sync.billing.explain_records import read_journals
 from trigon_sync.sandbox import SandboxWorld
+from trigon_sync.settings.config import AnomalySettings
 from trigon_sync.store import journal, ledger
 from trigon_sync.store.state import load_state
 

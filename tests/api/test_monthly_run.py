@@ -31,11 +31,12 @@ from monthly_env import (
     viewable_firms,
 )
 
-from trigon_sync import fields, period_record
-from trigon_sync.client_links import unlink
+from trigon_sync.clients.links import unlink
 from trigon_sync.errors import PermissionDenied, UsageError
+from trigon_sync.records import periods as period_record
 from trigon_sync.sandbox import SandboxWorld
-from trigon_sync.schedule import ScheduleRule
+from trigon_sync.schedule.rules import ScheduleRule
+from trigon_sync.settings import fields
 from trigon_sync.store import journal, paths
 from trigon_sync.store.state import load_state, load_summary, locked_state
 

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from monthly_env import connect, link_firms, make_config, viewable_firms
 
 from tests.timeline_views import views_agree
-from trigon_sync import period_record
+from trigon_sync.records import periods as period_record
 from trigon_sync.sandbox import SandboxWorld, generate_seed
-from trigon_sync.schedule import ScheduleRule
+from trigon_sync.schedule.rules import ScheduleRule
 from trigon_sync.store import paths
 from trigon_sync.store.state import load_state
 

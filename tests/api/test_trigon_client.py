@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from trigon_sync.errors import AuthError, CredentialsError, ServiceUnavailable
-from trigon_sync.http import HttpSession, RetryPolicy, make_client
-from trigon_sync.rate_pacer import RateLimitPacer
+from trigon_sync.http.pacer import RateLimitPacer
+from trigon_sync.http.session import HttpSession, RetryPolicy, make_client
 from trigon_sync.sandbox import SANDBOX_EMAIL, SANDBOX_PASSWORD
 from trigon_sync.store.secrets import TRIGON_REFRESH_TOKEN, FileStore, Secret
 from trigon_sync.trigon import (

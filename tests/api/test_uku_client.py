@@ -9,7 +9,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from trigon_sync.connections import make_uku_client
+from trigon_sync.cli.connections import make_uku_client
 from trigon_sync.errors import (
     ApiError,
     AuthError,
@@ -17,7 +17,7 @@ from trigon_sync.errors import (
     PermissionDenied,
     WriteUnconfirmed,
 )
-from trigon_sync.http import RetryPolicy
+from trigon_sync.http.session import RetryPolicy
 from trigon_sync.sandbox import SANDBOX_COMPANY, SANDBOX_UKU_KEY
 from trigon_sync.store.secrets import Secret
 from trigon_sync.uku import ClientDraft, TaskChanges, TaskDraft, UkuClient

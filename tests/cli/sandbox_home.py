@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from typer.testing import Result
 
-from trigon_sync.connections import trigon_wire
+from trigon_sync.cli.connections import trigon_wire
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,
     SANDBOX_EMAIL,

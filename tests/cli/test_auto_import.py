@@ -11,10 +11,9 @@ import pytest
 from stdnum.ee import registrikood
 
 from tests.cli.sandbox_home import Invoke, sandbox_config, store_sandbox_secrets
-from trigon_sync import fields
+from trigon_sync.business_register.file_format import default_register_file
+from trigon_sync.business_register.source import ENV_URL
 from trigon_sync.errors import ExitCode
-from trigon_sync.register_csv import default_register_file
-from trigon_sync.register_source import ENV_URL
 from trigon_sync.sandbox import (
     SANDBOX_API_KEY,
     SANDBOX_EMAIL,
@@ -22,6 +21,7 @@ from trigon_sync.sandbox import (
     Running,
     generate_seed,
 )
+from trigon_sync.settings import fields
 from trigon_sync.store import paths
 from trigon_sync.store.secrets import TRIGON_API_KEY, TRIGON_ID_TOKEN, Secret, open_store
 from trigon_sync.store.state import load_state

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from tests.cli.sandbox_home import Invoke, connect_trigon
-from trigon_sync.config import TRIGON_ENVIRONMENT_URLS, load_config
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import (
     SANDBOX_API_KEY,
@@ -20,6 +19,7 @@ from trigon_sync.sandbox import (
     Running,
     generate_seed,
 )
+from trigon_sync.settings.config import TRIGON_ENVIRONMENT_URLS, load_config
 from trigon_sync.store import paths
 from trigon_sync.store.secrets import (
     SERVICE_NAME,

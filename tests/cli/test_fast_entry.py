@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 
 from trigon_sync.cli import entry
 from trigon_sync.cli.app import app
+from trigon_sync.records.tables import Periods
 from trigon_sync.sandbox import SANDBOX_COMPANY
-from trigon_sync.state_records import Periods
 from trigon_sync.store import paths, summary
 from trigon_sync.store.state import ClientLink, load_state, load_summary, locked_state
 

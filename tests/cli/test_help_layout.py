@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from trigon_sync.cli.app import COMMANDS, app
-from trigon_sync.schedule import RULE_KINDS
+from trigon_sync.schedule.rules import RULE_KINDS
 
 runner = CliRunner()
 

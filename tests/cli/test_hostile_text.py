@@ -11,10 +11,10 @@ import pytest
 from typer.testing import Result
 
 from tests.cli.sandbox_home import Invoke, connect_trigon, connect_uku, sandbox_config
-from trigon_sync import fields
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import Running, generate_seed
 from trigon_sync.sandbox.generator import COUNT_FIELD_NAMES
+from trigon_sync.settings import fields
 from trigon_sync.store import paths
 from trigon_sync.store.state import load_state
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.cli.sandbox_home import Invoke, sandbox_config, store_sandbox_secrets
 from tests.seed_counts import ImportCounts, import_counts
-from trigon_sync.business_register import RegisterIndex
+from trigon_sync.business_register.index import RegisterIndex
 from trigon_sync.cli import output
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import Running, generate_seed

@@ -13,9 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import Result
 
-from trigon_sync import fields
 from trigon_sync.cli import output
-from trigon_sync.config import load_config
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,
@@ -25,6 +23,8 @@ from trigon_sync.sandbox import (
     generate_seed,
     run_sandbox,
 )
+from trigon_sync.settings import fields
+from trigon_sync.settings.config import load_config
 from trigon_sync.store import paths
 from trigon_sync.store.secrets import UKU_API_KEY, Secret, open_store
 from trigon_sync.store.state import locked_state
@@ -425,8 +425,8 @@ def test_a_topic_change_during_an_unfinished_period_says_where_its_tasks_go(
 ) -> None:
     """The open period keeps its topic (its tasks are found there); map-fields says so, and
     it changes settings only under the state lock (a running run-monthly: busy)."""
-    from trigon_sync import period_record
-    from trigon_sync.schedule import Run
+    from trigon_sync.records import periods as period_record
+    from trigon_sync.schedule.rules import Run
     from trigon_sync.store import lock
 
     run = Run(dt.date(2024, 10, 31), dt.date(2024, 10, 1), dt.date(2024, 10, 30), "2024-10")

@@ -13,11 +13,11 @@ import pytest
 
 from tests.cli.sandbox_home import Invoke, sandbox_config, store_sandbox_secrets
 from tests.seed_counts import ImportCounts, import_counts
-from trigon_sync.config import RegisterSettings
-from trigon_sync.register_csv import default_register_file
-from trigon_sync.register_source import ENV_URL, choose_register
+from trigon_sync.business_register.file_format import default_register_file
+from trigon_sync.business_register.source import ENV_URL, choose_register
 from trigon_sync.sandbox import Running, generate_seed
 from trigon_sync.sandbox.register_file import write_register_zip
+from trigon_sync.settings.config import RegisterSettings
 from trigon_sync.store.secrets import open_store
 
 DAY = 86_400.0

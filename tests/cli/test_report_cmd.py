@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 
 from tests.cli.sandbox_home import Invoke
-from trigon_sync import fields
 from trigon_sync.cli.demo import _steps
 from trigon_sync.cli.report_cmd import sparkline
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import FaultConfig, Running, SandboxWorld, generate_seed, run_sandbox
 from trigon_sync.sandbox.register_file import write_register_zip
+from trigon_sync.settings import fields
 from trigon_sync.store import ledger, paths
 from trigon_sync.store.state import load_state
 

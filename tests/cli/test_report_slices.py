@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.cli.sandbox_home import Invoke
-from trigon_sync import report
+from trigon_sync.billing import report
 from trigon_sync.cli import report_cmd
 from trigon_sync.dates import add_months, format_period
 from trigon_sync.store import ledger

@@ -200,7 +200,7 @@ def test_an_unexpected_error_still_leaves_its_log_line(
     cli: Invoke, ready: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Exit 1 (a bug) is logged too."""
-    from trigon_sync import monthly
+    from trigon_sync.monthly import run as monthly
 
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("bug")

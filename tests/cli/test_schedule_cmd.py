@@ -110,8 +110,8 @@ def test_an_unfinished_period_keeps_its_window_in_schedule_and_map_fields(
     the open period's own window (run-monthly resumes it), then the new rule."""
     import datetime as dt
 
-    from trigon_sync import period_record
-    from trigon_sync.schedule import Run
+    from trigon_sync.records import periods as period_record
+    from trigon_sync.schedule.rules import Run
     from trigon_sync.store.state import locked_state
 
     write_config(LAST_CALENDAR)

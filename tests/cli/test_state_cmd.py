@@ -14,7 +14,7 @@ from typer.testing import Result
 
 from trigon_sync.cli import output
 from trigon_sync.errors import ExitCode
-from trigon_sync.state_records import Periods, RunRecord
+from trigon_sync.records.tables import Periods, RunRecord
 from trigon_sync.store import paths
 from trigon_sync.store.state import load_state, locked_state
 
@@ -188,8 +188,8 @@ def test_marker_on_31_12_makes_january_the_next_period(
 
 def finish(period: str, start: dt.date, end: dt.date) -> None:
     """Record ``period`` as completed by run-monthly (what journal.mark_completed leaves)."""
-    from trigon_sync import period_record
-    from trigon_sync.schedule import Run
+    from trigon_sync.records import periods as period_record
+    from trigon_sync.schedule.rules import Run
 
     with locked_state() as session:
         run = Run(end + dt.timedelta(days=1), start, end, period)

@@ -10,8 +10,8 @@ import pytest
 
 from tests.cli.sandbox_home import Invoke, connect_trigon, connect_uku
 from trigon_sync import clock
-from trigon_sync.checks import TITLES
 from trigon_sync.errors import ExitCode
+from trigon_sync.health.checks import TITLES
 from trigon_sync.sandbox import SANDBOX_EMAIL, Running, SandboxWorld, generate_seed, run_sandbox
 from trigon_sync.store import paths
 from trigon_sync.store.state import ClientLink, locked_state

@@ -23,11 +23,11 @@ from typing import Any
 import tomli_w
 
 from tests.api.monthly_env import expected_counts, task_counts
-from trigon_sync import fields
-from trigon_sync.http import ENV_RETRY_DELAY
+from trigon_sync.http.session import ENV_RETRY_DELAY
 from trigon_sync.sandbox import FaultConfig, Running, generate_seed, run_sandbox
 from trigon_sync.sandbox.behaviour import CONTRACT, PRODUCTION_LIKE, UkuBehaviour
 from trigon_sync.sandbox.register_file import write_register_zip
+from trigon_sync.settings import fields
 from trigon_sync.store import paths
 from trigon_sync.store.state import load_state
 

@@ -7,8 +7,8 @@ import statistics
 
 import pytest
 
-from trigon_sync.anomalies import check, flag_series
-from trigon_sync.config import AnomalySettings
+from trigon_sync.billing.anomalies import check, flag_series
+from trigon_sync.settings.config import AnomalySettings
 
 DEFAULT = AnomalySettings()
 

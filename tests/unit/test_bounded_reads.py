@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from trigon_sync import period_record
-from trigon_sync.config import AnomalySettings
-from trigon_sync.explain_records import read_journals
-from trigon_sync.monthly_plan import ClientPlan, Target, Targets
-from trigon_sync.review import History, Review
-from trigon_sync.schedule import Run
+from trigon_sync.billing.explain_records import read_journals
+from trigon_sync.monthly.plan import ClientPlan, Target, Targets
+from trigon_sync.monthly.review import History, Review
+from trigon_sync.records import periods as period_record
+from trigon_sync.schedule.rules import Run
+from trigon_sync.settings.config import AnomalySettings
 from trigon_sync.store import journal, ledger
 from trigon_sync.store.state import ClientLink, State
 

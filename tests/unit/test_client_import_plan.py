@@ -11,14 +11,14 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trigon_sync.business_register import RegisterEntry, RegisterIndex
-from trigon_sync.client_import_plan import (
+from trigon_sync.business_register.index import RegisterEntry, RegisterIndex
+from trigon_sync.clients.plan import (
     idempotency_key_for_firm,
     name_key,
     plan_import,
     select_rows,
 )
-from trigon_sync.client_import_rows import (
+from trigon_sync.clients.plan_rows import (
     Action,
     ClientRecord,
     FirmRecord,

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from trigon_sync.client_lookup import find_link
+from trigon_sync.clients.lookup import find_link
 from trigon_sync.errors import UsageError
 from trigon_sync.store.state import ClientLink, State
 

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from trigon_sync.config import (
+from trigon_sync.errors import ConfigError
+from trigon_sync.schedule.rules import ScheduleRule
+from trigon_sync.settings.config import (
     TRIGON_DEFAULT_URL,
     edit_config,
     load_config,
     missing_for_monthly,
     require_schedule,
 )
-from trigon_sync.errors import ConfigError
-from trigon_sync.schedule import ScheduleRule
 from trigon_sync.store import paths
 
 EXAMPLE = Path(__file__).parents[2] / "config.example.toml"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from trigon_sync.config import TRIGON_ENVIRONMENT_URLS, load_config
 from trigon_sync.errors import ConfigError
+from trigon_sync.settings.config import TRIGON_ENVIRONMENT_URLS, load_config
 from trigon_sync.store import paths
 
 

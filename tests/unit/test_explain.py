@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from trigon_sync import period_record
+from trigon_sync.billing.explain import Verdict, explain_client
+from trigon_sync.billing.explain_records import failures_by_period, read_journals
 from trigon_sync.clock import TALLINN
-from trigon_sync.config import Config, SummarySettings
 from trigon_sync.errors import UsageError
-from trigon_sync.explain import Verdict, explain_client
-from trigon_sync.explain_records import failures_by_period, read_journals
-from trigon_sync.schedule import Run, ScheduleRule
-from trigon_sync.state_records import RunRecord, StagedImport
+from trigon_sync.records import periods as period_record
+from trigon_sync.records.tables import RunRecord, StagedImport
+from trigon_sync.schedule.rules import Run, ScheduleRule
+from trigon_sync.settings.config import Config, SummarySettings
 from trigon_sync.store import journal
 from trigon_sync.store.state import ClientLink, State
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trigon_sync.fields import FIELDS, KEYS, by_key, is_known
+from trigon_sync.settings.fields import FIELDS, KEYS, by_key, is_known
 
 
 def test_there_are_fourteen_fields_with_unique_keys() -> None:

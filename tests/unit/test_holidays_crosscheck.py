@@ -10,7 +10,7 @@ import datetime as dt
 
 import holidays
 
-from trigon_sync.schedule import is_work_day
+from trigon_sync.schedule.rules import is_work_day
 
 
 def test_working_days_agree_with_holidays_2020_to_2040() -> None:

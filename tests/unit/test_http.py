@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from trigon_sync.errors import ServiceUnavailable, WriteUnconfirmed
-from trigon_sync.http import (
+from trigon_sync.http.pacer import RateLimitPacer
+from trigon_sync.http.session import (
     DEFAULT_TIMEOUT,
     ENV_RETRY_DELAY,
     HttpSession,
@@ -21,7 +22,6 @@ from trigon_sync.http import (
     make_client,
     verified_tls,
 )
-from trigon_sync.rate_pacer import RateLimitPacer
 
 BASE = "http://trigon.test/v1"
 

@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from tests.unit.test_http import BASE, FakeTime, error, ok, scripted
-from trigon_sync.answer_limits import AnswerLimits
 from trigon_sync.errors import AnswerRefused, ClockSkewError, ServiceUnavailable
-from trigon_sync.http import HttpSession, RetryPolicy, make_client
-from trigon_sync.rate_pacer import EPOCH_AFTER, RateLimitPacer, reset_in, retry_after
+from trigon_sync.http.answer_limits import AnswerLimits
+from trigon_sync.http.pacer import EPOCH_AFTER, RateLimitPacer, reset_in, retry_after
+from trigon_sync.http.session import HttpSession, RetryPolicy, make_client
 
 NOW = dt.datetime(2026, 3, 2, 0, 30, tzinfo=dt.UTC)
 

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from trigon_sync.answer_limits import AnswerLimits
 from trigon_sync.errors import ServiceUnavailable
-from trigon_sync.http import HttpSession, RetryPolicy, make_client
+from trigon_sync.http.answer_limits import AnswerLimits
+from trigon_sync.http.session import HttpSession, RetryPolicy, make_client
 
 
 def trickling_server(stop: threading.Event) -> int:

@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 from trigon_sync.clock import TALLINN
-from trigon_sync.schedule import Run
+from trigon_sync.schedule.rules import Run
 from trigon_sync.store.journal import ClientIntents, PeriodJournal
 from trigon_sync.uku.settling import Settler
 

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from trigon_sync.config import AnomalySettings
+from trigon_sync.billing.report import build, period_range
 from trigon_sync.errors import UsageError
-from trigon_sync.report import build, period_range
+from trigon_sync.settings.config import AnomalySettings
 from trigon_sync.store import ledger
 
 AT = dt.datetime(2024, 10, 31, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from trigon_sync import fields
 from trigon_sync.errors import UsageError
-from trigon_sync.mapping import (
+from trigon_sync.settings import fields
+from trigon_sync.settings.mapping import (
     Status,
     change_mapping,
     check_key,

@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from trigon_sync import period_record
-from trigon_sync.config import Config, SummarySettings, UkuSettings
 from trigon_sync.errors import ConfigError, StateError, UsageError
-from trigon_sync.monthly_gate import check_today, readiness_problems, schedule_for
-from trigon_sync.monthly_plan import (
+from trigon_sync.monthly.gate import check_today, readiness_problems, schedule_for
+from trigon_sync.monthly.plan import (
     Target,
     Targets,
     decide,
@@ -23,9 +21,11 @@ from trigon_sync.monthly_plan import (
     resolve_targets,
     unlinked_warning,
 )
-from trigon_sync.schedule import Run, ScheduleRule
+from trigon_sync.monthly.task_identity import TaskIdentity
+from trigon_sync.records import periods as period_record
+from trigon_sync.schedule.rules import Run, ScheduleRule
+from trigon_sync.settings.config import Config, SummarySettings, UkuSettings
 from trigon_sync.store.state import ClientLink, State
-from trigon_sync.task_identity import TaskIdentity
 from trigon_sync.uku.models import CustomField, Task, Topic
 
 D = dt.date

@@ -16,7 +16,7 @@ from collections import Counter
 
 import httpx
 
-from trigon_sync.rate_pacer import RateLimitPacer
+from trigon_sync.http.pacer import RateLimitPacer
 from trigon_sync.sandbox.faults import ManualClock, RateLimiter
 
 

@@ -11,7 +11,7 @@ from tests.unit.test_http import FakeTime, scripted
 from tests.unit.test_http_guards import session
 from trigon_sync import redact
 from trigon_sync.errors import ServiceUnavailable
-from trigon_sync.http import ApiResponse, unexpected
+from trigon_sync.http.session import ApiResponse, unexpected
 from trigon_sync.store.secrets import Secret
 from trigon_sync.store.state import State
 

@@ -19,11 +19,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tests.json_schemas import check_output
-from trigon_sync.business_register import RegisterEntry, RegisterIndex, cache_file_for
-from trigon_sync.cli import register_cmd
-from trigon_sync.cli.app import app
-from trigon_sync.errors import ApiError, ExitCode, ServiceUnavailable, UsageError
-from trigon_sync.register_csv import (
+from trigon_sync.business_register.file_format import (
     REGISTER_COLUMNS,
     REGISTER_CSV_NAME,
     REGISTER_ZIP_NAME,
@@ -31,8 +27,12 @@ from trigon_sync.register_csv import (
     default_register_file,
     resolve_register_file,
 )
-from trigon_sync.register_source import download_register
-from trigon_sync.registry_codes import has_valid_check_digit, normalise_code
+from trigon_sync.business_register.index import RegisterEntry, RegisterIndex, cache_file_for
+from trigon_sync.business_register.source import download_register
+from trigon_sync.cli import register_cmd
+from trigon_sync.cli.app import app
+from trigon_sync.errors import ApiError, ExitCode, ServiceUnavailable, UsageError
+from trigon_sync.registration_codes import has_valid_check_digit, normalise_code
 from trigon_sync.sandbox.register_file import write_register_zip
 from trigon_sync.store import paths
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from trigon_sync.business_register import RegisterIndex
-from trigon_sync.register_csv import REGISTER_COLUMNS, REGISTER_CSV_NAME
-from trigon_sync.registry_codes import has_valid_check_digit
+from trigon_sync.business_register.file_format import REGISTER_COLUMNS, REGISTER_CSV_NAME
+from trigon_sync.business_register.index import RegisterIndex
+from trigon_sync.registration_codes import has_valid_check_digit
 from trigon_sync.sandbox.register_file import write_full_size_register, write_register_zip
 
 ROWS = [

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trigon_sync import clock
-from trigon_sync.schedule import (
+from trigon_sync.schedule.rules import (
     Run,
     ScheduleRule,
     import_day_for,
@@ -18,7 +18,7 @@ from trigon_sync.schedule import (
     next_run,
     period_of,
 )
-from trigon_sync.timeline import timeline
+from trigon_sync.schedule.timeline import timeline
 
 D = dt.date
 LAST_CAL = ScheduleRule("last_calendar_day")

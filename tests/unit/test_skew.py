@@ -6,7 +6,7 @@ import datetime as dt
 
 from trigon_sync.clock import TALLINN
 from trigon_sync.errors import ExitCode
-from trigon_sync.skew import (
+from trigon_sync.http.clock_skew import (
     MAX_SKEW,
     DateSample,
     Skew,
@@ -16,7 +16,7 @@ from trigon_sync.skew import (
     services_today,
     span,
 )
-from trigon_sync.state_records import RunRecord
+from trigon_sync.records.tables import RunRecord
 
 LOCAL = dt.datetime(2026, 11, 30, 23, 58, tzinfo=TALLINN)
 

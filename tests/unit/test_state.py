@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from trigon_sync.errors import BusyError, StateError
-from trigon_sync.state_records import Periods, StagedImport
+from trigon_sync.records.tables import Periods, StagedImport
 from trigon_sync.store import paths, state
 from trigon_sync.store.state import ClientLink, load_state, locked_state
 

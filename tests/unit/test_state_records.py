@@ -7,9 +7,9 @@ import tomllib
 
 import pytest
 
-from trigon_sync import period_record
 from trigon_sync.errors import StateError
-from trigon_sync.state_records import Periods, RunRecord, StagedImport
+from trigon_sync.records import periods as period_record
+from trigon_sync.records.tables import Periods, RunRecord, StagedImport
 from trigon_sync.store import paths
 from trigon_sync.store.state import load_state, locked_state
 

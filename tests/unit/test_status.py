@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from trigon_sync.checks import TITLES, TROUBLESHOOTING, Check, Outcome
 from trigon_sync.cli import output
 from trigon_sync.clock import TALLINN
-from trigon_sync.config import load_config
-from trigon_sync.environment_checks import (
+from trigon_sync.errors import ExitCode
+from trigon_sync.health.checks import TITLES, TROUBLESHOOTING, Check, Outcome
+from trigon_sync.health.environment_checks import (
     KeyringProbe,
     cron_keyring_probe,
     keyring_check,
@@ -23,9 +23,9 @@ from trigon_sync.environment_checks import (
     register_check,
     timezone_check,
 )
-from trigon_sync.errors import ExitCode
-from trigon_sync.state_records import Periods
-from trigon_sync.status import StatusReport, build_status, gather
+from trigon_sync.health.status import StatusReport, build_status, gather
+from trigon_sync.records.tables import Periods
+from trigon_sync.settings.config import load_config
 from trigon_sync.store import paths
 from trigon_sync.store.secrets import (
     TRIGON_REFRESH_TOKEN,
@@ -292,7 +292,7 @@ def test_no_register_file_is_a_warning(healthy: None) -> None:
 
 def test_an_old_register_file_is_a_warning_and_a_fresh_one_passes(healthy: None) -> None:
     """A 40-day-old file warns; touched today it passes."""
-    from trigon_sync.register_csv import default_register_file
+    from trigon_sync.business_register.file_format import default_register_file
 
     path = default_register_file()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from trigon_sync.monthly_plan import count_mismatches, held_count
-from trigon_sync.task_identity import TaskIdentity, find, index, plain_text
+from trigon_sync.monthly.plan import count_mismatches, held_count
+from trigon_sync.monthly.task_identity import TaskIdentity, find, index, plain_text
 from trigon_sync.uku.models import Task
 
 HOME_A = "0123456789abcdef"

@@ -16,12 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.timeline_views import views_agree
-from trigon_sync import period_record
-from trigon_sync.config import Config, SummarySettings, UkuSettings
 from trigon_sync.errors import UsageError
-from trigon_sync.marker import plan_marker_move
-from trigon_sync.monthly import _runs as run_monthly_runs
-from trigon_sync.schedule import Run, ScheduleRule, label_before
+from trigon_sync.monthly.run import _runs as run_monthly_runs
+from trigon_sync.records import periods as period_record
+from trigon_sync.schedule.marker import plan_marker_move
+from trigon_sync.schedule.rules import Run, ScheduleRule, label_before
+from trigon_sync.settings.config import Config, SummarySettings, UkuSettings
 from trigon_sync.store.state import ClientLink, State
 
 D = dt.date

@@ -1,6 +1,6 @@
 """``accept``: release a client that ``[anomalies] hold = true`` keeps from being billed.
 
-The decision goes to the ledger (review.py reads it at the next run) and to the history,
+The decision goes to the ledger (monthly/review.py reads it at the next run) and to the history,
 under the state lock so it cannot interleave with a run.
 """
 
@@ -13,10 +13,10 @@ import typer
 from trigon_sync import clock
 from trigon_sync.cli import output
 from trigon_sync.cli.params import period_value
-from trigon_sync.client_lookup import find_link
+from trigon_sync.clients.lookup import find_link
 from trigon_sync.errors import UsageError
-from trigon_sync.review import HELD
-from trigon_sync.state_records import RunRecord
+from trigon_sync.monthly.review import HELD
+from trigon_sync.records.tables import RunRecord
 from trigon_sync.store import ledger
 from trigon_sync.store.state import locked_state
 

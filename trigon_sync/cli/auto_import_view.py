@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from trigon_sync.auto_import import AutoImport
 from trigon_sync.cli import output
-from trigon_sync.client_import_results import Outcome
-from trigon_sync.client_import_rows import Action, PlanRow
+from trigon_sync.clients.auto_import import AutoImport
+from trigon_sync.clients.confirm_results import Outcome
+from trigon_sync.clients.plan_rows import Action, PlanRow
 from trigon_sync.errors import PartialFailure
 
 REVIEW_HINT = "review them with `trigon-sync import-clients`, then `trigon-sync confirm`"

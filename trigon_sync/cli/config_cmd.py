@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from trigon_sync.cli import output
-from trigon_sync.config import MONTHLY_REQUIREMENTS, load_config, missing_for_monthly
 from trigon_sync.errors import ConfigError, ExitCode, Problem
+from trigon_sync.settings.config import MONTHLY_REQUIREMENTS, load_config, missing_for_monthly
 from trigon_sync.store import paths
 
 app = typer.Typer(

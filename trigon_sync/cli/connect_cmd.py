@@ -28,15 +28,15 @@ from trigon_sync.cli.connect_inputs import (
     usable_store,
 )
 from trigon_sync.cli.connect_uku_cmd import connect_uku
-from trigon_sync.config import (
+from trigon_sync.cli.connections import trigon_client, trigon_wire
+from trigon_sync.errors import PartialFailure, UsageError
+from trigon_sync.settings.config import (
     TRIGON_AUTH_MODES,
     TRIGON_ENVIRONMENT_URLS,
     Config,
     edit_config,
     load_config,
 )
-from trigon_sync.connections import trigon_client, trigon_wire
-from trigon_sync.errors import PartialFailure, UsageError
 from trigon_sync.store.secrets import (
     TRIGON_API_KEY,
     TRIGON_ID_TOKEN,

@@ -17,9 +17,9 @@ from trigon_sync.cli.connect_inputs import (
     url_hint,
     usable_store,
 )
-from trigon_sync.config import edit_config, load_config
-from trigon_sync.connections import make_uku_client
+from trigon_sync.cli.connections import make_uku_client
 from trigon_sync.errors import UsageError
+from trigon_sync.settings.config import edit_config, load_config
 from trigon_sync.store.secrets import UKU_API_KEY, Secret
 
 CONNECT_UKU_EXAMPLE = (

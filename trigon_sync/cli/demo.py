@@ -22,7 +22,7 @@ from typing import Any
 from rich.console import Console
 from rich.rule import Rule
 
-from trigon_sync import fields
+from trigon_sync.settings import fields
 from trigon_sync.store import paths
 
 
@@ -140,7 +140,7 @@ def _command_line(step: Step) -> str:
 
 def run_demo(console: Console, *, firms: int, keep: bool) -> DemoResult:
     """Start the sandbox, run every step in a fresh home, and report unexpected exit codes."""
-    from trigon_sync.register_source import ENV_URL as ENV_REGISTER_URL
+    from trigon_sync.business_register.source import ENV_URL as ENV_REGISTER_URL
     from trigon_sync.sandbox import FaultConfig, generate_seed, run_sandbox
 
     seed = generate_seed(firms, seed=0)

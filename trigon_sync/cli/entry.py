@@ -8,9 +8,9 @@ a 0.35 s no-op. So this module recognises exactly these calls, ::
     trigon-sync [--home DIR] [-v] run-monthly [--quiet | -q] [--today DATE]
     trigon-sync [--home DIR] [-v] status --json
 
-and answers them with the functions the commands themselves call (monthly_gate.py for
-the night's checks and the timeline, status.py for the report, json_text.py for the
-document, run_log.py for the log line), without importing Typer or rich. Nothing here
+and answers them with the functions the commands themselves call (monthly/gate.py for
+the night's checks and the timeline, health/status.py for the report, json_text.py for the
+document, monthly/log_file.py for the log line), without importing Typer or rich. Nothing here
 decides anything: it only runs those functions in the commands' order and writes what
 they return as the commands would.
 
@@ -92,8 +92,10 @@ def recognise(argv: list[str]) -> Call | None:
 
 def _run_monthly(call: Call) -> tuple[str | None, int] | None:
     """A night with nothing due, exactly as cli/monthly_cmd.py ends it; None for any other."""
-    from trigon_sync import clock, monthly_gate, run_log
+    from trigon_sync import clock
     from trigon_sync.dates import parse_date
+    from trigon_sync.monthly import gate as monthly_gate
+    from trigon_sync.monthly import log_file as run_log
 
     now = clock.now()
     day = parse_date(call.today) if call.today is not None else now.date()
@@ -128,7 +130,7 @@ def _status() -> tuple[str | None, int] | None:
     """``status --json`` as cli/status_cmd.py prints it, and its exit code."""
     from trigon_sync import clock
     from trigon_sync.cli import json_text
-    from trigon_sync.status import status
+    from trigon_sync.health.status import status
 
     now = clock.now()
     report = status(now.date(), now=now)

@@ -2,8 +2,8 @@
 
 ``import-clients`` only reads (both APIs) and stages the plan in state.toml; ``confirm``
 is the one command that writes Uku clients, and only after the counts were shown and
-accepted (or ``--yes``). The work itself lives in ``client_import.py`` /
-``client_import_plan.py``; what is printed in ``import_view.py``; ``clients``, ``unlink`` and
+accepted (or ``--yes``). The work itself lives in ``clients/importing.py`` /
+``clients/plan.py``; what is printed in ``import_view.py``; ``clients``, ``unlink`` and
 ``ignore`` in ``clients_cmd.py``.
 """
 
@@ -26,8 +26,10 @@ from rich.progress import (
 )
 
 from trigon_sync import clock
-from trigon_sync.business_register import RegisterIndex
+from trigon_sync.business_register.index import RegisterIndex
+from trigon_sync.business_register.source import choose_register, fresh_register, register_url
 from trigon_sync.cli import output
+from trigon_sync.cli.connections import trigon_client, uku_client
 from trigon_sync.cli.import_view import (
     REGISTER_NOT_CHECKED,
     nothing_to_apply,
@@ -36,7 +38,8 @@ from trigon_sync.cli.import_view import (
     report_confirm,
 )
 from trigon_sync.cli.register_cmd import progress_bar
-from trigon_sync.client_import import (
+from trigon_sync.clients.confirm_results import RowCallback, RowResult
+from trigon_sync.clients.importing import (
     Step,
     apply_plan,
     build_plan,
@@ -44,12 +47,9 @@ from trigon_sync.client_import import (
     stage_plan,
     staged_plan,
 )
-from trigon_sync.client_import_plan import select_rows
-from trigon_sync.client_import_results import RowCallback, RowResult
-from trigon_sync.config import Config, load_config
-from trigon_sync.connections import trigon_client, uku_client
+from trigon_sync.clients.plan import select_rows
 from trigon_sync.errors import AuthError, UsageError
-from trigon_sync.register_source import choose_register, fresh_register, register_url
+from trigon_sync.settings.config import Config, load_config
 from trigon_sync.store import paths
 from trigon_sync.store.state import locked_state
 from trigon_sync.uku.settling import Settler

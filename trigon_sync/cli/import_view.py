@@ -1,7 +1,7 @@
 """What ``import-clients`` and ``confirm`` print: the plan table, the summaries, the result.
 
-Rendering only: the plan and the result come from ``client_import.py``
-(``client_import_results.py``); the commands in
+Rendering only: the plan and the result come from ``clients/importing.py``
+(``clients/confirm_results.py``); the commands in
 ``import_cmd.py`` call these once their work is done.
 """
 
@@ -11,8 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from trigon_sync.cli import output
-from trigon_sync.client_import_results import ConfirmResult, Outcome
-from trigon_sync.client_import_rows import Action, Flag, ImportPlan, PlanRow
+from trigon_sync.clients.confirm_results import ConfirmResult, Outcome
+from trigon_sync.clients.plan_rows import Action, Flag, ImportPlan, PlanRow
 from trigon_sync.errors import PartialFailure
 
 NEXT_STEPS = "Next: assign managers and workflows in Uku; then `trigon-sync map-fields`."

@@ -2,7 +2,7 @@
 
 Every change is checked before anything is written: mapping targets and the topic
 against what Uku has now, dates and schedules locally. Then all of them go into
-config.toml in one atomic :func:`~trigon_sync.config.edit_config` (other keys kept), so
+config.toml in one atomic :func:`~trigon_sync.settings.config.edit_config` (other keys kept), so
 a refused change leaves the file exactly as it was. The state file is never touched:
 changing the schedule re-plans from ``last_period_end``, it never moves it.
 """
@@ -14,19 +14,25 @@ import datetime as dt
 import typer
 from rich.prompt import Confirm
 
-from trigon_sync import period_record
 from trigon_sync.cli import output
+from trigon_sync.cli.connections import uku_client
 from trigon_sync.cli.mapfields_changes import DAY_RULE, summary_changes, write_settings
 from trigon_sync.cli.mapfields_view import print_next_import, show_settings
 from trigon_sync.cli.mapfields_walkthrough import describe_changes, walk_through
 from trigon_sync.cli.params import date_value
-from trigon_sync.config import load_config
-from trigon_sync.connections import uku_client
 from trigon_sync.dates import format_ee
 from trigon_sync.errors import UsageError
-from trigon_sync.mapping import Target, change_mapping, check_key, parse_assignment, resolve_topic
-from trigon_sync.period_record import run_in_progress
-from trigon_sync.schedule import RULE_KINDS
+from trigon_sync.records import periods as period_record
+from trigon_sync.records.periods import run_in_progress
+from trigon_sync.schedule.rules import RULE_KINDS
+from trigon_sync.settings.config import load_config
+from trigon_sync.settings.mapping import (
+    Target,
+    change_mapping,
+    check_key,
+    parse_assignment,
+    resolve_topic,
+)
 from trigon_sync.store.state import load_state, locked_state
 
 EXAMPLE = (

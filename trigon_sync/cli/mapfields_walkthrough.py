@@ -16,15 +16,21 @@ from rich.prompt import Prompt
 from rich.table import Table
 from rich.text import Text
 
-from trigon_sync import fields, naming
 from trigon_sync.cli import output
 from trigon_sync.cli.mapfields_changes import DAY_RULE, summary_changes
 from trigon_sync.cli.mapfields_view import STATUS_TEXT
-from trigon_sync.config import Config
 from trigon_sync.dates import format_ee, parse_date
 from trigon_sync.errors import UsageError
-from trigon_sync.mapping import MappingRow, Target, count_fields, mapping_rows, resolve_topic
-from trigon_sync.schedule import RULE_KINDS
+from trigon_sync.schedule.rules import RULE_KINDS
+from trigon_sync.settings import fields, naming
+from trigon_sync.settings.config import Config
+from trigon_sync.settings.mapping import (
+    MappingRow,
+    Target,
+    count_fields,
+    mapping_rows,
+    resolve_topic,
+)
 from trigon_sync.uku.client import UkuClient
 from trigon_sync.uku.models import CustomField
 

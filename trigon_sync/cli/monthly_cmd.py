@@ -3,7 +3,7 @@
 Almost every night nothing is due: the command reads two small TOML files, prints one
 line (nothing with ``--quiet``) and exits 0 without touching the network or importing
 the HTTP stack. On an import day it takes the state lock, builds both API clients and
-hands over to :mod:`trigon_sync.monthly`; this module only renders what came back.
+hands over to :mod:`trigon_sync.monthly.run`; this module only renders what came back.
 Every invocation leaves one line in ``<home>/logs/trigon-sync.log`` (never a secret).
 """
 
@@ -18,19 +18,21 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from trigon_sync import clock, monthly_gate, run_log
+from trigon_sync import clock
 from trigon_sync.cli import monthly_view, run_guards
 from trigon_sync.cli.params import date_value, period_value
-from trigon_sync.config import Config
 from trigon_sync.errors import TrigonSyncError, UsageError
-from trigon_sync.monthly_gate import check_today, schedule_for
-from trigon_sync.monthly_plan import rerun_target
+from trigon_sync.monthly import gate as monthly_gate
+from trigon_sync.monthly import log_file as run_log
+from trigon_sync.monthly.gate import check_today, schedule_for
+from trigon_sync.monthly.plan import rerun_target
+from trigon_sync.settings.config import Config
 from trigon_sync.store.state import load_state
 
 if TYPE_CHECKING:
-    from trigon_sync.auto_import import AutoImport
-    from trigon_sync.monthly import MonthlyResult
-    from trigon_sync.timeline import Timeline
+    from trigon_sync.clients.auto_import import AutoImport
+    from trigon_sync.monthly.run import MonthlyResult
+    from trigon_sync.schedule.timeline import Timeline
     from trigon_sync.trigon import TrigonClient
     from trigon_sync.uku import UkuClient
     from trigon_sync.uku.settling import Settler
@@ -212,7 +214,7 @@ def _run(
 
     With ``[import] auto_import = "create"`` new Trigon firms are imported first (step 6).
     """
-    from trigon_sync import monthly
+    from trigon_sync.monthly import run as monthly
 
     with _connected(config) as (trigon, uku):
         trusted = run_guards.trusted_today(trigon, uku, silent=silent)
@@ -246,8 +248,8 @@ def _run(
 @contextlib.contextmanager
 def _connected(config: Config) -> Iterator[tuple[TrigonClient, UkuClient]]:
     """Both clients, with cron's patient retries; closed when the block ends."""
-    from trigon_sync import connections
-    from trigon_sync.http import RetryPolicy
+    from trigon_sync.cli import connections
+    from trigon_sync.http.session import RetryPolicy
 
     policy = RetryPolicy(max_attempts=RETRY_ATTEMPTS)
     store = connections.secret_store(config)
@@ -262,7 +264,7 @@ def _preview(
     config: Config, state: Any, day: dt.date, *, workers: int, silent: bool
 ) -> MonthlyResult:
     """A dry run of the upcoming window cut off at yesterday (timeline.Timeline.preview)."""
-    from trigon_sync import monthly
+    from trigon_sync.monthly import run as monthly
 
     window = schedule_for(config, state, day).preview()
     if window is None:
@@ -302,8 +304,8 @@ def _auto_import(
     """Step 6 of the help page when the setting asks for it; a dry run writes nothing."""
     if config.imports.auto_import != "create":
         return None
-    from trigon_sync.auto_import import auto_import
     from trigon_sync.cli.import_cmd import register_index
+    from trigon_sync.clients.auto_import import auto_import
     from trigon_sync.store.state import locked_state
 
     if dry_run:  # a fresh register file goes to a temporary directory: the home is unchanged

@@ -1,6 +1,6 @@
 """How ``run-monthly`` shows what it did: the summary, the dry-run plan, cron mail lines.
 
-Rendering only: the run's result objects come in (monthly_result.py), text goes out on
+Rendering only: the run's result objects come in (monthly/result.py), text goes out on
 stdout or stderr. Anything that affects billing (failed clients, held-back periods,
 flagged counts) goes to stderr, also with ``--quiet``, so cron mails it.
 """
@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from trigon_sync.config import Config
-from trigon_sync.monthly_plan import DONE_EARLIER
+from trigon_sync.monthly.plan import DONE_EARLIER
+from trigon_sync.settings.config import Config
 
 if TYPE_CHECKING:
-    from trigon_sync.auto_import import AutoImport
-    from trigon_sync.monthly_result import MonthlyResult
-    from trigon_sync.schedule import Run
+    from trigon_sync.clients.auto_import import AutoImport
+    from trigon_sync.monthly.result import MonthlyResult
+    from trigon_sync.schedule.rules import Run
 
 
 class Bar:
@@ -174,9 +174,9 @@ def render_plan(result: MonthlyResult, config: Config, *, preview: bool = False)
     from rich.table import Table
     from rich.text import Text
 
-    from trigon_sync import fields
     from trigon_sync.cli import output
     from trigon_sync.dates import format_ee
+    from trigon_sync.settings import fields
 
     for period in result.periods:
         run = period.run

@@ -22,19 +22,19 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from trigon_sync.business_register import RegisterIndex
-from trigon_sync.cli import output
-from trigon_sync.config import load_config
-from trigon_sync.errors import UsageError
-from trigon_sync.register_csv import resolve_register_file
-from trigon_sync.register_source import (
+from trigon_sync.business_register.file_format import resolve_register_file
+from trigon_sync.business_register.index import RegisterIndex
+from trigon_sync.business_register.source import (
     ENV_URL,
     ProgressCallback,
     download_client,
     download_register,
     register_url,
 )
-from trigon_sync.registry_codes import has_valid_check_digit, normalise_code
+from trigon_sync.cli import output
+from trigon_sync.errors import UsageError
+from trigon_sync.registration_codes import has_valid_check_digit, normalise_code
+from trigon_sync.settings.config import load_config
 
 app = typer.Typer(
     help="The Estonian Business Register file that registration codes are checked against.",

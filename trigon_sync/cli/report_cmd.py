@@ -1,6 +1,6 @@
 """``report``: the billing view of what was written to Uku, from the local ledger only.
 
-Renders report.py's result: a table on a terminal, CSV for Excel/LibreOffice (UTF-8 with
+Renders billing/report.py's result: a table on a terminal, CSV for Excel/LibreOffice (UTF-8 with
 BOM so Estonian letters survive, ``;`` between fields as an Estonian-locale spreadsheet
 expects), JSON, or ``--chart``.
 """
@@ -23,11 +23,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from trigon_sync.cli import output
-from trigon_sync.cli.params import period_value
-from trigon_sync.config import AnomalySettings, load_config
-from trigon_sync.errors import ConfigError, UsageError
-from trigon_sync.report import (
+from trigon_sync.billing.report import (
     Report,
     Row,
     build,
@@ -38,6 +34,10 @@ from trigon_sync.report import (
     slice_ledger,
     slices,
 )
+from trigon_sync.cli import output
+from trigon_sync.cli.params import period_value
+from trigon_sync.errors import ConfigError, UsageError
+from trigon_sync.settings.config import AnomalySettings, load_config
 from trigon_sync.store import atomic, ledger
 from trigon_sync.store.ledger import Written
 from trigon_sync.store.state import load_state
@@ -65,7 +65,7 @@ def _firms(client: str | None, since: str | None) -> set[str] | None:
     (its writes from ``since`` on, streamed: only the ids are kept)."""
     if client is None:
         return None
-    from trigon_sync.client_lookup import find_link  # only here: it imports the import plan
+    from trigon_sync.clients.lookup import find_link  # only here: it imports the import plan
 
     link = find_link(load_state(), client)
     if link is not None:

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from trigon_sync import clock, skew
+from trigon_sync import clock
+from trigon_sync.http import clock_skew as skew
 from trigon_sync.store import paths
 
 if TYPE_CHECKING:
-    from trigon_sync.monthly_result import MonthlyResult
+    from trigon_sync.monthly.result import MonthlyResult
 
 
 TIME_BOUND = "time bound"
@@ -33,8 +34,8 @@ RUN_BOUND_CAP_HOURS = 20.0
 
 def before_writing() -> None:
     """The home's rules, checked before the first write: owner, and a warning when loose."""
-    from trigon_sync import environment_checks
     from trigon_sync.cli import output
+    from trigon_sync.health import environment_checks
     from trigon_sync.store import home_safety
 
     home_safety.check_home()

@@ -18,8 +18,8 @@ from typing import Any
 
 import typer
 
+from trigon_sync.business_register.source import ENV_URL as ENV_REGISTER_URL
 from trigon_sync.errors import UsageError
-from trigon_sync.register_source import ENV_URL as ENV_REGISTER_URL
 
 app = typer.Typer(
     help="Local Trigon and Uku servers with seeded data (no accounts needed).",

@@ -15,10 +15,10 @@ from rich.table import Table
 from trigon_sync import clock
 from trigon_sync.cli import output
 from trigon_sync.cli.params import date_value
-from trigon_sync.config import load_config, require_schedule
 from trigon_sync.dates import format_ee
-from trigon_sync.monthly_gate import schedule_for
-from trigon_sync.schedule import Run
+from trigon_sync.monthly.gate import schedule_for
+from trigon_sync.schedule.rules import Run
+from trigon_sync.settings.config import load_config, require_schedule
 from trigon_sync.store.state import load_state
 
 EXAMPLE = "Example: trigon-sync schedule --today 29.11.2024 --count 6 --json"

@@ -1,7 +1,7 @@
 """``status``, ``doctor``, ``history`` and ``explain``: what support staff run first.
 
-Each command gathers a report from the domain modules (status.py, doctor.py, the
-*_checks.py modules, explain.py) and only renders it here: a rich screen for people, or
+Each command gathers a report from the domain modules (health/status.py, health/doctor.py, the
+*_checks.py modules, billing/explain.py) and only renders it here: a rich screen for people, or
 with ``--json`` one JSON document (docs/json-output.md). ``status`` and ``doctor`` exit
 with the code of their first failed check so monitoring can call them; a failed check is
 printed, not raised, so every line is shown.
@@ -17,23 +17,23 @@ import typer
 from rich.text import Text
 
 from trigon_sync import clock
-from trigon_sync.checks import SYMBOLS, Check, Outcome
+from trigon_sync.billing.explain import Explanation, Verdict, explain_client
+from trigon_sync.billing.explain_records import read_journals
 from trigon_sync.cli import output
 from trigon_sync.cli.params import period_value
-from trigon_sync.client_lookup import find_link
-from trigon_sync.config import Config, load_config
+from trigon_sync.clients.lookup import find_link
 from trigon_sync.dates import format_ee, format_ee_time
-from trigon_sync.doctor import DoctorReport, diagnose, live_gates
-from trigon_sync.environment_checks import environment_checks
 from trigon_sync.errors import ConfigError, TrigonSyncError, UsageError
-from trigon_sync.explain import Explanation, Verdict, explain_client
-from trigon_sync.explain_records import read_journals
-from trigon_sync.state_records import RunRecord
-from trigon_sync.status import (
+from trigon_sync.health.checks import SYMBOLS, Check, Outcome
+from trigon_sync.health.doctor import DoctorReport, diagnose, live_gates
+from trigon_sync.health.environment_checks import environment_checks
+from trigon_sync.health.status import (
     StatusReport,
     run_history,
     status,
 )
+from trigon_sync.records.tables import RunRecord
+from trigon_sync.settings.config import Config, load_config
 from trigon_sync.store import paths
 from trigon_sync.store.state import load_state
 
@@ -181,7 +181,7 @@ def _clients(
     config: Config | None, gates: tuple[str | None, str | None]
 ) -> Iterator[tuple[Any, Any]]:
     """The Trigon and Uku clients (or the error / skip reason in their place), closed after."""
-    from trigon_sync.connections import trigon_client, uku_client
+    from trigon_sync.cli.connections import trigon_client, uku_client
 
     with contextlib.ExitStack() as stack:
         made: list[Any] = []

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from trigon_sync.register_csv import REGISTER_ZIP_NAME
+from trigon_sync.business_register.file_format import REGISTER_ZIP_NAME
 from trigon_sync.sandbox.pipeline import ADMIN_PREFIX
 from trigon_sync.sandbox.problems import ApiProblem, validation_error
 from trigon_sync.sandbox.server_state import ServerState

@@ -22,8 +22,12 @@ from typing import IO
 
 from stdnum.ee import ik, kmkr
 
-from trigon_sync.business_register import STATUS_TEXT
-from trigon_sync.register_csv import REGISTER_COLUMNS, REGISTER_CSV_NAME, RegisterDialect
+from trigon_sync.business_register.file_format import (
+    REGISTER_COLUMNS,
+    REGISTER_CSV_NAME,
+    RegisterDialect,
+)
+from trigon_sync.business_register.index import STATUS_TEXT
 from trigon_sync.store import atomic
 
 # (EHAK code, place as the register spells it, a postal code there)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trigon_sync.register_csv import REGISTER_ZIP_NAME
+from trigon_sync.business_register.file_format import REGISTER_ZIP_NAME
 from trigon_sync.sandbox.behaviour import CONTRACT, UkuBehaviour
 from trigon_sync.sandbox.faults import Clock, FaultConfig
 from trigon_sync.sandbox.seed import Seed

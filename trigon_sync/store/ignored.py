@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from trigon_sync.errors import UsageError
-from trigon_sync.registry_codes import normalise_code
+from trigon_sync.registration_codes import normalise_code
 from trigon_sync.store.state import State
 
 COMMAND = "ignore"

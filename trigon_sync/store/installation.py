@@ -2,7 +2,7 @@
 
 Two homes may write into one Uku company (two Trigon organisations, two offices), and
 their Trigon firm ids may overlap. Each summary task carries the id of the home that
-wrote it (task_identity.py), so neither home updates, counts or adopts the other's.
+wrote it (monthly/task_identity.py), so neither home updates, counts or adopts the other's.
 
 The id lives in a file of its own, made once and never rewritten, rather than in
 state.toml: restoring state.toml from an old backup must not make this home forget which

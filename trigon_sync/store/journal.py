@@ -8,7 +8,7 @@ state.toml per client (O(clients²)). When every client of the period is done, t
 folds the period into state.toml (``[journal.completed]``) and moves the file to
 ``<period>.jsonl.done`` as an audit trail.
 
-Inside ``state.journal`` (read into ``state_records.Periods``, edited by period_record.py):
+Inside ``state.journal`` (read into ``state_records.Periods``, edited by records/periods.py):
 
 * ``period``, ``import_day``, ``window_start``, ``window_end``, ``started_at``: the period
   a run has started but not finished. Present means "a monthly run is in progress", and
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trigon_sync.schedule import Run
+from trigon_sync.schedule.rules import Run
 from trigon_sync.store import atomic, paths
 
 
@@ -113,7 +113,7 @@ class PeriodJournal:
     def intend(self, firm: str, client: int, at: dt.datetime) -> None:
         """Record, durably and *before* sending it, that a create of this client's task is
         about to be sent. A run that dies before the answer leaves this line, and the next
-        run knows Uku may hold a task it cannot list yet (see task_writer.py)."""
+        run knows Uku may hold a task it cannot list yet (see monthly/task_writer.py)."""
         window = [self.run.window_start.isoformat(), self.run.window_end.isoformat()]
         self._write(
             {

@@ -1,6 +1,6 @@
 """The newest period's flagged clients, remembered beside the ledger for ``status``.
 
-``status`` names the clients of the newest period whose counts look wrong (anomalies.py
+``status`` names the clients of the newest period whose counts look wrong (billing/anomalies.py
 over the ledger). Working that out reads the ledger, which grows with every client and
 month: 44 MB at 5,000 clients and five years, 0.8 s and 200 MB for each call monitoring
 makes. The answer changes only when the ledger or the ``[anomalies]`` settings do, so

@@ -39,7 +39,7 @@ from trigon_sync.store.keyring_backend import (
 )
 
 if TYPE_CHECKING:
-    from trigon_sync.config import TrigonAuthMode
+    from trigon_sync.settings.config import TrigonAuthMode
 
 SERVICE_NAME = "trigon-sync"
 TRIGON_REFRESH_TOKEN = "trigon-refresh-token"

@@ -7,7 +7,7 @@ path, atomic 0600 writes, an exclusive lock for writers, and a refusal (never an
 overwrite) when the file is corrupt or comes from a newer trigon-sync.
 
 TOML has no null: absent values are omitted keys. The history, the period journal and
-the staged import are typed records (``state_records.py``): read once here, at load,
+the staged import are typed records (``records/tables.py``): read once here, at load,
 and written back from them.
 """
 
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from trigon_sync import redact
 from trigon_sync.errors import StateError
-from trigon_sync.state_records import PERIOD, Periods, RunRecord, StagedImport
+from trigon_sync.records.tables import PERIOD, Periods, RunRecord, StagedImport
 from trigon_sync.store import paths, summary
 from trigon_sync.store.summary import StateSummary
 
@@ -78,7 +78,7 @@ class State:
     staged_import: StagedImport | None = None
     """The plan ``import-clients`` staged for ``confirm``."""
     journal: Periods = field(default_factory=Periods)
-    """The open period and the completed ones (edited through period_record.py)."""
+    """The open period and the completed ones (edited through records/periods.py)."""
     history: list[RunRecord] = field(default_factory=list)
     ignored: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Trigon firms the admin chose not to import (``trigon-sync ignore``), by firm id:

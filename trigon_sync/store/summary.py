@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trigon_sync import skew
-from trigon_sync.state_records import PERIOD, Periods, RunRecord
+from trigon_sync.http import clock_skew as skew
+from trigon_sync.records.tables import PERIOD, Periods, RunRecord
 from trigon_sync.store import fingerprint, paths
 
 if TYPE_CHECKING:

@@ -24,7 +24,6 @@ from typing import Any, Protocol
 
 import filelock
 
-from trigon_sync.config import TrigonAuthMode
 from trigon_sync.errors import (
     AuthError,
     BusyError,
@@ -33,8 +32,9 @@ from trigon_sync.errors import (
     UsageError,
     WriteUnconfirmed,
 )
-from trigon_sync.http import ApiResponse, RetryMode, unexpected
-from trigon_sync.rate_pacer import Clock
+from trigon_sync.http.pacer import Clock
+from trigon_sync.http.session import ApiResponse, RetryMode, unexpected
+from trigon_sync.settings.config import TrigonAuthMode
 from trigon_sync.store import home_safety, paths
 from trigon_sync.store.secrets import (
     TRIGON_API_KEY,

@@ -21,8 +21,8 @@ from trigon_sync.errors import (
     TrigonSyncError,
     UsageError,
 )
-from trigon_sync.http import ApiResponse, unexpected
-from trigon_sync.request_stats import RequestStats
+from trigon_sync.http.request_stats import RequestStats
+from trigon_sync.http.session import ApiResponse, unexpected
 from trigon_sync.trigon.auth import RECONNECT_HINT, TrigonAuth
 from trigon_sync.trigon.models import (
     COLLECTIONS,

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, cast
 
-from trigon_sync.fields import TrigonField
+from trigon_sync.settings.fields import TrigonField
 from trigon_sync.trigon.client import TrigonClient
 
 if TYPE_CHECKING:

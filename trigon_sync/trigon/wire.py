@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trigon_sync.http import ApiResponse, HttpSession, RetryMode
+from trigon_sync.http.session import ApiResponse, HttpSession, RetryMode
 
 AUTH_POSTS = frozenset({"/auth/login", "/auth/refresh", "/auth/revoke"})
 

@@ -31,7 +31,7 @@ from trigon_sync.uku.models import (
 CLIENT_CODE_FILTER = "registration_code"
 # Assumption 2: a finished task has this status; completion is a status PATCH.
 FINISHED_STATUS = "finished"
-# How a summary task is found again (assumption 5) is task_identity.py's business.
+# How a summary task is found again (assumption 5) is monthly/task_identity.py's business.
 
 
 class _Shape(Exception):

@@ -1,7 +1,7 @@
 """The Uku API client: clients, tasks and their lookups, with Uku's errors typed.
 
 Every request carries ``X-API-Key`` and ``X-Uku-Company`` and goes through the shared
-:class:`~trigon_sync.http.HttpSession`, whose pacer keeps separate read and write
+:class:`~trigon_sync.http.session.HttpSession`, whose pacer keeps separate read and write
 buckets (Uku's ``X-RateLimit-Tier``). Creates carry an ``Idempotency-Key`` chosen by
 the caller, but nothing rests on it: the real Uku ignores the key on most paths and when
 its key store is down. A create whose outcome is unknown (lost answer, 5xx, a concurrent
@@ -34,8 +34,8 @@ from trigon_sync.errors import (
     ServiceUnavailable,
     WriteUnconfirmed,
 )
-from trigon_sync.http import ApiResponse, HttpSession, unexpected
-from trigon_sync.request_stats import RequestStats
+from trigon_sync.http.request_stats import RequestStats
+from trigon_sync.http.session import ApiResponse, HttpSession, unexpected
 from trigon_sync.uku import adapter
 from trigon_sync.uku.models import (
     Client,

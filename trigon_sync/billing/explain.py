@@ -1,0 +1,342 @@
+"""``explain``: why a client has (or has no) summary task in each period, from local records.
+
+Support's most common question is "why was no task created for client X?". Everything
+needed to answer it is already on disk: the link (and since when) in state.toml, each
+completed period's window in ``state.journal.completed``, the task each client got in the
+per-period journal files (``journal/<period>.jsonl[.done]``) with the counts Uku holds now
+from the ledger (ledger.py: a ``--rerun`` changes those), and every run's failures with
+their reasons in the history. :func:`explain_client` is pure (those records and ``today``
+in, an :class:`Explanation` out); reading those records is ``billing/explain_records.py``, finding
+the client a query means is ``clients/lookup.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from trigon_sync.billing.explain_records import Failure, failures_by_period
+from trigon_sync.clients.lookup import find_link, find_staged
+from trigon_sync.clients.plan_rows import PlanRow
+from trigon_sync.dates import format_ee, format_ee_time
+from trigon_sync.errors import TrigonSyncError
+from trigon_sync.records import periods as period_record
+from trigon_sync.schedule.rules import Run
+from trigon_sync.schedule.timeline import Timeline, timeline_for
+from trigon_sync.settings.config import Config
+from trigon_sync.store import journal
+from trigon_sync.store.state import ClientLink, State
+
+PROJECTION_LIMIT = 36
+"""How many future runs ``--period`` may look ahead (three years of monthly runs)."""
+
+Journals = Mapping[str, Mapping[str, journal.Entry]]
+"""period -> Trigon firm id -> the journal line of the client finished in that period."""
+
+
+class Verdict(enum.StrEnum):
+    """The answer for one client in one period."""
+
+    TASK = "task"
+    """A summary task holds the counts (``task_id``)."""
+    NOT_LINKED = "not_linked"
+    """The client was linked only after the period was counted."""
+    FAILED = "failed"
+    """The period's run failed for this client; ``reason`` says why."""
+    PENDING = "pending"
+    """The period is open (a run started) and this client is not done yet."""
+    DUE = "due"
+    """The import day has come but no run has started this period."""
+    NOT_DUE = "not_due"
+    """The import day is still ahead."""
+    UNKNOWN = "unknown"
+    """The period completed but this client's journal line is gone."""
+    BEFORE = "before"
+    """Counted before trigon-sync's records begin (another integration, or reset)."""
+
+
+@dataclass(frozen=True)
+class PeriodAnswer:
+    """Why the client has or has no task in ``period``."""
+
+    period: str
+    verdict: Verdict
+    reason: str
+    """One sentence for people."""
+    import_day: dt.date | None = None
+    window_start: dt.date | None = None
+    window_end: dt.date | None = None
+    task_id: int | None = None
+    action: str | None = None
+    counts: Mapping[str, int] = field(default_factory=dict)
+    failures: tuple[Failure, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "verdict": str(self.verdict),
+            "reason": self.reason,
+            "import_day": self.import_day,
+            "window_start": self.window_start,
+            "window_end": self.window_end,
+            "task_id": self.task_id,
+            "action": self.action,
+            "counts": dict(self.counts),
+            "failures": [{"at": f.at, "reason": f.reason} for f in self.failures],
+        }
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Everything ``explain`` says about one client."""
+
+    query: str
+    link: ClientLink | None
+    summary: str
+    periods: tuple[PeriodAnswer, ...] = ()
+    staged: PlanRow | None = None
+    """For a client not linked yet: its row in the staged import, if there is one."""
+
+    def to_json(self) -> dict[str, Any]:
+        link = self.link
+        return {
+            "command": "explain",
+            "query": self.query,
+            "linked": link is not None,
+            "client": None
+            if link is None
+            else {
+                "trigon_id": link.trigon_id,
+                "name": link.name,
+                "registration_code": link.registration_code,
+                "uku_client_id": link.uku_client_id,
+                "linked_at": link.linked_at,
+                "flags": list(link.flags),
+            },
+            "staged": None if self.staged is None else self.staged.to_json(),
+            "summary": self.summary,
+            "periods": [answer.to_json() for answer in self.periods],
+        }
+
+
+_ACTIONS = {
+    "create": "created by the run",
+    "update": "an existing task updated",
+    "exists": "the task was already there",
+}
+
+
+def _window(run: Run) -> str:
+    return f"{format_ee(run.window_start)}–{format_ee(run.window_end)}"
+
+
+def _answer(run: Run, verdict: Verdict, reason: str, **extra: Any) -> PeriodAnswer:
+    return PeriodAnswer(
+        period=run.period,
+        verdict=verdict,
+        reason=reason,
+        import_day=run.import_day,
+        window_start=run.window_start,
+        window_end=run.window_end,
+        **extra,
+    )
+
+
+def _with_task(run: Run, entry: journal.Entry, failures: Sequence[Failure]) -> PeriodAnswer:
+    before = [f for f in failures if not f.rerun]
+    recounts = [f for f in failures if f.rerun]
+    earlier = (
+        f"; an earlier run failed ({before[-1].reason}) and a later one did it" if before else ""
+    )
+    if recounts:
+        earlier += (
+            f"; a re-count (`run-monthly --rerun`) on {format_ee_time(recounts[-1].at)} failed "
+            f"for this client ({recounts[-1].reason}), so the task may still hold the earlier "
+            "counts"
+        )
+    how = _ACTIONS.get(entry.action, entry.action)
+    return _answer(
+        run,
+        Verdict.TASK,
+        f"Uku task {entry.task} holds the counts for {_window(run)} ({how}){earlier}",
+        task_id=entry.task,
+        action=entry.action,
+        counts=entry.counts,
+        failures=tuple(failures),
+    )
+
+
+def _completed_answer(
+    run: Run,
+    link: ClientLink,
+    entry: journal.Entry | None,
+    failures: Sequence[Failure],
+    closed: str,
+) -> PeriodAnswer:
+    if entry is not None:
+        return _with_task(run, entry, failures)
+    if link.linked_at >= run.import_day:
+        return _answer(
+            run,
+            Verdict.NOT_LINKED,
+            f"not linked at that time: linked on {format_ee(link.linked_at)}, after period "
+            f"{run.period} was counted ({closed}); its first task is in a later period",
+        )
+    return _answer(
+        run,
+        Verdict.UNKNOWN,
+        f"the period completed for every linked client ({closed}), but this client's journal "
+        f"line is missing; look in Uku for the task marked trigon-sync:{link.trigon_id}:"
+        f"{run.period}",
+        failures=tuple(failures),
+    )
+
+
+def _open_answer(
+    run: Run, entry: journal.Entry | None, failures: Sequence[Failure]
+) -> PeriodAnswer:
+    if entry is not None:
+        return _with_task(run, entry, failures)
+    if failures:
+        last = failures[-1]
+        return _answer(
+            run,
+            Verdict.FAILED,
+            f"no task yet: the run on {format_ee_time(last.at)} failed for this client: "
+            f"{last.reason}; fix that, then `trigon-sync run-monthly` retries it (the period "
+            "stays open until every client is done)",
+            failures=tuple(failures),
+        )
+    return _answer(
+        run,
+        Verdict.PENDING,
+        f"no task yet: period {run.period} ({_window(run)}) was started and this client is "
+        "not done; run `trigon-sync run-monthly` to finish it",
+    )
+
+
+def _timeline(config: Config | None, state: State, today: dt.date) -> Timeline | None:
+    """run-monthly's timeline, or None when it cannot be known (no schedule, bad journal)."""
+    if config is None:
+        return None
+    try:
+        return timeline_for(config, state, today)
+    except TrigonSyncError:
+        return None
+
+
+def explain_client(
+    query: str,
+    state: State,
+    config: Config | None,
+    journals: Journals,
+    today: dt.date,
+    period: str | None = None,
+) -> Explanation:
+    """Answer for one client: every known period, or only ``period``."""
+    link = find_link(state, query)
+    if link is None:
+        staged = find_staged(state, query)
+        if staged is not None:
+            summary = (
+                f"{staged.name} ({staged.registration_code}) is not linked yet: it is in the "
+                f"staged client import (action {staged.action}); run `trigon-sync confirm` to "
+                "import it, then it is counted from the next period"
+            )
+            if staged.reason:
+                summary += f". Note: {staged.reason}"
+        else:
+            summary = (
+                f"no linked client matches {query!r}, so no task is created for it; if it is a "
+                "Trigon firm, run `trigon-sync import-clients` and `trigon-sync confirm` (the "
+                "Trigon user needs List and View on it)"
+            )
+        return Explanation(query=query, link=None, summary=summary, staged=staged)
+
+    failures = failures_by_period(state.history, link.trigon_id)
+    answers: list[PeriodAnswer] = []
+    for name in period_record.completed_periods(state):
+        run = period_record.completed_run(state, name)
+        if run is None:
+            continue
+        record = period_record.completed_period(state, name)
+        completed_at = record.completed_at if record is not None else ""
+        closed = f"completed {format_ee_time(completed_at or str(run.import_day))}"
+        entry = journals.get(name, {}).get(link.trigon_id)
+        answers.append(_completed_answer(run, link, entry, failures.get(name, []), closed))
+    try:
+        opened = period_record.open_run(state)
+    except TrigonSyncError:
+        opened = None
+    if opened is not None:
+        entry = journals.get(opened.period, {}).get(link.trigon_id)
+        answers.append(_open_answer(opened, entry, failures.get(opened.period, [])))
+    line = _timeline(config, state, today)
+    if line is not None:
+        answers.extend(_due(run) for run in line.due if run != line.open)
+        if line.next != line.open:
+            answers.append(_not_due(line.next, projected=False))
+    if period is not None:
+        return _only(query, link, answers, period, state, line)
+    return Explanation(
+        query=query, link=link, summary=_summary(link, answers), periods=tuple(answers)
+    )
+
+
+def _due(run: Run) -> PeriodAnswer:
+    return _answer(
+        run,
+        Verdict.DUE,
+        f"no task yet: the import day {format_ee(run.import_day)} has come but run-monthly "
+        f"has not counted {_window(run)}; run `trigon-sync run-monthly` (and check the cron job)",
+    )
+
+
+def _not_due(run: Run, *, projected: bool) -> PeriodAnswer:
+    condition = "if the schedule stays, " if projected else ""
+    return _answer(
+        run,
+        Verdict.NOT_DUE,
+        f"not due yet: {condition}the import on {format_ee(run.import_day)} will count "
+        f"{_window(run)}",
+    )
+
+
+def _only(
+    query: str,
+    link: ClientLink,
+    answers: Sequence[PeriodAnswer],
+    period: str,
+    state: State,
+    line: Timeline | None,
+) -> Explanation:
+    """The answer for one period, projecting the schedule forward or explaining the past."""
+    chosen = [a for a in answers if a.period == period]
+    if not chosen and line is not None and period > line.next.period:
+        later = line.projected(PROJECTION_LIMIT)
+        chosen = [_not_due(run, projected=True) for run in later if run.period == period]
+    if not chosen:
+        if state.last_period is not None and period <= state.last_period:
+            reason = (
+                f"period {period} was counted before trigon-sync's records begin (another "
+                "integration, or `state set-last-period-end`), so trigon-sync made no task for it"
+            )
+        else:
+            reason = f"period {period} is not scheduled: it is before the first import date"
+        chosen = [PeriodAnswer(period=period, verdict=Verdict.BEFORE, reason=reason)]
+    return Explanation(
+        query=query, link=link, summary=_summary(link, chosen), periods=tuple(chosen)
+    )
+
+
+def _summary(link: ClientLink, answers: Sequence[PeriodAnswer]) -> str:
+    tasks = sum(1 for a in answers if a.verdict is Verdict.TASK)
+    flags = f"; flags: {', '.join(link.flags)}" if link.flags else ""
+    return (
+        f"{link.name} ({link.registration_code or link.trigon_id}) is linked to Uku client "
+        f"{link.uku_client_id} since {format_ee(link.linked_at)}{flags}; "
+        f"{tasks} period(s) with a task"
+    )

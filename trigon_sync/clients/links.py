@@ -1,0 +1,57 @@
+"""Finding and removing one client link by its exact registration code or Trigon id (``unlink``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from trigon_sync.errors import UsageError
+from trigon_sync.registration_codes import normalise_code
+from trigon_sync.store.state import ClientLink, State
+
+
+def linked_by_code_or_id(state: State, query: str) -> ClientLink:
+    """The one linked client whose registration code or Trigon id is exactly ``query``.
+
+    Only exact codes or ids are accepted for removing a link — a part of a name could
+    silently pick the wrong client.
+    """
+    wanted = normalise_code(query)
+    matches = [
+        link
+        for link in state.links.values()
+        if link.trigon_id == query.strip()
+        or (wanted is not None and normalise_code(link.registration_code) == wanted)
+    ]
+    if not matches:
+        raise UsageError(
+            f"no linked client has the registration code or Trigon id {query!r}",
+            hint="`trigon-sync clients` lists the linked ones",
+        )
+    if len(matches) > 1:
+        listed = ", ".join(f"{link.name} (Trigon id {link.trigon_id})" for link in matches)
+        raise UsageError(
+            f"{query!r} matches {len(matches)} linked clients: {listed}",
+            hint="give the Trigon id of the one to unlink",
+        )
+    return matches[0]
+
+
+def unlink(state: State, query: str, now: dt.datetime) -> ClientLink:
+    """Remove the link of the firm whose registration code or Trigon id is ``query``.
+
+    The way out when a client leaves the firm or its View permission is gone for good:
+    the monthly run counts the clients linked when it runs, so an unfinished period can
+    complete without it. The Uku client itself is left as it is.
+    """
+    link = linked_by_code_or_id(state, query)
+    del state.links[link.trigon_id]
+    state.record(
+        now,
+        "unlink",
+        "ok",
+        trigon_id=link.trigon_id,
+        registration_code=link.registration_code,
+        name=link.name,
+        uku_client_id=link.uku_client_id,
+    )
+    return link

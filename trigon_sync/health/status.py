@@ -1,0 +1,336 @@
+"""The ``status`` report: everything knowable from the home directory, without the network.
+
+Monitoring calls ``status`` every few minutes and support staff read it first, so it must be
+fast, must never send a request, and must still answer when config.toml or state.toml is
+broken (that *is* the answer then). :func:`gather` reads config, state and the token store
+(a keyring read is local) and :func:`build_status` turns those facts into a
+:class:`StatusReport` whose ``checks`` are the first lines of ``doctor`` too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from trigon_sync.errors import ExitCode, TrigonSyncError
+from trigon_sync.health.checks import TITLES, Check, Outcome, exit_code, passed, warned
+from trigon_sync.health.local_checks import LocalFacts, local_checks
+from trigon_sync.records.tables import RunRecord
+from trigon_sync.schedule.rules import Run
+from trigon_sync.schedule.timeline import timeline_for
+from trigon_sync.settings import fields
+from trigon_sync.settings.config import AnomalySettings, Config, load_config, missing_for_monthly
+from trigon_sync.store import paths
+from trigon_sync.store.secrets import (
+    UKU_API_KEY,
+    FileStore,
+    KeyringStore,
+    SecretStore,
+    describe_store,
+    has_credentials,
+)
+from trigon_sync.store.state import State, load_state, load_view
+from trigon_sync.store.summary import StateSummary
+
+if TYPE_CHECKING:
+    from trigon_sync.store.ledger_flags import Flagged
+
+STATUS_KEYRING_TIMEOUT = 3.0
+"""A locked keyring must not hang monitoring: give up on it quickly."""
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """What ``status`` shows; ``to_json`` is the documented ``--json`` document."""
+
+    facts: LocalFacts
+    checks: tuple[Check, ...]
+    flagged: Flagged = ()
+    """Clients whose counts in the newest period written look wrong (billing/anomalies.py), as
+    ``status --json`` lists them."""
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return exit_code(self.checks)
+
+    @property
+    def healthy(self) -> bool:
+        return self.exit_code is ExitCode.OK
+
+    @property
+    def warnings(self) -> list[str]:
+        """One line per check that did not pass cleanly (failures and warnings)."""
+        return [
+            f"{check.title}: {check.detail}"
+            for check in self.checks
+            if check.outcome in {Outcome.FAIL, Outcome.WARN}
+        ]
+
+    @property
+    def mapped(self) -> dict[str, str | int]:
+        config = self.facts.config
+        return dict(config.fields) if config else {}
+
+    @property
+    def unmapped(self) -> list[str]:
+        return [key for key in fields.KEYS if key not in self.mapped]
+
+    def to_json(self) -> dict[str, Any]:
+        facts = self.facts
+        config, state = facts.config, facts.state
+        return {
+            "command": "status",
+            "healthy": self.healthy,
+            "exit_code": int(self.exit_code),
+            "today": facts.today,
+            "home": paths.home_dir(),
+            "connections": _connections_json(facts),
+            "config": _config_json(config, facts.config_error),
+            "fields": {"mapped": self.mapped, "unmapped": self.unmapped},
+            "clients": {
+                "linked": state.linked if state else None,
+                "ignored": [
+                    {"trigon_id": firm_id, **entry} for firm_id, entry in state.ignored.items()
+                ]
+                if state
+                else [],
+            },
+            "window": {
+                "last_period_end": state.last_period_end if state else None,
+                "last_period": state.last_period if state else None,
+                "next_import": _run_json(facts.next_run),
+                "overdue": [_run_json(run) for run in facts.overdue],
+                "run_in_progress": state.journal.in_progress if state else None,
+            },
+            "last_run": facts.last_run.to_document() if facts.last_run is not None else None,
+            "checks": [check.to_json() for check in self.checks],
+            "warnings": self.warnings,
+            "anomalies": list(self.flagged),
+        }
+
+
+def _run_json(run: Run | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {
+        "import_day": run.import_day,
+        "window_start": run.window_start,
+        "window_end": run.window_end,
+        "period": run.period,
+    }
+
+
+def _connections_json(facts: LocalFacts) -> dict[str, Any]:
+    config = facts.config
+    store = facts.store
+    return {
+        "trigon": {
+            "base_url": config.trigon.base_url if config else None,
+            "email": config.trigon.email if config else None,
+            "connected": facts.trigon_token,
+        },
+        "uku": {
+            "base_url": config.uku.base_url if config else None,
+            "company": config.uku.company if config else None,
+            "connected": None
+            if config is None or facts.uku_key is None
+            else facts.uku_key and bool(config.uku.company),
+        },
+        "token_store": {
+            "kind": store.kind if store else None,
+            "location": store.location if store else None,
+            "usable": store.usable if store else False,
+            "problem": store.problem if store else _message(facts.store_error),
+        },
+    }
+
+
+def _message(error: TrigonSyncError | None) -> str | None:
+    return None if error is None else str(error)
+
+
+def _config_json(config: Config | None, error: TrigonSyncError | None) -> dict[str, Any]:
+    if config is None:
+        problems: list[str | None] = [str(p) for p in getattr(error, "problems", ())] or [
+            _message(error)
+        ]
+        return {"path": paths.config_file(), "exists": True, "valid": False, "problems": problems}
+    summary = config.summary
+    rule = summary.schedule
+    return {
+        "path": config.path,
+        "exists": config.exists,
+        "valid": True,
+        "problems": [],
+        "missing_for_monthly": missing_for_monthly(config),
+        "task_title": summary.task_title,
+        "topic": summary.topic,
+        "auto_complete": summary.auto_complete,
+        "first_import_date": summary.first_import_date,
+        "schedule": None
+        if rule is None
+        else {"kind": rule.kind, "day": rule.day, "description": rule.describe()},
+    }
+
+
+def window_facts(
+    config: Config | None, state: State | StateSummary | None, today: dt.date
+) -> tuple[Run | None, tuple[Run, ...], TrigonSyncError | None]:
+    """The next window to count, the runs whose import day has already passed, and why
+    neither is known when the journal is corrupt (run-monthly stops on that too).
+
+    Both come from the one timeline run-monthly acts on, so an unfinished period shows
+    its own window and import day even after a schedule change.
+    """
+    if config is None or state is None:
+        return None, (), None
+    try:
+        found = timeline_for(config, state, today)
+    except TrigonSyncError as exc:
+        return None, (), exc
+    if found is None:
+        return None, (), None
+    return found.upcoming, found.overdue, None
+
+
+def _store_for(config: Config) -> KeyringStore | FileStore:
+    if config.trigon.token_store == "file":
+        return FileStore(paths.token_file())
+    return KeyringStore(timeout=STATUS_KEYRING_TIMEOUT)
+
+
+def gather(
+    today: dt.date,
+    *,
+    store: SecretStore | None = None,
+    now: dt.datetime | None = None,
+    whole_state: bool = False,
+) -> LocalFacts:
+    """Read config, state and the token store; a broken file becomes its error, not a crash.
+
+    What status shows of the state comes from its summary (store/summary.py), so a
+    current summary file spares reading state.toml; ``whole_state`` reads state.toml
+    anyway and keeps it in the facts (doctor's live checks need every link).
+    """
+    config: Config | None = None
+    config_error: TrigonSyncError | None = None
+    try:
+        config = load_config()
+    except TrigonSyncError as exc:
+        config_error = exc
+    state: State | None = None
+    view: StateSummary | None = None
+    state_error: TrigonSyncError | None = None
+    try:
+        if whole_state:
+            state = load_state()
+            view = state.summary()
+        else:  # a current summary file answers without reading state.toml
+            view, state = load_view()
+    except TrigonSyncError as exc:
+        state_error = exc
+    description = None
+    store_error: TrigonSyncError | None = None
+    trigon_token: bool | None = None
+    uku_key: bool | None = None
+    if config is not None:
+        try:
+            # One store, one keyring probe, bounded by STATUS_KEYRING_TIMEOUT.
+            configured = _store_for(config)
+            description = describe_store(config.trigon.token_store, store=configured)
+            if description.usable:
+                store = store or configured
+                trigon_token = has_credentials(store, config.trigon.auth)
+                uku_key = store.get(UKU_API_KEY) is not None
+        except TrigonSyncError as exc:
+            store_error = exc
+    upcoming, overdue, window_error = window_facts(config, view, today)
+    return LocalFacts(
+        config=config,
+        config_error=config_error,
+        state=view,
+        state_error=state_error,
+        store=description,
+        store_error=store_error,
+        trigon_token=trigon_token,
+        uku_key=uku_key,
+        today=today,
+        next_run=upcoming,
+        overdue=overdue,
+        window_error=window_error,
+        last_run=view.last_monthly_run if view is not None else None,
+        now=now,
+        whole_state=state if whole_state else None,
+    )
+
+
+def flagged_clients(config: Config | None) -> Flagged:
+    """The newest period's clients whose counts carry an anomaly flag (local files only),
+    as ``status --json`` lists them; remembered for as long as the ledger and the
+    settings stay the same (store/ledger_flags.py)."""
+    from trigon_sync.store import ledger_flags
+
+    settings = config.anomalies if config is not None else AnomalySettings()
+    wanted = ledger_flags.key(paths.ledger_file(), dataclasses.asdict(settings))
+    if wanted is None:
+        return ()  # no ledger: nothing written yet
+    remembered = ledger_flags.read(wanted)
+    if remembered is not None:
+        return remembered
+    # The ledger and report modules load only here: when the ledger changed since the
+    # answer was remembered (or no count has been written yet).
+    from trigon_sync.store import ledger
+
+    try:
+        newest = ledger.newest_period()
+        if newest is None:
+            return ()
+        from trigon_sync.billing.report import build, history_start
+
+        book = ledger.load(since=history_start([newest], settings))
+    except OSError:
+        return ()
+    flagged = tuple(row.summary_json() for row in build(book, [newest], settings).flagged)
+    ledger_flags.remember(wanted, flagged)
+    return flagged
+
+
+def anomaly_check(flagged: Flagged) -> Check:
+    """Warn (never fail: the counts may be right) naming the flagged clients."""
+    name, title = "counts.anomalies", TITLES["counts.anomalies"]
+    if not flagged:
+        return passed(name, title, "no client flagged")
+    period = flagged[0]["period"]
+    listed = "; ".join(
+        f"{row['name']} ({row['registration_code']}): {row['flags'][0]['message']}"
+        for row in flagged[:5]
+    )
+    more = f" and {len(flagged) - 5} more" if len(flagged) > 5 else ""
+    return warned(
+        name,
+        title,
+        f"{len(flagged)} client(s) flagged in {period}: {listed}{more}",
+        f"check them before invoicing: `trigon-sync report --period {period}`",
+    )
+
+
+def build_status(facts: LocalFacts, flagged: Flagged = ()) -> StatusReport:
+    """The report for these facts (pure)."""
+    checks = (*local_checks(facts), anomaly_check(flagged))
+    return StatusReport(facts=facts, checks=checks, flagged=flagged)
+
+
+def status(
+    today: dt.date, now: dt.datetime | None = None, *, whole_state: bool = False
+) -> StatusReport:
+    """Gather and build in one call (what the CLI uses)."""
+    facts = gather(today, now=now, whole_state=whole_state)
+    return build_status(facts, flagged_clients(facts.config))
+
+
+def run_history(state: State, *, limit: int, every_command: bool = False) -> list[RunRecord]:
+    """The newest ``limit`` monthly-run records (or records of every command), newest first."""
+    records = [e for e in state.history if every_command or e.is_monthly]
+    return list(reversed(records))[: max(limit, 0)]

@@ -1,0 +1,137 @@
+"""What every ``run-monthly`` settles before it connects: may it run, and is anything due?
+
+Cron starts run-monthly every night, and on most nights nothing is due: the answer must
+come from the two small files alone, without the network. The checks are made here
+once, in one order (:func:`start_night`), for the command (cli/monthly_cmd.py) and for
+the fast entry (cli/entry.py) that answers a night with nothing due before the CLI
+framework is imported; both ask exactly these questions, so both give the same answer.
+Apart from :func:`start_night` reading config.toml and the state, everything here is
+pure: dates, settings and the state's summary in, errors or a timeline out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from trigon_sync.dates import format_ee
+from trigon_sync.errors import ConfigError, Problem, UsageError
+from trigon_sync.http import clock_skew as skew
+from trigon_sync.schedule.timeline import Timeline, timeline_for
+from trigon_sync.settings.config import (
+    MONTHLY_REQUIREMENTS,
+    Config,
+    load_config,
+    missing_for_monthly,
+)
+from trigon_sync.store.state import load_view
+
+if TYPE_CHECKING:
+    from trigon_sync.store.state import State
+    from trigon_sync.store.summary import StateSummary
+
+
+# -- preconditions ----------------------------------------------------------------------
+
+
+def readiness_problems(config: Config, linked: int) -> list[Problem]:
+    """Everything that stops summary tasks from being created, all at once.
+
+    The product's "tasks aren't being created" checklist: title, topic, schedule, first
+    import date, a field mapping, and at least one client linked by an import
+    (``linked``: how many are).
+    """
+    where = str(config.path)
+    problems = [
+        Problem(where, key, f"not set: {MONTHLY_REQUIREMENTS[key]}")
+        for key in missing_for_monthly(config)
+    ]
+    if not config.uku.company:
+        problems.append(Problem(where, "uku.company", "not set: run `trigon-sync connect-uku`"))
+    if not linked:
+        problems.append(
+            Problem(
+                str(config.path.parent / "state.toml"),
+                "links",
+                "no Trigon firm is linked to an Uku client yet: run `trigon-sync import-clients`",
+            )
+        )
+    return problems
+
+
+def require_ready(config: Config, linked: int) -> None:
+    problems = readiness_problems(config, linked)
+    if problems:
+        hint = "set them with `trigon-sync map-fields` (see config.example.toml)"
+        if not config.exists:
+            hint = (
+                f"no config file yet at {config.path}: set up with `trigon-sync connect`, "
+                "`import-clients`, `confirm` and `map-fields` (or copy config.example.toml there)"
+            )
+        raise ConfigError(problems, hint=hint)
+
+
+def check_today(today: dt.date, real_today: dt.date) -> None:
+    """``--today`` replays a missed night; it may not run ahead of the real date."""
+    if today > real_today:
+        raise UsageError(
+            f"--today {format_ee(today)} is later than today ({format_ee(real_today)})",
+            hint="a run can only count days that are over; leave --today out",
+        )
+
+
+# -- what is due ------------------------------------------------------------------------
+
+
+def schedule_for(config: Config, state: State | StateSummary, today: dt.date) -> Timeline:
+    """What run-monthly does on ``today``: the one timeline (schedule/timeline.py), required to exist."""
+    found = timeline_for(config, state, today)
+    if found is None:
+        raise ConfigError(
+            [Problem(str(config.path), "summary.schedule", "not set")],
+            hint="set it with `trigon-sync map-fields`",
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class Night:
+    """A run-monthly that passed its checks: the settings and what the state says."""
+
+    config: Config
+    view: StateSummary
+    state: State | None
+    """The whole state when it was read (its summary file was not current), else None."""
+
+    def schedule(self, day: dt.date) -> Timeline:
+        return schedule_for(self.config, self.view, day)
+
+
+def start_night(day: dt.date, now: dt.datetime) -> Night:
+    """The checks before anything else, in this order: ``--today`` not ahead of the
+    clock, config.toml valid, the state readable, everything a monthly run needs set,
+    and the local clock not behind a run already recorded (caught without the network,
+    even on a night when, by that clock, nothing is due).
+
+    The state is read through its summary (store/summary.py): state.toml itself only
+    when the summary file is not current.
+    """
+    check_today(day, now.date())
+    config = load_config()
+    view, state = load_view()
+    require_ready(config, view.linked)
+    behind = skew.behind_last_run(now, view.last_recorded_at)
+    if behind is not None:
+        raise behind
+    return Night(config, view, state)
+
+
+def nothing_due_text(schedule: Timeline) -> str:
+    """What a night with nothing due prints (nothing with ``--quiet``)."""
+    return f"Nothing due: {schedule.next_line()}."
+
+
+def nothing_due_log(day: dt.date, schedule: Timeline) -> str:
+    """The log line of a night with nothing due."""
+    return f"run-monthly today={day} nothing due; {schedule.next_line()}"

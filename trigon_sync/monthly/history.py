@@ -1,0 +1,55 @@
+"""The history line every ``run-monthly`` leaves in state.toml, whatever happened.
+
+``history`` and ``status`` read these records; a run that stopped on an error, a signal
+or its time bound records exactly what it did (periods, clients, tasks written).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from trigon_sync.errors import TrigonSyncError
+from trigon_sync.monthly.result import MonthlyResult
+from trigon_sync.store.state import StateSession
+
+FAILURES_IN_HISTORY = 50
+"""Failed clients named in one record (the rest are counted)."""
+
+
+def record_run(
+    session: StateSession,
+    result: MonthlyResult,
+    error: BaseException | None,
+    *,
+    at: dt.datetime,
+    interrupted: bool,
+) -> None:
+    """Append one run to the history and save."""
+    failed = result.failed
+    if error is not None:
+        outcome = "failed"
+    elif failed or result.deferred or interrupted:  # stopped early: not all done
+        outcome = "partial"
+    else:
+        outcome = "ok"
+    message = None
+    if error is not None:
+        message = str(error) if isinstance(error, TrigonSyncError) else type(error).__name__
+    session.state.record(
+        at,
+        "run-monthly --rerun" if result.rerun else "run-monthly",
+        outcome,
+        today=result.today,
+        periods=[p.run.period for p in result.periods],
+        complete=[p.run.period for p in result.periods if p.complete],
+        deferred=[r.period for r in result.deferred] or None,
+        clients_ok=result.ok_count,
+        clients_failed=len(failed),
+        failures=[o.failure_json() for o in failed[:FAILURES_IN_HISTORY]] or None,
+        tasks_created=result.count("created"),
+        tasks_updated=result.count("updated"),
+        duration_seconds=round(result.duration, 3),
+        error=message,
+        interrupted=True if interrupted else None,
+    )
+    session.save()

@@ -1,0 +1,318 @@
+"""The pure half of the monthly run: what to fetch, and what to do per client.
+
+Dates, settings, counts and the Uku tasks already found go in; dataclasses come out (what
+is due, and what must hold before anything starts, is monthly/gate.py). No
+HTTP, no clock, no printing: the execution half (monthly/run.py) and ``--dry-run`` share
+these decisions, so the plan a support person reads is exactly what a real run does.
+
+Per client and period the action is one of
+
+* ``create``: no summary task of this client and period exists in Uku yet;
+* ``update``: our task exists (found by its identity, monthly/task_identity.py) but its counts
+  differ;
+* ``exists``: our task exists with these counts, or an earlier run finished the client;
+* ``skip``: nothing can be written, with the reason (no View permission, firm gone,
+  or ``--rerun`` found no task to update: it never creates one).
+"""
+
+from __future__ import annotations
+
+import decimal
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from trigon_sync.dates import format_ee
+from trigon_sync.errors import ConfigError, Problem, UsageError
+from trigon_sync.records import periods as period_record
+from trigon_sync.schedule.rules import Run
+from trigon_sync.settings import fields, naming
+from trigon_sync.settings.config import Config
+
+if TYPE_CHECKING:
+    from trigon_sync.billing.anomalies import Flag
+    from trigon_sync.monthly.task_identity import TaskIdentity
+    from trigon_sync.store import journal
+    from trigon_sync.store.state import ClientLink, State
+    from trigon_sync.uku.models import CustomField, FieldValue, Task, Topic
+
+Action = Literal["create", "update", "exists", "skip"]
+ACTIONS: tuple[Action, ...] = ("create", "update", "exists", "skip")
+IMPORT_HINT = (
+    "run `trigon-sync import-clients` to add them; one it shows as a conflict (no "
+    "registration code, or one shared with another firm) needs the code fixed in Trigon, or "
+    "`import-clients --owner CODE=FIRM_ID` for a shared one; `trigon-sync ignore CODE_OR_ID` "
+    "stops announcing a firm you leave out"
+)
+DONE_EARLIER = "done by an earlier run"
+"""The reason of an ``exists`` plan taken from the period's journal (nothing fetched)."""
+
+
+# -- --rerun ---------------------------------------------------------------------------
+
+
+def rerun_target(state: State, period: str) -> Run:
+    """The window of a completed period, for ``--rerun``; UsageError if there is none."""
+    record = state.journal.require_completed(period)
+    if record is None:
+        done = period_record.completed_periods(state)
+        listed = ", ".join(done[-6:]) if done else "none yet"
+        raise UsageError(
+            f"period {period} has not been completed by run-monthly (completed: {listed})",
+            hint="--rerun re-counts a finished period; a period still due is run without it",
+        )
+    return record.run
+
+
+# -- Uku ids, resolved once per run ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """One mapped count: the Trigon field and the Uku number field receiving it."""
+
+    key: str
+    field_id: int
+    field_name: str
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Where counts go in Uku: the topic and one number field per mapped Trigon field."""
+
+    topic_id: int
+    topic_name: str
+    fields: tuple[Target, ...]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(t.key for t in self.fields)
+
+    def values(self, counts: Mapping[str, int]) -> dict[int, int]:
+        """Custom-field id -> count, for the task body."""
+        return {t.field_id: counts[t.key] for t in self.fields if t.key in counts}
+
+
+def resolve_targets(
+    config: Config, topics: Sequence[Topic], custom_fields: Sequence[CustomField]
+) -> Targets:
+    """Map the configured topic and fields onto Uku ids; ConfigError lists every mismatch."""
+    where = str(config.path)
+    problems: list[Problem] = []
+    wanted_topic = config.summary.topic
+    found_topic = naming.find(wanted_topic, topics) if wanted_topic is not None else None
+    topic = found_topic.item if found_topic is not None else None
+    if found_topic is not None and found_topic.ambiguous:
+        problems.append(Problem(where, "summary.topic", str(found_topic.problem("Uku topic"))))
+    elif topic is None:
+        names = ", ".join(repr(t.name) for t in topics) or "none"
+        problems.append(
+            Problem(where, "summary.topic", f"no Uku topic {wanted_topic!r} (topics: {names})")
+        )
+    task_fields = [f for f in custom_fields if f.entity == "task"]
+    targets: list[Target] = []
+    owner: dict[int, str] = {}  # Uku field id -> the Trigon key already writing into it
+    for key in fields.KEYS:  # catalogue order, whatever order config.toml uses
+        wanted = config.fields.get(key)
+        if wanted is None:
+            continue
+        lookup = naming.find(wanted, task_fields)
+        found = lookup.item
+        if lookup.ambiguous:
+            problems.append(
+                Problem(where, f"fields.{key}", str(lookup.problem("Uku task custom field")))
+            )
+        elif found is None:
+            problems.append(Problem(where, f"fields.{key}", f"no Uku task custom field {wanted!r}"))
+        elif found.id in owner:
+            # config.toml catches equal names; a name and an id of one field meet only here
+            problems.append(
+                Problem(
+                    where,
+                    f"fields.{key}",
+                    f"maps to the same Uku field {found.name!r} as {owner[found.id]}; "
+                    "each count needs its own field",
+                )
+            )
+        elif not found.holds_count:
+            problems.append(
+                Problem(
+                    where,
+                    f"fields.{key}",
+                    f"Uku field {found.name!r} is a {found.type} field; "
+                    "only number or integer fields can hold a count",
+                )
+            )
+        else:
+            owner[found.id] = key
+            targets.append(Target(key, found.id, found.name))
+    if problems or topic is None:  # no topic is always a problem too
+        raise ConfigError(problems, hint="fix the mapping with `trigon-sync map-fields`")
+    return Targets(topic.id, topic.name, tuple(targets))
+
+
+# -- per-client decisions ----------------------------------------------------------------
+
+
+def fields_to_fetch(keys: Iterable[str]) -> tuple[fields.TrigonField, ...]:
+    """Only the mapped fields, in catalogue order: unmapped counts are never fetched."""
+    wanted = set(keys)
+    return tuple(f for f in fields.FIELDS if f.key in wanted)
+
+
+def idempotency_key(company: str, identity: TaskIdentity) -> str:
+    """The Idempotency-Key of a summary task create: one per company and task identity.
+
+    Every attempt (resumed run, the same night twice) sends the same key, so where Uku
+    honours it the first create is replayed. Nothing relies on that (monthly/task_writer.py).
+    57 characters: well under Uku's 200.
+    """
+    parts = (company, identity.installation, str(identity.client_id), identity.period)
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    return f"trigon-sync-task-{digest[:40]}"
+
+
+def description(run: Run) -> str:
+    """The human part of the task description (the marker line is added by the adapter)."""
+    return (
+        f"Trigon counts for {format_ee(run.window_start)}–{format_ee(run.window_end)}, "
+        "written by trigon-sync."
+    )
+
+
+@dataclass(frozen=True)
+class ClientPlan:
+    """What happens to one client in one period, and the counts it carries."""
+
+    link: ClientLink
+    action: Action
+    counts: Mapping[str, int] = field(default_factory=dict)
+    task_id: int | None = None
+    complete: bool = False
+    """Also mark the task finished (``auto_complete`` and it is not finished yet)."""
+    reason: str | None = None
+    flags: tuple[Flag, ...] = ()
+    """Anomalies to look at before billing (monthly/review.py attaches them)."""
+    held: bool = False
+    """Not written until the admin accepts the flagged counts (``[anomalies] hold``)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "trigon_id": self.link.trigon_id,
+            "registration_code": self.link.registration_code,
+            "name": self.link.name,
+            "action": self.action,
+            "counts": dict(self.counts),
+            "reason": self.reason,
+            "flags": [flag.to_json() for flag in self.flags],
+            "held": self.held,
+        }
+
+
+def held_count(value: FieldValue) -> int | None:
+    """A custom-field value as a count, however Uku returns it: ``3``, ``3.0``, ``"3"``,
+    ``"3.00"`` are all 3; anything else (text, a fraction, a bool, nothing) is None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        number = decimal.Decimal(str(value).strip())
+    except decimal.InvalidOperation:
+        return None
+    if not number.is_finite() or number != number.to_integral_value():
+        return None
+    return int(number)
+
+
+def count_mismatches(values: Mapping[int, int], task: Task) -> list[tuple[int, int, FieldValue]]:
+    """(field id, count sent, value held) for every count ``task`` does not hold."""
+    held = task.custom_fields
+    return [
+        (fid, value, held.get(fid))
+        for fid, value in values.items()
+        if held_count(held.get(fid)) != value
+    ]
+
+
+def decide(
+    link: ClientLink,
+    targets: Targets,
+    counts: Mapping[str, int],
+    existing: Task | None,
+    *,
+    auto_complete: bool,
+    rerun: bool = False,
+) -> ClientPlan:
+    """Create, update or leave alone one client's summary task, given what Uku holds."""
+    if existing is None:
+        if rerun:
+            return ClientPlan(
+                link,
+                "skip",
+                counts,
+                reason="no summary task of this period in Uku; --rerun never creates one",
+            )
+        return ClientPlan(link, "create", counts, complete=auto_complete)
+    finish = auto_complete and existing.status != "finished"
+    if not count_mismatches(targets.values(counts), existing):
+        return ClientPlan(link, "exists", counts, existing.id, finish)
+    return ClientPlan(link, "update", counts, existing.id, finish, reason="counts differ")
+
+
+def already_done(link: ClientLink, entry: journal.Entry) -> ClientPlan:
+    """A client an earlier run of this period finished: nothing to fetch or write."""
+    return ClientPlan(link, "exists", dict(entry.counts), entry.task, reason=DONE_EARLIER)
+
+
+def skipped(link: ClientLink, reason: str) -> ClientPlan:
+    return ClientPlan(link, "skip", reason=reason)
+
+
+def firm_problem(link: ClientLink, listed: Mapping[str, bool] | None) -> str | None:
+    """Why a linked firm cannot be counted, judged from the firm list (None: go ahead).
+
+    ``listed`` maps firm id -> has View; None when the list was not fetched.
+    """
+    if listed is None:
+        return None
+    if link.trigon_id not in listed:
+        return "not found in Trigon: the firm was removed or the Trigon user may not List it"
+    if not listed[link.trigon_id]:
+        return "no View permission in Trigon: add View for this firm to the user's role"
+    return None
+
+
+def unlinked_warning(firms: Iterable[tuple[str, str, str | None]], state: State) -> str | None:
+    """The product's step 6: Trigon firms that have no Uku client yet get no task.
+
+    Firms the admin chose to ignore (``trigon-sync ignore``) are not announced again.
+    """
+    linked = {link.trigon_id for link in state.links.values()} | set(state.links)
+    linked |= set(state.ignored)
+    missing = [(fid, name, code) for fid, name, code in firms if fid not in linked]
+    if not missing:
+        return None
+    shown = ", ".join(f"{name} ({code or 'no code'})" for _, name, code in missing[:10])
+    more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+    return (
+        f"{len(missing)} Trigon firm(s) are not linked to an Uku client and get no summary "
+        f"task: {shown}{more}; {IMPORT_HINT}"
+    )
+
+
+def period_json(run: Run, plans: Iterable[ClientPlan]) -> dict[str, Any]:
+    """One period of the ``--dry-run --json`` document (shape fixed by issue 6)."""
+    return {
+        "period": run.period,
+        "import_day": run.import_day.isoformat(),
+        "window_start": run.window_start.isoformat(),
+        "window_end": run.window_end.isoformat(),
+        "clients": [p.to_json() for p in plans],
+    }
+
+
+def sorted_links(state: State) -> list[ClientLink]:
+    """Linked clients in a stable, readable order (by name, then firm id)."""
+    return sorted(state.links.values(), key=lambda link: (link.name.casefold(), link.trigon_id))

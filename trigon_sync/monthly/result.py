@@ -1,0 +1,136 @@
+"""What a monthly run did (or, as a dry run, would do), per client and period.
+
+These are the run's result objects, for the CLI to render and for the history record;
+they are built by :mod:`trigon_sync.monthly.run` and read everywhere else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from trigon_sync.errors import PartialFailure
+from trigon_sync.monthly.plan import ClientPlan, period_json
+from trigon_sync.schedule.rules import Run
+from trigon_sync.store.state import ClientLink
+
+
+@dataclass
+class ClientOutcome:
+    """What happened to one client: the plan, and whether it is done in Uku."""
+
+    plan: ClientPlan
+    ok: bool
+    error: str | None = None
+    created: bool = False
+    updated: bool = False
+    completed: bool = False
+
+    @property
+    def link(self) -> ClientLink:
+        return self.plan.link
+
+    def failure_json(self) -> dict[str, Any]:
+        return {
+            "firm": self.link.trigon_id,
+            "name": self.link.name,
+            "registration_code": self.link.registration_code,
+            "reason": self.error,
+        }
+
+
+@dataclass
+class PeriodResult:
+    """One period: every linked client's outcome and whether the period is now complete."""
+
+    run: Run
+    outcomes: list[ClientOutcome] = field(default_factory=list)
+    complete: bool = False
+    not_started: int = 0
+
+    @property
+    def failed(self) -> list[ClientOutcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+    def to_json(self) -> dict[str, Any]:
+        doc = period_json(self.run, (o.plan for o in self.outcomes))
+        for client, outcome in zip(doc["clients"], self.outcomes, strict=True):
+            if not outcome.ok:
+                client["error"] = outcome.error
+        return doc
+
+
+@dataclass
+class MonthlyResult:
+    """Everything a run did (or, with ``dry_run``, would do) for the CLI to render."""
+
+    today: dt.date
+    dry_run: bool = False
+    rerun: str | None = None
+    periods: list[PeriodResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    deferred: list[Run] = field(default_factory=list)
+    """Due periods not started because an earlier one is incomplete."""
+    duration: float = 0.0
+    requests: dict[str, Any] = field(default_factory=dict)
+    field_names: dict[str, str] = field(default_factory=dict)
+    """Trigon field key -> the Uku field it was written into, as Uku names it."""
+
+    @property
+    def failed(self) -> list[ClientOutcome]:
+        return [o for p in self.periods for o in p.failed]
+
+    @property
+    def ok_count(self) -> int:
+        return sum(1 for p in self.periods for o in p.outcomes if o.ok)
+
+    def count(self, what: str) -> int:
+        return sum(1 for p in self.periods for o in p.outcomes if getattr(o, what))
+
+    def to_json(self) -> dict[str, Any]:
+        """The issue's ``--json`` shape, plus totals after a real run."""
+        doc: dict[str, Any] = {
+            "periods": [p.to_json() for p in self.periods],
+            "warnings": list(self.warnings),
+        }
+        if self.dry_run:  # what the real run would hold back and fail, nothing written
+            doc.update(
+                deferred=[r.period for r in self.deferred],
+                clients_failed=[o.failure_json() for o in self.failed],
+            )
+        else:
+            doc.update(
+                dry_run=False,
+                rerun=self.rerun,
+                complete=[p.run.period for p in self.periods if p.complete],
+                deferred=[r.period for r in self.deferred],
+                clients_ok=self.ok_count,
+                clients_failed=[o.failure_json() for o in self.failed],
+                tasks_created=self.count("created"),
+                tasks_updated=self.count("updated"),
+                tasks_completed=self.count("completed"),
+                duration_seconds=round(self.duration, 3),
+            )
+        return doc
+
+    def partial_failure(self) -> PartialFailure | None:
+        """The error the CLI exits with when some clients could not be done."""
+        failed = self.failed
+        if not failed:
+            return None
+        names = "; ".join(f"{o.link.name} ({o.link.registration_code}): {o.error}" for o in failed)
+        periods = ", ".join(p.run.period for p in self.periods if p.failed)
+        if self.dry_run:
+            return PartialFailure(
+                f"dry run: {len(failed)} client(s) would fail in period {periods}: {names}",
+                result=self,
+                hint="nothing was written; the real run would stop the same way — fix these "
+                "first (`trigon-sync unlink CODE` stops counting a client that has left)",
+            )
+        return PartialFailure(
+            f"{len(failed)} client(s) failed in period {periods}: {names}",
+            result=self,
+            hint="the others are done; fix these and run again — only they are retried "
+            "(`trigon-sync unlink CODE` stops counting a client that has left)",
+        )

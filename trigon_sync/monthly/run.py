@@ -1,0 +1,406 @@
+"""The monthly run: counts from Trigon -> one summary task per client and period in Uku.
+
+Uku bills from these tasks, so the guarantees matter more than speed:
+
+* **Exactly once.** Before creating, the run lists the period's tasks once and finds ours
+  by its identity (Uku client, period, this installation: monthly/task_identity.py). Creating,
+  adopting and reading back a task is monthly/task_writer.py's job, which never trusts Uku's
+  Idempotency-Key, filters or list freshness to prevent a second task.
+* **Resumable.** Each finished client is one fsync'd line in the period's journal
+  (journal.py); a re-run skips those and re-checks Uku for the rest.
+* **The window moves only when the whole period is done.** A client that cannot be done
+  (no View, firm gone, Uku refuses the data) is reported by name and the others go on;
+  ``last_period_end`` stays, later periods wait, and the next run retries only it.
+  Trouble that is not about one client (Trigon or Uku unreachable, token revoked) stops
+  the run: clients in flight finish, nothing new starts, the error is raised.
+
+Counts are fetched from a bounded thread pool; the HTTP layer paces requests by the
+services' ``X-RateLimit-*`` headers and retries what is safe to retry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from trigon_sync.monthly.gate import require_ready, schedule_for
+from trigon_sync.monthly.history import record_run
+from trigon_sync.monthly.plan import (
+    Targets,
+    already_done,
+    rerun_target,
+    resolve_targets,
+    sorted_links,
+    unlinked_warning,
+)
+from trigon_sync.monthly.pool import run_pool
+from trigon_sync.monthly.result import ClientOutcome, MonthlyResult, PeriodResult
+from trigon_sync.monthly.review import Review
+from trigon_sync.monthly.step import ClientFailed, ClientStep
+from trigon_sync.monthly.task_identity import Found, TaskQuery, index
+from trigon_sync.records import periods as period_record
+from trigon_sync.schedule.rules import Run
+from trigon_sync.settings.config import Config
+from trigon_sync.store import installation, journal
+from trigon_sync.store.state import ClientLink, State, StateSession, load_state, locked_state
+from trigon_sync.trigon import TrigonClient
+from trigon_sync.uku import UkuClient
+
+if TYPE_CHECKING:
+    pass
+
+DEFAULT_WORKERS = 8
+NO_INSTALLATION = "0" * 16
+"""A dry run's id before any real run: no task carries it (tasks of trigon-sync 0.1 are
+still recognised by their own marker)."""
+Now = Callable[[], dt.datetime]
+
+
+class _Stop(Exception):
+    """Internal: a systemic failure elsewhere; do not start this client."""
+
+
+ProgressHook = Callable[[ClientOutcome], None]
+PeriodHook = Callable[[Run, int], None]
+
+
+class MonthlyRun:
+    """One invocation of run-monthly against live clients (or a dry run of it)."""
+
+    review: Review
+    """Flags, holds and the ledger (monthly/review.py); opened by ``plan`` and ``execute``."""
+
+    def __init__(
+        self,
+        config: Config,
+        trigon: TrigonClient,
+        uku: UkuClient,
+        *,
+        today: dt.date,
+        now: Now,
+        workers: int = DEFAULT_WORKERS,
+        on_period: PeriodHook | None = None,
+        on_client: ProgressHook | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        halt: threading.Event | None = None,
+    ) -> None:
+        self.config = config
+        self.trigon = trigon
+        self.uku = uku
+        self.today = today
+        self.now = now
+        self.workers = max(1, workers)
+        self.on_period = on_period
+        self.on_client = on_client
+        self.monotonic = monotonic
+        self.sleep = sleep
+        self.installation = installation.read() or NO_INSTALLATION
+        """This home's id in its tasks; made by the first real run (a dry run reads it)."""
+        self.halt = halt
+        """Set from outside (a signal, the run's time bound): start no more clients."""
+
+    # -- entry points --------------------------------------------------------------------
+
+    def plan(self, state: State, runs: Sequence[Run], *, rerun: bool = False) -> MonthlyResult:
+        """``--dry-run``: the real run without its writes. It reads Trigon and Uku the same
+        way and decides every client with the same step, so a client the real run would
+        fail fails here too, with its reason, and the periods it would hold back are
+        ``deferred``; nothing is written anywhere (Uku, state, journal, ledger)."""
+        return self._run(None, state, runs, rerun=rerun)
+
+    def execute(
+        self,
+        session: StateSession,
+        runs: Sequence[Run],
+        *,
+        rerun: bool = False,
+        after_client: ProgressHook | None = None,
+    ) -> MonthlyResult:
+        """Do the due periods in order (or re-count one completed period with ``rerun``).
+
+        Saves state when a period opens and when it completes, and always appends a run
+        record to the history, also when a systemic error stops the run (re-raised).
+        ``after_client`` is test-only: it runs after a client's journal line is written.
+        """
+        return self._run(session, session.state, runs, rerun=rerun, after_client=after_client)
+
+    def _run(
+        self,
+        session: StateSession | None,
+        state: State,
+        runs: Sequence[Run],
+        *,
+        rerun: bool,
+        after_client: ProgressHook | None = None,
+    ) -> MonthlyResult:
+        """The run itself; ``session`` None is the dry run (the one difference: no writes)."""
+        started = self.monotonic()
+        warned = len(self.uku.warnings)
+        dry_run = session is None
+        result = MonthlyResult(self.today, dry_run=dry_run, rerun=runs[0].period if rerun else None)
+        self.review = Review.open(
+            self.config.anomalies,
+            dry_run=dry_run,
+            state=state,
+            first=min((run.period for run in runs), default=None),
+        )
+        error: BaseException | None = None
+        try:
+            targets = self._targets()
+            result.field_names = {t.key: t.field_name for t in targets.fields}
+            listed = self._firm_list(state, result)
+            for index, run in enumerate(runs):
+                if self._halted():  # stopped between periods: open no further one
+                    result.deferred = list(runs[index:])
+                    break
+                period = self._period(
+                    session,
+                    state,
+                    run,
+                    targets,
+                    listed,
+                    result,
+                    rerun=rerun,
+                    after_client=after_client,
+                )
+                if not period.complete:
+                    result.deferred = list(runs[index + 1 :])
+                    break
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            result.warnings.extend(self._uku_warnings(warned))
+            result.duration = self.monotonic() - started
+            result.requests = self._requests()
+            if session is not None:
+                self._record(session, result, error)
+        return result
+
+    # -- one period ----------------------------------------------------------------------
+
+    def _period(
+        self,
+        session: StateSession | None,
+        state: State,
+        run: Run,
+        targets: Targets,
+        listed: Mapping[str, bool] | None,
+        result: MonthlyResult,
+        *,
+        rerun: bool,
+        after_client: ProgressHook | None,
+    ) -> PeriodResult:
+        """One period, for real (``session``) or as a dry run (None: nothing written)."""
+        period = PeriodResult(run)
+        result.periods.append(period)
+        book = journal.PeriodJournal(run)
+        opened = period_record.open_run(state) == run
+        if session is not None:
+            self.installation = installation.ensure()  # on disk before any task carries it
+            topic_id = targets.topic_id
+            if not rerun and period_record.mark_open(state, run, self.now(), topic_id=topic_id):
+                session.save()
+            opened = not rerun
+        topic = (period_record.open_topic(state) if opened else None) or targets.topic_id
+        step = ClientStep(
+            self.config,
+            self.trigon,
+            self.uku,
+            self.review,
+            installation=self.installation,
+            now=self.now,
+            sleep=self.sleep,
+        )
+        query = step.query(run, topic)
+        done = {} if rerun else book.load()
+        pending = {} if rerun else book.intents()
+        links = sorted_links(state)
+        found = self._existing_tasks(step, links, run, query, result)
+        if self.on_period:
+            self.on_period(run, len(links))
+        stop = threading.Event()
+        fatal: list[BaseException] = []
+
+        def one(link: ClientLink) -> ClientOutcome:
+            if stop.is_set() or self._halted():
+                raise _Stop
+            if link.trigon_id in done:
+                return ClientOutcome(already_done(link, done[link.trigon_id]), ok=True)
+            try:
+                outcome = step.do(
+                    link,
+                    run,
+                    targets,
+                    listed,
+                    found[link.uku_client_id],
+                    pending.get(link.trigon_id),
+                    book,
+                    step.identity(link, run),
+                    query,
+                    result,
+                    rerun=rerun,
+                    dry_run=session is None,
+                )
+            except ClientFailed as failed:
+                return ClientOutcome(failed.plan, ok=False, error=failed.reason)
+            except BaseException as exc:
+                stop.set()
+                fatal.append(exc)
+                raise
+            if after_client is not None:
+                after_client(outcome)
+            return outcome
+
+        period.outcomes = self._pool(links, one, stopped=lambda: stop.is_set() or self._halted())
+        period.not_started = len(links) - len(period.outcomes)
+        if fatal:
+            raise fatal[0]
+        if rerun or session is None:
+            period.complete = not period.failed and period.not_started == 0
+            return period
+        if not period.failed and period.not_started == 0:
+            actions = Counter(entry.action for entry in book.load().values())
+            period_record.mark_completed(
+                state,
+                run,
+                self.now(),
+                clients=len(period.outcomes),
+                tasks_created=actions["create"],
+                tasks_updated=actions["update"],
+            )
+            session.save()
+            book.archive()
+            period.complete = True
+        return period
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def _targets(self) -> Targets:
+        return resolve_targets(
+            self.config, self.uku.list_topics(), self.uku.list_custom_fields("task")
+        )
+
+    def _firm_list(self, state: State, result: MonthlyResult) -> dict[str, bool] | None:
+        """One firm list per run: unlinked firms become a warning, and linked firms that
+        are gone or lack View are known before any count is asked for."""
+        firms = self.trigon.list_firms()
+        warning = unlinked_warning(((f.id, f.name, f.registration_code) for f in firms), state)
+        if warning:
+            result.warnings.append(warning)
+        return {f.id: f.viewable for f in firms}
+
+    def _existing_tasks(
+        self,
+        step: ClientStep,
+        links: Sequence[ClientLink],
+        run: Run,
+        query: TaskQuery,
+        result: MonthlyResult,
+    ) -> dict[int, Found]:
+        """Our tasks of this period by Uku client id: one listing, judged by identity."""
+        identities = [step.identity(link, run) for link in links]
+        tasks = self.uku.list_tasks(
+            topic_id=query.topic_id, date_from=query.date_from, date_to=query.date_to
+        )
+        found = index(identities, tasks)
+        for link in links:
+            mine = found[link.uku_client_id]
+            if mine.task is not None and mine.doubles:  # find() keeps the oldest, lists the rest
+                others = ", ".join(str(t.id) for t in mine.doubles)
+                result.warnings.append(
+                    f"Uku has {len(mine.doubles) + 1} summary tasks for {link.name} "
+                    f"({link.registration_code}) in {run.period} (task {mine.task.id} and "
+                    f"{others}); trigon-sync keeps task {mine.task.id} up to date — delete the "
+                    "others in Uku"
+                )
+        return found
+
+    def _halted(self) -> bool:
+        return self.halt is not None and self.halt.is_set()
+
+    def _pool(
+        self,
+        links: Sequence[ClientLink],
+        job: Callable[[ClientLink], ClientOutcome],
+        *,
+        stopped: Callable[[], bool] = lambda: False,
+    ) -> list[ClientOutcome]:
+        """Run ``job`` per client on the bounded pool; outcomes in client order."""
+        return run_pool(
+            links, job, workers=self.workers, on_done=self.on_client, stopped=stopped, skip=_Stop
+        )
+
+    def _uku_warnings(self, since: int) -> list[str]:
+        """What Uku noted on its answers during this run (a value it ignored, say): the
+        run must not look clean when Uku said otherwise; one line per distinct warning."""
+        seen = Counter((w.code, w.message) for w in self.uku.warnings[since:])
+        return [
+            f"Uku warned{f' {n} times' if n > 1 else ''}: {message} ({code})"
+            for (code, message), n in seen.items()
+        ]
+
+    def _requests(self) -> dict[str, Any]:
+        return {"trigon": self.trigon.stats.as_dict(), "uku": self.uku.stats.as_dict()}
+
+    def _record(
+        self, session: StateSession, result: MonthlyResult, error: BaseException | None
+    ) -> None:
+        """Append the run to the history and save, whatever happened."""
+        record_run(session, result, error, at=self.now(), interrupted=self._halted())
+
+
+def run_monthly(
+    config: Config,
+    trigon: TrigonClient,
+    uku: UkuClient,
+    *,
+    today: dt.date,
+    now: Now,
+    dry_run: bool = False,
+    rerun: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    on_period: PeriodHook | None = None,
+    on_client: ProgressHook | None = None,
+    after_client: ProgressHook | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    halt: threading.Event | None = None,
+) -> MonthlyResult:
+    """The whole command behind the CLI: read state, decide what is due, plan or execute.
+
+    A real run holds the state lock throughout and re-reads state under it; a dry run
+    reads state without the lock and changes nothing (not even the lock file).
+    """
+    runner = MonthlyRun(
+        config,
+        trigon,
+        uku,
+        today=today,
+        now=now,
+        workers=workers,
+        on_period=on_period,
+        on_client=on_client,
+        sleep=sleep,
+        halt=halt,
+    )
+    if dry_run:
+        state = load_state()
+        runs = _runs(config, state, today, rerun)
+        return runner.plan(state, runs, rerun=rerun is not None) if runs else MonthlyResult(today)
+    with locked_state() as session:
+        runs = _runs(config, session.state, today, rerun)
+        if not runs:
+            return MonthlyResult(today)
+        return runner.execute(session, runs, rerun=rerun is not None, after_client=after_client)
+
+
+def _runs(config: Config, state: State, today: dt.date, rerun: str | None) -> list[Run]:
+    require_ready(config, len(state.links))
+    if rerun is not None:
+        return [rerun_target(state, rerun)]
+    return list(schedule_for(config, state, today).due)
