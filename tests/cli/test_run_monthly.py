@@ -100,7 +100,8 @@ def test_the_nightly_calls_stay_light(offline: None, argv: list[str]) -> None:
         f"    app({argv!r}, prog_name='t')\n"
         "except SystemExit:\n"
         "    pass  # the exit code is the command's business here\n"
-        "heavy = ['trigon_sync.monthly.run', 'trigon_sync.sandbox', 'uvicorn', 'starlette', 'httpx',"
+        "heavy = ['trigon_sync.monthly.run', 'trigon_sync.sandbox', 'uvicorn', 'starlette',"
+        " 'httpx',"
         " 'workalendar']\n"
         "print([m for m in heavy if m in sys.modules])\n"
     )

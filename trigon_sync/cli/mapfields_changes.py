@@ -2,7 +2,8 @@
 
 Both the options and the interactive walk-through (``mapfields_walkthrough.py``) end
 here, so a title, schedule or day is checked by one rule whichever way it was given,
-and every change goes into config.toml in one atomic :func:`~trigon_sync.settings.config.edit_config`.
+and every change goes into config.toml in one atomic
+:func:`~trigon_sync.settings.config.edit_config`.
 """
 
 from __future__ import annotations

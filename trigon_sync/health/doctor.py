@@ -74,7 +74,7 @@ def live_gates(report: StatusReport) -> tuple[str | None, str | None]:
 def diagnose(
     report: StatusReport, *, trigon: Any, uku: Any, environment: list[Check]
 ) -> DoctorReport:
-    """Add the live checks (clients, errors or skip reasons as in health/live_checks.py) to a status."""
+    """Add the live checks to a status."""
     facts = report.facts
     if facts.config is None or facts.whole_state is None:
         reason = "config.toml or state.toml is not readable"

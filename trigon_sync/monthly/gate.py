@@ -85,7 +85,7 @@ def check_today(today: dt.date, real_today: dt.date) -> None:
 
 
 def schedule_for(config: Config, state: State | StateSummary, today: dt.date) -> Timeline:
-    """What run-monthly does on ``today``: the one timeline (schedule/timeline.py), required to exist."""
+    """What run-monthly does on ``today``: the one timeline, required to exist."""
     found = timeline_for(config, state, today)
     if found is None:
         raise ConfigError(

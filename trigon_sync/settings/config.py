@@ -127,7 +127,7 @@ class ImportSettings:
 
 @dataclass(frozen=True)
 class AnomalySettings:
-    """When a count looks wrong before it is billed (billing/anomalies.py), and whether to hold it."""
+    """When a count looks wrong before it is billed, and whether to hold it."""
 
     spike_factor: float = 10.0
     """A count above this many times its trailing median is flagged."""
