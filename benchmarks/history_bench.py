@@ -29,7 +29,7 @@ from trigon_sync import clock
 from trigon_sync.cli import connections
 from trigon_sync.monthly import run as monthly
 from trigon_sync.sandbox import FaultConfig, SandboxWorld, generate_seed, run_sandbox
-from trigon_sync.settings.config import load_config
+from trigon_sync.store.config_file import load_config
 from trigon_sync.store.secrets import open_store
 
 TOPIC = "Bookkeeping"

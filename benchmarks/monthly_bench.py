@@ -50,8 +50,8 @@ from trigon_sync.sandbox import (
 from trigon_sync.sandbox.behaviour import CONTRACT
 from trigon_sync.sandbox.generator import COUNT_FIELD_NAMES
 from trigon_sync.settings import fields
-from trigon_sync.settings.config import load_config
 from trigon_sync.store import atomic
+from trigon_sync.store.config_file import load_config
 from trigon_sync.store.secrets import open_store
 
 TODAY = dt.date(2024, 10, 31)

@@ -10,9 +10,9 @@ from trigon_sync.health.status import window_facts
 from trigon_sync.monthly.run import _runs as run_monthly_runs
 from trigon_sync.records import periods as period_record
 from trigon_sync.schedule.rules import Run
-from trigon_sync.schedule.timeline import timeline
 from trigon_sync.settings.config import Config
 from trigon_sync.store.state import State
+from trigon_sync.timeline.due import timeline
 
 D = dt.date
 

@@ -24,10 +24,10 @@ from trigon_sync.clients.importing import (
     staged_plan,
 )
 from trigon_sync.clients.plan import name_key, select_rows
-from trigon_sync.clients.plan_rows import Action, Flag, ImportPlan
 from trigon_sync.clock import now
 from trigon_sync.errors import UsageError
 from trigon_sync.http.session import RetryPolicy
+from trigon_sync.records.import_plan import Action, Flag, ImportPlan
 from trigon_sync.registration_codes import normalise_code
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,

@@ -19,8 +19,9 @@ from trigon_sync.sandbox import (
     Running,
     generate_seed,
 )
-from trigon_sync.settings.config import TRIGON_ENVIRONMENT_URLS, load_config
+from trigon_sync.settings.config import TRIGON_ENVIRONMENT_URLS
 from trigon_sync.store import paths
+from trigon_sync.store.config_file import load_config
 from trigon_sync.store.secrets import (
     SERVICE_NAME,
     TRIGON_API_KEY,

@@ -24,8 +24,8 @@ from trigon_sync.sandbox import (
     run_sandbox,
 )
 from trigon_sync.settings import fields
-from trigon_sync.settings.config import load_config
 from trigon_sync.store import paths
+from trigon_sync.store.config_file import load_config
 from trigon_sync.store.secrets import UKU_API_KEY, Secret, open_store
 from trigon_sync.store.state import locked_state
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from trigon_sync.business_register.index import RegisterEntry, RegisterIndex
 from trigon_sync.clients.auto_import import REGISTER_UNCHECKED, choose_rows
 from trigon_sync.clients.plan import plan_import
-from trigon_sync.clients.plan_rows import ClientRecord, FirmRecord
+from trigon_sync.records.import_plan import ClientRecord, FirmRecord
 
 A, B, C, D, E = "10137319", "10000001", "10000018", "10000024", "10000030"
 BAD_DIGIT = "10137318"

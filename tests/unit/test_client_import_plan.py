@@ -18,7 +18,8 @@ from trigon_sync.clients.plan import (
     plan_import,
     select_rows,
 )
-from trigon_sync.clients.plan_rows import (
+from trigon_sync.errors import StateError, UsageError
+from trigon_sync.records.import_plan import (
     Action,
     ClientRecord,
     FirmRecord,
@@ -26,7 +27,6 @@ from trigon_sync.clients.plan_rows import (
     ImportPlan,
     PlanRow,
 )
-from trigon_sync.errors import StateError, UsageError
 from trigon_sync.trigon.models import Firm
 from trigon_sync.uku.models import Client
 

@@ -10,14 +10,9 @@ import pytest
 
 from trigon_sync.errors import ConfigError
 from trigon_sync.schedule.rules import ScheduleRule
-from trigon_sync.settings.config import (
-    TRIGON_DEFAULT_URL,
-    edit_config,
-    load_config,
-    missing_for_monthly,
-    require_schedule,
-)
+from trigon_sync.settings.config import TRIGON_DEFAULT_URL, missing_for_monthly, require_schedule
 from trigon_sync.store import paths
+from trigon_sync.store.config_file import edit_config, load_config
 
 EXAMPLE = Path(__file__).parents[2] / "config.example.toml"
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from trigon_sync.errors import ConfigError
-from trigon_sync.settings.config import TRIGON_ENVIRONMENT_URLS, load_config
+from trigon_sync.settings.config import TRIGON_ENVIRONMENT_URLS
 from trigon_sync.store import paths
+from trigon_sync.store.config_file import load_config
 
 
 def write(text: str) -> Path:

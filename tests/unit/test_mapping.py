@@ -6,7 +6,7 @@ import pytest
 
 from trigon_sync.errors import UsageError
 from trigon_sync.settings import fields
-from trigon_sync.settings.mapping import (
+from trigon_sync.uku.field_mapping import (
     Status,
     change_mapping,
     check_key,

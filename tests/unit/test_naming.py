@@ -12,8 +12,8 @@ from trigon_sync.errors import ConfigError, UsageError
 from trigon_sync.monthly.plan import resolve_targets
 from trigon_sync.schedule.rules import ScheduleRule
 from trigon_sync.settings.config import Config, SummarySettings, UkuSettings
-from trigon_sync.settings.mapping import Status, mapping_rows, resolve_target, resolve_topic
 from trigon_sync.settings.naming import find, name_key
+from trigon_sync.uku.field_mapping import Status, mapping_rows, resolve_target, resolve_topic
 from trigon_sync.uku.models import CustomField, Topic
 
 SALES = CustomField(11, "Sales invoice created", "number", "task")

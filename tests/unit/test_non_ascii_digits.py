@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from trigon_sync.errors import UsageError
-from trigon_sync.settings import mapping
+from trigon_sync.uku import field_mapping as mapping
 from trigon_sync.uku.models import CustomField
 
 FIELDS = [CustomField(id=2, name="Payments", type="number", entity="task")]

@@ -18,7 +18,7 @@ from trigon_sync.schedule.rules import (
     next_run,
     period_of,
 )
-from trigon_sync.schedule.timeline import timeline
+from trigon_sync.timeline.due import timeline
 
 D = dt.date
 LAST_CAL = ScheduleRule("last_calendar_day")

@@ -25,8 +25,8 @@ from trigon_sync.health.environment_checks import (
 )
 from trigon_sync.health.status import StatusReport, build_status, gather
 from trigon_sync.records.tables import Periods
-from trigon_sync.settings.config import load_config
 from trigon_sync.store import paths
+from trigon_sync.store.config_file import load_config
 from trigon_sync.store.secrets import (
     TRIGON_REFRESH_TOKEN,
     UKU_API_KEY,

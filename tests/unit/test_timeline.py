@@ -19,10 +19,10 @@ from tests.timeline_views import views_agree
 from trigon_sync.errors import UsageError
 from trigon_sync.monthly.run import _runs as run_monthly_runs
 from trigon_sync.records import periods as period_record
-from trigon_sync.schedule.marker import plan_marker_move
 from trigon_sync.schedule.rules import Run, ScheduleRule, label_before
 from trigon_sync.settings.config import Config, SummarySettings, UkuSettings
 from trigon_sync.store.state import ClientLink, State
+from trigon_sync.timeline.marker import plan_marker_move
 
 D = dt.date
 ONE = dt.timedelta(days=1)

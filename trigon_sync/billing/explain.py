@@ -20,15 +20,15 @@ from typing import Any
 
 from trigon_sync.billing.explain_records import Failure, failures_by_period
 from trigon_sync.clients.lookup import find_link, find_staged
-from trigon_sync.clients.plan_rows import PlanRow
 from trigon_sync.dates import format_ee, format_ee_time
 from trigon_sync.errors import TrigonSyncError
 from trigon_sync.records import periods as period_record
+from trigon_sync.records.import_plan import PlanRow
 from trigon_sync.schedule.rules import Run
-from trigon_sync.schedule.timeline import Timeline, timeline_for
 from trigon_sync.settings.config import Config
 from trigon_sync.store import journal
 from trigon_sync.store.state import ClientLink, State
+from trigon_sync.timeline.due import Timeline, timeline_for
 
 PROJECTION_LIMIT = 36
 """How many future runs ``--period`` may look ahead (three years of monthly runs)."""

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from trigon_sync.cli import output
 from trigon_sync.clients.auto_import import AutoImport
 from trigon_sync.clients.confirm_results import Outcome
-from trigon_sync.clients.plan_rows import Action, PlanRow
 from trigon_sync.errors import PartialFailure
+from trigon_sync.records.import_plan import Action, PlanRow
 
 REVIEW_HINT = "review them with `trigon-sync import-clients`, then `trigon-sync confirm`"
 

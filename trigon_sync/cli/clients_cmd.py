@@ -16,9 +16,9 @@ from trigon_sync import clock
 from trigon_sync.cli import output
 from trigon_sync.cli.connections import trigon_client
 from trigon_sync.clients.links import linked_by_code_or_id, unlink
-from trigon_sync.clients.plan_rows import Flag
 from trigon_sync.errors import UsageError
-from trigon_sync.settings.config import load_config
+from trigon_sync.records.import_plan import Flag
+from trigon_sync.store.config_file import load_config
 from trigon_sync.store.ignored import ignore, staged_firms, unignore
 from trigon_sync.store.state import load_state, locked_state
 

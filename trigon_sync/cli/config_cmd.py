@@ -6,8 +6,9 @@ import typer
 
 from trigon_sync.cli import output
 from trigon_sync.errors import ConfigError, ExitCode, Problem
-from trigon_sync.settings.config import MONTHLY_REQUIREMENTS, load_config, missing_for_monthly
+from trigon_sync.settings.config import MONTHLY_REQUIREMENTS, missing_for_monthly
 from trigon_sync.store import paths
+from trigon_sync.store.config_file import load_config
 
 app = typer.Typer(
     help="Inspect config.toml.",

@@ -30,13 +30,8 @@ from trigon_sync.cli.connect_inputs import (
 from trigon_sync.cli.connect_uku_cmd import connect_uku
 from trigon_sync.cli.connections import trigon_client, trigon_wire
 from trigon_sync.errors import PartialFailure, UsageError
-from trigon_sync.settings.config import (
-    TRIGON_AUTH_MODES,
-    TRIGON_ENVIRONMENT_URLS,
-    Config,
-    edit_config,
-    load_config,
-)
+from trigon_sync.settings.config import TRIGON_AUTH_MODES, TRIGON_ENVIRONMENT_URLS, Config
+from trigon_sync.store.config_file import edit_config, load_config
 from trigon_sync.store.secrets import (
     TRIGON_API_KEY,
     TRIGON_ID_TOKEN,

@@ -13,7 +13,8 @@ from trigon_sync import redact
 from trigon_sync.cli import output
 from trigon_sync.errors import UsageError
 from trigon_sync.http.session import RetryPolicy
-from trigon_sync.settings.config import Config, parse_config
+from trigon_sync.settings.checks import parse_config
+from trigon_sync.settings.config import Config
 from trigon_sync.store import paths
 from trigon_sync.store.keyring_backend import NoKeyringBackend
 from trigon_sync.store.secrets import STORE_KINDS, KeyringStore, SecretStore, open_store

@@ -19,7 +19,7 @@ from trigon_sync.cli.connect_inputs import (
 )
 from trigon_sync.cli.connections import make_uku_client
 from trigon_sync.errors import UsageError
-from trigon_sync.settings.config import edit_config, load_config
+from trigon_sync.store.config_file import edit_config, load_config
 from trigon_sync.store.secrets import UKU_API_KEY, Secret
 
 CONNECT_UKU_EXAMPLE = (

@@ -9,7 +9,8 @@ import typer
 from trigon_sync.cli import output
 from trigon_sync.cli.connect_inputs import INTERACTIVE_POLICY
 from trigon_sync.cli.connections import trigon_wire
-from trigon_sync.settings.config import Config, load_config
+from trigon_sync.settings.config import Config
+from trigon_sync.store.config_file import load_config
 from trigon_sync.store.secrets import (
     TRIGON_API_KEY,
     TRIGON_ID_TOKEN,

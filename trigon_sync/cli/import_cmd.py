@@ -49,8 +49,9 @@ from trigon_sync.clients.importing import (
 )
 from trigon_sync.clients.plan import select_rows
 from trigon_sync.errors import AuthError, UsageError
-from trigon_sync.settings.config import Config, load_config
+from trigon_sync.settings.config import Config
 from trigon_sync.store import paths
+from trigon_sync.store.config_file import load_config
 from trigon_sync.store.state import locked_state
 from trigon_sync.uku.settling import Settler
 

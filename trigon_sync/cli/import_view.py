@@ -12,8 +12,8 @@ from rich.text import Text
 
 from trigon_sync.cli import output
 from trigon_sync.clients.confirm_results import ConfirmResult, Outcome
-from trigon_sync.clients.plan_rows import Action, Flag, ImportPlan, PlanRow
 from trigon_sync.errors import PartialFailure
+from trigon_sync.records.import_plan import Action, Flag, ImportPlan, PlanRow
 
 NEXT_STEPS = "Next: assign managers and workflows in Uku; then `trigon-sync map-fields`."
 REGISTER_NOT_CHECKED = (

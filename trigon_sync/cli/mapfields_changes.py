@@ -3,7 +3,7 @@
 Both the options and the interactive walk-through (``mapfields_walkthrough.py``) end
 here, so a title, schedule or day is checked by one rule whichever way it was given,
 and every change goes into config.toml in one atomic
-:func:`~trigon_sync.settings.config.edit_config`.
+:func:`~trigon_sync.store.config_file.edit_config`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from typing import Any
 
 from trigon_sync.errors import ConfigError, UsageError
 from trigon_sync.schedule.rules import RULE_KINDS
-from trigon_sync.settings.config import Config, edit_config, parse_config
-from trigon_sync.settings.mapping import Target
+from trigon_sync.settings.checks import parse_config
+from trigon_sync.settings.config import Config
+from trigon_sync.store.config_file import edit_config
+from trigon_sync.uku.field_mapping import Target
 
 DAY_RULE = "day_of_next_month"
 

@@ -2,7 +2,7 @@
 
 Every change is checked before anything is written: mapping targets and the topic
 against what Uku has now, dates and schedules locally. Then all of them go into
-config.toml in one atomic :func:`~trigon_sync.settings.config.edit_config` (other keys kept), so
+config.toml in one atomic :func:`~trigon_sync.store.config_file.edit_config` (other keys kept), so
 a refused change leaves the file exactly as it was. The state file is never touched:
 changing the schedule re-plans from ``last_period_end``, it never moves it.
 """
@@ -25,15 +25,15 @@ from trigon_sync.errors import UsageError
 from trigon_sync.records import periods as period_record
 from trigon_sync.records.periods import run_in_progress
 from trigon_sync.schedule.rules import RULE_KINDS
-from trigon_sync.settings.config import load_config
-from trigon_sync.settings.mapping import (
+from trigon_sync.store.config_file import load_config
+from trigon_sync.store.state import load_state, locked_state
+from trigon_sync.uku.field_mapping import (
     Target,
     change_mapping,
     check_key,
     parse_assignment,
     resolve_topic,
 )
-from trigon_sync.store.state import load_state, locked_state
 
 EXAMPLE = (
     "Example: trigon-sync map-fields --set sales_invoices_created='Sales invoice created' "

@@ -20,13 +20,13 @@ from trigon_sync.cli.connections import secret_store, uku_client
 from trigon_sync.dates import format_ee
 from trigon_sync.errors import TrigonSyncError
 from trigon_sync.schedule.rules import Run
-from trigon_sync.schedule.timeline import timeline_for
 from trigon_sync.settings import fields
 from trigon_sync.settings.config import Config, missing_for_monthly
-from trigon_sync.settings.mapping import MappingRow, Status, find_topic, mapping_rows
 from trigon_sync.store.secrets import UKU_API_KEY
 from trigon_sync.store.state import State
+from trigon_sync.timeline.due import timeline_for
 from trigon_sync.uku.client import UkuClient
+from trigon_sync.uku.field_mapping import MappingRow, Status, find_topic, mapping_rows
 from trigon_sync.uku.models import CustomField, Topic
 
 SET_WITH = {
@@ -50,7 +50,7 @@ STATUS_TEXT: dict[Status, tuple[str, str]] = {
 
 
 def next_import(config: Config, state: State, today: dt.date) -> Run | None:
-    """The run the next run-monthly starts with (schedule/timeline.py), or None when unknown."""
+    """The run the next run-monthly starts with (timeline/due.py), or None when unknown."""
     try:
         line = timeline_for(config, state, today)
     except TrigonSyncError:

@@ -24,14 +24,14 @@ from trigon_sync.errors import UsageError
 from trigon_sync.schedule.rules import RULE_KINDS
 from trigon_sync.settings import fields, naming
 from trigon_sync.settings.config import Config
-from trigon_sync.settings.mapping import (
+from trigon_sync.uku.client import UkuClient
+from trigon_sync.uku.field_mapping import (
     MappingRow,
     Target,
     count_fields,
     mapping_rows,
     resolve_topic,
 )
-from trigon_sync.uku.client import UkuClient
 from trigon_sync.uku.models import CustomField
 
 

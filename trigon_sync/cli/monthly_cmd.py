@@ -32,7 +32,7 @@ from trigon_sync.store.state import load_state
 if TYPE_CHECKING:
     from trigon_sync.clients.auto_import import AutoImport
     from trigon_sync.monthly.run import MonthlyResult
-    from trigon_sync.schedule.timeline import Timeline
+    from trigon_sync.timeline.due import Timeline
     from trigon_sync.trigon import TrigonClient
     from trigon_sync.uku import UkuClient
     from trigon_sync.uku.settling import Settler

@@ -34,7 +34,7 @@ from trigon_sync.business_register.source import (
 from trigon_sync.cli import output
 from trigon_sync.errors import UsageError
 from trigon_sync.registration_codes import has_valid_check_digit, normalise_code
-from trigon_sync.settings.config import load_config
+from trigon_sync.store.config_file import load_config
 
 app = typer.Typer(
     help="The Estonian Business Register file that registration codes are checked against.",

@@ -37,8 +37,9 @@ from trigon_sync.billing.report import (
 from trigon_sync.cli import output
 from trigon_sync.cli.params import period_value
 from trigon_sync.errors import ConfigError, UsageError
-from trigon_sync.settings.config import AnomalySettings, load_config
+from trigon_sync.settings.config import AnomalySettings
 from trigon_sync.store import atomic, ledger
+from trigon_sync.store.config_file import load_config
 from trigon_sync.store.ledger import Written
 from trigon_sync.store.state import load_state
 

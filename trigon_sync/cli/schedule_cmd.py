@@ -18,7 +18,8 @@ from trigon_sync.cli.params import date_value
 from trigon_sync.dates import format_ee
 from trigon_sync.monthly.gate import schedule_for
 from trigon_sync.schedule.rules import Run
-from trigon_sync.settings.config import load_config, require_schedule
+from trigon_sync.settings.config import require_schedule
+from trigon_sync.store.config_file import load_config
 from trigon_sync.store.state import load_state
 
 EXAMPLE = "Example: trigon-sync schedule --today 29.11.2024 --count 6 --json"

@@ -18,10 +18,10 @@ from trigon_sync.cli.params import date_value, period_value
 from trigon_sync.dates import format_ee, format_ee_time
 from trigon_sync.errors import BusyError, UsageError
 from trigon_sync.records.periods import run_in_progress
-from trigon_sync.schedule.marker import plan_marker_move
-from trigon_sync.settings.config import load_config
 from trigon_sync.store import paths
+from trigon_sync.store.config_file import load_config
 from trigon_sync.store.state import State, load_state, locked_state
+from trigon_sync.timeline.marker import plan_marker_move
 
 app = typer.Typer(
     help="Inspect or adjust state.toml (what has been counted, links, history).",

@@ -33,8 +33,9 @@ from trigon_sync.health.status import (
     status,
 )
 from trigon_sync.records.tables import RunRecord
-from trigon_sync.settings.config import Config, load_config
+from trigon_sync.settings.config import Config
 from trigon_sync.store import paths
+from trigon_sync.store.config_file import load_config
 from trigon_sync.store.state import load_state
 
 STATUS_EXAMPLE = "Example: trigon-sync status --json   (exit 0 when healthy; for monitoring)"

@@ -25,7 +25,7 @@ from trigon_sync.business_register.index import RegisterIndex
 from trigon_sync.clients.confirm_results import ConfirmResult
 from trigon_sync.clients.importing import apply_plan, build_plan
 from trigon_sync.clients.plan import Selection, select_rows
-from trigon_sync.clients.plan_rows import Action, Flag, ImportPlan, PlanRow
+from trigon_sync.records.import_plan import Action, Flag, ImportPlan, PlanRow
 from trigon_sync.store.state import StateSession, load_state
 from trigon_sync.trigon.client import TrigonClient
 from trigon_sync.uku.client import UkuClient

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trigon_sync.clients.plan import Selection
-from trigon_sync.clients.plan_rows import PlanRow
+from trigon_sync.records.import_plan import PlanRow
 from trigon_sync.uku.models import UkuWarning
 
 

@@ -32,8 +32,8 @@ from collections.abc import Mapping, Sequence
 
 from trigon_sync.clients.confirm_results import Outcome, RowResult
 from trigon_sync.clients.plan import idempotency_key_for_firm
-from trigon_sync.clients.plan_rows import Action, PlanRow
 from trigon_sync.errors import ApiError, WriteUnconfirmed
+from trigon_sync.records.import_plan import Action, PlanRow
 from trigon_sync.registration_codes import normalise_code
 from trigon_sync.store.journal import ClientIntents
 from trigon_sync.store.state import State

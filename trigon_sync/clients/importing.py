@@ -33,8 +33,8 @@ from trigon_sync.clients.confirm_results import (
 )
 from trigon_sync.clients.creator import ClientCreator, apply_row, by_code
 from trigon_sync.clients.plan import Selection, plan_import
-from trigon_sync.clients.plan_rows import ImportPlan
 from trigon_sync.errors import UsageError
+from trigon_sync.records.import_plan import ImportPlan
 from trigon_sync.records.tables import StagedImport
 from trigon_sync.store.journal import ClientIntents
 from trigon_sync.store.state import ClientLink, State, StateSession

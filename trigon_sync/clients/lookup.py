@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from trigon_sync.clients.plan import name_key
-from trigon_sync.clients.plan_rows import PlanRow
 from trigon_sync.errors import TrigonSyncError, UsageError
+from trigon_sync.records.import_plan import PlanRow
 from trigon_sync.registration_codes import normalise_code
 from trigon_sync.store.state import ClientLink, State
 

@@ -1,7 +1,7 @@
 """The client import plan: which Trigon firm becomes, joins or already is which Uku client.
 
 Pure: firms, clients, links and an optional register index in; an :class:`ImportPlan`
-out (its rows, actions and flags are defined in clients/plan_rows.py). Nothing here
+out (its rows, actions and flags are defined in records/import_plan.py). Nothing here
 talks to an API, prints or reads the clock, so every matching rule is tested directly
 and ``confirm`` applies exactly what the user reviewed.
 
@@ -41,7 +41,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from trigon_sync.clients.plan_rows import (
+from trigon_sync.errors import UsageError
+from trigon_sync.records.import_plan import (
     FLAG_ORDER,
     Action,
     Clash,
@@ -51,7 +52,6 @@ from trigon_sync.clients.plan_rows import (
     ImportPlan,
     PlanRow,
 )
-from trigon_sync.errors import UsageError
 from trigon_sync.registration_codes import has_valid_check_digit, normalise_code
 
 if TYPE_CHECKING:

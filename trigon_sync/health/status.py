@@ -19,10 +19,10 @@ from trigon_sync.health.checks import TITLES, Check, Outcome, exit_code, passed,
 from trigon_sync.health.local_checks import LocalFacts, local_checks
 from trigon_sync.records.tables import RunRecord
 from trigon_sync.schedule.rules import Run
-from trigon_sync.schedule.timeline import timeline_for
 from trigon_sync.settings import fields
-from trigon_sync.settings.config import AnomalySettings, Config, load_config, missing_for_monthly
+from trigon_sync.settings.config import AnomalySettings, Config, missing_for_monthly
 from trigon_sync.store import paths
+from trigon_sync.store.config_file import load_config
 from trigon_sync.store.secrets import (
     UKU_API_KEY,
     FileStore,
@@ -33,6 +33,7 @@ from trigon_sync.store.secrets import (
 )
 from trigon_sync.store.state import State, load_state, load_view
 from trigon_sync.store.summary import StateSummary
+from trigon_sync.timeline.due import timeline_for
 
 if TYPE_CHECKING:
     from trigon_sync.store.ledger_flags import Flagged

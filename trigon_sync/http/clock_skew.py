@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from trigon_sync.clock import TALLINN
 from trigon_sync.errors import ClockSkewError
-from trigon_sync.records.tables import RunRecord
 
 MAX_SKEW = dt.timedelta(minutes=5)
 """Disagreement beyond which nothing is written (HTTP dates have 1 s resolution and an
@@ -111,9 +110,3 @@ def behind_last_run(
         "write with a wrong clock",
         hint=FIX_HINT,
     )
-
-
-def last_recorded(history: Iterable[RunRecord]) -> dt.datetime | None:
-    """The latest ``at`` of the state's run records (unreadable ones skipped)."""
-    times = [at for at in (entry.at_time for entry in history) if at is not None]
-    return max(times, default=None)

@@ -18,14 +18,10 @@ from typing import TYPE_CHECKING
 from trigon_sync.dates import format_ee
 from trigon_sync.errors import ConfigError, Problem, UsageError
 from trigon_sync.http import clock_skew as skew
-from trigon_sync.schedule.timeline import Timeline, timeline_for
-from trigon_sync.settings.config import (
-    MONTHLY_REQUIREMENTS,
-    Config,
-    load_config,
-    missing_for_monthly,
-)
+from trigon_sync.settings.config import MONTHLY_REQUIREMENTS, Config, missing_for_monthly
+from trigon_sync.store.config_file import load_config
 from trigon_sync.store.state import load_view
+from trigon_sync.timeline.due import Timeline, timeline_for
 
 if TYPE_CHECKING:
     from trigon_sync.store.state import State

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +32,7 @@ from trigon_sync.schedule.rules import Run
 
 if TYPE_CHECKING:
     # Loaded when a staged plan is read: the nightly calls read only the state summary.
-    from trigon_sync.clients.plan_rows import ImportPlan
+    from trigon_sync.records.import_plan import ImportPlan
 
 MONTHLY_COMMAND = "run-monthly"
 """The command whose records are monthly runs (``run-monthly --rerun`` too)."""
@@ -342,10 +342,16 @@ class StagedImport:
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> StagedImport:
-        from trigon_sync.clients.plan_rows import ImportPlan
+        from trigon_sync.records.import_plan import ImportPlan
 
         staged_at = str(doc.get("staged_at", ""))
         try:
             return cls(staged_at=staged_at, _plan=ImportPlan.from_dict(doc), _document=dict(doc))
         except StateError as exc:
             return cls(staged_at=staged_at, _document=dict(doc), _problem=exc)
+
+
+def last_recorded(history: Iterable[RunRecord]) -> dt.datetime | None:
+    """The latest ``at`` of the state's run records (unreadable ones skipped)."""
+    times = [at for at in (entry.at_time for entry in history) if at is not None]
+    return max(times, default=None)

@@ -1,6 +1,4 @@
-"""When import days fall and which days each one counts: the schedule rules, the one
-timeline every view asks, and moving the counting marker.
+"""When import days fall and which days each one counts: the schedule rules (``rules``).
 
-Pure: every function takes ``today``; imports only the shared leaves, ``settings`` and
-``records``.
+Pure and at the bottom: every function takes ``today``; imports only the shared leaves.
 """

@@ -1,6 +1,7 @@
-"""The settings: the typed model of config.toml, its checks, the field catalogue, the
-mapping onto Uku fields and how Uku names are matched.
+"""The settings: the typed model of config.toml (``config``), the checks that build it from a
+parsed document (``checks``), the catalogue of Trigon counts (``fields``) and how an Uku
+name the admin wrote is matched (``naming``).
 
-Pure apart from reading config.toml (``config.load``); imports only the shared leaves and
-``schedule``.
+Pure: reading and editing the file is ``store/config_file.py``; imports only ``schedule``
+and the shared leaves.
 """

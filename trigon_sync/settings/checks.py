@@ -2,7 +2,7 @@
 
 Every problem is collected, not just the first, each as ``file:key: message`` with what
 to write instead (a close match for a misspelt key, the date format for a wrong date);
-settings/config.py's :func:`~trigon_sync.settings.config.parse_config` raises them together.
+:func:`parse_config` raises them together.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from trigon_sync.dates import parse_date
-from trigon_sync.errors import Problem, UsageError
+from trigon_sync.errors import ConfigError, Problem, UsageError
 from trigon_sync.schedule.rules import RULE_KINDS, RuleKind, ScheduleRule
 from trigon_sync.settings import fields, naming
 from trigon_sync.settings.config import (
@@ -391,3 +391,12 @@ def _kind(value: Any) -> str:
     if isinstance(value, dict):
         return "a section"
     return type(value).__name__
+
+
+def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
+    """Validate an already-parsed TOML document; :class:`ConfigError` on any problem."""
+    checker = ConfigChecker(str(path))
+    config = checker.config(raw, path)
+    if checker.problems:
+        raise ConfigError(checker.problems, hint="fix config.toml; see config.example.toml")
+    return config

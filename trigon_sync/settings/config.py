@@ -1,37 +1,23 @@
-"""Typed, fully validated settings from ``config.toml``.
+"""The typed settings of ``config.toml``: one frozen dataclass per section, and the rules
+that say whether they are complete enough for a monthly run.
 
-The file is edited by hand (by accountants, in cron set-ups) and by commands, so loading
-reports *every* problem at once, each as ``file:key: message`` with what to write instead;
-a run never starts on half-understood settings (the checks are in settings/checks.py;
-this module holds the settings and reads and edits the file). A missing file is simply an empty
-configuration: ``connect`` creates it, and each command says what it still needs.
-Commands change the file only through :func:`edit_config`, which validates first and then
-writes atomically. The admin's file is edited in place with tomlkit, a style-preserving
-TOML library: comments, key order and blank lines survive ``map-fields`` and ``connect``,
-and only the keys that change are rewritten.
+Pure: the checks that build these from a parsed document are in ``settings/checks.py``, and
+the one place that reads and edits the file is ``store/config_file.py``. A missing file is an
+empty configuration: ``connect`` creates it, and each command says what it still needs.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import re
-import tomllib
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Literal
 
 from trigon_sync.dates import parse_date
 from trigon_sync.errors import ConfigError, Problem, UsageError
 from trigon_sync.schedule.rules import ScheduleRule
-from trigon_sync.store import paths
-
-if TYPE_CHECKING:
-    import tomlkit
-
-# tomlkit and the atomic writer are imported by edit_config: reading the settings (every
-# command, the nightly no-op first) never needs them.
 
 EARLIEST_FIRST_IMPORT_DATE = dt.date(2000, 1, 1)
 """Counting from before this is a typo (1024 for 2024), not a migration."""
@@ -154,26 +140,6 @@ class Config:
     anomalies: AnomalySettings = field(default_factory=AnomalySettings)
 
 
-def load_config(path: Path | None = None) -> Config:
-    """Load and validate config.toml; :class:`ConfigError` lists every problem found."""
-    path = path or paths.config_file()
-    raw = _read_raw(path)
-    if raw is None:
-        return Config(path=path)
-    return parse_config(raw, path)
-
-
-def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
-    """Validate an already-parsed TOML document; :class:`ConfigError` on any problem."""
-    from trigon_sync.settings.checks import ConfigChecker  # it builds this module's settings
-
-    checker = ConfigChecker(str(path))
-    config = checker.config(raw, path)
-    if checker.problems:
-        raise ConfigError(checker.problems, hint="fix config.toml; see config.example.toml")
-    return config
-
-
 def missing_for_monthly(config: Config) -> list[str]:
     """Keys the monthly run needs but the config leaves unset (see MONTHLY_REQUIREMENTS)."""
     summary = config.summary
@@ -204,110 +170,6 @@ def require_schedule(config: Config) -> tuple[ScheduleRule, dt.date]:
             "`map-fields` (or copy config.example.toml there)"
         )
     raise ConfigError(missing, hint=hint)
-
-
-@contextlib.contextmanager
-def edit_config(path: Path | None = None) -> Iterator[dict[str, Any]]:
-    """Yield the raw TOML document to change; on exit validate it and write it atomically.
-
-    Setting a value to ``None`` removes the key. Nothing is written if the block raises
-    or the result is invalid (:class:`ConfigError`).
-    """
-    import tomlkit
-
-    from trigon_sync.store import atomic
-
-    path = path or paths.config_file()
-    raw: dict[str, Any] = _read_raw(path) or {}
-    yield raw
-    cleaned = cast(dict[str, Any], _drop_none(raw))
-    raw.clear()
-    raw.update(cleaned)
-    parse_config(raw, path)
-    document = _read_document(path)
-    _merge(document, cleaned)
-    atomic.write_private(path, tomlkit.dumps(document))
-
-
-def _read_document(path: Path) -> tomlkit.TOMLDocument:
-    """The file as tomlkit's editable document (an empty one when there is no file yet)."""
-    import tomlkit
-
-    try:
-        return tomlkit.parse(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        return tomlkit.document()
-
-
-def _merge(container: Any, wanted: Mapping[str, Any]) -> None:
-    """Make ``container`` (a tomlkit table) hold ``wanted``, touching only what differs:
-    unchanged keys keep their comments and place; new keys go at the end of their table."""
-    for key in [k for k in container if k not in wanted]:
-        del container[key]
-    for key, value in wanted.items():
-        current = container.get(key)
-        if isinstance(value, Mapping) and isinstance(current, MutableMapping):
-            _merge(current, value)
-        elif current is None or _plain(current) != value:
-            container[key] = value
-
-
-def _plain(item: Any) -> Any:
-    return item.unwrap() if hasattr(item, "unwrap") else item
-
-
-def _drop_none(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_none(v) for k, v in value.items() if v is not None}
-    return value
-
-
-def _read_raw(path: Path) -> dict[str, Any] | None:
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # Notepad saves UTF-8 with a BOM
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem(str(path), "(file)", f"cannot be read: {exc}")]) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        key, detail = _locate_syntax_error(text, str(exc))
-        raise ConfigError(
-            [Problem(str(path), key, f"not valid TOML: {detail}")],
-            hint="check quotes, '=' and [section] headers on that line",
-        ) from None
-
-
-_AT_LINE = re.compile(r"\(at line (\d+), column \d+\)")
-_KEY_LINE = re.compile(r"^\s*([A-Za-z0-9_.\-\"']+)\s*=")
-_HEADER = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+")
-
-
-def _locate_syntax_error(text: str, message: str) -> tuple[str, str]:
-    """Name the key on the offending line (``summary.day``) so the message points at it."""
-    match = _AT_LINE.search(message)
-    if match is None:
-        return "(file)", message
-    number = int(match.group(1))
-    lines = text.splitlines()
-    if not 1 <= number <= len(lines):
-        return f"line {number}", message
-    section = ""
-    for line in lines[: number - 1]:
-        header = _HEADER.match(line)
-        if header:
-            section = header.group(1).strip()
-    key_match = _KEY_LINE.match(lines[number - 1])
-    where = f"line {number}: {lines[number - 1].strip()}"
-    detail = f"{_AT_LINE.sub('', message).strip()} ({where})"
-    if key_match is None:
-        return f"line {number}", detail
-    key = key_match.group(1).strip("\"'")
-    value = lines[number - 1].split("=", 1)[1].split("#", 1)[0].strip()
-    if DATE_LIKE.match(value):
-        detail = explain_date(value)
-    return (f"{section}.{key}" if section else key), detail
 
 
 DATE_LIKE = re.compile(r"^\d{1,4}[.\-]\d{1,2}[.\-]\d{1,4}$")

@@ -32,8 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trigon_sync.http import clock_skew as skew
-from trigon_sync.records.tables import PERIOD, Periods, RunRecord
+from trigon_sync.records.tables import PERIOD, Periods, RunRecord, last_recorded
 from trigon_sync.store import fingerprint, paths
 
 if TYPE_CHECKING:
@@ -67,7 +66,7 @@ class StateSummary:
     ignored: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """``state.ignored`` as stored (the firms the admin chose not to import)."""
     last_recorded_at: dt.datetime | None = None
-    """The latest ``at`` of any run record (skew.last_recorded): the clock guard's mark."""
+    """The latest ``at`` of any run record (last_recorded): the clock guard's mark."""
     last_monthly_run: RunRecord | None = None
     """The newest run-monthly record."""
 
@@ -81,7 +80,7 @@ def of_state(state: State) -> StateSummary:
         journal=state.journal.open_part(),
         linked=len(state.links),
         ignored=state.ignored,
-        last_recorded_at=skew.last_recorded(state.history),
+        last_recorded_at=last_recorded(state.history),
         last_monthly_run=next((r for r in reversed(state.history) if r.is_monthly), None),
     )
 

@@ -23,7 +23,7 @@ from trigon_sync.settings.config import Config
 
 if TYPE_CHECKING:
     from trigon_sync.store.state import State
-from trigon_sync.schedule.timeline import timeline
+from trigon_sync.timeline.due import timeline
 
 
 @dataclass(frozen=True)
