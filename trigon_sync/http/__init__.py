@@ -1,5 +1,5 @@
-"""The one way trigon-sync talks HTTP: the client factory and retries, the rate pacer,
-answer limits, request statistics and the clock-skew check on ``Date`` headers.
+"""The one way trigon-sync talks HTTP: the client factory and retries (``session``), the
+rate pacer, answer limits, request statistics and the clock-skew check on ``Date`` headers.
 
-Imports only the shared leaves and ``records``.
+Below the API clients and above ``store``; imports only the shared leaves.
 """

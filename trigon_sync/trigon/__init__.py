@@ -1,4 +1,7 @@
-"""Trigon API client (read-only): firms, counts and snapshots; see docs/trigon-api.md."""
+"""Trigon API client (read-only): firms, counts and snapshots; see docs/trigon-api.md.
+
+An adapter: imports ``http``, ``store`` (the token), ``settings`` and the shared leaves.
+"""
 
 from trigon_sync.trigon.auth import (
     StaticKeyAuth,
