@@ -11,12 +11,11 @@ from trigon_sync.http.clock_skew import (
     DateSample,
     Skew,
     behind_last_run,
-    last_recorded,
     problem,
     services_today,
     span,
 )
-from trigon_sync.records.tables import RunRecord
+from trigon_sync.records.tables import RunRecord, last_recorded
 
 LOCAL = dt.datetime(2026, 11, 30, 23, 58, tzinfo=TALLINN)
 
