@@ -36,6 +36,7 @@ from _common import sandbox_home
 
 from trigon_sync import clock
 from trigon_sync.cli import connections
+from trigon_sync.http.url_path import api_path
 from trigon_sync.monthly import run as monthly
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,
@@ -131,7 +132,7 @@ class Peer:
                     params = {f"{field.event}_from": str(START), f"{field.event}_to": str(END)}
                 else:
                     params = {str(field.snapshot_param): str(END)}
-                path = f"/firms/{firm_id}/{field.collection}/count"
+                path = api_path("firms", firm_id, field.collection, "count")
                 values.append(self._send(self.trigon, "GET", path, params=params)["data"]["count"])
             task = {
                 "title": "Monthly summary 2024-10",

@@ -35,6 +35,7 @@ from trigon_sync.billing.report import (
     slices,
 )
 from trigon_sync.cli import output
+from trigon_sync.cli.csv_cells import csv_row
 from trigon_sync.cli.params import period_value
 from trigon_sync.errors import ConfigError, UsageError
 from trigon_sync.settings.config import AnomalySettings
@@ -262,11 +263,27 @@ def _span(periods: Sequence[str]) -> str:
     return periods[0] if len(periods) == 1 else f"{periods[0]}–{periods[-1]}"
 
 
+class _SafeWriter:
+    """A csv writer whose every row, header included, goes through csv_cells.csv_row:
+    no text cell from Trigon or Uku can become a formula in the spreadsheet."""
+
+    def __init__(self, buffer: io.StringIO, separator: str) -> None:
+        self._writer = csv.writer(buffer, delimiter=separator, lineterminator="\r\n")
+
+    def writerow(self, row: Iterable[object]) -> None:
+        self._writer.writerow(csv_row(row))
+
+    def writerows(self, rows: Iterable[Iterable[object]]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
 def write_csv(parts: Iterable[Report], sink: BinaryIO, separator: str, *, totals: bool) -> int:
     """The spreadsheet: one row per client and period, the Uku field names as columns
-    (UTF-8 with BOM), written slice by slice; the totals come after the rows."""
+    (UTF-8 with BOM), written slice by slice; the totals come after the rows. Text cells
+    that a spreadsheet would run as a formula are neutralised (cli/csv_cells.py)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=separator, lineterminator="\r\n")
+    writer = _SafeWriter(buffer, separator)
 
     def flush() -> None:
         sink.write(buffer.getvalue().encode("utf-8"))

@@ -38,6 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from trigon_sync.sandbox.faults import BucketState, FaultDecision
 from trigon_sync.sandbox.problems import ApiProblem
+from trigon_sync.sandbox.raw_paths import RawPathRouting
 from trigon_sync.sandbox.server_state import ServerState
 
 ADMIN_PREFIX = "/_sandbox"
@@ -109,10 +110,12 @@ def make_app(
 
     Both sandbox apps are assembled the same way so faults, limits and error envelopes
     cannot drift between them; ``app.state.sandbox`` is the server's :class:`ServerState`.
+    Routing sees the path as sent, still percent-encoded (raw_paths.py): an id in a route
+    is declared ``{name:segment}`` and reaches the handler decoded, as exactly one id.
     """
     app = Starlette(
         routes=[*(Mount(b, routes=list(routes)) for b in (base, *also)), admin],
-        middleware=[Middleware(Pipeline, server=server)],
+        middleware=[Middleware(RawPathRouting), Middleware(Pipeline, server=server)],
         exception_handlers=EXCEPTION_HANDLERS,
     )
     app.state.sandbox = server

@@ -55,11 +55,13 @@ def make_trigon_app(
         Route("/auth/revoke", api.revoke, methods=["POST"]),
         Route("/me", api.me, methods=["GET"]),
         Route("/firms", api.firms, methods=["GET"]),
-        Route("/firms/{firm_id}", api.firm, methods=["GET"]),
-        Route("/firms/{firm_id}/reporting-persons/count", api.persons_count, methods=["GET"]),
-        Route("/firms/{firm_id}/fixed-assets/count", api.assets_count, methods=["GET"]),
-        Route("/firms/{firm_id}/{collection}/count", api.count, methods=["GET"]),
-        Route("/firms/{firm_id}/{collection}", api.records, methods=["GET"]),
+        Route("/firms/{firm_id:segment}", api.firm, methods=["GET"]),
+        Route(
+            "/firms/{firm_id:segment}/reporting-persons/count", api.persons_count, methods=["GET"]
+        ),
+        Route("/firms/{firm_id:segment}/fixed-assets/count", api.assets_count, methods=["GET"]),
+        Route("/firms/{firm_id:segment}/{collection:segment}/count", api.count, methods=["GET"]),
+        Route("/firms/{firm_id:segment}/{collection:segment}", api.records, methods=["GET"]),
     ]
     return make_app(server, BASE, routes, admin.trigon_admin(server), also=(TEST_BASE,))
 

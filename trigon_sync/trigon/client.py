@@ -23,6 +23,7 @@ from trigon_sync.errors import (
 )
 from trigon_sync.http.request_stats import RequestStats
 from trigon_sync.http.session import ApiResponse, unexpected
+from trigon_sync.http.url_path import api_path
 from trigon_sync.trigon.auth import RECONNECT_HINT, TrigonAuth
 from trigon_sync.trigon.models import (
     COLLECTIONS,
@@ -46,6 +47,8 @@ from trigon_sync.trigon.wire import TrigonWire
 PER_PAGE = 200
 MAX_PAGES = 1000
 """200,000 firms: a list longer than that is a server fault, not a firm list."""
+USER_REFUSALS = frozenset({"USER_INACTIVE", "USER_REMOVED"})
+"""403 codes about the connected user, on any path (docs/trigon-api.md)."""
 ROLE_HINT = (
     "add List and View for this firm to the user's role in Trigon, then run "
     "`trigon-sync connect` again"
@@ -128,7 +131,7 @@ class TrigonClient:
 
     def me(self) -> TrigonUser:
         """The connected user; a cheap authenticated call for `status`/`doctor`."""
-        return user_from_json(data_of(self._get("/me"), "user answer"))
+        return user_from_json(data_of(self._get(api_path("me")), "user answer"))
 
     def list_firms(self) -> list[Firm]:
         """Every firm the role may List (all pages)."""
@@ -136,7 +139,7 @@ class TrigonClient:
         seen: set[str] = set()
         page = 1
         while True:
-            body = self._get("/firms", {"page": page, "per_page": PER_PAGE})
+            body = self._get(api_path("firms"), {"page": page, "per_page": PER_PAGE})
             items = data_of(body, "firm list")
             if not isinstance(items, list):
                 raise unexpected_answer("firm list", body)
@@ -168,7 +171,7 @@ class TrigonClient:
         return Reach(tuple(self.list_firms()))
 
     def get_firm(self, firm_id: str) -> Firm:
-        return firm_from_json(data_of(self._get(f"/firms/{firm_id}", firm_id=firm_id), "firm"))
+        return firm_from_json(data_of(self._firm_get(firm_id, ()), "firm"))
 
     def count(
         self,
@@ -186,7 +189,7 @@ class TrigonClient:
         if start > end:
             raise UsageError(f"the window {start} .. {end} ends before it starts")
         params = {f"{event}_from": start.isoformat(), f"{event}_to": end.isoformat()}
-        body = self._get(f"/firms/{firm_id}/{collection}/count", params, firm_id=firm_id)
+        body = self._firm_get(firm_id, (collection, "count"), params)
         return count_from_json(body)
 
     def snapshot(self, firm_id: str, kind: SnapshotKind, as_of: dt.date) -> int:
@@ -194,10 +197,19 @@ class TrigonClient:
         if kind not in SNAPSHOT_KINDS:
             raise UsageError(f"unknown Trigon snapshot {kind!r}")
         params = {SNAPSHOT_PARAM[kind]: as_of.isoformat()}
-        body = self._get(f"/firms/{firm_id}/{kind}/count", params, firm_id=firm_id)
+        body = self._firm_get(firm_id, (kind, "count"), params)
         return count_from_json(body)
 
     # -- the one request path -----------------------------------------------------------
+
+    def _firm_get(
+        self, firm_id: str, rest: tuple[str, ...], params: Mapping[str, Any] | None = None
+    ) -> Any:
+        """GET ``/firms/<firm_id>/<rest...>`` with every part one encoded path segment, so
+        the id is data (``f4/../f1`` and ``f%32`` name themselves, not firms f1 and f2)."""
+        if not firm_id:
+            raise FirmNotFound(firm_id)  # no URL names an empty id
+        return self._get(api_path("firms", firm_id, *rest), params, firm_id=firm_id)
 
     def _get(
         self,
@@ -212,10 +224,14 @@ class TrigonClient:
         raise self._error(response, firm_id)
 
     def _error(self, response: ApiResponse, firm_id: str | None) -> Exception:
+        """A firm's 403 or 404 (whatever its code) fails that firm's client only: one firm
+        Trigon will not show is never a reason to stop every other client's counts. A 403
+        about the user (inactive, removed) is the whole connection's, not the firm's."""
         code = response.error_code
-        if code == "FIRM_VIEW_FORBIDDEN" and firm_id is not None:
+        per_firm_403 = response.status == 403 and code not in USER_REFUSALS
+        if firm_id is not None and (code == "FIRM_VIEW_FORBIDDEN" or per_firm_403):
             return FirmNotViewable(firm_id)
-        if code == "FIRM_NOT_FOUND" and firm_id is not None:
+        if firm_id is not None and (code == "FIRM_NOT_FOUND" or response.status == 404):
             return FirmNotFound(firm_id)
         if response.status == 401:
             return AuthError(f"Trigon refused the access token ({code})", hint=RECONNECT_HINT)

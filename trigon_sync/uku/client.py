@@ -36,6 +36,7 @@ from trigon_sync.errors import (
 )
 from trigon_sync.http.request_stats import RequestStats
 from trigon_sync.http.session import ApiResponse, HttpSession, unexpected
+from trigon_sync.http.url_path import api_path
 from trigon_sync.uku import adapter
 from trigon_sync.uku.models import (
     Client,
@@ -149,7 +150,7 @@ class UkuClient:
     def get_task(self, task_id: int) -> Task | None:
         """One task by id (None when Uku has no such task, e.g. it was deleted)."""
         try:
-            body = self._send("GET", f"/tasks/{task_id}").body
+            body = self._send("GET", api_path("tasks", task_id)).body
         except ApiError as exc:
             if exc.status == 404:
                 return None
@@ -169,7 +170,9 @@ class UkuClient:
 
     def update_client(self, client_id: int, changes: ClientChanges) -> Client:
         body = self._send(
-            "PATCH", f"/clients/{client_id}", json_body=adapter.client_changes_to_json(changes)
+            "PATCH",
+            api_path("clients", client_id),
+            json_body=adapter.client_changes_to_json(changes),
         ).body
         return adapter.client_from_json(self._data(body, "client"))
 
@@ -187,14 +190,16 @@ class UkuClient:
 
     def update_task(self, task_id: int, changes: TaskChanges) -> Task:
         body = self._send(
-            "PATCH", f"/tasks/{task_id}", json_body=adapter.task_changes_to_json(changes)
+            "PATCH", api_path("tasks", task_id), json_body=adapter.task_changes_to_json(changes)
         ).body
         return adapter.task_from_json(self._data(body, "task"))
 
     def complete_task(self, task_id: int) -> Task:
         """Mark finished with the status PATCH: ``POST /tasks/{id}/complete`` is not
         deployed in production (404), and a PATCH is safe to repeat."""
-        body = self._send("PATCH", f"/tasks/{task_id}", json_body=adapter.finish_patch()).body
+        body = self._send(
+            "PATCH", api_path("tasks", task_id), json_body=adapter.finish_patch()
+        ).body
         return adapter.task_from_json(self._data(body, "task"))
 
     # -- plumbing --------------------------------------------------------------------
