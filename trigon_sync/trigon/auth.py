@@ -345,7 +345,7 @@ class TokenManager:
                 f"{_why(exc)}), and the old one is now spent",
                 hint="free disk space or fix the token store, then run `trigon-sync connect` again",
             ) from exc
-        log.warning(
+        log.info(  # not a line of its own: a run on a full disk then fails with one line
             "the token store could not save the renewed Trigon refresh token (%s); it is kept "
             "in %s until the next run moves it into the store",
             store_problem,
