@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +14,9 @@ import pytest
 from stdnum.ee import registrikood
 
 from tests.cli.sandbox_home import Invoke, sandbox_config, store_sandbox_secrets
+from tests.disk_full import FullDisk
+from tests.register_server import misbehaving_register
+from trigon_sync.business_register.download import ENV_DEADLINE, ENV_MAX_MB, download_lock
 from trigon_sync.business_register.file_format import default_register_file
 from trigon_sync.business_register.source import ENV_URL
 from trigon_sync.errors import ExitCode
@@ -212,3 +218,39 @@ def test_the_dry_run_does_not_store_a_register_download(
     assert result.exit_code == 0, result.output
     assert "would create 1 and link 0 Uku client(s): Uus Klient OÜ" in flat(result.stderr)
     assert sorted(register_dir.iterdir()) == before
+
+
+@pytest.mark.parametrize("failure", ["endless", "trickle", "disk full", "lock held"])
+def test_a_failing_register_download_costs_the_nightly_run_one_warning(
+    cli: Invoke,
+    imported: Callable[[str | None], Running],
+    monkeypatch: pytest.MonkeyPatch,
+    failure: str,
+) -> None:
+    """The register copy is stale and its download fails in any way: the run goes on with
+    the older copy, says so in one warning line, writes its tasks, leaves no partial file."""
+    sandbox = imported("create")
+    stale = time.time() - 10 * 86_400
+    os.utime(default_register_file(), (stale, stale))
+    monkeypatch.setenv(ENV_MAX_MB, "0.25")
+    monkeypatch.setenv(ENV_DEADLINE, "1")
+    with contextlib.ExitStack() as stack:
+        if failure in ("endless", "trickle"):
+            served = stack.enter_context(misbehaving_register(failure, gap=0.3))
+            monkeypatch.setenv(ENV_URL, served.url)
+        elif failure == "disk full":
+            FullDisk(paths.register_dir(), monkeypatch).fill()
+        else:
+            stack.enter_context(download_lock(paths.register_dir()))
+        started = time.monotonic()
+        result = cli("run-monthly", "--today", OCTOBER)
+        elapsed = time.monotonic() - started
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if "Business Register file" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("warning:"), result.stderr
+    assert "using the older file from" in flat(result.stderr)
+    [client] = client_of(sandbox, NEW_CODE)  # the older copy still proves the new firm
+    assert tasks_of(sandbox, client["id"])
+    assert sorted(p.name for p in paths.register_dir().iterdir() if ".part" in p.name) == []
+    if failure in ("endless", "trickle"):
+        assert elapsed < 10

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.cli.sandbox_home import Invoke, sandbox_config, store_sandbox_secrets
+from tests.disk_full import FullDisk
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,
@@ -217,6 +218,27 @@ def test_import_day_under_cron_is_silent_and_leaves_a_record(cli: Invoke, ready:
     log = (paths.logs_dir() / "trigon-sync.log").read_text(encoding="utf-8")
     assert "run-monthly run today=2024-10-31 periods=2024-10" in log
     assert SANDBOX_UKU_KEY not in log and SANDBOX_PASSWORD not in log
+
+
+def test_a_full_disk_during_renewal_costs_one_night_not_the_login(
+    cli: Invoke, ready: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Night 1 on a full disk (file token store) renews the token and cannot save anything:
+    exit 8. Once space is back, night 2 writes the tasks with no `connect` in between."""
+    config = paths.config_file()
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("[trigon]\n", '[trigon]\ntoken_store = "file"\n'), "utf-8")
+    store_sandbox_secrets(ready, open_store("file"))
+    disk = FullDisk(paths.home_dir(), monkeypatch)
+    disk.fill()
+    night1 = cli("run-monthly", "--today", "31.10.2024", "--quiet")
+    assert night1.exit_code == ExitCode.STATE, night1.output
+    assert "No space left on device" in night1.stderr
+    assert not summary_tasks(ready)
+    disk.free()
+    night2 = cli("run-monthly", "--today", "31.10.2024", "--quiet")
+    assert night2.exit_code in (0, ExitCode.PARTIAL), night2.output
+    assert summary_tasks(ready)
 
 
 def test_revoked_view_exits_partial_naming_the_client_then_completes(

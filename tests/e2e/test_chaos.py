@@ -199,4 +199,8 @@ def test_state_write_failure_is_one_clear_line_and_keeps_the_old_state(
         assert digest(state_file) == before
         assert load_state().last_period_end == dt.date(2024, 10, 30)
         assert len(f.uku()["tasks"]) == tasks_before  # nothing written before the state
+        if trouble == "disk full":  # the token renewed on the full disk was kept: no connect
+            filler.unlink()
+            again = f.run_month(1)
+            assert again.returncode == 0, again.stderr
     assert MONTHS

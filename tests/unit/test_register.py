@@ -374,7 +374,8 @@ def test_failed_download_keeps_the_previous_file(
     with httpx.Client() as client, pytest.raises(error, match=text):
         download_register(server.url(route), client=client)
     assert default_register_file().read_bytes() == before
-    assert sorted(p.name for p in paths.register_dir().iterdir()) == [REGISTER_ZIP_NAME]
+    left = sorted(p.name for p in paths.register_dir().iterdir())
+    assert left == ["download.lock", REGISTER_ZIP_NAME]  # no partial file
 
 
 def test_unreachable_server_is_service_unavailable() -> None:

@@ -15,19 +15,18 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
-from trigon_sync.business_register.file_format import (
-    REGISTER_ZIP_NAME,
-    RegisterFileError,
-    check_register_file,
-    default_register_file,
+from trigon_sync.business_register.download import (
+    ProgressCallback,
+    download_client,
+    download_register,
 )
+from trigon_sync.business_register.file_format import REGISTER_ZIP_NAME, default_register_file
 from trigon_sync.clock import TALLINN
 from trigon_sync.dates import format_ee
-from trigon_sync.errors import ApiError, ServiceError, ServiceUnavailable
+from trigon_sync.errors import TrigonSyncError
 from trigon_sync.settings.config import RegisterSettings
-from trigon_sync.store import atomic, paths
 
 if TYPE_CHECKING:  # httpx is imported only to download: reading the register needs no HTTP
     import httpx
@@ -38,8 +37,6 @@ DEFAULT_REGISTER_URL = (
 )
 ENV_URL = "TRIGON_SYNC_REGISTER_URL"
 """Overrides ``[register] url`` (the sandbox prints it; tests point it at 127.0.0.1)."""
-DOWNLOAD_TIMEOUT = (60.0, 10.0)
-"""Seconds: per read, and to connect."""
 SECONDS_PER_DAY = 86_400.0
 
 
@@ -99,6 +96,11 @@ def _day(path: Path) -> str:
     return format_ee(stamp.date())
 
 
+def _disk_reason(exc: OSError) -> str:
+    where = f" {exc.filename}" if exc.filename else ""
+    return f"the Business Register file could not be saved{where}: {exc.strerror or exc}"
+
+
 def fresh_register(
     plan: RegisterPlan,
     url: str,
@@ -117,8 +119,10 @@ def fresh_register(
     try:
         with factory() as client:
             path = download_register(url, client=client, dest_dir=dest_dir, on_progress=on_progress)
-    except ServiceError as exc:
-        reason = exc.message
+    except (TrigonSyncError, OSError) as exc:
+        # Any failure (service, size, time, another run downloading, a full disk): the
+        # partial file is gone already, and the import goes on without the new file.
+        reason = exc.message if isinstance(exc, TrigonSyncError) else _disk_reason(exc)
         if plan.path is not None and plan.age_days is not None:
             days = int(plan.age_days)
             return RegisterSource(
@@ -135,80 +139,13 @@ def fresh_register(
     return RegisterSource(path, downloaded=True)
 
 
-# --------------------------------------------------------------------------- download
-
-ProgressCallback = Callable[[int, int | None], None]
-
-
-def download_register(
-    url: str,
-    *,
-    client: httpx.Client,
-    dest_dir: Path | None = None,
-    on_progress: ProgressCallback | None = None,
-) -> Path:
-    """Fetch the register zip from ``url`` into ``dest_dir`` (default ``paths.register_dir()``).
-
-    The file is streamed to a temporary name, checked to be a register zip, and only
-    then moved over the previous file, so a failed or wrong download (an HTML error
-    page, a truncated body) never replaces a good file. ``on_progress(done, total)``
-    is called as bytes arrive; ``total`` is None when the server sends no length.
-    """
-    directory = dest_dir if dest_dir is not None else paths.register_dir()
-    paths.ensure_dir(directory)
-    target = directory / REGISTER_ZIP_NAME
-
-    def must_be_a_register(tmp: Path) -> None:
-        try:
-            check_register_file(tmp)
-        except RegisterFileError as exc:
-            raise ApiError(
-                f"the file downloaded from {url} is not the Business Register file: {exc.problem}",
-                status=200,
-                hint="check the URL (`--url`) or try again later",
-            ) from None
-
-    with atomic.replacing(target, suffix=".part", before_replace=must_be_a_register) as out:
-        _stream_to(url, client, out, on_progress)
-    return target
-
-
-def _stream_to(
-    url: str, client: httpx.Client, out: BinaryIO, on_progress: ProgressCallback | None
-) -> None:
-    hint = "check the network and the URL, then run `trigon-sync register update` again"
-    try:
-        with client.stream("GET", url) as response:
-            if response.status_code >= 400:
-                raise ApiError(
-                    f"downloading the Business Register file failed: HTTP "
-                    f"{response.status_code} from {url}",
-                    status=response.status_code,
-                    hint=hint,
-                )
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isascii() and length.isdigit() else None
-            done = 0
-            for chunk in response.iter_bytes():
-                out.write(chunk)
-                done += len(chunk)
-                if on_progress is not None:
-                    on_progress(done, total)
-    except _http_errors() as exc:
-        raise ServiceUnavailable(
-            f"downloading the Business Register file from {url} failed: {exc}", hint=hint
-        ) from None
-
-
-def download_client() -> httpx.Client:
-    """The HTTP client a register download uses (httpx is loaded only here)."""
-    import httpx
-
-    read, connect = DOWNLOAD_TIMEOUT
-    return httpx.Client(timeout=httpx.Timeout(read, connect=connect), follow_redirects=True)
-
-
-def _http_errors() -> type[Exception]:
-    import httpx
-
-    return httpx.HTTPError
+__all__ = [
+    "ProgressCallback",
+    "RegisterPlan",
+    "RegisterSource",
+    "choose_register",
+    "download_client",
+    "download_register",
+    "fresh_register",
+    "register_url",
+]

@@ -10,6 +10,7 @@ from trigon_sync.cli import output
 from trigon_sync.cli.connect_inputs import INTERACTIVE_POLICY
 from trigon_sync.cli.connections import trigon_wire
 from trigon_sync.settings.config import Config
+from trigon_sync.store import pending_token
 from trigon_sync.store.config_file import load_config
 from trigon_sync.store.secrets import (
     TRIGON_API_KEY,
@@ -60,6 +61,7 @@ def _disconnect_trigon(config: Config, store: SecretStore) -> str:
     finally:
         wire.close()
     store.delete(TRIGON_REFRESH_TOKEN)
+    pending_token.discard()  # a renewed token the store could not take goes with it
     if revoked:
         return "Trigon: refresh token revoked and removed"
     return (

@@ -83,9 +83,9 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def remove_stale_temps(target: Path) -> None:
+def remove_stale_temps(target: Path, *, suffix: str = ".tmp") -> None:
     """Delete temp files a killed writer left behind; call only while holding the lock."""
-    for stale in target.parent.glob(f"{temp_prefix(target)}*.tmp"):
+    for stale in target.parent.glob(f"{temp_prefix(target)}*{suffix}"):
         with contextlib.suppress(FileNotFoundError):
             stale.unlink()
 

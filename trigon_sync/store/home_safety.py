@@ -86,6 +86,7 @@ def check_home() -> None:
         paths.state_summary_file(),
         paths.lock_file(),
         paths.token_file(),  # the run may rotate the Trigon refresh token
+        paths.pending_token_file(),  # ... and keep it there when the store cannot
         paths.logs_dir(),
         paths.journal_dir(),
         paths.ledger_file(),

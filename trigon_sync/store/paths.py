@@ -107,6 +107,12 @@ def token_file() -> Path:
     return home_dir() / "tokens.toml"
 
 
+def pending_token_file() -> Path:
+    """Room reserved for a rotated Trigon refresh token the store could not save
+    (pending_token.py)."""
+    return home_dir() / "trigon-token.pending"
+
+
 def register_dir() -> Path:
     """Downloaded Business Register files and their index caches."""
     return home_dir() / "register"

@@ -4,7 +4,9 @@
 expired or a call answers 401. Refresh tokens rotate, and presenting a rotated-away one
 revokes the whole family, so renewal holds a file lock in the home directory across
 read -> refresh -> store, saves the new refresh token *before* the new access token is
-used, and never repeats a refresh POST that may have reached the server.
+used, and never repeats a refresh POST that may have reached the server. When the store
+cannot save it (a full disk), the token goes into room reserved before the refresh
+(``store/pending_token.py``) and the next renewal takes it from there.
 
 :class:`StaticKeyAuth` is the other way in: an ID token + API key generated in Trigon's
 API settings, sent with every call. It is the ONE place that knows how those two values
@@ -15,6 +17,8 @@ does not know which mode it runs in; :func:`make_auth` picks one from config.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 import time
 from collections.abc import Mapping
@@ -28,14 +32,16 @@ from trigon_sync.errors import (
     AuthError,
     BusyError,
     CredentialsError,
+    SecretStoreError,
     ServiceUnavailable,
+    StateError,
     UsageError,
     WriteUnconfirmed,
 )
 from trigon_sync.http.pacer import Clock
 from trigon_sync.http.session import ApiResponse, RetryMode, unexpected
 from trigon_sync.settings.config import TrigonAuthMode
-from trigon_sync.store import home_safety, paths
+from trigon_sync.store import home_safety, paths, pending_token
 from trigon_sync.store.secrets import (
     TRIGON_API_KEY,
     TRIGON_ID_TOKEN,
@@ -46,6 +52,8 @@ from trigon_sync.store.secrets import (
 )
 from trigon_sync.trigon.models import TrigonUser, user_from_json
 from trigon_sync.trigon.wire import TrigonWire
+
+log = logging.getLogger(__name__)
 
 ACCESS_TOKEN_ERRORS = frozenset(
     {"ACCESS_TOKEN_MISSING", "ACCESS_TOKEN_EXPIRED", "ACCESS_TOKEN_INVALID"}
@@ -200,6 +208,9 @@ class TokenManager:
             try:
                 with self._file_lock():
                     self._store.set(TRIGON_REFRESH_TOKEN, grant.refresh)
+                    pending_token.clear()  # a kept token of the earlier login is stale now
+                    with contextlib.suppress(OSError):
+                        pending_token.reserve()  # room for the first renewal's fallback
             except filelock.Timeout as exc:
                 raise self._busy() from exc
             self._access = grant.access
@@ -250,26 +261,96 @@ class TokenManager:
     def _renew(self) -> None:
         try:
             with self._file_lock():
-                presented = self._store.get(TRIGON_REFRESH_TOKEN)
-                if presented is None:
-                    raise not_connected_error()
+                stored, presented = self._recovered_token()
+                self._reserve()
                 try:
                     grant = self._refresh(presented)
                 except _Rejected:
                     # Another process may have rotated the token: re-read before giving up.
                     current = self._store.get(TRIGON_REFRESH_TOKEN)
-                    if current is None or current == presented:
+                    if current is None or current in (stored, presented):
                         raise expired_error() from None
                     try:
                         grant = self._refresh(current)
                     except _Rejected:
                         raise expired_error() from None
+                    stored = current
                 # Saved before the new access token is used: the old one is spent now.
-                self._store.set(TRIGON_REFRESH_TOKEN, grant.refresh)
+                self._save_rotated(grant.refresh, stored)
         except filelock.Timeout as exc:
             raise self._busy() from exc
         self._access = grant.access
         self.refreshes += 1
+
+    def _recovered_token(self) -> tuple[Secret, Secret]:
+        """The stored refresh token and the one to present: the stored one, or its
+        successor an earlier run kept in the reserved file because the store could not
+        take it (pending_token.py)."""
+        stored = self._store.get(TRIGON_REFRESH_TOKEN)
+        kept = pending_token.read()
+        if stored is None:
+            pending_token.clear()  # disconnected since: a kept token is no one's login
+            raise not_connected_error()
+        if kept is None:
+            return stored, stored
+        if kept.replaces != pending_token.fingerprint(stored.reveal()):
+            pending_token.clear()  # saved after all, or superseded by a new `connect`
+            return stored, stored
+        successor = Secret(kept.token)
+        try:
+            self._store.set(TRIGON_REFRESH_TOKEN, successor)
+        except (OSError, SecretStoreError):
+            return stored, successor  # still only in the reserved file; it stays there
+        pending_token.clear()
+        return successor, successor
+
+    @staticmethod
+    def _reserve() -> None:
+        """Before anything is spent: the room :meth:`_save_rotated` falls back on."""
+        try:
+            pending_token.reserve()
+        except OSError as exc:
+            raise StateError(
+                f"cannot reserve {pending_token.pending_file()} before renewing the Trigon "
+                f"token ({exc.strerror or exc}); the stored login is unchanged and still valid",
+                hint="free disk space or make the trigon-sync home writable, then run again",
+            ) from exc
+
+    def _save_rotated(self, new: Secret, stored: Secret) -> None:
+        """Keep the rotated refresh token: in the store, else in the reserved file.
+
+        The token presented is spent at Trigon now, so losing ``new`` would end the login.
+        A kept token names the one the store still holds (``stored``, which may be older
+        than the one presented when the store failed twice): that is how the next renewal
+        knows it is the successor.
+        When the store cannot take it (disk full, keyring refusing), it is written in place
+        into the file reserved before the refresh, and the next renewal moves it into the
+        store; only when that fails too is the login lost, and the error says so.
+        """
+        try:
+            self._store.set(TRIGON_REFRESH_TOKEN, new)
+        except (OSError, SecretStoreError) as exc:
+            store_problem = _why(exc)
+        else:
+            pending_token.clear()
+            return
+        try:
+            pending_token.keep(
+                pending_token.Pending(new.reveal(), pending_token.fingerprint(stored.reveal()))
+            )
+        except (OSError, ValueError) as exc:
+            raise AuthError(
+                "Trigon renewed the login but the new refresh token could not be saved "
+                f"(token store: {store_problem}; {pending_token.pending_file().name}: "
+                f"{_why(exc)}), and the old one is now spent",
+                hint="free disk space or fix the token store, then run `trigon-sync connect` again",
+            ) from exc
+        log.info(  # not a line of its own: a run on a full disk then fails with one line
+            "the token store could not save the renewed Trigon refresh token (%s); it is kept "
+            "in %s until the next run moves it into the store",
+            store_problem,
+            pending_token.pending_file(),
+        )
 
     def _refresh(self, refresh: Secret) -> TokenGrant:
         try:
@@ -298,6 +379,15 @@ class TokenManager:
         if refused is not None:
             raise refused
         raise unexpected("Trigon", response, hint=RECONNECT_HINT)
+
+
+def _why(exc: BaseException) -> str:
+    """A failed save in a few words (never a secret: these errors name files, not values)."""
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    if isinstance(exc, SecretStoreError):
+        return exc.message
+    return str(exc)
 
 
 def _bearer(token: Secret) -> dict[str, str]:
