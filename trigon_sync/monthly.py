@@ -233,9 +233,7 @@ class MonthlyRun:
                 book.lose(firm, loss)
         claims = task_presence.claims(recorded, lost)
         done = (
-            {}
-            if rerun
-            else {f: e for f, e in recorded.items() if e.lost is None and f not in lost}
+            {} if rerun else {f: e for f, e in recorded.items() if e.lost is None and f not in lost}
         )
         pending = book.intents()
         found = self._existing_tasks(step, links, run, listed_tasks, claims, result)

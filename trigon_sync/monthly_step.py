@@ -137,8 +137,7 @@ class ClientStep:
             raise ClientFailed(plan, exc.message) from None
         outcome.task_id = task_id
         self.review.record(plan, run, targets, task_id, self.now())  # before the journal line
-        # a --rerun leaves the record alone, unless the task it names was made again
-        if not rerun or (recorded is not None and (recorded.lost is not None or recorded.task != task_id)):
+        if not rerun or _replaces(recorded, task_id):
             book.append(
                 journal.Entry(link.trigon_id, link.uku_client_id, task_id, plan.action, counts),
                 self.now(),
@@ -219,3 +218,10 @@ class ClientStep:
         )
 
     # -- plumbing ------------------------------------------------------------------------
+
+
+def _replaces(recorded: journal.Entry | None, task_id: int) -> bool:
+    """Whether a --rerun must record ``task_id``: it leaves the period's record alone
+    unless the task the record names was lost and another (or the same, moved back)
+    holds the counts now."""
+    return recorded is not None and (recorded.lost is not None or recorded.task != task_id)
