@@ -95,14 +95,17 @@ def night_one_leaves_the_period_open(env: Env) -> ClientLink:
 def test_a_deleted_and_a_moved_task_are_made_again_once_and_reported(
     env: Env, seed: dict[str, Any]
 ) -> None:
-    """Night 2 after a person deleted one task and moved another onto a third client: both
-    clients get their task again (one create each), the client the task was moved to keeps
-    its own task untouched, the run reports both repairs, and night 3 changes nothing."""
-    night_one_leaves_the_period_open(env)
-    _, deleted, moved, host, *_ = links()
+    """Night 2 after a person deleted one task and moved two others, one onto a client that
+    has its task and one onto the client night 1 could not do: every client gets its own
+    task (one create each), no client takes a moved task for its own or writes onto it,
+    the run reports the three repairs, and a re-count afterwards changes nothing."""
+    victim = night_one_leaves_the_period_open(env)
+    _, deleted, moved, host, onto_victim, *_ = links()
     gone, shifted, own = task_of(env, deleted), task_of(env, moved), task_of(env, host)
+    shifted_too = task_of(env, onto_victim)
     env.world.delete_task(gone["id"])
     env.world.move_task(shifted["id"], host.uku_client_id)
+    env.world.move_task(shifted_too["id"], victim.uku_client_id)
     env.world.clear_logs()
 
     second = env.run(OCTOBER)
@@ -114,13 +117,15 @@ def test_a_deleted_and_a_moved_task_are_made_again_once_and_reported(
         if w["method"] == "POST" and w["status"] == 201 and not w["replayed"]
     ]
     assert sorted(w["body"]["client_id"] for w in creates) == sorted(
-        [deleted.uku_client_id, moved.uku_client_id, links()[0].uku_client_id]
+        link.uku_client_id for link in (deleted, moved, onto_victim, victim)
     )
-    assert not [w for w in env.task_writes() if w["path"] == f"/api/v3/tasks/{own['id']}"]
+    untouched = {f"/api/v3/tasks/{t['id']}" for t in (own, shifted, shifted_too)}
+    assert not [w for w in env.task_writes() if w["path"] in untouched]
     assert_one_task_each(env, seed)
     assert task_of(env, host)["id"] == own["id"]  # the moved task was not adopted
+    assert task_of(env, victim)["id"] != shifted_too["id"]  # nor by the client left open
     repairs = {r.link.trigon_id: r for r in second.periods[0].repairs}
-    assert set(repairs) == {deleted.trigon_id, moved.trigon_id}
+    assert set(repairs) == {deleted.trigon_id, moved.trigon_id, onto_victim.trigon_id}
     assert repairs[deleted.trigon_id].message() == (
         f"repaired: task {gone['id']} for {deleted.name} ({deleted.registration_code}) in "
         f"2024-10 was deleted in Uku; created again as task {task_of(env, deleted)['id']}"
@@ -130,6 +135,7 @@ def test_a_deleted_and_a_moved_task_are_made_again_once_and_reported(
     assert {(r["trigon_id"], r["found"], r["task"]) for r in doc["repaired"]} == {
         (deleted.trigon_id, "deleted", gone["id"]),
         (moved.trigon_id, "moved", shifted["id"]),
+        (onto_victim.trigon_id, "moved", shifted_too["id"]),
     }
 
     env.world.clear_logs()
