@@ -389,3 +389,40 @@ def test_folders_made_inside_a_new_home_are_private(
     paths.ensure_dir(paths.register_dir() / "cache")
     for folder in (home, home / "register", home / "register" / "cache"):
         assert folder.stat().st_mode & 0o777 == 0o700, folder
+
+
+def test_a_task_deleted_in_uku_while_the_period_is_open_is_reported_and_made_again(
+    cli: Invoke, ready: Running
+) -> None:
+    """The issue's night 2: a person deleted a client's task after night 1 left the period
+    open. The dry run says it would repair it, the real run makes it again once and says
+    so (also in --json), and explain names the new task and what became of the old one."""
+    links = load_state().links
+    for firm_id in links:
+        ready.world.restore_view(firm_id)
+    victim, deleted = (links[firm] for firm in sorted(links)[:2])
+    ready.world.revoke_view(victim.trigon_id)
+    assert cli("run-monthly", "--today", "31.10.2024").exit_code == ExitCode.PARTIAL
+    ready.world.restore_view(victim.trigon_id)
+    [gone] = [t["id"] for t in summary_tasks(ready) if t["client_id"] == deleted.uku_client_id]
+    ready.world.delete_task(gone)
+
+    plan = cli("run-monthly", "--today", "31.10.2024", "--dry-run")
+    assert plan.exit_code == 0, plan.output
+    assert f"would repair: task {gone} for {deleted.name}" in plan.output
+    assert not [t for t in summary_tasks(ready) if t["client_id"] == deleted.uku_client_id]
+
+    result = cli("run-monthly", "--today", "31.10.2024", "--json")
+    assert result.exit_code == 0, result.output
+    [made] = [t["id"] for t in summary_tasks(ready) if t["client_id"] == deleted.uku_client_id]
+    [repair] = json.loads(result.stdout)["repaired"]
+    assert (repair["task"], repair["found"], repair["task_now"]) == (gone, "deleted", made)
+    assert f"repaired: task {gone} for {deleted.name}" in result.output
+    assert f"created again as task {made}" in result.output
+    per_client = Counter(t["client_id"] for t in summary_tasks(ready))
+    assert set(per_client.values()) == {1} and len(per_client) == len(links)
+
+    told = cli("explain", deleted.trigon_id, "--period", "2024-10")
+    assert told.exit_code == 0, told.output
+    assert f"Uku task {made} holds the counts" in told.output
+    assert f"it replaces task {gone}" in told.output

@@ -233,6 +233,26 @@ def test_complete_and_its_documented_fallback(
     assert error_code(uku_http.post("/tasks/99999/complete")) == "NOT_FOUND"
 
 
+def test_a_person_deletes_or_moves_a_task(uku_http: httpx.Client) -> None:
+    """The admin endpoints do what a person does in Uku's web app: a deleted task is 404
+    and no longer listed; a moved task is listed under its new client only."""
+    deleted = uku_http.post("/tasks", json=TASK).json()["data"]
+    moved = uku_http.post("/tasks", json={**TASK, "description": None}).json()["data"]
+    admin = "http://uku.test/_sandbox"
+    assert uku_http.post(f"{admin}/tasks/{deleted['id']}/delete").status_code == 204
+    assert uku_http.get(f"/tasks/{deleted['id']}").status_code == 404
+    assert uku_http.post(f"{admin}/tasks/{deleted['id']}/delete").status_code == 404
+    answer = uku_http.post(f"{admin}/tasks/{moved['id']}/move", json={"client_id": 102})
+    assert answer.status_code == 204
+    assert uku_http.get(f"/tasks/{moved['id']}").json()["data"]["client_id"] == 102
+    listed = {t["id"]: t["client_id"] for t in uku_http.get("/tasks").json()["data"]}
+    assert deleted["id"] not in listed and listed[moved["id"]] == 102
+    assert (
+        uku_http.post(f"{admin}/tasks/{moved['id']}/move", json={"client_id": 9}).status_code == 404
+    )
+    assert uku_http.post(f"{admin}/tasks/{moved['id']}/move", json={}).status_code == 400
+
+
 # -- idempotency and the write log --------------------------------------------------------------
 
 

@@ -207,7 +207,15 @@ def test_decide_matrix(
     )
     assert (plan.action, plan.complete) == (action, complete)
     if action == "skip":
-        assert plan.reason and "never creates" in plan.reason
+        assert plan.reason and "only restores a task the record holds" in plan.reason
+
+
+def test_rerun_restores_only_a_task_the_period_record_holds() -> None:
+    """--rerun creates a task only for a client the period's record says had one."""
+    counts = {"sales_invoices_created": 5}
+    kept = decide(LINK, TARGETS, counts, None, auto_complete=False, rerun=True)
+    restored = decide(LINK, TARGETS, counts, None, auto_complete=False, rerun=True, restore=True)
+    assert (kept.action, restored.action) == ("skip", "create")
 
 
 def test_idempotency_key_is_stable_and_distinct() -> None:

@@ -83,6 +83,32 @@ def test_index_judges_each_client_only_by_its_own_tasks() -> None:
     assert found[8].task is not None and found[8].task.id == 3
 
 
+def test_a_task_moved_onto_another_client_is_not_that_clients_task() -> None:
+    """A person moved client 7's task onto client 8: its token names client 7, so client 8
+    does not take it for its own, and client 7 no longer has it where it bills."""
+    moved = task(MINE.marker, client=8, tid=3)
+    host = TaskIdentity(HOME_A, 8, "2024-10")
+    assert MINE.marker.endswith(":2024-10:7")
+    assert not host.matches(moved) and not MINE.matches(moved)
+    own = task(host.marker, client=8, tid=9)
+    found = index([MINE, host], [moved, own])
+    assert found[8].task == own and found[8].doubles == ()
+    assert found[7].task is None
+
+
+def test_an_older_token_without_the_client_is_judged_by_the_runs_records() -> None:
+    """A token written before the client was part of it counts for the client it sits on,
+    unless the run's records claim that task for another client (it was moved there)."""
+    old = f"trigon-sync-task:{HOME_A}:2024-10"
+    host = TaskIdentity(HOME_A, 8, "2024-10")
+    moved, own = task(old, client=8, tid=3), task(old, client=8, tid=9)
+    assert host.matches(moved)
+    assert find(host, [moved, own]).task == moved  # nothing known: the oldest
+    found = find(host, [moved, own], claimed={3: 7, 9: 8})
+    assert found.task == own and found.doubles == ()
+    assert index([host], [moved, own], claimed={3: 7})[8].task == own
+
+
 def test_plain_text_turns_blocks_into_lines() -> None:
     assert plain_text("<p>a</p><p>b<br>c</p>").split() == ["a", "b", "c"]
     assert plain_text("x &amp; y") == "x & y"

@@ -52,6 +52,9 @@ class Verdict(enum.StrEnum):
     """The import day has come but no run has started this period."""
     NOT_DUE = "not_due"
     """The import day is still ahead."""
+    GONE = "gone"
+    """The recorded task was found deleted or moved away in Uku by the last run that looked;
+    ``task_id`` is that task, ``reason`` says what makes it again."""
     UNKNOWN = "unknown"
     """The period completed but this client's journal line is gone."""
     BEFORE = "before"
@@ -145,7 +148,45 @@ def _answer(run: Run, verdict: Verdict, reason: str, **extra: Any) -> PeriodAnsw
     )
 
 
-def _with_task(run: Run, entry: journal.Entry, failures: Sequence[Failure]) -> PeriodAnswer:
+def _found(loss: journal.Loss) -> str:
+    when = format_ee_time(loss.at) if loss.at else "an earlier run"
+    return f"the run on {when} found it {loss.described}"
+
+
+def _gone(
+    run: Run, entry: journal.Entry, loss: journal.Loss, failures: Sequence[Failure], *, done: bool
+) -> PeriodAnswer:
+    """The records name a task the last run that looked found gone from this client."""
+    then = (
+        f"`trigon-sync run-monthly --rerun {run.period}` creates it again"
+        if done
+        else "the next `trigon-sync run-monthly` creates it again (the period stays open "
+        "until it has)"
+    )
+    moved = (
+        f"; task {loss.task} now bills client {loss.moved_to}: delete it there unless that is right"
+        if loss.moved_to is not None
+        else ""
+    )
+    last = [f for f in failures if f.at >= loss.at] if loss.at else []
+    failed = f"; making it again failed ({last[-1].reason})" if last else ""
+    return _answer(
+        run,
+        Verdict.GONE,
+        f"no task now: Uku task {entry.task} held the counts for {_window(run)}, but "
+        f"{_found(loss)}{failed}; {then}{moved}",
+        task_id=entry.task,
+        action=entry.action,
+        counts=entry.counts,
+        failures=tuple(failures),
+    )
+
+
+def _with_task(
+    run: Run, entry: journal.Entry, failures: Sequence[Failure], *, done: bool = False
+) -> PeriodAnswer:
+    if entry.lost is not None:
+        return _gone(run, entry, entry.lost, failures, done=done)
     before = [f for f in failures if not f.rerun]
     recounts = [f for f in failures if f.rerun]
     earlier = (
@@ -156,6 +197,10 @@ def _with_task(run: Run, entry: journal.Entry, failures: Sequence[Failure]) -> P
             f"; a re-count (`run-monthly --rerun`) on {format_ee_time(recounts[-1].at)} failed "
             f"for this client ({recounts[-1].reason}), so the task may still hold the earlier "
             "counts"
+        )
+    if entry.earlier is not None:
+        earlier += (
+            f"; it replaces task {entry.earlier.task}: {_found(entry.earlier)} and made it again"
         )
     how = _ACTIONS.get(entry.action, entry.action)
     return _answer(
@@ -177,7 +222,7 @@ def _completed_answer(
     closed: str,
 ) -> PeriodAnswer:
     if entry is not None:
-        return _with_task(run, entry, failures)
+        return _with_task(run, entry, failures, done=True)
     if link.linked_at >= run.import_day:
         return _answer(
             run,

@@ -86,7 +86,17 @@ def read_journals(
             # journal keeps how the task came to be.
             earlier = entries.get(firm)
             action = earlier.action if earlier is not None else write.action
-            entries[firm] = journal.Entry(firm, write.uku_client, write.task, action, write.counts)
+            same = earlier is not None and earlier.task == write.task
+            entries[firm] = journal.Entry(
+                firm,
+                write.uku_client,
+                write.task,
+                action,
+                write.counts,
+                # what a run found about the task: gone, or made again in place of another
+                lost=earlier.lost if same and earlier is not None else None,
+                earlier=earlier.earlier if same and earlier is not None else None,
+            )
         if entries:
             found[run.period] = entries
     return found

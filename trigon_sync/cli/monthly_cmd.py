@@ -73,7 +73,8 @@ def run_monthly(
         "--rerun",
         metavar="YYYY-MM",
         parser=period_value,
-        help="Re-count a completed period and update its tasks (never creates one).",
+        help="Re-count a completed period and update its tasks; a task the period's record "
+        "holds that was deleted or moved away in Uku is created again.",
     ),
     preview: bool = typer.Option(
         False,

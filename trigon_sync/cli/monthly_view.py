@@ -65,6 +65,8 @@ def render(
 
     for warning in result.warnings:  # Uku's words: scrubbed, shown as plain text
         output.line(f"warning: {warning}")
+    for repair in result.repairs:  # a task a person deleted or moved: billing, so stderr
+        output.line(repair.message())
     if quiet:
         for line in billing_lines(result):
             output.line(line)

@@ -12,7 +12,8 @@ Per client and period the action is one of
   differ;
 * ``exists``: our task exists with these counts, or an earlier run finished the client;
 * ``skip``: nothing can be written, with the reason (no View permission, firm gone,
-  or ``--rerun`` found no task to update: it never creates one).
+  or ``--rerun`` found no task and the period's record holds none for the client: it
+  only restores a task the record holds, deleted or moved away in Uku since).
 """
 
 from __future__ import annotations
@@ -244,15 +245,20 @@ def decide(
     *,
     auto_complete: bool,
     rerun: bool = False,
+    restore: bool = False,
 ) -> ClientPlan:
-    """Create, update or leave alone one client's summary task, given what Uku holds."""
+    """Create, update or leave alone one client's summary task, given what Uku holds.
+
+    ``--rerun`` (``rerun``) re-counts a completed period: it creates a task only to
+    ``restore`` one the period's record holds for this client and Uku no longer has."""
     if existing is None:
-        if rerun:
+        if rerun and not restore:
             return ClientPlan(
                 link,
                 "skip",
                 counts,
-                reason="no summary task of this period in Uku; --rerun never creates one",
+                reason="no summary task of this period in Uku, and the period's record has "
+                "none for this client; --rerun only restores a task the record holds",
             )
         return ClientPlan(link, "create", counts, complete=auto_complete)
     finish = auto_complete and existing.status != "finished"

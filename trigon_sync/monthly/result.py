@@ -7,12 +7,14 @@ they are built by :mod:`trigon_sync.monthly.run` and read everywhere else.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from trigon_sync.errors import PartialFailure
 from trigon_sync.monthly.plan import ClientPlan, period_json
 from trigon_sync.schedule.rules import Run
+from trigon_sync.store.journal import Loss
 from trigon_sync.store.state import ClientLink
 
 
@@ -26,6 +28,8 @@ class ClientOutcome:
     created: bool = False
     updated: bool = False
     completed: bool = False
+    task_id: int | None = None
+    """The task that holds the client's counts after a real run wrote or checked it."""
 
     @property
     def link(self) -> ClientLink:
@@ -40,6 +44,86 @@ class ClientOutcome:
         }
 
 
+@dataclass(frozen=True)
+class Repair:
+    """A client whose recorded task the run found gone from it in Uku, and what it did."""
+
+    period: str
+    link: ClientLink
+    loss: Loss
+    outcome: ClientOutcome | None
+    """The client's outcome in this run; None when the run stopped before it."""
+    dry_run: bool = False
+
+    @property
+    def task_now(self) -> int | None:
+        """The task holding the client's counts after the repair (None: not yet)."""
+        if self.outcome is None or not self.outcome.ok:
+            return None
+        return self.outcome.task_id
+
+    def message(self) -> str:
+        """One line for people and cron mail."""
+        link, loss = self.link, self.loss
+        what = (
+            f"task {loss.task} for {link.name} ({link.registration_code or link.trigon_id}) "
+            f"in {self.period} was {loss.described}"
+        )
+        stays = (
+            f" (task {loss.task} still sits on client {loss.moved_to} with "
+            f"{link.name}'s counts: delete it in Uku unless that client should be billed for it)"
+            if loss.moved_to is not None
+            else ""
+        )
+        if self.dry_run:
+            if self.outcome is not None and not self.outcome.ok:
+                return f"would not repair: {what}; {self.outcome.error}{stays}"
+            return f"would repair: {what}; the real run will create it again{stays}"
+        if self.outcome is None:
+            return f"not repaired yet: {what}; the next run creates it again{stays}"
+        if not self.outcome.ok:
+            return (
+                f"not repaired: {what}; making it again failed ({self.outcome.error}), the next "
+                f"run tries again{stays}"
+            )
+        done = (
+            f"created again as task {self.task_now}"
+            if self.outcome.created
+            else f"task {self.task_now} holds its counts now"
+        )
+        return f"repaired: {what}; {done}{stays}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "trigon_id": self.link.trigon_id,
+            "name": self.link.name,
+            "registration_code": self.link.registration_code,
+            "task": self.loss.task,
+            "found": self.loss.how,
+            "moved_to": self.loss.moved_to,
+            "task_now": self.task_now,
+            "message": self.message(),
+        }
+
+
+def repairs(
+    run: Run,
+    links: Sequence[ClientLink],
+    lost: Mapping[str, Loss],
+    outcomes: Sequence[ClientOutcome],
+    *,
+    dry_run: bool,
+) -> list[Repair]:
+    """What became of each client whose recorded task the run found gone, in client order."""
+    by_firm = {o.link.trigon_id: o for o in outcomes}
+    return [
+        Repair(run.period, link, lost[link.trigon_id], by_firm.get(link.trigon_id), dry_run)
+        for link in links
+        if link.trigon_id in lost
+    ]
+
+
 @dataclass
 class PeriodResult:
     """One period: every linked client's outcome and whether the period is now complete."""
@@ -48,6 +132,8 @@ class PeriodResult:
     outcomes: list[ClientOutcome] = field(default_factory=list)
     complete: bool = False
     not_started: int = 0
+    repairs: list[Repair] = field(default_factory=list)
+    """Clients whose recorded task was found deleted or moved in Uku."""
 
     @property
     def failed(self) -> list[ClientOutcome]:
@@ -82,6 +168,10 @@ class MonthlyResult:
         return [o for p in self.periods for o in p.failed]
 
     @property
+    def repairs(self) -> list[Repair]:
+        return [r for p in self.periods for r in p.repairs]
+
+    @property
     def ok_count(self) -> int:
         return sum(1 for p in self.periods for o in p.outcomes if o.ok)
 
@@ -93,6 +183,7 @@ class MonthlyResult:
         doc: dict[str, Any] = {
             "periods": [p.to_json() for p in self.periods],
             "warnings": list(self.warnings),
+            "repaired": [r.to_json() for r in self.repairs],
         }
         if self.dry_run:  # what the real run would hold back and fail, nothing written
             doc.update(

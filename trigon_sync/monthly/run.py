@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from trigon_sync.monthly import task_presence
 from trigon_sync.monthly.gate import require_ready, schedule_for
 from trigon_sync.monthly.history import record_run
 from trigon_sync.monthly.plan import (
@@ -38,17 +39,17 @@ from trigon_sync.monthly.plan import (
     unlinked_warning,
 )
 from trigon_sync.monthly.pool import run_pool
-from trigon_sync.monthly.result import ClientOutcome, MonthlyResult, PeriodResult
+from trigon_sync.monthly.result import ClientOutcome, MonthlyResult, PeriodResult, repairs
 from trigon_sync.monthly.review import Review
 from trigon_sync.monthly.step import ClientFailed, ClientStep
-from trigon_sync.monthly.task_identity import Found, TaskQuery, index
+from trigon_sync.monthly.task_identity import Claims, Found, index
 from trigon_sync.records import periods as period_record
 from trigon_sync.schedule.rules import Run
 from trigon_sync.settings.config import Config
 from trigon_sync.store import installation, journal
 from trigon_sync.store.state import ClientLink, State, StateSession, load_state, locked_state
 from trigon_sync.trigon import TrigonClient
-from trigon_sync.uku import UkuClient
+from trigon_sync.uku import Task, UkuClient
 
 if TYPE_CHECKING:
     pass
@@ -199,7 +200,8 @@ class MonthlyRun:
         """One period, for real (``session``) or as a dry run (None: nothing written)."""
         period = PeriodResult(run)
         result.periods.append(period)
-        book = journal.PeriodJournal(run)
+        # a --rerun's gone, intent and restore lines go with the period's archived lines
+        book = journal.PeriodJournal(run, journal.archive_file(run.period) if rerun else None)
         opened = period_record.open_run(state) == run
         if session is not None:
             self.installation = installation.ensure()  # on disk before any task carries it
@@ -218,10 +220,24 @@ class MonthlyRun:
             sleep=self.sleep,
         )
         query = step.query(run, topic)
-        done = {} if rerun else book.load()
-        pending = {} if rerun else book.intents()
         links = sorted_links(state)
-        found = self._existing_tasks(step, links, run, query, result)
+        listed_tasks = self.uku.list_tasks(
+            topic_id=query.topic_id, date_from=query.date_from, date_to=query.date_to
+        )
+        linked = {link.trigon_id for link in links}
+        recorded = {firm: e for firm, e in book.load().items() if firm in linked}
+        lost = task_presence.losses(
+            recorded, listed_tasks, self.uku.get_task, at=self.now().isoformat(timespec="seconds")
+        )
+        if session is not None:  # what the run found, on disk before anything is made again
+            for firm, loss in lost.items():
+                book.lose(firm, loss)
+        claims = task_presence.claims(recorded, lost)
+        done = (
+            {} if rerun else {f: e for f, e in recorded.items() if e.lost is None and f not in lost}
+        )
+        pending = book.intents()
+        found = self._existing_tasks(step, links, run, listed_tasks, claims, result)
         if self.on_period:
             self.on_period(run, len(links))
         stop = threading.Event()
@@ -245,6 +261,7 @@ class MonthlyRun:
                     query,
                     result,
                     rerun=rerun,
+                    recorded=recorded.get(link.trigon_id),
                     dry_run=session is None,
                 )
             except ClientFailed as failed:
@@ -259,6 +276,7 @@ class MonthlyRun:
 
         period.outcomes = self._pool(links, one, stopped=lambda: stop.is_set() or self._halted())
         period.not_started = len(links) - len(period.outcomes)
+        period.repairs = repairs(run, links, lost, period.outcomes, dry_run=session is None)
         if fatal:
             raise fatal[0]
         if rerun or session is None:
@@ -300,15 +318,14 @@ class MonthlyRun:
         step: ClientStep,
         links: Sequence[ClientLink],
         run: Run,
-        query: TaskQuery,
+        tasks: Sequence[Task],
+        claims: Claims,
         result: MonthlyResult,
     ) -> dict[int, Found]:
-        """Our tasks of this period by Uku client id: one listing, judged by identity."""
+        """Our tasks of this period by Uku client id: one listing, judged by identity (and
+        a task the records claim for another client is never this client's)."""
         identities = [step.identity(link, run) for link in links]
-        tasks = self.uku.list_tasks(
-            topic_id=query.topic_id, date_from=query.date_from, date_to=query.date_to
-        )
-        found = index(identities, tasks)
+        found = index(identities, tasks, claims)
         for link in links:
             mine = found[link.uku_client_id]
             if mine.task is not None and mine.doubles:  # find() keeps the oldest, lists the rest

@@ -90,10 +90,14 @@ class ClientStep:
         result: MonthlyResult,
         *,
         rerun: bool,
+        recorded: journal.Entry | None = None,
         dry_run: bool = False,
     ) -> ClientOutcome:
         """One client's step, the same for a real run and a dry run: the dry run stops
-        right before the first write, with the plan the real run would carry out."""
+        right before the first write, with the plan the real run would carry out.
+
+        ``recorded``: the period's journal line of this client, if any; on ``--rerun`` a
+        client the record holds gets its task made again when Uku no longer has it."""
         problem = firm_problem(link, listed)
         if problem:
             raise ClientFailed(skipped(link, problem), problem)
@@ -116,6 +120,7 @@ class ClientStep:
             existing,
             auto_complete=self.auto_complete,
             rerun=rerun,
+            restore=recorded is not None,
         )
         plan = self.review.assess(plan, run, targets)
         if plan.held:  # flagged and not accepted: waits like a failed client
@@ -130,8 +135,9 @@ class ClientStep:
             # kept, creates never confirmed): this client fails, the others go on.
             # Unreachable services raise ServiceUnavailable instead.
             raise ClientFailed(plan, exc.message) from None
+        outcome.task_id = task_id
         self.review.record(plan, run, targets, task_id, self.now())  # before the journal line
-        if not rerun:
+        if not rerun or _replaces(recorded, task_id):
             book.append(
                 journal.Entry(link.trigon_id, link.uku_client_id, task_id, plan.action, counts),
                 self.now(),
@@ -212,3 +218,10 @@ class ClientStep:
         )
 
     # -- plumbing ------------------------------------------------------------------------
+
+
+def _replaces(recorded: journal.Entry | None, task_id: int) -> bool:
+    """Whether a --rerun must record ``task_id``: it leaves the period's record alone
+    unless the task the record names was lost and another (or the same, moved back)
+    holds the counts now."""
+    return recorded is not None and (recorded.lost is not None or recorded.task != task_id)

@@ -10,8 +10,14 @@ built from what survives the real API:
   two homes writing into one Uku company never update or count each other's tasks, even
   when their Trigon firm ids overlap.
 
-Period and installation travel in a marker token written into the task description,
-``trigon-sync-task:<installation>:<period>``. Uku keeps descriptions as rich text and may
+Period, installation and client travel in a marker token written into the task
+description, ``trigon-sync-task:<installation>:<period>:<client id>``. The client is in
+the token because a person may move a task onto another client in Uku: that client must
+not take the moved task for its own (and bill from its counts), so a task is ours only
+when it sits on the client its token names. Tokens written before the client was part of
+them (``trigon-sync-task:<installation>:<period>``) are recognised for the client they
+sit on, unless the run's records say the task was made for another client (``claimed``
+in :func:`find`). Uku keeps descriptions as rich text and may
 return them as HTML (``<p>…</p>``, ``<br>``, entities, wrapped lines), so the marker is a
 single word of ``[a-z0-9:-]`` that no rendering changes, and it is looked for anywhere in
 the description's plain text, never as a line that must come back byte for byte. The
@@ -29,7 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
@@ -39,7 +45,10 @@ LOOK_AHEAD = dt.timedelta(days=62)
 """How far past its import day a period's task is looked for (its date edited in Uku)."""
 MARKER_PREFIX = "trigon-sync-task:"
 LEGACY_PREFIX = "trigon-sync:"
-_MARKER = re.compile(r"trigon-sync-task:(?P<installation>[0-9a-f]{16}):(?P<period>\d{4}-\d{2})")
+_MARKER = re.compile(
+    r"trigon-sync-task:(?P<installation>[0-9a-f]{16}):(?P<period>\d{4}-\d{2})"
+    r"(?::(?P<client>\d+))?(?![0-9])"
+)
 _BLOCKS = frozenset({"p", "br", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6"})
 
 
@@ -86,19 +95,22 @@ class TaskIdentity:
 
     @property
     def marker(self) -> str:
-        return f"{MARKER_PREFIX}{self.installation}:{self.period}"
+        return f"{MARKER_PREFIX}{self.installation}:{self.period}:{self.client_id}"
 
     def describe(self, text: str) -> str:
         """The description to write: ``text``, then the marker on a paragraph of its own."""
         return f"{text.rstrip()}\n\n{self.marker}" if text.strip() else self.marker
 
     def matches(self, task: Task) -> bool:
-        """Whether ``task`` is this identity's task (client, period and installation)."""
+        """Whether ``task`` is this identity's task (client, period and installation): it
+        sits on this client, and a token naming a client names this one."""
         if task.client_id != self.client_id:
             return False
         text = plain_text(task.description)
         for found in _MARKER.finditer(text):
-            if (found["installation"], found["period"]) == (self.installation, self.period):
+            if (found["installation"], found["period"]) != (self.installation, self.period):
+                continue
+            if found["client"] is None or int(found["client"]) == self.client_id:
                 return True
         if self.legacy_firm is None:
             return False
@@ -118,25 +130,40 @@ class Found:
     doubles: tuple[Task, ...] = ()
 
 
-def find(identity: TaskIdentity, tasks: Iterable[Task]) -> Found:
+Claims = Mapping[int, int]
+"""Task id -> the Uku client the run's records say the task was made for."""
+
+
+def find(identity: TaskIdentity, tasks: Iterable[Task], claimed: Claims | None = None) -> Found:
     """Our task among ``tasks``: the oldest match (lowest id) is kept, others are doubles.
 
     The listing may hold anything (Uku drops filters it does not know), so every task is
-    judged by its identity alone.
+    judged by its identity alone; a task ``claimed`` for another client (one moved here
+    in Uku, with a token too old to name its client) is not this client's.
     """
-    mine = sorted((t for t in tasks if identity.matches(t)), key=lambda t: t.id)
+    claims = claimed or {}
+    mine = sorted(
+        (
+            t
+            for t in tasks
+            if identity.matches(t) and claims.get(t.id, identity.client_id) == identity.client_id
+        ),
+        key=lambda t: t.id,
+    )
     if not mine:
         return Found(None)
     return Found(mine[0], tuple(mine[1:]))
 
 
-def index(identities: Sequence[TaskIdentity], tasks: Iterable[Task]) -> dict[int, Found]:
+def index(
+    identities: Sequence[TaskIdentity], tasks: Iterable[Task], claimed: Claims | None = None
+) -> dict[int, Found]:
     """``find`` for many clients of one period over one listing: client id -> Found."""
     by_client: dict[int, list[Task]] = {}
     for task in tasks:
         by_client.setdefault(task.client_id, []).append(task)
     return {
-        identity.client_id: find(identity, by_client.get(identity.client_id, ()))
+        identity.client_id: find(identity, by_client.get(identity.client_id, ()), claimed)
         for identity in identities
     }
 

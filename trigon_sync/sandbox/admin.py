@@ -197,6 +197,24 @@ def uku_admin(server: ServerState) -> Mount:
         )
         return Response(status_code=204)
 
+    async def delete_task(request: Request) -> Response:
+        try:
+            world.delete_task(int(request.path_params["task_id"]))
+        except KeyError as exc:
+            raise _missing(exc) from None
+        return Response(status_code=204)
+
+    async def move_task(request: Request) -> Response:
+        body = await _body(request)
+        client = body.get("client_id")
+        if not isinstance(client, int) or isinstance(client, bool):
+            raise validation_error({"client_id": "must be an integer"})
+        try:
+            world.move_task(int(request.path_params["task_id"]), client)
+        except KeyError as exc:
+            raise _missing(exc) from None
+        return Response(status_code=204)
+
     async def behaviour(request: Request) -> Response:
         if request.method == "POST":
             try:
@@ -213,5 +231,7 @@ def uku_admin(server: ServerState) -> Mount:
             Route("/writes", writes, methods=["GET"]),
             Route("/state", state, methods=["GET"]),
             Route("/settings", settings, methods=["POST"]),
+            Route("/tasks/{task_id:int}/delete", delete_task, methods=["POST"]),
+            Route("/tasks/{task_id:int}/move", move_task, methods=["POST"]),
         ],
     )

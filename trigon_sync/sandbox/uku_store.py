@@ -237,6 +237,19 @@ class UkuStore:
         task["status"] = "finished"
         return copy.deepcopy(task)
 
+    def delete_task(self, task_id: int) -> None:
+        """A person deleting a task in Uku's web app (the API has no delete)."""
+        self.task(task_id)
+        del self.tasks[task_id]
+
+    def move_task(self, task_id: int, client_id: int) -> dict[str, Any]:
+        """A person moving a task onto another client in Uku's web app."""
+        task = self.task(task_id)
+        if client_id not in self.clients:
+            raise ApiProblem(404, "NOT_FOUND", f"client {client_id} not found")
+        task["client_id"] = client_id
+        return copy.deepcopy(task)
+
     def task(self, task_id: int) -> dict[str, Any]:
         task = self.tasks.get(task_id)
         if task is None:

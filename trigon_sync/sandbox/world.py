@@ -207,6 +207,22 @@ class SandboxWorld:
             if complete_endpoint is not None:
                 self.uku.complete_endpoint = complete_endpoint
 
+    def delete_task(self, task_id: int) -> None:
+        """What a person deleting a summary task in Uku does (KeyError if unknown)."""
+        with self.lock:
+            if task_id not in self.uku.tasks:
+                raise KeyError(f"task {task_id}")
+            self.uku.delete_task(task_id)
+
+    def move_task(self, task_id: int, client_id: int) -> None:
+        """What a person moving a task onto another Uku client does (KeyError if unknown)."""
+        with self.lock:
+            if task_id not in self.uku.tasks:
+                raise KeyError(f"task {task_id}")
+            if client_id not in self.uku.clients:
+                raise KeyError(f"client {client_id}")
+            self.uku.move_task(task_id, client_id)
+
     # -- logs ---------------------------------------------------------------------------
 
     def log_request(self, side: Side, entry: dict[str, Any]) -> None:

@@ -8,6 +8,12 @@ state.toml per client (O(clients²)). When every client of the period is done, t
 folds the period into state.toml (``[journal.completed]``) and moves the file to
 ``<period>.jsonl.done`` as an audit trail.
 
+A client is done only while its task is there: a run that finds the recorded task gone
+from the client in Uku (deleted or moved by a person) appends a ``gone`` line for it
+(:meth:`PeriodJournal.lose`), after which the client counts as not done until a later
+line records the task made again. ``run-monthly --rerun`` of a completed period writes
+its ``gone``, intent and restore lines into the archived ``.done`` file.
+
 Inside ``state.journal`` (read into ``state_records.Periods``, edited by records/periods.py):
 
 * ``period``, ``import_day``, ``window_start``, ``window_end``, ``started_at``: the period
@@ -23,6 +29,7 @@ Inside ``state.journal`` (read into ``state_records.Periods``, edited by records
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import threading
@@ -43,7 +50,37 @@ def journal_file(period: str) -> Path:
     return journal_dir() / f"{period}.jsonl"
 
 
+def archive_file(period: str) -> Path:
+    """Where a completed period's journal is kept (:meth:`PeriodJournal.archive`)."""
+    return journal_dir() / f"{period}.jsonl.done"
+
+
 # -- the per-period file ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Loss:
+    """What a run found: the task the journal records for a client is no longer on that
+    client in Uku (a person deleted it, or moved it onto another client)."""
+
+    task: int
+    client: int
+    """The Uku client the task was made for."""
+    moved_to: int | None = None
+    """The Uku client it sits on now; None when Uku no longer has the task."""
+    at: str = ""
+    """When the run found it (ISO time)."""
+
+    @property
+    def how(self) -> str:
+        return "deleted" if self.moved_to is None else "moved"
+
+    @property
+    def described(self) -> str:
+        """``deleted in Uku`` or ``moved in Uku to client N``: for messages."""
+        if self.moved_to is None:
+            return "deleted in Uku"
+        return f"moved in Uku to client {self.moved_to}"
 
 
 @dataclass(frozen=True)
@@ -55,6 +92,11 @@ class Entry:
     task: int
     action: str
     counts: Mapping[str, int] = field(default_factory=dict)
+    lost: Loss | None = None
+    """Set by :meth:`PeriodJournal.load` when a later line says a run found this task gone
+    from the client: the client is then no longer done (never written with the entry)."""
+    earlier: Loss | None = None
+    """The loss of the task this one replaced, when it was made again (for ``explain``)."""
 
     def to_json(self, run: Run, at: dt.datetime) -> dict[str, Any]:
         return {
@@ -88,19 +130,30 @@ class PeriodJournal:
         ``lines``: read these instead of the file (tests count what is read)."""
         window = [self.run.window_start.isoformat(), self.run.window_end.isoformat()]
         done: dict[str, Entry] = {}
+        losses: dict[str, Loss] = {}
         source = file_lines(self.path) if lines is None else lines
         for doc in _docs(source, firms):
             try:
                 if doc.get("window") != window or "intent" in doc:
                     continue
-                if firms is not None and str(doc["firm"]) not in firms:
+                firm = str(doc["firm"])
+                if firms is not None and firm not in firms:
                     continue
-                done[str(doc["firm"])] = Entry(
-                    firm=str(doc["firm"]),
+                if "gone" in doc:
+                    loss = _loss(doc)
+                    losses[firm] = loss
+                    entry = done.get(firm)
+                    if entry is not None and entry.task == loss.task:
+                        done[firm] = dataclasses.replace(entry, lost=loss)
+                    continue
+                task, earlier = int(doc["task"]), losses.get(firm)
+                done[firm] = Entry(
+                    firm=firm,
                     client=int(doc["client"]),
-                    task=int(doc["task"]),
+                    task=task,
                     action=str(doc["action"]),
                     counts={str(k): int(v) for k, v in (doc.get("counts") or {}).items()},
+                    earlier=earlier if earlier is not None and earlier.task != task else None,
                 )
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue
@@ -109,6 +162,22 @@ class PeriodJournal:
     def append(self, entry: Entry, at: dt.datetime) -> None:
         """Write one line and fsync it before returning (called from worker threads)."""
         self._write(entry.to_json(self.run, at), counts=True)
+
+    def lose(self, firm: str, loss: Loss) -> None:
+        """Record, before anything is made again, that a run found this client's task gone
+        from it in Uku: from this line on the client is not done (``load``), and
+        ``explain`` can say what the run saw."""
+        window = [self.run.window_start.isoformat(), self.run.window_end.isoformat()]
+        self._write(
+            {
+                "firm": firm,
+                "client": loss.client,
+                "gone": loss.task,
+                "moved_to": loss.moved_to,
+                "window": window,
+                "at": loss.at,
+            }
+        )
 
     def intend(self, firm: str, client: int, at: dt.datetime) -> None:
         """Record, durably and *before* sending it, that a create of this client's task is
@@ -179,6 +248,16 @@ class ClientIntents:
     def clear(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+
+def _loss(doc: Mapping[str, Any]) -> Loss:
+    moved = doc.get("moved_to")
+    return Loss(
+        task=int(doc["gone"]),
+        client=int(doc["client"]),
+        moved_to=None if moved is None else int(moved),
+        at=str(doc.get("at") or ""),
+    )
 
 
 def _sent_at(at: dt.datetime) -> str:
