@@ -153,3 +153,27 @@ def test_a_client_linked_moments_ago_is_not_called_gone_while_uku_lists_lag(
         assert len(made.tasks()) == 3
     finally:
         made.close()
+
+
+def test_a_firm_linked_again_to_another_uku_client_mid_period_gets_its_task_there(
+    env: Env,
+) -> None:
+    """The period's journal says the firm is done, but on the Uku client it was linked to
+    before (links dropped by connect-uku --drop-links or unlink, then linked again): that
+    line does not make the new client done; it gets its own task."""
+    links = _links()
+    blocker, moved = links[0], links[1]
+    env.world.revoke_view(blocker.trigon_id)  # keeps the period open
+    env.run(D(2024, 10, 31))
+    assert moved.uku_client_id in _task_clients(env)
+    with env.world.lock:
+        fresh, _ = env.world.uku.create_client(
+            {"name": moved.name, "registration_code": moved.registration_code}
+        )
+    with locked_state() as session:
+        session.state.links[moved.trigon_id].uku_client_id = fresh["id"]
+        session.save()
+    env.world.restore_view(blocker.trigon_id)
+    result = env.run(D(2024, 10, 31))
+    assert not result.failed and result.periods[0].complete
+    assert _task_clients(env).count(fresh["id"]) == 1
