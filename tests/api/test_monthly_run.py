@@ -275,8 +275,9 @@ def test_later_periods_wait_for_an_incomplete_one(env: Env) -> None:
     assert not any(t["title"].endswith("2024-11") for t in env.tasks())
 
 
-def test_a_removed_firm_and_a_refused_task_fail_alone(env: Env) -> None:
-    """A firm gone from Trigon and an Uku validation error are per-client failures."""
+def test_a_removed_firm_and_a_deleted_uku_client_fail_alone(env: Env) -> None:
+    """A firm gone from Trigon and an Uku client deleted are per-client failures (the
+    deleted client is known from the run's client check before any task is sent)."""
     links = sorted(load_state().links.values(), key=lambda link: link.trigon_id)
     env.world.remove_firm(links[0].trigon_id)
     with env.world.lock:
@@ -285,7 +286,7 @@ def test_a_removed_firm_and_a_refused_task_fail_alone(env: Env) -> None:
     reasons = {o.link.trigon_id: o.error for o in result.failed}
     assert set(reasons) == {links[0].trigon_id, links[1].trigon_id}
     assert "not found in Trigon" in reasons[links[0].trigon_id]
-    assert "client_id" in reasons[links[1].trigon_id]
+    assert "no longer in Uku (deleted or archived)" in reasons[links[1].trigon_id]
     assert len(env.tasks()) == len(links) - 2
 
 

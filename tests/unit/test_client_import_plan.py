@@ -80,7 +80,8 @@ def test_acceptance_mix_of_actions_and_flags() -> None:
     summary = plan.summary
     assert summary.total == 8
     assert summary.actions == {
-        Action.CREATE: 4, Action.LINK: 2, Action.LINKED: 0, Action.CONFLICT: 2
+        Action.CREATE: 4, Action.LINK: 2, Action.LINKED: 0, Action.MISMATCH: 0,
+        Action.CONFLICT: 2,
     }  # fmt: skip
     assert summary.flags[Flag.NOT_IN_REGISTER] == 2
     assert summary.flags[Flag.NAME_DIFFERS] == 0

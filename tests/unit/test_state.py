@@ -171,3 +171,24 @@ def test_history_is_capped() -> None:
         s.record(AT, "x", "ok", n=i)
     assert len(s.history) == state.HISTORY_LIMIT
     assert s.history[0].details["n"] == 5
+
+
+def test_a_link_keeps_its_uku_company_and_an_old_link_loads_without_one() -> None:
+    """``uku_company`` is written and read back; a link written before it existed loads
+    with None (and a wrong type is refused as corrupt, never guessed)."""
+    paths.ensure_home()
+    paths.state_file().write_text(
+        'schema_version = 1\n[links.f1]\ntrigon_id = "f1"\nregistration_code = "10137319"\n'
+        'name = "Alpha OÜ"\nuku_client_id = 12\nlinked_at = 2024-10-02\n'
+    )
+    old = load_state().links["f1"]
+    assert old.uku_company is None
+    with locked_state() as session:
+        session.state.links["f1"].uku_company = "company-a"
+        session.save()
+    assert load_state().links["f1"].uku_company == "company-a"
+    paths.state_file().write_text(
+        paths.state_file().read_text().replace('"company-a"', "7"), encoding="utf-8"
+    )
+    with pytest.raises(StateError, match="uku_company"):
+        load_state()

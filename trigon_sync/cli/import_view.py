@@ -25,12 +25,14 @@ ACTION_TEXT = {
     Action.CREATE: "create",
     Action.LINK: "link",
     Action.LINKED: "linked",
+    Action.MISMATCH: "mismatch",
     Action.CONFLICT: "conflict",
 }
 ACTION_STYLE = {
     Action.CREATE: "green",
     Action.LINK: "cyan",
     Action.LINKED: "dim",
+    Action.MISMATCH: "bold red",
     Action.CONFLICT: "bold red",
 }
 
@@ -53,7 +55,7 @@ def _notes(row: PlanRow, ignored: bool = False) -> Text:
 
     if ignored:
         add("ignored (`trigon-sync ignore --undo` to import it)", "dim")
-    if row.action is Action.CONFLICT and row.reason:
+    if row.action in (Action.CONFLICT, Action.MISMATCH) and row.reason:
         add(row.reason, "red")
     if row.has(Flag.BAD_CHECK_DIGIT):
         add("bad check digit", "red")
@@ -97,6 +99,11 @@ def plan_summary_line(plan: ImportPlan) -> str:
         f"{actions[Action.LINK]} to link, {actions[Action.LINKED]} already linked, "
         f"{actions[Action.CONFLICT]} conflict(s) (never applied)"
     )
+    if actions[Action.MISMATCH]:
+        line += (
+            f", {actions[Action.MISMATCH]} linked but mismatched (no task is written for "
+            "them until resolved; see each row's reason)"
+        )
     labels = {
         Flag.NOT_IN_REGISTER: "not in the register ✗",
         Flag.BAD_CHECK_DIGIT: "bad check digit",
@@ -122,9 +129,11 @@ def print_plan_summary(plan: ImportPlan) -> None:
             "(--skip CODE leaves a firm out, --only CODE imports just that one).",
             markup=False,
         )
-    elif actions[Action.CONFLICT]:
+    elif actions[Action.CONFLICT] or actions[Action.MISMATCH]:
         console.print(
-            "Nothing to import until the conflicts are resolved in Trigon or Uku.", markup=False
+            "Nothing to import until the conflicts and mismatches are resolved in Trigon or "
+            "Uku (each row's reason says how).",
+            markup=False,
         )
     else:
         console.print("Every firm is already linked; nothing to import.", markup=False)

@@ -84,8 +84,8 @@ class AutoImport:
 def _held_reason(row: PlanRow, register_checked: bool) -> str | None:
     if row.action is Action.CONFLICT:
         return f"conflict: {row.reason}" if row.reason else "conflict"
-    if row.action is Action.LINKED:
-        return None
+    if row.action in (Action.LINKED, Action.MISMATCH):
+        return None  # a mismatch is the monthly run's failure of that client, with its reason
     reasons = [text for flag, text in HELD_REASONS.items() if row.has(flag)]
     if not register_checked and not row.has(Flag.BAD_CHECK_DIGIT):
         reasons.append(REGISTER_UNCHECKED)

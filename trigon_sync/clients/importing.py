@@ -32,6 +32,8 @@ from trigon_sync.clients.confirm_results import (
     RowResult,
 )
 from trigon_sync.clients.creator import ClientCreator, apply_row, by_code
+from trigon_sync.clients.link_guard import check_links
+from trigon_sync.clients.links import stamp_company
 from trigon_sync.clients.plan import Selection, plan_import
 from trigon_sync.errors import UsageError
 from trigon_sync.records.import_plan import ImportPlan
@@ -75,9 +77,11 @@ def build_plan(
     firms = trigon.list_firms()
     step(f"Reading Uku clients ({len(firms)} Trigon firms read)")
     clients = uku.list_clients()
+    step("Checking the linked clients")
+    mismatched = check_links(uku, state.links.values(), firms, clients)
     step("Planning")
     links = {trigon_id: link.uku_client_id for trigon_id, link in state.links.items()}
-    return plan_import(firms, clients, links, register, owners)
+    return plan_import(firms, clients, links, register, owners, mismatched=mismatched)
 
 
 def stage_plan(state: State, plan: ImportPlan, now: dt.datetime) -> None:
@@ -132,6 +136,7 @@ def apply_plan(
     caller decides how long: ``[uku] settle_seconds``).
     """
     state = session.state
+    stamp_company(state, uku.company)  # links older than the company record: see state.py
     holders = {link.uku_client_id: trigon_id for trigon_id, link in state.links.items()}
     creator = ClientCreator(
         uku,
@@ -156,6 +161,7 @@ def apply_plan(
                     uku_client_id=result.uku_client_id,
                     linked_at=now.date(),
                     flags=[str(flag) for flag in row.flags],
+                    uku_company=uku.company,
                 )
                 holders[result.uku_client_id] = row.trigon_id
                 unsaved += 1

@@ -1,9 +1,12 @@
-"""Finding and removing one client link by its exact registration code or Trigon id (``unlink``)."""
+"""Changing client links: removing one by its exact code or Trigon id (``unlink``), recording
+the Uku company links were made in, and forgetting the links of another company
+(``connect-uku --drop-links``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+from trigon_sync.clients.link_check import elsewhere
 from trigon_sync.errors import UsageError
 from trigon_sync.registration_codes import normalise_code
 from trigon_sync.store.state import ClientLink, State
@@ -55,3 +58,43 @@ def unlink(state: State, query: str, now: dt.datetime) -> ClientLink:
         uku_client_id=link.uku_client_id,
     )
     return link
+
+
+def stamp_company(state: State, company: str) -> int:
+    """Record ``company`` on every link that has no Uku company yet; how many.
+
+    Links made before trigon-sync recorded the company are taken to be in the company
+    configured when this version first changes the state (ClientLink.uku_company).
+    """
+    stamped = 0
+    for link in state.links.values():
+        if link.uku_company is None:
+            link.uku_company = company
+            stamped += 1
+    return stamped
+
+
+def drop_links_elsewhere(
+    state: State, company: str, assumed: str | None, now: dt.datetime
+) -> list[ClientLink]:
+    """Forget the links made in another Uku company than ``company`` (``connect-uku
+    --drop-links``); the dropped links.
+
+    Their Uku client ids mean nothing in ``company``: kept, they would put tasks onto
+    unrelated clients. The firms are matched again by registration code by the next
+    ``import-clients`` and ``confirm`` (or the automatic import). A staged import plan
+    may stay: ``confirm`` matches each row by code again in the company it writes to.
+    """
+    dropped = elsewhere(state.links.values(), company, assumed)
+    for link in dropped:
+        del state.links[link.trigon_id]
+    stamp_company(state, company)
+    state.record(
+        now,
+        "connect-uku --drop-links",
+        "ok",
+        company=company,
+        dropped=len(dropped),
+        firms=[link.trigon_id for link in dropped],
+    )
+    return dropped

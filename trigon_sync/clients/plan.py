@@ -8,6 +8,10 @@ and ``confirm`` applies exactly what the user reviewed.
 Matching is on the normalised registration code only (names drift, codes do not).
 One action per firm, decided in this order:
 
+``mismatch``
+    state links the firm to an Uku client, but the link no longer holds (another Uku
+    company, the client gone, a registration code changed in Uku or Trigon:
+    clients/link_check.py); the reason names the command that resolves it. Never applied.
 ``linked``
     state already links the firm to an Uku client: nothing to do.
 ``conflict``
@@ -79,6 +83,8 @@ def plan_import(
     links: Mapping[str, int],
     register: RegisterIndex | None = None,
     owners: Mapping[str, str] | None = None,
+    *,
+    mismatched: Mapping[str, str] | None = None,
 ) -> ImportPlan:
     """Decide one action per firm (rules in the module docstring).
 
@@ -86,7 +92,8 @@ def plan_import(
     None means the Business Register was not checked. ``owners`` maps a registration
     code several Trigon firms share to the one firm the admin chose as its owner
     (``import-clients --owner CODE=FIRM``): that firm is planned as if it were alone
-    with the code, the others stay conflicts. Rows keep the firms' order; a firm id
+    with the code, the others stay conflicts. ``mismatched`` maps a linked firm id to why
+    its link no longer holds (link_check.link_problems). Rows keep the firms' order; a firm id
     listed twice (e.g. a repeated page) yields one row.
     """
     unique: dict[str, FirmLike] = {}
@@ -117,6 +124,7 @@ def plan_import(
             firm,
             codes[firm_id],
             links=links,
+            mismatched=mismatched or {},
             firms_by_code=firms_by_code,
             clients_by_code=clients_by_code,
             clients_by_id=clients_by_id,
@@ -173,6 +181,7 @@ def _plan_row(
     code: str | None,
     *,
     links: Mapping[str, int],
+    mismatched: Mapping[str, str],
     firms_by_code: Mapping[str, list[str]],
     clients_by_code: Mapping[str, list[ClientLike]],
     clients_by_id: Mapping[int, ClientLike],
@@ -185,6 +194,7 @@ def _plan_row(
         firm,
         code,
         links,
+        mismatched,
         firms_by_code,
         clients_by_code,
         clients_by_id,
@@ -225,6 +235,7 @@ def _decide(
     firm: FirmLike,
     code: str | None,
     links: Mapping[str, int],
+    mismatched: Mapping[str, str],
     firms_by_code: Mapping[str, list[str]],
     clients_by_code: Mapping[str, list[ClientLike]],
     clients_by_id: Mapping[int, ClientLike],
@@ -234,6 +245,9 @@ def _decide(
 ) -> _Decision:
     if firm.id in links:
         client_id = links[firm.id]
+        if firm.id in mismatched:
+            # No name comparison against a client that is not (or no longer) the firm's.
+            return _Decision(Action.MISMATCH, None, client_id, reason=mismatched[firm.id])
         return _Decision(Action.LINKED, clients_by_id.get(client_id), client_id)
     if code is None:
         raw = (firm.registration_code or "").strip()
@@ -282,13 +296,15 @@ class Selection:
     """What ``confirm`` will do with a plan after ``--skip`` / ``--only``.
 
     ``apply`` holds create and link rows in plan order; ``skipped`` the create/link
-    rows the user deselected; ``conflicts`` and ``linked`` are never applied.
+    rows the user deselected; ``conflicts``, ``linked`` and ``mismatched`` are never
+    applied.
     """
 
     apply: tuple[PlanRow, ...]
     skipped: tuple[PlanRow, ...]
     conflicts: tuple[PlanRow, ...]
     linked: tuple[PlanRow, ...]
+    mismatched: tuple[PlanRow, ...] = ()
 
     @property
     def creates(self) -> tuple[PlanRow, ...]:
@@ -357,6 +373,7 @@ def select_rows(plan: ImportPlan, skip: Sequence[str] = (), only: Sequence[str] 
         skipped=tuple(skipped),
         conflicts=tuple(row for row in plan.rows if row.action is Action.CONFLICT),
         linked=tuple(row for row in plan.rows if row.action is Action.LINKED),
+        mismatched=tuple(row for row in plan.rows if row.action is Action.MISMATCH),
     )
 
 

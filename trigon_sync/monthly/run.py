@@ -8,6 +8,11 @@ Uku bills from these tasks, so the guarantees matter more than speed:
   Idempotency-Key, filters or list freshness to prevent a second task.
 * **Resumable.** Each finished client is one fsync'd line in the period's journal
   (journal.py); a re-run skips those and re-checks Uku for the rest.
+* **Each link is checked before anything is written.** Once per run the linked Uku
+  clients are read (one listing) and each link is checked (clients/link_check.py): same Uku
+  company as when linked, the client still there, its registration code still the
+  firm's, the firm's code unchanged in Trigon. A link that fails is that client's failure,
+  with the command that resolves it; nothing is written onto its Uku client.
 * **The window moves only when the whole period is done.** A client that cannot be done
   (no View, firm gone, Uku refuses the data) is reported by name and the others go on;
   ``last_period_end`` stays, later periods wait, and the next run retries only it.
@@ -27,6 +32,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from trigon_sync.clients.link_guard import check_links
+from trigon_sync.clients.links import stamp_company
 from trigon_sync.monthly import task_presence
 from trigon_sync.monthly.gate import require_ready, schedule_for
 from trigon_sync.monthly.history import record_run
@@ -35,6 +42,7 @@ from trigon_sync.monthly.plan import (
     already_done,
     rerun_target,
     resolve_targets,
+    skipped,
     sorted_links,
     unlinked_warning,
 )
@@ -48,7 +56,7 @@ from trigon_sync.schedule.rules import Run
 from trigon_sync.settings.config import Config
 from trigon_sync.store import installation, journal
 from trigon_sync.store.state import ClientLink, State, StateSession, load_state, locked_state
-from trigon_sync.trigon import TrigonClient
+from trigon_sync.trigon import Firm, TrigonClient
 from trigon_sync.uku import Task, UkuClient
 
 if TYPE_CHECKING:
@@ -154,7 +162,11 @@ class MonthlyRun:
         try:
             targets = self._targets()
             result.field_names = {t.key: t.field_name for t in targets.fields}
-            listed = self._firm_list(state, result)
+            firms = self.trigon.list_firms()
+            listed = self._firm_list(state, result, firms)
+            if session is not None:  # links older than the company record: see state.py
+                stamp_company(state, self.uku.company)
+            refused = check_links(self.uku, state.links.values(), firms)
             for index, run in enumerate(runs):
                 if self._halted():  # stopped between periods: open no further one
                     result.deferred = list(runs[index:])
@@ -165,6 +177,7 @@ class MonthlyRun:
                     run,
                     targets,
                     listed,
+                    refused,
                     result,
                     rerun=rerun,
                     after_client=after_client,
@@ -192,12 +205,17 @@ class MonthlyRun:
         run: Run,
         targets: Targets,
         listed: Mapping[str, bool] | None,
+        refused: Mapping[str, str],
         result: MonthlyResult,
         *,
         rerun: bool,
         after_client: ProgressHook | None,
     ) -> PeriodResult:
-        """One period, for real (``session``) or as a dry run (None: nothing written)."""
+        """One period, for real (``session``) or as a dry run (None: nothing written).
+
+        ``refused``: firm id -> why its link no longer holds (link_guard.check_links);
+        such a client fails with that reason and nothing is written onto its Uku client.
+        """
         period = PeriodResult(run)
         result.periods.append(period)
         # a --rerun's gone, intent and restore lines go with the period's archived lines
@@ -246,8 +264,14 @@ class MonthlyRun:
         def one(link: ClientLink) -> ClientOutcome:
             if stop.is_set() or self._halted():
                 raise _Stop
-            if link.trigon_id in done:
-                return ClientOutcome(already_done(link, done[link.trigon_id]), ok=True)
+            entry = done.get(link.trigon_id)
+            if entry is not None and entry.client == link.uku_client_id:
+                return ClientOutcome(already_done(link, entry), ok=True)
+            # A journal line for another Uku client is of a link since dropped and made
+            # again (connect-uku --drop-links, unlink): this client is not done yet.
+            reason = refused.get(link.trigon_id)
+            if reason is not None:
+                return ClientOutcome(skipped(link, reason), ok=False, error=reason)
             try:
                 outcome = step.do(
                     link,
@@ -304,10 +328,11 @@ class MonthlyRun:
             self.config, self.uku.list_topics(), self.uku.list_custom_fields("task")
         )
 
-    def _firm_list(self, state: State, result: MonthlyResult) -> dict[str, bool] | None:
+    def _firm_list(
+        self, state: State, result: MonthlyResult, firms: Sequence[Firm]
+    ) -> dict[str, bool] | None:
         """One firm list per run: unlinked firms become a warning, and linked firms that
         are gone or lack View are known before any count is asked for."""
-        firms = self.trigon.list_firms()
         warning = unlinked_warning(((f.id, f.name, f.registration_code) for f in firms), state)
         if warning:
             result.warnings.append(warning)

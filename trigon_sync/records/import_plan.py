@@ -25,6 +25,8 @@ class Action(enum.StrEnum):
     CREATE = "create"
     LINK = "link"
     LINKED = "linked"
+    MISMATCH = "mismatch"
+    """Linked, but the link no longer holds (clients/link_check.py); ``reason`` says why."""
     CONFLICT = "conflict"
 
 
@@ -111,8 +113,9 @@ class PlanRow:
     """One firm's line in the plan.
 
     ``registration_code`` is the normalised code, or the raw text when it has none
-    (then the row is a conflict). ``uku_client_id`` is set for link/linked rows;
-    ``reason`` explains a conflict; ``uku_name`` is the matched client's name.
+    (then the row is a conflict). ``uku_client_id`` is set for link/linked/mismatch
+    rows; ``reason`` explains a conflict or a mismatch; ``uku_name`` is the matched
+    client's name.
     """
 
     trigon_id: str

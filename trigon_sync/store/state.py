@@ -6,6 +6,13 @@ twice and no month gets two tasks. Hence the care: a ``schema_version`` with a m
 path, atomic 0600 writes, an exclusive lock for writers, and a refusal (never an
 overwrite) when the file is corrupt or comes from a newer trigon-sync.
 
+A link's ``uku_company`` was added to schema 1 without a new version: it is optional
+(absent: the link predates it, see ``ClientLink.uku_company``), an older trigon-sync
+reads such a file as before, and if it saves the file it drops the key, after which
+the link is read as made before the key existed. The nightly check of each link
+(clients/link_check.py) compares the Uku client's registration code as well, so a dropped
+key never lets a task onto another company's client.
+
 TOML has no null: absent values are omitted keys. The history, the period journal and
 the staged import are typed records (``records/tables.py``): read once here, at load,
 and written back from them.
@@ -66,6 +73,12 @@ class ClientLink:
     uku_client_id: int
     linked_at: dt.date
     flags: list[str] = field(default_factory=list)
+    uku_company: str | None = None
+    """The Uku company (X-Uku-Company) the link was made in: its ``uku_client_id`` means
+    that company's client and no other. None for a link made before trigon-sync recorded
+    it; such a link is taken to be in the company configured when this version first
+    changes the state (``client_links.stamp_company``: the first ``run-monthly``,
+    ``confirm`` or ``connect-uku``), and is written with it from then on."""
 
 
 @dataclass
@@ -286,6 +299,9 @@ def _from_document(doc: dict[str, Any]) -> State:
             uku_client_id=_expect(item["uku_client_id"], int, f"links.{key}.uku_client_id"),
             linked_at=_date(item["linked_at"], f"links.{key}.linked_at"),
             flags=list(_expect(item.get("flags", []), list, f"links.{key}.flags")),
+            uku_company=_expect(
+                item.get("uku_company"), (str, type(None)), f"links.{key}.uku_company"
+            ),
         )
     history = [
         RunRecord.from_document(_expect(entry, dict, "history entry"))

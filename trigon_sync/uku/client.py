@@ -123,6 +123,18 @@ class UkuClient:
             "/clients", adapter.client_filter(registration_code), adapter.client_from_json
         )
 
+    def get_client(self, client_id: int) -> Client | None:
+        """One client by id (None when Uku has no such client: deleted, or another
+        company's). Read directly, so a client created moments ago is found even while
+        Uku's lists lag behind."""
+        try:
+            body = self._send("GET", f"/clients/{client_id}").body
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return adapter.client_from_json(self._data(body, "client"))
+
     def list_members(self) -> list[Member]:
         return self._all("/members", {}, adapter.member_from_json)
 
