@@ -24,6 +24,7 @@ from trigon_sync.monthly.plan import (
 from trigon_sync.monthly.task_identity import TaskIdentity
 from trigon_sync.records import periods as period_record
 from trigon_sync.schedule.rules import Run, ScheduleRule
+from trigon_sync.schedule.run_text import next_import_sentence
 from trigon_sync.settings.config import Config, SummarySettings, UkuSettings
 from trigon_sync.store.state import ClientLink, State
 from trigon_sync.uku.models import CustomField, Task, Topic
@@ -60,14 +61,16 @@ def test_worked_example_windows_follow_the_window_engine() -> None:
     assert due.due == (Run(D(2024, 10, 31), D(2024, 10, 1), D(2024, 10, 30), "2024-10"),)
     quiet = schedule_for(config(), state(), D(2024, 10, 30))
     assert quiet.due == ()
-    assert quiet.next_line() == "next import 31.10.2024 will cover 01.10.2024–30.10.2024"
+    assert next_import_sentence(quiet.next) == (
+        "next import 31.10.2024 will cover 01.10.2024–30.10.2024 (period 2024-10)"
+    )
 
 
 def test_nothing_due_line_after_a_switch_to_last_work_day() -> None:
     """The issue's example line: 29.11.2024 covering 31.10.2024–28.11.2024."""
     s = state(last_period_end=D(2024, 10, 30), last_period="2024-10")
-    line = schedule_for(config("last_work_day"), s, D(2024, 11, 20)).next_line()
-    assert line == "next import 29.11.2024 will cover 31.10.2024–28.11.2024"
+    line = next_import_sentence(schedule_for(config("last_work_day"), s, D(2024, 11, 20)).next)
+    assert line == "next import 29.11.2024 will cover 31.10.2024–28.11.2024 (period 2024-11)"
 
 
 def test_missed_months_are_all_due_oldest_first() -> None:

@@ -19,6 +19,7 @@ from trigon_sync.health.checks import TITLES, Check, Outcome, exit_code, passed,
 from trigon_sync.health.local_checks import LocalFacts, local_checks
 from trigon_sync.records.tables import RunRecord
 from trigon_sync.schedule.rules import Run
+from trigon_sync.schedule.run_text import run_json
 from trigon_sync.schedule.timeline import timeline_for
 from trigon_sync.settings import fields
 from trigon_sync.settings.config import AnomalySettings, Config, load_config, missing_for_monthly
@@ -100,8 +101,8 @@ class StatusReport:
             "window": {
                 "last_period_end": state.last_period_end if state else None,
                 "last_period": state.last_period if state else None,
-                "next_import": _run_json(facts.next_run),
-                "overdue": [_run_json(run) for run in facts.overdue],
+                "next_import": None if facts.next_run is None else run_json(facts.next_run),
+                "overdue": [run_json(run) for run in facts.overdue],
                 "run_in_progress": state.journal.in_progress if state else None,
             },
             "last_run": facts.last_run.to_document() if facts.last_run is not None else None,
@@ -109,17 +110,6 @@ class StatusReport:
             "warnings": self.warnings,
             "anomalies": list(self.flagged),
         }
-
-
-def _run_json(run: Run | None) -> dict[str, Any] | None:
-    if run is None:
-        return None
-    return {
-        "import_day": run.import_day,
-        "window_start": run.window_start,
-        "window_end": run.window_end,
-        "period": run.period,
-    }
 
 
 def _connections_json(facts: LocalFacts) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from trigon_sync.dates import format_ee
 from trigon_sync.errors import ConfigError, Problem, UsageError
 from trigon_sync.http import clock_skew as skew
+from trigon_sync.schedule.run_text import next_import_sentence
 from trigon_sync.schedule.timeline import Timeline, timeline_for
 from trigon_sync.settings.config import (
     MONTHLY_REQUIREMENTS,
@@ -129,9 +130,9 @@ def start_night(day: dt.date, now: dt.datetime) -> Night:
 
 def nothing_due_text(schedule: Timeline) -> str:
     """What a night with nothing due prints (nothing with ``--quiet``)."""
-    return f"Nothing due: {schedule.next_line()}."
+    return f"Nothing due: {next_import_sentence(schedule.next)}."
 
 
 def nothing_due_log(day: dt.date, schedule: Timeline) -> str:
     """The log line of a night with nothing due."""
-    return f"run-monthly today={day} nothing due; {schedule.next_line()}"
+    return f"run-monthly today={day} nothing due; {next_import_sentence(schedule.next)}"
