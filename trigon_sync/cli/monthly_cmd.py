@@ -291,7 +291,7 @@ def _settler(config: Config) -> Settler:
     """How long a lost create's answer is waited out before Uku is read again."""
     from trigon_sync.uku.settling import Settler
 
-    return Settler(config.uku.settle_seconds, clock.now, time.sleep)
+    return Settler.for_settings(config.uku)
 
 
 def _auto_import(

@@ -26,11 +26,10 @@ from trigon_sync.settings.config import AnomalySettings, Config, load_config, mi
 from trigon_sync.store import paths
 from trigon_sync.store.secrets import (
     UKU_API_KEY,
-    FileStore,
-    KeyringStore,
     SecretStore,
     describe_store,
     has_credentials,
+    open_store,
 )
 from trigon_sync.store.state import State, load_state, load_view
 from trigon_sync.store.summary import StateSummary
@@ -185,12 +184,6 @@ def window_facts(
     return found.upcoming, found.overdue, None
 
 
-def _store_for(config: Config) -> KeyringStore | FileStore:
-    if config.trigon.token_store == "file":
-        return FileStore(paths.token_file())
-    return KeyringStore(timeout=STATUS_KEYRING_TIMEOUT)
-
-
 def gather(
     today: dt.date,
     *,
@@ -228,7 +221,9 @@ def gather(
     if config is not None:
         try:
             # One store, one keyring probe, bounded by STATUS_KEYRING_TIMEOUT.
-            configured = _store_for(config)
+            configured = open_store(
+                config.trigon.token_store, keyring_timeout=STATUS_KEYRING_TIMEOUT
+            )
             description = describe_store(config.trigon.token_store, store=configured)
             if description.usable:
                 store = store or configured
