@@ -62,7 +62,7 @@ def test_worked_example_windows_follow_the_window_engine() -> None:
     quiet = schedule_for(config(), state(), D(2024, 10, 30))
     assert quiet.due == ()
     assert next_import_sentence(quiet.next) == (
-        "next import 31.10.2024 will cover 01.10.2024–30.10.2024 (period 2024-10)"
+        "next import 31.10.2024 will count 01.10.2024–30.10.2024 (period 2024-10)"
     )
 
 
@@ -70,7 +70,7 @@ def test_nothing_due_line_after_a_switch_to_last_work_day() -> None:
     """The issue's example line: 29.11.2024 covering 31.10.2024–28.11.2024."""
     s = state(last_period_end=D(2024, 10, 30), last_period="2024-10")
     line = next_import_sentence(schedule_for(config("last_work_day"), s, D(2024, 11, 20)).next)
-    assert line == "next import 29.11.2024 will cover 31.10.2024–28.11.2024 (period 2024-11)"
+    assert line == "next import 29.11.2024 will count 31.10.2024–28.11.2024 (period 2024-11)"
 
 
 def test_missed_months_are_all_due_oldest_first() -> None:

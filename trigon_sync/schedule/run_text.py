@@ -42,6 +42,6 @@ def window_text(run: Run) -> str:
 
 def next_import_sentence(run: Run) -> str:
     """When the next import is and what it counts, lower case to stand inside a line:
-    ``next import 31.10.2024 will cover 01.10.2024–30.10.2024 (period 2024-10)``."""
+    ``next import 31.10.2024 will count 01.10.2024–30.10.2024 (period 2024-10)``."""
     day = format_ee(run.import_day)
-    return f"next import {day} will cover {window_text(run)} (period {run.period})"
+    return f"next import {day} will count {window_text(run)} (period {run.period})"
