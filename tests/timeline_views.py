@@ -44,14 +44,12 @@ def views_agree(cfg: Config, state: State, today: D, query: str = "Alpha") -> li
     # explain: the open period, then every due one, then the next one
     answers = explain_client(query, state, cfg, {}, today).periods
     current = [
-        (a.period, a.import_day, a.window_start, a.window_end)
+        a.run
         for a in answers
         if a.verdict in {Verdict.PENDING, Verdict.FAILED, Verdict.DUE, Verdict.NOT_DUE}
     ]
-    expected = [(r.period, r.import_day, r.window_start, r.window_end) for r in runs]
+    expected: list[Run | None] = list(runs)
     if not runs or runs[-1] != line.next:
-        expected.append(
-            (line.next.period, line.next.import_day, line.next.window_start, line.next.window_end)
-        )
+        expected.append(line.next)
     assert current == expected
     return runs

@@ -41,6 +41,16 @@ def parse_date(text: str) -> dt.date:
     return dt.date(year, month, day)
 
 
+def toml_date(value: object, what: str) -> dt.date:
+    """A day in a TOML file trigon-sync writes (state.toml, its summary): ``tomllib`` gives
+    a ``datetime.date``. A date-time, quoted text or a number there is a hand edit gone
+    wrong, refused with TypeError naming ``what`` rather than guessed at, wherever the day
+    is read."""
+    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+        raise TypeError(f"{what} is not a date")
+    return value
+
+
 def format_ee(day: dt.date) -> str:
     """The Estonian way a person reads a date: ``29.11.2024``."""
     return day.strftime("%d.%m.%Y")

@@ -23,7 +23,7 @@ from trigon_sync.clients.importing import (
     stage_plan,
     staged_plan,
 )
-from trigon_sync.clients.plan import name_key, select_rows
+from trigon_sync.clients.plan import firm_name_key, select_rows
 from trigon_sync.clock import now
 from trigon_sync.errors import UsageError
 from trigon_sync.http.session import RetryPolicy
@@ -166,7 +166,7 @@ def test_plan_shows_exactly_the_seeded_flags_and_actions(
     respelled = {
         firm
         for firm, cid in existing.items()
-        if name_key(uku_names[cid]) != name_key(rows[firm].name)
+        if firm_name_key(uku_names[cid]) != firm_name_key(rows[firm].name)
     }
     assert with_flag(Flag.NAME_DIFFERS) == respelled
     assert staged_plan(load_state()) == plan

@@ -218,7 +218,7 @@ def test_the_fast_entry_answers_as_the_app_does_from_state_toml(
             assert os.environ[paths.ENV_HOME] == str(isolated_home)
     if name == "state edited by hand":  # the edit is seen, not the summary's 5th of October
         with freeze_time(NOW):
-            assert "will cover 08.10.2024–30.10.2024" in _fast(["run-monthly"])[0].stdout
+            assert "will count 08.10.2024–30.10.2024" in _fast(["run-monthly"])[0].stdout
 
 
 @pytest.mark.parametrize(

@@ -198,7 +198,7 @@ def test_first_schedule_prints_the_first_window(cli: Invoke) -> None:
         "map-fields", "--schedule", "last_calendar_day", "--first-import-date", "01.10.2024"
     )
     assert result.exit_code == 0, result.output
-    assert "Next import Thu 31.10.2024 will cover 01.10.2024–30.10.2024 (period 2024-10)." in flat(
+    assert "Next import 31.10.2024 will count 01.10.2024–30.10.2024 (period 2024-10)." in flat(
         result.stdout
     )
     summary = raw_config()["summary"]
@@ -217,7 +217,7 @@ def test_schedule_change_never_moves_last_period_end(
     before = paths.state_file().read_bytes()
     result = cli("map-fields", "--schedule", "last_work_day")
     assert result.exit_code == 0, result.output
-    assert "Next import Fri 29.11.2024 will cover 31.10.2024–28.11.2024 (period 2024-11)." in flat(
+    assert "Next import 29.11.2024 will count 31.10.2024–28.11.2024 (period 2024-11)." in flat(
         result.stdout
     )
     assert paths.state_file().read_bytes() == before

@@ -70,7 +70,7 @@ def test_nothing_due_prints_one_line_and_touches_no_network(cli: Invoke, offline
     result = cli("run-monthly", "--today", "20.10.2024")
     assert result.exit_code == 0, result.output
     assert result.output == (
-        "Nothing due: next import 31.10.2024 will cover 01.10.2024–30.10.2024.\n"
+        "Nothing due: next import 31.10.2024 will count 01.10.2024–30.10.2024 (period 2024-10).\n"
     )
     log = (paths.logs_dir() / "trigon-sync.log").read_text(encoding="utf-8")
     assert "nothing due" in log

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from trigon_sync.business_register.index import RegisterEntry, RegisterIndex
 from trigon_sync.clients.plan import (
+    firm_name_key,
     idempotency_key_for_firm,
-    name_key,
     plan_import,
     select_rows,
 )
@@ -183,7 +183,7 @@ def test_name_differs_ignores_case_space_and_quotes(uku_name: str, differs: bool
 
 def test_name_key_treats_composed_and_decomposed_letters_alike() -> None:
     """'Õ' typed as one character or as O + combining tilde compares equal."""
-    assert name_key("Õun OÜ") == name_key("O\u0303un OU\u0308")
+    assert firm_name_key("Õun OÜ") == firm_name_key("O\u0303un OU\u0308")
 
 
 def test_api_models_plug_straight_in() -> None:

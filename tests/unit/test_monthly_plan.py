@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from trigon_sync.errors import ConfigError, StateError, UsageError
-from trigon_sync.monthly.gate import check_today, readiness_problems, schedule_for
+from trigon_sync.monthly.gate import check_today, readiness_problems, require_ready, schedule_for
 from trigon_sync.monthly.plan import (
     Target,
     Targets,
@@ -24,7 +24,8 @@ from trigon_sync.monthly.plan import (
 from trigon_sync.monthly.task_identity import TaskIdentity
 from trigon_sync.records import periods as period_record
 from trigon_sync.schedule.rules import Run, ScheduleRule
-from trigon_sync.settings.config import Config, SummarySettings, UkuSettings
+from trigon_sync.schedule.run_text import next_import_sentence
+from trigon_sync.settings.config import Config, SummarySettings, UkuSettings, require_schedule
 from trigon_sync.store.state import ClientLink, State
 from trigon_sync.uku.models import CustomField, Task, Topic
 
@@ -60,14 +61,16 @@ def test_worked_example_windows_follow_the_window_engine() -> None:
     assert due.due == (Run(D(2024, 10, 31), D(2024, 10, 1), D(2024, 10, 30), "2024-10"),)
     quiet = schedule_for(config(), state(), D(2024, 10, 30))
     assert quiet.due == ()
-    assert quiet.next_line() == "next import 31.10.2024 will cover 01.10.2024–30.10.2024"
+    assert next_import_sentence(quiet.next) == (
+        "next import 31.10.2024 will count 01.10.2024–30.10.2024 (period 2024-10)"
+    )
 
 
 def test_nothing_due_line_after_a_switch_to_last_work_day() -> None:
     """The issue's example line: 29.11.2024 covering 31.10.2024–28.11.2024."""
     s = state(last_period_end=D(2024, 10, 30), last_period="2024-10")
-    line = schedule_for(config("last_work_day"), s, D(2024, 11, 20)).next_line()
-    assert line == "next import 29.11.2024 will cover 31.10.2024–28.11.2024"
+    line = next_import_sentence(schedule_for(config("last_work_day"), s, D(2024, 11, 20)).next)
+    assert line == "next import 29.11.2024 will count 31.10.2024–28.11.2024 (period 2024-11)"
 
 
 def test_missed_months_are_all_due_oldest_first() -> None:
@@ -130,6 +133,25 @@ def test_readiness_lists_everything_missing_at_once() -> None:
         "uku.company",
         "links",
     ]
+
+
+def test_settings_not_ready_name_what_is_unset_with_one_hint_whoever_finds_out() -> None:
+    """The schedule set but no first import date: the timeline names that key (it used to
+    say summary.schedule), and it, `schedule` and the readiness check give one hint."""
+    no_date = config()
+    no_date = replace(no_date, summary=replace(no_date.summary, first_import_date=None))
+    errors = []
+    for check in (
+        lambda: schedule_for(no_date, state(), D(2024, 10, 31)),
+        lambda: require_schedule(no_date),
+        lambda: require_ready(no_date, 1),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            check()
+        errors.append(caught.value)
+    assert [[p.key for p in e.problems] for e in errors] == [["summary.first_import_date"]] * 3
+    assert len({e.hint for e in errors}) == 1
+    assert "map-fields" in (errors[0].hint or "")
 
 
 def test_today_may_not_be_in_the_future() -> None:

@@ -12,7 +12,7 @@ from trigon_sync.errors import ConfigError, UsageError
 from trigon_sync.monthly.plan import resolve_targets
 from trigon_sync.schedule.rules import ScheduleRule
 from trigon_sync.settings.config import Config, SummarySettings, UkuSettings
-from trigon_sync.settings.naming import find, name_key
+from trigon_sync.settings.naming import find, label_key
 from trigon_sync.uku.field_mapping import Status, mapping_rows, resolve_target, resolve_topic
 from trigon_sync.uku.models import CustomField, Topic
 
@@ -37,9 +37,9 @@ def config(topic: str | int, target: str | int) -> Config:
 
 def test_the_rule_folds_case_and_whitespace_and_normalises_unicode() -> None:
     """Outer whitespace dropped, inner runs are one space, case folded, NFC: one key."""
-    assert name_key("  Müügiarve   LOODUD ") == name_key("müügiarve loodud")
-    assert name_key("Mu\u0308u\u0308giarve") == name_key("Müügiarve")
-    assert name_key("Sales invoice") != name_key("Sales invoices")
+    assert label_key("  Müügiarve   LOODUD ") == label_key("müügiarve loodud")
+    assert label_key("Mu\u0308u\u0308giarve") == label_key("Müügiarve")
+    assert label_key("Sales invoice") != label_key("Sales invoices")
 
 
 @pytest.mark.parametrize("written", ["  sales   INVOICE created ", 11, "11"])

@@ -121,6 +121,23 @@ def test_a_corrupt_open_period_is_reported_when_it_is_needed() -> None:
     assert journal.to_document() == {"period": "2024-11", "import_day": dt.date(2024, 11, 30)}
 
 
+def test_a_day_in_state_is_a_toml_date_wherever_it_is_read() -> None:
+    """Quoted text where state.toml holds a day is a hand edit gone wrong: the open period's
+    window is refused as the last counted day and a link's date are (it was read as a date),
+    and the file is kept as it was."""
+    doc = {
+        "period": "2024-11",
+        "import_day": dt.date(2024, 11, 30),
+        "window_start": "2024-10-31",
+        "window_end": dt.date(2024, 11, 29),
+    }
+    journal = Periods.from_document(doc)
+    assert journal.open is None
+    with pytest.raises(StateError, match="window_start is not a date"):
+        journal.require_open()
+    assert journal.to_document() == doc
+
+
 def test_a_corrupt_completed_period_is_named_when_it_is_asked_for(written: None) -> None:
     """`--rerun 2024-10` on a broken record says it is corrupt, not that it never ran."""
     state = load_state()

@@ -25,6 +25,7 @@ from trigon_sync.errors import TrigonSyncError
 from trigon_sync.records import periods as period_record
 from trigon_sync.records.import_plan import PlanRow
 from trigon_sync.schedule.rules import Run
+from trigon_sync.schedule.run_text import window_json, window_text
 from trigon_sync.settings.config import Config
 from trigon_sync.store import journal
 from trigon_sync.store.state import ClientLink, State
@@ -69,9 +70,8 @@ class PeriodAnswer:
     verdict: Verdict
     reason: str
     """One sentence for people."""
-    import_day: dt.date | None = None
-    window_start: dt.date | None = None
-    window_end: dt.date | None = None
+    run: Run | None = None
+    """The period's import day and window, when known."""
     task_id: int | None = None
     action: str | None = None
     counts: Mapping[str, int] = field(default_factory=dict)
@@ -82,9 +82,7 @@ class PeriodAnswer:
             "period": self.period,
             "verdict": str(self.verdict),
             "reason": self.reason,
-            "import_day": self.import_day,
-            "window_start": self.window_start,
-            "window_end": self.window_end,
+            **window_json(self.run),
             "task_id": self.task_id,
             "action": self.action,
             "counts": dict(self.counts),
@@ -132,18 +130,12 @@ _ACTIONS = {
 }
 
 
-def _window(run: Run) -> str:
-    return f"{format_ee(run.window_start)}–{format_ee(run.window_end)}"
-
-
 def _answer(run: Run, verdict: Verdict, reason: str, **extra: Any) -> PeriodAnswer:
     return PeriodAnswer(
         period=run.period,
         verdict=verdict,
         reason=reason,
-        import_day=run.import_day,
-        window_start=run.window_start,
-        window_end=run.window_end,
+        run=run,
         **extra,
     )
 
@@ -173,7 +165,7 @@ def _gone(
     return _answer(
         run,
         Verdict.GONE,
-        f"no task now: Uku task {entry.task} held the counts for {_window(run)}, but "
+        f"no task now: Uku task {entry.task} held the counts for {window_text(run)}, but "
         f"{_found(loss)}{failed}; {then}{moved}",
         task_id=entry.task,
         action=entry.action,
@@ -206,7 +198,7 @@ def _with_task(
     return _answer(
         run,
         Verdict.TASK,
-        f"Uku task {entry.task} holds the counts for {_window(run)} ({how}){earlier}",
+        f"Uku task {entry.task} holds the counts for {window_text(run)} ({how}){earlier}",
         task_id=entry.task,
         action=entry.action,
         counts=entry.counts,
@@ -258,7 +250,7 @@ def _open_answer(
     return _answer(
         run,
         Verdict.PENDING,
-        f"no task yet: period {run.period} ({_window(run)}) was started and this client is "
+        f"no task yet: period {run.period} ({window_text(run)}) was started and this client is "
         "not done; run `trigon-sync run-monthly` to finish it",
     )
 
@@ -336,7 +328,8 @@ def _due(run: Run) -> PeriodAnswer:
         run,
         Verdict.DUE,
         f"no task yet: the import day {format_ee(run.import_day)} has come but run-monthly "
-        f"has not counted {_window(run)}; run `trigon-sync run-monthly` (and check the cron job)",
+        f"has not counted {window_text(run)}; run `trigon-sync run-monthly` (and check the "
+        "cron job)",
     )
 
 
@@ -346,7 +339,7 @@ def _not_due(run: Run, *, projected: bool) -> PeriodAnswer:
         run,
         Verdict.NOT_DUE,
         f"not due yet: {condition}the import on {format_ee(run.import_day)} will count "
-        f"{_window(run)}",
+        f"{window_text(run)}",
     )
 
 

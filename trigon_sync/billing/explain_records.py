@@ -12,14 +12,11 @@ re-counted. A failure entry with its own ``period`` key is taken at its word.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
-from trigon_sync.errors import TrigonSyncError
 from trigon_sync.records import periods as period_record
 from trigon_sync.records.tables import RunRecord
-from trigon_sync.schedule.rules import Run
 from trigon_sync.store import journal, ledger
 from trigon_sync.store.state import State
 
@@ -34,33 +31,11 @@ class Failure:
     """A ``run-monthly --rerun`` re-count: it comes after the task, not before it."""
 
 
-LineReader = Callable[[Path], Iterable[str]]
-"""How a journal file is read: its lines, streamed (tests inject one that counts)."""
-
-
-def journal_runs(state: State) -> list[Run]:
-    """Every period state knows a window for: the completed ones, then the open one."""
-    runs = [
-        r
-        for r in (
-            period_record.completed_run(state, p) for p in period_record.completed_periods(state)
-        )
-        if r
-    ]
-    try:
-        open_run = period_record.open_run(state)
-    except TrigonSyncError:
-        open_run = None
-    if open_run is not None:
-        runs.append(open_run)
-    return runs
-
-
 def read_journals(
     state: State,
     firm: str,
     periods: Collection[str] | None = None,
-    reader: LineReader = journal.file_lines,
+    reader: journal.LineReader = journal.file_lines,
 ) -> dict[str, dict[str, journal.Entry]]:
     """``firm``'s line in each period state knows a window for (archived or open), or only
     in ``periods``, with the counts Uku holds now from the ledger.
@@ -69,17 +44,13 @@ def read_journals(
     lines skipped after their firm id, and only this firm's ledger writes are kept: five years of
     archives at 5,000 clients are 170 MB of lines, of which explain needs 60.
     """
-    runs = [r for r in journal_runs(state) if periods is None or r.period in periods]
+    runs = [r for r in period_record.known_runs(state) if periods is None or r.period in periods]
     if not runs:
         return {}
     book = ledger.load(since=min(r.period for r in runs), firms={firm})
     found: dict[str, dict[str, journal.Entry]] = {}
     for run in runs:
-        path = journal.journal_file(run.period)
-        entries: dict[str, journal.Entry] = {}
-        for candidate in (path.with_name(path.name + ".done"), path):
-            lines = reader(candidate)
-            entries.update(journal.PeriodJournal(run, candidate).load({firm}, lines))
+        entries = journal.read_period(run, {firm}, reader)
         write = book.writes.get((firm, run.period))
         if write is not None:
             # The ledger has the newest write (a --rerun updates no journal line); the

@@ -15,11 +15,11 @@ from rich.text import Text
 from trigon_sync import clock
 from trigon_sync.cli import output
 from trigon_sync.cli.connections import trigon_client
+from trigon_sync.clients.ignoring import ignore, listed_firms, staged_firms, unignore
 from trigon_sync.clients.links import linked_by_code_or_id, unlink
 from trigon_sync.errors import UsageError
 from trigon_sync.records.import_plan import Flag
 from trigon_sync.store.config_file import load_config
-from trigon_sync.store.ignored import ignore, staged_firms, unignore
 from trigon_sync.store.state import load_state, locked_state
 
 CLIENTS_EXAMPLE = "Example: trigon-sync clients --json"
@@ -115,7 +115,7 @@ def ignore_command(
     firms = None if undo else staged_firms(load_state())
     if firms is None and not undo:
         with trigon_client(load_config()) as trigon:
-            firms = [(f.id, f.name, f.registration_code or "") for f in trigon.list_firms()]
+            firms = listed_firms(trigon.list_firms())
     with locked_state() as session:
         if undo:
             entry = unignore(session.state, firm, clock.now())

@@ -8,7 +8,7 @@ import typer
 
 from trigon_sync.cli import output
 from trigon_sync.cli.connect_inputs import INTERACTIVE_POLICY
-from trigon_sync.cli.connections import trigon_wire
+from trigon_sync.cli.connections import secret_store, trigon_wire
 from trigon_sync.settings.config import Config
 from trigon_sync.store import pending_token
 from trigon_sync.store.config_file import load_config
@@ -18,7 +18,6 @@ from trigon_sync.store.secrets import (
     TRIGON_REFRESH_TOKEN,
     UKU_API_KEY,
     SecretStore,
-    open_store,
 )
 from trigon_sync.trigon import revoke
 
@@ -31,7 +30,7 @@ def disconnect(
 ) -> None:
     """Remove the Trigon credentials (revoking a refresh token) or the Uku key from the store."""
     config = load_config()
-    store = open_store(config.trigon.token_store)
+    store = secret_store(config)
     done: list[str] = []
     if everything or not uku:
         done.append(_disconnect_trigon(config, store))

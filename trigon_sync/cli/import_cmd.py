@@ -9,7 +9,6 @@ accepted (or ``--yes``). The work itself lives in ``clients/importing.py`` /
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -250,7 +249,7 @@ def confirm(
                     now=clock.now(),
                     manager_id=manager_id,
                     on_row=on_row,
-                    settler=Settler(config.uku.settle_seconds, clock.now, time.sleep),
+                    settler=Settler.for_settings(config.uku),
                 )
     report_confirm(result, as_json=as_json)
 

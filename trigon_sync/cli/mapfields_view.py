@@ -20,6 +20,7 @@ from trigon_sync.cli.connections import secret_store, uku_client
 from trigon_sync.dates import format_ee
 from trigon_sync.errors import TrigonSyncError
 from trigon_sync.schedule.rules import Run
+from trigon_sync.schedule.run_text import next_import_sentence, run_json
 from trigon_sync.settings import fields
 from trigon_sync.settings.config import Config, missing_for_monthly
 from trigon_sync.store.secrets import UKU_API_KEY
@@ -61,10 +62,8 @@ def next_import(config: Config, state: State, today: dt.date) -> Run | None:
 def next_import_line(run: Run | None) -> str:
     if run is None:
         return "Next import: unknown until the schedule and the first import date are set."
-    return (
-        f"Next import {run.import_day:%a} {format_ee(run.import_day)} will cover "
-        f"{format_ee(run.window_start)}–{format_ee(run.window_end)} (period {run.period})."
-    )
+    sentence = next_import_sentence(run)
+    return f"{sentence[0].upper()}{sentence[1:]}."
 
 
 def print_next_import(config: Config, state: State) -> None:
@@ -130,14 +129,7 @@ def _show_json(
             "first_import_date": summary.first_import_date,
             "auto_complete": summary.auto_complete,
         },
-        "next_import": None
-        if run is None
-        else {
-            "import_day": run.import_day,
-            "window_start": run.window_start,
-            "window_end": run.window_end,
-            "period": run.period,
-        },
+        "next_import": None if run is None else run_json(run),
         "missing": missing_for_monthly(config),
     }
 

@@ -128,8 +128,8 @@ def _current_text(row: MappingRow, choices: Sequence[CustomField]) -> str:
 
 def _same_name_hint(trigon_field: fields.TrigonField, choices: Sequence[CustomField]) -> str:
     """Point at an Uku field named like the count, without choosing it for the admin."""
-    label = naming.name_key(trigon_field.label_en)
-    same = next((f for f in choices if naming.name_key(f.name) == label), None)
+    label = naming.label_key(trigon_field.label_en)
+    same = next((f for f in choices if naming.label_key(f.name) == label), None)
     return "" if same is None else f" (type {choices.index(same) + 1} for the field of that name)"
 
 

@@ -26,6 +26,7 @@ from trigon_sync.monthly import gate as monthly_gate
 from trigon_sync.monthly import log_file as run_log
 from trigon_sync.monthly.gate import check_today, schedule_for
 from trigon_sync.monthly.plan import rerun_target
+from trigon_sync.schedule.run_text import window_json
 from trigon_sync.settings.config import Config
 from trigon_sync.store.state import load_state
 
@@ -179,12 +180,7 @@ def _nothing_due(schedule: Timeline, *, as_json: bool, quiet: bool) -> None:
             {
                 "periods": [],
                 "warnings": [],
-                "next": {
-                    "period": nxt.period,
-                    "import_day": nxt.import_day.isoformat(),
-                    "window_start": nxt.window_start.isoformat(),
-                    "window_end": nxt.window_end.isoformat(),
-                },
+                "next": {"period": nxt.period, **window_json(nxt)},
             }
         )
         return
@@ -296,7 +292,7 @@ def _settler(config: Config) -> Settler:
     """How long a lost create's answer is waited out before Uku is read again."""
     from trigon_sync.uku.settling import Settler
 
-    return Settler(config.uku.settle_seconds, clock.now, time.sleep)
+    return Settler.for_settings(config.uku)
 
 
 def _auto_import(

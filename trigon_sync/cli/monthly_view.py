@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from trigon_sync.monthly.plan import DONE_EARLIER
+from trigon_sync.schedule.run_text import window_text
 from trigon_sync.settings.config import Config
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ def render(
         if result.rerun:
             status = "re-counted" if period.complete else "re-count incomplete"
         output.stdout.print(
-            f"{run.period} ({format_ee(run.window_start)}–{format_ee(run.window_end)}, "
+            f"{run.period} ({window_text(run)}, "
             f"import day {format_ee(run.import_day)}): {states['create']} created, "
             f"{states['update']} updated, {states['exists']} unchanged, "
             f"{states['done']} done by an earlier run"
@@ -149,8 +150,8 @@ def billing_lines(result: MonthlyResult) -> list[str]:
             )
         else:
             lines.append(
-                f"held back: period {run.period} ({format_ee(run.window_start)}–"
-                f"{format_ee(run.window_end)}) is not complete; the next run retries it"
+                f"held back: period {run.period} ({window_text(run)}) is not complete; the "
+                "next run retries it"
             )
     blocker = open_periods[0].period if open_periods else "the one before"
     lines.extend(
@@ -185,8 +186,7 @@ def render_plan(result: MonthlyResult, config: Config, *, preview: bool = False)
         keys = [k for k in fields.KEYS if any(k in o.plan.counts for o in period.outcomes)]
         output.stdout.print(
             f"{run.period}: import day {format_ee(run.import_day)}, counts "
-            f"{format_ee(run.window_start)}–{format_ee(run.window_end)} "
-            + ("(preview, so far)" if preview else "(dry run)"),
+            f"{window_text(run)} " + ("(preview, so far)" if preview else "(dry run)"),
             markup=False,
         )
         table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")

@@ -18,6 +18,7 @@ from trigon_sync.cli.params import date_value
 from trigon_sync.dates import format_ee
 from trigon_sync.monthly.gate import schedule_for
 from trigon_sync.schedule.rules import Run
+from trigon_sync.schedule.run_text import run_json, window_text
 from trigon_sync.settings.config import require_schedule
 from trigon_sync.store.config_file import load_config
 from trigon_sync.store.state import load_state
@@ -26,13 +27,7 @@ EXAMPLE = "Example: trigon-sync schedule --today 29.11.2024 --count 6 --json"
 
 
 def _run_json(run: Run, today: dt.date) -> dict[str, Any]:
-    return {
-        "import_day": run.import_day,
-        "window_start": run.window_start,
-        "window_end": run.window_end,
-        "period": run.period,
-        "due": run.import_day <= today,
-    }
+    return {**run_json(run), "due": run.import_day <= today}
 
 
 def schedule(
@@ -72,8 +67,7 @@ def schedule(
     if line.open is not None:
         console.print(
             f"Period {line.open.period} was started and is not finished: run-monthly resumes "
-            f"its own window {format_ee(line.open.window_start)}–"
-            f"{format_ee(line.open.window_end)} first, whatever the schedule says now.",
+            f"its own window {window_text(line.open)} first, whatever the schedule says now.",
             markup=False,
         )
     table = Table("Import day", "Counts from", "Counts to", "Period", "Due")

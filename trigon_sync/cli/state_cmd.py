@@ -18,6 +18,7 @@ from trigon_sync.cli.params import date_value, period_value
 from trigon_sync.dates import format_ee, format_ee_time
 from trigon_sync.errors import BusyError, UsageError
 from trigon_sync.records.periods import run_in_progress
+from trigon_sync.schedule.run_text import next_import_sentence
 from trigon_sync.store import paths
 from trigon_sync.store.config_file import load_config
 from trigon_sync.store.state import State, load_state, locked_state
@@ -109,11 +110,7 @@ def set_last_period_end(
         f"and last period {before.last_period or '—'} -> {move.period}?"
     )
     if move.next is not None:
-        nxt = move.next
-        question += (
-            f" The next run would be on {format_ee(nxt.import_day)}, counting "
-            f"{format_ee(nxt.window_start)}–{format_ee(nxt.window_end)} (period {nxt.period})."
-        )
+        question += f" Then the {next_import_sentence(move.next)}."
     if not output.confirm(question, yes):
         raise UsageError("cancelled; nothing was changed")
     with locked_state() as session:

@@ -33,6 +33,7 @@ from trigon_sync.health.status import (
     status,
 )
 from trigon_sync.records.tables import RunRecord
+from trigon_sync.schedule.run_text import next_import_sentence, window_text
 from trigon_sync.settings.config import Config
 from trigon_sync.store import paths
 from trigon_sync.store.config_file import load_config
@@ -135,13 +136,7 @@ def _render_status(report: StatusReport) -> None:
             else "nothing counted yet"
         )
         upcoming = facts.next_run
-        nxt = (
-            f"; next import {format_ee(upcoming.import_day)} counts "
-            f"{format_ee(upcoming.window_start)}–{format_ee(upcoming.window_end)} "
-            f"(period {upcoming.period})"
-            if upcoming
-            else "; no schedule"
-        )
+        nxt = f"; {next_import_sentence(upcoming)}" if upcoming else "; no schedule"
         _line("Window", last + nxt)
     run = facts.last_run
     if run is None:
@@ -331,10 +326,9 @@ def _render_explanation(answer: Explanation) -> None:
     output.stdout.print(answer.summary, markup=False, soft_wrap=True)
     for item in answer.periods:
         head = [item.period]
-        if item.window_start and item.window_end:
-            head.append(f"window {format_ee(item.window_start)}–{format_ee(item.window_end)}")
-        if item.import_day:
-            head.append(f"import day {format_ee(item.import_day)}")
+        if item.run is not None:
+            head.append(f"window {window_text(item.run)}")
+            head.append(f"import day {format_ee(item.run.import_day)}")
         if item.task_id:
             head.append(f"task {item.task_id}")
         output.stdout.print(

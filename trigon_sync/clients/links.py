@@ -7,8 +7,8 @@ from __future__ import annotations
 import datetime as dt
 
 from trigon_sync.clients.link_check import elsewhere
+from trigon_sync.clients.lookup import named_by_code_or_id
 from trigon_sync.errors import UsageError
-from trigon_sync.registration_codes import normalise_code
 from trigon_sync.store.state import ClientLink, State
 
 
@@ -18,13 +18,10 @@ def linked_by_code_or_id(state: State, query: str) -> ClientLink:
     Only exact codes or ids are accepted for removing a link — a part of a name could
     silently pick the wrong client.
     """
-    wanted = normalise_code(query)
-    matches = [
-        link
-        for link in state.links.values()
-        if link.trigon_id == query.strip()
-        or (wanted is not None and normalise_code(link.registration_code) == wanted)
-    ]
+    links = state.links.values()
+    matches = named_by_code_or_id(
+        query, [(link.trigon_id, link.registration_code, link) for link in links]
+    )
     if not matches:
         raise UsageError(
             f"no linked client has the registration code or Trigon id {query!r}",

@@ -67,10 +67,14 @@ _QUOTES = re.compile(r"[\"'`´«»„“”‟‚‘’‛″]")
 _SPACES = re.compile(r"\s+")
 
 
-def name_key(name: str) -> str:
-    """A name reduced for comparison: case, spacing and quote marks do not matter.
+def firm_name_key(name: str) -> str:
+    """A firm's name reduced for comparison: case, spacing and quote marks do not matter.
 
-    NFKC first so that a composed "Õ" and "O" + combining tilde compare equal.
+    Trigon, Uku and the Business Register each type a company's name (``"Oru Aed" OÜ``,
+    ``Oru Aed OÜ``, fullwidth or decomposed letters), so the comparison is looser than
+    settings/naming.py's :func:`~trigon_sync.settings.naming.label_key` for Uku field and
+    topic labels, where a quote is part of the label the admin chose. NFKC first so that a
+    composed "Õ" and "O" + combining tilde compare equal.
     """
     text = unicodedata.normalize("NFKC", name)
     text = _QUOTES.sub("", text).casefold()
@@ -211,10 +215,10 @@ def _plan_row(
     if not firm.viewable:
         flags.add(Flag.NO_VIEW_PERMISSION)
     if decision.client is not None:
-        accepted = {name_key(firm.name)}
+        accepted = {firm_name_key(firm.name)}
         if entry is not None:
-            accepted.add(name_key(entry.name))
-        if name_key(decision.client.name) not in accepted:
+            accepted.add(firm_name_key(entry.name))
+        if firm_name_key(decision.client.name) not in accepted:
             flags.add(Flag.NAME_DIFFERS)
     raw = (firm.registration_code or "").strip()
     return PlanRow(

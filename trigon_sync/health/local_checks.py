@@ -23,6 +23,7 @@ from trigon_sync.health.checks import (
 from trigon_sync.http import clock_skew as skew
 from trigon_sync.records.tables import RunRecord
 from trigon_sync.schedule.rules import Run
+from trigon_sync.schedule.run_text import next_import_sentence
 from trigon_sync.settings import fields
 from trigon_sync.settings.config import MONTHLY_REQUIREMENTS, Config, missing_for_monthly
 from trigon_sync.store import paths
@@ -217,10 +218,7 @@ def _runs_current(facts: LocalFacts) -> Check:
             ExitCode.PARTIAL,
         )
     run = facts.next_run
-    detail = (
-        f"next import {format_ee(run.import_day)} will count "
-        f"{format_ee(run.window_start)}–{format_ee(run.window_end)} (period {run.period})"
-    )
+    detail = next_import_sentence(run)
     if facts.state.journal.in_progress:  # a period was opened and not finished
         return warned(
             name,

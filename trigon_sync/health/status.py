@@ -19,17 +19,17 @@ from trigon_sync.health.checks import TITLES, Check, Outcome, exit_code, passed,
 from trigon_sync.health.local_checks import LocalFacts, local_checks
 from trigon_sync.records.tables import RunRecord
 from trigon_sync.schedule.rules import Run
+from trigon_sync.schedule.run_text import run_json
 from trigon_sync.settings import fields
 from trigon_sync.settings.config import AnomalySettings, Config, missing_for_monthly
 from trigon_sync.store import paths
 from trigon_sync.store.config_file import load_config
 from trigon_sync.store.secrets import (
     UKU_API_KEY,
-    FileStore,
-    KeyringStore,
     SecretStore,
     describe_store,
     has_credentials,
+    open_store,
 )
 from trigon_sync.store.state import State, load_state, load_view
 from trigon_sync.store.summary import StateSummary
@@ -101,8 +101,8 @@ class StatusReport:
             "window": {
                 "last_period_end": state.last_period_end if state else None,
                 "last_period": state.last_period if state else None,
-                "next_import": _run_json(facts.next_run),
-                "overdue": [_run_json(run) for run in facts.overdue],
+                "next_import": None if facts.next_run is None else run_json(facts.next_run),
+                "overdue": [run_json(run) for run in facts.overdue],
                 "run_in_progress": state.journal.in_progress if state else None,
             },
             "last_run": facts.last_run.to_document() if facts.last_run is not None else None,
@@ -110,17 +110,6 @@ class StatusReport:
             "warnings": self.warnings,
             "anomalies": list(self.flagged),
         }
-
-
-def _run_json(run: Run | None) -> dict[str, Any] | None:
-    if run is None:
-        return None
-    return {
-        "import_day": run.import_day,
-        "window_start": run.window_start,
-        "window_end": run.window_end,
-        "period": run.period,
-    }
 
 
 def _connections_json(facts: LocalFacts) -> dict[str, Any]:
@@ -196,12 +185,6 @@ def window_facts(
     return found.upcoming, found.overdue, None
 
 
-def _store_for(config: Config) -> KeyringStore | FileStore:
-    if config.trigon.token_store == "file":
-        return FileStore(paths.token_file())
-    return KeyringStore(timeout=STATUS_KEYRING_TIMEOUT)
-
-
 def gather(
     today: dt.date,
     *,
@@ -239,7 +222,9 @@ def gather(
     if config is not None:
         try:
             # One store, one keyring probe, bounded by STATUS_KEYRING_TIMEOUT.
-            configured = _store_for(config)
+            configured = open_store(
+                config.trigon.token_store, keyring_timeout=STATUS_KEYRING_TIMEOUT
+            )
             description = describe_store(config.trigon.token_store, store=configured)
             if description.usable:
                 store = store or configured

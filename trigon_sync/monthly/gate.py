@@ -16,9 +16,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from trigon_sync.dates import format_ee
-from trigon_sync.errors import ConfigError, Problem, UsageError
+from trigon_sync.errors import Problem, UsageError
 from trigon_sync.http import clock_skew as skew
-from trigon_sync.settings.config import MONTHLY_REQUIREMENTS, Config, missing_for_monthly
+from trigon_sync.schedule.run_text import next_import_sentence
+from trigon_sync.settings.config import (
+    MONTHLY_REQUIREMENTS,
+    Config,
+    missing_for_monthly,
+    not_ready,
+    schedule_problems,
+)
 from trigon_sync.store.config_file import load_config
 from trigon_sync.store.state import load_view
 from trigon_sync.timeline.due import Timeline, timeline_for
@@ -59,13 +66,7 @@ def readiness_problems(config: Config, linked: int) -> list[Problem]:
 def require_ready(config: Config, linked: int) -> None:
     problems = readiness_problems(config, linked)
     if problems:
-        hint = "set them with `trigon-sync map-fields` (see config.example.toml)"
-        if not config.exists:
-            hint = (
-                f"no config file yet at {config.path}: set up with `trigon-sync connect`, "
-                "`import-clients`, `confirm` and `map-fields` (or copy config.example.toml there)"
-            )
-        raise ConfigError(problems, hint=hint)
+        raise not_ready(config, problems)
 
 
 def check_today(today: dt.date, real_today: dt.date) -> None:
@@ -84,10 +85,7 @@ def schedule_for(config: Config, state: State | StateSummary, today: dt.date) ->
     """What run-monthly does on ``today``: the one timeline, required to exist."""
     found = timeline_for(config, state, today)
     if found is None:
-        raise ConfigError(
-            [Problem(str(config.path), "summary.schedule", "not set")],
-            hint="set it with `trigon-sync map-fields`",
-        )
+        raise not_ready(config, schedule_problems(config))
     return found
 
 
@@ -125,9 +123,9 @@ def start_night(day: dt.date, now: dt.datetime) -> Night:
 
 def nothing_due_text(schedule: Timeline) -> str:
     """What a night with nothing due prints (nothing with ``--quiet``)."""
-    return f"Nothing due: {schedule.next_line()}."
+    return f"Nothing due: {next_import_sentence(schedule.next)}."
 
 
 def nothing_due_log(day: dt.date, schedule: Timeline) -> str:
     """The log line of a night with nothing due."""
-    return f"run-monthly today={day} nothing due; {schedule.next_line()}"
+    return f"run-monthly today={day} nothing due; {next_import_sentence(schedule.next)}"

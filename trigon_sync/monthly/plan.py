@@ -24,10 +24,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from trigon_sync.dates import format_ee
 from trigon_sync.errors import ConfigError, Problem, UsageError
 from trigon_sync.records import periods as period_record
 from trigon_sync.schedule.rules import Run
+from trigon_sync.schedule.run_text import window_json, window_text
 from trigon_sync.settings import fields, naming
 from trigon_sync.settings.config import Config
 
@@ -176,10 +176,7 @@ def idempotency_key(company: str, identity: TaskIdentity) -> str:
 
 def description(run: Run) -> str:
     """The human part of the task description (the marker line is added by the adapter)."""
-    return (
-        f"Trigon counts for {format_ee(run.window_start)}–{format_ee(run.window_end)}, "
-        "written by trigon-sync."
-    )
+    return f"Trigon counts for {window_text(run)}, written by trigon-sync."
 
 
 @dataclass(frozen=True)
@@ -310,13 +307,7 @@ def unlinked_warning(firms: Iterable[tuple[str, str, str | None]], state: State)
 
 def period_json(run: Run, plans: Iterable[ClientPlan]) -> dict[str, Any]:
     """One period of the ``--dry-run --json`` document (shape fixed by issue 6)."""
-    return {
-        "period": run.period,
-        "import_day": run.import_day.isoformat(),
-        "window_start": run.window_start.isoformat(),
-        "window_end": run.window_end.isoformat(),
-        "clients": [p.to_json() for p in plans],
-    }
+    return {"period": run.period, **window_json(run), "clients": [p.to_json() for p in plans]}
 
 
 def sorted_links(state: State) -> list[ClientLink]:

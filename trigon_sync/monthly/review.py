@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 
 from trigon_sync.billing import anomalies
 from trigon_sync.monthly.plan import ClientPlan, Targets
+from trigon_sync.records import periods as period_record
 from trigon_sync.schedule.rules import Run
 from trigon_sync.settings.config import AnomalySettings
 from trigon_sync.store import journal, ledger
@@ -139,18 +140,12 @@ class Review:
             else:
                 field_ids.add(item.id)
         if state is not None:
-            from trigon_sync.billing.explain_records import journal_runs  # only a real run needs it
-
             since, short = history.look_back(state.links)
-            for run in journal_runs(state):
+            for run in period_record.known_runs(state):
                 firms = None if since is None or run.period >= since else short
                 if firms is not None and not firms:
                     continue  # every linked firm has newer periods enough in the ledger
-                path = journal.journal_file(run.period)
-                found: dict[str, journal.Entry] = {}
-                for candidate in (path.with_name(path.name + ".done"), path):
-                    found.update(journal.PeriodJournal(run, candidate).load(firms))
-                for firm, entry in found.items():
+                for firm, entry in journal.read_period(run, firms).items():
                     history.add(firm, run.period, dict(entry.counts), replace=False)
         return cls(settings, history, accepted, field_ids, dry_run=dry_run)
 

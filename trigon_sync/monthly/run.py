@@ -219,7 +219,7 @@ class MonthlyRun:
         period = PeriodResult(run)
         result.periods.append(period)
         # a --rerun's gone, intent and restore lines go with the period's archived lines
-        book = journal.PeriodJournal(run, journal.archive_file(run.period) if rerun else None)
+        book = journal.PeriodJournal(run, journal.archived_file(run.period) if rerun else None)
         opened = period_record.open_run(state) == run
         if session is not None:
             self.installation = installation.ensure()  # on disk before any task carries it

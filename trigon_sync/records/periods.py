@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any, Protocol
 
+from trigon_sync.errors import TrigonSyncError
 from trigon_sync.records.tables import CompletedPeriod, OpenPeriod, Periods
 from trigon_sync.schedule.rules import Run
 
@@ -86,3 +87,16 @@ def completed_run(state: State, period: str) -> Run | None:
 def completed_periods(state: State) -> list[str]:
     """Every period the journal names as completed, readable or not."""
     return sorted({*state.journal.completed, *state.journal.unreadable_completed})
+
+
+def known_runs(state: State) -> list[Run]:
+    """Every period state knows a window for (whose journal file may hold lines): the
+    completed ones, then the open one (left out when its record is corrupt)."""
+    runs = [r for r in (completed_run(state, p) for p in completed_periods(state)) if r]
+    try:
+        opened = open_run(state)
+    except TrigonSyncError:
+        opened = None
+    if opened is not None:
+        runs.append(opened)
+    return runs

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from trigon_sync.dates import toml_date
 from trigon_sync.errors import StateError
 from trigon_sync.schedule.rules import Run
 
@@ -275,9 +276,9 @@ class Periods:
 
 def _run(doc: Mapping[str, Any], period: str) -> Run:
     return Run(
-        import_day=_as_date(doc["import_day"]),
-        window_start=_as_date(doc["window_start"]),
-        window_end=_as_date(doc["window_end"]),
+        import_day=toml_date(doc["import_day"], "import_day"),
+        window_start=toml_date(doc["window_start"], "window_start"),
+        window_end=toml_date(doc["window_end"], "window_end"),
         period=period,
     )
 
@@ -288,14 +289,6 @@ def _run_document(run: Run) -> dict[str, Any]:
         "window_start": run.window_start,
         "window_end": run.window_end,
     }
-
-
-def _as_date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        raise TypeError("a date was expected, not a date-time")
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value))
 
 
 def _why_unreadable(opened: Mapping[str, Any]) -> str:

@@ -316,7 +316,7 @@ class ConfigChecker:
                 target = self._text(table, "fields", key)
             if target is None:
                 continue
-            normalised = naming.name_key(target) if isinstance(target, str) else target
+            normalised = naming.label_key(target) if isinstance(target, str) else target
             if normalised in targets:
                 self.add(
                     f"fields.{key}",

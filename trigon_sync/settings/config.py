@@ -153,23 +153,40 @@ def missing_for_monthly(config: Config) -> list[str]:
     return [key for key, ok in present.items() if not ok]
 
 
+def not_ready(config: Config, problems: list[Problem]) -> ConfigError:
+    """The one "settings not ready" error: ``problems`` with the one way to set them up.
+
+    ``schedule``, ``run-monthly`` and its nightly checks raise it, so a home that is not
+    set up is told the same thing whichever command found out first."""
+    hint = "set them with `trigon-sync map-fields` (config.example.toml shows every key)"
+    if not config.exists:
+        hint = (
+            f"no config file yet at {config.path}: set up with `trigon-sync connect`, "
+            "`import-clients`, `confirm` and `map-fields` (or copy config.example.toml there)"
+        )
+    return ConfigError(problems, hint=hint)
+
+
+def schedule_problems(config: Config) -> list[Problem]:
+    """``summary.schedule`` and ``summary.first_import_date`` where unset: no timeline
+    without both."""
+    summary = config.summary
+    return [
+        Problem(str(config.path), key, "not set")
+        for key, value in (
+            ("summary.schedule", summary.schedule),
+            ("summary.first_import_date", summary.first_import_date),
+        )
+        if value is None
+    ]
+
+
 def require_schedule(config: Config) -> tuple[ScheduleRule, dt.date]:
     """The rule and first import date, or a :class:`ConfigError` naming what to set."""
     rule, first = config.summary.schedule, config.summary.first_import_date
     if rule is not None and first is not None:
         return rule, first
-    missing = [
-        Problem(str(config.path), key, "not set")
-        for key, value in (("summary.schedule", rule), ("summary.first_import_date", first))
-        if value is None
-    ]
-    hint = "add it to config.toml; config.example.toml shows every key"
-    if not config.exists:
-        hint = (
-            f"no config file yet at {config.path}: set up with `trigon-sync connect` and "
-            "`map-fields` (or copy config.example.toml there)"
-        )
-    raise ConfigError(missing, hint=hint)
+    raise not_ready(config, schedule_problems(config))
 
 
 DATE_LIKE = re.compile(r"^\d{1,4}[.\-]\d{1,2}[.\-]\d{1,4}$")

@@ -8,7 +8,7 @@ with the ids to choose from.
 The rule, written down once:
 
 * an **integer** (``topic = 7`` in config.toml) is an id and matches only that id;
-* a **name** matches an item whose name is equal after :func:`name_key`: Unicode NFC,
+* a **name** matches an item whose name is equal after :func:`label_key`: Unicode NFC,
   leading/trailing whitespace dropped, every inner run of whitespace read as one space,
   and case folded (``str.casefold``, so "Müügiarve" = "MÜÜGIARVE");
 * two or more items with that name: **ambiguous**, never a guess (give the id);
@@ -37,8 +37,12 @@ class Named(Protocol):
 T = TypeVar("T", bound=Named)
 
 
-def name_key(name: str) -> str:
-    """The form names are compared in (see the module docstring)."""
+def label_key(name: str) -> str:
+    """The form Uku topic and field labels are compared in (see the module docstring).
+
+    Not clients/plan.py's ``firm_name_key``: a label is typed by the admin and matched
+    against Uku's own list, so quote marks count and only Unicode form, spacing and case
+    are forgiven; a firm's name comes from three systems that each spell it their way."""
     return " ".join(unicodedata.normalize("NFC", name).split()).casefold()
 
 
@@ -77,8 +81,8 @@ def find(ref: str | int, items: Iterable[T]) -> Found[T]:
         match = next((item for item in listed if item.id == ref), None)
         return Found(ref, match, by_id=match is not None)
     text = ref.strip()
-    key = name_key(text)
-    named = tuple(item for item in listed if name_key(item.name) == key)
+    key = label_key(text)
+    named = tuple(item for item in listed if label_key(item.name) == key)
     if len(named) > 1:
         return Found(text, None, named)
     if named:

@@ -19,6 +19,7 @@ from trigon_sync.errors import ConfigError, Problem
 from trigon_sync.settings.checks import parse_config
 from trigon_sync.settings.config import DATE_LIKE, Config, explain_date
 from trigon_sync.store import paths
+from trigon_sync.store.toml_values import without_none
 
 if TYPE_CHECKING:
     import tomlkit
@@ -50,7 +51,7 @@ def edit_config(path: Path | None = None) -> Iterator[dict[str, Any]]:
     path = path or paths.config_file()
     raw: dict[str, Any] = _read_raw(path) or {}
     yield raw
-    cleaned = cast(dict[str, Any], _drop_none(raw))
+    cleaned = cast(dict[str, Any], without_none(raw))
     raw.clear()
     raw.update(cleaned)
     parse_config(raw, path)
@@ -84,12 +85,6 @@ def _merge(container: Any, wanted: Mapping[str, Any]) -> None:
 
 def _plain(item: Any) -> Any:
     return item.unwrap() if hasattr(item, "unwrap") else item
-
-
-def _drop_none(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_none(v) for k, v in value.items() if v is not None}
-    return value
 
 
 def _read_raw(path: Path) -> dict[str, Any] | None:

@@ -33,7 +33,7 @@ import dataclasses
 import datetime as dt
 import json
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,12 +47,34 @@ def journal_dir() -> Path:
 
 
 def journal_file(period: str) -> Path:
+    """The open period's file: ``<home>/journal/<period>.jsonl``."""
     return journal_dir() / f"{period}.jsonl"
 
 
-def archive_file(period: str) -> Path:
-    """Where a completed period's journal is kept (:meth:`PeriodJournal.archive`)."""
-    return journal_dir() / f"{period}.jsonl.done"
+def archived_file(period: str) -> Path:
+    """Where :meth:`PeriodJournal.archive` keeps a finished period's file."""
+    return _archived(journal_file(period))
+
+
+def _archived(path: Path) -> Path:
+    return path.with_name(path.name + ".done")
+
+
+LineReader = Callable[[Path], Iterable[str]]
+"""How a journal file is read: its lines, streamed (tests inject one that counts)."""
+
+
+def read_period(
+    run: Run, firms: Collection[str] | None = None, reader: LineReader | None = None
+) -> dict[str, Entry]:
+    """The finished clients of ``run``'s period, archived or open: the archived file, then
+    the open one (a line there is newer). ``firms`` and the streaming as
+    :meth:`PeriodJournal.load`; ``reader`` reads a file's lines (default: the file)."""
+    found: dict[str, Entry] = {}
+    for path in (archived_file(run.period), journal_file(run.period)):
+        lines = (reader or file_lines)(path)
+        found.update(PeriodJournal(run, path).load(firms, lines))
+    return found
 
 
 # -- the per-period file ------------------------------------------------------------------
@@ -215,7 +237,7 @@ class PeriodJournal:
     def archive(self) -> None:
         """The period is folded into state: keep the file as ``<period>.jsonl.done``."""
         with contextlib.suppress(FileNotFoundError):
-            self.path.replace(self.path.with_name(self.path.name + ".done"))
+            self.path.replace(_archived(self.path))
 
 
 class ClientIntents:

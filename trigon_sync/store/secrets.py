@@ -265,9 +265,12 @@ class FileStore:
             return True
 
 
-def open_store(kind: str = "keyring") -> SecretStore:
-    """The store config.toml names (``trigon.token_store``)."""
+def open_store(kind: str = "keyring", *, keyring_timeout: float | None = None) -> SecretStore:
+    """The store config.toml names (``trigon.token_store``): the one place a kind becomes
+    a store. ``keyring_timeout`` bounds each keyring call (``status`` waits less than a run)."""
     if kind == "keyring":
+        if keyring_timeout is not None:
+            return KeyringStore(timeout=keyring_timeout)
         return KeyringStore()
     if kind == "file":
         return FileStore(paths.token_file())

@@ -29,10 +29,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trigon_sync import redact
+from trigon_sync.dates import toml_date
 from trigon_sync.errors import StateError
 from trigon_sync.records.tables import PERIOD, Periods, RunRecord, StagedImport
 from trigon_sync.store import paths, summary
 from trigon_sync.store.summary import StateSummary
+from trigon_sync.store.toml_values import without_none
 
 if TYPE_CHECKING:
     from trigon_sync.store import atomic
@@ -132,16 +134,16 @@ class State:
         if self.last_period is not None:
             doc["last_period"] = self.last_period
         if self.links:
-            doc["links"] = {key: _drop_none(vars(link)) for key, link in self.links.items()}
+            doc["links"] = {key: without_none(vars(link)) for key, link in self.links.items()}
         if self.staged_import is not None:
-            doc["staged_import"] = _drop_none(self.staged_import.to_document())
+            doc["staged_import"] = without_none(self.staged_import.to_document())
         journal = self.journal.to_document()
         if journal:
-            doc["journal"] = _drop_none(journal)
+            doc["journal"] = without_none(journal)
         if self.history:
-            doc["history"] = [_drop_none(entry.to_document()) for entry in self.history]
+            doc["history"] = [without_none(entry.to_document()) for entry in self.history]
         if self.ignored:
-            doc["ignored"] = _drop_none(self.ignored)
+            doc["ignored"] = without_none(self.ignored)
         return doc
 
     def to_json(self) -> dict[str, Any]:
@@ -158,14 +160,6 @@ class State:
             "history": [entry.to_document() for entry in self.history],
             "ignored": self.ignored,
         }
-
-
-def _drop_none(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_none(v) for v in value]
-    return value
 
 
 class StateSession:
@@ -273,14 +267,8 @@ def _expect(value: Any, kind: type | tuple[type, ...], what: str) -> Any:
     return value
 
 
-def _date(value: Any, what: str) -> dt.date:
-    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
-        raise TypeError(f"{what} is not a date")
-    return value
-
-
 def _date_or_none(value: Any, what: str) -> dt.date | None:
-    return None if value is None else _date(value, what)
+    return None if value is None else toml_date(value, what)
 
 
 def _from_document(doc: dict[str, Any]) -> State:
@@ -297,7 +285,7 @@ def _from_document(doc: dict[str, Any]) -> State:
             ),
             name=_expect(item.get("name", ""), str, f"links.{key}.name"),
             uku_client_id=_expect(item["uku_client_id"], int, f"links.{key}.uku_client_id"),
-            linked_at=_date(item["linked_at"], f"links.{key}.linked_at"),
+            linked_at=toml_date(item["linked_at"], f"links.{key}.linked_at"),
             flags=list(_expect(item.get("flags", []), list, f"links.{key}.flags")),
             uku_company=_expect(
                 item.get("uku_company"), (str, type(None)), f"links.{key}.uku_company"

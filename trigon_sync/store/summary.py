@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trigon_sync.dates import toml_date
 from trigon_sync.records.tables import PERIOD, Periods, RunRecord, last_recorded
 from trigon_sync.store import fingerprint, paths
 
@@ -135,10 +136,8 @@ def read_current(state_file: Path, schema_version: int) -> StateSummary | None:
 
 def _from_document(doc: Mapping[str, Any], schema_version: int) -> StateSummary:
     last_period_end = doc.get("last_period_end")
-    if last_period_end is not None and (
-        isinstance(last_period_end, dt.datetime) or not isinstance(last_period_end, dt.date)
-    ):
-        raise TypeError("last_period_end")
+    if last_period_end is not None:
+        last_period_end = toml_date(last_period_end, "last_period_end")
     last_recorded_at = doc.get("last_recorded_at")
     if last_recorded_at is not None and (
         not isinstance(last_recorded_at, dt.datetime) or last_recorded_at.tzinfo is None

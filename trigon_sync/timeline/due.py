@@ -80,14 +80,6 @@ class Timeline:
         """The due runs, then the projection: ``count`` runs in date order."""
         return [*self.due, *self.projected(count)][:count]
 
-    def next_line(self) -> str:
-        """What an ordinary night prints: when the next import happens and what it counts."""
-        run = self.next
-        return (
-            f"next import {format_ee(run.import_day)} will cover "
-            f"{format_ee(run.window_start)}–{format_ee(run.window_end)}"
-        )
-
 
 def timeline(
     rule: ScheduleRule,

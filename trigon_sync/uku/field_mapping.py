@@ -188,7 +188,7 @@ def _duplicates(mapping: Mapping[str, Target], uku_fields: Sequence[CustomField]
         if found is not None:
             identity: object = found.id
         else:
-            identity = naming.name_key(ref) if isinstance(ref, str) else ref
+            identity = naming.label_key(ref) if isinstance(ref, str) else ref
         if identity in owner:
             shown = found.name if found is not None else str(ref)
             problems.append(

@@ -8,8 +8,15 @@ sent. ``settle_seconds`` (``[uku] settle_seconds``) is that delay.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from trigon_sync import clock
+
+if TYPE_CHECKING:
+    from trigon_sync.settings.config import UkuSettings
 
 Now = Callable[[], dt.datetime]
 Sleep = Callable[[float], None]
@@ -22,6 +29,14 @@ class Settler:
     settle_seconds: float
     now: Now
     sleep: Sleep
+
+    @classmethod
+    def for_settings(
+        cls, uku: UkuSettings, now: Now | None = None, sleep: Sleep | None = None
+    ) -> Settler:
+        """The wait ``[uku] settle_seconds`` asks for, on the real clock unless ``now`` and
+        ``sleep`` are given (a test's, or the monthly step's own)."""
+        return cls(uku.settle_seconds, now or clock.now, sleep or time.sleep)
 
     def wait(self, since: dt.datetime) -> None:
         """Return once ``settle_seconds`` have passed since ``since`` (at most that long)."""
