@@ -256,9 +256,7 @@ class ClientPlan:
             for key, (old, new) in self.changes.items()
         ]
 
-    def to_json(self, names: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """The client's ``run-monthly --json`` object; ``names`` (Trigon key -> Uku field
-        name) labels the changed fields."""
+    def to_json(self) -> dict[str, Any]:
         return {
             "trigon_id": self.link.trigon_id,
             "registration_code": self.link.registration_code,
@@ -268,8 +266,6 @@ class ClientPlan:
             "reason": self.reason,
             "flags": [flag.to_json() for flag in self.flags],
             "held": self.held,
-            "changes": self.changes_json(names or {}),
-            "finished": self.finished,
         }
 
 
@@ -387,16 +383,14 @@ def unlinked_warning(firms: Iterable[tuple[str, str, str | None]], state: State)
     )
 
 
-def period_json(
-    run: Run, plans: Iterable[ClientPlan], names: Mapping[str, str] | None = None
-) -> dict[str, Any]:
+def period_json(run: Run, plans: Iterable[ClientPlan]) -> dict[str, Any]:
     """One period of the ``--dry-run --json`` document (shape fixed by issue 6)."""
     return {
         "period": run.period,
         "import_day": run.import_day.isoformat(),
         "window_start": run.window_start.isoformat(),
         "window_end": run.window_end.isoformat(),
-        "clients": [p.to_json(names) for p in plans],
+        "clients": [p.to_json() for p in plans],
     }
 
 

@@ -166,11 +166,19 @@ class PeriodResult:
         return total
 
     def to_json(self, names: Mapping[str, str] | None = None) -> dict[str, Any]:
-        doc = period_json(self.run, (o.plan for o in self.outcomes), names)
+        """The period's object; ``names`` (Trigon key -> Uku field name) given only for a
+        re-count, which adds what changes: per client ``changes`` and ``finished``, and
+        the period's ``change``."""
+        doc = period_json(self.run, (o.plan for o in self.outcomes))
         for client, outcome in zip(doc["clients"], self.outcomes, strict=True):
             if not outcome.ok:
                 client["error"] = outcome.error
-        labels = names or {}
+            if names is not None:
+                client["changes"] = outcome.plan.changes_json(names)
+                client["finished"] = outcome.plan.finished
+        if names is None:
+            return doc
+        labels = names
         doc["change"] = {
             "clients_changed": len(self.changed),
             "clients_unchanged": self.unchanged,
@@ -217,7 +225,7 @@ class MonthlyResult:
     def to_json(self) -> dict[str, Any]:
         """The issue's ``--json`` shape, plus totals after a real run."""
         doc: dict[str, Any] = {
-            "periods": [p.to_json(self.field_names) for p in self.periods],
+            "periods": [p.to_json(self.field_names if self.rerun else None) for p in self.periods],
             "warnings": list(self.warnings),
             "repaired": [r.to_json() for r in self.repairs],
         }

@@ -67,7 +67,7 @@ def ignore(state: State, firms: Iterable[Firm], query: str, now: dt.datetime) ->
         "ignored_at": now.isoformat(timespec="seconds"),
     }
     state.ignored[firm_id] = entry
-    state.record(now, COMMAND, "ok", firm=firm_id, name=name)
+    state.record(now, COMMAND, "ok", firm=firm_id, name=name, registration_code=code)
     return entry
 
 
