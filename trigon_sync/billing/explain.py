@@ -341,11 +341,7 @@ def _not_linked(query: str, state: State, journals: Journals) -> Explanation:
         firm = firm_state(state, known, failures_by_period(state.history, known), done)
     if firm is not None:
         who = f"{firm.name} ({firm.registration_code or firm.trigon_id})"
-        when = f" since {format_ee_time(firm.since)}" if firm.since else ""
-        summary = (
-            f"{who} is not linked, so no task is created for it: {firm.standing.value}{when} "
-            f"(by `{firm.caused_by}`); {firm.detail}; to change it: `{firm.fix}`"
-        )
+        summary = f"{who} is not linked, so no task is created for it: {firm.detail}"
     elif staged is not None:
         summary = (
             f"{staged.name} ({staged.registration_code}) is not linked yet: it is in the "

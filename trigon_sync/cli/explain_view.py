@@ -7,6 +7,8 @@ block per period.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from rich.text import Text
 
 from trigon_sync.billing.explain import Explanation, Verdict
@@ -24,8 +26,15 @@ _VERDICT_STYLES = {
 _STANDING_STYLES = {Standing.LINKED: "green", Standing.OWES_PERIOD: "bold red"}
 
 
+def _when(text: str) -> str:
+    """A date (a link's day) or a date-time (a command's), as Estonians write them."""
+    if len(text) == len("2024-10-01"):
+        return format_ee(dt.date.fromisoformat(text))
+    return format_ee_time(text)
+
+
 def _standing(firm: FirmState) -> None:
-    since = f" since {format_ee_time(firm.since)}" if firm.since else ""
+    since = f" since {_when(firm.since)}" if firm.since else ""
     owed = f"; owes {', '.join(firm.periods)}" if firm.periods else ""
     output.stdout.print(
         Text.assemble(
