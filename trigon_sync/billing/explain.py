@@ -15,11 +15,12 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from trigon_sync.billing.explain_records import Failure, failures_by_period
-from trigon_sync.clients.lookup import find_link, find_staged
+from trigon_sync.billing.firm_state import FirmState, candidates, firm_state
+from trigon_sync.clients.lookup import find_firm, find_link, find_staged
 from trigon_sync.dates import format_ee, format_ee_time
 from trigon_sync.errors import TrigonSyncError
 from trigon_sync.records import periods as period_record
@@ -100,6 +101,11 @@ class Explanation:
     periods: tuple[PeriodAnswer, ...] = ()
     staged: PlanRow | None = None
     """For a client not linked yet: its row in the staged import, if there is one."""
+    ignored: bool = False
+    """The staged firm is marked ``trigon-sync ignore`` (import-clients' ``ignored``)."""
+    firm: FirmState | None = None
+    """Where the firm stands (linked, unlinked, skipped, ignored, conflict ...): what, since
+    when, caused by and changed by which command; None when no record names it."""
 
     def to_json(self) -> dict[str, Any]:
         link = self.link
@@ -117,8 +123,11 @@ class Explanation:
                 "linked_at": link.linked_at,
                 "flags": list(link.flags),
             },
-            "staged": None if self.staged is None else self.staged.to_json(),
+            "staged": None
+            if self.staged is None
+            else {**self.staged.to_json(), "ignored": self.ignored},
             "summary": self.summary,
+            "state": None if self.firm is None else self.firm.to_json(),
             "periods": [answer.to_json() for answer in self.periods],
         }
 
@@ -276,23 +285,7 @@ def explain_client(
     """Answer for one client: every known period, or only ``period``."""
     link = find_link(state, query)
     if link is None:
-        staged = find_staged(state, query)
-        if staged is not None:
-            summary = (
-                f"{staged.name} ({staged.registration_code}) is not linked yet: it is in the "
-                f"staged client import (action {staged.action}); run `trigon-sync confirm` to "
-                "import it, then it is counted from the next period"
-            )
-            if staged.reason:
-                summary += f". Note: {staged.reason}"
-        else:
-            summary = (
-                f"no linked client matches {query!r}, so no task is created for it; if it is a "
-                "Trigon firm, run `trigon-sync import-clients` and `trigon-sync confirm` (the "
-                "Trigon user needs List and View on it)"
-            )
-        return Explanation(query=query, link=None, summary=summary, staged=staged)
-
+        return _not_linked(query, state, journals)
     failures = failures_by_period(state.history, link.trigon_id)
     answers: list[PeriodAnswer] = []
     for name in period_record.completed_periods(state):
@@ -316,10 +309,50 @@ def explain_client(
         answers.extend(_due(run) for run in line.due if run != line.open)
         if line.next != line.open:
             answers.append(_not_due(line.next, projected=False))
+    done = [name for name, entries in journals.items() if link.trigon_id in entries]
+    firm = firm_state(state, link.trigon_id, failures, done)
     if period is not None:
-        return _only(query, link, answers, period, state, line)
+        return replace(_only(query, link, answers, period, state, line), firm=firm)
     return Explanation(
-        query=query, link=link, summary=_summary(link, answers), periods=tuple(answers)
+        query=query,
+        link=link,
+        summary=_summary(link, answers),
+        periods=tuple(answers),
+        firm=firm,
+    )
+
+
+def _not_linked(query: str, state: State, journals: Journals) -> Explanation:
+    """A firm with no link: where the records say it stands (unlinked, skipped at confirm,
+    ignored, a conflict, without View, staged), or that no record names it."""
+    staged = find_staged(state, query)
+    known = find_firm(query, candidates(state))
+    firm = None
+    if known is not None:
+        done = [name for name, entries in journals.items() if known in entries]
+        firm = firm_state(state, known, failures_by_period(state.history, known), done)
+    if firm is not None:
+        who = f"{firm.name} ({firm.registration_code or firm.trigon_id})"
+        summary = f"{who} is not linked, so no task is created for it: {firm.detail}"
+    elif staged is not None:
+        summary = (
+            f"{staged.name} ({staged.registration_code}) is not linked yet: it is in the "
+            f"staged client import (action {staged.action}); run `trigon-sync confirm` to "
+            "import it, then it is counted from the next period"
+        )
+        if staged.reason:
+            summary += f". Note: {staged.reason}"
+    else:
+        summary = (
+            f"no Trigon firm or client matches {query!r} in trigon-sync's records (not "
+            "linked, not in the staged import, never unlinked, skipped or ignored), so no "
+            "task is created for it; `trigon-sync import-clients` lists every firm the "
+            "Trigon user can see (it needs List and View), then `trigon-sync confirm` "
+            "imports it"
+        )
+    ignored = staged is not None and staged.trigon_id in state.ignored
+    return Explanation(
+        query=query, link=None, summary=summary, staged=staged, ignored=ignored, firm=firm
     )
 
 

@@ -20,12 +20,12 @@ import typer
 
 from trigon_sync import clock
 from trigon_sync.cli import monthly_view, run_guards
-from trigon_sync.cli.params import date_value, period_value
+from trigon_sync.cli.params import date_value, rerun_value
 from trigon_sync.errors import TrigonSyncError, UsageError
 from trigon_sync.monthly import gate as monthly_gate
 from trigon_sync.monthly import log_file as run_log
 from trigon_sync.monthly.gate import check_today, schedule_for
-from trigon_sync.monthly.plan import rerun_target
+from trigon_sync.monthly.plan import rerun_targets
 from trigon_sync.schedule.run_text import window_json
 from trigon_sync.settings.config import Config
 from trigon_sync.store.state import load_state
@@ -41,7 +41,9 @@ if TYPE_CHECKING:
 EXAMPLE = (
     "Example (cron, 00:30 Tallinn): trigon-sync run-monthly --quiet\n\n"
     "Replay a missed night: trigon-sync run-monthly --today 29.11.2024 --dry-run\n\n"
-    "Counts of the current window so far: trigon-sync run-monthly --preview"
+    "Counts of the current window so far: trigon-sync run-monthly --preview\n\n"
+    "What a re-count of three months would change: "
+    "trigon-sync run-monthly --rerun 2024-09..2024-11 --dry-run"
 )
 RETRY_ATTEMPTS = 8
 """Per request; a nightly job can afford to wait out a bad minute rather than fail."""
@@ -72,10 +74,18 @@ def run_monthly(
     rerun: str | None = typer.Option(
         None,
         "--rerun",
-        metavar="YYYY-MM",
-        parser=period_value,
-        help="Re-count a completed period and update its tasks; a task the period's record "
-        "holds that was deleted or moved away in Uku is created again.",
+        metavar="YYYY-MM[..YYYY-MM]",
+        parser=rerun_value,
+        help="Re-count a completed period (or each completed period of FROM..TO, oldest "
+        "first) and update its tasks, showing each count's old -> new; a task the period's "
+        "record holds that was deleted or moved away in Uku is created again, never a new "
+        "one; a task Uku shows as finished is left as it is.",
+    ),
+    include_finished: bool = typer.Option(
+        False,
+        "--include-finished",
+        help="With --rerun: also change tasks Uku shows as finished (they may be invoiced "
+        "already).",
     ),
     preview: bool = typer.Option(
         False,
@@ -108,9 +118,11 @@ def run_monthly(
             monthly_view.render(planned, config, as_json=as_json, quiet=quiet, preview=True)
             return
         due = 1
+        if include_finished and rerun is None:
+            raise UsageError("--include-finished goes with --rerun")
         if rerun is not None:
             # a bad period fails before any connection is made
-            rerun_target(night.state or load_state(), rerun)
+            due = len(rerun_targets(night.state or load_state(), rerun))
         else:
             schedule = night.schedule(day)
             if not schedule.due:
@@ -127,6 +139,7 @@ def run_monthly(
             day,
             dry_run=dry_run,
             rerun=rerun,
+            include_finished=include_finished,
             workers=workers,
             silent=quiet or as_json,
             explicit_day=today is not None,
@@ -202,6 +215,7 @@ def _run(
     *,
     dry_run: bool,
     rerun: str | None,
+    include_finished: bool = False,
     workers: int,
     silent: bool,
     explicit_day: bool,
@@ -231,6 +245,7 @@ def _run(
                     now=clock.now,
                     dry_run=dry_run,
                     rerun=rerun,
+                    include_finished=include_finished,
                     workers=workers,
                     on_period=progress.on_period if progress else None,
                     on_client=progress.on_client if progress else None,

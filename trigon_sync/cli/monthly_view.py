@@ -85,6 +85,10 @@ def render(
         return
     if quiet:
         return
+    if result.dry_run and result.rerun:
+        for line in recount_lines(result, config):
+            output.stdout.print(line, markup=False, soft_wrap=True)
+        return
     if result.dry_run:
         render_plan(result, config, preview=preview)
         return
@@ -117,6 +121,9 @@ def render(
             markup=False,
             soft_wrap=True,
         )
+    if result.rerun:
+        for line in recount_lines(result, config, heads=False):
+            output.stdout.print(line, markup=False, soft_wrap=True)
     if result.deferred:
         later = ", ".join(r.period for r in result.deferred)
         output.stdout.print(
@@ -255,3 +262,74 @@ def summary_line(result: MonthlyResult, seconds: float, *, halted: str | None = 
         + (f" interrupted={halted.replace(' ', '-')}" if halted else "")
         + (f" failures: {failed}" if failed else "")
     )
+
+
+def _signed(n: int) -> str:
+    return f"+{n}" if n > 0 else str(n)
+
+
+def recount_lines(result: MonthlyResult, config: Config, *, heads: bool = True) -> list[str]:
+    """What a ``--rerun`` changes on the invoices, per period: each changed client with
+    every changed count as ``old -> new`` under its Uku field name and the change, the
+    finished tasks left alone apart, failures, one line for the unchanged clients, and the
+    total change. The same for the dry run (would) and the real run (did)."""
+    from trigon_sync.dates import format_ee
+
+    lines: list[str] = []
+    verb = "would change" if result.dry_run else "changed"
+    for period in result.periods:
+        run = period.run
+        if heads:
+            lines.append(
+                f"{run.period}: re-count of {format_ee(run.window_start)}–"
+                f"{format_ee(run.window_end)} (import day {format_ee(run.import_day)}), dry run"
+            )
+        for outcome in period.changed:
+            plan = outcome.plan
+            who = f"{plan.link.name} ({plan.link.registration_code or plan.link.trigon_id})"
+            if plan.action == "create":
+                counts = ", ".join(
+                    f"{uku_name(result, config, k)} {v}" for k, v in plan.counts.items()
+                )
+                lines.append(f"  restore {who}: task made again with {counts}")
+                continue
+            changed = ", ".join(
+                f"{uku_name(result, config, k)} {'—' if old is None else old} -> {new} "
+                f"({_signed(plan.change(k))})"
+                for k, (old, new) in plan.changes.items()
+            )
+            lines.append(f"  update  {who}: {changed}")
+        for outcome in period.finished_kept:
+            plan = outcome.plan
+            who = f"{plan.link.name} ({plan.link.registration_code or plan.link.trigon_id})"
+            would = ", ".join(
+                f"{uku_name(result, config, k)} {'—' if old is None else old} -> {new}"
+                for k, (old, new) in plan.changes.items()
+            )
+            lines.append(
+                f"  finished: not changed  {who}, task {plan.task_id} ({would} with "
+                "--include-finished)"
+            )
+        for outcome in period.failed:
+            link = outcome.link
+            lines.append(
+                f"  fail    {link.name} ({link.registration_code or link.trigon_id}): "
+                f"{outcome.error}"
+            )
+        if period.unchanged:
+            lines.append(f"  {period.unchanged} client(s) unchanged")
+        total = period.total_change()
+        summed = ", ".join(
+            f"{uku_name(result, config, k)} {_signed(n)}" for k, n in total.items() if n
+        )
+        lines.append(
+            f"  Total change in {run.period}: {summed or 'none'} ({len(period.changed)} "
+            f"client(s) {verb}"
+            + (
+                f", {len(period.finished_kept)} finished not changed"
+                if period.finished_kept
+                else ""
+            )
+            + ")"
+        )
+    return lines

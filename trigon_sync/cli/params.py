@@ -30,3 +30,12 @@ def period_value(text: str) -> str:
         return format_period(parse_period(text))
     except UsageError as exc:
         raise typer.BadParameter(str(exc)) from None
+
+
+def rerun_value(text: str) -> str:
+    """Typer ``parser=`` for ``--rerun``: one period ``YYYY-MM`` or a range ``FROM..TO``
+    (each end normalised, so ``11.2024`` is 2024-11)."""
+    first, sep, last = text.partition("..")
+    if not sep:
+        return period_value(text)
+    return f"{period_value(first)}..{period_value(last)}"

@@ -17,11 +17,13 @@ import typer
 from rich.text import Text
 
 from trigon_sync import clock
-from trigon_sync.billing.explain import Explanation, Verdict, explain_client
+from trigon_sync.billing.explain import explain_client
 from trigon_sync.billing.explain_records import read_journals
+from trigon_sync.billing.firm_state import candidates
 from trigon_sync.cli import output
+from trigon_sync.cli.explain_view import render_explanation
 from trigon_sync.cli.params import period_value
-from trigon_sync.clients.lookup import find_link
+from trigon_sync.clients.lookup import find_firm, find_link
 from trigon_sync.dates import format_ee, format_ee_time
 from trigon_sync.errors import ConfigError, TrigonSyncError, UsageError
 from trigon_sync.health.checks import SYMBOLS, Check, Outcome
@@ -33,7 +35,7 @@ from trigon_sync.health.status import (
     status,
 )
 from trigon_sync.records.tables import RunRecord
-from trigon_sync.schedule.run_text import next_import_sentence, window_text
+from trigon_sync.schedule.run_text import next_import_sentence
 from trigon_sync.settings.config import Config
 from trigon_sync.store import paths
 from trigon_sync.store.config_file import load_config
@@ -313,34 +315,6 @@ def history_command(
     _render_history(records, total)
 
 
-_VERDICT_STYLES = {
-    Verdict.TASK: "green",
-    Verdict.FAILED: "bold red",
-    Verdict.DUE: "yellow",
-    Verdict.PENDING: "yellow",
-    Verdict.UNKNOWN: "yellow",
-}
-
-
-def _render_explanation(answer: Explanation) -> None:
-    output.stdout.print(answer.summary, markup=False, soft_wrap=True)
-    for item in answer.periods:
-        head = [item.period]
-        if item.run is not None:
-            head.append(f"window {window_text(item.run)}")
-            head.append(f"import day {format_ee(item.run.import_day)}")
-        if item.task_id:
-            head.append(f"task {item.task_id}")
-        output.stdout.print(
-            Text.assemble(
-                ("  " + "  ".join(head), "bold"),
-                "\n      ",
-                (item.reason, _VERDICT_STYLES.get(item.verdict, "")),
-            ),
-            soft_wrap=True,
-        )
-
-
 def explain_command(
     client: str = typer.Argument(
         ..., metavar="CLIENT", help="Registration code, Trigon firm id, or (part of) the name."
@@ -357,18 +331,19 @@ def explain_command(
     except ConfigError:
         config = None  # the schedule is unknown; past periods are still answered
     link = find_link(state, client)
+    firm = link.trigon_id if link is not None else find_firm(client, candidates(state))
     journals = (
         {}
-        if link is None
-        else read_journals(state, link.trigon_id, periods=None if period is None else {period})
+        if firm is None
+        else read_journals(state, firm, periods=None if period is None else {period})
     )
     answer = explain_client(client, state, config, journals, clock.today(), period)
-    if answer.link is None and answer.staged is None:
+    if answer.link is None and answer.staged is None and answer.firm is None:
         raise UsageError(answer.summary)  # README: an unknown name is a usage error (exit 2)
     if as_json:
         output.print_json(answer.to_json())
     else:
-        _render_explanation(answer)
+        render_explanation(answer)
 
 
 def register(app: Any) -> None:

@@ -58,6 +58,10 @@ NOTHING_STAGED_HINT = "run `trigon-sync import-clients` to read both sides and s
 Step = Callable[[str], None]
 
 
+SKIPPED_IN_HISTORY = 500
+"""Firms skipped at ``confirm`` named in its history record (the rest are counted)."""
+
+
 def build_plan(
     trigon: TrigonClient,
     uku: UkuClient,
@@ -191,6 +195,12 @@ def apply_plan(
         linked=counts[Outcome.LINKED] + counts[Outcome.FOUND],
         failed=counts[Outcome.FAILED],
         skipped=counts["skipped"],
+        # which firms, so `explain` can say a firm was skipped here, when and how to undo it
+        skipped_firms=[
+            {"firm": row.trigon_id, "name": row.name, "registration_code": row.registration_code}
+            for row in selection.skipped[:SKIPPED_IN_HISTORY]
+        ]
+        or None,
     )
     session.save()
     if clear_intents:

@@ -89,3 +89,10 @@ def find_staged(state: State, query: str) -> PlanRow | None:
         return None
     rows = [(row.name, row.registration_code, row.trigon_id, row) for row in plan.rows]
     return _pick(query, rows)
+
+
+def find_firm(query: str, firms: Sequence[tuple[str, str, str, str]]) -> str | None:
+    """The Trigon id of the one firm among ``firms`` (name, code, Trigon id, Trigon id) the
+    query means: any firm the records know, linked or not (billing/firm_state.candidates)."""
+    found: str | None = _pick(query, firms)
+    return found

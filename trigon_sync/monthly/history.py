@@ -45,7 +45,12 @@ def record_run(
         deferred=[r.period for r in result.deferred] or None,
         clients_ok=result.ok_count,
         clients_failed=len(failed),
-        failures=[o.failure_json() for o in failed[:FAILURES_IN_HISTORY]] or None,
+        failures=[
+            {**o.failure_json(), "period": p.run.period}  # a range re-count has several
+            for p in result.periods
+            for o in p.failed
+        ][:FAILURES_IN_HISTORY]
+        or None,
         tasks_created=result.count("created"),
         tasks_updated=result.count("updated"),
         duration_seconds=round(result.duration, 3),

@@ -13,7 +13,13 @@ Per client and period the action is one of
 * ``exists``: our task exists with these counts, or an earlier run finished the client;
 * ``skip``: nothing can be written, with the reason (no View permission, firm gone,
   or ``--rerun`` found no task and the period's record holds none for the client: it
-  only restores a task the record holds, deleted or moved away in Uku since).
+  only restores a task the record holds, deleted or moved away in Uku since), or a
+  ``--rerun`` found the task finished in Uku with other counts (``finished``): a finished
+  task may be invoiced already, so only ``--include-finished`` changes it.
+
+An ``update`` (and a finished task left alone) carries ``changes``: per Trigon field whose
+value differs, the count the task holds now and the new one, so a re-count shows what it
+changes on the invoice before it is written.
 """
 
 from __future__ import annotations
@@ -48,6 +54,11 @@ IMPORT_HINT = (
 )
 DONE_EARLIER = "done by an earlier run"
 """The reason of an ``exists`` plan taken from the period's journal (nothing fetched)."""
+FINISHED_KEPT = (
+    "finished in Uku: not changed (it may be invoiced already; --include-finished changes it)"
+)
+"""The reason of a ``--rerun`` skip of a finished task whose counts differ."""
+RANGE_SEPARATOR = ".."
 
 
 # -- --rerun ---------------------------------------------------------------------------
@@ -64,6 +75,30 @@ def rerun_target(state: State, period: str) -> Run:
             hint="--rerun re-counts a finished period; a period still due is run without it",
         )
     return record.run
+
+
+def rerun_targets(state: State, periods: str) -> list[Run]:
+    """The completed periods ``--rerun`` re-counts, oldest first: one ``YYYY-MM``, or every
+    completed period of ``FROM..TO`` (both ends included). UsageError when the one period
+    is not completed, or the range holds none."""
+    first, sep, last = periods.partition(RANGE_SEPARATOR)
+    if not sep:
+        return [rerun_target(state, periods)]
+    if first > last:
+        raise UsageError(
+            f"--rerun {periods}: the range ends before it starts",
+            hint="write the earlier period first, e.g. --rerun 2024-09..2024-11",
+        )
+    done = period_record.completed_periods(state)
+    chosen = [p for p in sorted(done) if first <= p <= last]
+    if not chosen:
+        listed = ", ".join(done[-6:]) if done else "none yet"
+        raise UsageError(
+            f"no period from {first} to {last} has been completed by run-monthly "
+            f"(completed: {listed})",
+            hint="--rerun re-counts finished periods; a period still due is run without it",
+        )
+    return [rerun_target(state, p) for p in chosen]
 
 
 # -- Uku ids, resolved once per run ------------------------------------------------------
@@ -194,6 +229,29 @@ class ClientPlan:
     """Anomalies to look at before billing (monthly/review.py attaches them)."""
     held: bool = False
     """Not written until the admin accepts the flagged counts (``[anomalies] hold``)."""
+    changes: Mapping[str, tuple[int | None, int]] = field(default_factory=dict)
+    """Trigon field key -> (count the Uku task holds now, new count), for each that differs
+    (an ``update``, or a finished task ``--rerun`` leaves alone); None: it holds no count."""
+    finished: bool = False
+    """``--rerun`` found the task finished in Uku and leaves it as it is (FINISHED_KEPT)."""
+
+    def change(self, key: str) -> int:
+        """How much the count of ``key`` goes up (negative: down); a missing value is 0."""
+        old, new = self.changes[key]
+        return new - (old or 0)
+
+    def changes_json(self, names: Mapping[str, str]) -> list[dict[str, Any]]:
+        """The changed fields, each under its Uku field name (``names``: key -> name)."""
+        return [
+            {
+                "field": key,
+                "uku_field": names.get(key, key),
+                "old": old,
+                "new": new,
+                "change": self.change(key),
+            }
+            for key, (old, new) in self.changes.items()
+        ]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -243,11 +301,13 @@ def decide(
     auto_complete: bool,
     rerun: bool = False,
     restore: bool = False,
+    include_finished: bool = False,
 ) -> ClientPlan:
     """Create, update or leave alone one client's summary task, given what Uku holds.
 
     ``--rerun`` (``rerun``) re-counts a completed period: it creates a task only to
-    ``restore`` one the period's record holds for this client and Uku no longer has."""
+    ``restore`` one the period's record holds for this client and Uku no longer has, and
+    changes a task Uku shows as finished only with ``include_finished``."""
     if existing is None:
         if rerun and not restore:
             return ClientPlan(
@@ -259,9 +319,24 @@ def decide(
             )
         return ClientPlan(link, "create", counts, complete=auto_complete)
     finish = auto_complete and existing.status != "finished"
-    if not count_mismatches(targets.values(counts), existing):
+    differ = count_mismatches(targets.values(counts), existing)
+    if not differ:
         return ClientPlan(link, "exists", counts, existing.id, finish)
-    return ClientPlan(link, "update", counts, existing.id, finish, reason="counts differ")
+    keys = {t.field_id: t.key for t in targets.fields}
+    changes = {keys[fid]: (held_count(held), sent) for fid, sent, held in differ}
+    if rerun and existing.status == "finished" and not include_finished:
+        return ClientPlan(
+            link,
+            "skip",
+            counts,
+            existing.id,
+            reason=FINISHED_KEPT,
+            changes=changes,
+            finished=True,
+        )
+    return ClientPlan(
+        link, "update", counts, existing.id, finish, reason="counts differ", changes=changes
+    )
 
 
 def already_done(link: ClientLink, entry: journal.Entry) -> ClientPlan:

@@ -139,11 +139,55 @@ class PeriodResult:
     def failed(self) -> list[ClientOutcome]:
         return [o for o in self.outcomes if not o.ok]
 
-    def to_json(self) -> dict[str, Any]:
+    @property
+    def changed(self) -> list[ClientOutcome]:
+        """Clients whose task gets (or got) other counts: updated, or a task made again."""
+        return [o for o in self.outcomes if o.ok and o.plan.action in ("update", "create")]
+
+    @property
+    def finished_kept(self) -> list[ClientOutcome]:
+        """Clients whose finished task a re-count left alone though its counts differ."""
+        return [o for o in self.outcomes if o.ok and o.plan.finished]
+
+    @property
+    def unchanged(self) -> int:
+        """Clients whose task keeps its counts (neither changed, kept finished, nor failed)."""
+        return sum(
+            1 for o in self.outcomes if o.ok and o not in self.changed and not o.plan.finished
+        )
+
+    def total_change(self) -> dict[str, int]:
+        """Trigon field key -> how much the changed clients' counts go up together."""
+        total: dict[str, int] = {}
+        for outcome in self.changed:
+            plan = outcome.plan
+            for key in plan.changes:
+                total[key] = total.get(key, 0) + plan.change(key)
+        return total
+
+    def to_json(self, names: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The period's object; ``names`` (Trigon key -> Uku field name) given only for a
+        re-count, which adds what changes: per client ``changes`` and ``finished``, and
+        the period's ``change``."""
         doc = period_json(self.run, (o.plan for o in self.outcomes))
         for client, outcome in zip(doc["clients"], self.outcomes, strict=True):
             if not outcome.ok:
                 client["error"] = outcome.error
+            if names is not None:
+                client["changes"] = outcome.plan.changes_json(names)
+                client["finished"] = outcome.plan.finished
+        if names is None:
+            return doc
+        labels = names
+        doc["change"] = {
+            "clients_changed": len(self.changed),
+            "clients_unchanged": self.unchanged,
+            "finished_not_changed": len(self.finished_kept),
+            "total": [
+                {"field": key, "uku_field": labels.get(key, key), "change": change}
+                for key, change in self.total_change().items()
+            ],
+        }
         return doc
 
 
@@ -181,7 +225,7 @@ class MonthlyResult:
     def to_json(self) -> dict[str, Any]:
         """The issue's ``--json`` shape, plus totals after a real run."""
         doc: dict[str, Any] = {
-            "periods": [p.to_json() for p in self.periods],
+            "periods": [p.to_json(self.field_names if self.rerun else None) for p in self.periods],
             "warnings": list(self.warnings),
             "repaired": [r.to_json() for r in self.repairs],
         }

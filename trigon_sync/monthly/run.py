@@ -40,7 +40,7 @@ from trigon_sync.monthly.history import record_run
 from trigon_sync.monthly.plan import (
     Targets,
     already_done,
-    rerun_target,
+    rerun_targets,
     resolve_targets,
     skipped,
     sorted_links,
@@ -97,6 +97,7 @@ class MonthlyRun:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         halt: threading.Event | None = None,
+        include_finished: bool = False,
     ) -> None:
         self.config = config
         self.trigon = trigon
@@ -112,6 +113,8 @@ class MonthlyRun:
         """This home's id in its tasks; made by the first real run (a dry run reads it)."""
         self.halt = halt
         """Set from outside (a signal, the run's time bound): start no more clients."""
+        self.include_finished = include_finished
+        """``--rerun --include-finished``: tasks Uku shows as finished are changed too."""
 
     # -- entry points --------------------------------------------------------------------
 
@@ -151,7 +154,8 @@ class MonthlyRun:
         started = self.monotonic()
         warned = len(self.uku.warnings)
         dry_run = session is None
-        result = MonthlyResult(self.today, dry_run=dry_run, rerun=runs[0].period if rerun else None)
+        label = rerun_label(runs) if rerun else None
+        result = MonthlyResult(self.today, dry_run=dry_run, rerun=label)
         self.review = Review.open(
             self.config.anomalies,
             dry_run=dry_run,
@@ -182,7 +186,9 @@ class MonthlyRun:
                     rerun=rerun,
                     after_client=after_client,
                 )
-                if not period.complete:
+                if not period.complete and not rerun:
+                    # a re-count's periods are each complete already: a client failing in
+                    # one holds back no other, so a reloaded range goes on
                     result.deferred = list(runs[index + 1 :])
                     break
         except BaseException as exc:
@@ -237,6 +243,7 @@ class MonthlyRun:
             now=self.now,
             sleep=self.sleep,
         )
+        step.include_finished = self.include_finished
         query = step.query(run, topic)
         links = sorted_links(state)
         listed_tasks = self.uku.list_tasks(
@@ -412,8 +419,11 @@ def run_monthly(
     after_client: ProgressHook | None = None,
     sleep: Callable[[float], None] = time.sleep,
     halt: threading.Event | None = None,
+    include_finished: bool = False,
 ) -> MonthlyResult:
     """The whole command behind the CLI: read state, decide what is due, plan or execute.
+
+    ``rerun`` is one completed period or a range ``FROM..TO`` (plan.rerun_targets).
 
     A real run holds the state lock throughout and re-reads state under it; a dry run
     reads state without the lock and changes nothing (not even the lock file).
@@ -429,6 +439,7 @@ def run_monthly(
         on_client=on_client,
         sleep=sleep,
         halt=halt,
+        include_finished=include_finished,
     )
     if dry_run:
         state = load_state()
@@ -444,5 +455,11 @@ def run_monthly(
 def _runs(config: Config, state: State, today: dt.date, rerun: str | None) -> list[Run]:
     require_ready(config, len(state.links))
     if rerun is not None:
-        return [rerun_target(state, rerun)]
+        return rerun_targets(state, rerun)
     return list(schedule_for(config, state, today).due)
+
+
+def rerun_label(runs: Sequence[Run]) -> str:
+    """How a re-count names its periods: ``2024-11``, or ``2024-09..2024-11``."""
+    first, last = runs[0].period, runs[-1].period
+    return first if first == last else f"{first}..{last}"

@@ -74,6 +74,8 @@ class ClientStep:
         self.sleep = sleep
         self.fetch = fields_to_fetch(config.fields)
         self.auto_complete = config.summary.auto_complete
+        self.include_finished = False
+        """``--rerun --include-finished``: a task Uku shows as finished is changed too."""
         self._warnings_lock = threading.Lock()
 
     def do(
@@ -121,6 +123,7 @@ class ClientStep:
             auto_complete=self.auto_complete,
             rerun=rerun,
             restore=recorded is not None,
+            include_finished=self.include_finished,
         )
         plan = self.review.assess(plan, run, targets)
         if plan.held:  # flagged and not accepted: waits like a failed client

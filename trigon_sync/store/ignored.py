@@ -23,7 +23,7 @@ def add(state: State, firm_id: str, name: str, code: str, now: dt.datetime) -> d
         "ignored_at": now.isoformat(timespec="seconds"),
     }
     state.ignored[firm_id] = entry
-    state.record(now, COMMAND, "ok", firm=firm_id, name=name)
+    state.record(now, COMMAND, "ok", firm=firm_id, name=name, registration_code=code)
     return entry
 
 
