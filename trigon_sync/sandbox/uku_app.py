@@ -30,6 +30,7 @@ from trigon_sync.sandbox.pipeline import make_app, request_state
 from trigon_sync.sandbox.problems import ApiProblem, validation_error
 from trigon_sync.sandbox.seed import UKU_ENTITIES, UKU_TASK_STATUSES
 from trigon_sync.sandbox.server_state import Bucket, ServerState, make_state
+from trigon_sync.sandbox.uku_openapi import openapi_document
 from trigon_sync.sandbox.uku_store import fingerprint
 from trigon_sync.sandbox.world import SandboxWorld
 
@@ -68,7 +69,9 @@ def make_uku_app(
         Route("/clients/{id:int}", api.get_client, methods=["GET"]),
         Route("/tasks/{id:int}", api.get_task, methods=["GET"]),
         Route("/tasks/{id:int}", api.update_task, methods=["PATCH"]),
+        Route("/tasks/{id:int}", api.delete_task, methods=["DELETE"]),
         Route("/tasks/{id:int}/complete", api.complete_task, methods=["POST"]),
+        Route("/openapi.json", api.openapi, methods=["GET"]),
     ]
     return make_app(server, BASE, routes, admin.uku_admin(server))
 
@@ -300,6 +303,21 @@ class _UkuApi:
             return 200, {"data": self._rich_text(self.store.update_task(tid, body))}
 
         return await self._write(request, action)
+
+    async def delete_task(self, request: Request) -> Response:
+        """``DELETE /tasks/{id}``: served in production (Uku's CLI notes); 404 when gone."""
+        tid = request.path_params["id"]
+
+        def action(body: Any) -> tuple[int, dict[str, Any]]:
+            task = dict(self.store.task(tid))
+            self.store.delete_task(tid)
+            return 200, {"data": task}
+
+        return await self._write(request, action)
+
+    async def openapi(self, request: Request) -> Response:
+        """The public OpenAPI document: served without a key, as the real one is."""
+        return JSONResponse(openapi_document())
 
     async def complete_task(self, request: Request) -> Response:
         tid = request.path_params["id"]
