@@ -260,6 +260,15 @@ class _UkuApi:
         self.born[(kind, obj["id"])] = self.server.clock()
         return obj
 
+    def _drop_unkept(self, task: dict[str, Any]) -> dict[str, Any]:
+        """Forget the values of the fields ``unkept_field_ids`` names (a fault)."""
+        unkept = set(self.quirks.unkept_field_ids)
+        if not unkept:
+            return task
+        kept = [cf for cf in task.get("custom_fields") or [] if cf["field_id"] not in unkept]
+        self.store.tasks[task["id"]]["custom_fields"] = kept
+        return {**task, "custom_fields": kept}
+
     def _rich_text(self, task: dict[str, Any]) -> dict[str, Any]:
         """Store the description as the HTML a rich-text editor would make of it."""
         text = task.get("description")
@@ -292,7 +301,7 @@ class _UkuApi:
     async def create_task(self, request: Request) -> Response:
         def action(body: Any) -> tuple[int, dict[str, Any]]:
             task = self._born_now("task", self.store.create_task(body))
-            return 201, {"data": self._rich_text(task)}
+            return 201, {"data": self._rich_text(self._drop_unkept(task))}
 
         return await self._write(request, action)
 
@@ -300,7 +309,8 @@ class _UkuApi:
         tid = request.path_params["id"]
 
         def action(body: Any) -> tuple[int, dict[str, Any]]:
-            return 200, {"data": self._rich_text(self.store.update_task(tid, body))}
+            task = self._drop_unkept(self.store.update_task(tid, body))
+            return 200, {"data": self._rich_text(task)}
 
         return await self._write(request, action)
 
