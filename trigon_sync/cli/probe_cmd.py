@@ -9,8 +9,8 @@ its ``finally`` deletes the throw-away task on Ctrl-C and on ``kill`` alike.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import dataclasses
+import datetime as dt
 import signal
 import time
 from collections.abc import Iterator
