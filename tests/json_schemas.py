@@ -46,6 +46,8 @@ def document_name(args: Sequence[str]) -> str | None:
             a == "json" and i and args[i - 1] in ("--format", "-f") for i, a in enumerate(args)
         ) or any(a in ("--format=json", "-fjson") for a in args)
         return name if wants else None
+    if name == "doctor" and "--probe" in args:
+        name = "doctor-probe"
     return name if "--json" in args else None
 
 

@@ -19,6 +19,7 @@ line on stderr and the process exit code. Each error carries what happened
     │   ├── AnswerRefused       an answer too large, too deep or impossible
     │   └── ApiError            an unexpected answer (status, code, details)
     ├── ClockSkewError        the local clock disagrees with the services -> CLOCK
+    ├── UkuUnsafe             a probe found Uku would break exactly once  -> UNSAFE
     └── PartialFailure        some clients failed, others done         -> PARTIAL
 
 Exit code 1 (UNEXPECTED) is reserved for bugs: anything that is not one of these.
@@ -46,6 +47,7 @@ class ExitCode(enum.IntEnum):
     STATE = 8
     PERMISSION = 9
     CLOCK = 10
+    UNSAFE = 11
 
 
 class TrigonSyncError(Exception):
@@ -152,6 +154,14 @@ class ClockSkewError(TrigonSyncError):
     """The local clock disagrees with Trigon's or Uku's ``Date``; nothing is written."""
 
     exit_code = ExitCode.CLOCK
+
+
+class UkuUnsafe(TrigonSyncError):
+    """``doctor --probe`` found that Uku does not keep what exactly once rests on (a
+    mapped field's value, the identity token): the run writes nothing until a new probe
+    finds otherwise."""
+
+    exit_code = ExitCode.UNSAFE
 
 
 class ApiError(ServiceError):

@@ -76,7 +76,10 @@ def map_fields(
     auto_complete: bool | None = typer.Option(
         None,
         "--auto-complete/--no-auto-complete",
-        help="Mark each summary task finished once its counts are written.",
+        help="Mark each summary task finished once its counts are written: with "
+        "POST /tasks/{id}/complete where `doctor --probe` found it served, else with the "
+        "status PATCH, which skips Uku's finished_at, automations, portal sync and "
+        "notifications.",
     ),
 ) -> None:
     """Map the 14 Trigon counts to Uku task custom fields and set the summary task options.

@@ -225,9 +225,12 @@ def _run(
 
     With ``[import] auto_import = "create"`` new Trigon firms are imported first (step 6).
     """
+    from trigon_sync.cli.probe_cmd import apply_facts
     from trigon_sync.monthly import run as monthly
 
+    config, facts = apply_facts(config)  # refuses when a probe found exactly once broken
     with _connected(config) as (trigon, uku):
+        uku.complete_endpoint = facts is not None and facts.complete_served is True
         trusted = run_guards.trusted_today(trigon, uku, silent=silent)
         if explicit_day:
             check_today(day, trusted)

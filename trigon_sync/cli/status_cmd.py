@@ -218,6 +218,12 @@ def _render_doctor(report: DoctorReport) -> None:
 
 def doctor_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    probe: bool = typer.Option(
+        False,
+        "--probe",
+        help="Measure how Uku really behaves with one throw-away task (deleted at the end) "
+        "and store the facts the monthly run then uses. Run by hand, never from cron.",
+    ),
 ) -> None:
     """Everything `status` checks plus live checks against Trigon and Uku, the keyring
     from cron, file permissions, the time zone and the Business Register file.
@@ -225,16 +231,28 @@ def doctor_command(
     Each line is ✓, ✗ (with the fix), ! (a warning) or – (skipped because an earlier
     check failed). Exits 0 when nothing failed, else with the first failure's code.
     """
+    from trigon_sync.cli import probe_cmd
+
+    if probe:
+        raise typer.Exit(probe_cmd.run_probe(load_config(), as_json=as_json))
     now = clock.now()
     report = status(now.date(), now=now, whole_state=True)
     config = report.facts.config
     environment = environment_checks(config, now, trigon_token=report.facts.trigon_token)
     with _clients(config, live_gates(report)) as (trigon, uku):
         doctor = diagnose(report, trigon=trigon, uku=uku, environment=environment)
+    try:
+        facts = probe_cmd.stored_facts()
+        facts_text = probe_cmd.facts_line(facts, now.date())
+    except TrigonSyncError as exc:
+        facts, facts_text = None, str(exc)
     if as_json:
-        output.print_json(doctor.to_json())
+        document = doctor.to_json()
+        document["probe"] = None if facts is None else facts.to_json()
+        output.print_json(document)
     else:
         _render_doctor(doctor)
+        _line("Uku probe", facts_text)
     raise typer.Exit(int(doctor.exit_code))
 
 

@@ -159,8 +159,8 @@ def index(
     identities: Sequence[TaskIdentity], tasks: Iterable[Task], claimed: Claims | None = None
 ) -> dict[int, Found]:
     """``find`` for many clients of one period over one listing: client id -> Found."""
-    by_client: dict[int, list[Task]] = {}
-    for task in tasks:
+    by_client: dict[int | None, list[Task]] = {}
+    for task in tasks:  # a task of no client (None) is no identity's
         by_client.setdefault(task.client_id, []).append(task)
     return {
         identity.client_id: find(identity, by_client.get(identity.client_id, ()), claimed)

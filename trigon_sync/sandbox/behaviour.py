@@ -43,6 +43,10 @@ class UkuBehaviour:
     """Query filters the real API does not document are dropped, so a "filtered" list
     returns everything: ``registration_code`` and ``q`` on /clients; ``client_id``,
     ``topic_id``, ``status`` on /tasks (the date range is kept)."""
+    unkept_field_ids: tuple[int, ...] = ()
+    """A fault (not part of the profile): values written to these task custom fields are
+    silently not stored, as for a field Uku does not offer on the task's topic. What
+    ``doctor --probe`` must catch before a run bills from it."""
     ignore_offset: bool = False
     """A broken deployment: every page is the first page (not part of the profile; the
     client must notice that paging does not advance and stop)."""
@@ -64,7 +68,10 @@ class UkuBehaviour:
         unknown = sorted(set(changes) - known)
         if unknown:
             raise ValueError(f"unknown Uku behaviours: {', '.join(unknown)}")
-        return dataclasses.replace(self, **dict(changes))
+        values = dict(changes)
+        if "unkept_field_ids" in values:
+            values["unkept_field_ids"] = tuple(values["unkept_field_ids"])
+        return dataclasses.replace(self, **values)
 
 
 CONTRACT = UkuBehaviour()

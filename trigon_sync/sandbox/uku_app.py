@@ -30,6 +30,7 @@ from trigon_sync.sandbox.pipeline import make_app, request_state
 from trigon_sync.sandbox.problems import ApiProblem, validation_error
 from trigon_sync.sandbox.seed import UKU_ENTITIES, UKU_TASK_STATUSES
 from trigon_sync.sandbox.server_state import Bucket, ServerState, make_state
+from trigon_sync.sandbox.uku_openapi import openapi_document
 from trigon_sync.sandbox.uku_store import fingerprint
 from trigon_sync.sandbox.world import SandboxWorld
 
@@ -68,7 +69,9 @@ def make_uku_app(
         Route("/clients/{id:int}", api.get_client, methods=["GET"]),
         Route("/tasks/{id:int}", api.get_task, methods=["GET"]),
         Route("/tasks/{id:int}", api.update_task, methods=["PATCH"]),
+        Route("/tasks/{id:int}", api.delete_task, methods=["DELETE"]),
         Route("/tasks/{id:int}/complete", api.complete_task, methods=["POST"]),
+        Route("/openapi.json", api.openapi, methods=["GET"]),
     ]
     return make_app(server, BASE, routes, admin.uku_admin(server))
 
@@ -257,6 +260,15 @@ class _UkuApi:
         self.born[(kind, obj["id"])] = self.server.clock()
         return obj
 
+    def _drop_unkept(self, task: dict[str, Any]) -> dict[str, Any]:
+        """Forget the values of the fields ``unkept_field_ids`` names (a fault)."""
+        unkept = set(self.quirks.unkept_field_ids)
+        if not unkept:
+            return task
+        kept = [cf for cf in task.get("custom_fields") or [] if cf["field_id"] not in unkept]
+        self.store.tasks[task["id"]]["custom_fields"] = kept
+        return {**task, "custom_fields": kept}
+
     def _rich_text(self, task: dict[str, Any]) -> dict[str, Any]:
         """Store the description as the HTML a rich-text editor would make of it."""
         text = task.get("description")
@@ -289,7 +301,7 @@ class _UkuApi:
     async def create_task(self, request: Request) -> Response:
         def action(body: Any) -> tuple[int, dict[str, Any]]:
             task = self._born_now("task", self.store.create_task(body))
-            return 201, {"data": self._rich_text(task)}
+            return 201, {"data": self._rich_text(self._drop_unkept(task))}
 
         return await self._write(request, action)
 
@@ -297,9 +309,25 @@ class _UkuApi:
         tid = request.path_params["id"]
 
         def action(body: Any) -> tuple[int, dict[str, Any]]:
-            return 200, {"data": self._rich_text(self.store.update_task(tid, body))}
+            task = self._drop_unkept(self.store.update_task(tid, body))
+            return 200, {"data": self._rich_text(task)}
 
         return await self._write(request, action)
+
+    async def delete_task(self, request: Request) -> Response:
+        """``DELETE /tasks/{id}``: served in production (Uku's CLI notes); 404 when gone."""
+        tid = request.path_params["id"]
+
+        def action(body: Any) -> tuple[int, dict[str, Any]]:
+            task = dict(self.store.task(tid))
+            self.store.delete_task(tid)
+            return 200, {"data": task}
+
+        return await self._write(request, action)
+
+    async def openapi(self, request: Request) -> Response:
+        """The public OpenAPI document: served without a key, as the real one is."""
+        return JSONResponse(openapi_document())
 
     async def complete_task(self, request: Request) -> Response:
         tid = request.path_params["id"]

@@ -197,8 +197,10 @@ class UkuStore:
                 continue
             if status is not None and task["status"] != status:
                 continue
-            day = dt.date.fromisoformat(task["date"])
-            if (date_from and day < date_from) or (date_to and day > date_to):
+            day = dt.date.fromisoformat(task["date"]) if task["date"] else None
+            if (date_from or date_to) and day is None:
+                continue
+            if day is not None and ((date_from and day < date_from) or (date_to and day > date_to)):
                 continue
             out.append(copy.deepcopy(task))
         return out
@@ -208,9 +210,9 @@ class UkuStore:
         task = {
             "id": self._next_task,
             "title": changes["title"],
-            "client_id": changes["client_id"],
-            "topic_id": changes["topic_id"],
-            "date": changes["date"],
+            "client_id": changes.get("client_id"),
+            "topic_id": changes.get("topic_id"),
+            "date": changes.get("date"),
             "status": changes.get("status", "new"),
             "description": changes.get("description"),
             "custom_fields": changes.get("custom_fields", []),
@@ -238,7 +240,7 @@ class UkuStore:
         return copy.deepcopy(task)
 
     def delete_task(self, task_id: int) -> None:
-        """A person deleting a task in Uku's web app (the API has no delete)."""
+        """Deleting a task: ``DELETE /tasks/{id}`` or a person in Uku's web app."""
         self.task(task_id)
         del self.tasks[task_id]
 
@@ -259,20 +261,20 @@ class UkuStore:
     def _task_changes(self, body: Any, *, creating: bool) -> dict[str, Any]:
         obj = _object(body)
         problems = _unknown(obj, TASK_FIELDS)
-        if creating:
-            for key in ("title", "client_id", "topic_id", "date"):
-                if key not in obj:
-                    problems[key] = "is required"
+        if creating and "title" not in obj:
+            problems["title"] = "is required"  # a task may belong to no client (Uku's CLI)
         if "title" in obj and (not isinstance(obj["title"], str) or not obj["title"].strip()):
             problems["title"] = "must be a non-empty string"
-        if "client_id" in obj and (
+        if obj.get("client_id") is not None and (
             not _is_int(obj["client_id"]) or obj["client_id"] not in self.clients
         ):
             problems["client_id"] = "is not a client of this company"
         topic_ids = {t["id"] for t in self.topics}
-        if "topic_id" in obj and (not _is_int(obj["topic_id"]) or obj["topic_id"] not in topic_ids):
+        if obj.get("topic_id") is not None and (
+            not _is_int(obj["topic_id"]) or obj["topic_id"] not in topic_ids
+        ):
             problems["topic_id"] = "is not a topic of this company"
-        if "date" in obj and not _is_iso_date(obj["date"]):
+        if obj.get("date") is not None and not _is_iso_date(obj["date"]):
             problems["date"] = "must be a date YYYY-MM-DD"
         if "status" in obj and obj["status"] not in UKU_TASK_STATUSES:
             problems["status"] = f"must be one of {', '.join(UKU_TASK_STATUSES)}"

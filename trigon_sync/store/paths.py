@@ -121,3 +121,8 @@ def register_dir() -> Path:
 def installation_file() -> Path:
     """This home's installation id (installation.py); never rewritten once made."""
     return home_dir() / "installation-id"
+
+
+def probe_facts_file() -> Path:
+    """What the last ``doctor --probe`` measured about Uku (probe_facts.py)."""
+    return home_dir() / "probe-facts.json"

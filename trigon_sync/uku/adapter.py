@@ -152,7 +152,7 @@ def task_from_json(obj: Any) -> Task:
         lambda o: Task(
             id=_int(o, "id"),
             title=str(o["title"]),
-            client_id=_int(o, "client_id"),
+            client_id=_opt_int(o, "client_id"),
             topic_id=_opt_int(o, "topic_id"),
             date=_date(o.get("date")),
             status=str(o.get("status") or "new"),

@@ -35,7 +35,7 @@ from trigon_sync.errors import (
     WriteUnconfirmed,
 )
 from trigon_sync.http.request_stats import RequestStats
-from trigon_sync.http.session import ApiResponse, HttpSession, unexpected
+from trigon_sync.http.session import ApiResponse, HttpSession, RetryMode, unexpected
 from trigon_sync.http.url_path import api_path
 from trigon_sync.uku import adapter
 from trigon_sync.uku.models import (
@@ -87,6 +87,9 @@ class UkuClient:
         self.company = company
         self._warnings_lock = threading.Lock()
         self.warnings: list[UkuWarning] = []
+        self.complete_endpoint = False
+        """Finish tasks with ``POST /tasks/{id}/complete`` (set when ``doctor --probe``
+        found it served); otherwise with the status PATCH."""
 
     def __repr__(self) -> str:
         return f"UkuClient({self._session.base_url!r}, company={self.company!r})"
@@ -207,12 +210,51 @@ class UkuClient:
         return adapter.task_from_json(self._data(body, "task"))
 
     def complete_task(self, task_id: int) -> Task:
-        """Mark finished with the status PATCH: ``POST /tasks/{id}/complete`` is not
-        deployed in production (404), and a PATCH is safe to repeat."""
-        body = self._send(
-            "PATCH", api_path("tasks", task_id), json_body=adapter.finish_patch()
-        ).body
+        """Mark finished the way Uku means it: ``POST /tasks/{id}/complete`` where a probe
+        found it served (it sets ``finished_at`` and runs Uku's automations, portal sync and
+        notifications), else the status PATCH, which skips those (deprecated, but the only
+        way while ``/complete`` answers 404). Both are safe to repeat."""
+        if self.complete_endpoint:
+            path = api_path("tasks", task_id) + "/complete"
+            body = self._send("POST", path, retry=RetryMode.REPEATABLE).body
+        else:
+            body = self._send(
+                "PATCH", api_path("tasks", task_id), json_body=adapter.finish_patch()
+            ).body
         return adapter.task_from_json(self._data(body, "task"))
+
+    def delete_task(self, task_id: int) -> bool:
+        """``DELETE /tasks/{id}`` (served in production); False when the task is gone
+        already. Only the probe deletes, and only its own throw-away task."""
+        try:
+            self._send("DELETE", api_path("tasks", task_id))
+        except ApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        idempotency_key: str | None = None,
+        with_key: bool = True,
+    ) -> ApiResponse:
+        """One request whose whole answer (status, headers, body) the caller judges: an
+        error answer is returned, not raised. For ``doctor --probe``, which measures how
+        Uku answers rather than relying on it; ``with_key=False`` sends no credentials
+        (the public OpenAPI document)."""
+        headers = dict(self._headers) if with_key else {}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        kwargs: dict[str, Any] = {"params": params, "headers": headers}
+        if json_body is not None:
+            kwargs["json_body"] = json_body
+        return self._session.send(method, path, **kwargs)
 
     # -- plumbing --------------------------------------------------------------------
 
@@ -283,12 +325,13 @@ class UkuClient:
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
         idempotency_key: str | None = None,
+        retry: RetryMode = RetryMode.AUTO,
     ) -> ApiResponse:
         """One request with the company's headers; Uku's warnings are kept, errors typed."""
         headers = dict(self._headers)
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
-        kwargs: dict[str, Any] = {"params": params, "headers": headers}
+        kwargs: dict[str, Any] = {"params": params, "headers": headers, "retry": retry}
         if json_body is not None:
             kwargs["json_body"] = json_body
         response = self._session.send(method, path, **kwargs)

@@ -78,11 +78,12 @@ class CustomField:
 
 @dataclass(frozen=True)
 class Task:
-    """An Uku task; ``custom_fields`` maps field id -> value."""
+    """An Uku task; ``custom_fields`` maps field id -> value. ``client_id`` is None for a
+    task that belongs to no client (Uku allows it: a person's to-do, the probe's task)."""
 
     id: int
     title: str
-    client_id: int
+    client_id: int | None
     topic_id: int | None
     date: dt.date | None
     status: str
