@@ -57,7 +57,7 @@ def ping_receiver(mode: str = "ok") -> Iterator[Receiver]:
 
         do_GET = do_POST = do_HEAD = _answer
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

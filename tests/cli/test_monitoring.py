@@ -164,9 +164,7 @@ def test_a_run_that_fails_before_connecting_pings_its_exit_code(
     cli: Invoke, write_config: Callable[[str], Path], receiver: Receiver
 ) -> None:
     """No client linked yet (exit 3): the monitor hears /3 at once, not only at the deadline."""
-    write_config(
-        f'[uku]\ncompany = "{SANDBOX_COMPANY}"\n' + SUMMARY + monitoring(receiver.url)
-    )
+    write_config(f'[uku]\ncompany = "{SANDBOX_COMPANY}"\n' + SUMMARY + monitoring(receiver.url))
     result = cli("run-monthly", "--today", "20.10.2024", "--quiet")
     assert result.exit_code == ExitCode.CONFIG
     assert receiver.signals() == ["3"]

@@ -63,7 +63,8 @@ def require_ready(config: Config, linked: int) -> None:
         if not config.exists:
             hint = (
                 f"no config file yet at {config.path}: set up with `trigon-sync connect`, "
-                "`import-clients`, `confirm` and `map-fields` (or copy config.example.toml there)"
+                "`import-clients`, `confirm` and `map-fields` (`trigon-sync config init` writes "
+                "a commented config.example.toml)"
             )
         raise ConfigError(problems, hint=hint)
 

@@ -186,7 +186,7 @@ def require_schedule(config: Config) -> tuple[ScheduleRule, dt.date]:
     if not config.exists:
         hint = (
             f"no config file yet at {config.path}: set up with `trigon-sync connect` and "
-            "`map-fields` (or copy config.example.toml there)"
+            "`map-fields` (`trigon-sync config init` writes a commented config.example.toml)"
         )
     raise ConfigError(missing, hint=hint)
 
