@@ -73,7 +73,7 @@ def test_missing_schedule_is_a_config_error(cli: Invoke) -> None:
     result = cli("schedule")
     assert result.exit_code == ExitCode.CONFIG
     assert "summary.schedule: not set" in result.stderr
-    assert "copy config.example.toml" in result.stderr
+    assert "config init" in result.stderr
 
 
 BAD_CONFIGS = [

@@ -99,8 +99,9 @@ def _run_monthly(call: Call) -> tuple[str | None, int] | None:
 
     now = clock.now()
     day = parse_date(call.today) if call.today is not None else now.date()
-    schedule = monthly_gate.start_night(day, now).schedule(day)
-    if schedule.due:
+    night = monthly_gate.start_night(day, now)
+    schedule = night.schedule(day)
+    if schedule.due or night.config.monitoring.enabled:  # pings and metrics: the command's
         return None
     text = None if call.quiet else monthly_gate.nothing_due_text(schedule)
     if not writable(text):

@@ -21,7 +21,7 @@ import typer
 from trigon_sync import clock
 from trigon_sync.cli import monthly_view, run_guards
 from trigon_sync.cli.params import date_value, rerun_value
-from trigon_sync.errors import TrigonSyncError, UsageError
+from trigon_sync.errors import ExitCode, TrigonSyncError, UsageError
 from trigon_sync.monthly import gate as monthly_gate
 from trigon_sync.monthly import log_file as run_log
 from trigon_sync.monthly.gate import check_today, schedule_for
@@ -32,6 +32,7 @@ from trigon_sync.store.state import load_state
 
 if TYPE_CHECKING:
     from trigon_sync.clients.auto_import import AutoImport
+    from trigon_sync.monitoring.nightly import Watch
     from trigon_sync.monthly.run import MonthlyResult
     from trigon_sync.timeline.due import Timeline
     from trigon_sync.trigon import TrigonClient
@@ -47,6 +48,7 @@ EXAMPLE = (
 )
 RETRY_ATTEMPTS = 8
 """Per request; a nightly job can afford to wait out a bad minute rather than fail."""
+INTERRUPTED = 130
 
 
 def run_monthly(
@@ -107,9 +109,12 @@ def run_monthly(
     now = clock.now()
     day = today or now.date()
     logged = False
+    scheduled = not (dry_run or preview or rerun)  # the form cron runs: it reports to monitoring
+    watch: Watch | None = None
     try:
         night = monthly_gate.start_night(day, now)
         config = night.config
+        watch = _watch(config) if scheduled else None
         if preview:
             if rerun is not None or dry_run:
                 raise UsageError("--preview cannot be combined with --rerun or --dry-run")
@@ -130,10 +135,12 @@ def run_monthly(
                 _nothing_due(schedule, as_json=as_json, quiet=quiet)
                 run_log.append(monthly_gate.nothing_due_log(day, schedule))
                 logged = True
+                _report(watch, day, None)
                 return
             due = len(schedule.due)
         if not dry_run:
             run_guards.before_writing()
+        _report(watch, day, "start")
         result = _run(
             config,
             day,
@@ -148,8 +155,12 @@ def run_monthly(
     except TrigonSyncError as exc:
         if not logged:
             run_log.append(f"run-monthly today={day} error: {exc}", strict=False)
+        if scheduled:
+            _report(watch or _watch_after_error(), day, int(exc.exit_code))
         raise
     except KeyboardInterrupt:
+        if scheduled:
+            _report(watch, day, INTERRUPTED)
         run_log.append(
             f"run-monthly today={day} interrupted at once (a second signal); "
             "`trigon-sync history` shows what was written",
@@ -160,6 +171,8 @@ def run_monthly(
         run_log.append(
             f"run-monthly today={day} unexpected error: {type(exc).__name__}", strict=False
         )
+        if scheduled:
+            _report(watch, day, int(ExitCode.UNEXPECTED))
         raise
     auto = result.auto
     if auto is not None:
@@ -171,13 +184,14 @@ def run_monthly(
     halted = result.halted
     line = monthly_view.summary_line(result.result, time.monotonic() - started, halted=halted)
     run_log.append(line, strict=False)
-    if halted is not None:
-        run_guards.stop_report(result.result, halted)
     failure = result.result.partial_failure()
     if failure is None and auto is not None:
         from trigon_sync.cli.auto_import_view import auto_import_failure
 
         failure = auto_import_failure(auto)
+    _report(watch, day, _exit_code(halted, failure))
+    if halted is not None:
+        run_guards.stop_report(result.result, halted)
     if failure is not None:
         raise failure
 
@@ -337,3 +351,59 @@ def _auto_import(
         return auto_import(
             trigon, uku, register, session=session, now=clock.now(), settler=_settler(config)
         )
+
+
+# -- monitoring ([monitoring] in config.toml; monitoring/nightly.py) -----------------------
+
+
+def _watch(config: Config) -> Watch | None:
+    """The run's monitoring, or None when config.toml sets none (nothing more is imported)."""
+    if not config.monitoring.enabled:
+        return None
+    from trigon_sync.monitoring.nightly import Watch
+
+    return Watch(config, warn=_warn, now=clock.now)
+
+
+def _watch_after_error() -> Watch | None:
+    """A run that failed before its settings were in hand: they may still be readable
+    (the clock or the readiness check failed), and then the monitor hears the exit code."""
+    from trigon_sync.store.config_file import load_config
+
+    try:
+        return _watch(load_config())
+    except Exception:
+        return None
+
+
+def _warn(text: str) -> None:
+    """One ``warning:`` line on stderr (also with --quiet: cron mails it) and in the log."""
+    typer.echo(f"warning: {text}", err=True)
+    run_log.append(f"warning: {text}", strict=False)
+
+
+def _report(watch: Watch | None, day: dt.date, moment: int | str | None) -> None:
+    """Tell the monitoring: ``"start"``, an exit code, or None for a night with nothing
+    due. Never changes how the run ends: a failure here is a warning."""
+    if watch is None:
+        return
+    try:
+        if moment == "start":
+            watch.start()
+        elif moment is None:
+            watch.alive(day)
+        else:
+            watch.finish(day, int(moment))
+    except Exception as exc:
+        _warn(f"monitoring failed ({type(exc).__name__}); the run goes on")
+
+
+def _exit_code(halted: str | None, failure: TrigonSyncError | None) -> int:
+    """The code the command is about to exit with (run_guards.stop_report, the boundary)."""
+    from trigon_sync.cli import run_guards
+
+    if halted is not None and halted != run_guards.TIME_BOUND:
+        return INTERRUPTED
+    if halted is not None:
+        return int(ExitCode.PARTIAL)
+    return 0 if failure is None else int(failure.exit_code)

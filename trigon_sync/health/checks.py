@@ -131,6 +131,9 @@ TITLES: dict[str, str] = {
     "files.permissions": "Home directory is 0700 and its files 0600",
     "clock.timezone": "Cron runs on Tallinn dates",
     "register.file": "Business Register file is recent",
+    "monitoring.ping": "The monitor's ping URL answers",
+    "monitoring.metrics": "The metrics file can be written",
+    "monitoring.recent": "The last ping and metrics are from the last night",
 }
 
 TROUBLESHOOTING: dict[str, tuple[str, ...]] = {

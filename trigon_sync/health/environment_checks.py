@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trigon_sync.clock import TALLINN
 from trigon_sync.dates import format_ee
@@ -27,8 +28,12 @@ from trigon_sync.health.checks import (
     skipped,
     warned,
 )
+from trigon_sync.health.monitoring_checks import monitoring_checks
 from trigon_sync.settings.config import Config
 from trigon_sync.store import paths
+
+if TYPE_CHECKING:
+    from trigon_sync.monitoring.ping import Send
 
 REGISTER_MAX_AGE_DAYS = 35
 """The register is published daily; a copy older than about a month misses new companies."""
@@ -279,8 +284,10 @@ def environment_checks(
     crontab: Callable[[], str | None] = read_crontab,
     environ: Mapping[str, str] | None = None,
     trigon_token: bool | None = None,
+    ping_send: Send | None = None,
 ) -> list[Check]:
-    """Keyring from cron, file modes, time zone, register file (no Trigon/Uku call)."""
+    """Keyring from cron, file modes, time zone, register file (no Trigon/Uku call), and
+    the monitoring ([monitoring]: one ``/log`` ping to the monitor when a URL is set)."""
     checks: list[Check] = []
     if config is None:
         checks.append(skipped(*named("keyring.cron"), "config.toml is not valid"))
@@ -292,4 +299,11 @@ def environment_checks(
         checks.append(skipped(*named("register.file"), "config.toml is not valid"))
     else:
         checks.append(register_check(config, tallinn_now))
+    if config is None:
+        checks.extend(
+            skipped(*named(name), "config.toml is not valid")
+            for name in ("monitoring.ping", "monitoring.metrics", "monitoring.recent")
+        )
+    else:
+        checks.extend(monitoring_checks(config, tallinn_now, ping_send))
     return checks

@@ -90,7 +90,7 @@ def _config_valid(facts: LocalFacts) -> Check:
             name,
             title,
             f"no config file at {config.path}",
-            "run `trigon-sync connect`, or copy config.example.toml there and fill it in",
+            "run `trigon-sync connect`, or `trigon-sync config init` and fill it in",
             ExitCode.CONFIG,
         )
     return passed(name, title, str(config.path))

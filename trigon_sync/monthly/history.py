@@ -54,7 +54,18 @@ def record_run(
         tasks_created=result.count("created"),
         tasks_updated=result.count("updated"),
         duration_seconds=round(result.duration, 3),
+        requests=_requests(result),
         error=message,
         interrupted=True if interrupted else None,
     )
     session.save()
+
+
+def _requests(result: MonthlyResult) -> dict[str, dict[str, int]] | None:
+    """Requests sent and 429s got per service (the metrics file shows them too)."""
+    figures = {
+        service: {"total": int(stats.get("total", 0)), "rate_limited": int(stats["rate_limited"])}
+        for service, stats in result.requests.items()
+        if isinstance(stats, dict) and "rate_limited" in stats
+    }
+    return figures or None

@@ -32,6 +32,7 @@ from trigon_sync.settings.config import (
     AutoImport,
     Config,
     ImportSettings,
+    MonitoringSettings,
     RegisterSettings,
     SummarySettings,
     TokenStore,
@@ -49,7 +50,10 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "register": ("file", "download", "url", "max_age_days"),
     "import": ("auto_import",),
     "anomalies": ("spike_factor", "history_periods", "hold"),
+    "monitoring": ("ping_url", "metrics_file"),
 }
+SECRET_SETTINGS = frozenset({"monitoring.ping_url"})
+"""Settings whose value is a secret: never quoted in a message (not even a syntax error)."""
 _SECRET_KEYS = {"password", "token", "refresh_token", "access_token", "api_key", "key", "secret"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -90,6 +94,7 @@ class ConfigChecker:
             register=self._register(sections.get("register", {}), path),
             imports=self._import(sections.get("import", {})),
             anomalies=self._anomalies(sections.get("anomalies", {})),
+            monitoring=self._monitoring(sections.get("monitoring", {}), path),
         )
 
     def _unknown_keys(self, section: str, table: Mapping[str, Any]) -> None:
@@ -374,6 +379,34 @@ class ConfigChecker:
             self.add("anomalies.hold", f"must be true or false, not {_kind(hold)}")
             hold = default.hold
         return AnomalySettings(spike_factor=float(factor), history_periods=periods, hold=hold)
+
+    def _monitoring(self, table: Mapping[str, Any], config_path: Path) -> MonitoringSettings:
+        """The ping URL is never quoted back: it is a secret (anyone with it can ping)."""
+        url = self._text(table, "monitoring", "ping_url")
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme not in {"http", "https"} or not parts.hostname:
+                self.add("monitoring.ping_url", "not a web address (http:// or https://)")
+                url = None
+            elif parts.scheme == "http" and parts.hostname not in _LOCAL_HOSTS:
+                self.add(
+                    "monitoring.ping_url",
+                    "must use https:// (plain http is only allowed on 127.0.0.1)",
+                )
+                url = None
+        text = self._text(table, "monitoring", "metrics_file")
+        metrics: Path | None = None
+        if text is not None:
+            metrics = Path(text).expanduser()
+            metrics = metrics if metrics.is_absolute() else config_path.parent / metrics
+            if metrics.suffix != ".prom":
+                self.add(
+                    "monitoring.metrics_file",
+                    f"must end in .prom (node_exporter's textfile collector reads only those), "
+                    f"not {metrics.name!r}",
+                )
+                metrics = None
+        return MonitoringSettings(ping_url=url, metrics_file=metrics)
 
 
 def _kind(value: Any) -> str:

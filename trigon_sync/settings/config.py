@@ -124,6 +124,24 @@ class AnomalySettings:
 
 
 @dataclass(frozen=True)
+class MonitoringSettings:
+    """Who hears from the unattended nightly run: a dead man's switch and a metrics file.
+
+    Both are optional; with neither set the nightly run imports no monitoring code.
+    """
+
+    ping_url: str | None = None
+    """A Healthchecks-style URL pinged at a run's start and end, and on nights with nothing
+    due. A secret: anyone who has it can fake a ping, so it is never printed or logged."""
+    metrics_file: Path | None = None
+    """A Prometheus textfile-collector file (``*.prom``) rewritten after every run."""
+
+    @property
+    def enabled(self) -> bool:
+        return self.ping_url is not None or self.metrics_file is not None
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything config.toml says, with defaults filled in."""
 
@@ -138,6 +156,7 @@ class Config:
     imports: ImportSettings = field(default_factory=ImportSettings)
     """The ``[import]`` section (``import`` is a Python keyword)."""
     anomalies: AnomalySettings = field(default_factory=AnomalySettings)
+    monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
 
 
 def missing_for_monthly(config: Config) -> list[str]:
@@ -158,11 +177,12 @@ def not_ready(config: Config, problems: list[Problem]) -> ConfigError:
 
     ``schedule``, ``run-monthly`` and its nightly checks raise it, so a home that is not
     set up is told the same thing whichever command found out first."""
-    hint = "set them with `trigon-sync map-fields` (config.example.toml shows every key)"
+    hint = "set them with `trigon-sync map-fields` (`trigon-sync config init` shows every key)"
     if not config.exists:
         hint = (
             f"no config file yet at {config.path}: set up with `trigon-sync connect`, "
-            "`import-clients`, `confirm` and `map-fields` (or copy config.example.toml there)"
+            "`import-clients`, `confirm` and `map-fields` (`trigon-sync config init` writes a "
+            "commented config.toml)"
         )
     return ConfigError(problems, hint=hint)
 

@@ -15,8 +15,9 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from trigon_sync import redact
 from trigon_sync.errors import ConfigError, Problem
-from trigon_sync.settings.checks import parse_config
+from trigon_sync.settings.checks import SECRET_SETTINGS, parse_config
 from trigon_sync.settings.config import DATE_LIKE, Config, explain_date
 from trigon_sync.store import paths
 from trigon_sync.store.toml_values import without_none
@@ -34,7 +35,26 @@ def load_config(path: Path | None = None) -> Config:
     raw = _read_raw(path)
     if raw is None:
         return Config(path=path)
+    _register_secrets(raw)
     return parse_config(raw, path)
+
+
+def _register_secrets(raw: Mapping[str, Any]) -> None:
+    """Tell the scrubber (redact.py) the secret settings before anything can quote them:
+    the ping URL whole, and its path (the part that names the check) on its own."""
+    from urllib.parse import urlsplit
+
+    for key in SECRET_SETTINGS:
+        section, _, name = key.partition(".")
+        table = raw.get(section)
+        value = table.get(name) if isinstance(table, Mapping) else None
+        if not isinstance(value, str):
+            continue
+        redact.register(value)
+        redact.register(value.strip().rstrip("/"))
+        path = urlsplit(value.strip()).path.strip("/")
+        if len(path) >= 8:  # a path short enough to occur elsewhere is no secret on its own
+            redact.register(path)
 
 
 @contextlib.contextmanager
@@ -124,7 +144,9 @@ def _locate_syntax_error(text: str, message: str) -> tuple[str, str]:
         if header:
             section = header.group(1).strip()
     key_match = _KEY_LINE.match(lines[number - 1])
-    where = f"line {number}: {lines[number - 1].strip()}"
+    named = key_match.group(1).strip("\"'") if key_match is not None else ""
+    secret = f"{section}.{named}" in SECRET_SETTINGS  # its line is not quoted: a secret
+    where = f"line {number}" if secret else f"line {number}: {lines[number - 1].strip()}"
     detail = f"{_AT_LINE.sub('', message).strip()} ({where})"
     if key_match is None:
         return f"line {number}", detail
