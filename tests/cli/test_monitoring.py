@@ -128,7 +128,9 @@ def test_a_monitor_that_hangs_or_fails_costs_the_timeout_and_one_warning(
     warnings = result.stderr.splitlines()
     assert len(warnings) == 1 and warnings[0].startswith("warning: could not ping"), warnings
     assert "127.0.0.1" in warnings[0]
-    assert took < BUDGET + 1.0
+    # The hanging receiver never answers: without the bound the run would wait for ever.
+    # The margin is for a loaded 2-core machine starting the command, not for the ping.
+    assert took < BUDGET + 5.0
     assert receiver.seen  # it was tried
     if mode == "error":
         assert len(receiver.seen) == pings.ATTEMPTS or took >= BUDGET * 0.9
