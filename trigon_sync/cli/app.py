@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from trigon_sync import __version__
+from trigon_sync.cli import lazy_params
 from trigon_sync.cli.boundary import VERBOSE_KEY, GuardedGroup
 from trigon_sync.store import paths
 
@@ -81,6 +82,11 @@ class LazyGroup(GuardedGroup):
 
     _loaded: dict[str, click.Command]
 
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params = super().get_params(ctx)
+        lazy_params.install(params)  # --home left out does not load pydantic (lazy_params.py)
+        return params
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*super().list_commands(ctx), *COMMANDS]
 
@@ -97,7 +103,7 @@ class LazyGroup(GuardedGroup):
             for name in group.list_commands(ctx):
                 command = group.get_command(ctx, name)
                 if command is not None:
-                    loaded[name] = _plain_help(command, ctx)
+                    loaded[name] = _plain_help(lazy_params.install_command(command, ctx), ctx)
         return loaded.get(cmd_name)
 
 

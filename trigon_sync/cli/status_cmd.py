@@ -11,32 +11,28 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.text import Text
 
 from trigon_sync import clock
-from trigon_sync.billing.explain import Explanation, Verdict, explain_client
-from trigon_sync.billing.explain_records import read_journals
 from trigon_sync.cli import output
 from trigon_sync.cli.params import period_value
-from trigon_sync.clients.lookup import find_link
 from trigon_sync.dates import format_ee, format_ee_time
 from trigon_sync.errors import ConfigError, TrigonSyncError, UsageError
 from trigon_sync.health.checks import SYMBOLS, Check, Outcome
-from trigon_sync.health.doctor import DoctorReport, diagnose, live_gates
-from trigon_sync.health.environment_checks import environment_checks
-from trigon_sync.health.status import (
-    StatusReport,
-    run_history,
-    status,
-)
-from trigon_sync.records.tables import RunRecord
-from trigon_sync.settings.config import Config
+from trigon_sync.health.status import StatusReport, run_history, status
 from trigon_sync.store import paths
 from trigon_sync.store.config_file import load_config
 from trigon_sync.store.state import load_state
+
+if TYPE_CHECKING:
+    # Imported where used: `status --json`, called every few minutes, needs none of them
+    # (nor rich, which only the screens for people load).
+    from trigon_sync.billing.explain import Explanation
+    from trigon_sync.health.doctor import DoctorReport
+    from trigon_sync.records.tables import RunRecord
+    from trigon_sync.settings.config import Config
 
 STATUS_EXAMPLE = "Example: trigon-sync status --json   (exit 0 when healthy; for monitoring)"
 DOCTOR_EXAMPLE = "Example: trigon-sync doctor   (checks Trigon, Uku, keyring, clock, files)"
@@ -53,10 +49,14 @@ _STYLES = {
 
 
 def _line(label: str, value: str) -> None:
+    from rich.text import Text
+
     output.stdout.print(Text.assemble((f"{label:<12}", "bold"), value), soft_wrap=True)
 
 
 def _print_check(check: Check) -> None:
+    from rich.text import Text
+
     symbol = SYMBOLS[check.outcome]
     output.stdout.print(
         Text.assemble(
@@ -84,6 +84,8 @@ def _yes_no(value: bool | None, yes: str, no: str) -> str:
 
 
 def _render_status(report: StatusReport) -> None:
+    from rich.text import Text
+
     facts = report.facts
     doc = report.to_json()
     conn = doc["connections"]
@@ -204,6 +206,8 @@ def _clients(
 
 
 def _render_doctor(report: DoctorReport) -> None:
+    from rich.text import Text
+
     _render_status(report.status)
     output.stdout.print(Text("Live checks", style="bold"))
     for check in report.live:
@@ -228,6 +232,9 @@ def doctor_command(
     Each line is ✓, ✗ (with the fix), ! (a warning) or – (skipped because an earlier
     check failed). Exits 0 when nothing failed, else with the first failure's code.
     """
+    from trigon_sync.health.doctor import diagnose, live_gates
+    from trigon_sync.health.environment_checks import environment_checks
+
     now = clock.now()
     report = status(now.date(), now=now, whole_state=True)
     config = report.facts.config
@@ -246,6 +253,8 @@ def _counts(ok: Any, failed: Any) -> str:
 
 
 def _render_history(runs: list[RunRecord], total: int) -> None:
+    from rich.text import Text
+
     if not runs:
         output.stdout.print("No runs recorded yet.", markup=False)
         return
@@ -318,16 +327,18 @@ def history_command(
     _render_history(records, total)
 
 
-_VERDICT_STYLES = {
-    Verdict.TASK: "green",
-    Verdict.FAILED: "bold red",
-    Verdict.DUE: "yellow",
-    Verdict.PENDING: "yellow",
-    Verdict.UNKNOWN: "yellow",
-}
-
-
 def _render_explanation(answer: Explanation) -> None:
+    from rich.text import Text
+
+    from trigon_sync.billing.explain import Verdict
+
+    verdict_styles = {
+        Verdict.TASK: "green",
+        Verdict.FAILED: "bold red",
+        Verdict.DUE: "yellow",
+        Verdict.PENDING: "yellow",
+        Verdict.UNKNOWN: "yellow",
+    }
     output.stdout.print(answer.summary, markup=False, soft_wrap=True)
     for item in answer.periods:
         head = [item.period]
@@ -341,7 +352,7 @@ def _render_explanation(answer: Explanation) -> None:
             Text.assemble(
                 ("  " + "  ".join(head), "bold"),
                 "\n      ",
-                (item.reason, _VERDICT_STYLES.get(item.verdict, "")),
+                (item.reason, verdict_styles.get(item.verdict, "")),
             ),
             soft_wrap=True,
         )
@@ -357,6 +368,10 @@ def explain_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Why a client has, or has no, summary task in each period (from local records only)."""
+    from trigon_sync.billing.explain import explain_client
+    from trigon_sync.billing.explain_records import read_journals
+    from trigon_sync.clients.lookup import find_link
+
     state = load_state()
     try:
         config: Config | None = load_config()
