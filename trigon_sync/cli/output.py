@@ -17,23 +17,23 @@ a table, and one carrying ``ESC ]8;;`` must not make a link or move the cursor. 
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import json
 import re
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from trigon_sync import redact
-from trigon_sync.cli import json_text
-from trigon_sync.cli.json_text import to_json
 from trigon_sync.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.text import Text
 
     from trigon_sync.cli.consoles import SafeConsole
-
-__all__ = ["to_json"]  # re-exported: the JSON text is json_text.py's
 
 REPLACEMENT = "\ufffd"
 # C0 controls (ESC included) but tab and newline, DEL, C1 controls, and the bidi
@@ -104,9 +104,40 @@ def _console(name: str) -> SafeConsole:
     return made
 
 
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value) if isinstance(value, set | frozenset) else list(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"cannot render {type(value).__name__} as JSON")
+
+
+def to_json(obj: Any) -> str:
+    """The JSON text of ``obj`` (dates as ISO strings), before scrubbing."""
+    return json.dumps(obj, default=_json_default, ensure_ascii=False, indent=2)
+
+
+def document(obj: Any) -> str:
+    """``obj`` as the one JSON document a command prints on stdout (no final newline).
+
+    Scrubbed of known secrets; the control characters JSON itself leaves raw (DEL, C1,
+    bidi overrides) are written as ``\\uXXXX`` escapes: the same value, terminal-safe.
+    """
+    text = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", to_json(obj))
+    return redact.scrub(text)
+
+
 def print_json(obj: Any) -> None:
-    """Write ``obj`` as one JSON document on stdout (json_text.py: scrubbed, terminal-safe)."""
-    typer.echo(json_text.document(obj))
+    """Write ``obj`` as one JSON document on stdout (:func:`document`: scrubbed,
+    terminal-safe)."""
+    typer.echo(document(obj))
 
 
 def is_interactive() -> bool:
