@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from freezegun import freeze_time
 from typer._coercion import build_runtime_param
 from typer.core import _TyperParameter
 from typer.testing import CliRunner
 
 from trigon_sync import clock
-from trigon_sync.cli import app as app_module
 from trigon_sync.cli import lazy_params
 from trigon_sync.cli.app import app
 from trigon_sync.monthly import gate as monthly_gate
@@ -217,6 +217,23 @@ def test_the_app_answers_from_the_summary_as_from_state_toml(
             assert "will cover 08.10.2024–30.10.2024" in _full(["run-monthly"]).stdout
 
 
+def test_the_two_calls_answer_as_they_always_have() -> None:
+    """The app's answers on a quiet night, pinned: the one line (none with --quiet), exit
+    0 and one log line; `status --json` one document, nothing on stderr, exit 4 (no
+    connection stored)."""
+    night = "next import 31.10.2024 will cover 06.10.2024–30.10.2024"
+    with freeze_time(NOW):
+        set_up()
+        logged = [f"run-monthly today=2024-10-20 nothing due; {night}"]
+        assert _full(["run-monthly"]) == Outcome(f"Nothing due: {night}.\n", "", 0, logged)
+        assert _full(NO_OP) == Outcome("", "", 0, logged)
+        status = _full(STATUS)
+    assert (status.stderr, status.code, status.log) == ("", 4, [])
+    document = json.loads(status.stdout)
+    assert document["command"] == "status" and document["exit_code"] == 4
+    assert document["clients"]["linked"] == 1 and document["window"]["last_period"] == "2024-09"
+
+
 @pytest.mark.parametrize(
     ("old", "new"),
     [('last_period = "2024-09"', 'last_period = "zz"'), ("[journal]", "[journal]\nperiod = 1")],
@@ -382,7 +399,7 @@ def test_the_two_calls_load_what_version_loads_and_what_reading_the_state_needs(
 def test_an_option_left_at_its_default_is_what_typers_coercion_makes_of_it() -> None:
     """cli/lazy_params.py passes a plain default unchecked (no pydantic); for every option
     of every command that is exactly the value Typer's own coercion returns."""
-    group = app_module.typer.main.get_command(app)
+    group = typer.main.get_command(app)
     ctx = group.make_context("trigon-sync", [], resilient_parsing=True)
     checked = 0
 
