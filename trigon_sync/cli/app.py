@@ -3,9 +3,14 @@
 Adding a command group is one entry in ``COMMANDS`` at the bottom of this file; the error
 boundary (``GuardedGroup``) covers it automatically.
 
-Command modules are imported only when their command runs (``LazyGroup``): cron starts
-``run-monthly --quiet`` every night, and importing httpx, rich tables and pydantic for
-every command at start-up made that no-op take ~0.4 s instead of ~0.15 s.
+This is the one entrance (the console script and ``python -m trigon_sync`` call
+:func:`main`), so it stays light: cron starts ``run-monthly --quiet`` every night (nothing
+is due on almost all of them) and monitoring calls ``status --json`` every few minutes.
+Command modules are imported only when their command is looked up (``LazyGroup``), each
+imports what only some of its paths need (httpx, rich, the planning modules) inside those
+paths, options left at their defaults do not load pydantic (lazy_params.py), and the
+consoles load rich on first use (output.py). Both calls cost about ``--version`` plus
+reading the small state summary (docs/performance.md; tests/cli/test_one_entrance.py).
 """
 
 from __future__ import annotations
@@ -13,12 +18,14 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from trigon_sync import __version__
+from trigon_sync.cli import lazy_params
 from trigon_sync.cli.boundary import VERBOSE_KEY, GuardedGroup
 from trigon_sync.store import paths
 
@@ -81,6 +88,11 @@ class LazyGroup(GuardedGroup):
 
     _loaded: dict[str, click.Command]
 
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params = super().get_params(ctx)
+        lazy_params.install(params)  # --home left out does not load pydantic (lazy_params.py)
+        return params
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*super().list_commands(ctx), *COMMANDS]
 
@@ -97,7 +109,7 @@ class LazyGroup(GuardedGroup):
             for name in group.list_commands(ctx):
                 command = group.get_command(ctx, name)
                 if command is not None:
-                    loaded[name] = _plain_help(command, ctx)
+                    loaded[name] = _plain_help(lazy_params.install_command(command, ctx), ctx)
         return loaded.get(cmd_name)
 
 
@@ -166,6 +178,17 @@ def root(
             raise typer.BadParameter(str(exc), param_hint="'--home'") from None
 
 
+def _tolerate_narrow_locales() -> None:
+    """A server on a Latin-1 locale (Debian's plain ``et_EE``) cannot encode "–" or "š":
+    rather than fail on the first one, write it as a ``\\uXXXX`` escape, which inside a
+    JSON string is the very same character."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (stream.encoding or "").lower().replace("-", "") != "utf8":
+            reconfigure(errors="backslashreplace")
+
+
 def main() -> None:
-    """Console-script entry point (``trigon-sync``)."""
+    """The one entrance: the ``trigon-sync`` console script and ``python -m trigon_sync``."""
+    _tolerate_narrow_locales()
     app(prog_name="trigon-sync")

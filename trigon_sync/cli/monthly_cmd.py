@@ -2,8 +2,10 @@
 
 Almost every night nothing is due: the command reads two small TOML files, prints one
 line (nothing with ``--quiet``) and exits 0 without touching the network or importing
-the HTTP stack. On an import day it takes the state lock, builds both API clients and
-hands over to :mod:`trigon_sync.monthly.run`; this module only renders what came back.
+the HTTP stack, rich or the planning modules (imported inside the functions that use them,
+so that night costs little more than ``trigon-sync --version``). On an import day it takes
+the state lock, builds both API clients and hands over to :mod:`trigon_sync.monthly.run`;
+this module only renders what came back.
 Every invocation leaves one line in ``<home>/logs/trigon-sync.log`` (never a secret).
 """
 
@@ -19,21 +21,16 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from trigon_sync import clock
-from trigon_sync.cli import monthly_view, run_guards
 from trigon_sync.cli.params import date_value, rerun_value
 from trigon_sync.errors import ExitCode, TrigonSyncError, UsageError
 from trigon_sync.monthly import gate as monthly_gate
 from trigon_sync.monthly import log_file as run_log
-from trigon_sync.monthly.gate import check_today, schedule_for
-from trigon_sync.monthly.plan import rerun_targets
-from trigon_sync.schedule.run_text import window_json
-from trigon_sync.settings.config import Config
-from trigon_sync.store.state import load_state
 
 if TYPE_CHECKING:
     from trigon_sync.clients.auto_import import AutoImport
     from trigon_sync.monitoring.nightly import Watch
     from trigon_sync.monthly.run import MonthlyResult
+    from trigon_sync.settings.config import Config
     from trigon_sync.timeline.due import Timeline
     from trigon_sync.trigon import TrigonClient
     from trigon_sync.uku import UkuClient
@@ -116,6 +113,9 @@ def run_monthly(
         config = night.config
         watch = _watch(config) if scheduled else None
         if preview:
+            from trigon_sync.cli import monthly_view
+            from trigon_sync.store.state import load_state
+
             if rerun is not None or dry_run:
                 raise UsageError("--preview cannot be combined with --rerun or --dry-run")
             state = night.state or load_state()
@@ -126,18 +126,22 @@ def run_monthly(
         if include_finished and rerun is None:
             raise UsageError("--include-finished goes with --rerun")
         if rerun is not None:
+            from trigon_sync.monthly.plan import rerun_targets
+            from trigon_sync.store.state import load_state
+
             # a bad period fails before any connection is made
             due = len(rerun_targets(night.state or load_state(), rerun))
         else:
             schedule = night.schedule(day)
             if not schedule.due:
-                # the fast entry (cli/entry.py) answers this night the same way
                 _nothing_due(schedule, as_json=as_json, quiet=quiet)
                 run_log.append(monthly_gate.nothing_due_log(day, schedule))
                 logged = True
                 _report(watch, day, None)
                 return
             due = len(schedule.due)
+        from trigon_sync.cli import monthly_view, run_guards
+
         if not dry_run:
             run_guards.before_writing()
         _report(watch, day, "start")
@@ -197,6 +201,8 @@ def run_monthly(
 
 
 def _nothing_due(schedule: Timeline, *, as_json: bool, quiet: bool) -> None:
+    from trigon_sync.schedule.run_text import window_json
+
     if quiet:
         return
     nxt = schedule.next
@@ -239,6 +245,7 @@ def _run(
 
     With ``[import] auto_import = "create"`` new Trigon firms are imported first (step 6).
     """
+    from trigon_sync.cli import monthly_view, run_guards
     from trigon_sync.cli.probe_cmd import apply_facts
     from trigon_sync.monthly import run as monthly
 
@@ -247,7 +254,7 @@ def _run(
         uku.complete_endpoint = facts is not None and facts.complete_served is True
         trusted = run_guards.trusted_today(trigon, uku, silent=silent)
         if explicit_day:
-            check_today(day, trusted)
+            monthly_gate.check_today(day, trusted)
         day = min(day, trusted)
         auto = _auto_import(config, trigon, uku, dry_run=dry_run) if rerun is None else None
         progress = monthly_view.progress_bar(silent)
@@ -293,9 +300,10 @@ def _preview(
     config: Config, state: Any, day: dt.date, *, workers: int, silent: bool
 ) -> MonthlyResult:
     """A dry run of the upcoming window cut off at yesterday (timeline.Timeline.preview)."""
+    from trigon_sync.cli import monthly_view, run_guards
     from trigon_sync.monthly import run as monthly
 
-    window = schedule_for(config, state, day).preview()
+    window = monthly_gate.schedule_for(config, state, day).preview()
     if window is None:
         raise UsageError(
             f"no day of the next window is over yet on {day:%d.%m.%Y}",

@@ -17,22 +17,23 @@ a table, and one carrying ``ESC ]8;;`` must not make a link or move the cursor. 
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import json
 import re
 import sys
-from collections.abc import Iterable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.segment import Segment
-from rich.text import Text
 
 from trigon_sync import redact
-from trigon_sync.cli import json_text
-from trigon_sync.cli.json_text import to_json
 from trigon_sync.errors import UsageError
 
-__all__ = ["to_json"]  # re-exported: the JSON text is json_text.py's
+if TYPE_CHECKING:
+    from rich.text import Text
+
+    from trigon_sync.cli.consoles import SafeConsole
 
 REPLACEMENT = "\ufffd"
 # C0 controls (ESC included) but tab and newline, DEL, C1 controls, and the bidi
@@ -59,37 +60,84 @@ def one_line(text: object) -> str:
 
 def line(text: object, *, to_stderr: bool = True) -> None:
     """Print ``text`` as exactly one line (see :func:`one_line`), never as markup."""
-    console = stderr if to_stderr else stdout
+    console = _console("stderr" if to_stderr else "stdout")
     console.print(one_line(text), markup=False, soft_wrap=True, highlight=False)
 
 
 def safe(value: object) -> Text:
     """Server text for rich output: never markup, no control characters, one line."""
+    from rich.text import Text
+
     return Text(plain(value))
 
 
-class SafeConsole(Console):
-    """A console whose output cannot carry escape sequences, or a known secret, from the
-    text it prints (secrets are scrubbed at their sources too: a table can wrap one)."""
-
-    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
-        return super()._render_buffer(
-            segment
-            if segment.control
-            else Segment(redact.scrub(neutralise(segment.text)), segment.style)
-            for segment in buffer
-        )
+def clean(text: str) -> str:
+    """What the consoles write of any text: control characters neutralised, known secrets
+    scrubbed (a net under text that did not go through :func:`safe`; secrets are scrubbed
+    at their sources too, but a table can wrap one)."""
+    return redact.scrub(neutralise(text))
 
 
-stdout = SafeConsole(highlight=False)
+stdout: SafeConsole
 """Tables and human-readable results (resolves ``sys.stdout`` at print time)."""
-stderr = SafeConsole(stderr=True, highlight=False)
+stderr: SafeConsole
 """Warnings and tracebacks with ``--verbose``."""
 
 
+def __getattr__(name: str) -> Any:
+    """``stdout`` and ``stderr`` are made on first use: rich is imported only by a
+    command that prints through it (the nightly no-op and ``status --json`` do not)."""
+    if name not in ("stdout", "stderr"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _console(name)
+
+
+def _console(name: str) -> SafeConsole:
+    """The console ``name`` (``stdout`` or ``stderr``), made once and then kept as the
+    module's attribute, so that every use (and a test's monkeypatch) meets the same one."""
+    made = globals().get(name)
+    if made is None:
+        from trigon_sync.cli.consoles import SafeConsole
+
+        made = SafeConsole(clean=clean, stderr=name == "stderr", highlight=False)
+        globals()[name] = made
+    return made
+
+
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value) if isinstance(value, set | frozenset) else list(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    raise TypeError(f"cannot render {type(value).__name__} as JSON")
+
+
+def to_json(obj: Any) -> str:
+    """The JSON text of ``obj`` (dates as ISO strings), before scrubbing."""
+    return json.dumps(obj, default=_json_default, ensure_ascii=False, indent=2)
+
+
+def document(obj: Any) -> str:
+    """``obj`` as the one JSON document a command prints on stdout (no final newline).
+
+    Scrubbed of known secrets; the control characters JSON itself leaves raw (DEL, C1,
+    bidi overrides) are written as ``\\uXXXX`` escapes: the same value, terminal-safe.
+    """
+    text = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", to_json(obj))
+    return redact.scrub(text)
+
+
 def print_json(obj: Any) -> None:
-    """Write ``obj`` as one JSON document on stdout (json_text.py: scrubbed, terminal-safe)."""
-    typer.echo(json_text.document(obj))
+    """Write ``obj`` as one JSON document on stdout (:func:`document`: scrubbed,
+    terminal-safe)."""
+    typer.echo(document(obj))
 
 
 def is_interactive() -> bool:

@@ -11,35 +11,33 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.text import Text
 
 from trigon_sync import clock
-from trigon_sync.billing.explain import explain_client
-from trigon_sync.billing.explain_records import read_journals
-from trigon_sync.billing.firm_state import candidates
 from trigon_sync.cli import output
-from trigon_sync.cli.explain_view import render_explanation
 from trigon_sync.cli.params import period_value
-from trigon_sync.clients.lookup import find_firm, find_link
 from trigon_sync.dates import format_ee, format_ee_time
 from trigon_sync.errors import ConfigError, TrigonSyncError, UsageError
 from trigon_sync.health.checks import SYMBOLS, Check, Outcome
-from trigon_sync.health.doctor import DoctorReport, diagnose, live_gates
-from trigon_sync.health.environment_checks import environment_checks
 from trigon_sync.health.status import (
     StatusReport,
     run_history,
     status,
 )
-from trigon_sync.records.tables import RunRecord
 from trigon_sync.schedule.run_text import next_import_sentence
 from trigon_sync.settings.config import Config
 from trigon_sync.store import paths
 from trigon_sync.store.config_file import load_config
 from trigon_sync.store.state import load_state
+
+if TYPE_CHECKING:
+    # Imported where used: `status --json`, called every few minutes, needs none of them
+    # (nor rich, which only the screens for people load).
+    from trigon_sync.health.doctor import DoctorReport
+    from trigon_sync.records.tables import RunRecord
+    from trigon_sync.settings.config import Config
 
 STATUS_EXAMPLE = "Example: trigon-sync status --json   (exit 0 when healthy; for monitoring)"
 DOCTOR_EXAMPLE = "Example: trigon-sync doctor   (checks Trigon, Uku, keyring, clock, files)"
@@ -56,10 +54,14 @@ _STYLES = {
 
 
 def _line(label: str, value: str) -> None:
+    from rich.text import Text
+
     output.stdout.print(Text.assemble((f"{label:<12}", "bold"), value), soft_wrap=True)
 
 
 def _print_check(check: Check) -> None:
+    from rich.text import Text
+
     symbol = SYMBOLS[check.outcome]
     output.stdout.print(
         Text.assemble(
@@ -87,6 +89,8 @@ def _yes_no(value: bool | None, yes: str, no: str) -> str:
 
 
 def _render_status(report: StatusReport) -> None:
+    from rich.text import Text
+
     facts = report.facts
     doc = report.to_json()
     conn = doc["connections"]
@@ -201,6 +205,8 @@ def _clients(
 
 
 def _render_doctor(report: DoctorReport) -> None:
+    from rich.text import Text
+
     _render_status(report.status)
     output.stdout.print(Text("Live checks", style="bold"))
     for check in report.live:
@@ -235,6 +241,9 @@ def doctor_command(
 
     if probe:
         raise typer.Exit(probe_cmd.run_probe(load_config(), as_json=as_json))
+    from trigon_sync.health.doctor import diagnose, live_gates
+    from trigon_sync.health.environment_checks import environment_checks
+
     now = clock.now()
     report = status(now.date(), now=now, whole_state=True)
     config = report.facts.config
@@ -261,6 +270,8 @@ def _counts(ok: Any, failed: Any) -> str:
 
 
 def _render_history(runs: list[RunRecord], total: int) -> None:
+    from rich.text import Text
+
     if not runs:
         output.stdout.print("No runs recorded yet.", markup=False)
         return
@@ -343,6 +354,12 @@ def explain_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Why a client has, or has no, summary task in each period (from local records only)."""
+    from trigon_sync.billing.explain import explain_client
+    from trigon_sync.billing.explain_records import read_journals
+    from trigon_sync.billing.firm_state import candidates
+    from trigon_sync.cli.explain_view import render_explanation
+    from trigon_sync.clients.lookup import find_firm, find_link
+
     state = load_state()
     try:
         config: Config | None = load_config()

@@ -2,9 +2,8 @@
 
 Cron starts run-monthly every night, and on most nights nothing is due: the answer must
 come from the two small files alone, without the network. The checks are made here
-once, in one order (:func:`start_night`), for the command (cli/monthly_cmd.py) and for
-the fast entry (cli/entry.py) that answers a night with nothing due before the CLI
-framework is imported; both ask exactly these questions, so both give the same answer.
+once, in one order (:func:`start_night`), for the command (cli/monthly_cmd.py), which on
+such a night imports nothing more than this module and the state's (docs/performance.md).
 Apart from :func:`start_night` reading config.toml and the state, everything here is
 pure: dates, settings and the state's summary in, errors or a timeline out.
 """
