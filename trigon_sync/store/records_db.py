@@ -147,7 +147,18 @@ CREATE TABLE meta (
 """
 
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: dict[int, Migration] = {0: lambda db: db.executescript(SCHEMA_1)}
+
+
+def _create_1(connection: sqlite3.Connection) -> None:
+    """Version 0 (an empty file) to 1: every table.
+
+    Statement by statement: ``executescript`` would commit the open transaction first."""
+    for statement in SCHEMA_1.split(";"):
+        if statement.strip():
+            connection.execute(statement)
+
+
+MIGRATIONS: dict[int, Migration] = {0: _create_1}
 """``MIGRATIONS[n]`` turns a version-``n`` database into version ``n + 1``."""
 
 
