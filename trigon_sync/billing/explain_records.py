@@ -1,8 +1,9 @@
 """The local records ``explain`` answers from: each period's journal lines and run failures.
 
-:func:`read_journals` is the one function of ``explain`` that reads files: one client's
-lines in the per-period journal files (``journal/<period>.jsonl[.done]``), with the
-counts Uku holds now from the ledger (ledger.py: a ``--rerun`` changes those).
+:func:`read_journals` is the one function of ``explain`` that reads records: one client's
+rows of each period's journal (store/journal.py, read by index from the records
+database), with the counts Uku holds now from the ledger (ledger.py: a ``--rerun``
+changes those).
 :func:`failures_by_period` sorts the failures in the run history by period.
 
 Failures in a run record carry no period; they belong to the record's one period that did
@@ -12,9 +13,8 @@ re-counted. A failure entry with its own ``period`` key is taken at its word.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from trigon_sync.errors import TrigonSyncError
 from trigon_sync.records import periods as period_record
@@ -32,10 +32,6 @@ class Failure:
     reason: str
     rerun: bool = False
     """A ``run-monthly --rerun`` re-count: it comes after the task, not before it."""
-
-
-LineReader = Callable[[Path], Iterable[str]]
-"""How a journal file is read: its lines, streamed (tests inject one that counts)."""
 
 
 def journal_runs(state: State) -> list[Run]:
@@ -60,14 +56,12 @@ def read_journals(
     state: State,
     firm: str,
     periods: Collection[str] | None = None,
-    reader: LineReader = journal.file_lines,
 ) -> dict[str, dict[str, journal.Entry]]:
     """``firm``'s line in each period state knows a window for (archived or open), or only
     in ``periods``, with the counts Uku holds now from the ledger.
 
-    Only the files of those periods are opened, each streamed with the other clients'
-    lines skipped after their firm id, and only this firm's ledger writes are kept: five years of
-    archives at 5,000 clients are 170 MB of lines, of which explain needs 60.
+    Only this firm's rows of those periods are read, by index (five years at 5,000
+    clients are millions of rows, of which explain needs 60), and only its ledger writes.
     """
     runs = [r for r in journal_runs(state) if periods is None or r.period in periods]
     if not runs:
@@ -75,11 +69,9 @@ def read_journals(
     book = ledger.load(since=min(r.period for r in runs), firms={firm})
     found: dict[str, dict[str, journal.Entry]] = {}
     for run in runs:
-        path = journal.journal_file(run.period)
         entries: dict[str, journal.Entry] = {}
-        for candidate in (path.with_name(path.name + ".done"), path):
-            lines = reader(candidate)
-            entries.update(journal.PeriodJournal(run, candidate).load({firm}, lines))
+        for archived in (True, False):
+            entries.update(journal.PeriodJournal(run, archived=archived).load({firm}))
         write = book.writes.get((firm, run.period))
         if write is not None:
             # The ledger has the newest write (a --rerun updates no journal line); the

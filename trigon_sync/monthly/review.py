@@ -146,10 +146,9 @@ class Review:
                 firms = None if since is None or run.period >= since else short
                 if firms is not None and not firms:
                     continue  # every linked firm has newer periods enough in the ledger
-                path = journal.journal_file(run.period)
                 found: dict[str, journal.Entry] = {}
-                for candidate in (path.with_name(path.name + ".done"), path):
-                    found.update(journal.PeriodJournal(run, candidate).load(firms))
+                for archived in (True, False):
+                    found.update(journal.PeriodJournal(run, archived=archived).load(firms))
                 for firm, entry in found.items():
                     history.add(firm, run.period, dict(entry.counts), replace=False)
         return cls(settings, history, accepted, field_ids, dry_run=dry_run)

@@ -38,11 +38,11 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Literal, overload
 
 from trigon_sync.errors import BusyError, StateError
 from trigon_sync.store import home_safety, paths
 
-DB_NAME = "records.sqlite3"
 SCHEMA_VERSION = 1
 
 busy_timeout_seconds = 15.0
@@ -163,7 +163,7 @@ MIGRATIONS: dict[int, Migration] = {0: _create_1}
 
 
 def db_file() -> Path:
-    return paths.home_dir() / DB_NAME
+    return paths.records_file()
 
 
 def _refuse(path: Path, why: str) -> StateError:
@@ -326,3 +326,38 @@ def open_existing() -> Database | None:
         connection.close()
         return open_db()  # an older schema is brought up to date before it is read
     return Database(connection, path)
+
+
+_shared: tuple[Path, Database] | None = None
+_shared_lock = threading.Lock()
+
+
+@overload
+def shared(*, create: Literal[True]) -> Database: ...
+@overload
+def shared(*, create: bool = False) -> Database | None: ...
+def shared(*, create: bool = False) -> Database | None:
+    """This process's one connection to the current home's database (opened once; the
+    journal's and ledger's writers and readers all use it). ``create``: make the database
+    when there is none (writers); else None for a home without one (readers)."""
+    global _shared
+    path = db_file()
+    with _shared_lock:
+        if _shared is not None and _shared[0] == path and path.exists():
+            return _shared[1]
+        db = open_db() if create else open_existing()
+        if db is None:
+            return None
+        if _shared is not None:
+            _shared[1].close()
+        _shared = (path, db)
+        return db
+
+
+def forget_shared() -> None:
+    """Close the shared connection (a backup restored over it, a test's home removed)."""
+    global _shared
+    with _shared_lock:
+        if _shared is not None:
+            _shared[1].close()
+            _shared = None
