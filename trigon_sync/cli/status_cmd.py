@@ -34,7 +34,7 @@ from trigon_sync.health.status import (
 )
 from trigon_sync.records.tables import RunRecord
 from trigon_sync.settings.config import Config
-from trigon_sync.store import paths
+from trigon_sync.store import paths, records_migration
 from trigon_sync.store.config_file import load_config
 from trigon_sync.store.state import load_state
 
@@ -357,6 +357,7 @@ def explain_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Why a client has, or has no, summary task in each period (from local records only)."""
+    records_migration.ensure_migrated()  # a home of an older version: its journal files first
     state = load_state()
     try:
         config: Config | None = load_config()
