@@ -62,7 +62,7 @@ from trigon_sync.sandbox.register_file import write_full_size_register
 from trigon_sync.sandbox.runner import Running
 from trigon_sync.schedule.rules import Run
 from trigon_sync.settings import fields
-from trigon_sync.store import journal, ledger
+from trigon_sync.store import ledger, paths
 from trigon_sync.store.secrets import TRIGON_REFRESH_TOKEN, UKU_API_KEY, Secret, open_store
 from trigon_sync.store.state import ClientLink, locked_state
 from trigon_sync.trigon import login
@@ -188,22 +188,24 @@ def write_history_files(home: Path, links: list[ClientLink], runs: list[Run]) ->
     mapping = tuple(zip(fields.KEYS, COUNT_FIELD_NAMES, strict=True))
     fid = ledger.fields_id(mapping)
     levels = [[rng.choice(LEVELS) for _ in mapping] for _ in links]
-    journal.journal_dir().mkdir(parents=True, exist_ok=True)
+    paths.journal_dir().mkdir(parents=True, exist_ok=True)
     task = 1_000_000
     with ledger.ledger_file().open("w", encoding="utf-8") as book:
         book.write(json.dumps({"fields": {"id": fid, "map": [list(p) for p in mapping]}}) + "\n")
         for run in runs:
             at = dt.datetime.combine(run.import_day, dt.time(21, 30), tzinfo=dt.UTC)
-            path = journal.journal_file(run.period)
-            with path.with_name(path.name + ".done").open("w", encoding="utf-8") as lines:
+            # a home of the file-based versions: the first writing command migrates it
+            path = paths.journal_dir() / f"{run.period}.jsonl.done"
+            window = [run.window_start.isoformat(), run.window_end.isoformat()]
+            with path.open("w", encoding="utf-8") as lines:
                 for link, level in zip(links, levels, strict=True):
                     task += 1
                     counts = [rng.randint(x // 2, x + x // 2) for x in level]
-                    entry = journal.Entry(
-                        link.trigon_id, link.uku_client_id, task, "create",
-                        dict(zip(fields.KEYS, counts, strict=True)),
-                    )  # fmt: skip
-                    lines.write(json.dumps(entry.to_json(run, at), ensure_ascii=False) + "\n")
+                    named = dict(zip(fields.KEYS, counts, strict=True))
+                    entry = {"firm": link.trigon_id, "client": link.uku_client_id, "task": task,
+                             "action": "create", "counts": named,
+                             "window": window, "at": at.isoformat(timespec="seconds")}  # fmt: skip
+                    lines.write(json.dumps(entry, ensure_ascii=False) + "\n")
                     line = ["w", run.period, link.trigon_id, link.registration_code, link.name,
                             link.uku_client_id, task, "create", fid, counts,
                             at.isoformat(timespec="seconds")]  # fmt: skip
@@ -371,7 +373,7 @@ def main() -> None:
         sizes = {
             "state.toml": (home / "state.toml").stat().st_size,
             "ledger.jsonl": ledger.ledger_file().stat().st_size,
-            "journals": sum(p.stat().st_size for p in journal.journal_dir().glob("*.done")),
+            "journals": sum(p.stat().st_size for p in paths.journal_dir().glob("*.done")),
         }
         print(
             f"{len(world.seed.trigon.firms)} firms, {len(links)} linked, {12 * args.years} periods "

@@ -415,7 +415,7 @@ def test_an_old_intent_is_answered_by_the_full_listing_without_a_lookup(
     trigon, uku = connect()
     plan = stage(trigon, uku, None)
     row = next(r for r in plan.rows if r.action is Action.CREATE)
-    intents = ClientIntents(tmp_path / "client-creates.jsonl")
+    intents = ClientIntents()
     intents.intend(row.trigon_id, row.registration_code, now() - dt.timedelta(hours=1))
     waits: list[float] = []
     settler = Settler(30.0, now, waits.append)

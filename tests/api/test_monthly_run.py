@@ -299,7 +299,7 @@ def test_dry_run_writes_nothing_and_prints_the_issue_shape(env: Env) -> None:
     assert env.world.writes() == []
     assert [r for r in env.world.requests("uku") if r["method"] != "GET"] == []
     assert paths.state_file().read_bytes() == before
-    assert not journal.journal_file("2024-11").exists()
+    assert not journal.has_rows("2024-11")
     doc = plan.to_json()
     assert set(doc) == {"periods", "warnings", "repaired", "deferred", "clients_failed"}
     assert [p["period"] for p in doc["periods"]] == ["2024-11", "2024-12"]
@@ -480,8 +480,7 @@ def test_a_task_deleted_after_a_crashed_create_is_created_again(
         assert carries_identity(task, "2024-10")
         october = period_record.completed_run(load_state(), "2024-10")
         assert october is not None
-        done = journal.journal_file("2024-10").with_name("2024-10.jsonl.done")
-        [entry] = journal.PeriodJournal(october, done).load().values()
+        [entry] = journal.PeriodJournal(october, archived=True).load().values()
         assert entry.task == task["id"]
 
 

@@ -18,7 +18,7 @@ from tests.timeline_views import views_agree
 from trigon_sync.records import periods as period_record
 from trigon_sync.sandbox import SandboxWorld, generate_seed
 from trigon_sync.schedule.rules import ScheduleRule
-from trigon_sync.store import paths
+from trigon_sync.store import paths, records_db
 from trigon_sync.store.state import load_state
 
 SEED: dict[str, Any] = generate_seed(20, seed=3)
@@ -45,7 +45,10 @@ def test_views_name_what_the_real_run_then_does(
 ) -> None:
     """Schedule changes between nights, missed nights and failed nights (a client lost View,
     so its period stays open and later ones wait): the views always match the run."""
-    for leftover in (paths.state_file(), paths.home_dir() / "journal"):
+    records_db.forget_shared()  # the previous example's records go with its state
+    records = paths.records_file()
+    sidecars = [records.with_name(records.name + end) for end in ("-wal", "-shm")]
+    for leftover in (paths.state_file(), paths.home_dir() / "journal", records, *sidecars):
         if leftover.is_dir():
             shutil.rmtree(leftover)
         else:

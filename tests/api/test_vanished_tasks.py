@@ -34,7 +34,7 @@ from trigon_sync.billing.explain_records import read_journals
 from trigon_sync.sandbox import SandboxWorld, generate_seed
 from trigon_sync.sandbox.behaviour import PRODUCTION_LIKE
 from trigon_sync.sandbox.faults import FaultConfig
-from trigon_sync.store import paths
+from trigon_sync.store import records_db
 from trigon_sync.store.state import ClientLink, load_state
 
 D = dt.date
@@ -222,9 +222,10 @@ def test_rerun_still_creates_nothing_for_a_client_the_period_never_had(env: Env)
     assert env.run(OCTOBER).periods[0].complete
     late = links()[3]
     env.world.delete_task(task_of(env, late)["id"])
-    archived = paths.journal_dir() / "2024-10.jsonl.done"
-    keep = [line for line in archived.read_text().splitlines() if late.trigon_id not in line]
-    archived.write_text("".join(line + "\n" for line in keep))
+    with records_db.shared(create=True).transaction() as con:  # as if never in the period
+        con.execute(
+            "DELETE FROM task_events WHERE period = '2024-10' AND firm = ?", (late.trigon_id,)
+        )
     env.world.clear_logs()
     result = env.run(D(2024, 11, 5), rerun="2024-10")
     actions = {o.link.trigon_id: o.plan.action for o in result.periods[0].outcomes}

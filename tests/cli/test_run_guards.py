@@ -51,7 +51,7 @@ def test_a_wrong_local_clock_writes_nothing_then_the_fixed_clock_counts_the_due_
         assert "365 days" in answer.output and "fix the system clock" in answer.output
     assert summary_tasks(ready) == []
     assert snapshot() == before
-    assert not journal.journal_file("2024-10").exists()  # no period was opened
+    assert not journal.has_rows("2024-10")  # no period was opened
     fixed = cli("run-monthly", "--today", "31.10.2024")
     assert fixed.exit_code in (0, ExitCode.PARTIAL), fixed.output
     assert load_state().history[-1].details["periods"] == ["2024-10"]
@@ -80,10 +80,10 @@ def test_a_few_seconds_of_skew_is_fine(cli: Invoke, ready: Running) -> None:
     [
         lambda: paths.state_file(),
         lambda: paths.logs_dir() / "trigon-sync.log",
-        lambda: journal.journal_file("2024-10"),
+        lambda: paths.records_file(),
         lambda: paths.lock_file(),
     ],
-    ids=["state", "log", "journal", "lock"],
+    ids=["state", "log", "records", "lock"],
 )
 def test_a_symlinked_file_in_the_home_is_refused_before_any_write(
     cli: Invoke, ready: Running, tmp_path, where: Callable[[], Path]

@@ -1,6 +1,6 @@
 """What keeps memory flat over years of history: reads limited to what the answer needs.
 
-``explain`` opens only the journals of the periods asked and keeps one client's lines,
+``explain`` reads only the journal rows of the periods asked and of one client, by index,
 the ledger is streamed in chunks and can keep only some firms, and the monthly run's
 review keeps per client only the periods a check can look at. Figures are in
 benchmarks/memory_bench.py; these tests pin the mechanisms and that answers stay the same.
@@ -9,8 +9,6 @@ benchmarks/memory_bench.py; these tests pin the mechanisms and that answers stay
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -20,7 +18,7 @@ from trigon_sync.monthly.review import History, Review
 from trigon_sync.records import periods as period_record
 from trigon_sync.schedule.rules import Run
 from trigon_sync.settings.config import AnomalySettings
-from trigon_sync.store import journal, ledger
+from trigon_sync.store import journal, ledger, records_db
 from trigon_sync.store.state import ClientLink, State
 
 AT = dt.datetime(2024, 10, 31, 0, 30, tzinfo=dt.UTC)
@@ -64,32 +62,45 @@ def write_ledger(firms: list[str], periods: list[str], count: int = 10) -> None:
             )  # fmt: skip
 
 
-class CountingReader:
-    """Reads journal files as the product does, and remembers which it opened."""
+class JournalQueries:
+    """The journal queries the product sends to the records database, with their values
+    (SQLite's trace of each statement as run), and how SQLite answers each."""
 
     def __init__(self) -> None:
-        self.opened: list[str] = []
+        self.db = records_db.shared(create=True)
+        self.sent: list[str] = []
+        self.db.connection.set_trace_callback(self.sent.append)
 
-    def __call__(self, path: Path) -> Iterator[str]:
-        self.opened.append(path.name)
-        return journal.file_lines(path)
+    def reads(self) -> list[str]:
+        return [q for q in self.sent if q.startswith("SELECT") and "FROM task_events" in q]
+
+    def plan(self, query: str) -> list[str]:
+        rows = self.db.connection.execute("EXPLAIN QUERY PLAN " + query).fetchall()
+        return [row[-1] for row in rows]
 
 
-def test_explain_of_one_period_opens_only_that_periods_journals() -> None:
-    """`explain --period`: the archive and the open file of that period, no other."""
+def test_explain_of_one_period_reads_only_that_periods_rows_by_index() -> None:
+    """`explain --period`: one client's rows of that period (archived and open), found
+    through the index, no other period's."""
     state = history_state(["f1", "f2"], PERIODS)
-    reader = CountingReader()
-    found = read_journals(state, "f2", periods={"2024-05"}, reader=reader)
-    assert reader.opened == ["2024-05.jsonl.done", "2024-05.jsonl"]
+    queries = JournalQueries()
+    found = read_journals(state, "f2", periods={"2024-05"})
+    reads = queries.reads()
+    assert len(reads) == 2 and all("'2024-05'" in q and "'f2'" in q for q in reads)
+    for query in reads:
+        assert queries.plan(query) == [
+            "SEARCH task_events USING INDEX task_events_by_period "
+            "(period=? AND archived=? AND firm=?)"
+        ]
     assert found["2024-05"]["f2"].task == 5001
 
 
 def test_explain_keeps_only_the_asked_clients_lines() -> None:
-    """Every period is read once, and only this client's line of each is kept."""
+    """Every period is read once, and only this client's row of each is kept."""
     state = history_state(["f1", "f2", "f10"], PERIODS)
-    reader = CountingReader()
-    found = read_journals(state, "f1", reader=reader)
-    assert len(reader.opened) == 2 * len(PERIODS)
+    queries = JournalQueries()
+    found = read_journals(state, "f1")
+    assert len(queries.reads()) == 2 * len(PERIODS)
     assert sorted(found) == PERIODS
     assert all(list(entries) == ["f1"] for entries in found.values())  # not "f10"
     assert found["2024-09"]["f1"].counts["sales_invoices_created"] == 10
@@ -173,17 +184,16 @@ def test_bounded_review_flags_exactly_as_the_whole_history(spike: bool) -> None:
 
 
 def test_the_review_reads_no_journal_the_ledger_makes_useless() -> None:
-    """With `depth` newer ledger periods for every linked firm, older journals stay shut
-    (an unreadable one in their place is never opened)."""
+    """With `depth` newer ledger periods for every linked firm, older journals are not
+    read at all."""
     state = history_state(["f1"], PERIODS)
     write_ledger(["f1"], PERIODS[4:])
-    old = journal.journal_file("2024-02")
-    old.with_name(old.name + ".done").unlink()
-    old.with_name(old.name + ".done").mkdir()  # opening it would raise IsADirectoryError
+    queries = JournalQueries()
     review = Review.open(
         AnomalySettings(history_periods=3), dry_run=True, state=state, first="2024-10"
     )
     assert sorted(review.history.by_firm["f1"]) == ["2024-07", "2024-08", "2024-09"]
+    assert not [q for q in queries.reads() if "'2024-02'" in q]
 
 
 def test_a_client_known_only_from_old_journals_keeps_that_history() -> None:

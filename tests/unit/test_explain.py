@@ -228,7 +228,7 @@ def test_failures_belong_to_the_period_that_did_not_complete() -> None:
 
 
 def test_read_journals_reads_archived_and_open_periods(state: State) -> None:
-    """Lines written by the monthly run are found in .jsonl.done (completed) and .jsonl (open)."""
+    """Rows written by the monthly run are found in completed (archived) and open periods."""
     october = journal.PeriodJournal(OCTOBER)
     october.append(entry("f1", 5001), RAN_AT)
     october.archive()
@@ -236,7 +236,7 @@ def test_read_journals_reads_archived_and_open_periods(state: State) -> None:
     journal.PeriodJournal(NOVEMBER).append(entry("f3", 5103, "update"), NIGHT)
     assert read_journals(state, "f1")["2024-10"]["f1"].task == 5001
     assert read_journals(state, "f3")["2024-11"]["f3"].action == "update"
-    assert journal.journal_file("2024-10").with_suffix(".jsonl.done").exists()
+    assert journal.PeriodJournal(OCTOBER, archived=True).load()["f1"].task == 5001
 
 
 def test_part_of_a_name_matches_from_the_start_of_a_word(state: State) -> None:

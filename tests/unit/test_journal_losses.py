@@ -4,7 +4,6 @@ records the task made again, and the loss stays readable for ``explain``."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 from trigon_sync.clock import TALLINN
 from trigon_sync.schedule.rules import Run
@@ -14,8 +13,8 @@ AT = dt.datetime(2024, 10, 31, 1, 0, tzinfo=TALLINN)
 OCTOBER = Run(dt.date(2024, 10, 31), dt.date(2024, 10, 1), dt.date(2024, 10, 30), "2024-10")
 
 
-def test_a_gone_line_marks_the_entry_lost_and_a_new_entry_replaces_it(tmp_path: Path) -> None:
-    book = PeriodJournal(OCTOBER, tmp_path / "2024-10.jsonl")
+def test_a_gone_line_marks_the_entry_lost_and_a_new_entry_replaces_it() -> None:
+    book = PeriodJournal(OCTOBER)
     book.append(Entry("f1", 101, 5001, "create", {"payments_created": 2}), AT)
     book.append(Entry("f2", 102, 5002, "create"), AT)
     loss = Loss(5001, 101, moved_to=103, at="2024-11-01T01:00:00+02:00")
@@ -29,9 +28,9 @@ def test_a_gone_line_marks_the_entry_lost_and_a_new_entry_replaces_it(tmp_path: 
     assert (again.task, again.lost, again.earlier) == (5009, None, loss)
 
 
-def test_a_gone_line_of_another_task_leaves_the_entry_done(tmp_path: Path) -> None:
+def test_a_gone_line_of_another_task_leaves_the_entry_done() -> None:
     """A loss recorded for an older task does not undo the task that replaced it."""
-    book = PeriodJournal(OCTOBER, tmp_path / "2024-10.jsonl")
+    book = PeriodJournal(OCTOBER)
     book.append(Entry("f1", 101, 5009, "create"), AT)
     book.lose("f1", Loss(5001, 101, at="2024-11-01T01:00:00+02:00"))
     assert book.load()["f1"].lost is None

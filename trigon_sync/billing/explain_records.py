@@ -1,8 +1,9 @@
 """The local records ``explain`` answers from: each period's journal lines and run failures.
 
-:func:`read_journals` is the one function of ``explain`` that reads files: one client's
-lines in the per-period journal files (``journal/<period>.jsonl[.done]``), with the
-counts Uku holds now from the ledger (ledger.py: a ``--rerun`` changes those).
+:func:`read_journals` is the one function of ``explain`` that reads records: one client's
+rows of each period's journal (store/journal.py, read by index from the records
+database), with the counts Uku holds now from the ledger (ledger.py: a ``--rerun``
+changes those).
 :func:`failures_by_period` sorts the failures in the run history by period.
 
 Failures in a run record carry no period; they belong to the record's one period that did
@@ -35,14 +36,12 @@ def read_journals(
     state: State,
     firm: str,
     periods: Collection[str] | None = None,
-    reader: journal.LineReader = journal.file_lines,
 ) -> dict[str, dict[str, journal.Entry]]:
     """``firm``'s line in each period state knows a window for (archived or open), or only
     in ``periods``, with the counts Uku holds now from the ledger.
 
-    Only the files of those periods are opened, each streamed with the other clients'
-    lines skipped after their firm id, and only this firm's ledger writes are kept: five years of
-    archives at 5,000 clients are 170 MB of lines, of which explain needs 60.
+    Only this firm's rows of those periods are read, by index (five years at 5,000
+    clients are millions of rows, of which explain needs 60), and only its ledger writes.
     """
     runs = [r for r in period_record.known_runs(state) if periods is None or r.period in periods]
     if not runs:
@@ -50,7 +49,7 @@ def read_journals(
     book = ledger.load(since=min(r.period for r in runs), firms={firm})
     found: dict[str, dict[str, journal.Entry]] = {}
     for run in runs:
-        entries = journal.read_period(run, {firm}, reader)
+        entries = journal.read_period(run, {firm})
         write = book.writes.get((firm, run.period))
         if write is not None:
             # The ledger has the newest write (a --rerun updates no journal line); the

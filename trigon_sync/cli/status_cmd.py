@@ -28,7 +28,7 @@ from trigon_sync.health.status import (
 )
 from trigon_sync.schedule.run_text import next_import_sentence
 from trigon_sync.settings.config import Config
-from trigon_sync.store import paths
+from trigon_sync.store import paths, records_migration
 from trigon_sync.store.config_file import load_config
 from trigon_sync.store.state import load_state
 
@@ -360,6 +360,7 @@ def explain_command(
     from trigon_sync.cli.explain_view import render_explanation
     from trigon_sync.clients.lookup import find_firm, find_link
 
+    records_migration.ensure_migrated()  # a home of an older version: its journal files first
     state = load_state()
     try:
         config: Config | None = load_config()

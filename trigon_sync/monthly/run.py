@@ -224,8 +224,8 @@ class MonthlyRun:
         """
         period = PeriodResult(run)
         result.periods.append(period)
-        # a --rerun's gone, intent and restore lines go with the period's archived lines
-        book = journal.PeriodJournal(run, journal.archived_file(run.period) if rerun else None)
+        # a --rerun's gone, intent and restore rows go with the period's archived rows
+        book = journal.PeriodJournal(run, archived=rerun)
         opened = period_record.open_run(state) == run
         if session is not None:
             self.installation = installation.ensure()  # on disk before any task carries it

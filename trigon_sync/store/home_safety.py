@@ -90,6 +90,8 @@ def check_home() -> None:
         paths.logs_dir(),
         paths.journal_dir(),
         paths.ledger_file(),
+        paths.records_file(),
+        *(paths.records_file().with_name(paths.RECORDS_NAME + end) for end in ("-wal", "-shm")),
     ]
     journal = paths.journal_dir()
     if journal.is_dir() and not journal.is_symlink():

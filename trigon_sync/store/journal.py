@@ -1,18 +1,21 @@
-"""The monthly run's memory of finished clients: one append-only file per open period.
+"""The monthly run's memory of finished clients and announced creates, per period.
 
 A run over hundreds of clients can die anywhere (cron killed, power cut, Uku down). So
-every client that is finished in Uku gets one fsync'd JSON line in
-``<home>/journal/<period>.jsonl`` at once, and the next run skips exactly those. The
-cost is one short append per client: O(clients) bytes per period, never a rewrite of
+every client that is finished in Uku gets one durable row (a ``done`` row of
+``task_events`` in the records database, records_db.py) at once, and the next run skips
+exactly those. The cost is one short transaction per client, never a rewrite of
 state.toml per client (O(clients²)). When every client of the period is done, the run
-folds the period into state.toml (``[journal.completed]``) and moves the file to
-``<period>.jsonl.done`` as an audit trail.
+folds the period into state.toml (``[journal.completed]``) and marks its rows archived
+(the ``<period>.jsonl.done`` file of old, kept as an audit trail).
 
 A client is done only while its task is there: a run that finds the recorded task gone
-from the client in Uku (deleted or moved by a person) appends a ``gone`` line for it
+from the client in Uku (deleted or moved by a person) records a ``gone`` row for it
 (:meth:`PeriodJournal.lose`), after which the client counts as not done until a later
-line records the task made again. ``run-monthly --rerun`` of a completed period writes
-its ``gone``, intent and restore lines into the archived ``.done`` file.
+row records the task made again. ``run-monthly --rerun`` of a completed period writes
+its ``gone``, intent and restore rows among the archived ones.
+
+Rows are read by index (period, archived, firm): a run reads its period's rows,
+``explain`` one client's.
 
 Inside ``state.journal`` (read into ``state_records.Periods``, edited by records/periods.py):
 
@@ -28,56 +31,28 @@ Inside ``state.journal`` (read into ``state_records.Periods``, edited by records
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import json
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from trigon_sync.schedule.rules import Run
-from trigon_sync.store import atomic, paths
+from trigon_sync.store import records_db
 
 
-def journal_dir() -> Path:
-    return paths.journal_dir()
-
-
-def journal_file(period: str) -> Path:
-    """The open period's file: ``<home>/journal/<period>.jsonl``."""
-    return journal_dir() / f"{period}.jsonl"
-
-
-def archived_file(period: str) -> Path:
-    """Where :meth:`PeriodJournal.archive` keeps a finished period's file."""
-    return _archived(journal_file(period))
-
-
-def _archived(path: Path) -> Path:
-    return path.with_name(path.name + ".done")
-
-
-LineReader = Callable[[Path], Iterable[str]]
-"""How a journal file is read: its lines, streamed (tests inject one that counts)."""
-
-
-def read_period(
-    run: Run, firms: Collection[str] | None = None, reader: LineReader | None = None
-) -> dict[str, Entry]:
-    """The finished clients of ``run``'s period, archived or open: the archived file, then
-    the open one (a line there is newer). ``firms`` and the streaming as
-    :meth:`PeriodJournal.load`; ``reader`` reads a file's lines (default: the file)."""
+def read_period(run: Run, firms: Collection[str] | None = None) -> dict[str, Entry]:
+    """The finished clients of ``run``'s period, archived or open: the archived rows, then
+    the open ones (a row there is newer). ``firms`` as :meth:`PeriodJournal.load`."""
     found: dict[str, Entry] = {}
-    for path in (archived_file(run.period), journal_file(run.period)):
-        lines = (reader or file_lines)(path)
-        found.update(PeriodJournal(run, path).load(firms, lines))
+    for archived in (True, False):
+        found.update(PeriodJournal(run, archived=archived).load(firms))
     return found
 
 
-# -- the per-period file ------------------------------------------------------------------
+# -- one period's rows ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -120,166 +95,194 @@ class Entry:
     earlier: Loss | None = None
     """The loss of the task this one replaced, when it was made again (for ``explain``)."""
 
-    def to_json(self, run: Run, at: dt.datetime) -> dict[str, Any]:
-        return {
-            "firm": self.firm,
-            "client": self.client,
-            "task": self.task,
-            "action": self.action,
-            "counts": dict(self.counts),
-            "window": [run.window_start.isoformat(), run.window_end.isoformat()],
-            "at": at.isoformat(timespec="seconds"),
-        }
+
+_SELECT_DONE = (
+    "SELECT kind, firm, client, task, action, counts, moved_to, at FROM task_events WHERE "
+)
+_SELECT_INTENT = "SELECT firm, at FROM task_events WHERE "
+SQL_IN_LIMIT = 500
+"""Up to this many firms are asked for by index (``firm IN (...)``); more are filtered here."""
 
 
 class PeriodJournal:
-    """Append-only record of the clients finished for one period's window."""
+    """The rows of one period's window: finished clients, losses, announced creates.
 
-    def __init__(self, run: Run, path: Path | None = None) -> None:
+    ``archived``: the rows of a completed period (``run-monthly --rerun`` writes there)."""
+
+    def __init__(self, run: Run, *, archived: bool = False) -> None:
         self.run = run
-        self.path = path or journal_file(run.period)
+        self.archived = archived
         self._lock = threading.Lock()
         self.appended = 0
 
-    def load(
-        self, firms: Collection[str] | None = None, lines: Iterable[str] | None = None
-    ) -> dict[str, Entry]:
-        """Finished clients by Trigon firm id; lines of another window or torn lines are
-        ignored (a kill mid-append leaves at most one partial last line).
+    def _where(self, firms: Collection[str] | None) -> tuple[str, list[Any]]:
+        where = "period = ? AND archived = ? AND window_start = ? AND window_end = ?"
+        args: list[Any] = [
+            self.run.period,
+            int(self.archived),
+            self.run.window_start.isoformat(),
+            self.run.window_end.isoformat(),
+        ]
+        if firms is not None and len(firms) <= SQL_IN_LIMIT:
+            where += f" AND firm IN ({','.join('?' * len(firms))})"
+            args.extend(firms)
+        return where, args
 
-        Streamed line by line. ``firms``: only those clients' lines (``explain``, the
-        review's look back), the others skipped after reading just their firm id;
-        ``lines``: read these instead of the file (tests count what is read)."""
-        window = [self.run.window_start.isoformat(), self.run.window_end.isoformat()]
+    def load(self, firms: Collection[str] | None = None) -> dict[str, Entry]:
+        """Finished clients by Trigon firm id (rows of another window are not this run's).
+
+        ``firms``: only those clients' rows (``explain``, the review's look back), read
+        by index."""
+        db = records_db.shared()
+        if db is None:
+            return {}
+        where, args = self._where(firms)
         done: dict[str, Entry] = {}
         losses: dict[str, Loss] = {}
-        source = file_lines(self.path) if lines is None else lines
-        for doc in _docs(source, firms):
-            try:
-                if doc.get("window") != window or "intent" in doc:
-                    continue
-                firm = str(doc["firm"])
-                if firms is not None and firm not in firms:
-                    continue
-                if "gone" in doc:
-                    loss = _loss(doc)
-                    losses[firm] = loss
-                    entry = done.get(firm)
-                    if entry is not None and entry.task == loss.task:
-                        done[firm] = dataclasses.replace(entry, lost=loss)
-                    continue
-                task, earlier = int(doc["task"]), losses.get(firm)
-                done[firm] = Entry(
-                    firm=firm,
-                    client=int(doc["client"]),
-                    task=task,
-                    action=str(doc["action"]),
-                    counts={str(k): int(v) for k, v in (doc.get("counts") or {}).items()},
-                    earlier=earlier if earlier is not None and earlier.task != task else None,
-                )
-            except (ValueError, KeyError, TypeError, AttributeError):
+        with db.read() as con:
+            query = _SELECT_DONE + where + " AND kind != 'intent' ORDER BY seq"
+            rows = con.execute(query, args).fetchall()
+        for kind, firm, client, task, action, counts, moved_to, at in rows:
+            if firms is not None and firm not in firms:
                 continue
+            if kind == "gone":
+                loss = Loss(task=task, client=client, moved_to=moved_to, at=at or "")
+                losses[firm] = loss
+                entry = done.get(firm)
+                if entry is not None and entry.task == loss.task:
+                    done[firm] = dataclasses.replace(entry, lost=loss)
+                continue
+            earlier = losses.get(firm)
+            done[firm] = Entry(
+                firm=firm,
+                client=client,
+                task=task,
+                action=action,
+                counts=json.loads(counts) if counts else {},
+                earlier=earlier if earlier is not None and earlier.task != task else None,
+            )
         return done
 
     def append(self, entry: Entry, at: dt.datetime) -> None:
-        """Write one line and fsync it before returning (called from worker threads)."""
-        self._write(entry.to_json(self.run, at), counts=True)
+        """Record one finished client, durably, before returning (called from worker
+        threads)."""
+        self._insert(
+            "done",
+            entry.firm,
+            client=entry.client,
+            task=entry.task,
+            action=entry.action,
+            counts=json.dumps(dict(entry.counts), ensure_ascii=False),
+            at=at.isoformat(timespec="seconds"),
+        )
+        with self._lock:
+            self.appended += 1
 
     def lose(self, firm: str, loss: Loss) -> None:
         """Record, before anything is made again, that a run found this client's task gone
-        from it in Uku: from this line on the client is not done (``load``), and
+        from it in Uku: from this row on the client is not done (``load``), and
         ``explain`` can say what the run saw."""
-        window = [self.run.window_start.isoformat(), self.run.window_end.isoformat()]
-        self._write(
-            {
-                "firm": firm,
-                "client": loss.client,
-                "gone": loss.task,
-                "moved_to": loss.moved_to,
-                "window": window,
-                "at": loss.at,
-            }
+        self._insert(
+            "gone", firm, client=loss.client, task=loss.task, moved_to=loss.moved_to, at=loss.at
         )
 
     def intend(self, firm: str, client: int, at: dt.datetime) -> None:
         """Record, durably and *before* sending it, that a create of this client's task is
-        about to be sent. A run that dies before the answer leaves this line, and the next
+        about to be sent. A run that dies before the answer leaves this row, and the next
         run knows Uku may hold a task it cannot list yet (see monthly/task_writer.py)."""
-        window = [self.run.window_start.isoformat(), self.run.window_end.isoformat()]
-        self._write(
-            {
-                "intent": "create",
-                "firm": firm,
-                "client": client,
-                "window": window,
-                "at": _sent_at(at),
-            }
-        )
+        self._insert("intent", firm, client=client, at=_sent_at(at))
 
     def intents(self) -> dict[str, dt.datetime]:
         """Firm id -> when its latest create was sent, for this window (finished or not)."""
-        window = [self.run.window_start.isoformat(), self.run.window_end.isoformat()]
+        db = records_db.shared()
+        if db is None:
+            return {}
+        where, args = self._where(None)
+        with db.read() as con:
+            query = _SELECT_INTENT + where + " AND kind = 'intent' ORDER BY seq"
+            rows = con.execute(query, args).fetchall()
         found: dict[str, dt.datetime] = {}
-        for doc in _docs(file_lines(self.path)):
+        for firm, at in rows:
             try:
-                if doc.get("intent") == "create" and doc.get("window") == window:
-                    found[str(doc["firm"])] = dt.datetime.fromisoformat(str(doc["at"]))
-            except (ValueError, KeyError, TypeError, AttributeError):
+                found[firm] = dt.datetime.fromisoformat(at)
+            except ValueError:
                 continue
         return found
 
-    def _write(self, doc: Mapping[str, Any], *, counts: bool = False) -> None:
-        with self._lock:
-            _append_line(self.path, doc)
-            if counts:
-                self.appended += 1
+    def _insert(self, kind: str, firm: str, **values: Any) -> None:
+        row = {
+            "period": self.run.period,
+            "archived": int(self.archived),
+            "kind": kind,
+            "firm": firm,
+            "window_start": self.run.window_start.isoformat(),
+            "window_end": self.run.window_end.isoformat(),
+            **values,
+        }
+        names = ", ".join(row)  # this method's own keys, never outside text
+        sql = f"INSERT INTO task_events ({names}) VALUES ({', '.join('?' * len(row))})"  # noqa: S608
+        with records_db.shared(create=True).transaction() as con:
+            con.execute(sql, tuple(row.values()))
 
     def archive(self) -> None:
-        """The period is folded into state: keep the file as ``<period>.jsonl.done``."""
-        with contextlib.suppress(FileNotFoundError):
-            self.path.replace(_archived(self.path))
+        """The period is folded into state: keep its rows as the archived audit trail."""
+        db = records_db.shared()
+        if db is None:
+            return
+        with db.transaction() as con:
+            con.execute(
+                "UPDATE task_events SET archived = 1 WHERE period = ? AND archived = 0",
+                (self.run.period,),
+            )
+
+
+def has_rows(period: str) -> bool:
+    """Whether any run wrote a row for ``period`` (a dry run never does)."""
+    db = records_db.shared()
+    if db is None:
+        return False
+    with db.read() as con:
+        found = con.execute("SELECT 1 FROM task_events WHERE period = ? LIMIT 1", (period,))
+        return found.fetchone() is not None
 
 
 class ClientIntents:
     """``confirm``'s memory of client creates sent but not yet linked in state.toml.
 
-    One fsync'd line per create, written *before* it is sent; a later confirm that finds
-    a line for a firm knows Uku may hold that client without listing it yet, and looks
-    again once Uku's lists have caught up instead of creating a second one. The file is
+    One durable row per create, written *before* it is sent; a later confirm that finds
+    a row for a firm knows Uku may hold that client without listing it yet, and looks
+    again once Uku's lists have caught up instead of creating a second one. The rows are
     removed when a confirm ends with every row done.
     """
 
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path or journal_dir() / "client-creates.jsonl"
-
     def intend(self, firm: str, code: str, at: dt.datetime) -> None:
-        _append_line(
-            self.path, {"intent": "create", "firm": firm, "code": code, "at": _sent_at(at)}
-        )
+        with records_db.shared(create=True).transaction() as con:
+            con.execute(
+                "INSERT INTO client_intents (firm, code, at) VALUES (?, ?, ?)",
+                (firm, code, _sent_at(at)),
+            )
 
     def load(self) -> dict[str, dt.datetime]:
         """Firm id -> when its latest client create was sent."""
+        db = records_db.shared()
+        if db is None:
+            return {}
+        with db.read() as con:
+            rows = con.execute("SELECT firm, at FROM client_intents ORDER BY seq").fetchall()
         found: dict[str, dt.datetime] = {}
-        for doc in _docs(file_lines(self.path)):
+        for firm, at in rows:
             try:
-                found[str(doc["firm"])] = dt.datetime.fromisoformat(str(doc["at"]))
-            except (ValueError, KeyError, TypeError):
+                found[firm] = dt.datetime.fromisoformat(at)
+            except ValueError:
                 continue
         return found
 
     def clear(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-
-
-def _loss(doc: Mapping[str, Any]) -> Loss:
-    moved = doc.get("moved_to")
-    return Loss(
-        task=int(doc["gone"]),
-        client=int(doc["client"]),
-        moved_to=None if moved is None else int(moved),
-        at=str(doc.get("at") or ""),
-    )
+        db = records_db.shared()
+        if db is None:
+            return
+        with db.transaction() as con:
+            con.execute("DELETE FROM client_intents")
 
 
 def _sent_at(at: dt.datetime) -> str:
@@ -287,44 +290,3 @@ def _sent_at(at: dt.datetime) -> str:
     from this moment, so a time cut to the second would shorten that wait by up to 1 s
     and let a listing that is too early decide that a client or task is absent."""
     return at.isoformat(timespec="microseconds")
-
-
-def _append_line(path: Path, doc: Mapping[str, Any]) -> None:
-    """Append one JSON line and fsync it before returning (callers serialise threads)."""
-    atomic.append_lines(path, json.dumps(doc, ensure_ascii=False) + "\n")
-
-
-def file_lines(path: Path) -> Iterator[str]:
-    """The lines of an append-only file, streamed (none when it does not exist)."""
-    try:
-        handle = path.open(encoding="utf-8")
-    except FileNotFoundError:
-        return
-    with handle:
-        yield from handle
-
-
-_FIRM_FIRST = '{"firm": '
-"""How a client's line starts (``Entry.to_json``'s first key, ``json.dumps``' spacing)."""
-_decoder = json.JSONDecoder()
-
-
-def _docs(lines: Iterable[str], firms: Collection[str] | None = None) -> Iterator[dict[str, Any]]:
-    """The JSON objects among ``lines``; with ``firms``, a line that starts with another
-    firm's id is skipped without parsing the rest (any other line is parsed and left to
-    the caller). A torn last line (a kill) is skipped."""
-    start = len(_FIRM_FIRST)
-    for line in lines:
-        if firms is not None and line.startswith(_FIRM_FIRST):
-            try:
-                firm, _ = _decoder.raw_decode(line, start)
-            except ValueError:
-                continue
-            if str(firm) not in firms:
-                continue
-        try:
-            doc = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(doc, dict):
-            yield doc

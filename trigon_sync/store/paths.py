@@ -92,6 +92,14 @@ def journal_dir() -> Path:
     return home_dir() / "journal"
 
 
+RECORDS_NAME = "records.sqlite3"
+
+
+def records_file() -> Path:
+    """The records database (records_db.py): journals, intents, ledger, run history."""
+    return home_dir() / RECORDS_NAME
+
+
 def ledger_file() -> Path:
     """What was written to Uku per client and period (ledger.py), append-only."""
     return home_dir() / "ledger.jsonl"

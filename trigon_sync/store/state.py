@@ -213,14 +213,16 @@ def load_view() -> tuple[StateSummary, State | None]:
 @contextlib.contextmanager
 def locked_state() -> Iterator[StateSession]:
     """Take the exclusive lock, load the state fresh, and yield a session to change it."""
-    from trigon_sync.store import atomic
+    from trigon_sync.store import atomic, records_migration
     from trigon_sync.store.lock import exclusive_lock
 
     with exclusive_lock():
         path = paths.state_file()
         atomic.remove_stale_temps(path)
         atomic.remove_stale_temps(summary.summary_file(path))
-        yield StateSession(_read(path), path)
+        state = _read(path)  # a corrupt state is refused before anything else is changed
+        records_migration.migrate()  # old record files into the database, once
+        yield StateSession(state, path)
 
 
 def _refuse(path: Path, why: str) -> StateError:
