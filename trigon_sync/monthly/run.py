@@ -250,7 +250,11 @@ class MonthlyRun:
             topic_id=query.topic_id, date_from=query.date_from, date_to=query.date_to
         )
         linked = {link.trigon_id for link in links}
-        recorded = {firm: e for firm, e in book.load().items() if firm in linked}
+        # A client whose link no longer holds (another company, re-coded, gone) is judged by
+        # that reason alone: its recorded task is not looked for where it cannot be.
+        recorded = {
+            firm: e for firm, e in book.load().items() if firm in linked and firm not in refused
+        }
         lost = task_presence.losses(
             recorded, listed_tasks, self.uku.get_task, at=self.now().isoformat(timespec="seconds")
         )
@@ -271,14 +275,16 @@ class MonthlyRun:
         def one(link: ClientLink) -> ClientOutcome:
             if stop.is_set() or self._halted():
                 raise _Stop
+            # A link that no longer holds fails first, even where a task was made while it
+            # did: the bill would rest on a client that is no longer this firm's.
+            reason = refused.get(link.trigon_id)
+            if reason is not None:
+                return ClientOutcome(skipped(link, reason), ok=False, error=reason)
             entry = done.get(link.trigon_id)
             if entry is not None and entry.client == link.uku_client_id:
                 return ClientOutcome(already_done(link, entry), ok=True)
             # A journal line for another Uku client is of a link since dropped and made
             # again (connect-uku --drop-links, unlink): this client is not done yet.
-            reason = refused.get(link.trigon_id)
-            if reason is not None:
-                return ClientOutcome(skipped(link, reason), ok=False, error=reason)
             try:
                 outcome = step.do(
                     link,
