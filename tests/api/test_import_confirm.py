@@ -434,3 +434,49 @@ def test_an_old_intent_is_answered_by_the_full_listing_without_a_lookup(
     assert result.counts()[Outcome.FAILED] == 0
     assert waits == []
     assert listings == [()]  # the full listing only
+
+
+def test_a_firm_unlinked_because_its_client_was_reused_gets_a_new_client_not_the_old_one(
+    connect: Connect, world: SandboxWorld
+) -> None:
+    """confirm created the firm's client; a person re-coded that client for another
+    customer; the firm was unlinked and imported again. Uku (the contract sandbox keeps
+    Idempotency-Keys for a day) replays the first create's answer for the same key:
+    confirm sees the replayed client is no longer the firm's and makes a new one with the
+    firm's code, and links that; the re-used client is left alone."""
+    from trigon_sync.clients.links import unlink
+
+    trigon, uku = connect()
+    plan = stage(trigon, uku, None)
+    row = next(r for r in plan.rows if r.action is Action.CREATE)
+    with locked_state() as session:
+        apply_plan(
+            select_rows(plan, only=[row.registration_code]),
+            uku=uku,
+            session=session,
+            now=now(),
+            settler=NO_WAIT,
+        )
+    first = load_state().links[row.trigon_id].uku_client_id
+    with world.lock:
+        world.uku.update_client(first, {"name": "Uus Klient OÜ", "registration_code": "10000004"})
+    with locked_state() as session:
+        unlink(session.state, row.trigon_id, now())
+        session.save()
+    again = stage(trigon, uku, None)
+    assert next(r for r in again.rows if r.trigon_id == row.trigon_id).action is Action.CREATE
+    with locked_state() as session:
+        result = apply_plan(
+            select_rows(again, only=[row.registration_code]),
+            uku=uku,
+            session=session,
+            now=now(),
+            settler=NO_WAIT,
+        )
+    assert result.counts()[Outcome.CREATED] == 1
+    linked = load_state().links[row.trigon_id].uku_client_id
+    assert linked != first
+    by_id = {c["id"]: c for c in world.uku_state()["clients"]}
+    assert normalise_code(by_id[linked]["registration_code"]) == row.registration_code
+    assert by_id[first]["registration_code"] == "10000004"
+    assert codes_in_uku(world)[row.registration_code] == 1

@@ -121,6 +121,13 @@ class ClientCreator:
         self.settler.wait(sent_at)
         return _same_code(self.uku.list_clients(code), code)
 
+    def replayed(self, created: Client, code: str) -> bool:
+        """Whether the client a create answered with is not (or no longer) this code's: an
+        answer replayed for an Idempotency-Key Uku still remembers. Read by id, so a lagging
+        list cannot hide it."""
+        current = self.uku.get_client(created.id)
+        return current is None or normalise_code(current.registration_code) != code
+
     def create(self, row: PlanRow) -> RowResult:
         code = row.registration_code
         draft = ClientDraft(
@@ -130,13 +137,12 @@ class ClientCreator:
             country="EE",
             manager_id=self.manager_id,
         )
+        key = idempotency_key_for_firm(row.trigon_id, code)
         for _ in range(ATTEMPTS):
             sent_at = self.settler.now()
             self.intents.intend(row.trigon_id, code, sent_at)
             try:
-                created = self.uku.create_client(
-                    draft, idempotency_key_for_firm(row.trigon_id, code)
-                )
+                created = self.uku.create_client(draft, key)
             except WriteUnconfirmed:
                 found = self.look_again(code, self.settler.now())  # from the failure
                 if len(found) == 1:
@@ -144,6 +150,13 @@ class ClientCreator:
                 if found:
                     return _doubled(row, found)
                 continue  # proven absent: create again
+            if self.replayed(created, code):
+                # Uku answered with the client an earlier create under this key made, and
+                # that client has since been re-coded for someone else (the firm was
+                # unlinked because of it): never link it again. A key derived from the
+                # replayed client asks for a new one, and a resumed confirm derives the same.
+                key = idempotency_key_for_firm(row.trigon_id, code, replayed=created.id)
+                continue
             return RowResult(row, Outcome.CREATED, created.id)
         return _failed(
             row,

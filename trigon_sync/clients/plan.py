@@ -381,11 +381,14 @@ def select_rows(plan: ImportPlan, skip: Sequence[str] = (), only: Sequence[str] 
     )
 
 
-def idempotency_key_for_firm(trigon_id: str, code: str) -> str:
+def idempotency_key_for_firm(trigon_id: str, code: str, *, replayed: int | None = None) -> str:
     """The Idempotency-Key for creating this firm's Uku client; the same on every run.
 
     Derived only from the firm (never a timestamp or counter) so a retried or resumed
-    ``confirm`` replays the first create instead of making a second client.
+    ``confirm`` replays the first create instead of making a second client. ``replayed``:
+    the client Uku answered with for the plain key that is no longer this firm's (re-coded
+    for another customer); the key derived from it asks for a new client, as deterministic.
     """
-    digest = hashlib.sha256(f"{trigon_id}\x1f{code}".encode()).hexdigest()
+    text = f"{trigon_id}\x1f{code}" + ("" if replayed is None else f"\x1f{replayed}")
+    digest = hashlib.sha256(text.encode()).hexdigest()
     return f"trigon-sync-client-{digest[:40]}"
