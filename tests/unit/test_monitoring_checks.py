@@ -131,3 +131,18 @@ def test_loading_the_config_registers_the_url_as_a_secret() -> None:
         f"GET {redact.MASK}/start"
     )
     assert "0f0f0f0f-secret-path" not in redact.scrub("path 0f0f0f0f-secret-path")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://hc-ping.com/abc def", "https://hc-ping.com/abc\\u0000", "https://hc-ping.com/a\\tb"],
+)
+def test_a_ping_url_with_a_space_or_a_control_character_is_refused_by_config_check(
+    url: str,
+) -> None:
+    """config check says so, instead of leaving it to the first ping to fail."""
+    with pytest.raises(ConfigError) as bad:
+        config(f'ping_url = "{url}"\n')
+    problems = " ".join(str(p) for p in bad.value.problems)
+    assert "monitoring.ping_url" in problems and "control character" in problems
+    assert "hc-ping.com" not in problems

@@ -388,6 +388,13 @@ class ConfigChecker:
             if parts.scheme not in {"http", "https"} or not parts.hostname:
                 self.add("monitoring.ping_url", "not a web address (http:// or https://)")
                 url = None
+            elif any(ch.isspace() or not ch.isprintable() for ch in url):
+                self.add(
+                    "monitoring.ping_url",
+                    "holds a space or a control character; copy the URL again from the "
+                    "monitor (a space is written %20)",
+                )
+                url = None
             elif parts.scheme == "http" and parts.hostname not in _LOCAL_HOSTS:
                 self.add(
                     "monitoring.ping_url",
