@@ -205,3 +205,18 @@ def test_invalid_edit_is_not_written() -> None:
     with pytest.raises(ConfigError, match=r"summary\.schedule"), edit_config() as raw:
         raw["summary"]["schedule"] = "fortnightly"
     assert path.read_text(encoding="utf-8") == GOOD
+
+
+def test_a_home_set_up_but_without_links_is_pointed_at_the_import(tmp_path: Path) -> None:
+    """Only the links are missing: the hint names import-clients and confirm, not the
+    settings (the review found `map-fields` offered for a missing link)."""
+    from trigon_sync.errors import Problem
+    from trigon_sync.settings.config import Config, not_ready
+
+    path = tmp_path / "config.toml"
+    path.write_text("", encoding="utf-8")
+    links = Problem(str(tmp_path / "state.toml"), "links", "no Trigon firm is linked")
+    assert "import-clients" in (not_ready(Config(path=path), [links]).hint or "")
+    assert "map-fields" not in (not_ready(Config(path=path), [links]).hint or "")
+    title = Problem(str(path), "summary.title", "not set")
+    assert "map-fields" in (not_ready(Config(path=path), [links, title]).hint or "")

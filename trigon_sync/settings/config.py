@@ -178,7 +178,9 @@ def not_ready(config: Config, problems: list[Problem]) -> ConfigError:
     ``schedule``, ``run-monthly`` and its nightly checks raise it, so a home that is not
     set up is told the same thing whichever command found out first."""
     hint = "set them with `trigon-sync map-fields` (`trigon-sync config init` shows every key)"
-    if not config.exists:
+    if all(problem.key == "links" for problem in problems):
+        hint = "import the clients: `trigon-sync import-clients`, then `trigon-sync confirm`"
+    elif not config.exists:
         hint = (
             f"no config file yet at {config.path}: set up with `trigon-sync connect`, "
             "`import-clients`, `confirm` and `map-fields` (`trigon-sync config init` writes a "
