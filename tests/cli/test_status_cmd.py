@@ -234,3 +234,16 @@ def test_status_with_a_broken_config_says_so_in_words(cli: Invoke) -> None:
     result = cli("status")
     tokens = next(line for line in result.stdout.splitlines() if line.startswith("Tokens"))
     assert "None" not in tokens and "fix config.toml" in tokens
+
+
+def test_history_shows_a_recorded_list_of_firms_by_name_and_code() -> None:
+    """`history --all` prints confirm's skipped firms as people read them, not as a
+    Python list of dicts."""
+    from trigon_sync.cli.status_cmd import _shown
+
+    skipped = [
+        {"firm": "f10", "name": "Ida Logistika OÜ", "registration_code": "13098911"},
+        {"firm": "f19", "name": "Päikese Turva OÜ", "registration_code": "10300890"},
+    ]
+    assert _shown(skipped) == "Ida Logistika OÜ (13098911), Päikese Turva OÜ (10300890)"
+    assert _shown([]) == "none" and _shown(3) == "3"

@@ -269,6 +269,18 @@ def _counts(ok: Any, failed: Any) -> str:
     return "—" if ok is None and failed is None else f"{ok or 0} / {failed or 0}"
 
 
+def _shown(value: Any) -> str:
+    """A recorded value as a person reads it: a list of firms as their names and codes."""
+    if isinstance(value, list):
+        return ", ".join(_shown(item) for item in value) or "none"
+    if isinstance(value, dict):
+        name, code = value.get("name"), value.get("registration_code")
+        if name or code:
+            return f"{name or '?'} ({code or value.get('firm', '?')})"
+        return ", ".join(f"{k} {_shown(v)}" for k, v in value.items())
+    return str(value)
+
+
 def _render_history(runs: list[RunRecord], total: int) -> None:
     from rich.text import Text
 
@@ -294,7 +306,7 @@ def _render_history(runs: list[RunRecord], total: int) -> None:
                 f"{record.get('tasks_updated', 0)} updated"
             )
         if periods is None:  # another command (--all): show what it recorded
-            parts.extend(f"{key} {value}" for key, value in record.items())
+            parts.extend(f"{key} {_shown(value)}" for key, value in record.items())
         duration = record.get("duration_seconds")
         if isinstance(duration, int | float):
             parts.append(f"{duration:.1f} s")
