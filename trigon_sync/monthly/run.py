@@ -3,7 +3,9 @@
 Uku bills from these tasks, so the guarantees matter more than speed:
 
 * **Exactly once.** Before creating, the run lists the period's tasks once and finds ours
-  by its identity (Uku client, period, this installation: monthly/task_identity.py). Creating,
+  by its identity (Uku client, period, this installation: monthly/task_identity.py); the
+  listing streams, keeps only candidates and stops at the window's start when Uku lists
+  newest first (monthly/task_listing.py), so a busy company costs no more. Creating,
   adopting and reading back a task is monthly/task_writer.py's job, which never trusts Uku's
   Idempotency-Key, filters or list freshness to prevent a second task.
 * **Resumable.** Each finished client is one fsync'd line in the period's journal
@@ -51,6 +53,7 @@ from trigon_sync.monthly.result import ClientOutcome, MonthlyResult, PeriodResul
 from trigon_sync.monthly.review import Review
 from trigon_sync.monthly.step import ClientFailed, ClientStep
 from trigon_sync.monthly.task_identity import Claims, Found, index
+from trigon_sync.monthly.task_listing import NOTHING_TRUSTED, PeriodTasks, TrustedFilters
 from trigon_sync.records import periods as period_record
 from trigon_sync.schedule.rules import Run
 from trigon_sync.settings.config import Config
@@ -97,7 +100,10 @@ class MonthlyRun:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         halt: threading.Event | None = None,
+        trusted: TrustedFilters = NOTHING_TRUSTED,
     ) -> None:
+        self.trusted = trusted
+        """What Uku is known to honour on ``GET /tasks`` (monthly/task_listing.py)."""
         self.config = config
         self.trigon = trigon
         self.uku = uku
@@ -228,6 +234,22 @@ class MonthlyRun:
                 session.save()
             opened = not rerun
         topic = (period_record.open_topic(state) if opened else None) or targets.topic_id
+        query = ClientStep.query(run, topic)
+        links = sorted_links(state)
+        linked = {link.trigon_id for link in links}
+        recorded = {firm: e for firm, e in book.load().items() if firm in linked}
+        listing = PeriodTasks(
+            self.uku,
+            installation=self.installation,
+            period=run.period,
+            query=query,
+            window_start=run.window_start,
+            now=self.now,
+            settle_seconds=self.config.uku.settle_seconds,
+            keep_ids=(entry.task for entry in recorded.values()),
+            trusted=self.trusted,
+        )
+        listed_tasks = listing.read()  # once per period; lost answers re-read only the newest
         step = ClientStep(
             self.config,
             self.trigon,
@@ -235,15 +257,9 @@ class MonthlyRun:
             self.review,
             installation=self.installation,
             now=self.now,
+            listing=listing,
             sleep=self.sleep,
         )
-        query = step.query(run, topic)
-        links = sorted_links(state)
-        listed_tasks = self.uku.list_tasks(
-            topic_id=query.topic_id, date_from=query.date_from, date_to=query.date_to
-        )
-        linked = {link.trigon_id for link in links}
-        recorded = {firm: e for firm, e in book.load().items() if firm in linked}
         lost = task_presence.losses(
             recorded, listed_tasks, self.uku.get_task, at=self.now().isoformat(timespec="seconds")
         )
@@ -262,6 +278,13 @@ class MonthlyRun:
         fatal: list[BaseException] = []
 
         def one(link: ClientLink) -> ClientOutcome:
+            listing.client_started()
+            try:
+                return each(link)
+            finally:
+                listing.client_finished()
+
+        def each(link: ClientLink) -> ClientOutcome:
             if stop.is_set() or self._halted():
                 raise _Stop
             entry = done.get(link.trigon_id)

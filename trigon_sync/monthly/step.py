@@ -28,6 +28,7 @@ from trigon_sync.monthly.plan import (
 from trigon_sync.monthly.result import ClientOutcome, MonthlyResult
 from trigon_sync.monthly.review import HELD, Review
 from trigon_sync.monthly.task_identity import Found, TaskIdentity, TaskQuery
+from trigon_sync.monthly.task_listing import PeriodTasks
 from trigon_sync.monthly.task_writer import SummaryTaskWriter
 from trigon_sync.schedule.rules import Run
 from trigon_sync.settings.config import Config
@@ -63,8 +64,11 @@ class ClientStep:
         *,
         installation: str,
         now: Now,
+        listing: PeriodTasks,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self.listing = listing
+        """The period's tasks as this run reads them (monthly/task_listing.py)."""
         self.config = config
         self.trigon = trigon
         self.uku = uku
@@ -107,12 +111,11 @@ class ClientStep:
             raise ClientFailed(skipped(link, exc.message), exc.message) from None
         writer = self.writer(targets)
         existing = found.task
-        if intended is not None and existing is None:
+        if intended is not None and existing is None and not dry_run:
             # An earlier run sent a create and did not live to journal its answer: Uku may
-            # hold that task without listing it yet. Look again once lists have caught up.
-            if not dry_run:
-                writer.settle(intended)
-            existing = writer.lookup(identity, query).task
+            # hold that task without listing it yet. Look again once lists have caught up
+            # (the period's listing answers if it was read late enough).
+            existing = writer.lookup(identity, intended).task
         plan = decide(
             link,
             targets,
@@ -170,7 +173,6 @@ class ClientStep:
             written = writer.create(
                 identity,
                 draft,
-                query,
                 idempotency_key(self.uku.company, identity),
                 lambda at: book.intend(link.trigon_id, link.uku_client_id, at),
             )
@@ -197,6 +199,7 @@ class ClientStep:
             self.uku,
             field_names={t.field_id: t.field_name for t in targets.fields},
             settler=Settler(self.config.uku.settle_seconds, self.now, self.sleep),
+            listing=self.listing,
         )
 
     def identity(self, link: ClientLink, run: Run) -> TaskIdentity:

@@ -9,8 +9,10 @@ know are dropped, lists may lag behind writes, descriptions come back rewritten.
   (``intend``), so a run that dies before the answer leaves a trace.
 * **A create whose outcome is unknown** (timeout, dropped connection, 5xx, 409
   ``IDEMPOTENCY_CONFLICT``) is never repeated blindly. The writer waits until Uku's
-  lists have caught up (``settle_seconds`` after the failure), reads the
-  client's tasks, adopts the task if it is there, and only then sends the create again
+  lists have caught up (``settle_seconds`` after the failure), looks again through the
+  period's listing (monthly/task_listing.py: one re-read of the newest pages serves every
+  client whose answer was lost meanwhile), adopts the task if it is there, and only then
+  sends the create again
   (same key: if Uku honours it, the first create is replayed). After
   :data:`ATTEMPTS` unconfirmed creates the client fails with a reason; the next run
   looks again. A missing task is repaired by the next run; a doubled one is a doubled
@@ -33,7 +35,8 @@ from typing import cast
 
 from trigon_sync.errors import ApiError, WriteUnconfirmed
 from trigon_sync.monthly.plan import count_mismatches
-from trigon_sync.monthly.task_identity import Found, TaskIdentity, TaskQuery, find
+from trigon_sync.monthly.task_identity import Found, TaskIdentity, find
+from trigon_sync.monthly.task_listing import PeriodTasks
 from trigon_sync.uku import Task, TaskChanges, TaskDraft, UkuClient
 from trigon_sync.uku.settling import Settler
 
@@ -66,27 +69,25 @@ class SummaryTaskWriter:
         *,
         field_names: Mapping[int, str],
         settler: Settler,
+        listing: PeriodTasks,
     ) -> None:
         self.uku = uku
         self.field_names = field_names
         self.settler = settler
+        self.listing = listing
         self.now = settler.now
 
     # -- reading ------------------------------------------------------------------------
 
-    def lookup(self, identity: TaskIdentity, query: TaskQuery) -> Found:
-        """A fresh look at one client's tasks of the period."""
-        tasks = self.uku.list_tasks(
-            client_id=identity.client_id,
-            topic_id=query.topic_id,
-            date_from=query.date_from,
-            date_to=query.date_to,
-        )
-        return find(identity, tasks)
-
-    def settle(self, since: dt.datetime) -> None:
-        """Wait until a create sent at ``since`` would show in Uku's lists."""
-        self.settler.wait(since)
+    def lookup(self, identity: TaskIdentity, since: dt.datetime, *, settle: bool = True) -> Found:
+        """One client's task as Uku lists it once a create sent at ``since`` would show
+        (``settle_seconds`` later; at once without ``settle``). The period's listing
+        answers when it was read late enough; otherwise this waits for lists to catch up
+        and for one re-read of the newest pages, shared with the other clients waiting."""
+        ready = since + dt.timedelta(seconds=self.settler.settle_seconds) if settle else since
+        if not self.listing.covers(ready) and settle:
+            self.settler.wait(since)
+        return find(identity, self.listing.after(ready))
 
     # -- writing ------------------------------------------------------------------------
 
@@ -94,7 +95,6 @@ class SummaryTaskWriter:
         self,
         identity: TaskIdentity,
         draft: TaskDraft,
-        query: TaskQuery,
         key: str,
         intend: Intend,
     ) -> Written:
@@ -109,8 +109,7 @@ class SummaryTaskWriter:
             except WriteUnconfirmed:
                 # Measured from the failure, not the send: a request we gave up on may still
                 # be queued in Uku and commit later than its answer was due.
-                self.settle(self.now())
-                found = self.lookup(identity, query)
+                found = self.lookup(identity, self.now())
                 if found.task is not None:  # our create did arrive: it counts as created
                     return dataclasses.replace(self.adopt(found.task, values), created=True)
                 continue  # proven absent: send it again (the same key: a replay if honoured)
@@ -118,8 +117,7 @@ class SummaryTaskWriter:
                 if exc.code != "IDEMPOTENCY_KEY_REUSED":
                     raise
                 # An earlier attempt with other counts committed under this key.
-                self.settle(sent_at)
-                found = self.lookup(identity, query)
+                found = self.lookup(identity, sent_at)
                 if found.task is not None:
                     return self.adopt(found.task, values)
                 key = f"{key}-k"  # that task was deleted since
@@ -128,7 +126,7 @@ class SummaryTaskWriter:
                 current = self.uku.get_task(task.id)
                 if current is not None and identity.matches(current):
                     return self.adopt(current, values)
-                found = self.lookup(identity, query)
+                found = self.lookup(identity, self.now(), settle=False)
                 if found.task is not None:
                     return self.adopt(found.task, values)
                 key = f"{key}-r{task.id}"  # Uku replayed a task that is gone: a new key
