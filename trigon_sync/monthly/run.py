@@ -28,11 +28,12 @@ services' ``X-RateLimit-*`` headers and retries what is safe to retry.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from trigon_sync.clients.link_guard import check_links
 from trigon_sync.clients.links import stamp_company
@@ -53,7 +54,8 @@ from trigon_sync.monthly.result import ClientOutcome, MonthlyResult, PeriodResul
 from trigon_sync.monthly.review import Review
 from trigon_sync.monthly.step import ClientFailed, ClientStep
 from trigon_sync.monthly.task_identity import Claims, Found, index
-from trigon_sync.monthly.task_listing import NOTHING_TRUSTED, PeriodTasks, TrustedFilters
+from trigon_sync.monthly.task_listing import NOTHING_TRUSTED, Later, PeriodTasks, TrustedFilters
+from trigon_sync.monthly.task_writer import ATTEMPTS
 from trigon_sync.records import periods as period_record
 from trigon_sync.schedule.rules import Run
 from trigon_sync.settings.config import Config
@@ -74,6 +76,10 @@ Now = Callable[[], dt.datetime]
 
 class _Stop(Exception):
     """Internal: a systemic failure elsewhere; do not start this client."""
+
+
+class _Waits(_Stop):
+    """Internal: this client waits for a re-read of the listing (a later round)."""
 
 
 ProgressHook = Callable[[ClientOutcome], None]
@@ -277,14 +283,29 @@ class MonthlyRun:
         stop = threading.Event()
         fatal: list[BaseException] = []
 
-        def one(link: ClientLink) -> ClientOutcome:
-            listing.client_started()
-            try:
-                return each(link)
-            finally:
-                listing.client_finished()
+        waits: dict[str, Later] = {}
+        waits_lock = threading.Lock()
 
-        def each(link: ClientLink) -> ClientOutcome:
+        def guarded(link: ClientLink, job: Callable[[], object]) -> ClientOutcome:
+            """One client's job: a failure is its outcome, a wait for a re-read of the
+            listing is kept for the next round, anything else stops the run."""
+            try:
+                outcome = cast("ClientOutcome", job())
+            except ClientFailed as failed:
+                return ClientOutcome(failed.plan, ok=False, error=failed.reason)
+            except Later as later:
+                with waits_lock:
+                    waits[link.trigon_id] = later
+                raise _Waits from None
+            except BaseException as exc:
+                stop.set()
+                fatal.append(exc)
+                raise
+            if after_client is not None:
+                after_client(outcome)
+            return outcome
+
+        def one(link: ClientLink) -> ClientOutcome:
             if stop.is_set() or self._halted():
                 raise _Stop
             entry = done.get(link.trigon_id)
@@ -295,8 +316,9 @@ class MonthlyRun:
             reason = refused.get(link.trigon_id)
             if reason is not None:
                 return ClientOutcome(skipped(link, reason), ok=False, error=reason)
-            try:
-                outcome = step.do(
+            return guarded(
+                link,
+                lambda: step.do(
                     link,
                     run,
                     targets,
@@ -310,18 +332,30 @@ class MonthlyRun:
                     rerun=rerun,
                     recorded=recorded.get(link.trigon_id),
                     dry_run=session is None,
-                )
-            except ClientFailed as failed:
-                return ClientOutcome(failed.plan, ok=False, error=failed.reason)
-            except BaseException as exc:
-                stop.set()
-                fatal.append(exc)
-                raise
-            if after_client is not None:
-                after_client(outcome)
-            return outcome
+                ),
+            )
 
-        period.outcomes = self._pool(links, one, stopped=lambda: stop.is_set() or self._halted())
+        stopped = lambda: stop.is_set() or self._halted()  # noqa: E731
+        outcomes = {o.plan.link.trigon_id: o for o in self._pool(links, one, stopped=stopped)}
+        # Clients whose create lost its answer (or an earlier run's) wait for Uku's lists
+        # to catch up; then one re-read of the listing serves them all. Every round
+        # follows a create sent, so ATTEMPTS bounds the rounds.
+        for _ in range(ATTEMPTS + 1):
+            if not waits or fatal or stopped():
+                break
+            with waits_lock:
+                waiting = dict(waits)
+                waits.clear()
+            ready = max(later.ready for later in waiting.values())
+            self.sleep(max(0.0, (ready - self.now()).total_seconds()))
+            listing.reread(ready)
+            again = [link for link in links if link.trigon_id in waiting]
+            resume = {firm: later.resume for firm, later in waiting.items()}
+            resumed = self._pool(
+                again, functools.partial(_resumed, guarded, resume), stopped=stopped
+            )
+            outcomes.update((o.plan.link.trigon_id, o) for o in resumed)
+        period.outcomes = [outcomes[link.trigon_id] for link in links if link.trigon_id in outcomes]
         period.not_started = len(links) - len(period.outcomes)
         period.repairs = repairs(run, links, lost, period.outcomes, dry_run=session is None)
         if fatal:
@@ -420,6 +454,15 @@ class MonthlyRun:
         record_run(session, result, error, at=self.now(), interrupted=self._halted())
 
 
+def _resumed(
+    guarded: Callable[[ClientLink, Callable[[], object]], ClientOutcome],
+    resume: Mapping[str, Callable[[], object]],
+    link: ClientLink,
+) -> ClientOutcome:
+    """A waiting client's step, resumed after the re-read."""
+    return guarded(link, resume[link.trigon_id])
+
+
 def run_monthly(
     config: Config,
     trigon: TrigonClient,
@@ -435,6 +478,7 @@ def run_monthly(
     after_client: ProgressHook | None = None,
     sleep: Callable[[float], None] = time.sleep,
     halt: threading.Event | None = None,
+    trusted: TrustedFilters = NOTHING_TRUSTED,
 ) -> MonthlyResult:
     """The whole command behind the CLI: read state, decide what is due, plan or execute.
 
@@ -452,6 +496,7 @@ def run_monthly(
         on_client=on_client,
         sleep=sleep,
         halt=halt,
+        trusted=trusted,
     )
     if dry_run:
         state = load_state()

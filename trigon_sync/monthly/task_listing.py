@@ -17,11 +17,12 @@ on the rows themselves:
   order held on every row read (each has ``created_at``, none newer than the one before,
   and at least one older, unless the order is trusted); rows out of order mean Uku
   dropped ``sort``, and the listing is read to its end, as before.
-* **Read once per run.** Lookups after a lost create answer do not list the period again
-  each: :meth:`PeriodTasks.after` re-reads only the pages that can hold a task created
-  since the last read (newest first; the whole listing when the order did not hold), and
-  one re-read serves every client waiting for one: a lookup waits until every client in
-  flight is waiting too (or done), so the lost answers of a run share one re-read.
+* **Read once per run.** A lookup after a lost create answer (or after an earlier run's
+  announced create) does not list the period again by itself: the client waits
+  (:class:`Later`) while the others go on, and once they are done the run waits for
+  Uku's lists to catch up and re-reads once for all of them (:meth:`PeriodTasks.reread`:
+  only the pages newest first down to the last read, or the whole listing when the
+  order did not hold).
 
 What Uku honours is plugged in as :class:`TrustedFilters` (the first-contact probe finds
 it out; by default nothing is trusted and everything is verified on the rows).
@@ -116,10 +117,7 @@ class PeriodTasks:
         """Whether every row read so far came newest first (else re-reads are full)."""
         self._sort = True
         """False once Uku refused ``sort`` (a 4xx): the rest of the run lists without it."""
-        self._lock = threading.Condition()
-        self._active = 0
-        self._waiting = 0
-        self._reading = False
+        self._lock = threading.Lock()
         self.stats = ListingStats()
 
     # -- what the run asks ---------------------------------------------------------------
@@ -143,55 +141,23 @@ class PeriodTasks:
         with self._lock:
             return self._started is not None and self._started >= moment
 
-    def after(self, moment: dt.datetime) -> list[Task]:
-        """The candidates as a read started at or after ``moment`` shows them.
-
-        Waits until such a read has been done, or until every client in flight is
-        waiting here too (or done) and then does one itself: the clients whose creates
-        lost their answers meanwhile share that one re-read.
-        """
+    def reread(self, ready: dt.datetime) -> list[Task]:
+        """Read again what may have changed since the last read, for the lookups waiting
+        until ``ready`` (the run has waited until then): the pages newest first down to
+        the last read's start (less the list lag and clock margin), or the whole listing
+        when the order did not hold. The candidates of the earlier read are kept."""
+        started = self.now()
         with self._lock:
-            self._waiting += 1
-            try:
-                while True:
-                    if self._started is not None and self._started >= moment:
-                        return list(self._tasks.values())
-                    if not self._reading and self._waiting >= self._active:
-                        self._reading = True
-                        break
-                    self._lock.wait()
-            except BaseException:
-                self._waiting -= 1
-                self._lock.notify_all()
-                raise
-        try:
-            started = self.now()
-            with self._lock:
-                before, ordered = self._started, self._ordered
-            bound = before - self.reread_margin if before is not None and ordered else None
-            found, complete = self._read(bound)
-            with self._lock:
-                if complete:  # read to its end: what it holds is all there is
-                    self._tasks = found
-                else:
-                    self._tasks.update(found)
-                self._started = started
-                return list(self._tasks.values())
-        finally:
-            with self._lock:
-                self._reading = False
-                self._waiting -= 1
-                self._lock.notify_all()
-
-    def client_started(self) -> None:
-        """A client's step began: a re-read waits for it to finish or wait too."""
+            before, ordered = self._started, self._ordered
+        bound = before - self.reread_margin if before is not None and ordered else None
+        found, complete = self._read(bound)
         with self._lock:
-            self._active += 1
-
-    def client_finished(self) -> None:
-        with self._lock:
-            self._active -= 1
-            self._lock.notify_all()
+            if complete:  # read to its end: what it holds is all there is
+                self._tasks = found
+            else:
+                self._tasks.update(found)
+            self._started = max(started, ready)
+            return list(self._tasks.values())
 
     # -- reading -------------------------------------------------------------------------
 
@@ -221,7 +187,6 @@ class PeriodTasks:
         pages = 0
         for page in self._pages(q):
             pages += 1
-            older = True
             for task in page:
                 if self._candidate(task):
                     found[task.id] = task
@@ -231,8 +196,9 @@ class PeriodTasks:
                 elif last is not None and created < last:
                     decreased = True
                 last = created if created is not None else last
-                older = older and created is not None and created < bound
-            if older and self._ordered and (decreased or self.trusted.sort):
+            # newest first, so the page's last row is its oldest and every later row older
+            ordered = self._ordered and (decreased or self.trusted.sort)
+            if ordered and last is not None and last < bound:
                 return pages, False
         return pages, True
 
@@ -276,3 +242,26 @@ class PeriodTasks:
 
     def _legacy(self, text: str) -> bool:
         return LEGACY_PREFIX in text and f":{self.period}" in text
+
+
+class Later(Exception):
+    """A client's step must look at Uku's tasks again, once its lists show ``ready``: the
+    run re-reads for every such client at once, then calls ``resume``."""
+
+    def __init__(self, ready: dt.datetime, resume: Callable[[], object]) -> None:
+        super().__init__(f"waits for a re-read of the task listing from {ready.isoformat()}")
+        self.ready = ready
+        self.resume = resume
+
+    def then(self, after: Callable[[object], object]) -> Later:
+        """The same wait, with ``after`` applied to what ``resume`` gives (also when it
+        has to wait again)."""
+
+        def resumed() -> object:
+            try:
+                value = self.resume()
+            except Later as again:
+                raise again.then(after) from None
+            return after(value)
+
+        return Later(self.ready, resumed)
