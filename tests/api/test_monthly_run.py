@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -378,7 +378,7 @@ class StaleTaskList(httpx.BaseTransport):
     listing shows no tasks at all; once it has served that many stale listings it catches
     up (a listing read ``settle_seconds`` later shows the task)."""
 
-    made: list[StaleTaskList] = []
+    made: ClassVar[list[StaleTaskList]] = []
 
     def __init__(self, inner: httpx.BaseTransport) -> None:
         self.inner = inner
