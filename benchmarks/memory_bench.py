@@ -74,7 +74,6 @@ NO_LIMITS = FaultConfig(trigon_limit=10**7, uku_read_limit=10**7, uku_write_limi
 LEVELS = (0, 0, 1, 2, 3, 5, 8, 13, 20, 40, 100, 250)
 
 
-
 @dataclass(frozen=True)
 class Measured:
     name: str

@@ -38,6 +38,7 @@ from trigon_sync.sandbox.generator import DEFAULT_ANOMALIES
 
 CLIENTS = 50
 DAYS = ("2024-10-31", "2024-11-30")
+RUN = ("run-monthly", "--quiet", "--today")
 NO_LIMITS = FaultConfig(trigon_limit=10**7, uku_read_limit=10**7, uku_write_limit=10**7)
 LOST = NO_LIMITS.updated({"seed": 4, "post_commit_fail_rate": 0.10})
 SETTLE_SECONDS = 3
@@ -68,8 +69,7 @@ def one_case(
             rusage = Path(tmp) / "rusage.json"
             started = time.perf_counter()
             done = subprocess.run(
-                [sys.executable, "-c", LAUNCHER, str(rusage), tool]
-                + ["run-monthly", "--today", day, "--quiet"],
+                [sys.executable, "-c", LAUNCHER, str(rusage), tool, *RUN, day],
                 capture_output=True,
                 check=False,
                 env=os.environ.copy(),
@@ -77,7 +77,8 @@ def one_case(
             wall += time.perf_counter() - started
             got = json.loads(rusage.read_text())
             if got["rc"] != 0 or done.returncode != 0:
-                raise SystemExit(f"run-monthly --today {day} exited {got['rc']}: {done.stderr[:400]!r}")
+                why = done.stderr[:400].decode(errors="replace")
+                raise SystemExit(f"run-monthly --today {day} exited {got['rc']}: {why}")
             peak = max(peak, got["kb"] / 1024)
             gets.append(
                 sum(
@@ -108,7 +109,8 @@ def main() -> None:
         )
     ]
     print(
-        f"{CLIENTS} clients, every filter dropped; two runs (2024-10, 2024-11), each its own process"
+        f"{CLIENTS} clients, every filter dropped; "
+        "two runs (2024-10, 2024-11), each its own process"
     )
     print(
         f"{'unrelated tasks':>15} {'Uku lists':<17} {'GET /tasks per run':>18} "
