@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-
 import csv
 import datetime as dt
 import io
