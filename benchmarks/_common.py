@@ -55,7 +55,12 @@ def link_everything(world: SandboxWorld) -> int:
     """What import-clients + confirm would leave behind: one Uku client per firm, linked."""
     with world.lock:
         made = [
-            (firm, world.uku.create_client({"name": firm.name, "registration_code": None})[0])
+            (
+                firm,
+                world.uku.create_client(
+                    {"name": firm.name, "registration_code": firm.registration_code}
+                )[0],
+            )
             for firm in world.seed.trigon.firms
         ]
     with locked_state() as session:
@@ -96,6 +101,19 @@ def offline_home(tmp: str) -> Path:
         session.state.links["F1"] = ClientLink("F1", "10137319", "Firm", 1, dt.date(2024, 9, 1))
         session.save()
     return home
+
+
+# The launcher: spawns one command, waits for it with wait4 and writes its ru_maxrss (KB).
+# Linux carries the RSS a process had before ``exec`` into its ``ru_maxrss``, so the
+# command is started by this small process, never by one that holds a sandbox world.
+LAUNCHER = """
+import json, os, sys
+out, argv = sys.argv[1], sys.argv[2:]
+pid = os.posix_spawn(argv[0], argv, os.environ)
+_, status, usage = os.wait4(pid, 0)
+with open(out, "w") as f:
+    json.dump({"rc": os.waitstatus_to_exitcode(status), "kb": usage.ru_maxrss}, f)
+"""
 
 
 def child_times(argv: list[str], env: dict[str, str], runs: int) -> list[float]:

@@ -43,7 +43,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import write_config
+from _common import LAUNCHER, write_config
 
 from trigon_sync.cli import connections
 from trigon_sync.dates import add_months, format_period
@@ -72,16 +72,6 @@ FIRST_PERIOD = (2019, 10)
 """Five years of history end with 2024-09; the run measured counts 2024-10."""
 NO_LIMITS = FaultConfig(trigon_limit=10**7, uku_read_limit=10**7, uku_write_limit=10**7)
 LEVELS = (0, 0, 1, 2, 3, 5, 8, 13, 20, 40, 100, 250)
-
-# The launcher: spawns one command, waits for it with wait4 and writes its ru_maxrss (KB).
-LAUNCHER = """
-import json, os, sys
-out, argv = sys.argv[1], sys.argv[2:]
-pid = os.posix_spawn(argv[0], argv, os.environ)
-_, status, usage = os.wait4(pid, 0)
-with open(out, "w") as f:
-    json.dump({"rc": os.waitstatus_to_exitcode(status), "kb": usage.ru_maxrss}, f)
-"""
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,21 @@ def test_seed_command_writes_seed_and_register(tmp_path: Path) -> None:
         assert archive.namelist() == ["ettevotja_rekvisiidid__lihtandmed.csv"]
 
 
+def test_seed_command_makes_a_busy_uku_company(tmp_path: Path) -> None:
+    """`sandbox seed --unrelated-tasks N` writes N unrelated tasks as one small object
+    (made up when served), and `serve --seed FILE --unrelated-tasks` is refused."""
+    out = tmp_path / "seed.json"
+    args = ["sandbox", "seed", "--firms", "2", "--out", str(out), "--unrelated-tasks", "100000"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["uku"]["unrelated_tasks"]["count"] == 100_000
+    unrelated = load_seed(out).uku.unrelated_tasks
+    assert unrelated is not None and unrelated.count == 100_000
+    assert out.stat().st_size < 50_000
+    serve = ["sandbox", "serve", "--seed", str(out), "--unrelated-tasks", "5"]
+    assert runner.invoke(app, serve).exit_code == ExitCode.USAGE
+
+
 def test_serve_refuses_seed_and_firms_together(tmp_path: Path) -> None:
     """--seed and --firms together is a usage error (exit 2), before anything starts."""
     seed = tmp_path / "s.json"

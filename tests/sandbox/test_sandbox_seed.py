@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import datetime as dt
 import io
@@ -239,3 +240,17 @@ def test_shapes_come_from_the_schema_file_and_each_problem_is_one_line() -> None
     assert "$.uku.tasks[0].client_id: unknown client id 999" in problems
     assert "$.register[0].first_entry_date: must be dd.mm.yyyy" in problems
     assert "$.trigon.firms[0].name: must be a string" in problems
+
+
+def test_unrelated_tasks_are_checked_with_their_path() -> None:
+    """``uku.unrelated_tasks`` must have a count of 0 or more and ``last`` not before
+    ``first``; each problem names its JSON path, and a good one is kept as a formula."""
+    seed = generate_seed(2, seed=1, unrelated_tasks=10)
+    assert parse_seed(seed).uku.unrelated_tasks is not None
+    bad = copy.deepcopy(seed)
+    bad["uku"]["unrelated_tasks"] = {"count": 5, "first": "2024-01-02", "last": "2024-01-01"}
+    with pytest.raises(SeedError, match=r"\$\.uku\.unrelated_tasks: .*last"):
+        parse_seed(bad)
+    bad["uku"]["unrelated_tasks"] = {"count": -1}
+    with pytest.raises(SeedError, match=r"unrelated_tasks"):
+        parse_seed(bad)

@@ -44,14 +44,20 @@ def _need_extra() -> None:
         ) from exc
 
 
-def _seed_dict(seed_file: Path | None, firms: int | None, random_seed: int) -> Any:
+def _seed_dict(
+    seed_file: Path | None, firms: int | None, random_seed: int, unrelated: int = 0
+) -> Any:
     from trigon_sync.sandbox import generate_seed, load_seed
 
     if seed_file is not None and firms is not None:
         raise UsageError("give either --seed FILE or --firms N, not both")
     if seed_file is not None:
+        if unrelated:
+            raise UsageError("--unrelated-tasks goes with --firms; a seed file says its own")
         return load_seed(seed_file)
-    return generate_seed(50 if firms is None else firms, seed=random_seed)
+    return generate_seed(
+        50 if firms is None else firms, seed=random_seed, unrelated_tasks=unrelated
+    )
 
 
 @app.command("serve", epilog=SERVE_EXAMPLE)
@@ -63,6 +69,13 @@ def serve(
         None, "--firms", min=0, help="Serve a generated world with N firms (default 50)."
     ),
     random_seed: int = typer.Option(0, "--random-seed", help="Generator seed for --firms."),
+    unrelated_tasks: int = typer.Option(
+        0,
+        "--unrelated-tasks",
+        min=0,
+        help="The Uku company's other work: N tasks in other topics over five years "
+        "(made up on demand, so 100,000 start as fast as none).",
+    ),
     trigon_port: int = typer.Option(0, "--trigon-port", min=0, max=65535, help="0 = any free."),
     uku_port: int = typer.Option(0, "--uku-port", min=0, max=65535, help="0 = any free."),
     latency_ms: float = typer.Option(0.0, "--latency-ms", min=0, help="Added to every answer."),
@@ -115,7 +128,7 @@ def serve(
         )
     behaviour = behaviour.updated(dict.fromkeys(quirks, True))
 
-    seed = _seed_dict(seed_file, firms, random_seed)
+    seed = _seed_dict(seed_file, firms, random_seed, unrelated_tasks)
     faults = FaultConfig(
         seed=fault_seed,
         latency_ms=latency_ms,
@@ -237,12 +250,19 @@ def seed(
         False, "--full-register", help="Pad the register zip to real size (~373,000 rows)."
     ),
     random_seed: int = typer.Option(0, "--random-seed", help="Same seed, same world."),
+    unrelated_tasks: int = typer.Option(
+        0,
+        "--unrelated-tasks",
+        min=0,
+        help="The Uku company's other work: N tasks in other topics over five years "
+        "(made up on demand, so 100,000 start as fast as none).",
+    ),
 ) -> None:
     """Write a generated seed (docs/sandbox.md) and optionally its Business Register zip."""
     from trigon_sync.cli import output
     from trigon_sync.sandbox import generate_seed
 
-    data = generate_seed(firms, seed=random_seed)
+    data = generate_seed(firms, seed=random_seed, unrelated_tasks=unrelated_tasks)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     output.stdout.print(

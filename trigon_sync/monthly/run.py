@@ -3,7 +3,9 @@
 Uku bills from these tasks, so the guarantees matter more than speed:
 
 * **Exactly once.** Before creating, the run lists the period's tasks once and finds ours
-  by its identity (Uku client, period, this installation: monthly/task_identity.py). Creating,
+  by its identity (Uku client, period, this installation: monthly/task_identity.py); the
+  listing streams, keeps only candidates and stops at the window's start when Uku lists
+  newest first (monthly/task_listing.py), so a busy company costs no more. Creating,
   adopting and reading back a task is monthly/task_writer.py's job, which never trusts Uku's
   Idempotency-Key, filters or list freshness to prevent a second task.
 * **Resumable.** Each finished client is one fsync'd line in the period's journal
@@ -26,11 +28,12 @@ services' ``X-RateLimit-*`` headers and retries what is safe to retry.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from trigon_sync.clients.link_guard import check_links
 from trigon_sync.clients.links import stamp_company
@@ -51,6 +54,8 @@ from trigon_sync.monthly.result import ClientOutcome, MonthlyResult, PeriodResul
 from trigon_sync.monthly.review import Review
 from trigon_sync.monthly.step import ClientFailed, ClientStep
 from trigon_sync.monthly.task_identity import Claims, Found, index
+from trigon_sync.monthly.task_listing import NOTHING_TRUSTED, Later, PeriodTasks, TrustedFilters
+from trigon_sync.monthly.task_writer import ATTEMPTS
 from trigon_sync.records import periods as period_record
 from trigon_sync.schedule.rules import Run
 from trigon_sync.settings.config import Config
@@ -71,6 +76,10 @@ Now = Callable[[], dt.datetime]
 
 class _Stop(Exception):
     """Internal: a systemic failure elsewhere; do not start this client."""
+
+
+class _Waits(_Stop):
+    """Internal: this client waits for a re-read of the listing (a later round)."""
 
 
 ProgressHook = Callable[[ClientOutcome], None]
@@ -98,7 +107,10 @@ class MonthlyRun:
         sleep: Callable[[float], None] = time.sleep,
         halt: threading.Event | None = None,
         include_finished: bool = False,
+        trusted: TrustedFilters = NOTHING_TRUSTED,
     ) -> None:
+        self.trusted = trusted
+        """What Uku is known to honour on ``GET /tasks`` (monthly/task_listing.py)."""
         self.config = config
         self.trigon = trigon
         self.uku = uku
@@ -234,6 +246,26 @@ class MonthlyRun:
                 session.save()
             opened = not rerun
         topic = (period_record.open_topic(state) if opened else None) or targets.topic_id
+        query = ClientStep.query(run, topic)
+        links = sorted_links(state)
+        linked = {link.trigon_id for link in links}
+        # A client whose link no longer holds (another company, re-coded, gone) is judged by
+        # that reason alone: its recorded task is not looked for where it cannot be.
+        recorded = {
+            firm: e for firm, e in book.load().items() if firm in linked and firm not in refused
+        }
+        listing = PeriodTasks(
+            self.uku,
+            installation=self.installation,
+            period=run.period,
+            query=query,
+            window_start=run.window_start,
+            now=self.now,
+            settle_seconds=self.config.uku.settle_seconds,
+            keep_ids=(entry.task for entry in recorded.values()),
+            trusted=self.trusted,
+        )
+        listed_tasks = listing.read()  # once per period; lost answers re-read only the newest
         step = ClientStep(
             self.config,
             self.trigon,
@@ -241,20 +273,10 @@ class MonthlyRun:
             self.review,
             installation=self.installation,
             now=self.now,
+            listing=listing,
             sleep=self.sleep,
         )
         step.include_finished = self.include_finished
-        query = step.query(run, topic)
-        links = sorted_links(state)
-        listed_tasks = self.uku.list_tasks(
-            topic_id=query.topic_id, date_from=query.date_from, date_to=query.date_to
-        )
-        linked = {link.trigon_id for link in links}
-        # A client whose link no longer holds (another company, re-coded, gone) is judged by
-        # that reason alone: its recorded task is not looked for where it cannot be.
-        recorded = {
-            firm: e for firm, e in book.load().items() if firm in linked and firm not in refused
-        }
         lost = task_presence.losses(
             recorded, listed_tasks, self.uku.get_task, at=self.now().isoformat(timespec="seconds")
         )
@@ -272,6 +294,28 @@ class MonthlyRun:
         stop = threading.Event()
         fatal: list[BaseException] = []
 
+        waits: dict[str, Later] = {}
+        waits_lock = threading.Lock()
+
+        def guarded(link: ClientLink, job: Callable[[], object]) -> ClientOutcome:
+            """One client's job: a failure is its outcome, a wait for a re-read of the
+            listing is kept for the next round, anything else stops the run."""
+            try:
+                outcome = cast("ClientOutcome", job())
+            except ClientFailed as failed:
+                return ClientOutcome(failed.plan, ok=False, error=failed.reason)
+            except Later as later:
+                with waits_lock:
+                    waits[link.trigon_id] = later
+                raise _Waits from None
+            except BaseException as exc:
+                stop.set()
+                fatal.append(exc)
+                raise
+            if after_client is not None:
+                after_client(outcome)
+            return outcome
+
         def one(link: ClientLink) -> ClientOutcome:
             if stop.is_set() or self._halted():
                 raise _Stop
@@ -285,8 +329,9 @@ class MonthlyRun:
                 return ClientOutcome(already_done(link, entry), ok=True)
             # A journal line for another Uku client is of a link since dropped and made
             # again (connect-uku --drop-links, unlink): this client is not done yet.
-            try:
-                outcome = step.do(
+            return guarded(
+                link,
+                lambda: step.do(
                     link,
                     run,
                     targets,
@@ -300,18 +345,30 @@ class MonthlyRun:
                     rerun=rerun,
                     recorded=recorded.get(link.trigon_id),
                     dry_run=session is None,
-                )
-            except ClientFailed as failed:
-                return ClientOutcome(failed.plan, ok=False, error=failed.reason)
-            except BaseException as exc:
-                stop.set()
-                fatal.append(exc)
-                raise
-            if after_client is not None:
-                after_client(outcome)
-            return outcome
+                ),
+            )
 
-        period.outcomes = self._pool(links, one, stopped=lambda: stop.is_set() or self._halted())
+        stopped = lambda: stop.is_set() or self._halted()  # noqa: E731
+        outcomes = {o.plan.link.trigon_id: o for o in self._pool(links, one, stopped=stopped)}
+        # Clients whose create lost its answer (or an earlier run's) wait for Uku's lists
+        # to catch up; then one re-read of the listing serves them all. Every round
+        # follows a create sent, so ATTEMPTS bounds the rounds.
+        for _ in range(ATTEMPTS + 1):
+            if not waits or fatal or stopped():
+                break
+            with waits_lock:
+                waiting = dict(waits)
+                waits.clear()
+            ready = max(later.ready for later in waiting.values())
+            self.sleep(max(0.0, (ready - self.now()).total_seconds()))
+            listing.reread(ready)
+            again = [link for link in links if link.trigon_id in waiting]
+            resume = {firm: later.resume for firm, later in waiting.items()}
+            resumed = self._pool(
+                again, functools.partial(_resumed, guarded, resume), stopped=stopped
+            )
+            outcomes.update((o.plan.link.trigon_id, o) for o in resumed)
+        period.outcomes = [outcomes[link.trigon_id] for link in links if link.trigon_id in outcomes]
         period.not_started = len(links) - len(period.outcomes)
         period.repairs = repairs(run, links, lost, period.outcomes, dry_run=session is None)
         if fatal:
@@ -410,6 +467,15 @@ class MonthlyRun:
         record_run(session, result, error, at=self.now(), interrupted=self._halted())
 
 
+def _resumed(
+    guarded: Callable[[ClientLink, Callable[[], object]], ClientOutcome],
+    resume: Mapping[str, Callable[[], object]],
+    link: ClientLink,
+) -> ClientOutcome:
+    """A waiting client's step, resumed after the re-read."""
+    return guarded(link, resume[link.trigon_id])
+
+
 def run_monthly(
     config: Config,
     trigon: TrigonClient,
@@ -426,6 +492,7 @@ def run_monthly(
     sleep: Callable[[float], None] = time.sleep,
     halt: threading.Event | None = None,
     include_finished: bool = False,
+    trusted: TrustedFilters = NOTHING_TRUSTED,
 ) -> MonthlyResult:
     """The whole command behind the CLI: read state, decide what is due, plan or execute.
 
@@ -446,6 +513,7 @@ def run_monthly(
         sleep=sleep,
         halt=halt,
         include_finished=include_finished,
+        trusted=trusted,
     )
     if dry_run:
         state = load_state()

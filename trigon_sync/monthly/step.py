@@ -10,9 +10,11 @@ client (a service unreachable, a revoked connection) propagates and stops the ru
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import cast
 
 from trigon_sync.errors import ApiError
 from trigon_sync.monthly.plan import (
@@ -28,7 +30,8 @@ from trigon_sync.monthly.plan import (
 from trigon_sync.monthly.result import ClientOutcome, MonthlyResult
 from trigon_sync.monthly.review import HELD, Review
 from trigon_sync.monthly.task_identity import Found, TaskIdentity, TaskQuery
-from trigon_sync.monthly.task_writer import SummaryTaskWriter
+from trigon_sync.monthly.task_listing import Later, PeriodTasks
+from trigon_sync.monthly.task_writer import SummaryTaskWriter, Written
 from trigon_sync.schedule.rules import Run
 from trigon_sync.settings.config import Config
 from trigon_sync.store import journal
@@ -63,8 +66,11 @@ class ClientStep:
         *,
         installation: str,
         now: Now,
+        listing: PeriodTasks,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self.listing = listing
+        """The period's tasks as this run reads them (monthly/task_listing.py)."""
         self.config = config
         self.trigon = trigon
         self.uku = uku
@@ -109,12 +115,16 @@ class ClientStep:
             raise ClientFailed(skipped(link, exc.message), exc.message) from None
         writer = self.writer(targets)
         existing = found.task
-        if intended is not None and existing is None:
+        if intended is not None and existing is None and not dry_run:
             # An earlier run sent a create and did not live to journal its answer: Uku may
-            # hold that task without listing it yet. Look again once lists have caught up.
-            if not dry_run:
-                writer.settle(intended)
-            existing = writer.lookup(identity, query).task
+            # hold that task without listing it yet. Look again once lists have caught up
+            # (the period's listing answers if it was read late enough; else the run
+            # re-reads once for every client waiting so, and this step starts again).
+            again = functools.partial(
+                self.do, link, run, targets, listed, found, intended, book, identity, query,
+                result, rerun=rerun, recorded=recorded, dry_run=dry_run,
+            )  # fmt: skip
+            existing = writer.lookup(identity, writer.ready(intended), again).task
         plan = decide(
             link,
             targets,
@@ -131,13 +141,45 @@ class ClientStep:
         if plan.action == "skip" or dry_run:  # --rerun skips a client without a task
             return ClientOutcome(plan, ok=True)
         outcome = ClientOutcome(plan, ok=True)
+        return self._recorded(
+            lambda: self.write(plan, run, targets, identity, query, book, outcome, result),
+            outcome,
+            run,
+            targets,
+            book,
+            counts,
+            rerun=rerun,
+            recorded=recorded,
+        )
+
+    def _recorded(
+        self,
+        write: Callable[[], int],
+        outcome: ClientOutcome,
+        run: Run,
+        targets: Targets,
+        book: journal.PeriodJournal,
+        counts: dict[str, int],
+        *,
+        rerun: bool,
+        recorded: journal.Entry | None,
+    ) -> ClientOutcome:
+        """``write`` the task, then record it (review, journal); a write that waits for a
+        re-read of the listing (:class:`Later`) is recorded when it is resumed."""
+        plan, link = outcome.plan, outcome.plan.link
         try:
-            task_id = self.write(plan, run, targets, identity, query, book, outcome, result)
+            task_id = write()
         except ApiError as exc:
             # The data or this client is refused (validation, deleted client, counts not
             # kept, creates never confirmed): this client fails, the others go on.
             # Unreachable services raise ServiceUnavailable instead.
             raise ClientFailed(plan, exc.message) from None
+        except Later as later:
+            resumed = functools.partial(
+                self._recorded, cast("Callable[[], int]", later.resume), outcome, run,
+                targets, book, counts, rerun=rerun, recorded=recorded,
+            )  # fmt: skip
+            raise Later(later.ready, resumed) from None
         outcome.task_id = task_id
         self.review.record(plan, run, targets, task_id, self.now())  # before the journal line
         if not rerun or _replaces(recorded, task_id):
@@ -170,13 +212,17 @@ class ClientStep:
                 description=identity.describe(description(run)),
                 custom_fields=values,
             )
-            written = writer.create(
-                identity,
-                draft,
-                query,
-                idempotency_key(self.uku.company, identity),
-                lambda at: book.intend(link.trigon_id, link.uku_client_id, at),
-            )
+            try:
+                written = writer.create(
+                    identity,
+                    draft,
+                    idempotency_key(self.uku.company, identity),
+                    lambda at: book.intend(link.trigon_id, link.uku_client_id, at),
+                )
+            except Later as later:  # finished when the run resumes it after a re-read
+                raise later.then(
+                    lambda w: self._applied(cast("Written", w), link, outcome, result)
+                ) from None
         elif plan.action == "update" and plan.task_id is not None:
             written = writer.update(plan.task_id, values)
         elif plan.task_id is not None:  # exists: only completion can be left to do
@@ -186,6 +232,12 @@ class ClientStep:
             return plan.task_id
         else:  # pragma: no cover - decide() never plans this
             raise ApiError("no task to write", status=0)
+        return self._applied(written, link, outcome, result)
+
+    def _applied(
+        self, written: Written, link: ClientLink, outcome: ClientOutcome, result: MonthlyResult
+    ) -> int:
+        """What a write did, into the outcome; completes the task if asked to."""
         outcome.created, outcome.updated = written.created, written.updated
         if written.warning:
             with self._warnings_lock:
@@ -200,6 +252,7 @@ class ClientStep:
             self.uku,
             field_names={t.field_id: t.field_name for t in targets.fields},
             settler=Settler(self.config.uku.settle_seconds, self.now, self.sleep),
+            listing=self.listing,
         )
 
     def identity(self, link: ClientLink, run: Run) -> TaskIdentity:

@@ -41,8 +41,14 @@ class UkuBehaviour:
     a 429 says ``RATE_LIMIT_EXCEEDED``."""
     drop_unknown_filters: bool = False
     """Query filters the real API does not document are dropped, so a "filtered" list
-    returns everything: ``registration_code`` and ``q`` on /clients; ``client_id``,
-    ``topic_id``, ``status`` on /tasks (the date range is kept)."""
+    returns everything: ``registration_code`` and ``q`` on /clients; ``q``, ``client_id``,
+    ``topic_id``, ``status`` on /tasks (the date range is kept: ``drop_date_filters``)."""
+    drop_date_filters: bool = False
+    """``date_from``/``date_to`` on /tasks are dropped too (no public source says Uku
+    honours them), so a period's lookup meets every task of the company."""
+    drop_sort: bool = False
+    """``sort`` on /tasks is dropped: rows come in id order whatever is asked (Uku's CLI
+    sends ``sort``, but its values are not documented)."""
     unkept_field_ids: tuple[int, ...] = ()
     """A fault (not part of the profile): values written to these task custom fields are
     silently not stored, as for a field Uku does not offer on the task's topic. What
@@ -87,6 +93,7 @@ PRODUCTION_LIKE = UkuBehaviour(
     list_lag_seconds=2.0,
     real_error_codes=True,
     drop_unknown_filters=True,
+    drop_date_filters=True,
 )
 """Every documented difference of the real Uku at once (``ignore_offset`` is a fault)."""
 

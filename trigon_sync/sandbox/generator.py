@@ -75,7 +75,9 @@ def generate_seed(n_firms: int, seed: int = 0, **knobs: Any) -> dict[str, Any]:
 
     Knobs: the keys of :data:`DEFAULT_ANOMALIES`, plus ``register_extra`` (register rows for
     companies not in Trigon, default 10), ``records_scale`` (multiplies record volume,
-    default 1.0), ``start``/``end`` (record period, dates).
+    default 1.0), ``start``/``end`` (record period, dates), ``unrelated_tasks`` (the Uku
+    company's other work: that many tasks in other topics, spread over the years before
+    ``start``, made up on demand by the sandbox; default 0).
     """
     if n_firms < 0:
         raise ValueError("n_firms must not be negative")
@@ -86,7 +88,7 @@ class _Generator(SeedDraws):
     """Assembles the seed: the firms, the trouble cases the knobs ask for, both services."""
 
     def __init__(self, n_firms: int, seed: int, knobs: dict[str, Any]) -> None:
-        extra = {"register_extra", "records_scale", "start", "end"}
+        extra = {"register_extra", "records_scale", "start", "end", "unrelated_tasks"}
         unknown = sorted(set(knobs) - set(DEFAULT_ANOMALIES) - extra)
         if unknown:
             raise TypeError(f"unknown generate_seed knobs: {', '.join(unknown)}")
@@ -94,6 +96,7 @@ class _Generator(SeedDraws):
         self.n = n_firms
         self.counts = {k: int(knobs.get(k, v if base else 0)) for k, v in DEFAULT_ANOMALIES.items()}
         self.register_extra = int(knobs.get("register_extra", 10))
+        self.unrelated = int(knobs.get("unrelated_tasks", 0))
         scale = float(knobs.get("records_scale", 1.0))
         start: dt.date = knobs.get("start", PERIOD_START)
         end: dt.date = knobs.get("end", PERIOD_END)
@@ -110,8 +113,19 @@ class _Generator(SeedDraws):
         if need > n_firms:
             raise ValueError(f"{n_firms} firms are too few for the requested anomalies")
         super().__init__(seed, start, end, scale)
+        self.first_record = start
 
     # -- sections -----------------------------------------------------------------------
+
+    def _unrelated_tasks(self) -> dict[str, Any]:
+        """``uku.unrelated_tasks`` when asked for: five years of other work up to the day
+        before the records start (so none falls in a monthly run's window)."""
+        if not self.unrelated:
+            return {}
+        last = self.first_record - dt.timedelta(days=1)
+        first = last.replace(year=last.year - 5)
+        spec = {"count": self.unrelated, "first": first.isoformat(), "last": last.isoformat()}
+        return {"unrelated_tasks": spec}
 
     def build(self) -> dict[str, Any]:
         rng = self.rng
@@ -299,6 +313,7 @@ class _Generator(SeedDraws):
                     {"id": 3, "email": "assistant@firm.ee", "name": "Andres Abi", "role": "member"},
                 ],
                 "tasks": [],
+                **self._unrelated_tasks(),
             },
             "register": register,
             "anomalies": {

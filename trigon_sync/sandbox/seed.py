@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trigon_sync.errors import UsageError
+from trigon_sync.sandbox.unrelated_tasks import UnrelatedTasks
 
 RECORD_TYPES: tuple[str, ...] = (
     "payment",
@@ -145,6 +146,8 @@ class UkuSeed:
     custom_fields: tuple[dict[str, Any], ...] = ()
     members: tuple[dict[str, Any], ...] = ()
     tasks: tuple[dict[str, Any], ...] = ()
+    unrelated_tasks: UnrelatedTasks | None = None
+    """The company's other work, made up on demand (unrelated_tasks.py)."""
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from trigon_sync.sandbox.seed import (
     UkuSeed,
 )
 from trigon_sync.sandbox.seed_schema import Path_, json_path, schema_problems
+from trigon_sync.sandbox.unrelated_tasks import UnrelatedTasks
 
 
 def load_seed(path: Path | str) -> Seed:
@@ -353,7 +354,21 @@ class _Builder:
             custom_fields=tuple(fields),
             members=tuple(members),
             tasks=tuple(tasks),
+            unrelated_tasks=self.unrelated(raw),
         )
+
+    def unrelated(self, raw: Mapping[str, Any]) -> UnrelatedTasks | None:
+        """``uku.unrelated_tasks``: ``{"count": N, "first"?: date, "last"?: date}``."""
+        spec = raw.get("unrelated_tasks")
+        path = ("uku", "unrelated_tasks")
+        if not isinstance(spec, Mapping) or not self.ok(path):
+            return None
+        try:
+            days = {k: dt.date.fromisoformat(spec[k]) for k in ("first", "last") if k in spec}
+            return UnrelatedTasks(spec["count"], **days)
+        except (KeyError, TypeError, ValueError) as exc:
+            self.bad(path, str(exc))
+            return None
 
     def register(self, top: Mapping[str, Any]) -> tuple[dict[str, str], ...]:
         rows = []

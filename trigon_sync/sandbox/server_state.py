@@ -45,10 +45,14 @@ class ServerState:
     def config(self) -> FaultConfig:
         return self.faults.config
 
+    def wall_now(self) -> dt.datetime:
+        """The server's wall clock (``date_clock``, else the real one), in UTC."""
+        now = self.date_clock() if self.date_clock is not None else dt.datetime.now(dt.UTC)
+        return now.astimezone(dt.UTC)
+
     def date_header(self) -> bytes:
         """``Date`` as the sandbox's clock says (uvicorn's own is switched off)."""
-        now = self.date_clock() if self.date_clock is not None else dt.datetime.now(dt.UTC)
-        return email.utils.format_datetime(now.astimezone(dt.UTC), usegmt=True).encode()
+        return email.utils.format_datetime(self.wall_now(), usegmt=True).encode()
 
     def set_faults(self, config: FaultConfig) -> None:
         """Swap the fault configuration; the RNG restarts from ``config.seed``."""

@@ -37,6 +37,8 @@ from trigon_sync.sandbox.world import SandboxWorld
 BASE = "/api/v3"
 MAX_LIMIT = 200
 ERROR_CODES = {500: "INTERNAL_ERROR", 502: "INTERNAL_ERROR", 503: "INTERNAL_ERROR"}
+TASK_SORTS = ("created_at", "-created_at")
+"""The task listing's orders (docs/uku-api.md): oldest or newest first by ``created_at``."""
 
 Action = Callable[[Any], tuple[int, dict[str, Any]]]
 
@@ -90,11 +92,14 @@ class _UkuApi:
 
     def _settled(self, kind: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Rows a lagging list already shows: those created at least the lag ago."""
+        return [r for r in rows if self._shows(kind, r)]
+
+    def _shows(self, kind: str, row: dict[str, Any]) -> bool:
+        """Whether a lagging list already shows ``row`` (created at least the lag ago)."""
         lag = self.quirks.list_lag_seconds
         if not lag:
-            return rows
-        now = self.server.clock()
-        return [r for r in rows if now - self.born.get((kind, r["id"]), -1e18) >= lag]
+            return True
+        return self.server.clock() - self.born.get((kind, row["id"]), -1e18) >= lag
 
     def _filter(self, request: Request, name: str) -> str | None:
         """A documented-by-us filter, or None when the real Uku would drop it."""
@@ -139,7 +144,7 @@ class _UkuApi:
         tid = request.path_params["id"]
         with self.world.lock:
             self._auth(request)
-            return JSONResponse({"data": dict(self.store.task(tid))})
+            return JSONResponse({"data": self.store.task_row(tid)})
 
     async def members(self, request: Request) -> Response:
         with self.world.lock:
@@ -177,16 +182,25 @@ class _UkuApi:
             status = q.get("status")
             if status is not None and status not in UKU_TASK_STATUSES:
                 raise validation_error({"status": f"must be one of {', '.join(UKU_TASK_STATUSES)}"})
+            sort = None if self.quirks.drop_sort else q.get("sort")
+            if sort is not None and sort not in TASK_SORTS:
+                raise validation_error({"sort": f"must be one of {', '.join(TASK_SORTS)}"})
             keep = not self.quirks.drop_unknown_filters
-            rows = self.store.list_tasks(
+            dates = not self.quirks.drop_date_filters
+            page, total = self.store.page_tasks(
+                visible=lambda row: self._shows("task", row),
+                by_created=sort is not None,
+                newest_first=sort == "-created_at",
+                limit=limit,
+                offset=0 if self.quirks.ignore_offset else offset,
+                q=q.get("q") if keep else None,
                 client_id=_opt_int(request, "client_id") if keep else None,
                 topic_id=_opt_int(request, "topic_id") if keep else None,
                 status=status if keep else None,
-                date_from=_opt_date(request, "date_from"),
-                date_to=_opt_date(request, "date_to"),
+                date_from=_opt_date(request, "date_from") if dates else None,
+                date_to=_opt_date(request, "date_to") if dates else None,
             )
-            rows = self._settled("task", rows)
-        return self._list(rows, limit, offset)
+        return _page(page, total, limit, offset, has_more=not self.quirks.no_has_more)
 
     # -- writes -------------------------------------------------------------------------
 
@@ -300,7 +314,8 @@ class _UkuApi:
 
     async def create_task(self, request: Request) -> Response:
         def action(body: Any) -> tuple[int, dict[str, Any]]:
-            task = self._born_now("task", self.store.create_task(body))
+            created = self.server.wall_now().isoformat(timespec="seconds").replace("+00:00", "Z")
+            task = self._born_now("task", self.store.create_task(body, created))
             return 201, {"data": self._rich_text(self._drop_unkept(task))}
 
         return await self._write(request, action)
@@ -376,7 +391,13 @@ def _list(
     rows: Sequence[dict[str, Any]], limit: int, offset: int, *, has_more: bool = True
 ) -> JSONResponse:
     page = list(rows[offset : offset + limit])
-    meta: dict[str, Any] = {"total": len(rows), "limit": limit, "offset": offset}
+    return _page(page, len(rows), limit, offset, has_more=has_more)
+
+
+def _page(
+    page: list[dict[str, Any]], total: int, limit: int, offset: int, *, has_more: bool = True
+) -> JSONResponse:
+    meta: dict[str, Any] = {"total": total, "limit": limit, "offset": offset}
     if has_more:
-        meta["has_more"] = offset + len(page) < len(rows)
+        meta["has_more"] = offset + len(page) < total
     return JSONResponse({"data": page, "meta": meta})

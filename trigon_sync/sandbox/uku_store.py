@@ -8,16 +8,18 @@ here instead of silently in production. Callers hold the world's lock.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import datetime as dt
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from trigon_sync.sandbox.problems import ApiProblem, validation_error
 from trigon_sync.sandbox.seed import UKU_PLANS_WITH_API, UKU_TASK_STATUSES, UkuSeed
+from trigon_sync.sandbox.unrelated_tasks import FIRST_ID, UnrelatedTasks
 
 IDEMPOTENCY_TTL = 24 * 3600
 MAX_KEY_LENGTH = 255
@@ -63,7 +65,10 @@ class UkuStore:
         self.topics = [dict(t) for t in seed.topics]
         self.custom_fields = [dict(f) for f in seed.custom_fields]
         self._next_client = max(self.clients, default=1000) + 1
-        self._next_task = max(self.tasks, default=5000) + 1
+        self.unrelated = seed.unrelated_tasks or UnrelatedTasks(0)
+        """The company's other work, made up on demand (never in ``tasks``)."""
+        last_unrelated = self.unrelated.last_id if self.unrelated.count else 0
+        self._next_task = max(*self.tasks, 5000, last_unrelated) + 1
         self.idempotency: dict[str, StoredResponse] = {}
 
     # -- auth ---------------------------------------------------------------------------
@@ -205,7 +210,45 @@ class UkuStore:
             out.append(copy.deepcopy(task))
         return out
 
-    def create_task(self, body: Any) -> dict[str, Any]:
+    def page_tasks(
+        self,
+        *,
+        visible: Callable[[dict[str, Any]], bool],
+        by_created: bool,
+        newest_first: bool,
+        limit: int,
+        offset: int,
+        q: str | None = None,
+        **filters: Any,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the task listing and the listing's total: stored tasks (those
+        ``visible`` yet) and the unrelated ones, filtered, in id order or by ``created_at``
+        (oldest or ``newest_first``). The unrelated tasks are never all made: only the page's."""
+        stored = [
+            t
+            for t in self.list_tasks(**filters)
+            if visible(t) and (not q or _has_text(t, q.casefold()))
+        ]
+        chosen = self.unrelated.select(q=q, **filters)
+        if by_created:
+            stored.sort(key=_created_key)
+            key: Callable[[int], Any] = lambda i: (self.unrelated.created(i), FIRST_ID + i)  # noqa: E731
+            places = [bisect.bisect_left(chosen, _created_key(t), key=key) for t in stored]
+        else:
+            places = [bisect.bisect_left(chosen, t["id"] - FIRST_ID) for t in stored]
+        total = len(stored) + len(chosen)
+        start, stop = offset, min(total, offset + limit)
+        if newest_first:  # the same order read from its end
+            start, stop = max(0, total - offset - limit), max(0, total - offset)
+        page = _merged(stored, places, chosen, start, stop, self.unrelated.row)
+        return (page[::-1] if newest_first else page), total
+
+    def task_row(self, task_id: int) -> dict[str, Any]:
+        """A task as ``GET /tasks/{id}`` shows it, an unrelated one included."""
+        index = self.unrelated.index_of(task_id)
+        return self.unrelated.row(index) if index is not None else dict(self.task(task_id))
+
+    def create_task(self, body: Any, created_at: str | None = None) -> dict[str, Any]:
         changes = self._task_changes(body, creating=True)
         task = {
             "id": self._next_task,
@@ -217,6 +260,8 @@ class UkuStore:
             "description": changes.get("description"),
             "custom_fields": changes.get("custom_fields", []),
         }
+        if created_at is not None:
+            task["created_at"] = created_at
         self._next_task += 1
         self.tasks[task["id"]] = task
         return copy.deepcopy(task)
@@ -322,6 +367,44 @@ class UkuStore:
             "clients": self.list_clients(),
             "tasks": self.list_tasks(),
         }
+
+
+def _created_key(task: Mapping[str, Any]) -> tuple[int, int]:
+    """Creation order: ``created_at`` (epoch seconds; none is the oldest), then id."""
+    stamp = task.get("created_at")
+    if not stamp:
+        return (0, task["id"])
+    moment = dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    return (int(moment.timestamp()), task["id"])
+
+
+def _has_text(task: Mapping[str, Any], needle: str) -> bool:
+    """Whether ``q`` finds the task: in its title or description, ignoring case."""
+    return any(needle in str(task.get(k) or "").casefold() for k in ("title", "description"))
+
+
+def _merged(
+    stored: Sequence[dict[str, Any]],
+    places: Sequence[int],
+    chosen: Sequence[int],
+    start: int,
+    stop: int,
+    row: Callable[[int], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Positions ``start``..``stop`` of ``stored`` merged into ``chosen`` (each stored
+    task goes before the ``places[j]``-th unrelated one), both ascending."""
+    positions = [place + j for j, place in enumerate(places)]
+    j = bisect.bisect_left(positions, start)
+    unrelated = start - j
+    out = []
+    for position in range(start, stop):
+        if j < len(stored) and positions[j] == position:
+            out.append(copy.deepcopy(stored[j]))
+            j += 1
+        else:
+            out.append(row(chosen[unrelated]))
+            unrelated += 1
+    return out
 
 
 def _object(body: Any) -> dict[str, Any]:

@@ -158,8 +158,21 @@ def task_from_json(obj: Any) -> Task:
             status=str(o.get("status") or "new"),
             description=_opt_str(o, "description"),
             custom_fields=_custom_fields_from_json(o.get("custom_fields")),
+            created_at=_moment(o.get("created_at")),
         ),
     )
+
+
+def _moment(value: Any) -> dt.datetime | None:
+    """A timestamp with its offset (``Z`` or ``+02:00``); None when missing or unusable
+    (a task without it is simply not in any order a listing could rely on)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def task_draft_to_json(draft: TaskDraft) -> dict[str, Any]:
@@ -185,19 +198,30 @@ def task_changes_to_json(changes: TaskChanges) -> dict[str, Any]:
     )
 
 
+# Assumption 6: tasks carry ``created_at`` and ``sort=-created_at`` lists newest first
+# (Uku's CLI sends ``sort``; its values are not published). Checked on every row.
+NEWEST_FIRST = "-created_at"
+
+
 def task_filter(
     client_id: int | None,
     topic_id: int | None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
+    *,
+    q: str | None = None,
+    newest_first: bool = False,
 ) -> dict[str, int | str]:
-    """Query filters for GET /tasks. Uku drops filters it does not know and answers with
-    everything, so these only make a listing smaller: callers judge every task again."""
+    """Query parameters for GET /tasks. Uku drops parameters it does not know and answers
+    with everything, so these only make a listing smaller or ordered: callers judge every
+    task again, and check the order on the rows."""
     return _set_only(
         ("client_id", client_id),
         ("topic_id", topic_id),
         ("date_from", None if date_from is None else date_from.isoformat()),
         ("date_to", None if date_to is None else date_to.isoformat()),
+        ("q", q),
+        ("sort", NEWEST_FIRST if newest_first else None),
     )
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from trigon_sync.errors import (
@@ -162,6 +162,24 @@ class UkuClient:
             adapter.task_from_json,
         )
 
+    def task_pages(
+        self,
+        *,
+        client_id: int | None = None,
+        topic_id: int | None = None,
+        date_from: dt.date | None = None,
+        date_to: dt.date | None = None,
+        q: str | None = None,
+        newest_first: bool = False,
+    ) -> Iterator[list[Task]]:
+        """The task listing page by page, as each arrives: the caller keeps what it needs
+        and may stop early, so memory does not grow with the company's task count. Every
+        parameter may be dropped by Uku: callers judge every task and check the order."""
+        params = adapter.task_filter(
+            client_id, topic_id, date_from, date_to, q=q, newest_first=newest_first
+        )
+        return self._pages("/tasks", params, adapter.task_from_json)
+
     def get_task(self, task_id: int) -> Task | None:
         """One task by id (None when Uku has no such task, e.g. it was deleted)."""
         try:
@@ -259,13 +277,19 @@ class UkuClient:
     # -- plumbing --------------------------------------------------------------------
 
     def _all(self, path: str, params: Mapping[str, Any], parse: Callable[[Any], T]) -> list[T]:
-        """Every page of a listing, by ``offset`` until ``meta.total`` or an empty page.
+        """Every page of a listing (see :meth:`_pages`), in one list."""
+        return [obj for page in self._pages(path, params, parse) for obj in page]
 
-        ``has_more`` is used only when ``total`` is missing. An object that moved onto a
-        later page while listing (a concurrent create) is read once.
+    def _pages(
+        self, path: str, params: Mapping[str, Any], parse: Callable[[Any], T]
+    ) -> Iterator[list[T]]:
+        """A listing's pages, by ``offset`` until ``meta.total`` or an empty page.
+
+        ``has_more`` is used only when ``total`` is missing. An object that moved onto the
+        next page while listing (a concurrent create) is read once: only the previous
+        page's ids are remembered, so a long listing costs no more memory than a page.
         """
-        results: list[T] = []
-        seen: set[Any] = set()
+        previous: set[Any] = set()
         offset = pages = 0
         while True:
             body = self._send(
@@ -273,30 +297,32 @@ class UkuClient:
             ).body
             items = self._items(body)
             pages += 1
-            fresh = 0
+            page: list[T] = []
+            seen: set[Any] = set()
             for item in items:
                 obj = parse(item)
                 ident = getattr(obj, "id", None)
-                if ident is not None and ident in seen:
+                if ident is not None and (ident in previous or ident in seen):
                     continue
                 seen.add(ident)
-                results.append(obj)
-                fresh += 1
+                page.append(obj)
             if not items:
-                return results
-            if not fresh:
+                return
+            if not page:
                 raise self._stuck(path, f"the page at offset {offset} repeats rows already read")
+            yield page
+            previous = seen
             offset += len(items)
             meta = body.get("meta") if isinstance(body, Mapping) else None
             meta = meta if isinstance(meta, Mapping) else {}
             total = meta.get("total")
             if isinstance(total, int) and not isinstance(total, bool):
                 if offset >= total:
-                    return results
+                    return
                 if pages > total // PAGE_LIMIT + 1:
                     raise self._stuck(path, f"{pages} pages and still short of total {total}")
             elif meta.get("has_more") is False or len(items) < PAGE_LIMIT:
-                return results
+                return
             elif pages >= MAX_PAGES:
                 raise self._stuck(path, f"more than {MAX_PAGES} pages without a total")
 

@@ -89,6 +89,9 @@ class Task:
     status: str
     description: str | None = None
     custom_fields: Mapping[int, FieldValue] = field(default_factory=dict)
+    created_at: dt.datetime | None = field(default=None, compare=False)
+    """When Uku made the task (``created_at``), if it says: the order a newest-first
+    listing is checked against (monthly/task_listing.py)."""
     replayed: bool = field(default=False, compare=False)
     """A create answered with ``Idempotency-Replayed: true``: Uku repeated the first answer
     to this key, which may describe a task deleted since."""
