@@ -116,8 +116,10 @@ class ProbeFacts:
             found.append("list_lag_seconds")
         if self.validation_shape == "real":
             found.append("real_error_codes")
-        if any(v is False for v in self.filters.values()):
+        if any(v is False for k, v in self.filters.items() if k != "date"):
             found.append("drop_unknown_filters")
+        if self.filters.get("date") is False:
+            found.append("drop_date_filters")
         return tuple(found)
 
     def settle_seconds(self, configured: float) -> float:
