@@ -95,8 +95,9 @@ def unlink_command(
         session.save()
     output.stdout.print(
         f"Unlinked {removed.name} ({removed.registration_code}); Uku client "
-        f"{removed.uku_client_id} is unchanged. `trigon-sync import-clients` and `confirm` "
-        "link it again.",
+        f"{removed.uku_client_id} is unchanged. Run-monthly now announces the firm as not "
+        f"linked; `trigon-sync ignore {removed.registration_code or removed.trigon_id}` stops "
+        "that, `trigon-sync import-clients` and `confirm` link it again.",
         markup=False,
     )
 

@@ -64,7 +64,7 @@ def connect_uku(
     config = load_config()
     kind = store_kind(token_store, config)
     base_url = checked_url("uku", uku_url, config)
-    store = usable_store(kind)
+    store = usable_store(kind, "connect-uku")
     company = ask(company or config.uku.company, "Uku company id", "--company").strip()
     if not header_token(company):
         raise UsageError(

@@ -113,11 +113,16 @@ def _render_status(report: StatusReport) -> None:
         _line("Config", "complete" if not missing else "missing " + ", ".join(missing))
     # The full mapping is `map-fields --show`; here only what is left out is worth naming.
     unmapped = report.unmapped
-    _line(
-        "Fields",
-        f"{len(report.mapped)} mapped; "
-        + (f"unmapped: {', '.join(unmapped)}" if unmapped else "none unmapped"),
-    )
+    if not config["valid"]:
+        # No mapping was read: "0 mapped; unmapped: <all 14>" would send the admin to
+        # map-fields for what is one typo in config.toml.
+        _line("Fields", "not known while config.toml is invalid (see Config)")
+    else:
+        _line(
+            "Fields",
+            f"{len(report.mapped)} mapped; "
+            + (f"unmapped: {', '.join(unmapped)}" if unmapped else "none unmapped"),
+        )
     linked = doc["clients"]["linked"]
     ignored = doc["clients"]["ignored"]
     clients_text = "unknown" if linked is None else f"{linked} linked"
@@ -262,6 +267,10 @@ def _render_history(runs: list[RunRecord], total: int) -> None:
                 f"clients {record.get('clients_ok', 0)} ok / {record.get('clients_failed', 0)} "
                 "failed"
             )
+        if record.get("interrupted"):
+            # A stopped run is not a run that had failures: say so, and what it left.
+            left = record.get("not_started")
+            parts.append(f"interrupted, {left} not started" if left else "interrupted")
         if "tasks_created" in record or "tasks_updated" in record:
             parts.append(
                 f"tasks {record.get('tasks_created', 0)} created / "

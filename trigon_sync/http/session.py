@@ -51,6 +51,7 @@ import httpx
 from trigon_sync import redact
 from trigon_sync.errors import AnswerRefused, ApiError, ServiceUnavailable, WriteUnconfirmed
 from trigon_sync.http import clock_skew as skew
+from trigon_sync.http import waits
 from trigon_sync.http.answer_limits import (
     ACCEPT_ENCODING,
     MISSING,
@@ -172,6 +173,8 @@ class ApiResponse:
     status: int
     headers: httpx.Headers
     body: Any
+    url: str = ""
+    """The address asked (no query): a 404 names it, since a wrong base URL looks so."""
 
     @property
     def ok(self) -> bool:
@@ -231,6 +234,7 @@ class HttpSession:
         self._hint = hint
         self.policy = policy or RetryPolicy()
         self.pacer = pacer or RateLimitPacer(sleep=sleep)
+        self.pacer.service = self.pacer.service or service
         self._sleep = sleep
         self.limits = limits or AnswerLimits()
         self._clock = clock
@@ -278,6 +282,14 @@ class HttpSession:
                 else:
                     delay = self.policy.backoff(attempt)
                 self.stats.count_retry(rate_limited=failure.retry_after is not None)
+                waits.announce(
+                    waits.Wait(
+                        self.service,
+                        delay,
+                        f"retry {attempt + 1} of {self.policy.max_attempts} after "
+                        f"{failure.reason} ({method} {self.base_url})",
+                    )
+                )
                 self._sleep(delay)
 
     def _refuse_write_on_skew(self) -> None:
@@ -348,7 +360,12 @@ class HttpSession:
             raise _Retriable(f"HTTP {status}{f' {code}' if code else ''}", sent=True)
         if 200 <= status < 300 and body is MISSING:
             raise _Retriable(f"malformed JSON in an HTTP {status} answer", sent=True)
-        return ApiResponse(status, response.headers, None if body is MISSING else body)
+        return ApiResponse(
+            status,
+            response.headers,
+            None if body is MISSING else body,
+            str(request.url.copy_with(query=None)),
+        )
 
     def _unconfirmed(self, method: str, path: str, failure: _Retriable) -> WriteUnconfirmed:
         return WriteUnconfirmed(
@@ -417,6 +434,13 @@ def unexpected(service: str, response: ApiResponse, *, hint: str | None = None) 
     """An ApiError for an answer the client has no specific handling for."""
     # Scrub before cutting: a cut must not leave the first half of a secret behind.
     code = f" {_quoted(redact.scrub(response.error_code))}" if response.error_code else ""
+    if hint is None and response.status == 404:
+        # A 404 no client expects is most often a base URL with a wrong path (/v2).
+        where = f" ({redact.scrub(response.url)})" if response.url else ""
+        hint = (
+            f"check the {service} URL: the address asked{where} does not exist there; "
+            "the base URL usually ends in the API version (…/v1, …/api/v3)"
+        )
     return ApiError(
         f"{service} answered HTTP {response.status}{code}: "
         f"{_quoted(redact.scrub(response.error_message))}",

@@ -51,5 +51,6 @@ def record_run(
         duration_seconds=round(result.duration, 3),
         error=message,
         interrupted=True if interrupted else None,
+        not_started=sum(p.not_started for p in result.periods) or None,
     )
     session.save()
