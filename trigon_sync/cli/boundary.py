@@ -20,6 +20,7 @@ from typer.core import TyperGroup
 
 from trigon_sync.cli import output
 from trigon_sync.errors import ExitCode, TrigonSyncError
+from trigon_sync.http import waits
 
 if TYPE_CHECKING:
     from typer import _click as click  # the vendored click Typer's groups are built from
@@ -81,6 +82,13 @@ def _usage_line(exc: typer.TyperException) -> str:
     return f"error: {_one_line(message)}{where}"
 
 
+def _wait_line(wait: waits.Wait) -> None:
+    """Every command names a deliberate wait on a terminal (a retry's backoff, a rate
+    limit), so a person never looks at a silent screen; a pipe or cron mail gets nothing."""
+    if output.stderr.is_terminal:
+        output.line(f"… {wait.describe()}")
+
+
 class GuardedGroup(TyperGroup):
     """The root group: runs every command inside the error boundary."""
 
@@ -107,7 +115,8 @@ class GuardedGroup(TyperGroup):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with waits.listening(_wait_line):
+                return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.exceptions.TyperException):
             raise  # Typer's own exits and usage errors (exit 2) keep their behaviour
         except (TrigonSyncError, KeyboardInterrupt, Exception) as exc:

@@ -22,7 +22,8 @@ from trigon_sync.store.secrets import STORE_KINDS, KeyringStore, SecretStore, op
 _EXAMPLE_URL = {"trigon": TRIGON_DEFAULT_URL, "uku": UKU_DEFAULT_URL}
 
 # Someone is waiting at the terminal: fail fast rather than back off for long.
-INTERACTIVE_POLICY = RetryPolicy(max_attempts=3)
+# A host that cannot be connected to fails at the first attempt (one connect timeout).
+INTERACTIVE_POLICY = RetryPolicy(max_attempts=3, unreachable_attempts=1)
 
 
 def store_kind(option: str | None, config: Config) -> str:

@@ -7,7 +7,7 @@ flagged counts) goes to stderr, also with ``--quiet``, so cron mails it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from trigon_sync.monthly.plan import DONE_EARLIER
 from trigon_sync.settings.config import Config
@@ -15,38 +15,6 @@ from trigon_sync.settings.config import Config
 if TYPE_CHECKING:
     from trigon_sync.clients.auto_import import AutoImport
     from trigon_sync.monthly.result import MonthlyResult
-    from trigon_sync.schedule.rules import Run
-
-
-class Bar:
-    """A rich progress bar per period, shown only to a person at a terminal."""
-
-    def __init__(self) -> None:
-        from rich.progress import Progress
-
-        from trigon_sync.cli import output
-
-        self.progress = Progress(console=output.stderr, transient=False)
-        self.task: Any = None
-        self.progress.start()
-
-    def on_period(self, run: Run, total: int) -> None:
-        self.task = self.progress.add_task(f"{run.period}", total=total)
-
-    def on_client(self, outcome: Any) -> None:
-        if self.task is not None:
-            self.progress.advance(self.task)
-
-    def stop(self) -> None:
-        self.progress.stop()
-
-
-def progress_bar(silent: bool) -> Bar | None:
-    from trigon_sync.cli import output
-
-    if silent or not output.stderr.is_terminal:
-        return None
-    return Bar()
 
 
 # -- rendering ----------------------------------------------------------------------------

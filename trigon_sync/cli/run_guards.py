@@ -12,7 +12,7 @@ import contextlib
 import datetime as dt
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -117,6 +117,8 @@ class Halt:
         self.event = threading.Event()
         self.reason: str | None = None
         self.bound_seconds = bound_hours * 3600
+        self.on_signal: Callable[[str], None] | None = None
+        """Called at the first signal with its name (the display says "stopping: …")."""
 
     def stop(self, reason: str) -> None:
         if self.reason is None:
@@ -136,7 +138,10 @@ class Halt:
         def on_signal(signum: int, _frame: Any) -> None:
             if self.event.is_set() and self.reason != TIME_BOUND:
                 raise KeyboardInterrupt
-            self.stop(signal.Signals(signum).name)
+            name = signal.Signals(signum).name
+            self.stop(name)
+            if self.on_signal is not None:
+                self.on_signal(name)
 
         in_main = threading.current_thread() is threading.main_thread()
         if in_main:

@@ -41,6 +41,8 @@ _OFFSET_MEMORY = 300.0
 """Seconds a server-clock sample is trusted before a lower one may replace it (drift)."""
 _ANNOUNCE_FROM = 1.0
 """Seconds of waiting from which a wait is announced (http/waits.py)."""
+_STOP_POLL = 0.2
+"""Seconds between looks at ``stop`` while a read waits for answers in flight."""
 _UNKNOWN_RESET_WAIT = 1.0
 """Seconds to wait when a bucket is spent and no answer said when it resets."""
 
@@ -103,8 +105,11 @@ class RateLimitPacer:
         clock: Clock = time.monotonic,
         epoch: Clock = time.time,
         service: str = "",
+        stop: threading.Event | None = None,
     ) -> None:
         self.service = service
+        self.stop = stop
+        """Once set, a read waiting for room raises ``waits.Stopped`` (see HttpSession)."""
         """Who the waits are for ("Trigon", "Uku"): named in what :mod:`waits` announces."""
         self._announced: tuple[str, int, float | None] | None = None
         self._tier_of = tier_of
@@ -130,6 +135,7 @@ class RateLimitPacer:
         with self._cond:
             named = self._tier_of(method)
             tier = self._aliases.get(named, named)
+            stoppable = self.stop is not None and method.upper() in waits.READS
             while True:
                 bucket = self._buckets.setdefault(tier, _Bucket())
                 now = self._clock()
@@ -145,7 +151,11 @@ class RateLimitPacer:
                     until = self._max_wait if bucket.reset_at is None else bucket.reset_at - now
                     if bucket.reset_at is not None:
                         self._announce(tier, bucket, until)
-                    self._cond.wait(min(max(until, 0.001), self._max_wait))
+                    if stoppable and self.stop is not None and self.stop.is_set():
+                        raise waits.Stopped(self.service or tier)
+                    # a stop is noticed within _STOP_POLL seconds (nothing notifies us of it)
+                    limit = min(self._max_wait, _STOP_POLL) if stoppable else self._max_wait
+                    self._cond.wait(min(max(until, 0.001), limit))
                     self.waited_seconds += max(0.0, self._clock() - now)
                     continue
                 deadline = bucket.reset_at
@@ -155,7 +165,13 @@ class RateLimitPacer:
                 self._announce(tier, bucket, wait)
                 self._cond.release()
                 try:
-                    self._sleep(wait)
+                    waits.pause(
+                        wait,
+                        method=method.upper(),
+                        service=self.service or tier,
+                        stop=self.stop,
+                        sleep=self._sleep,
+                    )
                 finally:
                     self._cond.acquire()
                 if bucket.reset_at == deadline:

@@ -41,6 +41,7 @@ import functools
 import os
 import random
 import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -156,6 +157,10 @@ class RetryPolicy:
     """Attempts and waits; ``jitter`` returns a factor in [0.5, 1] by default."""
 
     max_attempts: int = 5
+    unreachable_attempts: int | None = None
+    """Attempts while the host cannot even be connected to (None: ``max_attempts``).
+    Someone at a terminal is better served by one clear "unreachable at URL" line in
+    seconds than by a minute of silent connect timeouts."""
     base_delay: float = field(default_factory=default_retry_delay)
     max_delay: float = 30.0
     max_retry_after: float = 120.0
@@ -227,14 +232,19 @@ class HttpSession:
         limits: AnswerLimits | None = None,
         clock: Clock = time.monotonic,
         wall: Wall | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self._client = client
+        self.stop = stop
+        """Once set, a read that would wait (backoff, rate limit) raises ``waits.Stopped``
+        instead: a stopping run finishes its requests in flight, not its waits."""
         self.service = service
         self.base_url = str(client.base_url).rstrip("/")
         self._hint = hint
         self.policy = policy or RetryPolicy()
         self.pacer = pacer or RateLimitPacer(sleep=sleep)
         self.pacer.service = self.pacer.service or service
+        self.pacer.stop = self.pacer.stop or stop
         self._sleep = sleep
         self.limits = limits or AnswerLimits()
         self._clock = clock
@@ -273,7 +283,7 @@ class HttpSession:
                 may_repeat = safe or not failure.sent or failure.retry_after is not None
                 if not may_repeat:
                     raise self._unconfirmed(method, path, failure) from None
-                if attempt >= self.policy.max_attempts:
+                if attempt >= self._attempts(failure):
                     raise self._gave_up(failure, attempt) from None
                 if failure.retry_after is not None:
                     if failure.retry_after > self.policy.max_retry_after:
@@ -286,11 +296,20 @@ class HttpSession:
                     waits.Wait(
                         self.service,
                         delay,
-                        f"retry {attempt + 1} of {self.policy.max_attempts} after "
+                        f"retry {attempt + 1} of {self._attempts(failure)} after "
                         f"{failure.reason} ({method} {self.base_url})",
                     )
                 )
-                self._sleep(delay)
+                waits.pause(
+                    delay, method=method, service=self.service, stop=self.stop, sleep=self._sleep
+                )
+
+    def _attempts(self, failure: _Retriable) -> int:
+        """How many attempts this kind of failure gets."""
+        unreachable = self.policy.unreachable_attempts
+        if not failure.sent and unreachable is not None:
+            return min(unreachable, self.policy.max_attempts)
+        return self.policy.max_attempts
 
     def _refuse_write_on_skew(self) -> None:
         """No write while this service's last answer showed the local clock off."""

@@ -4,8 +4,8 @@ The HTTP layer waits on purpose in three places: the rate-limit pacer (a spent b
 until the window resets), the retry loop (a backoff or a 429's ``Retry-After``), and the
 settle wait after a write whose answer was lost. Each calls :func:`announce` with a
 :class:`Wait` *before* it sleeps; whoever shows progress (the CLI) subscribes with
-:func:`listening` for as long as it has a display. Nothing is announced to nobody, and
-domain code never prints: the listener decides what a person sees.
+:func:`listening` for as long as it has a display (the innermost one is told). Domain
+code never prints: the listener decides what a person sees.
 
 Listeners are called from the waiting thread (the monthly run's pool included), so they
 must be quick and thread-safe; one that raises is ignored rather than failing a request.
@@ -36,16 +36,44 @@ class Wait:
 
 
 Listener = Callable[[Wait], None]
+Sleep = Callable[[float], None]
+
+READS = frozenset({"GET", "HEAD"})
+"""Requests a stopping command may give up while they wait: a read changes nothing."""
+
+
+class Stopped(Exception):
+    """A read's wait was cut short because the command is stopping (Ctrl-C, SIGTERM):
+    the read was not sent. The monthly run counts its client as not started."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(f"stopped while waiting for {service}; the request was not sent")
+        self.service = service
+
+
+def pause(
+    seconds: float, *, method: str, service: str, stop: threading.Event | None, sleep: Sleep
+) -> None:
+    """Wait ``seconds`` before a ``method`` request: a read raises :class:`Stopped` as soon as
+    ``stop`` is set; a write always waits its time out (it is then sent or reported)."""
+    if stop is None or method not in READS:
+        sleep(seconds)
+    elif stop.wait(seconds):
+        raise Stopped(service)
+
 
 _lock = threading.Lock()
 _listeners: list[Listener] = []
 
 
 def announce(wait: Wait) -> None:
-    """Tell every listener that ``wait`` starts now (no listener: nothing happens)."""
+    """Tell the innermost listener that ``wait`` starts now (none: nothing happens).
+
+    Only the innermost: a command's own display (the monthly run's bar) takes over from
+    the plain line every command prints, instead of both showing the same wait."""
     with _lock:
-        listeners = list(_listeners)
-    for listener in listeners:
+        listener = _listeners[-1] if _listeners else None
+    if listener is not None:
         with contextlib.suppress(Exception):  # a display problem never fails a request
             listener(wait)
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from trigon_sync.clients.link_guard import check_links
 from trigon_sync.clients.links import stamp_company
+from trigon_sync.http import waits
 from trigon_sync.monthly import task_presence
 from trigon_sync.monthly.gate import require_ready, schedule_for
 from trigon_sync.monthly.history import record_run
@@ -185,6 +186,11 @@ class MonthlyRun:
                 if not period.complete:
                     result.deferred = list(runs[index + 1 :])
                     break
+        except waits.Stopped:
+            if not self._halted():
+                raise
+            # Stopped while waiting before any client of the period started.
+            result.deferred = list(runs[len(result.periods) :])
         except BaseException as exc:
             error = exc
             raise
@@ -290,6 +296,11 @@ class MonthlyRun:
                 )
             except ClientFailed as failed:
                 return ClientOutcome(failed.plan, ok=False, error=failed.reason)
+            except waits.Stopped:
+                # The run is stopping and this client's next read would have had to wait
+                # (a rate limit, a backoff): it stops here, counted as not started; what
+                # it wrote before is in the journal, which the next run reads.
+                raise _Stop from None
             except BaseException as exc:
                 stop.set()
                 fatal.append(exc)
