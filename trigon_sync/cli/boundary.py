@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from typer.core import TyperGroup
 
-from trigon_sync.cli import output
+from trigon_sync.cli import help_vocabulary, output
 from trigon_sync.errors import ExitCode, TrigonSyncError
 from trigon_sync.http import waits
 
@@ -91,6 +91,8 @@ def _wait_line(wait: waits.Wait) -> None:
 
 class GuardedGroup(TyperGroup):
     """The root group: runs every command inside the error boundary."""
+
+    context_class = help_vocabulary.HelpContext  # the root's help wraps like every command's
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """Typer's usage errors become one ``error:`` line too, not a boxed panel.

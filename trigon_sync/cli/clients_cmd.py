@@ -79,7 +79,7 @@ def unlink_command(
     client: str = typer.Argument(
         ..., metavar="CODE_OR_ID", help="The firm's registration code or Trigon id."
     ),
-    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Stop counting one client: remove its link (the Uku client itself stays).
 

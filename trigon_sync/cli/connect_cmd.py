@@ -224,6 +224,7 @@ def connect(
     token_store: str | None = typer.Option(
         None,
         "--token-store",
+        metavar="keyring|file",
         help="Where to keep tokens: 'keyring' (default) or 'file' (0600 file, less safe).",
     ),
     check: bool = typer.Option(

@@ -76,6 +76,7 @@ def serve(
     profile: str = typer.Option(
         "contract",
         "--profile",
+        metavar="contract|production-like",
         help="How Uku behaves: 'contract' (docs/uku-api.md) or 'production-like' "
         "(every known quirk of the real Uku; docs/sandbox.md).",
     ),
