@@ -51,23 +51,25 @@ def _disk_message(exc: OSError) -> str:
     )
 
 
+def _say(message: str) -> None:
+    """The ``error:`` line: wrapped at word boundaries on a terminal, one line in cron mail."""
+    output.line(message)
+
+
 def report(exc: BaseException, *, verbose: bool) -> int:
     """Print the one-line message for ``exc`` (and a traceback if verbose); return the code."""
     if isinstance(exc, TrigonSyncError):
-        typer.echo(f"error: {_one_line(str(exc))}", err=True)
+        _say(f"error: {_one_line(str(exc))}")
         code = int(exc.exit_code)
     elif isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
-        typer.echo(f"error: {_one_line(_disk_message(exc))}", err=True)
+        _say(f"error: {_one_line(_disk_message(exc))}")
         code = int(ExitCode.STATE)
     elif isinstance(exc, KeyboardInterrupt):
-        typer.echo("error: interrupted; run the command again to continue", err=True)
+        _say("error: interrupted; run the command again to continue")
         return INTERRUPTED
     else:
         detail = _one_line(f"{type(exc).__name__}: {exc}")[:300]
-        typer.echo(
-            f"error: unexpected error ({detail}); run again with --verbose and report it",
-            err=True,
-        )
+        _say(f"error: unexpected error ({detail}); run again with --verbose and report it")
         code = int(ExitCode.UNEXPECTED)
     if verbose:
         output.stderr.print_exception(show_locals=False)
@@ -107,11 +109,11 @@ class GuardedGroup(TyperGroup):
         try:
             rv = super().main(*args, **kwargs)
         except typer.Abort:  # Ctrl-C or end of input at a prompt: the user stopped it
-            typer.echo("error: aborted; nothing more was done", err=True)
+            _say("error: aborted; nothing more was done")
             sys.exit(INTERRUPTED)
         except typer.TyperException as exc:
             if str(exc).strip():  # an empty one follows the help printed for a bare group
-                typer.echo(_usage_line(exc), err=True)
+                _say(_usage_line(exc))
             sys.exit(getattr(exc, "exit_code", int(ExitCode.USAGE)))
         sys.exit(rv if isinstance(rv, int) else 0)
 

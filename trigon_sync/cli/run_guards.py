@@ -42,11 +42,9 @@ def before_writing() -> None:
     home = paths.home_dir()
     if home_safety.group_or_world_writable(home):
         check = environment_checks.permissions_check(home)  # the same rule doctor applies
-        output.stderr.print(
+        output.line(
             f"warning: the trigon-sync home is writable by other users: {check.detail}"
-            + (f" (fix: {check.fix})" if check.fix else ""),
-            markup=False,
-            soft_wrap=True,
+            + (f" (fix: {check.fix})" if check.fix else "")
         )
 
 
@@ -66,10 +64,8 @@ def stop_report(result: MonthlyResult, halted: str) -> None:
             f"{written}; {left}",
             hint="the services are very slow; the next run continues where this one stopped",
         )
-    output.stderr.print(
-        f"error: interrupted ({halted}): {written}; {left}; run the command again to continue",
-        markup=False,
-        soft_wrap=True,
+    output.line(
+        f"error: interrupted ({halted}): {written}; {left}; run the command again to continue"
     )
     raise typer.Exit(INTERRUPTED)
 

@@ -53,24 +53,22 @@ _STYLES = {
 
 
 def _line(label: str, value: str) -> None:
-    output.stdout.print(Text.assemble((f"{label:<12}", "bold"), value), soft_wrap=True)
+    output.item(output.stdout, Text(f"{label:<12}", "bold"), value)
 
 
 def _print_check(check: Check) -> None:
     symbol = SYMBOLS[check.outcome]
-    output.stdout.print(
+    output.item(
+        output.stdout,
+        Text(f"  {symbol} ", _STYLES[check.outcome]),
         Text.assemble(
-            (f"  {symbol} ", _STYLES[check.outcome]),
             check.title,
             (" — ", "dim"),
             output.one_line(check.detail),  # quotes names and server text: one line
         ),
-        soft_wrap=True,
     )
     if check.fix and check.outcome in {Outcome.FAIL, Outcome.WARN}:
-        output.stdout.print(
-            Text.assemble(("      fix: ", "bold"), output.one_line(check.fix)), soft_wrap=True
-        )
+        output.item(output.stdout, Text("      fix: ", "bold"), output.one_line(check.fix))
 
 
 def _not_usable(problem: object) -> str:
