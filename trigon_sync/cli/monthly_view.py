@@ -82,7 +82,7 @@ def render(
             + (f", {period.not_started} not started" if period.not_started else "")
             + f" — {status}",
             markup=False,
-            soft_wrap=True,
+            soft_wrap=output.unwrapped(output.stdout),
         )
     if result.deferred:
         later = ", ".join(r.period for r in result.deferred)

@@ -279,20 +279,22 @@ def _render_history(runs: list[RunRecord], total: int) -> None:
         duration = record.get("duration_seconds")
         if isinstance(duration, int | float):
             parts.append(f"{duration:.1f} s")
-        output.stdout.print(
+        output.item(
+            output.stdout,
             Text.assemble(
                 (f"{format_ee_time(run.at)}  ", "bold"),
                 (f"{result:<8}", _RESULT_STYLES.get(result, "")),
-                "  ".join(parts),
             ),
-            soft_wrap=True,
+            "  ".join(parts),
         )
         if record.get("error"):
-            output.stdout.print(Text(f"    stopped: {record['error']}"), soft_wrap=True)
+            output.item(output.stdout, "    stopped: ", output.one_line(record["error"]))
         failures = run.failures
         for failure in failures:
-            output.stdout.print(
-                Text.assemble(("    ✗ ", "red"), f"{failure.who}: {failure.reason}"), soft_wrap=True
+            output.item(
+                output.stdout,
+                Text("    ✗ ", "red"),
+                output.one_line(f"{failure.who}: {failure.reason}"),
             )
         failed = record.get("clients_failed")
         if isinstance(failed, int) and failures and failed > len(failures):

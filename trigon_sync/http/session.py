@@ -296,8 +296,7 @@ class HttpSession:
                     waits.Wait(
                         self.service,
                         delay,
-                        f"retry {attempt + 1} of {self._attempts(failure)} after "
-                        f"{failure.reason} ({method} {self.base_url})",
+                        f"retry {attempt + 1} of {self._attempts(failure)} after {failure.reason}",
                     )
                 )
                 waits.pause(
