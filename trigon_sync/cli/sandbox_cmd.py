@@ -290,7 +290,7 @@ def demo(
     output.line(demo_summary(result.codes), to_stderr=False)
     output.line(
         "Try it by hand: `trigon-sync sandbox serve` prints the URLs and credentials to "
-        "connect with (README, \"Try it by hand\"; docs/sandbox.md).",
+        'connect with (README, "Try it by hand"; docs/sandbox.md).',
         to_stderr=False,
     )
 
