@@ -242,7 +242,7 @@ def test_confirm_on_a_terminal_asks_with_the_counts(
     result = cli("confirm", "--skip", uku_plan_code(cli), stdin="n\n")
     assert result.exit_code == ExitCode.USAGE, result.output
     question = f"Create {expected.to_create - 1} Uku client(s), link {expected.to_link} existing"
-    assert f"{question}, skip 1" in flat(result.stdout)
+    assert f"{question}, skip 1" in flat(result.stderr)  # prompts go to stderr (issue 28)
     assert "cancelled; nothing was written to Uku" in result.stderr
     assert connected.world.writes() == []
 

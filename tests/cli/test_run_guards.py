@@ -178,6 +178,10 @@ def test_sigterm_mid_run_stops_queued_clients_and_history_matches_uku(
     assert 2 <= len(tasks) < len(load_state().links)
     log = (paths.logs_dir() / "trigon-sync.log").read_text(encoding="utf-8")
     assert f"created={len(tasks)}" in log and "interrupted=SIGTERM" in log
+    left = record.details["not_started"]
+    assert left == len(load_state().links) - record.details["clients_ok"]
+    history = " ".join(cli("history").stdout.split())  # not just "partial … 0 failed"
+    assert f"interrupted, {left} not started" in history
     again = cli("run-monthly", "--today", "31.10.2024", "--quiet")
     assert again.exit_code in (0, ExitCode.PARTIAL), again.output
 

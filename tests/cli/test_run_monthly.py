@@ -289,6 +289,7 @@ def test_dry_run_table_shows_actions_and_counts(
     from trigon_sync.cli import output
 
     monkeypatch.setattr(output.stdout, "width", 80)
+    monkeypatch.setattr(output.stdout, "_force_terminal", True)  # a person's 80 columns
     result = cli("run-monthly", "--today", "31.10.2024", "--dry-run")
     assert result.exit_code == ExitCode.PARTIAL, result.output  # two firms without View
     assert "2024-10: import day 31.10.2024" in result.stdout

@@ -93,9 +93,8 @@ def test_prompt_on_a_terminal_shows_next_run(
     monkeypatch.setattr(output, "is_interactive", lambda: True)
     result = cli("state", "set-last-period-end", "04.11.2024", stdin="n\n")
     assert result.exit_code == ExitCode.USAGE
-    assert (
-        "Then the next import 05.12.2024 will count 05.11.2024–04.12.2024 (period" in result.stdout
-    )
+    asked = " ".join(result.stderr.split())  # prompts go to stderr (issue 28)
+    assert "Then the next import 05.12.2024 will count 05.11.2024–04.12.2024 (period" in asked
     assert "cancelled" in result.stderr
     assert load_state().last_period_end is None
 

@@ -247,3 +247,24 @@ def test_history_shows_a_recorded_list_of_firms_by_name_and_code() -> None:
     ]
     assert _shown(skipped) == "Ida Logistika OÜ (13098911), Päikese Turva OÜ (10300890)"
     assert _shown([]) == "none" and _shown(3) == "3"
+
+
+def test_doctor_names_ignore_for_an_unlinked_firm_and_then_leaves_it_alone(
+    cli: Invoke, installed: Running
+) -> None:
+    """After `unlink`, doctor's ✗ for the unimported firm names `ignore`; once ignored,
+    the firm no longer fails that check (run-monthly does not announce it either)."""
+    firm = installed.world.trigon.firms["f2"]
+    assert cli("unlink", "f2", "--yes").exit_code == 0
+    before = " ".join(cli("doctor").stdout.split())
+    assert "1 Trigon firm not imported" in before
+    assert "`trigon-sync ignore CODE_OR_ID` stops announcing a firm you leave out" in before
+    with locked_state() as session:  # what `trigon-sync ignore f2` records (no staged plan)
+        session.state.ignored["f2"] = {
+            "name": firm.name,
+            "registration_code": firm.registration_code,
+            "ignored_at": "2024-10-01T00:00:00+03:00",
+        }
+        session.save()
+    after = " ".join(cli("doctor").stdout.split())
+    assert "not imported" not in after

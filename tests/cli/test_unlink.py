@@ -28,6 +28,8 @@ def test_unlink_with_yes_removes_only_that_link_and_records_it():
     result = CliRunner().invoke(app, ["unlink", "10137319", "--yes"])
     assert result.exit_code == 0, result.output
     assert "Unlinked Alpha OÜ (10137319)" in result.output
+    # the firm now joins the nightly "not linked" warning: the way to stop that is named
+    assert "`trigon-sync ignore 10137319` stops that" in " ".join(result.output.split())
     state = load_state()
     assert list(state.links) == ["f2"]
     assert state.history[-1].command == "unlink"

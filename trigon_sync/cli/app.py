@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from trigon_sync import __version__
-from trigon_sync.cli import lazy_params
+from trigon_sync.cli import help_vocabulary, lazy_params
 from trigon_sync.cli.boundary import VERBOSE_KEY, GuardedGroup
 from trigon_sync.store import paths
 
@@ -124,7 +124,7 @@ def _plain_help(command: click.Command, ctx: click.Context) -> click.Command:
         command.short_help = " ".join(inspect.cleandoc(command.help).split("\n\n")[0].split())
     for sub in getattr(command, "commands", {}).values():
         _plain_help(sub, ctx)
-    return command
+    return help_vocabulary.apply(command)
 
 
 app = typer.Typer(

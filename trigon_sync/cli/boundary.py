@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 import typer
 from typer.core import TyperGroup
 
-from trigon_sync.cli import output
+from trigon_sync.cli import help_vocabulary, output
 from trigon_sync.errors import ExitCode, TrigonSyncError
+from trigon_sync.http import waits
 
 if TYPE_CHECKING:
     from typer import _click as click  # the vendored click Typer's groups are built from
@@ -50,23 +51,25 @@ def _disk_message(exc: OSError) -> str:
     )
 
 
+def _say(message: str) -> None:
+    """The ``error:`` line: wrapped at word boundaries on a terminal, one line in cron mail."""
+    output.line(message)
+
+
 def report(exc: BaseException, *, verbose: bool) -> int:
     """Print the one-line message for ``exc`` (and a traceback if verbose); return the code."""
     if isinstance(exc, TrigonSyncError):
-        typer.echo(f"error: {_one_line(str(exc))}", err=True)
+        _say(f"error: {_one_line(str(exc))}")
         code = int(exc.exit_code)
     elif isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
-        typer.echo(f"error: {_one_line(_disk_message(exc))}", err=True)
+        _say(f"error: {_one_line(_disk_message(exc))}")
         code = int(ExitCode.STATE)
     elif isinstance(exc, KeyboardInterrupt):
-        typer.echo("error: interrupted; run the command again to continue", err=True)
+        _say("error: interrupted; run the command again to continue")
         return INTERRUPTED
     else:
         detail = _one_line(f"{type(exc).__name__}: {exc}")[:300]
-        typer.echo(
-            f"error: unexpected error ({detail}); run again with --verbose and report it",
-            err=True,
-        )
+        _say(f"error: unexpected error ({detail}); run again with --verbose and report it")
         code = int(ExitCode.UNEXPECTED)
     if verbose:
         output.stderr.print_exception(show_locals=False)
@@ -81,8 +84,17 @@ def _usage_line(exc: typer.TyperException) -> str:
     return f"error: {_one_line(message)}{where}"
 
 
+def _wait_line(wait: waits.Wait) -> None:
+    """Every command names a deliberate wait on a terminal (a retry's backoff, a rate
+    limit), so a person never looks at a silent screen; a pipe or cron mail gets nothing."""
+    if output.stderr.is_terminal:
+        output.line(f"… {wait.describe()}")
+
+
 class GuardedGroup(TyperGroup):
     """The root group: runs every command inside the error boundary."""
+
+    context_class = help_vocabulary.HelpContext  # the root's help wraps like every command's
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         """Typer's usage errors become one ``error:`` line too, not a boxed panel.
@@ -97,17 +109,18 @@ class GuardedGroup(TyperGroup):
         try:
             rv = super().main(*args, **kwargs)
         except typer.Abort:  # Ctrl-C or end of input at a prompt: the user stopped it
-            typer.echo("error: aborted; nothing more was done", err=True)
+            _say("error: aborted; nothing more was done")
             sys.exit(INTERRUPTED)
         except typer.TyperException as exc:
             if str(exc).strip():  # an empty one follows the help printed for a bare group
-                typer.echo(_usage_line(exc), err=True)
+                _say(_usage_line(exc))
             sys.exit(getattr(exc, "exit_code", int(ExitCode.USAGE)))
         sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with waits.listening(_wait_line):
+                return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.exceptions.TyperException):
             raise  # Typer's own exits and usage errors (exit 2) keep their behaviour
         except (TrigonSyncError, KeyboardInterrupt, Exception) as exc:

@@ -79,7 +79,7 @@ def unlink_command(
     client: str = typer.Argument(
         ..., metavar="CODE_OR_ID", help="The firm's registration code or Trigon id."
     ),
-    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Stop counting one client: remove its link (the Uku client itself stays).
 
@@ -95,8 +95,9 @@ def unlink_command(
         session.save()
     output.stdout.print(
         f"Unlinked {removed.name} ({removed.registration_code}); Uku client "
-        f"{removed.uku_client_id} is unchanged. `trigon-sync import-clients` and `confirm` "
-        "link it again.",
+        f"{removed.uku_client_id} is unchanged. Run-monthly now announces the firm as not "
+        f"linked; `trigon-sync ignore {removed.registration_code or removed.trigon_id}` stops "
+        "that, `trigon-sync import-clients` and `confirm` link it again.",
         markup=False,
     )
 

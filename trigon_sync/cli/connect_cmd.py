@@ -29,7 +29,7 @@ from trigon_sync.cli.connect_inputs import (
 )
 from trigon_sync.cli.connect_uku_cmd import connect_uku
 from trigon_sync.cli.connections import trigon_client, trigon_wire
-from trigon_sync.errors import PartialFailure, UsageError
+from trigon_sync.errors import PartialFailure, TrigonSyncError, UsageError
 from trigon_sync.settings.config import TRIGON_AUTH_MODES, TRIGON_ENVIRONMENT_URLS, Config
 from trigon_sync.store.config_file import edit_config, load_config
 from trigon_sync.store.secrets import (
@@ -113,12 +113,10 @@ def _mode(option: str | None, *, password_hint: bool, key_hint: bool, config: Co
         return "api-key"
     if not output.is_interactive():
         return config.trigon.auth
-    answer = str(
-        typer.prompt(
-            "Connect to Trigon with 'password' (email and password) or 'api-key' (ID token "
-            "and API key from Trigon's API settings)",
-            default=config.trigon.auth,
-        )
+    answer = output.ask_text(
+        "Connect to Trigon with 'password' (email and password) or 'api-key' (ID token "
+        "and API key from Trigon's API settings)",
+        default=config.trigon.auth,
     ).strip()
     if answer not in TRIGON_AUTH_MODES:
         raise UsageError(f"answer 'password' or 'api-key', not {answer!r}")
@@ -226,6 +224,7 @@ def connect(
     token_store: str | None = typer.Option(
         None,
         "--token-store",
+        metavar="keyring|file",
         help="Where to keep tokens: 'keyring' (default) or 'file' (0600 file, less safe).",
     ),
     check: bool = typer.Option(
@@ -248,7 +247,7 @@ def connect(
         config=config,
     )
     base_url, env, saved_url = _target(trigon_url, environment, config)
-    store = usable_store(kind)
+    store = usable_store(kind, "connect")
     if chosen == "api-key":
         auth = _api_credentials(from_stdin=credentials_stdin)
         wire = trigon_wire(base_url, policy=INTERACTIVE_POLICY, hint=url_hint("--trigon-url"))
@@ -293,9 +292,26 @@ def connect(
         reach = client.reach()
     _render_reach(reach, as_json=as_json)
     offer_uku = not as_json and output.is_interactive() and not _uku_connected(config, store)
-    if offer_uku and typer.confirm("Uku is not connected yet. Connect it now?", default=True):
-        connect_uku(key_stdin=False, company=None, uku_url=None, token_store=kind)
+    if offer_uku:
+        _offer_uku(kind, config)
     _reach_outcome(reach)
+
+
+def _offer_uku(kind: str, config: Config) -> None:
+    """Connect Uku too if the admin wants: asks where it is, and never fails the Trigon
+    connection just saved (a wrong Uku URL or key is a warning and `connect-uku` later)."""
+    later = "run `trigon-sync connect-uku --company <company uuid> --uku-url URL` when ready"
+    try:
+        if not output.ask_yes_no("Uku is not connected yet. Connect it now?", default=True):
+            output.line(f"Uku skipped; {later}.")
+            return
+        url = output.ask_text("Uku API URL", default=config.uku.base_url).strip()
+        connect_uku(key_stdin=False, company=None, uku_url=url, token_store=kind, drop_links=False)
+    except typer.Abort:
+        output.line(f"Uku skipped; the Trigon connection is saved; {later}.")
+    except TrigonSyncError as exc:
+        output.line(f"warning: Uku is not connected: {exc}")
+        output.line(f"The Trigon connection is saved; {later}.")
 
 
 def _check_connection(config: Config, *, as_json: bool) -> None:

@@ -11,16 +11,19 @@ import typer
 
 from trigon_sync import redact
 from trigon_sync.cli import output
-from trigon_sync.errors import UsageError
+from trigon_sync.errors import ConfigError, UsageError
 from trigon_sync.http.session import RetryPolicy
 from trigon_sync.settings.checks import parse_config
-from trigon_sync.settings.config import Config
+from trigon_sync.settings.config import TRIGON_DEFAULT_URL, UKU_DEFAULT_URL, Config
 from trigon_sync.store import paths
 from trigon_sync.store.keyring_backend import NoKeyringBackend
 from trigon_sync.store.secrets import STORE_KINDS, KeyringStore, SecretStore, open_store
 
+_EXAMPLE_URL = {"trigon": TRIGON_DEFAULT_URL, "uku": UKU_DEFAULT_URL}
+
 # Someone is waiting at the terminal: fail fast rather than back off for long.
-INTERACTIVE_POLICY = RetryPolicy(max_attempts=3)
+# A host that cannot be connected to fails at the first attempt (one connect timeout).
+INTERACTIVE_POLICY = RetryPolicy(max_attempts=3, unreachable_attempts=1)
 
 
 def store_kind(option: str | None, config: Config) -> str:
@@ -31,16 +34,17 @@ def store_kind(option: str | None, config: Config) -> str:
     return kind
 
 
-def usable_store(kind: str) -> SecretStore:
-    """Open the store and make sure it works before anything secret is asked for."""
+def usable_store(kind: str, command: str) -> SecretStore:
+    """Open the store and make sure it works before anything secret is asked for.
+
+    Without a keyring the one ``error:`` line says what to add to ``command`` (the
+    README promises one line; docs/operations.md explains the choice at length)."""
     store = open_store(kind)
     if isinstance(store, KeyringStore):
         try:
             store.check()
         except NoKeyringBackend as exc:
-            for line in exc.explanation:
-                output.stderr.print(line, markup=False)
-            raise
+            raise exc.for_command(command) from None
     else:
         output.stderr.print(
             f"note: tokens are kept in {paths.token_file()} (mode 0600) — less safe than an "
@@ -51,10 +55,18 @@ def usable_store(kind: str) -> SecretStore:
 
 
 def checked_url(section: str, url: str | None, config: Config) -> str:
-    """The URL to use; a bad one fails like a bad config value, before any request."""
+    """The URL to use; a bad one fails before any request, naming the option it came from
+    (it was typed on the command line: config.toml may not even exist yet)."""
     if url is None:
         return config.trigon.base_url if section == "trigon" else config.uku.base_url
-    parse_config({section: {"base_url": url}}, config.path)
+    try:
+        parse_config({section: {"base_url": url}}, config.path)
+    except ConfigError as exc:
+        problems = "; ".join(problem.message for problem in exc.problems)
+        raise UsageError(
+            f"--{section}-url: {problems}",
+            hint=f"pass the service's API address, e.g. --{section}-url {_EXAMPLE_URL[section]}",
+        ) from None
     return url.rstrip("/")
 
 
@@ -80,7 +92,7 @@ def _read_secret_text(*, from_stdin: bool, prompt: str, option: str) -> str:
         raise UsageError(
             f"no terminal to ask for the {prompt.lower()} on", hint=f"pipe it in with {option}"
         )
-    value = typer.prompt(prompt, hide_input=True)
+    value = output.ask_text(prompt, hidden=True)
     if not value:
         raise UsageError(f"the {prompt.lower()} must not be empty")
     return value
@@ -92,7 +104,7 @@ def ask(value: str | None, prompt: str, option: str) -> str:
         return value
     if not output.is_interactive():
         raise UsageError(f"{option} is needed (no terminal to ask on)")
-    return str(typer.prompt(prompt)).strip()
+    return output.ask_text(prompt).strip()
 
 
 def header_token(value: str) -> bool:

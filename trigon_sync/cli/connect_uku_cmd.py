@@ -42,13 +42,16 @@ CONNECT_UKU_EXAMPLE = (
 def connect_uku(
     key_stdin: bool = typer.Option(False, "--key-stdin", help="Read the API key from stdin."),
     company: str | None = typer.Option(
-        None, "--company", help="The Uku company id (X-Uku-Company)."
+        None, "--company", metavar="UUID", help="The Uku company id (X-Uku-Company)."
     ),
     uku_url: str | None = typer.Option(
         None, "--uku-url", help="Uku API base URL (default: config or production)."
     ),
     token_store: str | None = typer.Option(
-        None, "--token-store", help="'keyring' (default) or 'file'; shared with Trigon."
+        None,
+        "--token-store",
+        metavar="keyring|file",
+        help="'keyring' (default) or 'file'; shared with Trigon.",
     ),
     drop_links: bool = typer.Option(
         False,
@@ -64,7 +67,7 @@ def connect_uku(
     config = load_config()
     kind = store_kind(token_store, config)
     base_url = checked_url("uku", uku_url, config)
-    store = usable_store(kind)
+    store = usable_store(kind, "connect-uku")
     company = ask(company or config.uku.company, "Uku company id", "--company").strip()
     if not header_token(company):
         raise UsageError(

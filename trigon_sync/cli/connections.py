@@ -7,6 +7,7 @@ for both services without patching.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import httpx
@@ -34,6 +35,7 @@ def trigon_wire(
     policy: RetryPolicy | None = None,
     sleep: Sleep = time.sleep,
     hint: str | None = None,
+    stop: threading.Event | None = None,
 ) -> TrigonWire:
     """The read-only wire to Trigon at ``base_url`` (used directly by `connect`).
 
@@ -49,6 +51,7 @@ def trigon_wire(
         policy=policy,
         pacer=RateLimitPacer(sleep=sleep),
         sleep=sleep,
+        stop=stop,
     )
     return TrigonWire(session)
 
@@ -60,13 +63,16 @@ def trigon_client(
     transport: httpx.BaseTransport | None = None,
     policy: RetryPolicy | None = None,
     sleep: Sleep = time.sleep,
+    stop: threading.Event | None = None,
 ) -> TrigonClient:
     """A client for the connected Trigon user; AuthError when `connect` has not been run."""
     store = store or secret_store(config)
     mode = config.trigon.auth
     if not has_credentials(store, mode):
         raise not_connected_error()
-    wire = trigon_wire(config.trigon.base_url, transport=transport, policy=policy, sleep=sleep)
+    wire = trigon_wire(
+        config.trigon.base_url, transport=transport, policy=policy, sleep=sleep, stop=stop
+    )
     return TrigonClient(wire, make_auth(mode, wire, store, email=config.trigon.email))
 
 
@@ -79,6 +85,7 @@ def make_uku_client(
     policy: RetryPolicy | None = None,
     sleep: Sleep = time.sleep,
     hint: str | None = None,
+    stop: threading.Event | None = None,
 ) -> UkuClient:
     """An Uku client for explicit settings (used by `connect-uku` before saving them)."""
     session = HttpSession(
@@ -89,6 +96,7 @@ def make_uku_client(
         policy=policy,
         pacer=RateLimitPacer(tier_of=uku_tier, sleep=sleep),
         sleep=sleep,
+        stop=stop,
     )
     return UkuClient(session, api_key=api_key.reveal(), company=company)
 
@@ -100,6 +108,7 @@ def uku_client(
     transport: httpx.BaseTransport | None = None,
     policy: RetryPolicy | None = None,
     sleep: Sleep = time.sleep,
+    stop: threading.Event | None = None,
 ) -> UkuClient:
     """A client for the configured Uku company; AuthError when `connect-uku` is missing."""
     store = store or secret_store(config)
@@ -113,4 +122,5 @@ def uku_client(
         transport=transport,
         policy=policy,
         sleep=sleep,
+        stop=stop,
     )

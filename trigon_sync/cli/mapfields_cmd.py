@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 
 import typer
-from rich.prompt import Confirm
 
 from trigon_sync.cli import output
 from trigon_sync.cli.connections import uku_client
@@ -115,7 +114,7 @@ def map_fields(
                 output.stdout.print("These settings will change:", markup=False)
                 for line in changes:
                     output.stdout.print(f"  {line}", markup=False)
-                if not Confirm.ask("Save these changes?", console=output.stdout, default=True):
+                if not output.ask_yes_no("Save these changes?", default=True):
                     output.stdout.print("Nothing was changed.", markup=False)
                     return
                 new_mapping, stored_topic = proposal.mapping, proposal.topic

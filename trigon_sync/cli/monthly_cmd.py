@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from trigon_sync.monthly import gate as monthly_gate
 from trigon_sync.monthly import log_file as run_log
 
 if TYPE_CHECKING:
+    from trigon_sync.cli.run_progress import RunProgress
     from trigon_sync.clients.auto_import import AutoImport
     from trigon_sync.monitoring.nightly import Watch
     from trigon_sync.monthly.run import MonthlyResult
@@ -245,22 +247,24 @@ def _run(
 
     With ``[import] auto_import = "create"`` new Trigon firms are imported first (step 6).
     """
-    from trigon_sync.cli import monthly_view, run_guards
+    from trigon_sync.cli import run_guards
     from trigon_sync.cli.probe_cmd import apply_facts
+    from trigon_sync.http import waits
     from trigon_sync.monthly import run as monthly
 
     config, facts = apply_facts(config)  # refuses when a probe found exactly once broken
-    with _connected(config) as (trigon, uku):
+    halt = run_guards.Halt.for_periods(periods)
+    with _connected(config, stop=halt.event) as (trigon, uku):
         uku.complete_endpoint = facts is not None and facts.complete_served is True
         trusted = run_guards.trusted_today(trigon, uku, silent=silent)
         if explicit_day:
             monthly_gate.check_today(day, trusted)
         day = min(day, trusted)
         auto = _auto_import(config, trigon, uku, dry_run=dry_run) if rerun is None else None
-        progress = monthly_view.progress_bar(silent)
-        halt = run_guards.Halt.for_periods(periods)
+        progress = _progress(workers, silent)
+        halt.on_signal = progress.stopping
         try:
-            with halt.installed(active=not dry_run):
+            with halt.installed(active=not dry_run), waits.listening(progress.on_wait):
                 result = monthly.run_monthly(
                     config,
                     trigon,
@@ -271,27 +275,38 @@ def _run(
                     rerun=rerun,
                     include_finished=include_finished,
                     workers=workers,
-                    on_period=progress.on_period if progress else None,
-                    on_client=progress.on_client if progress else None,
+                    on_period=progress.on_period,
+                    on_client=progress.on_client,
                     halt=halt.event,
                 )
         finally:
-            if progress:
-                progress.stop()
+            progress.stop()
         return _Outcome(result, halt.reason, auto)
 
 
+def _progress(workers: int, silent: bool) -> RunProgress:
+    """The bar only for a person at a terminal; the stopping line unless ``--quiet``."""
+    from trigon_sync.cli import output
+    from trigon_sync.cli.run_progress import RunProgress
+
+    bar = not silent and output.stderr.is_terminal
+    return RunProgress(workers=workers, bar=bar, speak=not silent)
+
+
 @contextlib.contextmanager
-def _connected(config: Config) -> Iterator[tuple[TrigonClient, UkuClient]]:
-    """Both clients, with cron's patient retries; closed when the block ends."""
+def _connected(
+    config: Config, *, stop: threading.Event | None = None
+) -> Iterator[tuple[TrigonClient, UkuClient]]:
+    """Both clients, with cron's patient retries; closed when the block ends. Once
+    ``stop`` is set, reads give up their waits (a stopping run waits for no rate limit)."""
     from trigon_sync.cli import connections
     from trigon_sync.http.session import RetryPolicy
 
     policy = RetryPolicy(max_attempts=RETRY_ATTEMPTS)
     store = connections.secret_store(config)
     with (
-        connections.trigon_client(config, store, policy=policy) as trigon,
-        connections.uku_client(config, store, policy=policy) as uku,
+        connections.trigon_client(config, store, policy=policy, stop=stop) as trigon,
+        connections.uku_client(config, store, policy=policy, stop=stop) as uku,
     ):
         yield trigon, uku
 
@@ -300,7 +315,8 @@ def _preview(
     config: Config, state: Any, day: dt.date, *, workers: int, silent: bool
 ) -> MonthlyResult:
     """A dry run of the upcoming window cut off at yesterday (timeline.Timeline.preview)."""
-    from trigon_sync.cli import monthly_view, run_guards
+    from trigon_sync.cli import run_guards
+    from trigon_sync.http import waits
     from trigon_sync.monthly import run as monthly
 
     window = monthly_gate.schedule_for(config, state, day).preview()
@@ -311,21 +327,21 @@ def _preview(
         )
     with _connected(config) as (trigon, uku):
         run_guards.trusted_today(trigon, uku, silent=silent)
-        progress = monthly_view.progress_bar(silent)
+        progress = _progress(workers, silent)
         try:
-            return monthly.MonthlyRun(
-                config,
-                trigon,
-                uku,
-                today=day,
-                now=clock.now,
-                workers=workers,
-                on_period=progress.on_period if progress else None,
-                on_client=progress.on_client if progress else None,
-            ).plan(state, [window])
+            with waits.listening(progress.on_wait):
+                return monthly.MonthlyRun(
+                    config,
+                    trigon,
+                    uku,
+                    today=day,
+                    now=clock.now,
+                    workers=workers,
+                    on_period=progress.on_period,
+                    on_client=progress.on_client,
+                ).plan(state, [window])
         finally:
-            if progress:
-                progress.stop()
+            progress.stop()
 
 
 def _settler(config: Config) -> Settler:

@@ -7,7 +7,7 @@ flagged counts) goes to stderr, also with ``--quiet``, so cron mails it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from trigon_sync.monthly.plan import DONE_EARLIER
 from trigon_sync.schedule.run_text import window_text
@@ -16,38 +16,6 @@ from trigon_sync.settings.config import Config
 if TYPE_CHECKING:
     from trigon_sync.clients.auto_import import AutoImport
     from trigon_sync.monthly.result import MonthlyResult
-    from trigon_sync.schedule.rules import Run
-
-
-class Bar:
-    """A rich progress bar per period, shown only to a person at a terminal."""
-
-    def __init__(self) -> None:
-        from rich.progress import Progress
-
-        from trigon_sync.cli import output
-
-        self.progress = Progress(console=output.stderr, transient=False)
-        self.task: Any = None
-        self.progress.start()
-
-    def on_period(self, run: Run, total: int) -> None:
-        self.task = self.progress.add_task(f"{run.period}", total=total)
-
-    def on_client(self, outcome: Any) -> None:
-        if self.task is not None:
-            self.progress.advance(self.task)
-
-    def stop(self) -> None:
-        self.progress.stop()
-
-
-def progress_bar(silent: bool) -> Bar | None:
-    from trigon_sync.cli import output
-
-    if silent or not output.stderr.is_terminal:
-        return None
-    return Bar()
 
 
 # -- rendering ----------------------------------------------------------------------------
@@ -119,7 +87,7 @@ def render(
             + (f", {period.not_started} not started" if period.not_started else "")
             + f" — {status}",
             markup=False,
-            soft_wrap=True,
+            soft_wrap=output.unwrapped(output.stdout),
         )
     if result.rerun:
         for line in recount_lines(result, config, heads=False):
@@ -179,15 +147,16 @@ def uku_name(result: MonthlyResult, config: Config, key: str) -> str:
 
 
 def render_plan(result: MonthlyResult, config: Config, *, preview: bool = False) -> None:
-    """The dry-run plan within 80 columns: per client its action (and why) and its counts
-    under Uku's field names, then a totals line per period."""
+    """The dry-run plan within the terminal: a table of the clients' actions and counts
+    under Uku's field names (cli/plan_table.py), then a totals line per period."""
     from rich.table import Table
-    from rich.text import Text
 
     from trigon_sync.cli import output
+    from trigon_sync.cli.plan_table import plan_table
     from trigon_sync.dates import format_ee
     from trigon_sync.settings import fields
 
+    unwrapped = output.unwrapped(output.stdout)
     for period in result.periods:
         run = period.run
         keys = [k for k in fields.KEYS if any(k in o.plan.counts for o in period.outcomes)]
@@ -195,32 +164,26 @@ def render_plan(result: MonthlyResult, config: Config, *, preview: bool = False)
             f"{run.period}: import day {format_ee(run.import_day)}, counts "
             f"{window_text(run)} " + ("(preview, so far)" if preview else "(dry run)"),
             markup=False,
+            soft_wrap=unwrapped,
         )
-        table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
-        table.add_column("Action", no_wrap=True)
-        table.add_column("Client (registration code) and counts by Uku field", overflow="fold")
         actions: dict[str, int] = {}
         totals = dict.fromkeys(keys, 0)
         for outcome in period.outcomes:
-            plan = outcome.plan
-            action = plan.action if outcome.ok else "fail"  # what the real run would do
+            action = outcome.plan.action if outcome.ok else "fail"
             actions[action] = actions.get(action, 0) + 1
-            cell = Text(f"{plan.link.name} ({plan.link.registration_code or plan.link.trigon_id})")
-            reason = plan.reason if outcome.ok else outcome.error
-            if reason:
-                cell.append(f": {reason}")
-            counted = [k for k in keys if k in plan.counts]
-            if counted:
-                named = (f"{uku_name(result, config, k)} {plan.counts[k]}" for k in counted)
-                cell.append("\n" + ", ".join(named))
-            for k in counted:
-                totals[k] += plan.counts[k]
-            table.add_row(action, cell)
-        output.stdout.print(table)
+            for k in keys:
+                totals[k] += outcome.plan.counts.get(k, 0)
+        shown, after = plan_table(
+            output.stdout, period.outcomes, keys, lambda k: uku_name(result, config, k)
+        )
+        for part in shown:
+            output.stdout.print(part, soft_wrap=not isinstance(part, Table) and unwrapped)
+        for line in after:
+            output.stdout.print(line, soft_wrap=unwrapped)
         done = ", ".join(f"{n} {action}" for action, n in actions.items()) or "no clients"
         sums = ", ".join(f"{uku_name(result, config, k)} {totals[k]}" for k in keys)
         summed = f"; {sums}" if keys else ""
-        output.stdout.print(f"Totals: {done}{summed}", markup=False)
+        output.stdout.print(f"Totals: {done}{summed}", markup=False, soft_wrap=unwrapped)
     blocker = next((p.run.period for p in result.periods if not p.complete), None)
     for run in result.deferred:
         output.stdout.print(

@@ -31,6 +31,7 @@ from trigon_sync import redact
 from trigon_sync.errors import UsageError
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.text import Text
 
     from trigon_sync.cli.consoles import SafeConsole
@@ -59,9 +60,38 @@ def one_line(text: object) -> str:
 
 
 def line(text: object, *, to_stderr: bool = True) -> None:
-    """Print ``text`` as exactly one line (see :func:`one_line`), never as markup."""
+    """Print ``text`` as one logical line (see :func:`one_line`), never as markup: wrapped
+    at word boundaries on a terminal, one physical line in a pipe or cron mail."""
     console = _console("stderr" if to_stderr else "stdout")
-    console.print(one_line(text), markup=False, soft_wrap=True, highlight=False)
+    console.print(one_line(text), markup=False, soft_wrap=unwrapped(console), highlight=False)
+
+
+def unwrapped(console: Console) -> bool:
+    """Whether ``console`` keeps each item on one physical line (``soft_wrap``).
+
+    A person at a terminal reads lines wrapped at word boundaries (the terminal itself
+    would break ``fiel`` / ``ds``); a pipe, a file or cron mail gets one line per item,
+    so ``grep`` and mail filters still see whole items.
+    """
+    return not console.is_terminal
+
+
+def item(console: Console, prefix: str | Text, body: str | Text) -> None:
+    """One list item: ``prefix`` then ``body``; on a terminal the body wraps at word
+    boundaries with a hanging indent under itself, elsewhere it stays one line."""
+    from rich.table import Table
+    from rich.text import Text
+
+    head = prefix if isinstance(prefix, Text) else Text(prefix)
+    text = body if isinstance(body, Text) else Text(body)
+    if unwrapped(console):
+        console.print(Text.assemble(head, text), soft_wrap=True)
+        return
+    grid = Table.grid()
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row(head, text)
+    console.print(grid)
 
 
 def safe(value: object) -> Text:
@@ -141,8 +171,21 @@ def print_json(obj: Any) -> None:
 
 
 def is_interactive() -> bool:
-    """Whether a person can answer a prompt (stdin and stdout are terminals)."""
-    return sys.stdin.isatty() and sys.stdout.isatty()
+    """Whether a person can answer a prompt: the answer comes from stdin and the question
+    goes to stderr, so both must be a terminal; stdout may be redirected to a file
+    (``connect … > out.txt`` still asks for the password)."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def ask_yes_no(question: str, *, default: bool) -> bool:
+    """The one yes/no prompt style (``[y/N]``, the capital is what Enter answers), asked
+    on stderr so that stdout can be a file."""
+    return typer.confirm(question, default=default, err=True)
+
+
+def ask_text(question: str, *, default: str | None = None, hidden: bool = False) -> str:
+    """The one text prompt style (``Question [default]:``), asked on stderr."""
+    return str(typer.prompt(question, default=default, hide_input=hidden, err=True))
 
 
 def confirm(question: str, yes: bool) -> bool:
@@ -152,6 +195,6 @@ def confirm(question: str, yes: bool) -> bool:
     if not is_interactive():
         raise UsageError(
             "this change needs confirmation but there is no terminal to ask on",
-            hint="pass --yes to confirm it",
+            hint="pass --yes (-y) to confirm it",
         )
-    return typer.confirm(question, default=False)
+    return ask_yes_no(question, default=False)

@@ -100,7 +100,7 @@ def report_command(
         None, "--client", metavar="CLIENT", help="Only this client (code, firm id or name)."
     ),
     fmt: str = typer.Option(
-        "table", "--format", "-f", metavar="FORMAT", help="table, csv or json."
+        "table", "--format", "-f", metavar="table|csv|json", help="The output format."
     ),
     separator: str = typer.Option(
         ";",

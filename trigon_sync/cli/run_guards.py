@@ -12,7 +12,7 @@ import contextlib
 import datetime as dt
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -42,11 +42,9 @@ def before_writing() -> None:
     home = paths.home_dir()
     if home_safety.group_or_world_writable(home):
         check = environment_checks.permissions_check(home)  # the same rule doctor applies
-        output.stderr.print(
+        output.line(
             f"warning: the trigon-sync home is writable by other users: {check.detail}"
-            + (f" (fix: {check.fix})" if check.fix else ""),
-            markup=False,
-            soft_wrap=True,
+            + (f" (fix: {check.fix})" if check.fix else "")
         )
 
 
@@ -66,10 +64,8 @@ def stop_report(result: MonthlyResult, halted: str) -> None:
             f"{written}; {left}",
             hint="the services are very slow; the next run continues where this one stopped",
         )
-    output.stderr.print(
-        f"error: interrupted ({halted}): {written}; {left}; run the command again to continue",
-        markup=False,
-        soft_wrap=True,
+    output.line(
+        f"error: interrupted ({halted}): {written}; {left}; run the command again to continue"
     )
     raise typer.Exit(INTERRUPTED)
 
@@ -117,6 +113,8 @@ class Halt:
         self.event = threading.Event()
         self.reason: str | None = None
         self.bound_seconds = bound_hours * 3600
+        self.on_signal: Callable[[str], None] | None = None
+        """Called at the first signal with its name (the display says "stopping: …")."""
 
     def stop(self, reason: str) -> None:
         if self.reason is None:
@@ -136,7 +134,10 @@ class Halt:
         def on_signal(signum: int, _frame: Any) -> None:
             if self.event.is_set() and self.reason != TIME_BOUND:
                 raise KeyboardInterrupt
-            self.stop(signal.Signals(signum).name)
+            name = signal.Signals(signum).name
+            self.stop(name)
+            if self.on_signal is not None:
+                self.on_signal(name)
 
         in_main = threading.current_thread() is threading.main_thread()
         if in_main:

@@ -89,6 +89,7 @@ def serve(
     profile: str = typer.Option(
         "contract",
         "--profile",
+        metavar="contract|production-like",
         help="How Uku behaves: 'contract' (docs/uku-api.md) or 'production-like' "
         "(every known quirk of the real Uku; docs/sandbox.md).",
     ),
@@ -306,4 +307,21 @@ def demo(
             "the demo did not go as expected: " + "; ".join(result.unexpected),
             hint="run the step by hand with --verbose and report what it printed",
         )
-    output.stdout.print("Demo finished: every step did what it should.")
+    output.line(demo_summary(result.codes), to_stderr=False)
+    output.line(
+        "Try it by hand: `trigon-sync sandbox serve` prints the URLs and credentials to "
+        'connect with (README, "Try it by hand"; docs/sandbox.md).',
+        to_stderr=False,
+    )
+
+
+def demo_summary(codes: list[int]) -> str:
+    """What the demo showed, truthfully: every exit code was the expected one, and the
+    warnings above it are real (it leaves firms unlinked on purpose, as in production)."""
+    warned = sum(1 for code in codes if code != 0)
+    return (
+        f"Demo finished: all {len(codes)} commands exited as expected"
+        + (f" ({warned} with exit 5, for the reason noted under it)" if warned else "")
+        + ". The `warning:` lines are real: the sandbox seeds firms without View and with "
+        "shared codes, which the demo leaves unlinked, as you would decide in production."
+    )

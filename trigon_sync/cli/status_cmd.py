@@ -56,26 +56,24 @@ _STYLES = {
 def _line(label: str, value: str) -> None:
     from rich.text import Text
 
-    output.stdout.print(Text.assemble((f"{label:<12}", "bold"), value), soft_wrap=True)
+    output.item(output.stdout, Text(f"{label:<12}", "bold"), value)
 
 
 def _print_check(check: Check) -> None:
     from rich.text import Text
 
     symbol = SYMBOLS[check.outcome]
-    output.stdout.print(
+    output.item(
+        output.stdout,
+        Text(f"  {symbol} ", _STYLES[check.outcome]),
         Text.assemble(
-            (f"  {symbol} ", _STYLES[check.outcome]),
             check.title,
             (" — ", "dim"),
             output.one_line(check.detail),  # quotes names and server text: one line
         ),
-        soft_wrap=True,
     )
     if check.fix and check.outcome in {Outcome.FAIL, Outcome.WARN}:
-        output.stdout.print(
-            Text.assemble(("      fix: ", "bold"), output.one_line(check.fix)), soft_wrap=True
-        )
+        output.item(output.stdout, Text("      fix: ", "bold"), output.one_line(check.fix))
 
 
 def _not_usable(problem: object) -> str:
@@ -120,11 +118,16 @@ def _render_status(report: StatusReport) -> None:
         _line("Config", "complete" if not missing else "missing " + ", ".join(missing))
     # The full mapping is `map-fields --show`; here only what is left out is worth naming.
     unmapped = report.unmapped
-    _line(
-        "Fields",
-        f"{len(report.mapped)} mapped; "
-        + (f"unmapped: {', '.join(unmapped)}" if unmapped else "none unmapped"),
-    )
+    if not config["valid"]:
+        # No mapping was read: "0 mapped; unmapped: <all 14>" would send the admin to
+        # map-fields for what is one typo in config.toml.
+        _line("Fields", "not known while config.toml is invalid (see Config)")
+    else:
+        _line(
+            "Fields",
+            f"{len(report.mapped)} mapped; "
+            + (f"unmapped: {', '.join(unmapped)}" if unmapped else "none unmapped"),
+        )
     linked = doc["clients"]["linked"]
     ignored = doc["clients"]["ignored"]
     clients_text = "unknown" if linked is None else f"{linked} linked"
@@ -300,6 +303,10 @@ def _render_history(runs: list[RunRecord], total: int) -> None:
                 f"clients {record.get('clients_ok', 0)} ok / {record.get('clients_failed', 0)} "
                 "failed"
             )
+        if record.get("interrupted"):
+            # A stopped run is not a run that had failures: say so, and what it left.
+            left = record.get("not_started")
+            parts.append(f"interrupted, {left} not started" if left else "interrupted")
         if "tasks_created" in record or "tasks_updated" in record:
             parts.append(
                 f"tasks {record.get('tasks_created', 0)} created / "
@@ -310,20 +317,22 @@ def _render_history(runs: list[RunRecord], total: int) -> None:
         duration = record.get("duration_seconds")
         if isinstance(duration, int | float):
             parts.append(f"{duration:.1f} s")
-        output.stdout.print(
+        output.item(
+            output.stdout,
             Text.assemble(
                 (f"{format_ee_time(run.at)}  ", "bold"),
                 (f"{result:<8}", _RESULT_STYLES.get(result, "")),
-                "  ".join(parts),
             ),
-            soft_wrap=True,
+            "  ".join(parts),
         )
         if record.get("error"):
-            output.stdout.print(Text(f"    stopped: {record['error']}"), soft_wrap=True)
+            output.item(output.stdout, "    stopped: ", output.one_line(record["error"]))
         failures = run.failures
         for failure in failures:
-            output.stdout.print(
-                Text.assemble(("    ✗ ", "red"), f"{failure.who}: {failure.reason}"), soft_wrap=True
+            output.item(
+                output.stdout,
+                Text("    ✗ ", "red"),
+                output.one_line(f"{failure.who}: {failure.reason}"),
             )
         failed = record.get("clients_failed")
         if isinstance(failed, int) and failures and failed > len(failures):

@@ -55,11 +55,9 @@ def _gate(report: StatusReport, name: str) -> str | None:
     """Why live checks of a service cannot run, from the status lines (None: they can)."""
     for check in report.checks:
         if check.name == name and check.outcome is not Outcome.OK:
-            return (
-                f"{check.title.lower()} failed"
-                if check.outcome is Outcome.FAIL
-                else (check.detail.removeprefix("skipped: "))
-            )
+            # What went wrong, in the failed check's own words ("no config file at …"):
+            # its title ("config.toml is valid") + "failed" read as the opposite.
+            return check.detail.removeprefix("skipped: ").split("; ")[0]
     return None
 
 

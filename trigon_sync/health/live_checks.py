@@ -109,7 +109,8 @@ def _linked_firms(state: State, by_id: Mapping[str, Any]) -> Check:
 
 def _unimported(state: State, firms: Sequence[Any]) -> Check:
     name, title = named("trigon.unimported")
-    linked = {link.trigon_id for link in state.links.values()}
+    # An ignored firm was left out on purpose (run-monthly does not announce it either).
+    linked = {link.trigon_id for link in state.links.values()} | set(state.ignored)
     new = [firm for firm in firms if firm.id not in linked]
     if not firms:
         return failed(
@@ -128,7 +129,8 @@ def _unimported(state: State, firms: Sequence[Any]) -> Check:
             f"{plural(len(new), 'Trigon firm')} not imported{note}: "
             + listed([f"{firm.name} ({firm.id})" for firm in new]),
             "run `trigon-sync import-clients` and `trigon-sync confirm` before the next import day"
-            + ("; firms without View also need List and View in Trigon" if hidden else ""),
+            + ("; firms without View also need List and View in Trigon" if hidden else "")
+            + "; `trigon-sync ignore CODE_OR_ID` stops announcing a firm you leave out on purpose",
             ExitCode.CONFIG,
         )
     return passed(name, title, f"all {len(firms)} listed firms are linked")

@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from trigon_sync.dates import format_ee
+from trigon_sync.dates import format_ee, format_ee_time
 from trigon_sync.errors import ExitCode, TrigonSyncError
 from trigon_sync.health.checks import (
     Check,
@@ -236,7 +236,7 @@ def _runs_last(facts: LocalFacts) -> Check:
     record = facts.last_run
     if record is None:
         return passed(name, title, "no monthly run yet")
-    when = record.at or "?"
+    when = format_ee_time(record.at) if record.at else "?"
     failures = record.failures
     result = record.result or "?"
     if failures or result != "ok":
@@ -268,6 +268,6 @@ def _clock_recorded(facts: LocalFacts) -> Check:
     return passed(
         name,
         title,
-        f"{facts.now.isoformat(timespec='minutes')}; `trigon-sync doctor` compares it with "
+        f"{format_ee_time(facts.now.isoformat())}; `trigon-sync doctor` compares it with "
         "Trigon and Uku",
     )

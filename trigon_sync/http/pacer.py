@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from trigon_sync.http import waits
+
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
 
@@ -37,6 +39,10 @@ rate-limit window is that long and no real timestamp that small."""
 _SAME_WINDOW_SLACK = 1.5
 _OFFSET_MEMORY = 300.0
 """Seconds a server-clock sample is trusted before a lower one may replace it (drift)."""
+_ANNOUNCE_FROM = 1.0
+"""Seconds of waiting from which a wait is announced (http/waits.py)."""
+_STOP_POLL = 0.2
+"""Seconds between looks at ``stop`` while a read waits for answers in flight."""
 _UNKNOWN_RESET_WAIT = 1.0
 """Seconds to wait when a bucket is spent and no answer said when it resets."""
 
@@ -98,7 +104,14 @@ class RateLimitPacer:
         sleep: Sleep = time.sleep,
         clock: Clock = time.monotonic,
         epoch: Clock = time.time,
+        service: str = "",
+        stop: threading.Event | None = None,
     ) -> None:
+        self.service = service
+        self.stop = stop
+        """Once set, a read waiting for room raises ``waits.Stopped`` (see HttpSession)."""
+        """Who the waits are for ("Trigon", "Uku"): named in what :mod:`waits` announces."""
+        self._announced: tuple[str, int, float | None] | None = None
         self._tier_of = tier_of
         self._max_wait = max_wait
         self._sleep = sleep
@@ -122,6 +135,7 @@ class RateLimitPacer:
         with self._cond:
             named = self._tier_of(method)
             tier = self._aliases.get(named, named)
+            stoppable = self.stop is not None and method.upper() in waits.READS
             while True:
                 bucket = self._buckets.setdefault(tier, _Bucket())
                 now = self._clock()
@@ -135,21 +149,46 @@ class RateLimitPacer:
                 if self._flying[tier]:
                     # Answers on their way will tell more (or the window ends first).
                     until = self._max_wait if bucket.reset_at is None else bucket.reset_at - now
-                    self._cond.wait(min(max(until, 0.001), self._max_wait))
+                    if bucket.reset_at is not None:
+                        self._announce(tier, bucket, until)
+                    if stoppable and self.stop is not None and self.stop.is_set():
+                        raise waits.Stopped(self.service or tier)
+                    # a stop is noticed within _STOP_POLL seconds (nothing notifies us of it)
+                    limit = min(self._max_wait, _STOP_POLL) if stoppable else self._max_wait
+                    self._cond.wait(min(max(until, 0.001), limit))
                     self.waited_seconds += max(0.0, self._clock() - now)
                     continue
                 deadline = bucket.reset_at
                 wait = _UNKNOWN_RESET_WAIT if deadline is None else deadline - now
                 wait = max(0.0, min(wait, self._max_wait))
                 self.waited_seconds += wait
+                self._announce(tier, bucket, wait)
                 self._cond.release()
                 try:
-                    self._sleep(wait)
+                    waits.pause(
+                        wait,
+                        method=method.upper(),
+                        service=self.service or tier,
+                        stop=self.stop,
+                        sleep=self._sleep,
+                    )
                 finally:
                     self._cond.acquire()
                 if bucket.reset_at == deadline:
                     # No newer answer since: the window has turned over, the bucket is fresh.
                     self._new_window(bucket, None)
+
+    def _announce(self, tier: str, bucket: _Bucket, seconds: float) -> None:
+        """Say once per window that callers now wait for its reset (a short wait, under
+        :data:`_ANNOUNCE_FROM` seconds, is not worth a line)."""
+        key = (tier, bucket.window, bucket.reset_at)
+        if seconds < _ANNOUNCE_FROM or key == self._announced:
+            return
+        self._announced = key
+        tiers = "" if tier == "default" else f" ({tier})"
+        waits.announce(
+            waits.Wait(self.service or tier, seconds, f"rate limit{tiers}, until its window resets")
+        )
 
     def release(self, ticket: int | None) -> None:
         """A request that got no answer no longer counts as in flight (but as spent)."""

@@ -41,6 +41,7 @@ import functools
 import os
 import random
 import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ import httpx
 from trigon_sync import redact
 from trigon_sync.errors import AnswerRefused, ApiError, ServiceUnavailable, WriteUnconfirmed
 from trigon_sync.http import clock_skew as skew
+from trigon_sync.http import waits
 from trigon_sync.http.answer_limits import (
     ACCEPT_ENCODING,
     MISSING,
@@ -155,6 +157,10 @@ class RetryPolicy:
     """Attempts and waits; ``jitter`` returns a factor in [0.5, 1] by default."""
 
     max_attempts: int = 5
+    unreachable_attempts: int | None = None
+    """Attempts while the host cannot even be connected to (None: ``max_attempts``).
+    Someone at a terminal is better served by one clear "unreachable at URL" line in
+    seconds than by a minute of silent connect timeouts."""
     base_delay: float = field(default_factory=default_retry_delay)
     max_delay: float = 30.0
     max_retry_after: float = 120.0
@@ -172,6 +178,8 @@ class ApiResponse:
     status: int
     headers: httpx.Headers
     body: Any
+    url: str = ""
+    """The address asked (no query): a 404 names it, since a wrong base URL looks so."""
 
     @property
     def ok(self) -> bool:
@@ -224,13 +232,19 @@ class HttpSession:
         limits: AnswerLimits | None = None,
         clock: Clock = time.monotonic,
         wall: Wall | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self._client = client
+        self.stop = stop
+        """Once set, a read that would wait (backoff, rate limit) raises ``waits.Stopped``
+        instead: a stopping run finishes its requests in flight, not its waits."""
         self.service = service
         self.base_url = str(client.base_url).rstrip("/")
         self._hint = hint
         self.policy = policy or RetryPolicy()
         self.pacer = pacer or RateLimitPacer(sleep=sleep)
+        self.pacer.service = self.pacer.service or service
+        self.pacer.stop = self.pacer.stop or stop
         self._sleep = sleep
         self.limits = limits or AnswerLimits()
         self._clock = clock
@@ -269,7 +283,7 @@ class HttpSession:
                 may_repeat = safe or not failure.sent or failure.retry_after is not None
                 if not may_repeat:
                     raise self._unconfirmed(method, path, failure) from None
-                if attempt >= self.policy.max_attempts:
+                if attempt >= self._attempts(failure):
                     raise self._gave_up(failure, attempt) from None
                 if failure.retry_after is not None:
                     if failure.retry_after > self.policy.max_retry_after:
@@ -278,7 +292,23 @@ class HttpSession:
                 else:
                     delay = self.policy.backoff(attempt)
                 self.stats.count_retry(rate_limited=failure.retry_after is not None)
-                self._sleep(delay)
+                waits.announce(
+                    waits.Wait(
+                        self.service,
+                        delay,
+                        f"retry {attempt + 1} of {self._attempts(failure)} after {failure.reason}",
+                    )
+                )
+                waits.pause(
+                    delay, method=method, service=self.service, stop=self.stop, sleep=self._sleep
+                )
+
+    def _attempts(self, failure: _Retriable) -> int:
+        """How many attempts this kind of failure gets."""
+        unreachable = self.policy.unreachable_attempts
+        if not failure.sent and unreachable is not None:
+            return min(unreachable, self.policy.max_attempts)
+        return self.policy.max_attempts
 
     def _refuse_write_on_skew(self) -> None:
         """No write while this service's last answer showed the local clock off."""
@@ -348,7 +378,12 @@ class HttpSession:
             raise _Retriable(f"HTTP {status}{f' {code}' if code else ''}", sent=True)
         if 200 <= status < 300 and body is MISSING:
             raise _Retriable(f"malformed JSON in an HTTP {status} answer", sent=True)
-        return ApiResponse(status, response.headers, None if body is MISSING else body)
+        return ApiResponse(
+            status,
+            response.headers,
+            None if body is MISSING else body,
+            str(request.url.copy_with(query=None)),
+        )
 
     def _unconfirmed(self, method: str, path: str, failure: _Retriable) -> WriteUnconfirmed:
         return WriteUnconfirmed(
@@ -417,6 +452,13 @@ def unexpected(service: str, response: ApiResponse, *, hint: str | None = None) 
     """An ApiError for an answer the client has no specific handling for."""
     # Scrub before cutting: a cut must not leave the first half of a secret behind.
     code = f" {_quoted(redact.scrub(response.error_code))}" if response.error_code else ""
+    if hint is None and response.status == 404:
+        # A 404 no client expects is most often a base URL with a wrong path (/v2).
+        where = f" ({redact.scrub(response.url)})" if response.url else ""
+        hint = (
+            f"check the {service} URL: the address asked{where} does not exist there; "
+            "the base URL usually ends in the API version (…/v1, …/api/v3)"
+        )
     return ApiError(
         f"{service} answered HTTP {response.status}{code}: "
         f"{_quoted(redact.scrub(response.error_message))}",

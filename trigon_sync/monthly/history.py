@@ -57,6 +57,7 @@ def record_run(
         requests=_requests(result),
         error=message,
         interrupted=True if interrupted else None,
+        not_started=sum(p.not_started for p in result.periods) or None,
     )
     session.save()
 

@@ -46,11 +46,9 @@ if TYPE_CHECKING:
 
 Action = Literal["create", "update", "exists", "skip"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "exists", "skip")
-IMPORT_HINT = (
-    "run `trigon-sync import-clients` to add them; one it shows as a conflict (no "
-    "registration code, or one shared with another firm) needs the code fixed in Trigon, or "
-    "`import-clients --owner CODE=FIRM_ID` for a shared one; `trigon-sync ignore CODE_OR_ID` "
-    "stops announcing a firm you leave out"
+UNLINKED_HINT = (
+    "`trigon-sync import-clients` lists them all; `trigon-sync ignore CODE_OR_ID` stops "
+    "announcing one"
 )
 DONE_EARLIER = "done by an earlier run"
 """The reason of an ``exists`` plan taken from the period's journal (nothing fetched)."""
@@ -372,11 +370,12 @@ def unlinked_warning(firms: Iterable[tuple[str, str, str | None]], state: State)
     missing = [(fid, name, code) for fid, name, code in firms if fid not in linked]
     if not missing:
         return None
-    shown = ", ".join(f"{name} ({code or 'no code'})" for _, name, code in missing[:10])
-    more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+    # Mailed every night: a few names and the command that lists them all, not a page.
+    shown = ", ".join(f"{name} ({code or 'no code'})" for _, name, code in missing[:3])
+    more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
     return (
-        f"{len(missing)} Trigon firm(s) are not linked to an Uku client and get no summary "
-        f"task: {shown}{more}; {IMPORT_HINT}"
+        f"{len(missing)} Trigon firm(s) get no summary task (not linked to Uku): "
+        f"{shown}{more}; {UNLINKED_HINT}"
     )
 
 

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from trigon_sync.clients.link_guard import check_links
 from trigon_sync.clients.links import stamp_company
+from trigon_sync.http import waits as http_waits
 from trigon_sync.monthly import task_presence
 from trigon_sync.monthly.gate import require_ready, schedule_for
 from trigon_sync.monthly.history import record_run
@@ -203,6 +204,11 @@ class MonthlyRun:
                     # one holds back no other, so a reloaded range goes on
                     result.deferred = list(runs[index + 1 :])
                     break
+        except http_waits.Stopped:
+            if not self._halted():
+                raise
+            # Stopped while waiting before any client of the period started.
+            result.deferred = list(runs[len(result.periods) :])
         except BaseException as exc:
             error = exc
             raise
@@ -308,6 +314,11 @@ class MonthlyRun:
                 with waits_lock:
                     waits[link.trigon_id] = later
                 raise _Waits from None
+            except http_waits.Stopped:
+                # The run is stopping and this client's next read would have had to wait
+                # (a rate limit, a backoff): it stops here, counted as not started; what
+                # it wrote before is in the journal, which the next run reads.
+                raise _Stop from None
             except BaseException as exc:
                 stop.set()
                 fatal.append(exc)

@@ -28,17 +28,23 @@ T = TypeVar("T")
 class NoKeyringBackend(SecretStoreError):
     """keyring has no real backend here; ``explanation`` is the few lines to show."""
 
-    def __init__(self, backend: str) -> None:
+    def __init__(self, backend: str, command: str = "connect") -> None:
         self.backend = backend
-        self.explanation = no_keyring_explanation(backend)
+        self.explanation = no_keyring_explanation(backend, command)
         super().__init__(
             f"no OS keyring is available here (keyring backend: {backend})",
-            hint="select a keyring backend (PYTHON_KEYRING_BACKEND or keyring's config file) "
-            "or connect with `trigon-sync connect --token-store file`",
+            hint=f"add --token-store file to `trigon-sync {command}` (tokens then go to "
+            f"{paths.token_file()}, mode 0600), or select a keyring backend with "
+            "PYTHON_KEYRING_BACKEND",
         )
 
+    def for_command(self, command: str) -> NoKeyringBackend:
+        """The same situation, its advice naming the command the admin ran (a hint to run
+        ``connect`` after ``connect-uku`` failed sends them to the wrong command)."""
+        return NoKeyringBackend(self.backend, command)
 
-def no_keyring_explanation(backend: str) -> list[str]:
+
+def no_keyring_explanation(backend: str, command: str = "connect") -> list[str]:
     """The situation and the two documented ways out, as lines for the CLI."""
     if backend.endswith((".fail.Keyring", ".null.Keyring")) or backend == "none":
         situation = f"There is no OS keyring here (keyring's active backend is {backend})."
@@ -53,7 +59,7 @@ def no_keyring_explanation(backend: str) -> list[str]:
         "Choose one of:",
         "  (a) install a keyring backend and select it via PYTHON_KEYRING_BACKEND or keyring's "
         f"config file ({keyring_config_path()}); run `keyring --list-backends` to see them;",
-        "  (b) connect with `trigon-sync connect --token-store file`: the refresh token and "
+        f"  (b) connect with `trigon-sync {command} --token-store file`: the refresh token and "
         "API key go to "
         f"{paths.token_file()} (mode 0600). Less safe: anyone who can read that file can use "
         "the connection. The choice is remembered in config.toml (trigon.token_store) so cron "

@@ -18,6 +18,8 @@ from trigon_sync import clock
 if TYPE_CHECKING:
     from trigon_sync.settings.config import UkuSettings
 
+from trigon_sync.http import waits
+
 Now = Callable[[], dt.datetime]
 Sleep = Callable[[float], None]
 
@@ -42,4 +44,7 @@ class Settler:
         """Return once ``settle_seconds`` have passed since ``since`` (at most that long)."""
         wait = self.settle_seconds - max(0.0, (self.now() - since).total_seconds())
         if wait > 0:
+            waits.announce(
+                waits.Wait("Uku", wait, "its lists to show a write whose answer was lost")
+            )
             self.sleep(wait)

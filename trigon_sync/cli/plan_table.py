@@ -1,0 +1,139 @@
+"""The dry-run and preview plan as a table: one row per client, one column per Uku field.
+
+Each client's 14 counts used to come as a wrapped paragraph (216 lines for 36 clients).
+Now a client is one row; the columns are headed by Uku's field names when they fit the
+terminal, else by numbers with the names listed once above the table (the compact form).
+Clients with nothing to write (``exists``, ``skip``) are collapsed into one line per action
+with a count and a few names; failures follow the table, one line each with the reason.
+A client's name is cut with "…" rather than wrapped, so every client stays one line in a
+pipe or cron mail too; ``--json`` has every name and count in full.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from rich.console import Console, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from trigon_sync.cli.output import plain
+
+if TYPE_CHECKING:
+    from trigon_sync.monthly.result import ClientOutcome
+
+COLLAPSED = ("exists", "skip")
+"""Actions that write nothing: their clients are counted, not listed row by row."""
+NAMES_SHOWN = 3
+CLIENT_MIN = 14
+"""Narrowest the client column gets before the compact form is used."""
+ACTION_WIDTH = 6
+
+
+def plan_table(
+    console: Console,
+    outcomes: Sequence[ClientOutcome],
+    keys: Sequence[str],
+    name_of: Callable[[str], str],
+) -> tuple[list[RenderableType], list[Text]]:
+    """What to print for one period: the legend (numbered columns only), the table of the
+    clients that would be written, then the collapsed groups and the failures."""
+    rows = [o for o in outcomes if not (o.ok and o.plan.action in COLLAPSED)]
+    names = [name_of(k) for k in keys]
+    digits = {k: max((len(str(o.plan.counts.get(k, 0))) for o in rows), default=1) for k in keys}
+    named = [max(digits[k], _longest_word(n)) for k, n in zip(keys, names, strict=True)]
+    numbered = [max(digits[k], len(str(i))) for i, k in enumerate(keys, start=1)]
+    after = _collapsed(outcomes) + _failures(outcomes)
+    if not rows:
+        return [], after
+    if _fits(console.width, named):
+        return [_table(rows, keys, names)], after
+    legend = _legend(names)
+    if _fits(console.width, numbered):
+        return [legend, _table(rows, keys, [str(i) for i in range(1, len(keys) + 1)])], after
+    return [legend, *(_compact(outcome, keys) for outcome in rows)], after
+
+
+def _table(rows: Sequence[ClientOutcome], keys: Sequence[str], headers: Sequence[str]) -> Table:
+    table = Table(
+        box=None, pad_edge=False, collapse_padding=True, show_header=True, header_style="bold"
+    )
+    table.add_column("Client", no_wrap=True, overflow="ellipsis", min_width=CLIENT_MIN, ratio=1)
+    table.add_column("Action", no_wrap=True)
+    for header in headers:
+        table.add_column(header, justify="right", no_wrap=header.isdigit())
+    for outcome in rows:
+        counts = outcome.plan.counts
+        row = [str(counts[k]) if k in counts else "–" for k in keys]
+        table.add_row(_who(outcome), _action(outcome), *row)
+    return table
+
+
+def _compact(outcome: ClientOutcome, keys: Sequence[str]) -> Text:
+    """One client on one logical line, for counts too wide for columns: ``1:12 2:3 …``."""
+    counts = outcome.plan.counts
+    shown = " ".join(f"{i}:{counts[k]}" for i, k in enumerate(keys, start=1) if k in counts)
+    return Text.assemble(_who(outcome), " ", (_action(outcome), "bold"), " ", shown)
+
+
+def _who(outcome: ClientOutcome) -> Text:
+    link = outcome.plan.link
+    return Text(plain(f"{link.name} ({link.registration_code or link.trigon_id})"))
+
+
+def _action(outcome: ClientOutcome) -> str:
+    return outcome.plan.action if outcome.ok else "fail"  # what the real run would do
+
+
+def _longest_word(name: str) -> int:
+    return max((len(word) for word in name.split()), default=1)
+
+
+def _fits(width: int, columns: Sequence[int]) -> bool:
+    """Whether field columns of these widths (one space apart) leave the client column
+    :data:`CLIENT_MIN` characters next to the action."""
+    return CLIENT_MIN + 1 + ACTION_WIDTH + sum(w + 1 for w in columns) <= width
+
+
+def _legend(names: Sequence[str]) -> Text:
+    """``1 Sales invoice created · 2 …``: the numbered columns' Uku field names."""
+    text = Text("Columns: ", style="bold")
+    for index, name in enumerate(names, start=1):
+        if index > 1:
+            text.append(" · ", style="dim")
+        text.append(f"{index} {name}")
+    return text
+
+
+def _collapsed(outcomes: Sequence[ClientOutcome]) -> list[Text]:
+    lines = []
+    for action in COLLAPSED:
+        group = [o for o in outcomes if o.ok and o.plan.action == action]
+        if not group:
+            continue
+        reasons = sorted({o.plan.reason for o in group if o.plan.reason})
+        why = f" ({'; '.join(reasons[:2])}{'; …' if len(reasons) > 2 else ''})" if reasons else ""
+        shown = ", ".join(plain(o.plan.link.name) for o in group[:NAMES_SHOWN])
+        more = f" and {len(group) - NAMES_SHOWN} more" if len(group) > NAMES_SHOWN else ""
+        lines.append(
+            Text.assemble(
+                (f"{action}: ", "bold"),
+                f"{len(group)} client(s) with nothing to write{why}: {shown}{more}",
+            )
+        )
+    if lines:
+        lines.append(Text("`run-monthly --dry-run --json` lists every client", style="dim"))
+    return lines
+
+
+def _failures(outcomes: Sequence[ClientOutcome]) -> list[Text]:
+    return [
+        Text.assemble(
+            ("fail: ", "bold red"),
+            plain(f"{o.plan.link.name} ({o.plan.link.registration_code or o.plan.link.trigon_id})"),
+            f": {plain(o.error)}",
+        )
+        for o in outcomes
+        if not o.ok
+    ]
