@@ -73,7 +73,9 @@ def test_a_monitor_that_hangs_is_a_warning_within_the_timeout() -> None:
     with ping_receiver("hang") as receiver:
         check = ping_check(config(f'ping_url = "{receiver.url}"\n'))
     assert check.outcome is Outcome.WARN
-    assert "no answer within 0.5 s" in check.detail
+    # Either the wait ran out first, or (on a loaded machine) the last try's own timeout
+    # ended a moment before it: both say the monitor did not answer in time.
+    assert "no answer within 0.5 s" in check.detail or "Timeout" in check.detail, check
     assert PING_PATH not in (check.detail + (check.fix or ""))
 
 

@@ -75,9 +75,10 @@ def run_monthly(
     rerun: str | None = typer.Option(
         None,
         "--rerun",
-        metavar="YYYY-MM[..YYYY-MM]",
+        metavar="PERIOD",
         parser=rerun_value,
-        help="Re-count a completed period (or each completed period of FROM..TO, oldest "
+        help="Re-count a completed period YYYY-MM (or each completed period of a range "
+        "YYYY-MM..YYYY-MM, oldest "
         "first) and update its tasks, showing each count's old -> new; a task the period's "
         "record holds that was deleted or moved away in Uku is created again, never a new "
         "one; a task Uku shows as finished is left as it is.",

@@ -29,7 +29,8 @@ from trigon_sync.store.state import load_state
 
 EXAMPLE = (
     "Example: trigon-sync schedule --today 29.11.2024 --count 6 --json\n\n"
-    "The nightly job: trigon-sync --home /srv/trigon-sync schedule --systemd -o /tmp/units"
+    "The nightly job: trigon-sync --home /srv/trigon-sync schedule --systemd "
+    "--output-dir /tmp/units"
 )
 
 
@@ -58,7 +59,6 @@ def schedule(
     output_dir: Path | None = typer.Option(
         None,
         "--output-dir",
-        "-o",
         metavar="DIR",
         help="With --systemd: write trigon-sync.service and trigon-sync.timer into DIR.",
     ),
