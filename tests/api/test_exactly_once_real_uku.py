@@ -33,14 +33,18 @@ from monthly_env import (
     viewable_firms,
 )
 
+from trigon_sync.cli.probe_cmd import apply_facts
 from trigon_sync.clients.confirm_results import Outcome
 from trigon_sync.clients.importing import apply_plan, build_plan, stage_plan, staged_plan
 from trigon_sync.clients.plan import select_rows
 from trigon_sync.errors import ServiceUnavailable
+from trigon_sync.health.probe_facts import MIN_MARGIN, SETTLE_FLOOR
+from trigon_sync.health.probe_uku import probe_uku
 from trigon_sync.registration_codes import normalise_code
 from trigon_sync.sandbox import SandboxWorld, generate_seed
 from trigon_sync.sandbox.behaviour import PRODUCTION_LIKE, UkuBehaviour
 from trigon_sync.store import paths
+from trigon_sync.store import probe_facts as probe_facts_file
 from trigon_sync.store.state import load_state, locked_state
 from trigon_sync.uku.settling import Settler
 
@@ -344,3 +348,63 @@ def test_confirm_on_the_production_like_uku_creates_each_client_once(
 
 def now() -> dt.datetime:
     return dt.datetime.now(tz=dt.UTC)
+
+
+@pytest.mark.parametrize("fault_seed", SEEDS)
+def test_with_probe_facts_the_settle_wait_is_the_measured_lag_and_exactly_once_holds(
+    world: SandboxWorld, sandbox_seed_dict: dict[str, Any], tmp_path: Path, fault_seed: int
+) -> None:
+    """``doctor --probe`` measured the production-like list lag and its facts are stored:
+    the run settles each lost create's answer for the measured lag plus its margin (not
+    the 30 s default) and still writes exactly one task per (client, period), with 10% of
+    POSTs committed and then failed. Every wait is counted through the injected sleep."""
+    probe_env = connect(world, make_config(), tmp_path, behaviour=PRODUCTION_LIKE)
+    probe_clock = probe_env.clock
+    assert probe_clock is not None
+    try:
+        facts = probe_uku(
+            probe_env.uku,
+            probe_env.config,
+            "0123456789abcdef",
+            now=lambda: dt.datetime(2024, 10, 31, 12, 0, tzinfo=dt.UTC),
+            monotonic=probe_clock,
+            sleep=probe_clock.advance,
+        )
+    finally:
+        probe_env.close()
+    probe_facts_file.save(facts.to_json())
+    world.clear_logs()
+    lag = facts.list_lag_seconds
+    assert lag is not None and lag > 1.0  # the production-like 2 s, measured
+    bound = max(SETTLE_FLOOR, lag + max(MIN_MARGIN, lag / 2))
+
+    config, applied = apply_facts(make_config())  # as run-monthly does, from the file
+    assert applied is not None and config.uku.settle_seconds == bound < 30.0
+
+    env = real_uku(world, tmp_path, fault_seed)
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        env.sleep(seconds)  # the sandbox's clock moves; nobody really waits
+
+    try:
+        for today, *_ in (OCTOBER, NOVEMBER):
+            result = env.run(today, config=config, sleep=sleep)
+            assert result.partial_failure() is None, result.partial_failure()
+            env.sleep(3600)
+    finally:
+        env.close()
+    committed = [w for w in world.writes() if w["after_fault"] and w["path"] == "/api/v3/tasks"]
+    assert committed, "the fault seed must lose some committed creates"
+    lost = [  # every create whose answer did not arrive, committed or not
+        r
+        for r in world.requests("uku")
+        if (r["method"], r["path"]) == ("POST", "/api/v3/tasks")
+        and r["fault"] in {"error", "drop", "timeout"}
+    ]
+    assert_exactly_once(env, sandbox_seed_dict, [OCTOBER, NOVEMBER])
+    assert waits, "a lost answer is settled before the list is believed"
+    assert all(0 < w <= bound for w in waits), (bound, waits)
+    assert len(waits) <= len(lost)
+    assert sum(waits) <= len(lost) * bound

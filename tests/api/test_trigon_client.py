@@ -358,13 +358,16 @@ def test_every_public_method_sends_only_gets_and_auth_posts(
             in_process.count(viewable.id, collection, event, dt.date(2024, 10, 1), day)
     for kind in SNAPSHOT_KINDS:
         in_process.snapshot(viewable.id, kind, day)
+    assert in_process.answer("firms", viewable.id, "fixed-assets", "count").status == 400
     sandbox_world.expire_access_tokens()
     in_process.me()
+    assert in_process.answer("me").ok
     seen = {(r["method"], r["path"]) for r in sandbox_world.requests("trigon")}
     writes = {(m, p) for m, p in seen if m != "GET"}
     assert writes == {("POST", "/v1/auth/login"), ("POST", "/v1/auth/refresh")}
     public = [n for n in dir(TrigonClient) if not n.startswith("_")]
     assert sorted(public) == [
+        "answer",
         "auth_proof",
         "base_url",
         "close",

@@ -56,3 +56,19 @@ def test_doctor_shows_the_stored_facts_and_their_age(cli: Invoke, ready: Running
     assert document["probe"]["quirks"] == ["no_complete_endpoint"]
     shown = cli("doctor")
     assert "0 day(s) ago" in shown.stdout and "no_complete_endpoint" in shown.stdout
+
+
+def test_the_probe_checks_trigon_against_its_contract(cli: Invoke, ready: Running) -> None:  # noqa: F811
+    """The probe reads one page of each Trigon endpoint (GETs only) and stores the
+    differences from docs/trigon-api.md with the facts: none against the sandbox."""
+    ready.world.clear_logs()
+    probed = cli("doctor", "--probe", "--json")
+    assert probed.exit_code == 0, probed.output
+    assert json.loads(probed.stdout)["trigon"] == []
+    sent = ready.world.requests("trigon")
+    assert any(r["path"].endswith("/fixed-assets/count") for r in sent)
+    assert {r["method"] for r in sent if "/auth/" not in r["path"]} == {"GET"}
+    stored = json.loads(paths.probe_facts_file().read_text(encoding="utf-8"))
+    assert stored["trigon"] == [] and stored["probed_at"]
+    shown = cli("doctor", "--probe")
+    assert "Trigon answers against docs/trigon-api.md: as documented" in shown.stdout

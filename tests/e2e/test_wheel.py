@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from trigon_sync.trigon.contract import SHAPES
+
 ROOT = Path(__file__).parents[2]
 SHIPPED = ("config.example.toml", "crontab.example", "trigon-sync.service", "trigon-sync.timer")
 
@@ -29,3 +31,5 @@ def test_the_wheel_carries_the_examples(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in SHIPPED:
         assert f"trigon_sync/examples/{name}" in names
+    for shape in SHAPES:  # doctor --probe reads Trigon's contract from the package
+        assert f"trigon_sync/trigon/schemas/{shape}.schema.json" in names

@@ -1,9 +1,12 @@
 """``doctor --probe`` (explicit, never from cron) and the stored facts ``doctor`` shows;
 also how ``run-monthly`` uses them (:func:`apply_facts`).
 
-The probe itself is health/probe_uku.py; the facts' meaning health/probe_facts.py; the
-file store/probe_facts.py. SIGTERM is turned into an interrupt while the probe runs, so
-its ``finally`` deletes the throw-away task on Ctrl-C and on ``kill`` alike.
+The probe itself is health/probe_uku.py, and health/probe_trigon.py, which first checks
+one page of each Trigon endpoint against docs/trigon-api.md's schemas (read-only; a Trigon
+that cannot be read is a note, never a reason to skip the Uku probe). The facts' meaning is
+health/probe_facts.py; the file store/probe_facts.py. SIGTERM is turned into an interrupt
+while the probe runs, so its ``finally`` deletes the throw-away task on Ctrl-C and on
+``kill`` alike.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from rich.text import Text
 
 from trigon_sync import clock
 from trigon_sync.cli import output
-from trigon_sync.errors import ExitCode, StateError, UkuUnsafe
+from trigon_sync.errors import ExitCode, StateError, TrigonSyncError, UkuUnsafe
 from trigon_sync.health.probe_facts import ProbeFacts, facts_from_json
+from trigon_sync.health.probe_trigon import TrigonContact, probe_trigon
 from trigon_sync.health.probe_uku import PROBE_TITLE, probe_uku
 from trigon_sync.settings.config import Config
 from trigon_sync.store import installation
@@ -63,10 +67,17 @@ def run_probe(config: Config, *, as_json: bool) -> int:
     from trigon_sync.cli.connections import uku_client
 
     inst = installation.ensure()
-    with uku_client(config) as uku, _sigterm_interrupts():
-        facts = probe_uku(
-            uku, config, inst, now=clock.now, monotonic=time.monotonic, sleep=time.sleep
-        )
+    with _sigterm_interrupts():
+        contact = _trigon_contact(config)
+        with uku_client(config) as uku:
+            facts = probe_uku(
+                uku, config, inst, now=clock.now, monotonic=time.monotonic, sleep=time.sleep
+            )
+    facts = dataclasses.replace(
+        facts,
+        trigon=None if isinstance(contact, str) else contact.differences,
+        notes=facts.notes + _contact_notes(contact),
+    )
     facts_file.save(facts.to_json())
     code = ExitCode.OK
     if facts.breaking:
@@ -87,6 +98,22 @@ def run_probe(config: Config, *, as_json: bool) -> int:
             soft_wrap=True,
         )
     return int(code)
+
+
+def _trigon_contact(config: Config) -> TrigonContact | str:
+    """Trigon's answers against docs/trigon-api.md, or why they could not be read (the
+    Uku probe still runs: its facts are what the run uses)."""
+    from trigon_sync.cli.connections import trigon_client
+
+    try:
+        with trigon_client(config) as trigon:
+            return probe_trigon(trigon, clock.now().date())
+    except TrigonSyncError as exc:
+        return f"Trigon was not read: {exc.message}"
+
+
+def _contact_notes(contact: TrigonContact | str) -> tuple[str, ...]:
+    return (contact,) if isinstance(contact, str) else contact.notes
 
 
 def _yes(value: bool | None, yes: str, no: str) -> str:
@@ -129,6 +156,15 @@ def probe_lines(facts: ProbeFacts) -> list[str]:
     else:
         lines.append(f"  /openapi.json: {len(facts.openapi)} difference(s)")
         lines.extend(f"    {d}" for d in facts.openapi)
+    if facts.trigon is None:
+        lines.append("  Trigon answers against docs/trigon-api.md: not read")
+    elif not facts.trigon:
+        lines.append("  Trigon answers against docs/trigon-api.md: as documented")
+    else:
+        lines.append(
+            f"  Trigon answers against docs/trigon-api.md: {len(facts.trigon)} difference(s)"
+        )
+        lines.extend(f"    ✗ {d}" for d in facts.trigon)
     lines.append(f"  quirks: {', '.join(facts.quirks) or 'none'}")
     lines.extend(f"  ✗ {b}" for b in facts.breaking)
     lines.extend(f"  note: {n}" for n in facts.notes)
@@ -143,9 +179,14 @@ def facts_line(facts: ProbeFacts | None, today: dt.date) -> str:
     state = "; ".join(facts.breaking) or "nothing breaks exactly once"
     lag = facts.list_lag_seconds
     lag_text = "lag not measured" if lag is None else f"list lag {lag:.1f} s"
+    trigon = (
+        ""
+        if not facts.trigon
+        else f"; Trigon differs from its contract in {len(facts.trigon)} way(s)"
+    )
     return (
         f"probed {facts.probed_at[:10]} ({age} day(s) ago): {lag_text}, "
-        f"quirks {', '.join(facts.quirks) or 'none'}; {state}"
+        f"quirks {', '.join(facts.quirks) or 'none'}; {state}{trigon}"
     )
 
 

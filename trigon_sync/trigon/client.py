@@ -200,6 +200,12 @@ class TrigonClient:
         body = self._firm_get(firm_id, (kind, "count"), params)
         return count_from_json(body)
 
+    def answer(self, *parts: str, params: Mapping[str, Any] | None = None) -> ApiResponse:
+        """One GET whose whole answer the caller judges (an error answer is returned, not
+        raised); each part is one encoded path segment. For ``doctor --probe``, which
+        checks Trigon's answers against docs/trigon-api.md rather than relying on them."""
+        return self._tokens.get(self._wire, api_path(*parts), params)
+
     # -- the one request path -----------------------------------------------------------
 
     def _firm_get(
