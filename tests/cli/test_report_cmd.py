@@ -344,3 +344,36 @@ def test_sparkline_scales_to_the_largest_month_and_leaves_zero_months_blank() ->
     """A drop to zero is a gap, the busiest month the full block."""
     assert sparkline([8, 4, 0, 1]) == "█▄ ▁"
     assert sparkline([0, 0]) == "  "
+
+
+def test_chart_labels_every_column_and_orders_clients_as_the_table_does(cli: Invoke) -> None:
+    """The bar table has no empty unlabelled column (the flag column only when a month is
+    flagged, and then named); clients come in the table's order: by name, case aside."""
+    writer = ledger.LedgerWriter()
+    mapping = (("sales_invoices_created", "Müügiarved"),)
+    at = dt.datetime(2024, 12, 31, 0, 30, tzinfo=dt.UTC)
+    for firm, name in (("f1", "MTÜ Karu"), ("f2", "Mere Kala OÜ"), ("f3", "aasta OÜ")):
+        writer.write(
+            period="2024-12",
+            firm=firm,
+            registration_code=f"1000000{firm[1]}",
+            name=name,
+            uku_client=1,
+            task=1,
+            action="create",
+            mapping=mapping,
+            counts={"sales_invoices_created": 5},
+            at=at,
+        )
+    chart = cli("report", "--period", "2024-12", "--chart")
+    table = cli("report", "--period", "2024-12")
+    assert chart.exit_code == table.exit_code == 0, chart.output
+    header = next(line for line in chart.stdout.splitlines() if "Period" in line)
+    cells = [cell.strip() for cell in header.strip("┃ \n").split("┃")]
+    assert cells == ["Period", "Counts", "Sum"], cells
+
+    def order(text: str) -> list[str]:
+        names = ("aasta OÜ", "Mere Kala OÜ", "MTÜ Karu")
+        return sorted(names, key=lambda name: text.index(name))
+
+    assert order(chart.stdout[chart.stdout.index("Per client") :]) == order(table.stdout)

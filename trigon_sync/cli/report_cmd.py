@@ -468,16 +468,19 @@ def _chart(result: Gathered, *, one_client: bool) -> None:
     top = max(sums.values(), default=0) or 1
     bars = Table(title=f"Counts written to Uku per month, {who}", title_justify="left")
     bars.add_column("Period", no_wrap=True)
-    bars.add_column("", ratio=1, min_width=20)
+    bars.add_column("Counts", ratio=1, min_width=20)
     bars.add_column("Sum", justify="right")
-    bars.add_column("", no_wrap=True, style="yellow")
+    if flagged:  # a column only when a month has a flag to show in it
+        bars.add_column("Flag", no_wrap=True, style="yellow")
     for period in result.periods:
-        bars.add_row(
+        cells = [
             period,
             Bar(top, 0, sums[period], color="yellow" if period in flagged else "cyan"),
             str(sums[period]),
-            "⚑" if period in flagged else "",
-        )
+        ]
+        if flagged:
+            cells.append("⚑" if period in flagged else "")
+        bars.add_row(*cells)
     output.stdout.print(bars)
     if one_client or not result.count:
         return
@@ -486,7 +489,8 @@ def _chart(result: Gathered, *, one_client: bool) -> None:
     lines.add_column("Code", no_wrap=True)
     lines.add_column(f"{result.periods[0]}…{result.periods[-1]}", no_wrap=True)
     lines.add_column("Flags", overflow="fold", style="yellow")
-    ordered = sorted(result.clients.values(), key=lambda c: (not c.notes, c.name))
+    # the table's order: flagged first, then as the report sorts clients (by name, casefolded)
+    ordered = sorted(result.clients.values(), key=lambda c: (not c.notes, c.name.casefold()))
     for client in ordered[:TABLE_ROWS]:
         spark = sparkline(client.sums)
         lines.add_row(
