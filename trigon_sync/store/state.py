@@ -1,4 +1,4 @@
-"""Machine-written state: what has been counted, which clients are linked, run history.
+"""Machine-written state: what has been counted, which clients are linked, which ignored.
 
 ``state.toml`` is the memory that keeps invoices right: ``last_period_end`` is the last
 day already counted and ``last_period`` the last task label used, so no day is counted
@@ -13,9 +13,11 @@ the link is read as made before the key existed. The nightly check of each link
 (clients/link_check.py) compares the Uku client's registration code as well, so a dropped
 key never lets a task onto another company's client.
 
-TOML has no null: absent values are omitted keys. The history, the period journal and
-the staged import are typed records (``records/tables.py``): read once here, at load,
-and written back from them.
+TOML has no null: absent values are omitted keys. The period journal and the staged
+import are typed records (``records/tables.py``): read once here, at load, and written
+back from them. The run history is not here: ``State.record`` adds to the records
+database (run_history.py) when the session saves, and ``State.history`` reads it there;
+an older home's ``[[history]]`` moves there on the first ``locked_state``.
 """
 
 from __future__ import annotations
