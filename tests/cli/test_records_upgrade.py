@@ -69,12 +69,18 @@ def test_history_and_state_show_json_are_identical_after_the_history_moves(
     the first writing command moves state.toml's history into the database."""
     paths.ensure_home()
     paths.state_file().write_text(WELL_FORMED, encoding="utf-8")
-    commands = [("history", "--json", "--all"), ("state", "show", "--json")]
+    commands = [
+        ("history", "--json", "--all"),
+        ("history", "--json", "--limit", "1"),
+        ("history",),
+        ("state", "show", "--json"),
+    ]
     before = [cli(*args) for args in commands]
-    assert [r.exit_code for r in before] == [0, 0], [r.output for r in before]
+    assert [r.exit_code for r in before] == [0] * 4, [r.output for r in before]
     with locked_state():
         pass
     assert "history" not in paths.state_file().read_text(encoding="utf-8")
     after = [cli(*args) for args in commands]
     assert [r.stdout for r in after] == [r.stdout for r in before]
-    assert json.loads(before[0].stdout)
+    assert json.loads(before[0].stdout)["total"] == 2
+    assert json.loads(before[1].stdout)["total"] == 1  # run-monthly records only

@@ -84,11 +84,18 @@ def _insert(con: sqlite3.Connection, records: Iterable[RunRecord]) -> None:
 
 
 def append(records: Sequence[RunRecord]) -> None:
-    """Add records, in order, in one durable transaction."""
+    """Add records, in order, in one durable transaction.
+
+    The first one also marks the history as moved in: a session's records are appended
+    only after ``locked_state`` moved state.toml's old ones (``State.legacy_history``
+    is empty by then), so from here on readers need not read state.toml for history."""
     if not records:
         return
     with records_db.shared(create=True).transaction() as con:
         _insert(con, records)
+        con.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (MIGRATED_KEY, records[0].at)
+        )
 
 
 def migrated() -> bool:
@@ -145,3 +152,24 @@ def times() -> list[str]:
         return []
     with db.read() as con:
         return [at for (at,) in con.execute("SELECT at FROM run_history").fetchall()]
+
+
+def newest(limit: int, *, monthly_only: bool) -> tuple[int, list[RunRecord]] | None:
+    """How many records there are and the newest ``limit`` of them, newest first, read
+    by index (neither the others nor state.toml are read); ``monthly_only`` counts only
+    ``run-monthly`` records. None while state.toml's old history is not moved in (the
+    caller reads it with the state)."""
+    if not migrated():
+        return None
+    db = records_db.shared()
+    if db is None:  # pragma: no cover - migrated() found the database
+        return None
+    where = "WHERE command = ? OR command LIKE ?" if monthly_only else ""
+    args: tuple[str, ...] = (MONTHLY_COMMAND, MONTHLY_COMMAND + " %") if monthly_only else ()
+    with db.read() as con:
+        (total,) = con.execute(f"SELECT count(*) FROM run_history {where}", args).fetchone()  # noqa: S608 - fixed text
+        rows = con.execute(
+            f"SELECT document FROM run_history {where} ORDER BY seq DESC LIMIT ?",  # noqa: S608 - fixed text
+            (*args, max(limit, 0)),
+        ).fetchall()
+    return int(total), [_record(document) for (document,) in rows]
