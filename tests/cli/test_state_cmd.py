@@ -152,7 +152,7 @@ def test_show_names_the_unfinished_period_and_newest_run_first(cli: Invoke) -> N
     """A partial period is named with the command that resumes it; runs read newest first."""
     with locked_state() as session:
         session.state.journal = Periods.from_document({"period": "2024-10"})
-        session.state.history = [
+        session.state.new_history += [
             RunRecord("2024-10-31T00:30:00+02:00", "run-monthly", "partial"),
             RunRecord("2024-11-01T00:30:00+02:00", "run-monthly", "ok"),
         ]

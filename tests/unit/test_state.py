@@ -164,13 +164,19 @@ def test_second_writer_is_refused_at_once_with_the_holders_pid() -> None:
         pass  # released afterwards
 
 
-def test_history_is_capped() -> None:
-    """Only the newest HISTORY_LIMIT run records are kept."""
-    s = state.State()
-    for i in range(state.HISTORY_LIMIT + 5):
-        s.record(AT, "x", "ok", n=i)
-    assert len(s.history) == state.HISTORY_LIMIT
-    assert s.history[0].details["n"] == 5
+def test_history_keeps_every_record_and_state_toml_does_not_grow() -> None:
+    """Run records go to the records database: none is cut at a limit (there was one of
+    1,000), and state.toml stays the same size however many nights are recorded."""
+    with state.locked_state() as session:
+        session.save()
+    size = paths.state_file().stat().st_size
+    for i in range(1005):
+        with state.locked_state() as session:
+            session.state.record(AT, "x", "ok", n=i)
+            session.save()
+    records = state.load_state().history
+    assert [r.details["n"] for r in records] == list(range(1005))
+    assert paths.state_file().stat().st_size == size
 
 
 def test_a_link_keeps_its_uku_company_and_an_old_link_loads_without_one() -> None:

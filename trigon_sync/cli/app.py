@@ -76,6 +76,7 @@ COMMANDS: dict[str, tuple[str, Registrar]] = {
     "unlink": ("clients_cmd", _module_register),
     "ignore": ("clients_cmd", _module_register),
     "state": ("state_cmd", _group("state")),
+    "backup": ("backup_cmd", _module_register),
     "config": ("config_cmd", _group("config")),
     "register": ("register_cmd", _group("register")),
     "disconnect": ("disconnect_cmd", _module_register),

@@ -23,7 +23,7 @@ from trigon_sync.errors import ConfigError, TrigonSyncError, UsageError
 from trigon_sync.health.checks import SYMBOLS, Check, Outcome
 from trigon_sync.health.status import (
     StatusReport,
-    run_history,
+    history_page,
     status,
 )
 from trigon_sync.schedule.run_text import next_import_sentence
@@ -355,9 +355,7 @@ def history_command(
 ) -> None:
     """Past monthly runs: when, which periods, clients ok / failed with the reasons,
     tasks created / updated, and how long each took."""
-    state = load_state()
-    total = len(run_history(state, limit=len(state.history), every_command=every_command))
-    records = run_history(state, limit=limit, every_command=every_command)
+    total, records = history_page(limit, every_command=every_command)
     if as_json:
         runs = [record.to_document() for record in records]
         output.print_json({"command": "history", "total": total, "runs": runs})

@@ -316,6 +316,21 @@ def status(
     return build_status(facts, flagged_clients(facts.config))
 
 
+def history_page(limit: int, *, every_command: bool = False) -> tuple[int, list[RunRecord]]:
+    """How many run records there are and the newest ``limit``, newest first: read by
+    index from the records database, or with the state while an older home's history is
+    still in state.toml."""
+    from trigon_sync.store import run_history as stored
+    from trigon_sync.store.state import load_state
+
+    found = stored.newest(limit, monthly_only=not every_command)
+    if found is not None:
+        return found
+    state = load_state()
+    records = [e for e in state.history if every_command or e.is_monthly]
+    return len(records), list(reversed(records))[: max(limit, 0)]
+
+
 def run_history(state: State, *, limit: int, every_command: bool = False) -> list[RunRecord]:
     """The newest ``limit`` monthly-run records (or records of every command), newest first."""
     records = [e for e in state.history if every_command or e.is_monthly]

@@ -1,4 +1,4 @@
-"""The history line every ``run-monthly`` leaves in state.toml, whatever happened.
+"""The history record every ``run-monthly`` leaves (run_history.py), whatever happened.
 
 ``history`` and ``status`` read these records; a run that stopped on an error, a signal
 or its time bound records exactly what it did (periods, clients, tasks written).

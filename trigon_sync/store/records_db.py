@@ -328,6 +328,44 @@ def open_existing() -> Database | None:
     return Database(connection, path)
 
 
+def copy_to(target: Path) -> bool:
+    """Copy the records database into the new file ``target`` while other processes may
+    be writing it; False when the home has none.
+
+    SQLite's online backup in one step: it reads one snapshot (the state after one
+    commit, never half of a transaction) while a run goes on committing beside it (WAL
+    readers do not block writers), and the copy is checked (``quick_check``) before it
+    counts. The source is only read: an older schema is copied as it is.
+    StateError when the database is corrupt, BusyError when it stays locked."""
+    path = db_file()
+    if not path.is_file():
+        return False
+    try:
+        source = _connect(path)
+    except sqlite3.Error as exc:
+        raise _translate(path, exc) from None
+    try:
+        copy = sqlite3.connect(target, isolation_level=None)
+        try:
+            source.backup(copy)
+            (check,) = copy.execute("PRAGMA quick_check").fetchone()
+        finally:
+            copy.close()
+    except sqlite3.Error as exc:
+        text = str(exc)
+        if any(word in text for word in ("full", "readonly", "read-only", "unable to open")):
+            raise StateError(
+                f"cannot write the copy {target} ({text})",
+                hint="free space or fix permissions where the backup goes; the home is unchanged",
+            ) from None
+        raise _translate(path, exc) from None
+    finally:
+        source.close()
+    if check != "ok":
+        raise _refuse(path, f"is corrupt (its copy in {target} failed SQLite's check: {check})")
+    return True
+
+
 _shared: tuple[Path, Database] | None = None
 _shared_lock = threading.Lock()
 

@@ -136,7 +136,7 @@ def _import(con: sqlite3.Connection, path: Path) -> tuple[int, int]:
     return rows, skipped
 
 
-def _folder(db: records_db.Database) -> Path:
+def folder(db: records_db.Database) -> Path:
     """Where the files go: named by the day the migration started, kept across a resume."""
     with db.transaction() as con:
         found = con.execute("SELECT value FROM meta WHERE key = ?", (FOLDER_KEY,)).fetchone()
@@ -156,7 +156,7 @@ def migrate() -> Migrated | None:
         return None
     db = records_db.shared(create=True)
     home = paths.home_dir()
-    folder = _folder(db)
+    kept = folder(db)
     records = skipped = 0
     for path in files:
         name = path.relative_to(home).as_posix()
@@ -168,7 +168,7 @@ def migrate() -> Migrated | None:
                     raise StateError(
                         f"{path} changed since it was moved into {db.path} "
                         f"({done[0]} bytes then, {size} now)",
-                        hint=f"compare it with the copy in {folder} and remove the one "
+                        hint=f"compare it with the copy in {kept} and remove the one "
                         "that is not needed; nothing was changed",
                     )
                 continue
@@ -182,10 +182,10 @@ def migrate() -> Migrated | None:
                 before_commit_hook(name)
             records, skipped = records + rows, skipped + broken
     for path in files:
-        target = folder / path.relative_to(home)
+        target = kept / path.relative_to(home)
         paths.ensure_dir(target.parent)
         path.replace(target)
-    return Migrated(len(files), records, skipped, folder)
+    return Migrated(len(files), records, skipped, kept)
 
 
 def migrated_on() -> dt.date | None:

@@ -1,4 +1,4 @@
-"""Machine-written state: what has been counted, which clients are linked, run history.
+"""Machine-written state: what has been counted, which clients are linked, which ignored.
 
 ``state.toml`` is the memory that keeps invoices right: ``last_period_end`` is the last
 day already counted and ``last_period`` the last task label used, so no day is counted
@@ -13,9 +13,11 @@ the link is read as made before the key existed. The nightly check of each link
 (clients/link_check.py) compares the Uku client's registration code as well, so a dropped
 key never lets a task onto another company's client.
 
-TOML has no null: absent values are omitted keys. The history, the period journal and
-the staged import are typed records (``records/tables.py``): read once here, at load,
-and written back from them.
+TOML has no null: absent values are omitted keys. The period journal and the staged
+import are typed records (``records/tables.py``): read once here, at load, and written
+back from them. The run history is not here: ``State.record`` adds to the records
+database (run_history.py) when the session saves, and ``State.history`` reads it there;
+an older home's ``[[history]]`` moves there on the first ``locked_state``.
 """
 
 from __future__ import annotations
@@ -43,8 +45,6 @@ if TYPE_CHECKING:
 # a state is written: the read-only calls cron and monitoring make never need them.
 
 SCHEMA_VERSION = 1
-HISTORY_LIMIT = 1000
-"""Oldest run records are dropped beyond this many (decades of monthly runs)."""
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 MIGRATIONS: dict[int, Migration] = {}
@@ -94,7 +94,11 @@ class State:
     """The plan ``import-clients`` staged for ``confirm``."""
     journal: Periods = field(default_factory=Periods)
     """The open period and the completed ones (edited through records/periods.py)."""
-    history: list[RunRecord] = field(default_factory=list)
+    legacy_history: list[RunRecord] = field(default_factory=list)
+    """state.toml's ``[[history]]`` of a home not yet migrated (run_history.py): read by
+    read-only commands until the first writing command moves it into the database."""
+    new_history: list[RunRecord] = field(default_factory=list)
+    """Records made in this session, written to the database by ``StateSession.save``."""
     ignored: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Trigon firms the admin chose not to import (``trigon-sync ignore``), by firm id:
     ``name``, ``registration_code``, ``ignored_at``. Not announced in run-monthly's mail."""
@@ -113,9 +117,18 @@ class State:
                 key: redact.scrub_data(value) for key, value in details.items() if value is not None
             },
         )
-        self.history.append(entry)
-        del self.history[:-HISTORY_LIMIT]
+        self.new_history.append(entry)
         return entry
+
+    @property
+    def history(self) -> list[RunRecord]:
+        """Every run record, oldest first: the database's (run_history.py), after
+        state.toml's old ones while they are not moved in, and this session's unsaved
+        ones. Read afresh at each use: nothing is cut at a limit."""
+        from trigon_sync.store import run_history
+
+        legacy = [] if not self.legacy_history or run_history.migrated() else self.legacy_history
+        return [*legacy, *run_history.read_all(), *self.new_history]
 
     def summary(self) -> StateSummary:
         """The few facts the nightly no-op and ``status`` read (store/summary.py)."""
@@ -140,8 +153,8 @@ class State:
         journal = self.journal.to_document()
         if journal:
             doc["journal"] = without_none(journal)
-        if self.history:
-            doc["history"] = [without_none(entry.to_document()) for entry in self.history]
+        if self.legacy_history:  # only until the first save migrates it (locked_state)
+            doc["history"] = [without_none(e.to_document()) for e in self.legacy_history]
         if self.ignored:
             doc["ignored"] = without_none(self.ignored)
         return doc
@@ -170,17 +183,22 @@ class StateSession:
         self.path = path
 
     def save(self) -> None:
-        """Write the current state atomically (mode 0600), then its summary beside it.
+        """Write the current state atomically (mode 0600), then the session's new run
+        records into the database, then the summary beside state.toml.
 
-        The summary goes second: a crash between the two leaves a summary whose
-        fingerprint no longer matches state.toml, which readers then ignore.
+        The records go after the state: a kill between the two loses a record of a change
+        that was made, never records a change that was not. The summary goes last: a
+        crash before it leaves a summary whose fingerprint no longer matches state.toml,
+        which readers then ignore.
         """
         import tomli_w
 
-        from trigon_sync.store import atomic
+        from trigon_sync.store import atomic, run_history
 
         doc = self.state.to_document()
         atomic.write_private(self.path, tomli_w.dumps(doc), before_replace=before_replace_hook)
+        run_history.append(self.state.new_history)
+        self.state.new_history.clear()
         # The summary only saves time: one that cannot be written (full disk, a symlink)
         # is stale and unused, and must not turn a saved state into a reported failure.
         with contextlib.suppress(OSError, StateError):
@@ -222,7 +240,29 @@ def locked_state() -> Iterator[StateSession]:
         atomic.remove_stale_temps(summary.summary_file(path))
         state = _read(path)  # a corrupt state is refused before anything else is changed
         records_migration.migrate()  # old record files into the database, once
-        yield StateSession(state, path)
+        session = StateSession(state, path)
+        if state.legacy_history:
+            _migrate_history(session)
+        yield session
+
+
+def _migrate_history(session: StateSession) -> None:
+    """state.toml's ``[[history]]`` into the database, once (run_history.py): the old
+    state.toml is kept in the migrated folder first, then the records go in with their
+    mark, then state.toml is saved without them."""
+    import shutil
+
+    from trigon_sync import clock
+    from trigon_sync.store import records_db, records_migration, run_history
+
+    folder = records_migration.folder(records_db.shared(create=True))
+    kept = folder / session.path.name
+    if not kept.exists():
+        paths.ensure_dir(folder)
+        shutil.copy2(session.path, kept)
+    run_history.adopt(session.state.legacy_history, clock.now().isoformat(timespec="seconds"))
+    session.state.legacy_history = []
+    session.save()
 
 
 def _refuse(path: Path, why: str) -> StateError:
@@ -293,7 +333,7 @@ def _from_document(doc: dict[str, Any]) -> State:
                 item.get("uku_company"), (str, type(None)), f"links.{key}.uku_company"
             ),
         )
-    history = [
+    legacy_history = [
         RunRecord.from_document(_expect(entry, dict, "history entry"))
         for entry in _expect(doc.get("history", []), list, "history")
     ]
@@ -310,7 +350,7 @@ def _from_document(doc: dict[str, Any]) -> State:
         if staged is None
         else StagedImport.from_document(_expect(staged, dict, "staged_import")),
         journal=Periods.from_document(_expect(doc.get("journal", {}), dict, "journal")),
-        history=history,
+        legacy_history=legacy_history,
         ignored=ignored,
         extra={k: v for k, v in doc.items() if k not in _KNOWN_KEYS},
     )

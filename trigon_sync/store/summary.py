@@ -81,9 +81,33 @@ def of_state(state: State) -> StateSummary:
         journal=state.journal.open_part(),
         linked=len(state.links),
         ignored=state.ignored,
-        last_recorded_at=last_recorded(state.history),
-        last_monthly_run=next((r for r in reversed(state.history) if r.is_monthly), None),
+        last_recorded_at=last_recorded(_newest_records(state)),
+        last_monthly_run=_last_monthly(state),
     )
+
+
+def _newest_records(state: State) -> list[RunRecord]:
+    """Records carrying every ``at`` of the history: the database's as bare times (one
+    column, no record read), state.toml's old ones while not moved in, the session's."""
+    from trigon_sync.store import run_history
+
+    stored = [RunRecord(at, "", "") for at in run_history.times()]
+    legacy = [] if not state.legacy_history or run_history.migrated() else state.legacy_history
+    return [*legacy, *stored, *state.new_history]
+
+
+def _last_monthly(state: State) -> RunRecord | None:
+    """The newest run-monthly record: the session's, else the database's newest (by
+    index), else state.toml's old ones while not moved in."""
+    from trigon_sync.store import run_history
+
+    found = next((r for r in reversed(state.new_history) if r.is_monthly), None)
+    if found is not None:
+        return found
+    stored = run_history.last_monthly()
+    if stored is not None or run_history.migrated():
+        return stored
+    return next((r for r in reversed(state.legacy_history) if r.is_monthly), None)
 
 
 def write(summary: StateSummary, state_file: Path) -> None:
