@@ -460,6 +460,7 @@ def sparkline(values: Sequence[int]) -> str:
 def _chart(result: Gathered, *, one_client: bool) -> None:
     """Bars per month (the office, or the one --client), then a sparkline per client."""
     from rich.bar import Bar
+    from rich.console import RenderableType
 
     sums = {p: sum(result.totals.get(p, {}).values()) for p in result.periods}
     flagged = result.flagged_periods
@@ -473,7 +474,7 @@ def _chart(result: Gathered, *, one_client: bool) -> None:
     if flagged:  # a column only when a month has a flag to show in it
         bars.add_column("Flag", no_wrap=True, style="yellow")
     for period in result.periods:
-        cells = [
+        cells: list[RenderableType] = [
             period,
             Bar(top, 0, sums[period], color="yellow" if period in flagged else "cyan"),
             str(sums[period]),
