@@ -234,8 +234,9 @@ def test_killed_after_a_create_but_before_the_journal_line(
         assert set(env.tasks_per_client_period().values()) == {1}
 
 
-def test_revoked_view_is_named_partial_and_the_next_run_completes(env: Env) -> None:
-    """No View on one firm: others done, it is named, the window stays; restored -> done."""
+def test_revoked_view_is_named_partial_and_the_next_run_makes_the_owed_task(env: Env) -> None:
+    """No View on one firm: others done, it is named and owes the period, the window
+    moves on; restored -> the next run makes its task on the period's own window."""
     state = load_state()
     victim = sorted(state.links.values(), key=lambda link: link.trigon_id)[3]
     env.world.revoke_view(victim.trigon_id)
@@ -247,7 +248,8 @@ def test_revoked_view_is_named_partial_and_the_next_run_completes(env: Env) -> N
     assert error is not None and victim.name in str(error)
     assert error.exit_code == 5
     after = load_state()
-    assert after.last_period_end is None and after.history[-1].result == "partial"
+    assert after.last_period_end == D(2024, 10, 30) and after.history[-1].result == "partial"
+    assert [(p.firm, p.period) for p in result.owed] == [(victim.trigon_id, "2024-10")]
     assert len(env.tasks()) == len(after.links) - 1
     counted = [
         r for r in env.world.requests("trigon") if f"/firms/{victim.trigon_id}/" in r["path"]
@@ -257,22 +259,28 @@ def test_revoked_view_is_named_partial_and_the_next_run_completes(env: Env) -> N
     env.world.restore_view(victim.trigon_id)
     env.world.clear_logs()
     again = env.run(D(2024, 10, 31))
-    assert again.periods[0].complete and not again.failed
+    assert again.periods[0].late and again.periods[0].complete and not again.failed
+    assert again.owed == [] and again.partial_failure() is None
     [write] = [w for w in env.task_writes() if w["status"] == 201]
     assert write["body"]["client_id"] == victim.uku_client_id
     final = load_state()
     assert final.last_period_end == D(2024, 10, 30)
-    assert final.journal.completed["2024-10"].totals["tasks_created"] == len(final.links)
+    assert set(env.tasks_per_client_period().values()) == {1}
 
 
-def test_later_periods_wait_for_an_incomplete_one(env: Env) -> None:
-    """With October incomplete, November is not started even when it is due too."""
+def test_a_failed_client_holds_back_no_later_period(env: Env) -> None:
+    """With one client failing October, November still runs for every client."""
     victim = next(iter(load_state().links.values()))
     env.world.revoke_view(victim.trigon_id)
     result = env.run(D(2024, 11, 30))
-    assert [p.run.period for p in result.periods] == ["2024-10"]
-    assert [r.period for r in result.deferred] == ["2024-11"]
-    assert not any(t["title"].endswith("2024-11") for t in env.tasks())
+    assert [p.run.period for p in result.periods] == ["2024-10", "2024-11"]
+    assert result.deferred == []
+    linked = len(load_state().links)
+    assert sum(t["title"].endswith("2024-11") for t in env.tasks()) == linked - 1
+    assert [(p.firm, p.period) for p in result.owed] == [
+        (victim.trigon_id, "2024-10"),
+        (victim.trigon_id, "2024-11"),
+    ]
 
 
 def test_a_removed_firm_and_a_deleted_uku_client_fail_alone(env: Env) -> None:
