@@ -275,8 +275,9 @@ class MonthlyResult:
             return PartialFailure(
                 f"dry run: {len(failed)} client(s) would fail in period {periods}: {names}",
                 result=self,
-                hint="nothing was written; the real run would stop the same way — fix these "
-                "first (`trigon-sync unlink CODE` stops counting a client that has left)",
+                hint="nothing was written; the real run would do the others and record each "
+                "of these as owing its period, retried first by every later run "
+                "(`trigon-sync unlink CODE` stops counting a client that has left)",
             )
         return PartialFailure(
             f"{len(failed)} client(s) failed in period {periods}: {names}",

@@ -271,8 +271,6 @@ class MonthlyRun:
         step.include_finished = self.include_finished
         query = step.query(run, topic)
         links = sorted_links(state)
-        if owing is not None:
-            links = [link for link in links if link.trigon_id in owing]
         listed_tasks = self.uku.list_tasks(
             topic_id=query.topic_id, date_from=query.date_from, date_to=query.date_to
         )
@@ -284,6 +282,11 @@ class MonthlyRun:
         if session is not None:  # what the run found, on disk before anything is made again
             for firm, loss in lost.items():
                 book.lose(firm, loss)
+        if owing is not None:
+            # an owed retry lists the period's tasks anyway: a client whose recorded task
+            # is gone from it in Uku is retried with the owing ones (made again once)
+            gone = {f for f, e in recorded.items() if e.lost is not None} | set(lost)
+            links = [link for link in links if link.trigon_id in owing | gone]
         claims = task_presence.claims(recorded, lost)
         done = (
             {} if rerun else {f: e for f, e in recorded.items() if e.lost is None and f not in lost}
