@@ -399,7 +399,8 @@ def test_a_task_deleted_in_uku_while_the_period_is_open_is_reported_and_made_aga
     cli: Invoke, ready: Running
 ) -> None:
     """The issue's night 2: a person deleted a client's task after night 1 left a client
-    owing the period (retried on the next night, which lists the period's tasks). The dry run says it would repair it, the real run makes it again once and says
+    owing the period (retried on the next night, which lists the period's tasks). The
+    dry run says it would repair it, the real run makes it again once and says
     so (also in --json), and explain names the new task and what became of the old one."""
     links = load_state().links
     for firm_id in links:
