@@ -53,6 +53,9 @@ def test_two_firms_without_view_owe_their_periods_and_get_them_once_view_is_back
     assert error is not None and error.exit_code == ExitCode.PARTIAL
     assert sorted((p.firm, p.period) for p in october.owed) == [(f, "2024-10") for f in denied]
     assert load_state().last_period_end == D(2024, 10, 30)  # the chain moved on
+    record = load_state().history[-1]
+    assert record.result == "partial"
+    assert sorted(o["firm"] for o in record.details["owed"]) == denied
 
     november = env36.run(D(2024, 11, 30))
     assert [p.run.period for p in november.periods] == ["2024-10", "2024-11"]

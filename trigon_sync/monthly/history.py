@@ -28,7 +28,7 @@ def record_run(
     failed = result.failed
     if error is not None:
         outcome = "failed"
-    elif failed or result.deferred or interrupted:  # stopped early: not all done
+    elif failed or result.deferred or result.owed or interrupted:  # not all done
         outcome = "partial"
     else:
         outcome = "ok"
@@ -57,6 +57,11 @@ def record_run(
         requests=_requests(result),
         error=message,
         interrupted=True if interrupted else None,
+        owed=[
+            {"firm": p.firm, "period": p.period, "reason": p.reason, "owed_since": p.since}
+            for p in result.owed[:FAILURES_IN_HISTORY]
+        ]
+        or None,
     )
     session.save()
 
