@@ -5,14 +5,17 @@ own window, exactly once."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from monthly_env import Env, connect, expected_counts, link_firms, make_config, task_counts
 
 from trigon_sync.errors import ExitCode
+from trigon_sync.monthly.result import MonthlyResult
 from trigon_sync.records import periods as period_record
 from trigon_sync.sandbox import SandboxWorld
 from trigon_sync.sandbox.generator import generate_seed
@@ -20,6 +23,15 @@ from trigon_sync.store import owed
 from trigon_sync.store.state import load_state, locked_state
 
 D = dt.date
+
+
+def _actions(result: MonthlyResult) -> list[tuple[str, str, str]]:
+    """(period, firm, action or fail) for every client the run decided."""
+    return [
+        (p.run.period, o.link.trigon_id, o.plan.action if o.ok else "fail")
+        for p in result.periods
+        for o in p.outcomes
+    ]
 
 
 @pytest.fixture
@@ -57,7 +69,13 @@ def test_two_firms_without_view_owe_their_periods_and_get_them_once_view_is_back
     assert record.result == "partial"
     assert sorted(o["firm"] for o in record.details["owed"]) == denied
 
+    dry = env36.run(D(2024, 11, 30), dry_run=True)
     november = env36.run(D(2024, 11, 30))
+    assert _actions(dry) == _actions(november)
+    assert [(p.firm, p.period) for p in dry.owed] == [(p.firm, p.period) for p in november.owed]
+    dry_error, real_error = dry.partial_failure(), november.partial_failure()
+    assert dry_error is not None and real_error is not None
+    assert dry_error.exit_code == real_error.exit_code
     assert [p.run.period for p in november.periods] == ["2024-10", "2024-11"]
     assert november.periods[0].late  # the owed ones were retried first, and failed again
     assert sum(t["title"].endswith("2024-11") for t in env36.tasks()) == 34
@@ -76,6 +94,7 @@ def test_two_firms_without_view_owe_their_periods_and_get_them_once_view_is_back
 
     night = env36.run(D(2024, 12, 1))
     assert night.owed == [] and night.partial_failure() is None
+    assert _actions(planned) == _actions(night)  # the dry run is the real run, unwritten
     assert len(env36.tasks()) == 72
     assert set(env36.tasks_per_client_period().values()) == {1}
     state = load_state()
@@ -118,3 +137,64 @@ def test_a_waived_pair_is_not_retried_and_an_unlinked_client_stops_being_retried
     [waived] = owed.pairs("waived")
     assert (waived.firm, waived.reason) == (denied[0], "left in September")
     assert [(p.firm, p.period) for p in owed.pairs()] == [(denied[1], "2024-10")]
+
+
+@pytest.mark.parametrize("fault_seed", [1, 2])
+def test_owed_periods_on_the_production_like_uku_with_lost_answers_and_a_kill(
+    seed36: dict[str, Any], tmp_path: Path, fault_seed: int
+) -> None:
+    """The same months on the production-like Uku (keys ignored, lists lag) with 10% of
+    POSTs committed then failed, and the owed night killed right after its first owed
+    create commits: the rerun finds that task (the journal's intent, settle and lookup),
+    so every (client, period) ends with exactly one task holding its own window's counts."""
+    from monthly_env import KillAfterCreates, Killed
+    from test_exactly_once_real_uku import bad_day
+
+    from trigon_sync.sandbox.behaviour import PRODUCTION_LIKE
+
+    world = SandboxWorld(seed36)
+    link_firms(world)
+    killers: list[KillAfterCreates] = []
+
+    def wrap(inner: httpx.BaseTransport) -> httpx.BaseTransport:
+        killers.append(KillAfterCreates(inner, 0))
+        killers[-1].armed = False
+        return killers[-1]
+
+    env = connect(
+        world,
+        make_config(),
+        tmp_path,
+        behaviour=PRODUCTION_LIKE,
+        uku_faults=bad_day(fault_seed),
+        transport_wrapper=wrap,
+    )
+    denied = sorted(seed36["anomalies"]["no_view"])
+    try:
+        for today in (D(2024, 10, 31), D(2024, 11, 30)):
+            result = env.run(today)
+            assert sorted({p.firm for p in result.owed}) == denied
+            env.clock.advance(3600)  # type: ignore[union-attr]  # a fake clock here
+        for firm in denied:
+            world.restore_view(firm)
+        for killer in killers:
+            killer.n, killer.armed = 0, True
+        with pytest.raises(Killed):
+            env.run(D(2024, 12, 1))
+        for killer in killers:
+            killer.armed = False
+        env.clock.advance(3600)  # type: ignore[union-attr]
+        night = env.run(D(2024, 12, 1))
+        assert night.owed == [] and night.partial_failure() is None
+    finally:
+        env.close()
+    state = load_state()
+    firm_of = {link.uku_client_id: firm for firm, link in state.links.items()}
+    per = Counter((t["client_id"], t["title"].rsplit(" ", 1)[-1]) for t in env.tasks())
+    assert set(per.values()) == {1} and len(per) == 72
+    for task in env.tasks():
+        period = task["title"].rsplit(" ", 1)[-1]
+        run = period_record.completed_run(state, period)
+        assert run is not None
+        firm = firm_of[task["client_id"]]
+        assert task_counts(task) == expected_counts(seed36, firm, run.window_start, run.window_end)
