@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.sandbox_home import Invoke, sandbox_config, store_sandbox_secrets
+from tests.cli.sandbox_home import Invoke, confirm_all, sandbox_config, store_sandbox_secrets
 from tests.disk_full import FullDisk
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import (
@@ -188,7 +188,7 @@ def ready(sandbox: Running, write_config: Callable[[str], Path], cli: Invoke) ->
     store_sandbox_secrets(sandbox, open_store("keyring"))
     staged = cli("import-clients")
     assert staged.exit_code == 0, staged.output
-    confirmed = cli("confirm", "--yes")
+    confirmed = confirm_all(cli)
     assert confirmed.exit_code in (0, ExitCode.PARTIAL), confirmed.output
     assert load_state().links
     return sandbox
