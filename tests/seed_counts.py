@@ -21,11 +21,23 @@ class ImportCounts:
     not_in_register: int
     bad_check_digit: int
     no_view: int
+    unviewable_create: int = 0
+    """Create rows of firms without View: confirm leaves them out unless --include."""
+    unviewable_link: int = 0
+
+    @property
+    def create_selected(self) -> int:
+        """The creates confirm applies by default."""
+        return self.to_create - self.unviewable_create
+
+    @property
+    def link_selected(self) -> int:
+        return self.to_link - self.unviewable_link
 
     @property
     def linked_after_confirm(self) -> int:
-        """Every firm but the conflicting ones ends up linked."""
-        return self.to_create + self.to_link
+        """Every firm but the conflicting ones and those without View ends up linked."""
+        return self.create_selected + self.link_selected
 
 
 def import_counts(seed: dict[str, Any]) -> ImportCounts:
@@ -35,7 +47,12 @@ def import_counts(seed: dict[str, Any]) -> ImportCounts:
     conflicts = len({firm for group in anomalies["duplicate_code"] for firm in group})
     to_link = len(anomalies["existing_uku_clients"])
     bad = len(anomalies["bad_check_digit"])
+    conflicting = {firm for group in anomalies["duplicate_code"] for firm in group}
+    linking = {row["firm"] for row in anomalies["existing_uku_clients"]}
+    unviewable = set(anomalies["no_view"]) - conflicting
     return ImportCounts(
+        unviewable_create=len(unviewable - linking),
+        unviewable_link=len(unviewable & linking),
         firms=firms,
         conflicts=conflicts,
         to_link=to_link,

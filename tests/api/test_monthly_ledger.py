@@ -95,11 +95,12 @@ def test_a_spike_is_flagged_in_the_dry_run_and_held_until_accepted(env: Env) -> 
     assert [o.link.trigon_id for o in held.failed] == [firm]
     assert held.failed[0].plan.held and "accept" in (held.failed[0].error or "")
     assert firm not in _uku(env, "2024-12") and len(_uku(env, "2024-12")) == 2
-    assert not held.periods[0].complete and load_state().last_period == "2024-11"
+    assert [(p.firm, p.period) for p in held.owed] == [(firm, "2024-12")]  # owed, not lost
+    assert load_state().last_period == "2024-12"  # the others' window moved on
 
     ledger.LedgerWriter().accept("2024-12", firm, dt.datetime.now(tz=dt.UTC))
     done = env.run(D(2024, 12, 31), config=hold)
-    assert not done.failed and done.periods[0].complete
+    assert not done.failed and done.periods[0].late and done.owed == []
     assert _uku(env, "2024-12")[firm]["sales_invoices_created"] >= 300
 
 

@@ -234,8 +234,9 @@ def test_killed_after_a_create_but_before_the_journal_line(
         assert set(env.tasks_per_client_period().values()) == {1}
 
 
-def test_revoked_view_is_named_partial_and_the_next_run_completes(env: Env) -> None:
-    """No View on one firm: others done, it is named, the window stays; restored -> done."""
+def test_revoked_view_is_named_partial_and_the_next_run_makes_the_owed_task(env: Env) -> None:
+    """No View on one firm: others done, it is named and owes the period, the window
+    moves on; restored -> the next run makes its task on the period's own window."""
     state = load_state()
     victim = sorted(state.links.values(), key=lambda link: link.trigon_id)[3]
     env.world.revoke_view(victim.trigon_id)
@@ -247,7 +248,8 @@ def test_revoked_view_is_named_partial_and_the_next_run_completes(env: Env) -> N
     assert error is not None and victim.name in str(error)
     assert error.exit_code == 5
     after = load_state()
-    assert after.last_period_end is None and after.history[-1].result == "partial"
+    assert after.last_period_end == D(2024, 10, 30) and after.history[-1].result == "partial"
+    assert [(p.firm, p.period) for p in result.owed] == [(victim.trigon_id, "2024-10")]
     assert len(env.tasks()) == len(after.links) - 1
     counted = [
         r for r in env.world.requests("trigon") if f"/firms/{victim.trigon_id}/" in r["path"]
@@ -257,22 +259,28 @@ def test_revoked_view_is_named_partial_and_the_next_run_completes(env: Env) -> N
     env.world.restore_view(victim.trigon_id)
     env.world.clear_logs()
     again = env.run(D(2024, 10, 31))
-    assert again.periods[0].complete and not again.failed
+    assert again.periods[0].late and again.periods[0].complete and not again.failed
+    assert again.owed == [] and again.partial_failure() is None
     [write] = [w for w in env.task_writes() if w["status"] == 201]
     assert write["body"]["client_id"] == victim.uku_client_id
     final = load_state()
     assert final.last_period_end == D(2024, 10, 30)
-    assert final.journal.completed["2024-10"].totals["tasks_created"] == len(final.links)
+    assert set(env.tasks_per_client_period().values()) == {1}
 
 
-def test_later_periods_wait_for_an_incomplete_one(env: Env) -> None:
-    """With October incomplete, November is not started even when it is due too."""
+def test_a_failed_client_holds_back_no_later_period(env: Env) -> None:
+    """With one client failing October, November still runs for every client."""
     victim = next(iter(load_state().links.values()))
     env.world.revoke_view(victim.trigon_id)
     result = env.run(D(2024, 11, 30))
-    assert [p.run.period for p in result.periods] == ["2024-10"]
-    assert [r.period for r in result.deferred] == ["2024-11"]
-    assert not any(t["title"].endswith("2024-11") for t in env.tasks())
+    assert [p.run.period for p in result.periods] == ["2024-10", "2024-11"]
+    assert result.deferred == []
+    linked = len(load_state().links)
+    assert sum(t["title"].endswith("2024-11") for t in env.tasks()) == linked - 1
+    assert [(p.firm, p.period) for p in result.owed] == [
+        (victim.trigon_id, "2024-10"),
+        (victim.trigon_id, "2024-11"),
+    ]
 
 
 def test_a_removed_firm_and_a_deleted_uku_client_fail_alone(env: Env) -> None:
@@ -301,7 +309,7 @@ def test_dry_run_writes_nothing_and_prints_the_issue_shape(env: Env) -> None:
     assert paths.state_file().read_bytes() == before
     assert not journal.has_rows("2024-11")
     doc = plan.to_json()
-    assert set(doc) == {"periods", "warnings", "repaired", "deferred", "clients_failed"}
+    assert set(doc) == {"periods", "warnings", "repaired", "owed", "deferred", "clients_failed"}
     assert [p["period"] for p in doc["periods"]] == ["2024-11", "2024-12"]
     first = doc["periods"][0]
     assert set(first) == {"period", "import_day", "window_start", "window_end", "clients"}
@@ -327,13 +335,14 @@ def test_dry_run_writes_nothing_and_prints_the_issue_shape(env: Env) -> None:
 
 def test_dry_run_fails_a_firm_without_view_as_the_real_run_would(env: Env) -> None:
     """A firm without View fails in the dry run with why, and the plan exits like the
-    real run (partial failure, the period not complete)."""
+    real run (partial failure; the period is complete and the firm owes it)."""
     victim = next(iter(load_state().links.values()))
     env.world.revoke_view(victim.trigon_id)
     plan = env.run(D(2024, 10, 31), dry_run=True)
     [failed] = plan.failed
     assert failed.link.trigon_id == victim.trigon_id and "View" in (failed.error or "")
-    assert not plan.periods[0].complete
+    assert plan.periods[0].complete
+    assert [(p.firm, p.period) for p in plan.owed] == [(victim.trigon_id, "2024-10")]
     failure = plan.partial_failure()
     assert failure is not None and "would fail" in failure.message
 
@@ -553,13 +562,15 @@ def test_a_crowded_topic_with_look_alike_markers_gets_one_task_per_client(env: E
 NOW = dt.datetime(2024, 12, 1, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
 
 
-def test_unlinking_a_firm_that_lost_view_lets_the_period_complete(env: Env) -> None:
-    """A client whose View is gone for good is unlinked; the next run closes Oct and Nov."""
+def test_unlinking_a_firm_that_lost_view_stops_its_owed_periods(env: Env) -> None:
+    """A client whose View is gone owes Oct and Nov (the others' periods complete); once
+    it is unlinked, its owed periods are no longer retried."""
     victim = sorted(load_state().links.values(), key=lambda link: link.trigon_id)[2]
     env.world.revoke_view(victim.trigon_id)
     first = env.run(D(2024, 11, 30))
-    assert [o.link.trigon_id for o in first.failed] == [victim.trigon_id]
-    assert load_state().last_period_end is None
+    assert [o.link.trigon_id for o in first.failed] == [victim.trigon_id] * 2
+    assert load_state().last_period_end == D(2024, 11, 29)
+    assert len(first.owed) == 2
 
     with locked_state() as session:
         removed = unlink(session.state, victim.registration_code, NOW)
@@ -567,12 +578,11 @@ def test_unlinking_a_firm_that_lost_view_lets_the_period_complete(env: Env) -> N
     assert removed.trigon_id == victim.trigon_id
 
     again = env.run(D(2024, 11, 30))
-    assert not again.failed
-    assert [p.run.period for p in again.periods] == ["2024-10", "2024-11"]
+    assert not again.failed and again.periods == [] and again.owed == []
     final = load_state()
     assert final.last_period_end == D(2024, 11, 29)
     assert victim.trigon_id not in final.links
-    assert final.history[-2].command == "unlink"
+    assert final.history[-1].command == "unlink"
     others = len(final.links)
     per_period = Counter(t["title"] for t in env.tasks())
     assert per_period == {"Monthly summary 2024-10": others, "Monthly summary 2024-11": others}

@@ -92,3 +92,17 @@ def connect_uku(
         "--key-stdin",
         stdin=key + "\n",
     )
+
+
+def confirm_all(cli: Invoke) -> Result:
+    """``confirm --yes`` of the staged plan with the firms listed without View chosen too
+    (``--include``), as an admin who wants them linked anyway."""
+    import json
+
+    rows = json.loads(cli("import-clients", "--json").stdout)
+    blind = [
+        row["registration_code"]
+        for row in rows
+        if "no_view_permission" in row["flags"] and row["action"] in ("create", "link")
+    ]
+    return cli("confirm", "--yes", *(arg for code in blind for arg in ("--include", code)))

@@ -241,16 +241,25 @@ def test_confirm_on_a_terminal_asks_with_the_counts(
     monkeypatch.setattr(output, "is_interactive", lambda: True)
     result = cli("confirm", "--skip", uku_plan_code(cli), stdin="n\n")
     assert result.exit_code == ExitCode.USAGE, result.output
-    question = f"Create {expected.to_create - 1} Uku client(s), link {expected.to_link} existing"
-    assert f"{question}, skip 1" in flat(result.stderr)  # prompts go to stderr (issue 28)
+    question = (
+        f"Create {expected.create_selected - 1} Uku client(s), link {expected.link_selected} "
+        "existing"
+    )
+    left_out = expected.unviewable_create + expected.unviewable_link
+    assert f"{question}, skip {1 + left_out}" in flat(result.stdout + result.stderr)
+    assert f"{left_out} without View are left out" in flat(result.stdout + result.stderr)
     assert "cancelled; nothing was written to Uku" in result.stderr
     assert connected.world.writes() == []
 
 
 def uku_plan_code(cli: Invoke) -> str:
-    """The code of the first firm the staged plan would create."""
+    """The code of the first firm the staged plan would create (one with View)."""
     rows = json.loads(cli("import-clients", "--json").stdout)
-    return next(r["registration_code"] for r in rows if r["action"] == "create")
+    return next(
+        r["registration_code"]
+        for r in rows
+        if r["action"] == "create" and "no_view_permission" not in r["flags"]
+    )
 
 
 def test_confirm_imports_then_clients_lists_and_a_second_import_is_all_linked(
@@ -266,13 +275,14 @@ def test_confirm_imports_then_clients_lists_and_a_second_import_is_all_linked(
     assert result.exit_code == 0, result.output
     text = flat(result.stdout)
     assert (
-        f"Created {expected.to_create} Uku client(s), linked {expected.to_link} existing, "
+        f"Created {expected.create_selected} Uku client(s), linked {expected.link_selected} "
+        "existing, "
         f"skipped 0, {expected.conflicts} conflict(s) not applied"
     ) in text
     assert "assign managers and workflows in Uku; then `trigon-sync map-fields`" in text
     assert max(uku_codes(connected).values()) == 1
     created = [w["object"] for w in connected.world.writes() if w["method"] == "POST"]
-    assert len(created) == expected.to_create
+    assert len(created) == expected.create_selected
     assert {c["manager_id"] for c in created} == {manager_id(seed, "manager@firm.ee")}
 
     listed = cli("clients", "--json")
@@ -285,9 +295,11 @@ def test_confirm_imports_then_clients_lists_and_a_second_import_is_all_linked(
     assert "✗" in table.stdout
 
     again = json.loads(cli("import-clients", "--json").stdout)
+    left_out = {"create": expected.unviewable_create, "link": expected.unviewable_link}
     assert Counter(r["action"] for r in again) == {
         "linked": expected.linked_after_confirm,
         "conflict": expected.conflicts,
+        **{action: n for action, n in left_out.items() if n},
     }
     nothing = cli("confirm", "--yes")
     assert nothing.exit_code == 0
@@ -302,8 +314,8 @@ def test_confirm_json_reports_each_row(
     result = cli("confirm", "--yes", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["counts"]["created"] == expected.to_create
-    assert report["counts"]["linked"] == expected.to_link
+    assert report["counts"]["created"] == expected.create_selected
+    assert report["counts"]["linked"] == expected.link_selected
     assert len(report["rows"]) == expected.linked_after_confirm
 
 
@@ -378,3 +390,43 @@ def test_import_clients_on_a_home_never_set_up_says_so_and_fetches_nothing(
     assert "not set up" in result.stderr and "trigon-sync connect" in result.stderr
     assert "Business Register" not in result.output
     assert not home.exists()
+
+
+def test_firms_without_view_are_not_selected_and_flagged_firms_are_warned_about(
+    cli: Invoke, connected: Running, register_zip: Path, seed: dict[str, Any]
+) -> None:
+    """The plan leaves firms without View unticked and confirm leaves them out with one
+    warning line each; --include takes one explicitly, and confirm prints one warning
+    line per selected flagged firm (no View, red X, bad check digit) before it writes."""
+    assert cli("import-clients", "--register", str(register_zip)).exit_code == 0
+    rows = json.loads(cli("import-clients", "--register", str(register_zip), "--json").stdout)
+    blind = [r for r in rows if "no_view_permission" in r["flags"] and r["action"] == "create"]
+    assert blind, "the seed has a firm without View to create"
+    table = cli("import-clients", "--register", str(register_zip))
+    row_line = next(line for line in table.stdout.splitlines() if blind[0]["name"] in line)
+    assert "☐" in row_line
+
+    result = cli("confirm", "--yes")
+    assert result.exit_code == 0, result.output
+    linked = {link.registration_code for link in load_state().links.values()}
+    assert not {r["registration_code"] for r in blind} & linked
+    for row in blind:
+        assert f"warning: {row['name']} ({row['registration_code']}) is left out" in flat(
+            result.stderr
+        )
+    flagged = [
+        r
+        for r in rows
+        if {"not_in_register", "bad_check_digit"} & set(r["flags"])
+        and r["action"] in ("create", "link")
+        and "no_view_permission" not in r["flags"]
+    ]
+    warned = [line for line in result.stderr.splitlines() if "is selected although" in line]
+    assert len(warned) == len(flagged)
+
+    code = blind[0]["registration_code"]
+    assert cli("import-clients", "--register", str(register_zip)).exit_code == 0
+    chosen = cli("confirm", "--yes", "--include", code)
+    assert chosen.exit_code == 0, chosen.output
+    assert code in {link.registration_code for link in load_state().links.values()}
+    assert f"({code}) is selected although the Trigon user may not View it" in flat(chosen.stderr)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.cli.sandbox_home import Invoke, sandbox_config, store_sandbox_secrets
+from tests.cli.sandbox_home import Invoke, confirm_all, sandbox_config, store_sandbox_secrets
 from tests.ping_receiver import PING_PATH, Receiver, ping_receiver
 from trigon_sync.errors import ExitCode
 from trigon_sync.monitoring import ping as pings
@@ -202,7 +202,7 @@ def ready(sandbox: Running, write_config: Callable[[str], Path], cli: Invoke) ->
     )
     store_sandbox_secrets(sandbox, open_store("keyring"))
     assert cli("import-clients").exit_code == 0
-    assert cli("confirm", "--yes").exit_code in (0, ExitCode.PARTIAL)
+    assert confirm_all(cli).exit_code in (0, ExitCode.PARTIAL)
     for firm in load_state().links:
         sandbox.world.restore_view(firm)
     return sandbox

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.sandbox_home import Invoke, sandbox_config, store_sandbox_secrets
+from tests.cli.sandbox_home import Invoke, confirm_all, sandbox_config, store_sandbox_secrets
 from tests.disk_full import FullDisk
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import (
@@ -188,7 +188,7 @@ def ready(sandbox: Running, write_config: Callable[[str], Path], cli: Invoke) ->
     store_sandbox_secrets(sandbox, open_store("keyring"))
     staged = cli("import-clients")
     assert staged.exit_code == 0, staged.output
-    confirmed = cli("confirm", "--yes")
+    confirmed = confirm_all(cli)
     assert confirmed.exit_code in (0, ExitCode.PARTIAL), confirmed.output
     assert load_state().links
     return sandbox
@@ -244,7 +244,8 @@ def test_a_full_disk_during_renewal_costs_one_night_not_the_login(
 def test_revoked_view_exits_partial_naming_the_client_then_completes(
     cli: Invoke, ready: Running
 ) -> None:
-    """No View on a linked firm: exit 5 naming it; after restoring View the run completes."""
+    """No View on a linked firm: exit 5 naming it and the pair it owes, the window moves
+    on; after restoring View the next run makes the owed task."""
     links = load_state().links
     for firm_id in links:
         ready.world.restore_view(firm_id)
@@ -253,11 +254,13 @@ def test_revoked_view_exits_partial_naming_the_client_then_completes(
     result = cli("run-monthly", "--today", "31.10.2024")
     assert result.exit_code == ExitCode.PARTIAL
     assert victim.name in result.output and "View" in result.output
-    assert load_state().last_period_end is None
+    [owed_line] = [line for line in result.stderr.splitlines() if line.startswith("owed: ")]
+    assert victim.name in owed_line and "period 2024-10, owed for 0 days" in owed_line
+    assert str(load_state().last_period_end) == "2024-10-30"
     ready.world.restore_view(victim.trigon_id)
     again = cli("run-monthly", "--today", "31.10.2024")
     assert again.exit_code == 0, again.output
-    assert "2024-10" in again.output and "complete" in again.output
+    assert "2024-10" in again.output and "owed tasks made late" in again.output
     assert str(load_state().last_period_end) == "2024-10-30"
     per_client = Counter(t["client_id"] for t in summary_tasks(ready))
     assert sorted(per_client) == sorted(link.uku_client_id for link in links.values())
@@ -266,16 +269,17 @@ def test_revoked_view_exits_partial_naming_the_client_then_completes(
 
 def test_dry_run_json_writes_nothing(cli: Invoke, ready: Running) -> None:
     """--dry-run --json: no Uku write, state.toml byte-identical, and the real run's story:
-    the firms without View fail, so 2024-11 is held back and the exit code is 5."""
+    the firms without View fail and owe both periods, and the exit code is 5."""
     before = paths.state_file().read_bytes()
     ready.world.clear_logs()
     result = cli("run-monthly", "--today", "30.11.2024", "--dry-run", "--json")
     assert result.exit_code == ExitCode.PARTIAL, result.output
     doc = json.loads(result.stdout)
-    assert [p["period"] for p in doc["periods"]] == ["2024-10"]
-    assert doc["deferred"] == ["2024-11"]
+    assert [p["period"] for p in doc["periods"]] == ["2024-10", "2024-11"]
+    assert doc["deferred"] == []
     assert {c["action"] for p in doc["periods"] for c in p["clients"]} <= {"create", "skip"}
-    assert len(doc["clients_failed"]) == 2
+    assert len(doc["clients_failed"]) == 4
+    assert sorted(p["period"] for p in doc["owed"]) == ["2024-10", "2024-10", "2024-11", "2024-11"]
     assert all("View" in f["reason"] for f in doc["clients_failed"])
     assert ready.world.writes() == []
     assert paths.state_file().read_bytes() == before
@@ -344,11 +348,10 @@ def test_preview_counts_the_open_window_up_to_yesterday_and_writes_nothing(
     assert "no day of the next window is over yet" in early.stderr
 
 
-def test_quiet_cron_mail_names_failed_clients_and_held_back_periods(
-    cli: Invoke, ready: Running
-) -> None:
-    """--quiet with a client without View and two due periods: stderr has one line per
-    failed client and per held-back period (what the invoices miss), stdout nothing."""
+def test_quiet_cron_mail_names_failed_clients_and_owed_pairs(cli: Invoke, ready: Running) -> None:
+    """--quiet with a client without View and two due periods: both periods run for the
+    others; stderr has one line per failure and per owed (client, period) with its reason
+    and age (what the invoices miss), stdout nothing."""
     links = load_state().links
     for firm_id in links:
         ready.world.restore_view(firm_id)
@@ -359,15 +362,16 @@ def test_quiet_cron_mail_names_failed_clients_and_held_back_periods(
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     failed = [line for line in lines if line.startswith("failed: ")]
-    assert len(failed) == 1
+    assert len(failed) == 2
     assert victim.name in failed[0] and "2024-10" in failed[0] and "View" in failed[0]
-    held = [line for line in lines if line.startswith("held back: ")]
-    assert held == [
-        "held back: period 2024-10 (01.10.2024–30.10.2024) is not complete; the next run "
-        "retries it",
-        "held back: period 2024-11 (import day 30.11.2024) waits until 2024-10 is complete",
+    owed = [line for line in lines if line.startswith("owed: ")]
+    code = victim.registration_code
+    assert [line.split(":")[1] for line in owed] == [
+        f" {victim.name} ({code}) period 2024-10, owed for 0 days",
+        f" {victim.name} ({code}) period 2024-11, owed for 0 days",
     ]
-    assert lines[-1].startswith("error: 1 client(s) failed")
+    assert not [line for line in lines if line.startswith("held back: ")]
+    assert lines[-1].startswith("error: 2 client(s) failed")
 
 
 def test_a_mistyped_home_is_not_created(
@@ -395,8 +399,9 @@ def test_folders_made_inside_a_new_home_are_private(
 def test_a_task_deleted_in_uku_while_the_period_is_open_is_reported_and_made_again(
     cli: Invoke, ready: Running
 ) -> None:
-    """The issue's night 2: a person deleted a client's task after night 1 left the period
-    open. The dry run says it would repair it, the real run makes it again once and says
+    """The issue's night 2: a person deleted a client's task after night 1 left a client
+    owing the period (retried on the next night, which lists the period's tasks). The
+    dry run says it would repair it, the real run makes it again once and says
     so (also in --json), and explain names the new task and what became of the old one."""
     links = load_state().links
     for firm_id in links:

@@ -274,20 +274,32 @@ def test_malformed_staged_plan_is_a_state_error(doc: dict[str, Any]) -> None:
 
 
 def test_select_rows_default_applies_creates_and_links_only() -> None:
-    """Without options every create/link row is applied; conflicts and linked rows never."""
+    """Without options every create/link row of a firm with View is applied; a firm
+    without View is left out (as conflicts are), conflicts and linked rows never."""
     selection = select_rows(_sample_plan())
     assert [r.trigon_id for r in selection.creates] == ["f1", "f4"]
-    assert [r.trigon_id for r in selection.links] == ["f2"]
+    assert selection.links == ()
+    assert [r.trigon_id for r in selection.unviewable] == ["f2"]
     assert [r.trigon_id for r in selection.conflicts] == ["f3"]
     assert [r.trigon_id for r in selection.linked] == ["f5"]
     assert selection.skipped == ()
+
+
+def test_a_firm_without_view_is_applied_only_when_named() -> None:
+    """--include CODE (or --only CODE) chooses a firm without View explicitly; it is then
+    among the flagged rows confirm warns about."""
+    plan = _sample_plan()
+    included = select_rows(plan, include=[B])
+    assert [r.trigon_id for r in included.links] == ["f2"] and included.unviewable == ()
+    assert "f2" in [r.trigon_id for r in included.flagged]
+    assert [r.trigon_id for r in select_rows(plan, only=[B]).apply] == ["f2"]
 
 
 def test_skip_and_only_deselect_rows() -> None:
     """--skip removes rows (any spacing), --only keeps just the named ones."""
     plan = _sample_plan()
     skipped = select_rows(plan, skip=["10 137 319"])
-    assert [r.trigon_id for r in skipped.apply] == ["f2", "f4"]
+    assert [r.trigon_id for r in skipped.apply] == ["f4"]  # f2: no View, not named
     assert [r.trigon_id for r in skipped.skipped] == ["f1"]
     only = select_rows(plan, only=[C])
     assert [r.trigon_id for r in only.apply] == ["f4"]

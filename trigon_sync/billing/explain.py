@@ -28,7 +28,7 @@ from trigon_sync.records.import_plan import PlanRow
 from trigon_sync.schedule.rules import Run
 from trigon_sync.schedule.run_text import window_json, window_text
 from trigon_sync.settings.config import Config
-from trigon_sync.store import journal
+from trigon_sync.store import journal, owed
 from trigon_sync.store.state import ClientLink, State
 from trigon_sync.timeline.due import Timeline, timeline_for
 
@@ -57,6 +57,11 @@ class Verdict(enum.StrEnum):
     GONE = "gone"
     """The recorded task was found deleted or moved away in Uku by the last run that looked;
     ``task_id`` is that task, ``reason`` says what makes it again."""
+    OWED = "owed"
+    """The period completed for the others; this client failed and owes it: every run
+    retries it first on the period's own window (store/owed.py)."""
+    WAIVED = "waived"
+    """An admin waived this client's owed period (``trigon-sync waive``): no task."""
     UNKNOWN = "unknown"
     """The period completed but this client's journal line is gone."""
     BEFORE = "before"
@@ -224,6 +229,25 @@ def _completed_answer(
 ) -> PeriodAnswer:
     if entry is not None:
         return _with_task(run, entry, failures, done=True)
+    pair = owed.pair(link.trigon_id, run.period)
+    if pair is not None and pair.status == "owed":
+        return _answer(
+            run,
+            Verdict.OWED,
+            f"no task yet: owed since {format_ee_time(pair.since)} ({pair.reason}); the window "
+            f"moved on for the other clients, and every `trigon-sync run-monthly` retries this "
+            f"one first on {window_text(run)}. Cleared when its task is made, the client is "
+            f"unlinked, or `trigon-sync waive {link.registration_code or link.trigon_id} "
+            f"--period {run.period} --reason TEXT`",
+            failures=tuple(failures),
+        )
+    if pair is not None and pair.status == "waived":
+        return _answer(
+            run,
+            Verdict.WAIVED,
+            f"no task: waived on {format_ee_time(pair.updated_at)} ({pair.reason})",
+            failures=tuple(failures),
+        )
     if link.linked_at >= run.import_day:
         return _answer(
             run,

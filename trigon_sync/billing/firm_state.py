@@ -25,6 +25,7 @@ from trigon_sync.errors import TrigonSyncError
 from trigon_sync.records import periods as period_record
 from trigon_sync.records.import_plan import Action, Flag, PlanRow
 from trigon_sync.records.tables import RunRecord
+from trigon_sync.store import owed as owed_pairs
 from trigon_sync.store.state import ClientLink, State
 
 GONE_FROM_TRIGON = ("not found in Trigon", "does not exist or the Trigon user may not list it")
@@ -218,13 +219,23 @@ def _linked(
 ) -> FirmState:
     code = _code(link.registration_code, link.trigon_id)
     completed = set(period_record.completed_periods(state))
-    # a period stays open while a linked client failed in it and has no task there
+    # an open period a linked client failed in and has no task in, and every completed
+    # period it owes (store/owed.py: the window moved on for the others)
+    recorded = {p.period: p for p in owed_pairs.pairs(firm=link.trigon_id)}
     owed = tuple(
-        p for p in sorted(failures) if p not in completed and p not in done and failures[p]
+        sorted(
+            {p for p in failures if p not in completed and p not in done and failures[p]}
+            | set(recorded)
+        )
     )
     base = (link.trigon_id, link.name, link.registration_code)
     if owed:
-        last = failures[owed[-1]][-1]
+        newest = owed[-1]
+        last = (
+            failures[newest][-1]
+            if failures.get(newest)
+            else Failure(recorded[newest].since, recorded[newest].reason)
+        )
         if any(marker in last.reason for marker in GONE_FROM_TRIGON):
             return FirmState(
                 Standing.GONE_FROM_TRIGON,
@@ -245,9 +256,10 @@ def _linked(
             "trigon-sync run-monthly",
             "trigon-sync run-monthly",
             f"{link.name} owes period {', '.join(owed)}: the run on {format_ee_time(last.at)} "
-            f"failed for it ({last.reason}), so the period stays open; fix that and the next "
-            f"`trigon-sync run-monthly` retries only it, or `trigon-sync unlink {code}` if it "
-            "has left the firm",
+            f"failed for it ({last.reason}); the others went on, and every "
+            f"`trigon-sync run-monthly` retries it first on the period's own window: fix the "
+            f"cause, `trigon-sync waive {code} --period P --reason TEXT`, or "
+            f"`trigon-sync unlink {code}` if it has left the firm",
             owed,
         )
     return FirmState(

@@ -72,6 +72,7 @@ COMMANDS: dict[str, tuple[str, Registrar]] = {
     "explain": ("status_cmd", _module_register),
     "report": ("report_cmd", _module_register),
     "accept": ("accept_cmd", _command("accept", "accept_command")),
+    "waive": ("waive_cmd", _command("waive", "waive_command")),
     "clients": ("clients_cmd", _module_register),
     "unlink": ("clients_cmd", _module_register),
     "ignore": ("clients_cmd", _module_register),

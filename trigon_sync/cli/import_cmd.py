@@ -48,6 +48,7 @@ from trigon_sync.clients.importing import (
 )
 from trigon_sync.clients.plan import select_rows
 from trigon_sync.errors import AuthError, UsageError
+from trigon_sync.records.import_plan import Flag, PlanRow
 from trigon_sync.settings.config import Config
 from trigon_sync.store import paths
 from trigon_sync.store.config_file import load_config
@@ -58,6 +59,18 @@ IMPORT_EXAMPLE = (
     "Example: trigon-sync import-clients --register ettevotja_rekvisiidid__lihtandmed.csv.zip"
 )
 CONFIRM_EXAMPLE = "Example: trigon-sync confirm --skip 10137319 --manager mari@firm.ee"
+
+
+def flagged_warning(row: PlanRow) -> str:
+    """The one warning line ``confirm`` prints for a selected firm that is flagged."""
+    why = {
+        Flag.NO_VIEW_PERMISSION: "the Trigon user may not View it (every period would be owed "
+        "until View is granted)",
+        Flag.NOT_IN_REGISTER: "it is not in the Business Register (red X)",
+        Flag.BAD_CHECK_DIGIT: "its registration code has a bad check digit",
+    }
+    reasons = "; ".join(why[flag] for flag in row.flags if flag in why)
+    return f"warning: {row.name} ({row.registration_code}) is selected although {reasons}"
 
 
 # --------------------------------------------------------------------------- import-clients
@@ -208,6 +221,12 @@ def confirm(
     only: list[str] = typer.Option(
         [], "--only", metavar="CODE", help="Import only these registration codes."
     ),
+    include: list[str] = typer.Option(
+        [],
+        "--include",
+        metavar="CODE",
+        help="Also import this firm listed without View permission (left out by default).",
+    ),
     manager: str | None = typer.Option(
         None,
         "--manager",
@@ -225,16 +244,27 @@ def confirm(
     config = load_config()
     with locked_state() as session:
         plan = staged_plan(session.state)
-        selection = select_rows(plan, skip, only)
+        selection = select_rows(plan, skip, only, include)
         n_create, n_link = len(selection.creates), len(selection.links)
+        unviewable = len(selection.unviewable)
         question = (
             f"Create {n_create} Uku client(s), link {n_link} existing, "
-            f"skip {len(selection.skipped)} ({len(selection.conflicts)} conflict(s) "
-            "are never applied)?"
+            f"skip {len(selection.skipped) + unviewable} ({len(selection.conflicts)} "
+            "conflict(s) are never applied"
+            + (f", {unviewable} without View are left out" if unviewable else "")
+            + ")?"
         )
+        for row in selection.unviewable:
+            output.line(
+                f"warning: {row.name} ({row.registration_code}) is left out: the Trigon user "
+                f"may not View it, so no period could be counted (`--include "
+                f"{row.registration_code}` imports it anyway)"
+            )
         if not selection.apply:
             nothing_to_apply(selection.conflicts, as_json=as_json)
             return
+        for row in selection.flagged:  # one line each, before anything is written
+            output.line(flagged_warning(row))
         if not yes and not output.is_interactive():
             output.confirm(question, yes)  # raises: no terminal to ask on, nothing written
         with uku_client(config) as uku:

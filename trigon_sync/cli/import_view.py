@@ -78,7 +78,10 @@ def plan_table(plan: ImportPlan, ignored: set[str] | frozenset[str] = frozenset(
     table.add_column("Register", justify="center", no_wrap=True)
     table.add_column("Notes")
     for row in plan.rows:
-        applies = row.action in (Action.CREATE, Action.LINK)
+        # a firm without View is not selected by default (confirm --include CODE takes it)
+        applies = row.action in (Action.CREATE, Action.LINK) and not row.has(
+            Flag.NO_VIEW_PERMISSION
+        )
         table.add_row(
             Text("☑" if applies else "☐", style="green" if applies else "dim"),
             Text(row.name),
@@ -126,7 +129,8 @@ def print_plan_summary(plan: ImportPlan) -> None:
     if actions[Action.CREATE] or actions[Action.LINK]:
         console.print(
             "Staged. Review the list, then run `trigon-sync confirm` "
-            "(--skip CODE leaves a firm out, --only CODE imports just that one).",
+            "(--skip CODE leaves a firm out, --only CODE imports just that one; a firm "
+            "without View is left out unless --include CODE).",
             markup=False,
         )
     elif actions[Action.CONFLICT] or actions[Action.MISMATCH]:

@@ -136,13 +136,13 @@ def run_monthly(
             due = len(rerun_targets(night.state or load_state(), rerun))
         else:
             schedule = night.schedule(day)
-            if not schedule.due:
+            if not schedule.due and not night.owes():
                 _nothing_due(schedule, as_json=as_json, quiet=quiet)
                 run_log.append(monthly_gate.nothing_due_log(day, schedule))
                 logged = True
                 _report(watch, day, None)
                 return
-            due = len(schedule.due)
+            due = max(1, len(schedule.due))  # owed periods only: one pass
         from trigon_sync.cli import monthly_view, run_guards
 
         if not dry_run:

@@ -36,6 +36,8 @@ def render(
         output.line(f"warning: {warning}")
     for repair in result.repairs:  # a task a person deleted or moved: billing, so stderr
         output.line(repair.message())
+    for pair in result.owed:  # every night it stays owed, cron mail says so
+        output.line(pair.line(result.today))
     if quiet:
         for line in billing_lines(result):
             output.line(line)
@@ -74,6 +76,10 @@ def render(
         held = sum(1 for o in period.failed if o.plan.held)
         failed = len(period.failed) - held
         status = "complete" if period.complete else "NOT complete"
+        if period.complete and period.failed:
+            status = "complete; the failed clients owe it"
+        if period.late:
+            status = "owed tasks made late" if period.complete else "still owed by some"
         if result.rerun:
             status = "re-counted" if period.complete else "re-count incomplete"
         output.stdout.print(
@@ -162,7 +168,9 @@ def render_plan(result: MonthlyResult, config: Config, *, preview: bool = False)
         keys = [k for k in fields.KEYS if any(k in o.plan.counts for o in period.outcomes)]
         output.stdout.print(
             f"{run.period}: import day {format_ee(run.import_day)}, counts "
-            f"{window_text(run)} " + ("(preview, so far)" if preview else "(dry run)"),
+            f"{window_text(run)} "
+            + ("(preview, so far)" if preview else "(dry run)")
+            + (" — owed clients only" if period.late else ""),
             markup=False,
             soft_wrap=unwrapped,
         )

@@ -309,6 +309,15 @@ class Selection:
     conflicts: tuple[PlanRow, ...]
     linked: tuple[PlanRow, ...]
     mismatched: tuple[PlanRow, ...] = ()
+    unviewable: tuple[PlanRow, ...] = ()
+    """Create/link rows left out because the Trigon user may not View the firm (it could
+    not be counted); ``--include CODE`` or ``--only CODE`` chooses one explicitly."""
+
+    @property
+    def flagged(self) -> tuple[PlanRow, ...]:
+        """Applied rows with a flag that matters for counting or billing (no View, not in
+        the register, bad check digit): ``confirm`` warns about each before it writes."""
+        return tuple(row for row in self.apply if set(row.flags) & set(WARNED_FLAGS))
 
     @property
     def creates(self) -> tuple[PlanRow, ...]:
@@ -336,8 +345,17 @@ def _parse_codes(values: Sequence[str], option: str) -> list[str]:
     return codes
 
 
-def select_rows(plan: ImportPlan, skip: Sequence[str] = (), only: Sequence[str] = ()) -> Selection:
-    """Apply the user's ``--skip`` / ``--only`` codes to the plan.
+def select_rows(
+    plan: ImportPlan,
+    skip: Sequence[str] = (),
+    only: Sequence[str] = (),
+    include: Sequence[str] = (),
+) -> Selection:
+    """Apply the user's ``--skip`` / ``--only`` / ``--include`` codes to the plan.
+
+    A firm the Trigon user may not View is not selected by default (as conflicts are
+    not): its every period would fail and be owed. ``--include CODE`` (or ``--only CODE``)
+    chooses it explicitly.
 
     Every code must be in the plan (a typo must not silently import everything);
     ``--only`` naming a code whose rows are all conflicts is refused too, since
@@ -345,10 +363,11 @@ def select_rows(plan: ImportPlan, skip: Sequence[str] = (), only: Sequence[str] 
     """
     skip_codes = set(_parse_codes(skip, "--skip"))
     only_codes = set(_parse_codes(only, "--only"))
+    include_codes = set(_parse_codes(include, "--include"))
     by_code: dict[str, list[PlanRow]] = defaultdict(list)
     for row in plan.rows:
         by_code[row.registration_code].append(row)
-    unknown = sorted((skip_codes | only_codes) - by_code.keys())
+    unknown = sorted((skip_codes | only_codes | include_codes) - by_code.keys())
     if unknown:
         raise UsageError(
             f"not in the staged import plan: {', '.join(unknown)}",
@@ -365,20 +384,29 @@ def select_rows(plan: ImportPlan, skip: Sequence[str] = (), only: Sequence[str] 
 
     apply: list[PlanRow] = []
     skipped: list[PlanRow] = []
+    unviewable: list[PlanRow] = []
     for row in plan.rows:
         if row.action not in (Action.CREATE, Action.LINK):
             continue
-        chosen = (not only_codes or row.registration_code in only_codes) and (
-            row.registration_code not in skip_codes
-        )
+        code = row.registration_code
+        chosen = (not only_codes or code in only_codes) and (code not in skip_codes)
+        explicit = code in only_codes or code in include_codes
+        if chosen and row.has(Flag.NO_VIEW_PERMISSION) and not explicit:
+            unviewable.append(row)
+            continue
         (apply if chosen else skipped).append(row)
     return Selection(
+        unviewable=tuple(unviewable),
         apply=tuple(apply),
         skipped=tuple(skipped),
         conflicts=tuple(row for row in plan.rows if row.action is Action.CONFLICT),
         linked=tuple(row for row in plan.rows if row.action is Action.LINKED),
         mismatched=tuple(row for row in plan.rows if row.action is Action.MISMATCH),
     )
+
+
+WARNED_FLAGS = (Flag.NO_VIEW_PERMISSION, Flag.NOT_IN_REGISTER, Flag.BAD_CHECK_DIGIT)
+"""The flags ``confirm`` warns about, one line per selected firm, before it writes."""
 
 
 def idempotency_key_for_firm(trigon_id: str, code: str, *, replayed: int | None = None) -> str:

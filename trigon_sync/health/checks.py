@@ -118,6 +118,7 @@ TITLES: dict[str, str] = {
     "runs.current": "Every due period has been counted",
     "runs.last": "The last monthly run succeeded for every client",
     "clock.recorded": "The local clock is not behind the last recorded run",
+    "runs.owed": "No client owes a period",
     "counts.anomalies": "No count of the newest period looks wrong",
     "trigon.refresh": "Trigon login refresh works",
     "trigon.firms": "Every linked firm is still listed and viewable in Trigon",
@@ -159,7 +160,7 @@ TROUBLESHOOTING: dict[str, tuple[str, ...]] = {
         "uku.clients",
     ),
     "Tasks aren't created: no client import since the user got the firms": ("trigon.unimported",),
-    "Counts look stale or wrong": ("runs.current", "runs.last", "counts.anomalies"),
+    "Counts look stale or wrong": ("runs.current", "runs.last", "runs.owed", "counts.anomalies"),
 }
 """Each item of the product's troubleshooting section -> the checks that answer it."""
 

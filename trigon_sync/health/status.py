@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from trigon_sync.errors import ExitCode, TrigonSyncError
-from trigon_sync.health.checks import TITLES, Check, Outcome, exit_code, passed, warned
+from trigon_sync.health.checks import TITLES, Check, Outcome, exit_code, failed, passed, warned
 from trigon_sync.health.local_checks import LocalFacts, local_checks
 from trigon_sync.records.tables import RunRecord
 from trigon_sync.schedule.rules import Run
@@ -51,6 +51,8 @@ class StatusReport:
     flagged: Flagged = ()
     """Clients whose counts in the newest period written look wrong (billing/anomalies.py), as
     ``status --json`` lists them."""
+    owed: tuple[OwedRow, ...] = ()
+    """The (client, period) pairs linked clients owe (store/owed.py)."""
 
     @property
     def exit_code(self) -> ExitCode:
@@ -109,6 +111,7 @@ class StatusReport:
             "checks": [check.to_json() for check in self.checks],
             "warnings": self.warnings,
             "anomalies": list(self.flagged),
+            "owed": [dataclasses.asdict(row) for row in self.owed],
         }
 
 
@@ -302,10 +305,75 @@ def anomaly_check(flagged: Flagged) -> Check:
     )
 
 
-def build_status(facts: LocalFacts, flagged: Flagged = ()) -> StatusReport:
+@dataclass(frozen=True)
+class OwedRow:
+    """One owed (client, period) as ``status`` shows it."""
+
+    trigon_id: str
+    name: str
+    registration_code: str
+    period: str
+    reason: str
+    owed_since: str
+    owed_days: int
+
+
+def owed_rows(today: dt.date, facts: LocalFacts) -> tuple[OwedRow, ...]:
+    """The owed pairs of linked clients: one query on the records database (when there
+    is one); state.toml is read for the names only when a pair is owed."""
+    from trigon_sync.store import owed
+
+    try:
+        if not owed.any_owed():
+            return ()
+        state = facts.whole_state or load_state()
+        pairs = owed.pairs()
+    except TrigonSyncError:
+        return ()  # a broken database or state is its own check's answer
+    links = {link.trigon_id: link for link in state.links.values()}
+    return tuple(
+        OwedRow(
+            p.firm,
+            links[p.firm].name,
+            links[p.firm].registration_code or "",
+            p.period,
+            p.reason,
+            p.since,
+            p.age_days(today),
+        )
+        for p in pairs
+        if p.firm in links
+    )
+
+
+def owed_check(rows: tuple[OwedRow, ...]) -> Check:
+    """Fail with the partial code while a linked client owes a period: each is a missing
+    invoice line until its task is made, the client unlinked or the period waived."""
+    name, title = "runs.owed", TITLES["runs.owed"]
+    if not rows:
+        return passed(name, title, "no owed (client, period)")
+    listed = "; ".join(
+        f"{r.name} ({r.registration_code or r.trigon_id}) {r.period}, {r.owed_days} days: "
+        f"{r.reason}"
+        for r in rows[:5]
+    )
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    return failed(
+        name,
+        title,
+        f"{len(rows)} owed: {listed}{more}",
+        "every run-monthly retries them first; fix the reason, or `trigon-sync waive CODE "
+        "--period P --reason TEXT`; `trigon-sync explain CODE --period P` says more",
+        ExitCode.PARTIAL,
+    )
+
+
+def build_status(
+    facts: LocalFacts, flagged: Flagged = (), owed: tuple[OwedRow, ...] = ()
+) -> StatusReport:
     """The report for these facts (pure)."""
-    checks = (*local_checks(facts), anomaly_check(flagged))
-    return StatusReport(facts=facts, checks=checks, flagged=flagged)
+    checks = (*local_checks(facts), owed_check(owed), anomaly_check(flagged))
+    return StatusReport(facts=facts, checks=checks, flagged=flagged, owed=owed)
 
 
 def status(
@@ -313,7 +381,7 @@ def status(
 ) -> StatusReport:
     """Gather and build in one call (what the CLI uses)."""
     facts = gather(today, now=now, whole_state=whole_state)
-    return build_status(facts, flagged_clients(facts.config))
+    return build_status(facts, flagged_clients(facts.config), owed_rows(today, facts))
 
 
 def history_page(limit: int, *, every_command: bool = False) -> tuple[int, list[RunRecord]]:

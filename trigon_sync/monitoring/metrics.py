@@ -77,10 +77,14 @@ def render(figures: Figures) -> bytes:
         figures.invoked_at.timestamp(),
     )
     gauge("run_exit_code", "The exit code of that run-monthly.", figures.exit_code)
-    gauge("periods_owed", "Import periods due and not yet complete.", figures.periods_owed)
+    gauge(
+        "periods_owed",
+        "Import periods due and not yet complete, or owed by a linked client.",
+        figures.periods_owed,
+    )
     gauge(
         "client_periods_owed",
-        "(client, period) pairs due whose summary task is not written yet.",
+        "(client, period) pairs due or owed whose summary task is not written yet.",
         figures.client_periods_owed,
     )
     gauge("linked_clients", "Trigon firms linked to an Uku client.", figures.linked)

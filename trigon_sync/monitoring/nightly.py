@@ -112,11 +112,20 @@ def gather(config: Config, today: dt.date, now: dt.datetime, code: int) -> metri
         history = (state or load_state()).history
         success = next((r for r in reversed(history) if r.is_monthly and r.result == "ok"), None)
     owed, pairs = 0, 0
+    periods: set[str] = set()
     timeline = timeline_for(config, view, today)
     if timeline is not None:
-        owed = len(timeline.due)
+        periods = {run.period for run in timeline.due}
         for run in timeline.due:
             pairs += view.linked - (_done(run) if run == timeline.open else 0)
+    from trigon_sync.store import owed as owed_pairs
+
+    if owed_pairs.any_owed():  # completed periods linked clients still owe (store/owed.py)
+        linked = {link.trigon_id for link in (state or load_state()).links.values()}
+        still = [p for p in owed_pairs.pairs() if p.firm in linked]
+        pairs += len(still)
+        periods |= {p.period for p in still}
+    owed = len(periods)
     return metrics.Figures(
         invoked_at=now,
         exit_code=code,

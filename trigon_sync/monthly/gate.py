@@ -100,6 +100,22 @@ class Night:
     def schedule(self, day: dt.date) -> Timeline:
         return schedule_for(self.config, self.view, day)
 
+    def owes(self) -> bool:
+        """Whether a linked client owes a period (store/owed.py): then a night with no
+        import day still runs, to retry it. One query on the records database (when
+        there is one); state.toml is read only when some pair is owed."""
+        from trigon_sync.store import owed
+
+        if not owed.any_owed():
+            return False
+        state = self.state
+        if state is None:
+            from trigon_sync.store.state import load_state
+
+            state = load_state()
+        linked = {link.trigon_id for link in state.links.values()}
+        return any(pair.firm in linked for pair in owed.pairs())
+
 
 def start_night(day: dt.date, now: dt.datetime) -> Night:
     """The checks before anything else, in this order: ``--today`` not ahead of the

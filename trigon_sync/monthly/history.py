@@ -28,7 +28,7 @@ def record_run(
     failed = result.failed
     if error is not None:
         outcome = "failed"
-    elif failed or result.deferred or interrupted:  # stopped early: not all done
+    elif failed or result.deferred or result.owed or interrupted:  # not all done
         outcome = "partial"
     else:
         outcome = "ok"
@@ -58,6 +58,11 @@ def record_run(
         error=message,
         interrupted=True if interrupted else None,
         not_started=sum(p.not_started for p in result.periods) or None,
+        owed=[
+            {"firm": p.firm, "period": p.period, "reason": p.reason, "owed_since": p.since}
+            for p in result.owed[:FAILURES_IN_HISTORY]
+        ]
+        or None,
     )
     session.save()
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trigon_sync.errors import PartialFailure
+from trigon_sync.monthly.owing import Owed
 from trigon_sync.monthly.plan import ClientPlan, period_json
 from trigon_sync.schedule.rules import Run
 from trigon_sync.store.journal import Loss
@@ -134,6 +135,8 @@ class PeriodResult:
     not_started: int = 0
     repairs: list[Repair] = field(default_factory=list)
     """Clients whose recorded task was found deleted or moved in Uku."""
+    late: bool = False
+    """A retry of owed clients in an earlier, completed period (its own window)."""
 
     @property
     def failed(self) -> list[ClientOutcome]:
@@ -206,6 +209,8 @@ class MonthlyResult:
     requests: dict[str, Any] = field(default_factory=dict)
     field_names: dict[str, str] = field(default_factory=dict)
     """Trigon field key -> the Uku field it was written into, as Uku names it."""
+    owed: list[Owed] = field(default_factory=list)
+    """The (client, period) pairs still owed after this run (monthly/owing.py)."""
 
     @property
     def failed(self) -> list[ClientOutcome]:
@@ -228,6 +233,7 @@ class MonthlyResult:
             "periods": [p.to_json(self.field_names if self.rerun else None) for p in self.periods],
             "warnings": list(self.warnings),
             "repaired": [r.to_json() for r in self.repairs],
+            "owed": [p.to_json(self.today) for p in self.owed],
         }
         if self.dry_run:  # what the real run would hold back and fail, nothing written
             doc.update(
@@ -252,20 +258,32 @@ class MonthlyResult:
     def partial_failure(self) -> PartialFailure | None:
         """The error the CLI exits with when some clients could not be done."""
         failed = self.failed
+        if not failed and self.owed:
+            pairs = "; ".join(f"{p.name} ({p.code or p.firm}) {p.period}" for p in self.owed)
+            what = "would stay" if self.dry_run else "stay"
+            return PartialFailure(
+                f"{len(self.owed)} (client, period) pair(s) {what} owed: {pairs}",
+                result=self,
+                hint="each is retried first by every run on its own window; fix the reason, "
+                "or `trigon-sync waive CODE --period P --reason TEXT`",
+            )
         if not failed:
             return None
         names = "; ".join(f"{o.link.name} ({o.link.registration_code}): {o.error}" for o in failed)
-        periods = ", ".join(p.run.period for p in self.periods if p.failed)
+        periods = ", ".join(dict.fromkeys(p.run.period for p in self.periods if p.failed))
         if self.dry_run:
             return PartialFailure(
                 f"dry run: {len(failed)} client(s) would fail in period {periods}: {names}",
                 result=self,
-                hint="nothing was written; the real run would stop the same way — fix these "
-                "first (`trigon-sync unlink CODE` stops counting a client that has left)",
+                hint="nothing was written; the real run would do the others and record each "
+                "of these as owing its period, retried first by every later run "
+                "(`trigon-sync unlink CODE` stops counting a client that has left)",
             )
         return PartialFailure(
             f"{len(failed)} client(s) failed in period {periods}: {names}",
             result=self,
-            hint="the others are done; fix these and run again — only they are retried "
-            "(`trigon-sync unlink CODE` stops counting a client that has left)",
+            hint="the others are done; each failed client owes its period and every run "
+            "retries it first, on that period's own window (`trigon-sync unlink CODE` stops "
+            "counting a client that has left; `trigon-sync waive CODE --period P --reason "
+            "TEXT` gives up one period)",
         )

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, cast
 from trigon_sync.clients.link_guard import check_links
 from trigon_sync.clients.links import stamp_company
 from trigon_sync.http import waits as http_waits
-from trigon_sync.monthly import task_presence
+from trigon_sync.monthly import owing, task_presence
 from trigon_sync.monthly.gate import require_ready, schedule_for
 from trigon_sync.monthly.history import record_run
 from trigon_sync.monthly.plan import (
@@ -60,7 +60,7 @@ from trigon_sync.monthly.task_writer import ATTEMPTS
 from trigon_sync.records import periods as period_record
 from trigon_sync.schedule.rules import Run
 from trigon_sync.settings.config import Config
-from trigon_sync.store import installation, journal
+from trigon_sync.store import installation, journal, owed
 from trigon_sync.store.state import ClientLink, State, StateSession, load_state, locked_state
 from trigon_sync.trigon import Firm, TrigonClient
 from trigon_sync.uku import Task, UkuClient
@@ -184,6 +184,22 @@ class MonthlyRun:
             if session is not None:  # links older than the company record: see state.py
                 stamp_company(state, self.uku.company)
             refused = check_links(self.uku, state.links.values(), firms)
+            owed_before = [] if rerun else owing.stored(state)
+            for run, firms_owing in [] if rerun else owing.retries(state, owed_before):
+                if self._halted():
+                    break
+                self._period(
+                    session,
+                    state,
+                    run,
+                    targets,
+                    listed,
+                    refused,
+                    result,
+                    rerun=False,
+                    after_client=after_client,
+                    owing=firms_owing,
+                )
             for index, run in enumerate(runs):
                 if self._halted():  # stopped between periods: open no further one
                     result.deferred = list(runs[index:])
@@ -200,10 +216,12 @@ class MonthlyRun:
                     after_client=after_client,
                 )
                 if not period.complete and not rerun:
-                    # a re-count's periods are each complete already: a client failing in
-                    # one holds back no other, so a reloaded range goes on
+                    # only a period not attempted for every client (a halt) holds back the
+                    # next: a client that failed owes its period and the chain goes on
                     result.deferred = list(runs[index + 1 :])
                     break
+            if not rerun:
+                result.owed = owing.after_run(owed_before, result)
         except http_waits.Stopped:
             if not self._halted():
                 raise
@@ -234,18 +252,25 @@ class MonthlyRun:
         *,
         rerun: bool,
         after_client: ProgressHook | None,
+        owing: frozenset[str] | None = None,
     ) -> PeriodResult:
         """One period, for real (``session``) or as a dry run (None: nothing written).
 
         ``refused``: firm id -> why its link no longer holds (link_guard.check_links);
         such a client fails with that reason and nothing is written onto its Uku client.
+        ``owing``: retry only these clients' owed tasks of this completed period, on its
+        own window, through the same journal rows (intents, done) as any run.
         """
-        period = PeriodResult(run)
+        period = PeriodResult(run, late=owing is not None)
         result.periods.append(period)
-        # a --rerun's gone, intent and restore rows go with the period's archived rows
-        book = journal.PeriodJournal(run, archived=rerun)
+        # a --rerun's (and an owed retry's) rows go with the period's archived rows
+        book = journal.PeriodJournal(run, archived=rerun or owing is not None)
         opened = period_record.open_run(state) == run
-        if session is not None:
+        if owing is not None:
+            opened = False
+            if session is not None:
+                self.installation = installation.ensure()
+        elif session is not None:
             self.installation = installation.ensure()  # on disk before any task carries it
             topic_id = targets.topic_id
             if not rerun and period_record.mark_open(state, run, self.now(), topic_id=topic_id):
@@ -289,6 +314,11 @@ class MonthlyRun:
         if session is not None:  # what the run found, on disk before anything is made again
             for firm, loss in lost.items():
                 book.lose(firm, loss)
+        if owing is not None:
+            # an owed retry lists the period's tasks anyway: a client whose recorded task
+            # is gone from it in Uku is retried with the owing ones (made again once)
+            gone = {f for f, e in recorded.items() if e.lost is not None} | set(lost)
+            links = [link for link in links if link.trigon_id in owing | gone]
         claims = task_presence.claims(recorded, lost)
         done = (
             {} if rerun else {f: e for f, e in recorded.items() if e.lost is None and f not in lost}
@@ -384,10 +414,20 @@ class MonthlyRun:
         period.repairs = repairs(run, links, lost, period.outcomes, dry_run=session is None)
         if fatal:
             raise fatal[0]
-        if rerun or session is None:
+        if rerun:
             period.complete = not period.failed and period.not_started == 0
             return period
-        if not period.failed and period.not_started == 0:
+        if owing is not None:
+            period.complete = not period.failed and period.not_started == 0
+            if session is not None:
+                self._settle_owed(run, period)
+            return period
+        if session is None:
+            period.complete = period.not_started == 0
+            return period
+        if period.not_started == 0:
+            # every client was attempted: the failed ones owe the period, the window moves
+            self._settle_owed(run, period)
             actions = Counter(entry.action for entry in book.load().values())
             period_record.mark_completed(
                 state,
@@ -401,6 +441,18 @@ class MonthlyRun:
             book.archive()
             period.complete = True
         return period
+
+    def _settle_owed(self, run: Run, period: PeriodResult) -> None:
+        """Record each failed client as owing ``run``'s period and each done one as not
+        owing it (on disk before the period is folded into state)."""
+        at = self.now()
+        for outcome in period.outcomes:
+            firm = outcome.link.trigon_id
+            if not outcome.ok:
+                owed.owe(firm, run.period, outcome.error or "failed", at)
+            elif outcome.task_id is not None or outcome.plan.task_id is not None:
+                task = outcome.task_id or outcome.plan.task_id or 0
+                owed.settle(firm, run.period, outcome.link.uku_client_id, task, at)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -529,10 +581,12 @@ def run_monthly(
     if dry_run:
         state = load_state()
         runs = _runs(config, state, today, rerun)
-        return runner.plan(state, runs, rerun=rerun is not None) if runs else MonthlyResult(today)
+        if not runs and (rerun is not None or not owing.stored(state)):
+            return MonthlyResult(today)
+        return runner.plan(state, runs, rerun=rerun is not None)
     with locked_state() as session:
         runs = _runs(config, session.state, today, rerun)
-        if not runs:
+        if not runs and (rerun is not None or not owing.stored(session.state)):
             return MonthlyResult(today)
         return runner.execute(session, runs, rerun=rerun is not None, after_client=after_client)
 
