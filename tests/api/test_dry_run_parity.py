@@ -121,8 +121,8 @@ def test_after_a_partial_month_the_dry_run_shows_updates_and_done_clients(
     env: Env = connect(sandbox_world, make_config(), tmp_path)
     try:
         sandbox_world.revoke_view(firms[-1])
-        first = env.run(D(2024, 10, 31))  # all but the last firm done; period stays open
-        assert not first.periods[0].complete
+        first = env.run(D(2024, 10, 31))  # all but the last firm done; it owes the period
+        assert [(o.firm, o.period) for o in first.owed] == [(firms[-1], "2024-10")]
         sandbox_world.restore_view(firms[-1])
         sandbox_world.revoke_view(firms[0])  # a done client loses View: it stays done
         sandbox_world.add_record(firms[-1], "payment", "2024-10-03T09:00:00+03:00")
@@ -132,4 +132,4 @@ def test_after_a_partial_month_the_dry_run_shows_updates_and_done_clients(
         env.close()
     assert story(planned) == story(done)
     actions = {o.plan.action for o in done.periods[0].outcomes}
-    assert {"exists", "create"} <= actions and done.periods[0].complete
+    assert actions == {"create"} and done.periods[0].late and not done.owed

@@ -60,11 +60,12 @@ class World:
 
     def attempt(self, firm: str, run: Run, failing: set[str]) -> ClientOutcome:
         link = self.state.links[firm]
+        made = self.tasks.setdefault((firm, run.period), [])
+        if made:  # done by an earlier (killed) night: the journal says so before any count
+            return ClientOutcome(ClientPlan(link, "exists", task_id=1), ok=True)
         if firm in failing:
             return ClientOutcome(ClientPlan(link, "skip"), ok=False, error="no View")
-        made = self.tasks.setdefault((firm, run.period), [])
-        if not made:  # the journal/Uku lookup finds a task made earlier: never a second
-            made.append(run)
+        made.append(run)
         return ClientOutcome(ClientPlan(link, "create", task_id=1), ok=True)
 
     def night(self, today: dt.date, failing: set[str], kill_after: int | None) -> None:
