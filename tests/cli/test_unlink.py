@@ -51,3 +51,22 @@ def test_unlink_of_an_unknown_code_is_one_clear_line():
     assert result.exit_code == 2
     assert "no linked client has the registration code or Trigon id" in result.output
     assert sorted(load_state().links) == ["f1", "f2"]
+
+
+def test_unlink_names_the_periods_the_client_still_owed():
+    """A client that owes periods: unlink says which, and that they stop being retried;
+    a waived one is not among them."""
+    from trigon_sync.store import owed
+
+    _link_two()
+    at = dt.datetime(2024, 12, 1, tzinfo=dt.UTC)
+    owed.owe("f1", "2024-10", "no View", at)
+    owed.owe("f1", "2024-11", "no View", at)
+    owed.owe("f1", "2024-09", "no View", at)
+    owed.waive("f1", "2024-09", "agreed with the client", at)
+    owed.owe("f2", "2024-10", "no View", at)
+    result = CliRunner().invoke(app, ["unlink", "10137319", "--yes"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert "Alpha OÜ still owed 2024-10, 2024-11" in said and "no longer retried" in said
+    assert "2024-09" not in said

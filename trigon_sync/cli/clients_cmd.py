@@ -83,8 +83,8 @@ def unlink_command(
 ) -> None:
     """Stop counting one client: remove its link (the Uku client itself stays).
 
-    For a client that left, or whose Trigon View permission is gone for good: the next
-    run-monthly then completes an unfinished period without it.
+    For a client that left, or whose Trigon View permission is gone for good: the periods
+    it still owes are named and no longer retried.
     """
     link = linked_by_code_or_id(load_state(), client)  # an unknown code fails before asking
     question = f"Unlink {link.name} ({link.registration_code})? It gets no more summary tasks."
@@ -100,6 +100,15 @@ def unlink_command(
         "that, `trigon-sync import-clients` and `confirm` link it again.",
         markup=False,
     )
+    from trigon_sync.store import owed
+
+    still = [pair.period for pair in owed.pairs(firm=removed.trigon_id)]
+    if still:
+        output.line(
+            f"warning: {removed.name} still owed {', '.join(still)}: those periods are no longer "
+            "retried and get no task (`trigon-sync explain "
+            f"{removed.registration_code or removed.trigon_id}` keeps the record)"
+        )
 
 
 def ignore_command(
