@@ -371,7 +371,9 @@ def test_quiet_cron_mail_names_failed_clients_and_owed_pairs(cli: Invoke, ready:
         f" {victim.name} ({code}) period 2024-11, owed for 0 days",
     ]
     assert not [line for line in lines if line.startswith("held back: ")]
-    assert lines[-1].startswith("error: 2 client(s) failed")
+    # one client in two periods: counted as pairs, each named with its period
+    assert lines[-1].startswith("error: 2 (client, period) pair(s) failed in 2024-10, 2024-11")
+    assert f"({code}) 2024-10: " in lines[-1] and f"({code}) 2024-11: " in lines[-1]
 
 
 def test_a_mistyped_home_is_not_created(

@@ -134,7 +134,8 @@ def ignore_command(
             entry = ignore(session.state, firms or [], firm, clock.now())
             message = (
                 f"Ignored {entry['name']} ({entry['registration_code'] or 'no code'}): "
-                "run-monthly no longer announces it; `trigon-sync ignore --undo` reverses this."
+                "run-monthly no longer announces it; "
+                f"`trigon-sync ignore {entry['registration_code'] or firm} --undo` reverses this."
             )
         session.save()
     output.line(message, to_stderr=False)  # the name is Trigon's text: one line, never markup

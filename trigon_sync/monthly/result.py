@@ -269,18 +269,24 @@ class MonthlyResult:
             )
         if not failed:
             return None
-        names = "; ".join(f"{o.link.name} ({o.link.registration_code}): {o.error}" for o in failed)
+        # one entry per (client, period): a client failing in two periods is named twice,
+        # each time with its period, and counted as pairs
+        names = "; ".join(
+            f"{o.link.name} ({o.link.registration_code}) {p.run.period}: {o.error}"
+            for p in self.periods
+            for o in p.failed
+        )
         periods = ", ".join(dict.fromkeys(p.run.period for p in self.periods if p.failed))
         if self.dry_run:
             return PartialFailure(
-                f"dry run: {len(failed)} client(s) would fail in period {periods}: {names}",
+                f"dry run: {len(failed)} (client, period) pair(s) would fail in {periods}: {names}",
                 result=self,
                 hint="nothing was written; the real run would do the others and record each "
                 "of these as owing its period, retried first by every later run "
                 "(`trigon-sync unlink CODE` stops counting a client that has left)",
             )
         return PartialFailure(
-            f"{len(failed)} client(s) failed in period {periods}: {names}",
+            f"{len(failed)} (client, period) pair(s) failed in {periods}: {names}",
             result=self,
             hint="the others are done; each failed client owes its period and every run "
             "retries it first, on that period's own window (`trigon-sync unlink CODE` stops "
