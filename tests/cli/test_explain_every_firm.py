@@ -124,7 +124,7 @@ def test_every_firm_state_is_named_with_its_date_and_fixing_command(
     text, state = explain(cli, leaving.registration_code, "--period", "2024-11")
     assert state["standing"] == "unlinked" and state["periods"] == ["2024-10"]
     assert state["caused_by"] == f"trigon-sync unlink {leaving.registration_code}"
-    assert "failed in period 2024-10" in text and "unlinked on" in text
+    assert "still owed 2024-10 when it was unlinked" in text and "unlinked on" in text
 
 
 def test_a_firm_no_record_names_is_still_a_usage_error(

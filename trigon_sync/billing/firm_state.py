@@ -186,7 +186,9 @@ def firm_state(
     ignored = state.ignored.get(firm)
     events = [e for e in _events(state.history) if e.firm == firm]
     row = next((r for r in _staged_rows(state) if r.trigon_id == firm), None)
-    owed = tuple(p for p in sorted(failures) if p not in done)
+    # the periods it failed in and has no task for, less those an admin waived
+    waived = {p.period for p in owed_pairs.pairs(status="waived", firm=firm)}
+    owed = tuple(p for p in sorted(failures) if p not in done and p not in waived)
     if ignored is not None:
         name = str(ignored.get("name") or "")
         code = _code(str(ignored.get("registration_code") or ""), firm)
@@ -204,11 +206,22 @@ def firm_state(
         )
     staged_at = state.staged_import.staged_at if state.staged_import is not None else ""
     last = next((e for e in reversed(events) if e.kind in ("unlink", "skip")), None)
-    if row is not None and (last is None or staged_at >= last.at):
+    if row is not None and (last is None or _staged_after(row, last)):
         return _staged(row, staged_at, owed, last)
     if last is not None:
         return _recorded(last, owed, row)
     return None
+
+
+def _staged_after(row: PlanRow, last: _Event) -> bool:
+    """Whether the staged plan was made after the recorded change ``last``.
+
+    Decided by what the plan holds, not by times kept to the second (a test, or a quick
+    admin, does both within one): ``confirm`` consumes the staged plan, so one staged now
+    came after a skip; a plan that still shows the firm linked predates its unlink."""
+    if last.kind == "skip":
+        return True
+    return row.action not in (Action.LINKED, Action.MISMATCH)
 
 
 def _linked(
@@ -343,8 +356,8 @@ def _recorded(event: _Event, owed: tuple[str, ...], row: PlanRow | None) -> Firm
     code = _code(event.code, event.firm)
     base = (event.firm, event.name, event.code)
     owes = (
-        f"; it had failed in period {', '.join(owed)} and has no task there (unlinking it let "
-        "that period complete without it)"
+        f"; it still owed {', '.join(owed)} when it was unlinked: no task there, and those "
+        "periods are no longer retried"
         if owed
         else ""
     )
