@@ -405,6 +405,10 @@ def test_a_task_deleted_in_uku_while_the_period_is_open_is_reported_and_made_aga
     owing the period (retried on the next night, which lists the period's tasks). The
     dry run says it would repair it, the real run makes it again once and says
     so (also in --json), and explain names the new task and what became of the old one."""
+    from trigon_sync.store.config_file import edit_config
+
+    with edit_config() as raw:  # the contract sandbox lists a create at once: no 30 s wait
+        raw["uku"]["settle_seconds"] = 1
     links = load_state().links
     for firm_id in links:
         ready.world.restore_view(firm_id)
