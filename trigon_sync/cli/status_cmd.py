@@ -27,7 +27,6 @@ from trigon_sync.health.status import (
     status,
 )
 from trigon_sync.schedule.run_text import next_import_sentence
-from trigon_sync.settings.config import Config
 from trigon_sync.store import paths, records_migration
 from trigon_sync.store.config_file import load_config
 from trigon_sync.store.state import load_state

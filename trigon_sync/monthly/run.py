@@ -33,7 +33,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from trigon_sync.clients.link_guard import check_links
 from trigon_sync.clients.links import stamp_company
@@ -64,9 +64,6 @@ from trigon_sync.store import installation, journal, owed
 from trigon_sync.store.state import ClientLink, State, StateSession, load_state, locked_state
 from trigon_sync.trigon import Firm, TrigonClient
 from trigon_sync.uku import Task, UkuClient
-
-if TYPE_CHECKING:
-    pass
 
 DEFAULT_WORKERS = 8
 NO_INSTALLATION = "0" * 16

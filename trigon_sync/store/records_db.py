@@ -285,22 +285,29 @@ def open_db() -> Database:
     for extra in ("-wal", "-shm"):
         home_safety.guard_write(path.with_name(path.name + extra))
     existed = path.exists()
+    connection = _opened(path, writable=True)
+    if not existed:
+        with contextlib.suppress(OSError):
+            path.chmod(0o600)
+    return Database(connection, path)
+
+
+def _opened(path: Path, *, writable: bool) -> sqlite3.Connection:
+    """A prepared connection (schema checked, brought up to date when ``writable``), or
+    the one typed error for whatever SQLite said; never a half-open connection."""
     try:
         connection = _connect(path)
     except sqlite3.Error as exc:
         raise _translate(path, exc) from None
     try:
-        _prepare(connection, path, writable=True)
+        _prepare(connection, path, writable=writable)
     except sqlite3.Error as exc:
         connection.close()
         raise _translate(path, exc) from None
     except BaseException:
         connection.close()
         raise
-    if not existed:
-        with contextlib.suppress(OSError):
-            path.chmod(0o600)
-    return Database(connection, path)
+    return connection
 
 
 def open_existing() -> Database | None:
@@ -309,18 +316,7 @@ def open_existing() -> Database | None:
     path = db_file()
     if not path.is_file():
         return None
-    try:
-        connection = _connect(path)
-    except sqlite3.Error as exc:
-        raise _translate(path, exc) from None
-    try:
-        _prepare(connection, path, writable=False)
-    except sqlite3.Error as exc:
-        connection.close()
-        raise _translate(path, exc) from None
-    except BaseException:
-        connection.close()
-        raise
+    connection = _opened(path, writable=False)
     (version,) = connection.execute("PRAGMA user_version").fetchone()
     if version < SCHEMA_VERSION:
         connection.close()
