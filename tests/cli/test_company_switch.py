@@ -149,3 +149,14 @@ def test_import_clients_shows_a_recoded_uku_client_as_a_mismatch(
     assert row["action"] == "mismatch"
     assert "now has registration code 10000004" in row["reason"]
     assert f"trigon-sync unlink {link.registration_code}" in row["reason"]
+
+
+def test_a_refused_switch_says_only_why_it_was_refused(
+    cli: Invoke, linked_in_a: Running, company_b: Running
+) -> None:
+    """The file-store note belongs to a connection that is made; a refused one printed it
+    first, above the refusal, as if something had been stored."""
+    refused = _connect_b(cli, company_b, "--token-store", "file")
+    assert refused.exit_code == ExitCode.USAGE
+    assert refused.stderr.lstrip().startswith("error:"), refused.stderr
+    assert "note: tokens are kept" not in refused.stderr

@@ -67,7 +67,6 @@ def connect_uku(
     config = load_config()
     kind = store_kind(token_store, config)
     base_url = checked_url("uku", uku_url, config)
-    store = usable_store(kind, "connect-uku")
     company = ask(company or config.uku.company, "Uku company id", "--company").strip()
     if not header_token(company):
         raise UsageError(
@@ -77,6 +76,8 @@ def connect_uku(
     assumed = config.uku.company
     if not drop_links:
         _refuse_other_company(elsewhere(load_state().links.values(), company, assumed), company)
+    # After the refusal, before the key is asked: a refused call says one thing only.
+    store = usable_store(kind, "connect-uku")
     key_text = read_secret(from_stdin=key_stdin, prompt="Uku API key", option="--key-stdin")
     if not header_token(key_text.strip()):
         raise UsageError(
