@@ -42,7 +42,7 @@ def walk_through(config: Config, uku: UkuClient, uku_fields: Sequence[CustomFiel
     unmapped one); then the summary settings still missing (title, topic, schedule,
     first import date) are asked, Enter leaving each unset.
     """
-    console = output.stdout
+    console = output.stderr
     choices = count_fields(uku_fields)
     if not choices:
         raise UsageError(
@@ -138,7 +138,7 @@ def _ask_topic(config: Config, uku: UkuClient) -> Target | None:
     if config.summary.topic is not None:
         return None
     topics = uku.list_topics()
-    console = output.stdout
+    console = output.stderr
     names = ", ".join(t.name for t in topics[:10]) or "none"
     while True:
         answer = Prompt.ask(
@@ -157,7 +157,7 @@ def _ask_topic(config: Config, uku: UkuClient) -> Target | None:
 
 def _ask_missing_summary(config: Config) -> dict[str, Any]:
     """Ask for the title, schedule and first import date that are not set yet."""
-    console = output.stdout
+    console = output.stderr
     summary = config.summary
     answers: dict[str, Any] = {}
 
