@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.unit.test_http import BASE, FakeTime, error, ok, scripted, session_for
+from trigon_sync.cli.connect_inputs import INTERACTIVE_POLICY
 from trigon_sync.errors import ServiceUnavailable
 from trigon_sync.http import waits
 from trigon_sync.http.session import HttpSession, RetryPolicy, make_client
@@ -96,3 +97,22 @@ def test_an_unreachable_host_fails_at_the_first_attempt_for_a_person() -> None:
         with pytest.raises(ServiceUnavailable, match=f"Trigon is unreachable at {url}"):
             session.send("GET", "/me")
     assert time.sleeps == []  # no backoff: nothing was retried
+
+
+def test_a_silent_server_costs_a_person_one_read_timeout() -> None:
+    """A server that takes the connection and never answers: at a terminal one try, not
+    three read timeouts in a row before the same line."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
+        time = FakeTime()
+        session = HttpSession(
+            make_client(url, timeout=0.2),
+            service="Trigon",
+            policy=INTERACTIVE_POLICY,  # what connect and connect-uku use
+            sleep=time.sleep,
+        )
+        with pytest.raises(ServiceUnavailable, match="no answer in time"):
+            session.send("GET", "/me")
+    assert time.sleeps == []  # given up after the one silent try

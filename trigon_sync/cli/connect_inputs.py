@@ -23,7 +23,7 @@ _EXAMPLE_URL = {"trigon": TRIGON_DEFAULT_URL, "uku": UKU_DEFAULT_URL}
 
 # Someone is waiting at the terminal: fail fast rather than back off for long.
 # A host that cannot be connected to fails at the first attempt (one connect timeout).
-INTERACTIVE_POLICY = RetryPolicy(max_attempts=3, unreachable_attempts=1)
+INTERACTIVE_POLICY = RetryPolicy(max_attempts=3, unreachable_attempts=1, silent_attempts=1)
 
 
 def store_kind(option: str | None, config: Config) -> str:

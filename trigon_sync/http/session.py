@@ -161,6 +161,10 @@ class RetryPolicy:
     """Attempts while the host cannot even be connected to (None: ``max_attempts``).
     Someone at a terminal is better served by one clear "unreachable at URL" line in
     seconds than by a minute of silent connect timeouts."""
+    silent_attempts: int | None = None
+    """Attempts while the server takes the connection but sends no answer in time (None:
+    ``max_attempts``). At a terminal each such try costs the whole read timeout, so a
+    silent server would keep a person waiting minutes for the same line."""
     base_delay: float = field(default_factory=default_retry_delay)
     max_delay: float = 30.0
     max_retry_after: float = 120.0
@@ -206,11 +210,19 @@ class ApiResponse:
 class _Retriable(Exception):
     """Internal: this attempt failed in a way a repeat may cure."""
 
-    def __init__(self, reason: str, *, sent: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        sent: bool,
+        retry_after: float | None = None,
+        silent: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.sent = sent
         self.retry_after = retry_after
+        self.silent = silent
 
 
 class HttpSession:
@@ -305,10 +317,12 @@ class HttpSession:
 
     def _attempts(self, failure: _Retriable) -> int:
         """How many attempts this kind of failure gets."""
-        unreachable = self.policy.unreachable_attempts
-        if not failure.sent and unreachable is not None:
-            return min(unreachable, self.policy.max_attempts)
-        return self.policy.max_attempts
+        limit = None
+        if not failure.sent:
+            limit = self.policy.unreachable_attempts
+        elif failure.silent:
+            limit = self.policy.silent_attempts
+        return self.policy.max_attempts if limit is None else min(limit, self.policy.max_attempts)
 
     def _refuse_write_on_skew(self) -> None:
         """No write while this service's last answer showed the local clock off."""
@@ -350,7 +364,7 @@ class HttpSession:
             if isinstance(exc, _NOT_SENT):
                 raise _Retriable(f"cannot connect ({type(exc).__name__})", sent=False) from exc
             if isinstance(exc, httpx.TimeoutException):
-                raise _Retriable("no answer in time", sent=True) from exc
+                raise _Retriable("no answer in time", sent=True, silent=True) from exc
             if isinstance(exc, httpx.TransportError):
                 raise _Retriable(f"connection failed ({type(exc).__name__})", sent=True) from exc
             raise
