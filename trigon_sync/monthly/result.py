@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trigon_sync.errors import PartialFailure
+from trigon_sync.monthly.actions import ClientAction
 from trigon_sync.monthly.owing import Owed
 from trigon_sync.monthly.plan import ClientPlan, period_json
 from trigon_sync.schedule.rules import Run
@@ -31,6 +32,14 @@ class ClientOutcome:
     completed: bool = False
     task_id: int | None = None
     """The task that holds the client's counts after a real run wrote or checked it."""
+    warning: str | None = None
+    """What the write noted for the run's warnings (the run collects them in client order)."""
+
+    @classmethod
+    def planned(cls, action: ClientAction) -> ClientOutcome:
+        """The outcome ``action`` has as planned: what the dry run shows, and what the real
+        run has for an action with nothing to write (``fail``, ``done``)."""
+        return cls(action.plan, ok=action.ok, error=action.error)
 
     @property
     def link(self) -> ClientLink:
