@@ -287,8 +287,18 @@ class MonthlyResult:
         )
         periods = ", ".join(dict.fromkeys(p.run.period for p in self.periods if p.failed))
         if self.dry_run:
+            # each pair is said once: by its owed: line (with its reason and age) when it
+            # would stay owed, else here
+            owing = {(p.firm, p.period) for p in self.owed}
+            unsaid = "; ".join(
+                f"{o.link.name} ({o.link.registration_code}) {p.run.period}: {o.error}"
+                for p in self.periods
+                for o in p.failed
+                if (o.link.trigon_id, p.run.period) not in owing
+            )
             return PartialFailure(
-                f"dry run: {len(failed)} (client, period) pair(s) would fail in {periods}: {names}",
+                f"dry run: {len(failed)} (client, period) pair(s) would fail in {periods}"
+                + (f": {unsaid}" if unsaid else ", each named with its reason on its owed: line"),
                 result=self,
                 hint="nothing was written; the real run would do the others and record each "
                 "of these as owing its period, retried first by every later run "
