@@ -5,7 +5,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from trigon_sync.monthly.actions import Counted, Rules, period_actions, with_counts, without_counts
+from trigon_sync.monthly.actions import (
+    Counted,
+    PeriodFacts,
+    Rules,
+    client_action,
+    with_counts,
+)
 from trigon_sync.monthly.plan import Target, Targets
 from trigon_sync.store.journal import Entry
 from trigon_sync.store.state import ClientLink
@@ -24,31 +30,24 @@ def task(client: int, count: int) -> Task:
     return Task(90 + client, "Monthly summary", client, 7, None, "open", None, {11: count})
 
 
-def test_each_kind_of_client_gets_its_action_in_client_order() -> None:
+def test_each_kind_of_client_gets_its_action_and_only_those_that_need_counts_are_counted() -> None:
     a, b, c, d, e, f = (link(x, n) for n, x in enumerate("abcdef", start=1))
-    early = {
-        x.trigon_id: action
-        for x in (a, b, c, d, e, f)
-        if (
-            action := without_counts(
-                x,
-                refused="linked in another company" if x is a else None,
-                done=Entry("b", 2, 92, "create", {"payments_created": 1}) if x is b else None,
-                listed={"a": True, "b": True, "c": False, "d": True, "e": True, "f": True},
-            )
-        )
-        is not None
-    }
-    counted = {x.trigon_id: Counted(x, {"payments_created": 3}) for x in (d, e, f)}
-    planned = period_actions(
-        [a, b, c, d, e, f],
-        early,
-        counted,
+    facts = PeriodFacts(
         RULES,
+        refused={"a": "linked in another company"},
+        done={"b": Entry("b", 2, 92, "create", {"payments_created": 1})},
+        listed={"a": True, "b": True, "c": False, "d": True, "e": True, "f": True},
         found={5: task(5, 3)},
         announced={"f": AT},
         recorded={},
     )
+    counted: list[str] = []
+
+    def count(x: ClientLink) -> Counted:
+        counted.append(x.trigon_id)
+        return Counted(x, {"payments_created": 3})
+
+    planned = [client_action(x, facts, count) for x in (a, b, c, d, e, f)]
     got = [(x.link.trigon_id, x.kind, x.plan.action, x.ok) for x in planned]
     assert got == [
         ("a", "fail", "skip", False),  # the link no longer holds
@@ -59,6 +58,7 @@ def test_each_kind_of_client_gets_its_action_in_client_order() -> None:
         ("f", "look", "create", True),  # an announced create: look again before creating
     ]
     assert planned[2].error is not None and "View" in planned[2].error
+    assert counted == ["d", "e", "f"]  # nothing is fetched for an action known without it
 
 
 def test_a_count_that_cannot_be_had_or_held_counts_fail_with_the_reason() -> None:

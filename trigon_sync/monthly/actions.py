@@ -1,11 +1,14 @@
 """What a period's run does per client, decided once, in pure code.
 
-A monthly period is run in three steps, the way a sync tool first lists what it will do
-and then does it: monthly/run.py *fetches* what the decisions need (the period's journal
-and task listing, the firm list, each client's counts: monthly/step.py), this module
-*decides* one :class:`ClientAction` per client, and the list is then *carried out*
-(monthly/step.py) — or, in a dry run, shown as it is. Both kinds of run therefore decide
-with the same code from the same facts: the dry run's list is the real run's list.
+A monthly period is run the way a sync tool first decides what it will do and then does
+it: monthly/run.py *fetches* once what every client's decision needs (the period's
+journal and task listing, the firm list: :class:`PeriodFacts`), then on a worker per
+client fetches that client's counts, this module *decides* its :class:`ClientAction`,
+and the action is *carried out* (monthly/step.py) — or, in a dry run, shown as it is.
+Both kinds of run decide with the same code from the same facts, so the dry run's list
+is the real run's list. Deciding per client rather than for the whole period first lets
+Trigon's counting of some clients overlap Uku's writes for others: the run's length is
+the slower service's rate-limit floor, not the two floors added.
 
 The kinds of action, per (client, period):
 
@@ -167,31 +170,42 @@ def with_counts(
     return ClientAction("write", plan)
 
 
-def period_actions(
-    links: list[ClientLink],
-    early: Mapping[str, ClientAction],
-    counted: Mapping[str, Counted],
-    rules: Rules,
-    *,
-    found: Mapping[int, Task | None],
-    announced: Mapping[str, dt.datetime],
-    recorded: Mapping[str, journal.Entry],
-) -> list[ClientAction]:
-    """The period's actions in client order: each client's early action, else the one its
-    counts decide; a client with neither (the run stopped before counting it) has none."""
-    actions: list[ClientAction] = []
-    for link in links:
-        firm = link.trigon_id
-        if firm in early:
-            actions.append(early[firm])
-        elif firm in counted:
-            actions.append(
-                with_counts(
-                    counted[firm],
-                    rules,
-                    found=found.get(link.uku_client_id),
-                    announced=announced.get(firm),
-                    recorded=recorded.get(firm),
-                )
-            )
-    return actions
+@dataclass(frozen=True)
+class PeriodFacts:
+    """What the run fetched once for the whole period, that each client's action needs.
+
+    ``refused``: firm id -> why its link no longer holds; ``done``: firm id -> its journal
+    line that is not lost; ``listed``: firm id -> has View (None: no firm list);
+    ``found``: Uku client id -> our task of the period in the listing; ``announced``: firm
+    id -> when an earlier run announced a create it did not record; ``recorded``: firm id
+    -> its journal line, lost or not.
+    """
+
+    rules: Rules
+    refused: Mapping[str, str]
+    done: Mapping[str, journal.Entry]
+    listed: Mapping[str, bool] | None
+    found: Mapping[int, Task | None]
+    announced: Mapping[str, dt.datetime]
+    recorded: Mapping[str, journal.Entry]
+
+
+def client_action(
+    link: ClientLink, facts: PeriodFacts, count: Callable[[ClientLink], Counted]
+) -> ClientAction:
+    """One client's action: known from the period's facts alone, or decided from its
+    counts, which ``count`` fetches only then. The real run and the dry run both call
+    this, on the same facts, so the dry run's action is the real run's."""
+    firm = link.trigon_id
+    early = without_counts(
+        link, refused=facts.refused.get(firm), done=facts.done.get(firm), listed=facts.listed
+    )
+    if early is not None:
+        return early
+    return with_counts(
+        count(link),
+        facts.rules,
+        found=facts.found.get(link.uku_client_id),
+        announced=facts.announced.get(firm),
+        recorded=facts.recorded.get(firm),
+    )

@@ -39,7 +39,7 @@ from trigon_sync.clients.link_guard import check_links
 from trigon_sync.clients.links import stamp_company
 from trigon_sync.http import waits as http_waits
 from trigon_sync.monthly import actions, owing, task_presence
-from trigon_sync.monthly.actions import ClientAction, Counted, Rules
+from trigon_sync.monthly.actions import Rules
 from trigon_sync.monthly.gate import require_ready, schedule_for
 from trigon_sync.monthly.history import record_run
 from trigon_sync.monthly.plan import (
@@ -336,43 +336,28 @@ class MonthlyRun:
         fatal: list[BaseException] = []
         stopped = lambda: stop.is_set() or self._halted()  # noqa: E731
 
-        # 1. fetch: the counts of every client whose action is not known without them
-        early = {
-            link.trigon_id: action
-            for link in links
-            if (
-                action := actions.without_counts(
-                    link,
-                    refused=refused.get(link.trigon_id),
-                    done=done.get(link.trigon_id),
-                    listed=listed,
-                )
-            )
-            is not None
-        }
-        counting = [link for link in links if link.trigon_id not in early]
-        fetch = functools.partial(_fetched, step.count, stopped=stopped, stop=stop, fatal=fatal)
-        counted = {c.link.trigon_id: c for c in self._pool(counting, fetch, stopped=stopped)}
-        # 2. decide, once, in pure code: the list the real run carries out and a dry run shows
-        planned = actions.period_actions(
-            links,
-            early,
-            counted if not fatal else {},
+        facts = actions.PeriodFacts(
             rules,
+            refused=refused,
+            done=done,
+            listed=listed,
             found={client: f.task for client, f in found.items()},
             announced=book.intents(),
             recorded=recorded,
         )
-        # 3. carry out (a dry run: show the list as it is)
-        if session is None:
-            outcomes = {a.link.trigon_id: ClientOutcome.planned(a) for a in planned}
-            self._show(planned, outcomes)
-        elif fatal:
-            outcomes = {}
-        else:
-            outcomes = self._carry_out(
-                step, planned, listing, recorded, stopped, stop, fatal, after_client
-            )
+
+        def act(link: ClientLink) -> ClientOutcome:
+            """The client's action carried out, or in a dry run shown as decided: one
+            decision either way, so the dry run's list is the real run's."""
+            action = actions.client_action(link, facts, step.count)
+            if session is None:
+                return ClientOutcome.planned(action)
+            return step.carry_out(action, recorded=recorded.get(link.trigon_id))
+
+        # Each client is decided and carried out on one worker, one after the other, so
+        # Trigon's counting of some clients overlaps Uku's writes for others: the run
+        # stays at the slower service's rate-limit floor, not the sum of both.
+        outcomes = self._clients(links, act, listing, stopped, stop, fatal, after_client)
         period.outcomes = [outcomes[link.trigon_id] for link in links if link.trigon_id in outcomes]
         period.not_started = len(links) - len(period.outcomes)
         result.warnings.extend(o.warning for o in period.outcomes if o.warning)
@@ -477,43 +462,29 @@ class MonthlyRun:
             items, job, workers=self.workers, on_done=on_done, stopped=stopped, skip=_Stop
         )
 
-    def _show(self, planned: Sequence[ClientAction], outcomes: Mapping[str, ClientOutcome]) -> None:
-        """A dry run's clients, as the progress sees the real run's carried out."""
-        if self.on_client is not None:
-            for action in planned:
-                self.on_client(outcomes[action.link.trigon_id])
-
-    def _carry_out(
+    def _clients(
         self,
-        step: ClientStep,
-        planned: Sequence[ClientAction],
+        links: Sequence[ClientLink],
+        act: Callable[[ClientLink], ClientOutcome],
         listing: PeriodTasks,
-        recorded: Mapping[str, journal.Entry],
         stopped: Callable[[], bool],
         stop: threading.Event,
         fatal: list[BaseException],
         after_client: ProgressHook | None,
     ) -> dict[str, ClientOutcome]:
-        """Carry out the period's actions on the pool; each worker returns its client's
-        outcome (collected here, in this thread). A client whose create lost its answer
-        (or an earlier run's) waits for Uku's lists to catch up; then one re-read of the
-        listing serves them all. Every round follows a create sent, so ATTEMPTS bounds
-        the rounds."""
+        """Each client's action on the pool; each worker returns its client's outcome
+        (collected here, in this thread). A client whose create lost its answer (or an
+        earlier run's) waits for Uku's lists to catch up; then one re-read of the listing
+        serves them all. Every round follows a create sent, so ATTEMPTS bounds the rounds."""
         jobs: dict[str, Callable[[], object]] = {
-            a.link.trigon_id: functools.partial(
-                step.carry_out, a, recorded=recorded.get(a.link.trigon_id)
-            )
-            for a in planned
-            if a.kind not in ("fail", "done")
+            link.trigon_id: functools.partial(act, link) for link in links
         }
-        nothing = {a.link.trigon_id: a for a in planned if a.kind in ("fail", "done")}
         outcomes: dict[str, ClientOutcome] = {}
-        todo = list(planned)
+        todo = list(links)
         for rounds in range(ATTEMPTS + 2):
             job = functools.partial(
                 _carried,
                 jobs=jobs,
-                nothing=nothing,
                 stopped=stopped,
                 stop=stop,
                 fatal=fatal,
@@ -532,7 +503,7 @@ class MonthlyRun:
             self.sleep(max(0.0, (ready - self.now()).total_seconds()))
             listing.reread(ready)
             jobs = {firm: later.resume for firm, later in waiting.items()}
-            todo = [a for a in planned if a.link.trigon_id in waiting]
+            todo = [link for link in links if link.trigon_id in waiting]
         return outcomes
 
     def _progressed(self, got: ClientOutcome | tuple[str, Later]) -> None:
@@ -562,48 +533,22 @@ Item = TypeVar("Item")
 Done = TypeVar("Done")
 
 
-def _fetched(
-    count: Callable[[ClientLink], Counted],
+def _carried(
     link: ClientLink,
     *,
-    stopped: Callable[[], bool],
-    stop: threading.Event,
-    fatal: list[BaseException],
-) -> Counted:
-    """One client's counts on a worker: trouble that is not about the client stops the
-    run (clients in flight finish, nothing new starts)."""
-    if stopped():
-        raise _Stop
-    try:
-        return count(link)
-    except http_waits.Stopped:
-        # The run is stopping and this client's next read would have had to wait (a rate
-        # limit, a backoff): it stops here, counted as not started.
-        raise _Stop from None
-    except BaseException as exc:
-        stop.set()
-        fatal.append(exc)
-        raise
-
-
-def _carried(
-    action: ClientAction,
-    *,
     jobs: Mapping[str, Callable[[], object]],
-    nothing: Mapping[str, ClientAction],
     stopped: Callable[[], bool],
     stop: threading.Event,
     fatal: list[BaseException],
     after_client: ProgressHook | None,
 ) -> ClientOutcome | tuple[str, Later]:
-    """One client's action on a worker, which returns what became of it: its outcome (a
-    failure is one), or the wait for a re-read of the listing (the next round resumes
-    it); anything else stops the run."""
+    """One client on a worker, which returns what became of it: its outcome (a failure
+    is one), or the wait for a re-read of the listing (the next round resumes it);
+    trouble that is not about the client stops the run (clients in flight finish,
+    nothing new starts)."""
     if stopped():
         raise _Stop
-    firm = action.link.trigon_id
-    if firm in nothing:  # fails or is done as planned: nothing to write
-        return ClientOutcome.planned(nothing[firm])
+    firm = link.trigon_id
     try:
         outcome = cast("ClientOutcome", jobs[firm]())
     except ClientFailed as failed:
