@@ -438,3 +438,23 @@ def test_a_task_deleted_in_uku_while_the_period_is_open_is_reported_and_made_aga
     assert told.exit_code == 0, told.output
     assert f"Uku task {made} holds the counts" in told.output
     assert f"it replaces task {gone}" in told.output
+
+
+def test_dry_run_names_each_failing_client_and_period_once_with_its_reason(
+    cli: Invoke, ready: Running
+) -> None:
+    """Two firms without View: the dry run's text says each (client, period) with its
+    reason on one line (its owed: line), the table marks it ``fail``, and the error line
+    is a summary, not a third copy; the exit code is the real run's."""
+    links = load_state().links
+    result = cli("run-monthly", "--today", "31.10.2024", "--dry-run")
+    assert result.exit_code == ExitCode.PARTIAL, result.output
+    doc = json.loads(cli("run-monthly", "--today", "31.10.2024", "--dry-run", "--json").stdout)
+    failing = [links[f["firm"]] for f in doc["clients_failed"]]
+    assert len(failing) == 2 and all("View" in f["reason"] for f in doc["clients_failed"])
+    lines = result.output.splitlines()
+    for link in failing:
+        said = [line for line in lines if link.name in line and "View" in line]
+        assert len(said) == 1, said
+        assert said[0].startswith(f"owed: {link.name} ({link.registration_code}) period 2024-10")
+    assert lines[-1].startswith("error: dry run: 2 (client, period) pair(s) would fail in 2024-10")

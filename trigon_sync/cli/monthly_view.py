@@ -181,8 +181,13 @@ def render_plan(result: MonthlyResult, config: Config, *, preview: bool = False)
             actions[action] = actions.get(action, 0) + 1
             for k in keys:
                 totals[k] += outcome.plan.counts.get(k, 0)
+        owing = {p.firm for p in result.owed if p.period == run.period}  # an owed: line each
         shown, after = plan_table(
-            output.stdout, period.outcomes, keys, lambda k: uku_name(result, config, k)
+            output.stdout,
+            period.outcomes,
+            keys,
+            lambda k: uku_name(result, config, k),
+            said=owing,
         )
         for part in shown:
             output.stdout.print(part, soft_wrap=not isinstance(part, Table) and unwrapped)

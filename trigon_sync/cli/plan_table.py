@@ -11,7 +11,7 @@ pipe or cron mail too; ``--json`` has every name and count in full.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console, RenderableType
@@ -36,15 +36,19 @@ def plan_table(
     outcomes: Sequence[ClientOutcome],
     keys: Sequence[str],
     name_of: Callable[[str], str],
+    *,
+    said: Collection[str] = (),
 ) -> tuple[list[RenderableType], list[Text]]:
     """What to print for one period: the legend (numbered columns only), the table of the
-    clients that would be written, then the collapsed groups and the failures."""
+    clients that would be written, then the collapsed groups and the failures (but not
+    those of the firms in ``said``, whose failure another line names with its reason:
+    each (client, period) is said once)."""
     rows = [o for o in outcomes if not (o.ok and o.plan.action in COLLAPSED)]
     names = [name_of(k) for k in keys]
     digits = {k: max((len(str(o.plan.counts.get(k, 0))) for o in rows), default=1) for k in keys}
     named = [max(digits[k], _longest_word(n)) for k, n in zip(keys, names, strict=True)]
     numbered = [max(digits[k], len(str(i))) for i, k in enumerate(keys, start=1)]
-    after = _collapsed(outcomes) + _failures(outcomes)
+    after = _collapsed(outcomes) + _failures(o for o in outcomes if o.link.trigon_id not in said)
     if not rows:
         return [], after
     if _fits(console.width, named):
@@ -127,7 +131,7 @@ def _collapsed(outcomes: Sequence[ClientOutcome]) -> list[Text]:
     return lines
 
 
-def _failures(outcomes: Sequence[ClientOutcome]) -> list[Text]:
+def _failures(outcomes: Iterable[ClientOutcome]) -> list[Text]:
     return [
         Text.assemble(
             ("fail: ", "bold red"),

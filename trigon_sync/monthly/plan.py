@@ -57,6 +57,8 @@ FINISHED_KEPT = (
 )
 """The reason of a ``--rerun`` skip of a finished task whose counts differ."""
 RANGE_SEPARATOR = ".."
+HELD = "held for review before billing"
+"""A held plan's reason when none more precise is given (monthly/review.py gives one)."""
 
 
 # -- --rerun ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trigon_sync.errors import PartialFailure
+from trigon_sync.monthly.actions import ClientAction
 from trigon_sync.monthly.owing import Owed
 from trigon_sync.monthly.plan import ClientPlan, period_json
 from trigon_sync.schedule.rules import Run
@@ -31,6 +32,14 @@ class ClientOutcome:
     completed: bool = False
     task_id: int | None = None
     """The task that holds the client's counts after a real run wrote or checked it."""
+    warning: str | None = None
+    """What the write noted for the run's warnings (the run collects them in client order)."""
+
+    @classmethod
+    def planned(cls, action: ClientAction) -> ClientOutcome:
+        """The outcome ``action`` has as planned: what the dry run shows, and what the real
+        run has for an action with nothing to write (``fail``, ``done``)."""
+        return cls(action.plan, ok=action.ok, error=action.error)
 
     @property
     def link(self) -> ClientLink:
@@ -278,8 +287,18 @@ class MonthlyResult:
         )
         periods = ", ".join(dict.fromkeys(p.run.period for p in self.periods if p.failed))
         if self.dry_run:
+            # each pair is said once: by its owed: line (with its reason and age) when it
+            # would stay owed, else here
+            owing = {(p.firm, p.period) for p in self.owed}
+            unsaid = "; ".join(
+                f"{o.link.name} ({o.link.registration_code}) {p.run.period}: {o.error}"
+                for p in self.periods
+                for o in p.failed
+                if (o.link.trigon_id, p.run.period) not in owing
+            )
             return PartialFailure(
-                f"dry run: {len(failed)} (client, period) pair(s) would fail in {periods}: {names}",
+                f"dry run: {len(failed)} (client, period) pair(s) would fail in {periods}"
+                + (f": {unsaid}" if unsaid else ", each named with its reason on its owed: line"),
                 result=self,
                 hint="nothing was written; the real run would do the others and record each "
                 "of these as owing its period, retried first by every later run "

@@ -23,14 +23,12 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 
 from trigon_sync.billing import anomalies
-from trigon_sync.monthly.plan import ClientPlan, Targets
+from trigon_sync.monthly.plan import HELD, ClientPlan, Targets
 from trigon_sync.records import periods as period_record
 from trigon_sync.schedule.rules import Run
 from trigon_sync.settings.config import AnomalySettings
 from trigon_sync.store import journal, ledger
 from trigon_sync.store.state import State
-
-HELD = "held for review before billing"
 
 
 def hold_hint(registration_code: str, period: str) -> str:

@@ -33,27 +33,26 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from trigon_sync.clients.link_guard import check_links
 from trigon_sync.clients.links import stamp_company
 from trigon_sync.http import waits as http_waits
-from trigon_sync.monthly import owing, task_presence
+from trigon_sync.monthly import actions, owing, task_presence
+from trigon_sync.monthly.actions import Rules
 from trigon_sync.monthly.gate import require_ready, schedule_for
 from trigon_sync.monthly.history import record_run
 from trigon_sync.monthly.plan import (
     Targets,
-    already_done,
     rerun_targets,
     resolve_targets,
-    skipped,
     sorted_links,
     unlinked_warning,
 )
 from trigon_sync.monthly.pool import run_pool
 from trigon_sync.monthly.result import ClientOutcome, MonthlyResult, PeriodResult, repairs
 from trigon_sync.monthly.review import Review
-from trigon_sync.monthly.step import ClientFailed, ClientStep
+from trigon_sync.monthly.step import ClientFailed, ClientStep, task_identity
 from trigon_sync.monthly.task_identity import Claims, Found, index
 from trigon_sync.monthly.task_listing import NOTHING_TRUSTED, Later, PeriodTasks, TrustedFilters
 from trigon_sync.monthly.task_writer import ATTEMPTS
@@ -294,17 +293,6 @@ class MonthlyRun:
             trusted=self.trusted,
         )
         listed_tasks = listing.read()  # once per period; lost answers re-read only the newest
-        step = ClientStep(
-            self.config,
-            self.trigon,
-            self.uku,
-            self.review,
-            installation=self.installation,
-            now=self.now,
-            listing=listing,
-            sleep=self.sleep,
-        )
-        step.include_finished = self.include_finished
         lost = task_presence.losses(
             recorded, listed_tasks, self.uku.get_task, at=self.now().isoformat(timespec="seconds")
         )
@@ -320,94 +308,59 @@ class MonthlyRun:
         done = (
             {} if rerun else {f: e for f, e in recorded.items() if e.lost is None and f not in lost}
         )
-        pending = book.intents()
-        found = self._existing_tasks(step, links, run, listed_tasks, claims, result)
+        found = self._existing_tasks(links, run, listed_tasks, claims, result)
+        rules = Rules(
+            targets,
+            auto_complete=self.config.summary.auto_complete,
+            rerun=rerun,
+            include_finished=self.include_finished,
+            assess=lambda plan: self.review.assess(plan, run, targets),
+        )
+        step = ClientStep(
+            self.config,
+            self.trigon,
+            self.uku,
+            self.review,
+            run=run,
+            rules=rules,
+            book=book,
+            query=query,
+            installation=self.installation,
+            now=self.now,
+            listing=listing,
+            sleep=self.sleep,
+        )
         if self.on_period:
             self.on_period(run, len(links))
         stop = threading.Event()
         fatal: list[BaseException] = []
-
-        waits: dict[str, Later] = {}
-        waits_lock = threading.Lock()
-
-        def guarded(link: ClientLink, job: Callable[[], object]) -> ClientOutcome:
-            """One client's job: a failure is its outcome, a wait for a re-read of the
-            listing is kept for the next round, anything else stops the run."""
-            try:
-                outcome = cast("ClientOutcome", job())
-            except ClientFailed as failed:
-                return ClientOutcome(failed.plan, ok=False, error=failed.reason)
-            except Later as later:
-                with waits_lock:
-                    waits[link.trigon_id] = later
-                raise _Waits from None
-            except http_waits.Stopped:
-                # The run is stopping and this client's next read would have had to wait
-                # (a rate limit, a backoff): it stops here, counted as not started; what
-                # it wrote before is in the journal, which the next run reads.
-                raise _Stop from None
-            except BaseException as exc:
-                stop.set()
-                fatal.append(exc)
-                raise
-            if after_client is not None:
-                after_client(outcome)
-            return outcome
-
-        def one(link: ClientLink) -> ClientOutcome:
-            if stop.is_set() or self._halted():
-                raise _Stop
-            # A link that no longer holds fails first, even where a task was made while it
-            # did: the bill would rest on a client that is no longer this firm's.
-            reason = refused.get(link.trigon_id)
-            if reason is not None:
-                return ClientOutcome(skipped(link, reason), ok=False, error=reason)
-            entry = done.get(link.trigon_id)
-            if entry is not None and entry.client == link.uku_client_id:
-                return ClientOutcome(already_done(link, entry), ok=True)
-            # A journal line for another Uku client is of a link since dropped and made
-            # again (connect-uku --drop-links, unlink): this client is not done yet.
-            return guarded(
-                link,
-                lambda: step.do(
-                    link,
-                    run,
-                    targets,
-                    listed,
-                    found[link.uku_client_id],
-                    pending.get(link.trigon_id),
-                    book,
-                    step.identity(link, run),
-                    query,
-                    result,
-                    rerun=rerun,
-                    recorded=recorded.get(link.trigon_id),
-                    dry_run=session is None,
-                ),
-            )
-
         stopped = lambda: stop.is_set() or self._halted()  # noqa: E731
-        outcomes = {o.plan.link.trigon_id: o for o in self._pool(links, one, stopped=stopped)}
-        # Clients whose create lost its answer (or an earlier run's) wait for Uku's lists
-        # to catch up; then one re-read of the listing serves them all. Every round
-        # follows a create sent, so ATTEMPTS bounds the rounds.
-        for _ in range(ATTEMPTS + 1):
-            if not waits or fatal or stopped():
-                break
-            with waits_lock:
-                waiting = dict(waits)
-                waits.clear()
-            ready = max(later.ready for later in waiting.values())
-            self.sleep(max(0.0, (ready - self.now()).total_seconds()))
-            listing.reread(ready)
-            again = [link for link in links if link.trigon_id in waiting]
-            resume = {firm: later.resume for firm, later in waiting.items()}
-            resumed = self._pool(
-                again, functools.partial(_resumed, guarded, resume), stopped=stopped
-            )
-            outcomes.update((o.plan.link.trigon_id, o) for o in resumed)
+
+        facts = actions.PeriodFacts(
+            rules,
+            refused=refused,
+            done=done,
+            listed=listed,
+            found={client: f.task for client, f in found.items()},
+            announced=book.intents(),
+            recorded=recorded,
+        )
+
+        def act(link: ClientLink) -> ClientOutcome:
+            """The client's action carried out, or in a dry run shown as decided: one
+            decision either way, so the dry run's list is the real run's."""
+            action = actions.client_action(link, facts, step.count)
+            if session is None:
+                return ClientOutcome.planned(action)
+            return step.carry_out(action, recorded=recorded.get(link.trigon_id))
+
+        # Each client is decided and carried out on one worker, one after the other, so
+        # Trigon's counting of some clients overlaps Uku's writes for others: the run
+        # stays at the slower service's rate-limit floor, not the sum of both.
+        outcomes = self._clients(links, act, listing, stopped, stop, fatal, after_client)
         period.outcomes = [outcomes[link.trigon_id] for link in links if link.trigon_id in outcomes]
         period.not_started = len(links) - len(period.outcomes)
+        result.warnings.extend(o.warning for o in period.outcomes if o.warning)
         period.repairs = repairs(run, links, lost, period.outcomes, dry_run=session is None)
         if fatal:
             raise fatal[0]
@@ -425,14 +378,14 @@ class MonthlyRun:
         if period.not_started == 0:
             # every client was attempted: the failed ones owe the period, the window moves
             self._settle_owed(run, period)
-            actions = Counter(entry.action for entry in book.load().values())
+            written = Counter(entry.action for entry in book.load().values())
             period_record.mark_completed(
                 state,
                 run,
                 self.now(),
                 clients=len(period.outcomes),
-                tasks_created=actions["create"],
-                tasks_updated=actions["update"],
+                tasks_created=written["create"],
+                tasks_updated=written["update"],
             )
             session.save()
             book.archive()
@@ -470,7 +423,6 @@ class MonthlyRun:
 
     def _existing_tasks(
         self,
-        step: ClientStep,
         links: Sequence[ClientLink],
         run: Run,
         tasks: Sequence[Task],
@@ -479,7 +431,7 @@ class MonthlyRun:
     ) -> dict[int, Found]:
         """Our tasks of this period by Uku client id: one listing, judged by identity (and
         a task the records claim for another client is never this client's)."""
-        identities = [step.identity(link, run) for link in links]
+        identities = [task_identity(self.installation, link, run) for link in links]
         found = index(identities, tasks, claims)
         for link in links:
             mine = found[link.uku_client_id]
@@ -498,15 +450,65 @@ class MonthlyRun:
 
     def _pool(
         self,
-        links: Sequence[ClientLink],
-        job: Callable[[ClientLink], ClientOutcome],
+        items: Sequence[Item],
+        job: Callable[[Item], Done],
         *,
         stopped: Callable[[], bool] = lambda: False,
-    ) -> list[ClientOutcome]:
-        """Run ``job`` per client on the bounded pool; outcomes in client order."""
+        on_done: Callable[[Done], None] | None = None,
+    ) -> list[Done]:
+        """Run ``job`` per item on the bounded pool; what each returns, in item order (an
+        item stopped before it started has nothing)."""
         return run_pool(
-            links, job, workers=self.workers, on_done=self.on_client, stopped=stopped, skip=_Stop
+            items, job, workers=self.workers, on_done=on_done, stopped=stopped, skip=_Stop
         )
+
+    def _clients(
+        self,
+        links: Sequence[ClientLink],
+        act: Callable[[ClientLink], ClientOutcome],
+        listing: PeriodTasks,
+        stopped: Callable[[], bool],
+        stop: threading.Event,
+        fatal: list[BaseException],
+        after_client: ProgressHook | None,
+    ) -> dict[str, ClientOutcome]:
+        """Each client's action on the pool; each worker returns its client's outcome
+        (collected here, in this thread). A client whose create lost its answer (or an
+        earlier run's) waits for Uku's lists to catch up; then one re-read of the listing
+        serves them all. Every round follows a create sent, so ATTEMPTS bounds the rounds."""
+        jobs: dict[str, Callable[[], object]] = {
+            link.trigon_id: functools.partial(act, link) for link in links
+        }
+        outcomes: dict[str, ClientOutcome] = {}
+        todo = list(links)
+        for rounds in range(ATTEMPTS + 2):
+            job = functools.partial(
+                _carried,
+                jobs=jobs,
+                stopped=stopped,
+                stop=stop,
+                fatal=fatal,
+                after_client=after_client,
+            )
+            done = self._pool(todo, job, stopped=stopped, on_done=self._progressed)
+            waiting: dict[str, Later] = {}
+            for got in done:
+                if isinstance(got, ClientOutcome):
+                    outcomes[got.link.trigon_id] = got
+                else:
+                    waiting[got[0]] = got[1]
+            if not waiting or fatal or stopped() or rounds > ATTEMPTS:
+                break
+            ready = max(later.ready for later in waiting.values())
+            self.sleep(max(0.0, (ready - self.now()).total_seconds()))
+            listing.reread(ready)
+            jobs = {firm: later.resume for firm, later in waiting.items()}
+            todo = [link for link in links if link.trigon_id in waiting]
+        return outcomes
+
+    def _progressed(self, got: ClientOutcome | tuple[str, Later]) -> None:
+        if self.on_client is not None and isinstance(got, ClientOutcome):
+            self.on_client(got)
 
     def _uku_warnings(self, since: int) -> list[str]:
         """What Uku noted on its answers during this run (a value it ignored, say): the
@@ -527,13 +529,44 @@ class MonthlyRun:
         record_run(session, result, error, at=self.now(), interrupted=self._halted())
 
 
-def _resumed(
-    guarded: Callable[[ClientLink, Callable[[], object]], ClientOutcome],
-    resume: Mapping[str, Callable[[], object]],
+Item = TypeVar("Item")
+Done = TypeVar("Done")
+
+
+def _carried(
     link: ClientLink,
-) -> ClientOutcome:
-    """A waiting client's step, resumed after the re-read."""
-    return guarded(link, resume[link.trigon_id])
+    *,
+    jobs: Mapping[str, Callable[[], object]],
+    stopped: Callable[[], bool],
+    stop: threading.Event,
+    fatal: list[BaseException],
+    after_client: ProgressHook | None,
+) -> ClientOutcome | tuple[str, Later]:
+    """One client on a worker, which returns what became of it: its outcome (a failure
+    is one), or the wait for a re-read of the listing (the next round resumes it);
+    trouble that is not about the client stops the run (clients in flight finish,
+    nothing new starts)."""
+    if stopped():
+        raise _Stop
+    firm = link.trigon_id
+    try:
+        outcome = cast("ClientOutcome", jobs[firm]())
+    except ClientFailed as failed:
+        return ClientOutcome(failed.plan, ok=False, error=failed.reason)
+    except Later as later:
+        return (firm, later)
+    except http_waits.Stopped:
+        # The run is stopping and this client's next read would have had to wait (a rate
+        # limit, a backoff): it stops here, counted as not started; what it wrote before
+        # is in the journal, which the next run reads.
+        raise _Stop from None
+    except BaseException as exc:
+        stop.set()
+        fatal.append(exc)
+        raise
+    if after_client is not None:
+        after_client(outcome)
+    return outcome
 
 
 def run_monthly(
