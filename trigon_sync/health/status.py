@@ -32,7 +32,7 @@ from trigon_sync.store.secrets import (
     open_store,
 )
 from trigon_sync.store.state import State, load_state, load_view
-from trigon_sync.store.summary import StateSummary
+from trigon_sync.store.state_view import StateSummary
 from trigon_sync.timeline.due import timeline_for
 
 Flagged = tuple[dict[str, Any], ...]
@@ -197,9 +197,9 @@ def gather(
 ) -> LocalFacts:
     """Read config, state and the token store; a broken file becomes its error, not a crash.
 
-    What status shows of the state comes from its summary (store/summary.py), so a
-    current summary file spares reading state.toml; ``whole_state`` reads state.toml
-    anyway and keeps it in the facts (doctor's live checks need every link).
+    What status shows of the state are its facts (store/state_view.py: state.toml and
+    the records database's indexes); the state read for them stays in the facts
+    (``whole_state``, kept for callers: it is always read now).
     """
     config: Config | None = None
     config_error: TrigonSyncError | None = None
@@ -211,11 +211,7 @@ def gather(
     view: StateSummary | None = None
     state_error: TrigonSyncError | None = None
     try:
-        if whole_state:
-            state = load_state()
-            view = state.summary()
-        else:  # a current summary file answers without reading state.toml
-            view, state = load_view()
+        view, state = load_view()
     except TrigonSyncError as exc:
         state_error = exc
     description = None
@@ -251,7 +247,7 @@ def gather(
         window_error=window_error,
         last_run=view.last_monthly_run if view is not None else None,
         now=now,
-        whole_state=state if whole_state else None,
+        whole_state=state,  # read anyway: owed_rows and doctor use it, never twice
     )
 
 

@@ -71,14 +71,6 @@ def state_file() -> Path:
     return home_dir() / "state.toml"
 
 
-STATE_SUMMARY_NAME = "state.summary.toml"
-
-
-def state_summary_file() -> Path:
-    """The few facts of state.toml the nightly calls read (summary.py), written with it."""
-    return home_dir() / STATE_SUMMARY_NAME
-
-
 def lock_file() -> Path:
     return home_dir() / "state.lock"
 
