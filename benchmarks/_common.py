@@ -166,6 +166,13 @@ def write_ledger(
     return labels
 
 
+def ledger_into_database() -> None:
+    """Move a ledger.jsonl written by :func:`write_ledger` into records.sqlite3, as the
+    first command of an upgraded home does (records_migration.py)."""
+    with locked_state():
+        pass
+
+
 def aged_home(tmp: str, *, clients: int = 5000, years: int = 5) -> Path:
     """An offline home at production size: ``clients`` linked firms and ``years`` of
     monthly history up to last month (one completed period and two run records per
@@ -218,6 +225,7 @@ def aged_home(tmp: str, *, clients: int = 5000, years: int = 5) -> Path:
             state.complete_window(end - dt.timedelta(days=1), period)
         session.save()
     write_ledger(home / "ledger.jsonl", clients, months, (start.year, start.month))
+    ledger_into_database()
     store = open_store("file")
     store.set(TRIGON_REFRESH_TOKEN, Secret("bench-refresh-token"))
     store.set(UKU_API_KEY, Secret("bench-api-key"))

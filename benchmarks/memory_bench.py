@@ -4,11 +4,13 @@ Builds a home as five years of monthly runs would have left it (60 periods, 2019
 2024-09): state.toml with the links, every completed period's window and one run record
 per night (some with failed clients), one archived journal per period
 (``journal/<period>.jsonl.done``, a line per client) and the ledger (a write per client
-and period, 14 fields). The sandbox (Trigon + Uku on 127.0.0.1, free ports, in this
-process) is seeded with the same firms, 2% of them not imported yet, so
-``import-clients`` and ``confirm`` have real work; a full-size Business Register file
-(373,000 rows, the seed's firms in it) is given to ``import-clients``, whose first load
-writes the register cache.
+and period, 14 fields), written in the file formats of the versions before the records
+database, so that the first command that writes moves them into ``records.sqlite3``
+(records_migration.py; the time it takes is printed). The sandbox (Trigon + Uku on
+127.0.0.1, free ports, in this process) is seeded with the same firms, 2% of them not
+imported yet, so ``import-clients`` and ``confirm`` have real work; a full-size Business
+Register file (373,000 rows, the seed's firms in it) is given to ``import-clients``, whose
+first load writes the register cache.
 
 Then every user-facing command runs in a process of its own, in the order a month
 would see them (read-only commands on the five-year home, import and confirm, the monthly
@@ -137,6 +139,10 @@ def build_home(
     ]
     runs = month_runs(periods)
     write_history_files(home, links, runs)
+    started = time.perf_counter()
+    with locked_state():  # the upgrade: every old record file into records.sqlite3
+        pass
+    print(f"old record files moved into records.sqlite3 in {time.perf_counter() - started:.1f} s")
     with locked_state() as session:
         state = session.state
         for link in links:
@@ -180,7 +186,7 @@ def write_history_files(home: Path, links: list[ClientLink], runs: list[Run]) ->
     levels = [[rng.choice(LEVELS) for _ in mapping] for _ in links]
     paths.journal_dir().mkdir(parents=True, exist_ok=True)
     task = 1_000_000
-    with ledger.ledger_file().open("w", encoding="utf-8") as book:
+    with paths.ledger_file().open("w", encoding="utf-8") as book:
         book.write(json.dumps({"fields": {"id": fid, "map": [list(p) for p in mapping]}}) + "\n")
         for run in runs:
             at = dt.datetime.combine(run.import_day, dt.time(21, 30), tzinfo=dt.UTC)
@@ -360,10 +366,12 @@ def main() -> None:
         logs = tmp / "out"
         logs.mkdir()
         last = month_runs(12 * args.years)[-1].period
+        [kept] = home.glob("migrated-*")
         sizes = {
             "state.toml": (home / "state.toml").stat().st_size,
-            "ledger.jsonl": ledger.ledger_file().stat().st_size,
-            "journals": sum(p.stat().st_size for p in paths.journal_dir().glob("*.done")),
+            "records.sqlite3": paths.records_file().stat().st_size,
+            "moved ledger.jsonl": (kept / "ledger.jsonl").stat().st_size,
+            "moved journals": sum(p.stat().st_size for p in kept.glob("journal/*.done")),
         }
         print(
             f"{len(world.seed.trigon.firms)} firms, {len(links)} linked, {12 * args.years} periods "

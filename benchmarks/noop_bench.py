@@ -13,10 +13,10 @@ machine shared with other work is the steadier of the two (a process waiting for
 counts in wall time only).
 
 Homes (benchmarks/_common.py ``aged_home``): one linked client and a year of history,
-and 5,000 linked clients with five years (state.toml ~830 KB, ledger.jsonl ~44 MB);
-each counted up to last month, so nothing is due today, with a file token store.
-``status --json`` is timed as monitoring meets it (the flagged clients of this ledger
-remembered) and as the first call after the ledger changed (it reads the ledger again).
+and 5,000 linked clients with five years (the ledger, 300,000 rows, and the run history
+in records.sqlite3); each counted up to last month, so nothing is due today, with a file
+token store. ``--years 1`` beside the default shows the cost is flat in years: nothing
+the two calls read grows with history (state.toml holds the links, not the nights).
 
 ``--module`` runs ``python -m trigon_sync`` instead of the console script, so that an
 older checkout can be measured the same way (``PYTHONPATH=/path/to/old``).
@@ -65,20 +65,17 @@ def measure(home: Path, rounds: int, *, module: bool) -> Figures:
     exe = sys.executable
     script = [exe, "-m", "trigon_sync"] if module else [str(Path(exe).with_name("trigon-sync"))]
     env = {**os.environ, "TRIGON_SYNC_HOME": str(home)}
-    ledger = home / "ledger.jsonl"
     status = [*script, "status", "--json"]
-    # name -> (argv, what to do first: a touched ledger is read again, see ledger_flags.py)
+    # name -> (argv, what to do first)
     cases: dict[str, tuple[list[str], Callable[[], None]]] = {
         "python -c pass": ([exe, "-c", "pass"], lambda: None),
         "trigon-sync --version": ([*script, "--version"], lambda: None),
         "run-monthly --quiet (nothing due)": ([*script, "run-monthly", "--quiet"], lambda: None),
         "status --json": (status, lambda: None),
-        "status --json, first after a ledger write": (status, lambda: os.utime(ledger)),
     }
     samples: dict[str, list[tuple[float, float, float, float, float]]] = {n: [] for n in cases}
     for argv, _ in cases.values():
         once(argv, env)  # warm the page cache and the .pyc files
-    once(status, env)  # status remembers the flagged clients of this ledger
     for _ in range(rounds):
         times = {}
         for name, (argv, before) in cases.items():
@@ -99,16 +96,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--clients", type=int, default=5000)
     parser.add_argument("--years", type=int, default=5)
+    parser.add_argument(
+        "--sizes", default="", help="homes as CLIENTSxYEARS,... (default: 1x1 and the above)"
+    )
     parser.add_argument("--module", action="store_true", help="python -m trigon_sync")
     args = parser.parse_args()
     sizes = [(1, 1), (args.clients, args.years)]
+    if args.sizes:
+        sizes = [(int(c), int(y)) for c, y in (s.split("x") for s in args.sizes.split(","))]
     for clients, years in sizes:
         with tempfile.TemporaryDirectory(prefix="noop-bench-") as tmp:
             home = aged_home(tmp, clients=clients, years=years)
             size = (home / "state.toml").stat().st_size
+            records = (home / "records.sqlite3").stat().st_size
             print(
                 f"\n{clients} client(s), {years} year(s) of history, "
-                f"state.toml {size / 1000:.0f} KB; {args.rounds} paired rounds"
+                f"state.toml {size / 1000:.0f} KB, records.sqlite3 {records / 1e6:.1f} MB; "
+                f"{args.rounds} paired rounds"
             )
             print(
                 f"{'command':<44} {'wall s':>7} {'x vers':>7} {'CPU s':>7} {'x vers':>7}"

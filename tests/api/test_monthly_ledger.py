@@ -18,7 +18,7 @@ from trigon_sync.billing.explain import explain_client
 from trigon_sync.billing.explain_records import read_journals
 from trigon_sync.sandbox import SandboxWorld
 from trigon_sync.settings.config import AnomalySettings
-from trigon_sync.store import journal, ledger
+from trigon_sync.store import journal, ledger, records_db
 from trigon_sync.store.state import load_state
 
 D = dt.date
@@ -143,7 +143,7 @@ def test_after_an_upgrade_the_journals_give_the_flags_their_history(env: Env) ->
     for day in ("2024-10-10", "2024-10-11", "2024-11-10", "2024-11-11"):
         env.world.add_record(firm, "sales_invoice", f"{day}T10:00:00+02:00")
     env.run(D(2024, 11, 30))
-    ledger.ledger_file().unlink()  # as if October and November ran on the previous version
+    _forget_ledger()  # as if October and November ran on a version without a ledger
     _spike(env, firm)
     plan = env.run(D(2024, 12, 31), dry_run=True)
     flagged = [o.link.trigon_id for o in plan.periods[0].outcomes if o.plan.flags]
@@ -153,8 +153,25 @@ def test_after_an_upgrade_the_journals_give_the_flags_their_history(env: Env) ->
 def test_a_dry_run_writes_no_ledger(env: Env) -> None:
     """--dry-run flags from the ledger but adds nothing to it."""
     env.run(D(2024, 10, 31), dry_run=True)
-    assert not ledger.ledger_file().exists()
+    assert _ledger_rows() == (0, 0)
     env.run(D(2024, 10, 31))
-    before = ledger.ledger_file().read_bytes()
+    before = _ledger_rows()
+    assert before[0] > 0
     env.run(D(2024, 11, 30), dry_run=True)
-    assert ledger.ledger_file().read_bytes() == before
+    assert _ledger_rows() == before
+
+
+def _ledger_rows() -> tuple[int, int]:
+    """(writes, mappings) in the records database."""
+    db = records_db.shared()
+    if db is None:
+        return 0, 0
+    with db.read() as con:
+        (writes,) = con.execute("SELECT count(*) FROM ledger_writes").fetchone()
+        (maps,) = con.execute("SELECT count(*) FROM field_maps").fetchone()
+    return int(writes), int(maps)
+
+
+def _forget_ledger() -> None:
+    with records_db.shared(create=True).transaction() as con:
+        con.execute("DELETE FROM ledger_writes")

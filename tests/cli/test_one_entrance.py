@@ -1,7 +1,7 @@
 """One entrance: the console script and `python -m trigon_sync` are the Typer app, and the
 two calls made all day long (the nightly no-op and `status --json`) load no more than
 `trigon-sync --version` does plus what reading the state needs. Their answers come from
-the state summary exactly as from state.toml, which is never trusted when stale."""
+state.toml as it is now (no cache beside it to go stale) and the records database."""
 
 from __future__ import annotations
 
@@ -27,10 +27,9 @@ from trigon_sync import clock
 from trigon_sync.cli import lazy_params
 from trigon_sync.cli.app import app
 from trigon_sync.monthly import gate as monthly_gate
-from trigon_sync.records.tables import Periods
 from trigon_sync.sandbox import SANDBOX_COMPANY
-from trigon_sync.store import paths, summary
-from trigon_sync.store.state import ClientLink, load_state, load_summary, locked_state
+from trigon_sync.store import paths
+from trigon_sync.store.state import OLD_CACHES, ClientLink, locked_state
 
 CONFIG = (
     '[trigon]\nbase_url = "http://127.0.0.1:9/v1"\ntoken_store = "file"\n\n'
@@ -86,15 +85,11 @@ def counted_to_august() -> None:
 
 
 def saved_by_an_older_version(old: str, new: str) -> None:
-    """state.toml replaced by a writer that knows nothing of the summary."""
+    """state.toml replaced by another writer (an older version, a restore)."""
     path = paths.state_file()
     fresh = path.with_name("state.new")
     fresh.write_text(state_text().replace(old, new), encoding="utf-8")
     fresh.replace(path)
-
-
-def summary_path() -> Path:
-    return summary.summary_file(paths.state_file())
 
 
 QUIET, DUE = "nothing due", "due: the app would connect"
@@ -105,16 +100,6 @@ HOMES: dict[str, tuple[Callable[[], object], list[str], str]] = {
     "nothing due, --today": (lambda: None, [*NO_OP, "--today", "07.10.2024"], QUIET),
     "--home given": (lambda: None, ["--home", "HOME", *NO_OP], QUIET),
     "due": (counted_to_august, NO_OP, DUE),
-    "missing summary": (lambda: summary_path().unlink(), NO_OP, QUIET),
-    "corrupt summary": (lambda: summary_path().write_bytes(b"\x00\xff[[[ garbage"), NO_OP, QUIET),
-    "summary of another format": (
-        lambda: summary_path().write_text(
-            summary_path().read_text(encoding="utf-8").replace("format = 1", "format = 7"),
-            encoding="utf-8",
-        ),
-        NO_OP,
-        QUIET,
-    ),
     "state edited by hand": (
         lambda: edit_in_place(("last_period_end = 2024-10-05", "last_period_end = 2024-10-07")),
         NO_OP,
@@ -170,49 +155,41 @@ def _full(argv: list[str]) -> Outcome:
     return Outcome(result.stdout, result.stderr, result.exit_code, _log_lines()[len(before) :])
 
 
-def _without_summary(argv: list[str]) -> Outcome:
-    """The answer from state.toml alone, as before there was a summary."""
-    saved = summary_path().read_bytes() if summary_path().exists() else None
-    summary_path().unlink(missing_ok=True)
-    try:
-        return _full(argv)
-    finally:
-        if saved is not None:
-            summary_path().write_bytes(saved)
-
-
 def _due(day: dt.date) -> list[str]:
     """The periods the monthly run would count on ``day`` (the gate, before connecting)."""
     return [run.period for run in monthly_gate.start_night(day, clock.now()).schedule(day).due]
 
 
+def _files() -> dict[str, bytes]:
+    """The home's files (SQLite's shared-memory index ``-shm`` aside: readers mark it)."""
+    home = paths.home_dir()
+    return {
+        p.name: p.read_bytes() for p in home.iterdir() if p.is_file() and p.suffix != ".sqlite3-shm"
+    }
+
+
 @pytest.mark.parametrize("name", list(HOMES))
-def test_the_app_answers_from_the_summary_as_from_state_toml(
-    name: str, isolated_home: Path
-) -> None:
-    """The same stdout, stderr, exit code and log line, and no file written but the log,
-    whether the state is read through its summary or from state.toml alone, for the no-op
-    and `status --json`; a stale, missing or foreign summary is never answered from. A
-    night with a period due is compared up to the gate's answer (the run would connect)."""
+def test_the_app_answers_from_state_toml_as_it_is_now(name: str, isolated_home: Path) -> None:
+    """The no-op and `status --json` answer from state.toml as it is at the call (a hand
+    edit that keeps size, inode and mtime included: there is no cache beside it to go
+    stale), twice alike, never with a traceback, and write no file but the log. A night
+    with a period due is checked up to the gate's answer (the run would connect)."""
     change, argv, night = HOMES[name]
     argv = [str(isolated_home) if arg == "HOME" else arg for arg in argv]
     with freeze_time(NOW):
         set_up()
         change()
         for call in (argv, STATUS):
-            files = {p.name: p.read_bytes() for p in paths.home_dir().iterdir() if p.is_file()}
+            files = _files()
             if call is argv and night == DUE:
-                today = clock.today()
-                with_summary = _due(today)
-                summary_path().unlink(missing_ok=True)
-                assert with_summary == _due(today) and with_summary
+                assert _due(clock.today())
                 continue
-            reference = _without_summary(call)
-            assert _full(call) == reference
-            left = {p.name: p.read_bytes() for p in paths.home_dir().iterdir() if p.is_file()}
-            assert left == files  # nothing written but the log line
+            first = _full(call)
+            assert first.code != 1 and "Traceback" not in first.stderr, first
+            assert _full(call) == first
+            assert _files() == files  # nothing written but the log line
             assert os.environ[paths.ENV_HOME] == str(isolated_home)
-    if name == "state edited by hand":  # the edit is seen, not the summary's 5th of October
+    if name == "state edited by hand":  # the edit is seen at once
         with freeze_time(NOW):
             assert "will count 08.10.2024–30.10.2024" in _full(["run-monthly"]).stdout
 
@@ -234,62 +211,15 @@ def test_the_two_calls_answer_as_they_always_have() -> None:
     assert document["clients"]["linked"] == 1 and document["window"]["last_period"] == "2024-09"
 
 
-@pytest.mark.parametrize(
-    ("old", "new"),
-    [('last_period = "2024-09"', 'last_period = "zz"'), ("[journal]", "[journal]\nperiod = 1")],
-)
-def test_a_summary_edited_by_hand_is_not_answered_from(old: str, new: str) -> None:
-    """A summary whose fingerprint still matches but whose contents state.toml would
-    refuse is not used: the answer, and any complaint, come from state.toml itself."""
+def test_the_caches_of_older_versions_are_removed_by_the_first_writing_command() -> None:
+    """state.summary.toml and ledger.flags.json are derived files no reader uses any
+    more: the first command that writes removes them."""
     set_up()
-    text = summary_path().read_text(encoding="utf-8")
-    if old == "[journal]" and old not in text:
-        text += "\n[journal]\n"
-    assert old in text
-    summary_path().write_text(text.replace(old, new, 1), encoding="utf-8")
-    assert load_summary() is None
-    with freeze_time(NOW):
-        got = _full(STATUS)
-        assert got == _without_summary(STATUS)
-    assert "corrupt" not in got.stdout
-
-
-def test_every_save_leaves_the_summary_of_what_it_wrote() -> None:
-    """After any save the summary file is current and says what state.toml says; a save
-    that dies between state.toml and the summary leaves a summary that is not used."""
-    set_up()
-    assert load_summary() == load_state().summary()
-    with locked_state() as session:
-        session.state.journal = Periods.from_document(
-            {
-                "period": "2024-10",
-                "import_day": dt.date(2024, 10, 31),
-                "window_start": dt.date(2024, 10, 6),
-                "window_end": dt.date(2024, 10, 30),
-                "started_at": "2024-10-31T00:30:00+02:00",
-                "completed": {"2024-09": {"window_end": dt.date(2024, 10, 5)}},
-            }
-        )
-        session.state.ignored.clear()
-        session.state.record(RECORDED + dt.timedelta(days=31), "run-monthly --rerun", "partial")
-        session.save()
-    current = load_summary()
-    assert current == load_state().summary()
-    assert current is not None and current.journal.open_label == "2024-10"
-    assert not current.journal.completed and not current.journal.unreadable_completed
-    assert current.ignored == {}
-    assert current.last_monthly_run is not None
-    assert current.last_monthly_run.command == "run-monthly --rerun"
-
-    def die(_summary: object, _path: Path) -> None:
-        raise OSError("killed between the two writes")
-
-    with pytest.MonkeyPatch.context() as patch, locked_state() as session:
-        patch.setattr(summary, "write", die)
-        session.state.links.clear()
-        session.save()  # the state is saved; the summary's failure is not its failure
-    assert load_state().links == {}
-    assert load_summary() is None  # the old summary names the old state.toml
+    for name in OLD_CACHES:
+        (paths.home_dir() / name).write_text("format = 1\n", encoding="utf-8")
+    with locked_state():
+        pass
+    assert not [name for name in OLD_CACHES if (paths.home_dir() / name).exists()]
 
 
 APP = "import sys; from trigon_sync.cli.app import main; sys.argv[0] = 'trigon-sync'; main()"
@@ -307,7 +237,7 @@ LOADED = (
     "read = [p for p in opened if p.endswith('state.toml')]\n"
     "print(json.dumps([code, sorted(sys.modules), read]), file=sys.stderr)\n"
 )
-"""The console script's entrance, then its exit code, every module loaded and whether
+"""The console script's entrance, then its exit code, every module loaded and each time
 state.toml was opened, on stderr's last line."""
 NEVER = ("httpx", "rich", "pydantic", "workalendar", "keyring", "tomlkit", "tomli_w", "filelock")
 NEVER_OURS = (
@@ -324,7 +254,7 @@ NEVER_OURS = (
     "trigon_sync.cli.consoles",
 )
 READING_STATE = (
-    # the settings, the state (through its summary), the timeline and the run log
+    # the settings, the state and the records database, the timeline and the run log
     "trigon_sync.clock",
     "trigon_sync.dates",
     "trigon_sync.settings",
@@ -344,7 +274,7 @@ READING_STATE = (
     "trigon_sync.cli.params",
 )
 """What the two calls may load beyond `--version` (with their parent packages and the
-standard library): the modules that read config.toml, the state and the ledger flags."""
+standard library): the modules that read config.toml, the state and the ledger."""
 
 
 def _loaded(argv: list[str]) -> tuple[int, set[str], list[str]]:
@@ -371,7 +301,7 @@ def test_the_two_calls_load_what_version_loads_and_what_reading_the_state_needs(
     (`run-monthly --quiet`) and `status --json` import nothing beyond `--version`'s
     modules but the standard library and the modules that read the state: not httpx,
     rich, pydantic, workalendar, keyring, tomlkit, the API clients or the sandbox; and
-    they read the state's small summary, not state.toml (flat cost with history)."""
+    they read state.toml once (it no longer grows with nights)."""
     set_up()
     today = clock.today()
     for _ in range(3):  # counted up to today's window, as a real night finds it
@@ -391,7 +321,7 @@ def test_the_two_calls_load_what_version_loads_and_what_reading_the_state_needs(
         assert sorted(m for m in beyond if not _allowed(m)) == [], argv
         assert not {m.split(".")[0] for m in modules} & set(NEVER), argv
         assert not [m for m in modules if m.startswith(NEVER_OURS)], argv
-        assert read == [], argv
+        assert len(read) == 1 and read[0].endswith("state.toml"), argv
     log = (paths.logs_dir() / "trigon-sync.log").read_text(encoding="utf-8")
     assert f"run-monthly today={today} nothing due; next import " in log
 
@@ -488,11 +418,10 @@ def test_a_latin1_locale_gets_every_answer_in_characters_it_can_write() -> None:
     assert json.loads(narrow.stdout.decode("latin-1")) == json.loads(wide.stdout)
 
 
-def test_status_remembers_the_flags_only_for_the_ledger_and_settings_it_read() -> None:
-    """The flagged clients status remembers answer only while the ledger and the
-    [anomalies] settings are the ones they came from: an appended line or another spike
-    factor is read again, and every answer equals one computed from the ledger."""
-    from trigon_sync.store import ledger, ledger_flags
+def test_status_flags_follow_every_ledger_write_and_setting_at_once() -> None:
+    """The flagged clients of `status --json` are read from the newest period's ledger
+    rows at each call: a newer write or another spike factor shows at the next call."""
+    from trigon_sync.store import ledger
 
     set_up()
     writer = ledger.LedgerWriter()
@@ -505,38 +434,20 @@ def test_status_remembers_the_flags_only_for_the_ledger_and_settings_it_read() -
             counts={"sales_invoices_created": count}, at=RECORDED,
         )  # fmt: skip
 
+    def answer() -> dict[str, Any]:
+        with freeze_time(NOW):
+            document: dict[str, Any] = json.loads(_full(STATUS).stdout)
+        return document
+
     for month in range(4, 10):
         write(f"2024-{month:02d}", 12 + month)
     write("2024-10", 0)  # every count 0 after activity: flagged
-
-    def answer() -> tuple[dict[str, object], dict[str, object]]:
-        """(the document status prints, the same computed from the ledger alone)."""
-        with freeze_time(NOW):
-            got = _full(STATUS)
-            saved = ledger_flags.flags_file().read_bytes()
-            ledger_flags.flags_file().unlink()
-            reference = _full(STATUS)
-            ledger_flags.flags_file().write_bytes(saved)
-        return json.loads(got.stdout), json.loads(reference.stdout)
-
-    first, reference = answer()
-    assert first == reference and [r["trigon_id"] for r in first["anomalies"]] == ["f1"]
-    with pytest.MonkeyPatch.context() as patch:  # the second call does not read the ledger
-
-        def unread(*_args: object, **_kwargs: object) -> None:
-            raise AssertionError("the ledger was read again")
-
-        patch.setattr(ledger, "newest_period", unread)
-        with freeze_time(NOW):
-            again = json.loads(_full(STATUS).stdout)
-    assert again == first
-    write("2024-10", 30)  # the newest line wins: nothing flagged any more
-    fixed, reference = answer()
-    assert fixed == reference and fixed["anomalies"] == []
+    first = answer()
+    assert [r["trigon_id"] for r in first["anomalies"]] == ["f1"]
+    write("2024-10", 30)  # the newest row wins: nothing flagged any more
+    assert answer()["anomalies"] == []
     write("2024-10", 900)
     paths.config_file().write_text(CONFIG + "\n[anomalies]\nspike_factor = 1000\n", "utf-8")
-    calm, reference = answer()
-    assert calm == reference and calm["anomalies"] == []
+    assert answer()["anomalies"] == []
     paths.config_file().write_text(CONFIG + "\n[anomalies]\nspike_factor = 3\n", "utf-8")
-    spiked, reference = answer()
-    assert spiked == reference and spiked["anomalies"][0]["flags"][0]["kind"] == "spike"
+    assert answer()["anomalies"][0]["flags"][0]["kind"] == "spike"

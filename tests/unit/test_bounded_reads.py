@@ -114,24 +114,6 @@ def test_the_ledgers_newer_write_still_wins_in_explain() -> None:
     assert entry.counts["sales_invoices_created"] == 99 and entry.action == "create"
 
 
-def test_the_ledger_streamed_in_small_chunks_reads_the_same() -> None:
-    """Chunked parsing (a broken line inside a chunk, a torn last line) loses nothing."""
-    write_ledger(["f1", "f2"], PERIODS[:4])
-    path = ledger.ledger_file()
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    lines.insert(3, "not json\n")
-    path.write_text("".join(lines) + '["w","2024-12","f1","10', encoding="utf-8")
-    whole = ledger.load()
-    small = ledger.CHUNK_BYTES
-    try:
-        ledger.CHUNK_BYTES = 64
-        chunked = ledger.load()
-    finally:
-        ledger.CHUNK_BYTES = small
-    assert chunked == whole and len(whole.writes) == 8
-    assert ledger.newest_period() == "2024-04"
-
-
 def test_the_ledger_can_keep_only_some_firms() -> None:
     """`firms`: their writes and acceptances only; an id inside another id does not match."""
     write_ledger(["f1", "f12", "f2"], PERIODS[:2])

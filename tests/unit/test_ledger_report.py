@@ -1,4 +1,5 @@
-"""The ledger file (append, torn lines, renamed fields) and the report built from it."""
+"""The ledger in the records database (newest write wins, renamed fields) and the report
+built from it; moving an old ledger.jsonl in: tests/unit/test_ledger_migration.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from trigon_sync.billing.report import build, period_range
 from trigon_sync.errors import UsageError
 from trigon_sync.settings.config import AnomalySettings
-from trigon_sync.store import ledger
+from trigon_sync.store import ledger, records_db
 
 AT = dt.datetime(2024, 10, 31, 0, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
 MAP = (("sales_invoices_created", "Sales invoices"), ("payments_created", "Payments"))
@@ -30,69 +31,45 @@ def write(w: ledger.LedgerWriter, period: str, firm: str, counts: dict[str, int]
     )
 
 
-def test_newest_write_wins_and_the_mapping_is_written_once() -> None:
-    """A --rerun's line replaces the earlier counts; the field line is not repeated."""
+def _stored_maps() -> int:
+    db = records_db.shared()
+    assert db is not None
+    with db.read() as con:
+        return int(con.execute("SELECT count(*) FROM field_maps").fetchone()[0])
+
+
+def test_newest_write_wins_and_the_mapping_is_stored_once() -> None:
+    """A --rerun's row replaces the earlier counts; the mapping is not stored again."""
     w = ledger.LedgerWriter()
     write(w, "2024-10", "f1", {"sales_invoices_created": 3, "payments_created": 1})
     write(w, "2024-10", "f1", {"sales_invoices_created": 4, "payments_created": 1}, task=2)
     write(w, "2024-10", "f2", {"sales_invoices_created": 0, "payments_created": 0})
-    text = ledger.ledger_file().read_text(encoding="utf-8")
-    assert text.count('"fields"') == 1
+    assert _stored_maps() == 1
     book = ledger.load()
     assert book.writes[("f1", "2024-10")].counts == {
         "sales_invoices_created": 4,
         "payments_created": 1,
     }
     assert book.writes[("f1", "2024-10")].task == 2
-    # a second writer (the next run) knows the mapping from the file
+    # a second writer (the next run) knows the mapping from the database
     write(ledger.LedgerWriter(known=book.field_ids), "2024-11", "f1", {"payments_created": 2})
-    assert ledger.ledger_file().read_text(encoding="utf-8").count('"fields"') == 2  # new subset
+    assert _stored_maps() == 2  # a new subset
+    assert records_db.db_file().stat().st_mode & 0o777 == 0o600
 
 
-def test_a_torn_last_line_and_garbage_are_skipped() -> None:
-    """A kill mid-append leaves a partial line; the rest of the ledger still reads."""
-    w = ledger.LedgerWriter()
-    write(w, "2024-10", "f1", {"sales_invoices_created": 3, "payments_created": 1})
-    with ledger.ledger_file().open("a", encoding="utf-8") as f:
-        f.write('not json\n["w","2024-11","f1"]\n["w","2024-12","f1","1000f1","Fi')
-    book = ledger.load()
-    assert list(book.writes) == [("f1", "2024-10")]
-    assert ledger.ledger_file().stat().st_mode & 0o777 == 0o600
-
-
-def test_a_write_after_a_torn_line_is_not_swallowed_by_it() -> None:
-    """The run after a kill mid-append: its line starts on a line of its own, so only the
-    torn bytes are lost, never the next record (nor its field line)."""
-    w = ledger.LedgerWriter()
-    write(w, "2024-10", "f1", {"sales_invoices_created": 3, "payments_created": 1})
-    with ledger.ledger_file().open("a", encoding="utf-8") as f:
-        f.write('["w","2024-11","f1","1000f1","Fi')
-    known = ledger.load().field_ids  # the next run knows the mapping: a write line comes first
-    write(
-        ledger.LedgerWriter(known=known),
-        "2024-11",
-        "f2",
-        {"payments_created": 2, "sales_invoices_created": 5},
-    )
-    assert set(ledger.load().writes) == {("f1", "2024-10"), ("f2", "2024-11")}
-    assert ledger.newest_period() == "2024-11"
-
-
-def test_a_ledger_read_in_chunks_reads_as_a_whole(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Parsed a few lines at a time (to bound memory), the ledger gives what it gives in
-    one piece: the newest line wins across chunks, a broken line costs only itself, a torn
-    last line is skipped, and the newest period ignores it too."""
+def test_a_ledger_read_in_batches_reads_as_a_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fetched a few rows at a time (to bound memory), the ledger gives what it gives in
+    one piece: the newest write wins across batches; ``since`` and the newest period
+    come from the period index."""
     w = ledger.LedgerWriter()
     for n in range(7):
         write(w, f"2024-0{n + 1}", "f1", {"sales_invoices_created": n, "payments_created": 1})
     write(w, "2024-01", "f1", {"sales_invoices_created": 99, "payments_created": 1}, task=9)
-    with ledger.ledger_file().open("a", encoding="utf-8") as f:
-        f.write('not json\n["w","2024-09","f1","1000f1","Fi')
     whole = ledger.load()
-    monkeypatch.setattr(ledger, "CHUNK_BYTES", 64)
-    chunked = ledger.load()
-    assert chunked.writes == whole.writes and len(chunked.writes) == 7
-    assert chunked.writes[("f1", "2024-01")].task == 9
+    monkeypatch.setattr(ledger, "BATCH_ROWS", 2)
+    batched = ledger.load()
+    assert batched.writes == whole.writes and len(batched.writes) == 7
+    assert batched.writes[("f1", "2024-01")].task == 9
     assert ledger.load(since="2024-06").writes.keys() == {("f1", "2024-06"), ("f1", "2024-07")}
     assert ledger.newest_period() == "2024-07"
 

@@ -19,7 +19,14 @@ def test_a_new_database_is_wal_full_sync_current_schema_and_private() -> None:
         assert con.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert con.execute("PRAGMA user_version").fetchone()[0] == records_db.SCHEMA_VERSION
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"task_events", "client_intents", "ledger", "run_history", "client_periods"} <= tables
+    assert {
+        "task_events",
+        "client_intents",
+        "ledger_writes",
+        "ledger_accepts",
+        "run_history",
+        "client_periods",
+    } <= tables
     assert db.path.stat().st_mode & 0o777 == 0o600
     db.close()
 

@@ -128,7 +128,7 @@ def test_fault_before_replace_leaves_old_state(monkeypatch: pytest.MonkeyPatch) 
         save_window(dt.date(2024, 11, 28), "2024-11")
     assert load_state().last_period_end == dt.date(2024, 10, 30)
     names = sorted(p.name for p in paths.home_dir().iterdir())
-    assert names == ["state.lock", "state.summary.toml", "state.toml"]
+    assert names == ["state.lock", "state.toml"]
 
 
 def test_killed_process_mid_write_leaves_old_state_readable() -> None:

@@ -39,7 +39,7 @@ from trigon_sync.cli.csv_cells import csv_row
 from trigon_sync.cli.params import period_value
 from trigon_sync.errors import ConfigError, UsageError
 from trigon_sync.settings.config import AnomalySettings
-from trigon_sync.store import atomic, ledger
+from trigon_sync.store import atomic, ledger, records_migration
 from trigon_sync.store.config_file import load_config
 from trigon_sync.store.ledger import Written
 from trigon_sync.store.state import load_state
@@ -64,7 +64,7 @@ def _settings() -> AnomalySettings:
 
 def _firms(client: str | None, since: str | None) -> set[str] | None:
     """The Trigon firm ids ``--client`` means: a linked client, or a code/id in the ledger
-    (its writes from ``since`` on, streamed: only the ids are kept)."""
+    (its writes from ``since`` on)."""
     if client is None:
         return None
     from trigon_sync.clients.lookup import find_link  # only here: it imports the import plan
@@ -73,11 +73,7 @@ def _firms(client: str | None, since: str | None) -> set[str] | None:
     if link is not None:
         return {link.trigon_id}
     wanted = client.strip()
-    found = {
-        w.firm
-        for w in ledger.entries(since=since)
-        if isinstance(w, ledger.Written) and wanted in (w.registration_code, w.firm)
-    }
+    found = ledger.firms_named(wanted, since)
     if not found:
         raise UsageError(
             f"no client matches {client!r} in the linked clients or the ledger",
@@ -134,6 +130,8 @@ def report_command(
         raise UsageError("--chart draws on the terminal; leave out --format and --output")
     if fmt == "table" and out is not None:
         raise UsageError("--output needs --format csv or json")
+    # A home of an older version: ledger.jsonl moves into the database first.
+    records_migration.ensure_migrated()
     settings = _settings()
     newest = ledger.newest_period()
     periods = period_range([newest] if newest else [], period or start, period or end)

@@ -28,7 +28,7 @@ from trigon_sync.settings import fields
 from trigon_sync.settings.config import MONTHLY_REQUIREMENTS, Config, missing_for_monthly
 from trigon_sync.store import paths
 from trigon_sync.store.secrets import StoreDescription
-from trigon_sync.store.summary import StateSummary
+from trigon_sync.store.state_view import StateSummary
 
 if TYPE_CHECKING:
     from trigon_sync.store.state import State
@@ -41,7 +41,7 @@ class LocalFacts:
     config: Config | None
     config_error: TrigonSyncError | None
     state: StateSummary | None
-    """What status reads of the state: its summary (the summary file, or state.toml's)."""
+    """What status reads of the state: its facts (store/state_view.py)."""
     state_error: TrigonSyncError | None
     store: StoreDescription | None
     store_error: TrigonSyncError | None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trigon_sync.errors import ExitCode, TrigonSyncError
 from trigon_sync.health.checks import TITLES, Check, Outcome, exit_code, failed, passed, warned
@@ -32,11 +32,11 @@ from trigon_sync.store.secrets import (
     open_store,
 )
 from trigon_sync.store.state import State, load_state, load_view
-from trigon_sync.store.summary import StateSummary
+from trigon_sync.store.state_view import StateSummary
 from trigon_sync.timeline.due import timeline_for
 
-if TYPE_CHECKING:
-    from trigon_sync.store.ledger_flags import Flagged
+Flagged = tuple[dict[str, Any], ...]
+"""The flagged clients as ``status --json`` lists them (report.Row.summary_json)."""
 
 STATUS_KEYRING_TIMEOUT = 3.0
 """A locked keyring must not hang monitoring: give up on it quickly."""
@@ -197,9 +197,9 @@ def gather(
 ) -> LocalFacts:
     """Read config, state and the token store; a broken file becomes its error, not a crash.
 
-    What status shows of the state comes from its summary (store/summary.py), so a
-    current summary file spares reading state.toml; ``whole_state`` reads state.toml
-    anyway and keeps it in the facts (doctor's live checks need every link).
+    What status shows of the state are its facts (store/state_view.py: state.toml and
+    the records database's indexes); the state read for them stays in the facts
+    (``whole_state``, kept for callers: it is always read now).
     """
     config: Config | None = None
     config_error: TrigonSyncError | None = None
@@ -211,11 +211,7 @@ def gather(
     view: StateSummary | None = None
     state_error: TrigonSyncError | None = None
     try:
-        if whole_state:
-            state = load_state()
-            view = state.summary()
-        else:  # a current summary file answers without reading state.toml
-            view, state = load_view()
+        view, state = load_view()
     except TrigonSyncError as exc:
         state_error = exc
     description = None
@@ -251,39 +247,26 @@ def gather(
         window_error=window_error,
         last_run=view.last_monthly_run if view is not None else None,
         now=now,
-        whole_state=state if whole_state else None,
+        whole_state=state,  # read anyway: owed_rows and doctor use it, never twice
     )
 
 
 def flagged_clients(config: Config | None) -> Flagged:
-    """The newest period's clients whose counts carry an anomaly flag (local files only),
-    as ``status --json`` lists them; remembered for as long as the ledger and the
-    settings stay the same (store/ledger_flags.py)."""
-    from trigon_sync.store import ledger_flags
-
-    settings = config.anomalies if config is not None else AnomalySettings()
-    wanted = ledger_flags.key(paths.ledger_file(), dataclasses.asdict(settings))
-    if wanted is None:
-        return ()  # no ledger: nothing written yet
-    remembered = ledger_flags.read(wanted)
-    if remembered is not None:
-        return remembered
-    # The ledger and report modules load only here: when the ledger changed since the
-    # answer was remembered (or no count has been written yet).
+    """The newest period's clients whose counts carry an anomaly flag (local records
+    only), as ``status --json`` lists them: the newest period from the ledger's period
+    index, then only the rows of that period and of the few before it its flags look
+    back at (store/ledger.py), so the cost does not grow with years of history."""
     from trigon_sync.store import ledger
 
-    try:
-        newest = ledger.newest_period()
-        if newest is None:
-            return ()
-        from trigon_sync.billing.report import build, history_start
+    settings = config.anomalies if config is not None else AnomalySettings()
+    newest = ledger.newest_period()
+    if newest is None:
+        return ()  # nothing written yet
+    # The report module loads only here: once a count has been written.
+    from trigon_sync.billing.report import build, history_start
 
-        book = ledger.load(since=history_start([newest], settings))
-    except OSError:
-        return ()
-    flagged = tuple(row.summary_json() for row in build(book, [newest], settings).flagged)
-    ledger_flags.remember(wanted, flagged)
-    return flagged
+    book = ledger.load(since=history_start([newest], settings))
+    return tuple(row.summary_json() for row in build(book, [newest], settings).flagged)
 
 
 def anomaly_check(flagged: Flagged) -> Check:
@@ -380,6 +363,12 @@ def status(
     today: dt.date, now: dt.datetime | None = None, *, whole_state: bool = False
 ) -> StatusReport:
     """Gather and build in one call (what the CLI uses)."""
+    from trigon_sync.store import records_migration
+
+    # A home of an older version: its journal files and ledger.jsonl move into the
+    # database first (under the state lock; busy while a run is moving them), so the
+    # flags and owed periods are never read from an empty database.
+    records_migration.ensure_migrated()
     facts = gather(today, now=now, whole_state=whole_state)
     return build_status(facts, flagged_clients(facts.config), owed_rows(today, facts))
 

@@ -31,7 +31,7 @@ from trigon_sync.timeline.due import Timeline, timeline_for
 
 if TYPE_CHECKING:
     from trigon_sync.store.state import State
-    from trigon_sync.store.summary import StateSummary
+    from trigon_sync.store.state_view import StateSummary
 
 
 # -- preconditions ----------------------------------------------------------------------
@@ -95,7 +95,7 @@ class Night:
     config: Config
     view: StateSummary
     state: State | None
-    """The whole state when it was read (its summary file was not current), else None."""
+    """The state the facts were read from."""
 
     def schedule(self, day: dt.date) -> Timeline:
         return schedule_for(self.config, self.view, day)
@@ -123,8 +123,8 @@ def start_night(day: dt.date, now: dt.datetime) -> Night:
     and the local clock not behind a run already recorded (caught without the network,
     even on a night when, by that clock, nothing is due).
 
-    The state is read through its summary (store/summary.py): state.toml itself only
-    when the summary file is not current.
+    The state's facts come from state.toml (no longer grown by nights) and the records
+    database's indexes (store/state_view.py).
     """
     check_today(day, now.date())
     config = load_config()

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 class Journaled(Protocol):
-    """What the read-only questions need: a state, or its summary (store/summary.py),
+    """What the read-only questions need: a state, or its view (store/state_view.py),
     whose ``journal`` holds at least the open period."""
 
     @property

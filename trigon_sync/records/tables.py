@@ -32,7 +32,7 @@ from trigon_sync.errors import StateError
 from trigon_sync.schedule.rules import Run
 
 if TYPE_CHECKING:
-    # Loaded when a staged plan is read: the nightly calls read only the state summary.
+    # Loaded when a staged plan is read: the nightly calls never need it.
     from trigon_sync.records.import_plan import ImportPlan
 
 MONTHLY_COMMAND = "run-monthly"

@@ -8,20 +8,19 @@ consistent without stopping a run:
 2. ``state.toml``, read once: under the state lock when it is free (then no command
    starts changing the home until it is read), and without it while a run holds the lock
    (every save replaces the file atomically, so any read is one whole version).
-3. Old record files a home not yet upgraded still has (``journal/*.jsonl``), before the
-   database: one that a migration moves meanwhile is in the database copied next.
+3. Old record files a home not yet upgraded still has (``journal/*.jsonl``,
+   ``ledger.jsonl``), before the database: one that a migration moves meanwhile is in the
+   database copied next (and its mark there keeps a restore from adding it twice).
 4. ``records.sqlite3`` by SQLite's online backup (records_db.copy_to): one snapshot at one
    commit, taken *after* state.toml, so the database is never older than the state. A
    restored home then looks like one whose run stopped after that commit: the state may
    miss a period the database has progress for, and the next run carries on from there,
    never the other way round (a window counted in the state whose intents are missing).
-5. ``ledger.jsonl`` (append-only: a line a write in progress tore is skipped by its
-   reader, as after a crash).
-6. Only with ``include_secrets``: ``tokens.toml`` (the file token store) and
+5. Only with ``include_secrets``: ``tokens.toml`` (the file token store) and
    ``trigon-token.pending``. Secrets kept in the OS keyring are not in the home and are
    not copied; a restored home then needs ``connect`` and ``connect-uku``.
 
-Caches (``state.summary.toml``, ``ledger.flags.json``, ``probe-facts.json``), logs, the
+``probe-facts.json`` (a cache ``doctor --probe`` rebuilds), logs, the
 Business Register download and the ``migrated-*`` folders are left out: each is rebuilt
 or not needed by a restore. Every copy is mode 0600 in a 0700 directory.
 """
@@ -38,7 +37,6 @@ from trigon_sync.store import paths, pending_token, records_db, records_migratio
 from trigon_sync.store.lock import exclusive_lock
 
 MONITORING_NAME = "monitoring.json"
-LEDGER_NAME = "ledger.jsonl"
 
 
 @dataclass(frozen=True)
@@ -137,7 +135,6 @@ def backup(target: Path, *, include_secrets: bool = False) -> Backup:
     if records_db.copy_to(target / paths.RECORDS_NAME):
         (target / paths.RECORDS_NAME).chmod(0o600)
         copied.append(paths.RECORDS_NAME)
-    keep(LEDGER_NAME, _read(paths.ledger_file()))
     secrets: list[str] = []
     if include_secrets:
         token_file, pending = paths.token_file(), paths.pending_token_file()

@@ -83,7 +83,6 @@ def check_home() -> None:
     check_owner()
     targets = [
         paths.state_file(),
-        paths.state_summary_file(),
         paths.lock_file(),
         paths.token_file(),  # the run may rotate the Trigon refresh token
         paths.pending_token_file(),  # ... and keep it there when the store cannot

@@ -5,22 +5,24 @@ The office bills from the counts in Uku's summary tasks; ``report``, the anomaly
 one call to Uku. The period journals (journal.py) cannot answer that: they exist to resume
 a run, hold Trigon keys but not the Uku field names the counts went into, and a
 ``--rerun`` does not write them. So every successful create/update (or a task found
-already holding the counts) appends one line to ``<home>/ledger.jsonl``, fsync'd before
-the period's journal line, and the newest line of a (firm, period) is what Uku holds.
+already holding the counts) adds one row to the records database (records_db.py, schema
+2), committed before the period's journal row, and the newest row of a (firm, period) is
+what Uku holds.
 
-Format (one JSON value per line, append-only, never rewritten):
+Tables (records_db.SCHEMA_2):
 
-* ``{"fields": {"id": "1a2b3c4d", "map": [["sales_invoices_created", "Sales invoices"]]}}``
-  the mapping (Trigon key -> Uku field name) at write time; written once, before the first
-  line that uses it. A renamed or remapped field gets a new id, old lines keep theirs.
-* ``["w", period, firm, code, name, uku_client, task, action, fields_id, [counts], at]``
-  one write; ``counts`` in the order of the mapping's ``map``.
-* ``["a", period, firm, at]``: the admin accepted a flagged client's counts
-  (``trigon-sync accept``), so a held task may be written.
+* ``field_maps``: each mapping (Trigon key -> Uku field name) at write time, by a short id
+  of its contents (:func:`fields_id`). A renamed or remapped field gets a new id, older
+  rows keep theirs.
+* ``ledger_writes``: one row per write; ``counts`` a JSON list in the order of the
+  mapping's pairs. Indexed by (period, firm) and (firm, period): ``report`` reads the
+  rows of its periods, ``explain`` one client's, ``status`` the newest period's (found
+  by ``max(period)`` on the index) and the few before it the flags look back at.
+* ``ledger_accepts``: the admin accepted a flagged client's counts (``trigon-sync
+  accept``), so a held task may be written.
 
-Arrays keep 5,000 clients x 24 periods at a few MB; the file is streamed in chunks of
-lines, each parsed with one ``json.loads`` (benchmarks/report_bench.py, memory_bench.py).
-A kill mid-append leaves at most one torn last line, which is ignored.
+A write and the mapping it uses are one transaction. Before schema 2 the ledger was the
+file ``ledger.jsonl``; records_migration.py moves it in (every line, in file order).
 """
 
 from __future__ import annotations
@@ -29,21 +31,23 @@ import datetime as dt
 import hashlib
 import json
 import operator
+import sqlite3
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, NamedTuple
 
-from trigon_sync.store import atomic, paths
+from trigon_sync.store import records_db
 
 FieldMap = tuple[tuple[str, str], ...]
 """(Trigon field key, Uku field name) pairs, in catalogue order."""
 
-
-def ledger_file() -> Path:
-    return paths.home_dir() / "ledger.jsonl"
+SQL_IN_LIMIT = 500
+"""Up to this many firms are asked for by index (``firm IN (...)``); more are filtered here."""
+BATCH_ROWS = 2000
+"""Rows fetched and parsed at a time (one ``json.loads`` for their counts): memory holds
+one batch, not the period range."""
 
 
 def fields_id(mapping: FieldMap) -> str:
@@ -55,7 +59,7 @@ def fields_id(mapping: FieldMap) -> str:
 class Written(NamedTuple):
     """One client's counts as written to Uku for one period, under the field names of then.
 
-    A named tuple with the counts as a tuple aligned to ``keys`` (shared by every line of
+    A named tuple with the counts as a tuple aligned to ``keys`` (shared by every row of
     one mapping): a report over years handles 100,000s of these, and column sums over
     tuples run at C speed.
     """
@@ -87,13 +91,13 @@ class Written(NamedTuple):
 
 @dataclass
 class Ledger:
-    """Everything in the ledger file, newest write per (firm, period)."""
+    """The ledger rows read, newest write per (firm, period)."""
 
     writes: dict[tuple[str, str], Written] = field(default_factory=dict)
     accepted: set[tuple[str, str]] = field(default_factory=set)
     """(firm, period) pairs an admin accepted despite a flag."""
     field_ids: set[str] = field(default_factory=set)
-    """The mapping ids already in the file (a writer does not repeat their lines)."""
+    """The mapping ids known to the database (a writer need not store them again)."""
 
     def periods(self) -> list[str]:
         return sorted({period for _, period in self.writes})
@@ -109,96 +113,17 @@ class Ledger:
         return found
 
 
-WRITE_PREFIX = '["w","'
-"""Every write line starts so, then its period: lines can be skipped by period unparsed."""
-CHUNK_BYTES = 1 << 20
-"""Lines parsed per ``json.loads``: one fast parse per chunk, memory bounded by the chunk
-(the whole file at once took 220 MB at 5,000 clients x 60 periods)."""
+class Accepted(NamedTuple):
+    """An ``accept`` decision: the admin accepted ``firm``'s flagged counts for ``period``."""
+
+    firm: str
+    period: str
 
 
-def _lines(path: Path) -> Iterator[list[str]]:
-    """The file's complete lines in chunks of about :data:`CHUNK_BYTES`; a last line
-    without a newline (a kill mid-append) is left out. Empty when there is no file."""
-    try:
-        handle = path.open(encoding="utf-8")
-    except FileNotFoundError:
-        return
-    with handle:
-        while chunk := handle.readlines(CHUNK_BYTES):
-            yield [line for line in chunk if line.endswith("\n")]
+class FieldsLine(NamedTuple):
+    """A mapping known to the database (a writer does not store it again)."""
 
-
-def _encoded(firms: Iterable[str]) -> tuple[str, ...]:
-    """How each firm id appears inside a line (the writer's ``json.dumps``), quotes included."""
-    return tuple(json.dumps(firm, ensure_ascii=False) for firm in firms)
-
-
-def _values(
-    path: Path, since: str | None, until: str | None, firms: set[str] | None
-) -> Iterator[Any]:
-    """Every complete line as a JSON value, streamed. Write lines of periods outside
-    ``since``..``until`` and lines that cannot name one of ``firms`` are skipped unparsed
-    (what is parsed is still checked exactly by :func:`entries`); a broken line is
-    skipped."""
-    start, end = len(WRITE_PREFIX), len(WRITE_PREFIX) + 7
-    low, high = since or "", until or "\uffff"
-    needles = None if firms is None else _encoded(firms)
-    for chunk in _lines(path):
-        # A write line is kept by its period (no strip: it is not blank); any other line
-        # (a mapping, an acceptance) unless blank.
-        kept = [
-            line
-            for line in chunk
-            if (low <= line[start:end] <= high if line.startswith(WRITE_PREFIX) else line.strip())
-        ]
-        if needles is not None:
-            kept = [
-                line for line in kept if line.startswith("{") or any(n in line for n in needles)
-            ]
-        try:
-            yield from json.loads("[" + ",".join(kept) + "]")
-        except ValueError:
-            for line in kept:
-                try:
-                    yield json.loads(line)
-                except ValueError:
-                    continue
-
-
-def _odd_write(line: str) -> tuple[str, str] | None:
-    """(period, mapping id) of a write line in another JSON layout than the writer's
-    compact one (a hand repair, another tool): the prefix scans below would miss it, yet
-    :func:`entries` parses it, so they parse it too rather than disagree with it."""
-    if not line.lstrip().startswith("["):
-        return None
-    try:
-        value = json.loads(line)
-    except ValueError:
-        return None
-    if isinstance(value, list) and len(value) == 11 and value[0] == "w":
-        period, fid = value[1], value[8]
-        if isinstance(period, str) and isinstance(fid, str):
-            return period, fid
-    return None
-
-
-def newest_period(path: Path | None = None) -> str | None:
-    """The latest period any write is recorded for (a scan of line prefixes, no parsing
-    but of a line in another layout)."""
-    start = len(WRITE_PREFIX)
-    newest: str | None = None
-    for chunk in _lines(path or ledger_file()):
-        found = []
-        for line in chunk:
-            if line.startswith(WRITE_PREFIX):
-                if line[start + 7 : start + 8] == '"':
-                    found.append(line[start : start + 7])
-            elif (odd := _odd_write(line)) is not None:
-                found.append(odd[0])
-        if found:
-            top = max(found)
-            newest = top if newest is None or top > newest else newest
-    return newest
+    id: str
 
 
 _MAPPINGS: dict[
@@ -209,127 +134,187 @@ _MAPPINGS: dict[
 def _shared(
     keys: tuple[str, ...], columns: tuple[str, ...]
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """One pair of tuples per mapping for the whole process, however often the file is
+    """One pair of tuples per mapping for the whole process, however often the ledger is
     read: a report compares mappings by identity (``write.keys is other.keys``) for its
     fast paths, also between writes read by different passes."""
     return _MAPPINGS.setdefault((keys, columns), (keys, columns))
 
 
-class Accepted(NamedTuple):
-    """An ``["a", ...]`` line: the admin accepted ``firm``'s flagged counts for ``period``."""
+def _maps(con: sqlite3.Connection) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Every stored mapping by id (a few rows: one per mapping ever used)."""
+    found: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    for fid, text in con.execute("SELECT id, map FROM field_maps"):
+        try:
+            pairs = [(str(k), str(n)) for k, n in json.loads(text)]
+        except (TypeError, ValueError):
+            continue
+        found[fid] = _shared(tuple(k for k, _ in pairs), tuple(n for _, n in pairs))
+    return found
 
-    firm: str
-    period: str
+
+def _where(
+    since: str | None, until: str | None, firms: Collection[str] | None
+) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its arguments) for rows of ``since``..``until`` and ``firms``;
+    a large firm set is left to :func:`_wanted` (SQLite limits the arguments)."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    if since is not None:
+        clauses.append("period >= ?")
+        args.append(since)
+    if until is not None:
+        clauses.append("period <= ?")
+        args.append(until)
+    if firms is not None and len(firms) <= SQL_IN_LIMIT:
+        clauses.append(f"firm IN ({','.join('?' * len(firms))})")
+        args.extend(sorted(firms))
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
-class FieldsLine(NamedTuple):
-    """A mapping line: its id is known to the file (a writer does not repeat it)."""
-
-    id: str
+def _wanted(firms: Collection[str] | None) -> frozenset[str] | None:
+    """The firms to keep in Python (a set too large for ``IN``), else None."""
+    return frozenset(firms) if firms is not None and len(firms) > SQL_IN_LIMIT else None
 
 
 def entries(
-    path: Path | None = None,
     *,
     since: str | None = None,
     until: str | None = None,
-    firms: set[str] | None = None,
+    firms: Collection[str] | None = None,
 ) -> Iterator[Written | Accepted | FieldsLine]:
-    """The ledger's lines in file order, streamed (memory holds one chunk, not the file);
-    malformed lines are skipped.
+    """The ledger's acceptances, then its writes (by period and firm, each (firm,
+    period)'s newest last), read by index in batches; rows whose counts do not fit their
+    mapping are skipped. Empty for a home without a records database.
 
     ``since`` and ``until`` (periods, inclusive) leave out the writes of other periods
-    (acceptances are always kept); ``firms`` keeps only
-    those Trigon firms' writes and acceptances. Texts repeated on every line (period,
-    firm, name, time) are kept once (``sys.intern``): five years of one client's name
-    cost one string.
+    (acceptances are always kept); ``firms`` keeps only those Trigon firms' writes and
+    acceptances. Texts repeated on every row (period, firm, name, time) are kept once
+    (``sys.intern``): five years of one client's name cost one string.
     """
-    maps: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    db = records_db.shared()
+    if db is None:
+        return
+    big = _wanted(firms)
+    with db.read() as con:
+        maps = _maps(con)
+        where, args = _where(None, None, firms)
+        accepts = con.execute(
+            f"SELECT firm, period FROM ledger_accepts{where} ORDER BY seq",  # noqa: S608 - fixed text
+            args,
+        ).fetchall()
+        where, args = _where(since, until, firms)
+        columns = "period, firm, code, name, uku_client, task, action, fields_id, counts, at"
+        cursor = con.execute(
+            f"SELECT {columns} FROM ledger_writes{where} ORDER BY period, firm, seq",  # noqa: S608 - fixed text
+            args,
+        )
+
+    def batch() -> list[tuple[Any, ...]]:
+        # the connection's lock per batch, never while a row is handed out: a run's
+        # worker threads write through the same connection
+        with db.read():
+            return cursor.fetchmany(BATCH_ROWS)
+
+    for fid in maps:
+        yield FieldsLine(fid)
+    for firm, period in accepts:
+        if big is None or firm in big:
+            yield Accepted(firm, period)
+    yield from _writes(iter(batch, []), maps, big)
+
+
+def _writes(
+    batches: Iterator[list[tuple[Any, ...]]],
+    maps: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]],
+    big: frozenset[str] | None,
+) -> Iterator[Written]:
     intern = sys.intern
-    for value in _values(path or ledger_file(), since, until, firms):
+    for rows in batches:
         try:
-            if isinstance(value, dict):
-                doc = value["fields"]
-                pairs = [(str(k), str(n)) for k, n in doc["map"]]
-                maps[str(doc["id"])] = _shared(
-                    tuple(k for k, _ in pairs), tuple(n for _, n in pairs)
-                )
-                yield FieldsLine(str(doc["id"]))
-            elif value[0] == "w":
-                _, period, firm, code, name, client, task, action, fid, counts, at = value
-                if (firms is not None and firm not in firms) or (until and period > until):
-                    continue
-                if since and period < since:
-                    continue
-                keys, columns = maps[fid]
-                if len(counts) != len(keys):
-                    continue
-                yield Written(
-                    intern(period), intern(firm), intern(code), intern(name), client, task,
-                    intern(action), keys, tuple(counts), columns, intern(at),
-                )  # fmt: skip
-            elif value[0] == "a" and (firms is None or str(value[2]) in firms):
-                yield Accepted(str(value[2]), str(value[1]))
-        except (KeyError, IndexError, TypeError, ValueError):
-            continue
+            all_counts = json.loads("[" + ",".join(row[8] for row in rows) + "]")
+        except ValueError:
+            all_counts = [_counts(row[8]) for row in rows]
+        for row, counts in zip(rows, all_counts, strict=True):
+            period, firm, code, name, client, task, action, fid, _, at = row
+            mapping = maps.get(fid)
+            if mapping is None or not isinstance(counts, list) or len(counts) != len(mapping[0]):
+                continue
+            if big is not None and firm not in big:
+                continue
+            yield Written(
+                intern(period), intern(firm), intern(code), intern(name), client, task,
+                intern(action), mapping[0], tuple(counts), mapping[1], intern(at),
+            )  # fmt: skip
+
+
+def _counts(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def newest_period() -> str | None:
+    """The latest period any write is recorded for (the period index's last entry)."""
+    db = records_db.shared()
+    if db is None:
+        return None
+    with db.read() as con:
+        (newest,) = con.execute("SELECT max(period) FROM ledger_writes").fetchone()
+    return None if newest is None else str(newest)
 
 
 def mappings_used(
-    path: Path | None = None,
     *,
     since: str | None = None,
     until: str | None = None,
-    firms: set[str] | None = None,
+    firms: Collection[str] | None = None,
 ) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     """The (keys, columns) of every mapping the writes of ``since``..``until`` used, the
-    one first used earliest first. Without ``firms`` a scan of each line's period and
-    mapping id (``"<id>",[`` before the counts: a string's own quotes are escaped), no
-    parsing."""
-    first: dict[str, str] = {}
-    maps: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-    if firms is not None:
-        for item in entries(path, since=since, until=until, firms=firms):
-            if isinstance(item, Written):
-                fid = fields_id(tuple(zip(item.keys, item.columns, strict=True)))
-                maps.setdefault(fid, (item.keys, item.columns))
-                if item.period < first.get(fid, "\uffff"):
-                    first[fid] = item.period
-    else:
-        start, end = len(WRITE_PREFIX), len(WRITE_PREFIX) + 7
-        low, high = since or "", until or "\uffff"
-        for chunk in _lines(path or ledger_file()):
-            for line in chunk:
-                if line.startswith(WRITE_PREFIX):
-                    period = line[start:end]
-                    at = line.rfind('",[')
-                    if low <= period <= high and at > 8:
-                        fid = line[at - 8 : at]
-                        if period < first.get(fid, "\uffff"):
-                            first[fid] = period
-                elif (odd := _odd_write(line)) is not None:
-                    period, fid = odd
-                    if low <= period <= high and period < first.get(fid, "\uffff"):
-                        first[fid] = period
-                elif line.lstrip().startswith("{"):
-                    try:
-                        doc = json.loads(line)["fields"]
-                        pairs = [(str(k), str(n)) for k, n in doc["map"]]
-                    except (KeyError, TypeError, ValueError):
-                        continue
-                    keys, columns = tuple(k for k, _ in pairs), tuple(n for _, n in pairs)
-                    maps[str(doc["id"])] = _shared(keys, columns)
-    ordered = sorted(first.items(), key=operator.itemgetter(1))  # ties: first used in the file
-    return [maps[fid] for fid, _ in ordered if fid in maps]
+    one first used earliest first (a tie: the one written first)."""
+    db = records_db.shared()
+    if db is None:
+        return []
+    big = _wanted(firms)
+    where, args = _where(since, until, firms)
+    with db.read() as con:
+        maps = _maps(con)
+        if big is None:
+            grouped = f"SELECT fields_id, min(period), min(seq) FROM ledger_writes{where}"  # noqa: S608 - fixed text
+            rows = con.execute(grouped + " GROUP BY fields_id", args).fetchall()
+        else:
+            first: dict[str, tuple[str, int]] = {}
+            for fid, period, seq, firm in con.execute(
+                f"SELECT fields_id, period, seq, firm FROM ledger_writes{where}",  # noqa: S608 - fixed text
+                args,
+            ):
+                if firm in big:
+                    first[fid] = min(first.get(fid, (period, seq)), (period, seq))
+            rows = [(fid, period, seq) for fid, (period, seq) in first.items()]
+    ordered = sorted(rows, key=operator.itemgetter(1, 2))
+    return [maps[fid] for fid, _, _ in ordered if fid in maps]
 
 
-def load(
-    path: Path | None = None, *, since: str | None = None, firms: set[str] | None = None
-) -> Ledger:
+def firms_named(wanted: str, since: str | None = None) -> set[str]:
+    """The Trigon firm ids written under registration code or firm id ``wanted`` (from
+    ``since`` on): for ``report --client`` of a client no longer linked."""
+    db = records_db.shared()
+    if db is None:
+        return set()
+    with db.read() as con:
+        rows = con.execute(
+            "SELECT DISTINCT firm FROM ledger_writes WHERE (firm = ? OR code = ?) AND period >= ?",
+            (wanted, wanted, since or ""),
+        ).fetchall()
+    return {firm for (firm,) in rows}
+
+
+def load(*, since: str | None = None, firms: Collection[str] | None = None) -> Ledger:
     """Read the ledger into memory (empty when there is none): newest write per (firm,
     period), with :func:`entries`' ``since`` and ``firms``."""
     ledger = Ledger()
     writes = ledger.writes
-    for item in entries(path, since=since, firms=firms):
+    for item in entries(since=since, firms=firms):
         if isinstance(item, Written):
             writes[(item.firm, item.period)] = item
         elif isinstance(item, Accepted):
@@ -340,18 +325,11 @@ def load(
 
 
 class LedgerWriter:
-    """Appends to the ledger from the run's worker threads; each line fsync'd on return."""
+    """Adds to the ledger from the run's worker threads; each write durable on return."""
 
-    def __init__(self, path: Path | None = None, known: Iterable[str] = ()) -> None:
-        self.path = path or ledger_file()
+    def __init__(self, known: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._known = set(known)
-
-    def _append(self, lines: Sequence[Any]) -> None:
-        data = "".join(
-            json.dumps(v, ensure_ascii=False, separators=(",", ":")) + "\n" for v in lines
-        )
-        atomic.append_lines(self.path, data)
 
     def write(
         self,
@@ -367,11 +345,11 @@ class LedgerWriter:
         counts: Mapping[str, int],
         at: dt.datetime,
     ) -> None:
-        """Record one client's counts as Uku now holds them (newest line wins)."""
+        """Record one client's counts as Uku now holds them (the newest row wins); the
+        mapping and the write in one transaction."""
         mapping = tuple(pair for pair in mapping if pair[0] in counts)
         fid = fields_id(mapping)
-        line = [
-            "w",
+        row = (
             period,
             firm,
             registration_code,
@@ -380,18 +358,26 @@ class LedgerWriter:
             task,
             action,
             fid,
-            [counts[key] for key, _ in mapping],
+            json.dumps([counts[key] for key, _ in mapping], separators=(",", ":")),
             at.isoformat(timespec="seconds"),
-        ]
-        with self._lock:
-            lines: list[Any] = []
+        )
+        with self._lock, records_db.shared(create=True).transaction() as con:
             if fid not in self._known:
-                lines.append({"fields": {"id": fid, "map": [list(p) for p in mapping]}})
-            lines.append(line)
-            self._append(lines)
-            self._known.add(fid)
+                con.execute(
+                    "INSERT OR IGNORE INTO field_maps (id, map) VALUES (?, ?)",
+                    (fid, json.dumps([list(p) for p in mapping], ensure_ascii=False)),
+                )
+            con.execute(
+                "INSERT INTO ledger_writes (period, firm, code, name, uku_client, task,"
+                " action, fields_id, counts, at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                row,
+            )
+        self._known.add(fid)
 
     def accept(self, period: str, firm: str, at: dt.datetime) -> None:
         """Record that the admin accepted ``firm``'s flagged counts for ``period``."""
-        with self._lock:
-            self._append([["a", period, firm, at.isoformat(timespec="seconds")]])
+        with self._lock, records_db.shared(create=True).transaction() as con:
+            con.execute(
+                "INSERT INTO ledger_accepts (period, firm, at) VALUES (?, ?, ?)",
+                (period, firm, at.isoformat(timespec="seconds")),
+            )

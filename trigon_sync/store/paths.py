@@ -71,14 +71,6 @@ def state_file() -> Path:
     return home_dir() / "state.toml"
 
 
-STATE_SUMMARY_NAME = "state.summary.toml"
-
-
-def state_summary_file() -> Path:
-    """The few facts of state.toml the nightly calls read (summary.py), written with it."""
-    return home_dir() / STATE_SUMMARY_NAME
-
-
 def lock_file() -> Path:
     return home_dir() / "state.lock"
 
@@ -101,13 +93,9 @@ def records_file() -> Path:
 
 
 def ledger_file() -> Path:
-    """What was written to Uku per client and period (ledger.py), append-only."""
+    """The ledger file of a version before the records database (records_migration.py
+    moves it into ``records.sqlite3``)."""
     return home_dir() / "ledger.jsonl"
-
-
-def ledger_flags_file() -> Path:
-    """The newest period's flagged clients as status last worked them out (ledger_flags.py)."""
-    return home_dir() / "ledger.flags.json"
 
 
 def token_file() -> Path:

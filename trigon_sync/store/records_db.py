@@ -43,7 +43,7 @@ from typing import Literal, overload
 from trigon_sync.errors import BusyError, StateError
 from trigon_sync.store import home_safety, paths
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 busy_timeout_seconds = 15.0
 """How long a write waits for another process's write to finish before :class:`BusyError`
@@ -138,8 +138,9 @@ CREATE TABLE meta (
   the task deleted or moved in Uku). ``archived`` = 1 once the period is complete (the
   ``.done`` file of old).
 * ``client_intents``: client creates sent by ``confirm`` and not yet linked.
-* ``field_maps`` + ``ledger``: ``w`` rows are writes (``counts`` a JSON list aligned to the
-  map), ``a`` rows acceptances; ``seq`` is the old file order.
+* ``field_maps`` + ``ledger``: schema 1's ledger (``w`` writes, ``a`` acceptances in one
+  table); schema 2 splits it into ``ledger_writes`` and ``ledger_accepts`` (see
+  :data:`SCHEMA_2`).
 * ``run_history``: each run record's whole document (JSON), nothing cut at a limit.
 * ``client_periods``: per-(client, period) progress: done, owed (with reason and since
   when), or waived (with the admin's reason).
@@ -149,16 +150,71 @@ CREATE TABLE meta (
 Migration = Callable[[sqlite3.Connection], None]
 
 
+SCHEMA_2 = """
+CREATE TABLE ledger_writes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    period TEXT NOT NULL,
+    firm TEXT NOT NULL,
+    code TEXT NOT NULL,
+    name TEXT NOT NULL,
+    uku_client INTEGER NOT NULL,
+    task INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    fields_id TEXT NOT NULL REFERENCES field_maps (id),
+    counts TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX ledger_writes_by_period ON ledger_writes (period, firm);
+CREATE INDEX ledger_writes_by_firm ON ledger_writes (firm, period);
+CREATE TABLE ledger_accepts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    period TEXT NOT NULL,
+    firm TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX ledger_accepts_by_firm ON ledger_accepts (firm, period);
+INSERT INTO ledger_writes
+    (seq, period, firm, code, name, uku_client, task, action, fields_id, counts, at)
+    SELECT seq, period, firm, coalesce(code, ''), coalesce(name, ''), uku_client, task,
+        action, fields_id, counts, at
+    FROM ledger WHERE kind = 'w' AND uku_client IS NOT NULL AND task IS NOT NULL
+        AND action IS NOT NULL AND fields_id IS NOT NULL AND counts IS NOT NULL;
+INSERT INTO ledger_accepts (seq, period, firm, at)
+    SELECT seq, period, firm, at FROM ledger WHERE kind = 'a';
+DROP TABLE ledger
+"""
+"""Schema 2: the ledger (store/ledger.py) as two tables, each indexed by period and by
+client, so that ``report`` reads one period's rows, ``explain`` one client's and
+``status`` finds the newest period from the index alone (``max(period)``):
+
+* ``ledger_writes``: one row per write to Uku (a create, an update, a task found holding
+  the counts); ``counts`` a JSON list aligned to the mapping ``fields_id`` names in
+  ``field_maps``. The newest row (highest ``seq``) of a (firm, period) is what Uku holds.
+* ``ledger_accepts``: ``trigon-sync accept`` decisions.
+
+Schema 1's ``ledger`` table (never written by a released version) is copied over and
+dropped, row for row (``seq`` kept)."""
+
+
 def _create_1(connection: sqlite3.Connection) -> None:
     """Version 0 (an empty file) to 1: every table.
 
     Statement by statement: ``executescript`` would commit the open transaction first."""
-    for statement in SCHEMA_1.split(";"):
+    _run(connection, SCHEMA_1)
+
+
+def _ledger_2(connection: sqlite3.Connection) -> None:
+    """Version 1 to 2: the ledger split into writes and acceptances (:data:`SCHEMA_2`)."""
+    _run(connection, SCHEMA_2)
+
+
+def _run(connection: sqlite3.Connection, script: str) -> None:
+    for statement in script.split(";"):
         if statement.strip():
             connection.execute(statement)
 
 
-MIGRATIONS: dict[int, Migration] = {0: _create_1}
+MIGRATIONS: dict[int, Migration] = {0: _create_1, 1: _ledger_2}
 """``MIGRATIONS[n]`` turns a version-``n`` database into version ``n + 1``."""
 
 

@@ -1,8 +1,10 @@
 """Moving a home's old record files into the records database, once, resumably.
 
 Before records_db.py, the records were files: ``journal/<period>.jsonl`` (an open period)
-and ``journal/<period>.jsonl.done`` (a completed one), ``journal/client-creates.jsonl``.
-The first command that writes (``state.locked_state``, under the state lock) moves them:
+and ``journal/<period>.jsonl.done`` (a completed one), ``journal/client-creates.jsonl`` and
+the billing ledger ``ledger.jsonl`` (mapping lines, write lines, ``accept`` lines; see
+ledger.py). The first command that writes (``state.locked_state``, under the state lock)
+moves them, and so does the first that reads them (:func:`ensure_migrated`):
 
 * **Lossless**: every readable line becomes one row, in file order, with its window and
   time as written; a torn or broken line, which no reader ever used, is counted
@@ -33,6 +35,7 @@ from trigon_sync.store import paths, records_db
 FOLDER_KEY = "migration_folder"
 _PERIOD_FILE = re.compile(r"^(\d{4}-\d{2})\.jsonl(\.done)?$")
 CLIENT_CREATES = "client-creates.jsonl"
+LEDGER = "ledger.jsonl"
 
 before_commit_hook: Any = None
 """Test-only fault injection: called with a file's relative name inside its transaction."""
@@ -51,11 +54,13 @@ class Migrated:
 
 def legacy_files() -> list[Path]:
     """The old record files still in the home (cheap: one directory listing)."""
+    ledger = paths.ledger_file()
+    found = [ledger] if ledger.is_file() else []
     try:
-        found = sorted(paths.journal_dir().iterdir())
+        listed = sorted(paths.journal_dir().iterdir())
     except (FileNotFoundError, NotADirectoryError):
-        return []
-    return [p for p in found if _PERIOD_FILE.match(p.name) or p.name == CLIENT_CREATES]
+        return found
+    return [*found, *(p for p in listed if _PERIOD_FILE.match(p.name) or p.name == CLIENT_CREATES)]
 
 
 def _lines(path: Path) -> Iterator[dict[str, Any] | None]:
@@ -103,9 +108,70 @@ def _task_event(period: str, archived: bool, doc: dict[str, Any]) -> tuple[Any, 
     )
 
 
+def _raw_lines(path: Path) -> Iterator[Any]:
+    """Each complete line as a JSON value, None for a broken one (a kill's torn last line)."""
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except ValueError:
+                yield None
+
+
+def _import_ledger(con: sqlite3.Connection, path: Path) -> tuple[int, int]:
+    """``ledger.jsonl``'s lines as rows, in file order: mappings into ``field_maps``, writes
+    into ``ledger_writes``, acceptances into ``ledger_accepts``. A write line before its
+    mapping's line, or whose counts do not fit it, was never read: it is counted as broken
+    (as the reader did, which skipped it)."""
+    rows = skipped = 0
+    maps: dict[str, int] = {}
+    for value in _raw_lines(path):
+        try:
+            if isinstance(value, dict):
+                doc = value["fields"]
+                pairs = [[str(k), str(n)] for k, n in doc["map"]]
+                fid = str(doc["id"])
+                con.execute(
+                    "INSERT OR IGNORE INTO field_maps (id, map) VALUES (?, ?)",
+                    (fid, json.dumps(pairs, ensure_ascii=False)),
+                )
+                maps[fid] = len(pairs)
+            elif isinstance(value, list) and value and value[0] == "w":
+                _, period, firm, code, name, client, task, action, fid, counts, at = value
+                if maps.get(str(fid)) != len(counts) or not all(
+                    isinstance(n, int) and not isinstance(n, bool) for n in counts
+                ):
+                    raise ValueError("write without its mapping")
+                con.execute(
+                    "INSERT INTO ledger_writes (period, firm, code, name, uku_client, task,"
+                    " action, fields_id, counts, at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        str(period), str(firm), str(code), str(name), int(client), int(task),
+                        str(action), str(fid), json.dumps(counts), str(at),
+                    ),
+                )  # fmt: skip
+            elif isinstance(value, list) and value and value[0] == "a":
+                _, period, firm, at = value
+                con.execute(
+                    "INSERT INTO ledger_accepts (period, firm, at) VALUES (?, ?, ?)",
+                    (str(period), str(firm), str(at)),
+                )
+            else:
+                raise ValueError("not a ledger line")
+        except (KeyError, IndexError, TypeError, ValueError):
+            skipped += 1
+            continue
+        rows += 1
+    return rows, skipped
+
+
 def _import(con: sqlite3.Connection, path: Path) -> tuple[int, int]:
     """Insert one file's lines; (rows, broken lines)."""
     rows = skipped = 0
+    if path.name == LEDGER and path.parent == paths.home_dir():
+        return _import_ledger(con, path)
     if path.name == CLIENT_CREATES:
         for doc in _lines(path):
             try:

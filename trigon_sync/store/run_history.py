@@ -24,7 +24,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from trigon_sync.records.tables import MONTHLY_COMMAND, RunRecord
+from trigon_sync.records.tables import MONTHLY_COMMAND, RunRecord, last_recorded
 from trigon_sync.store import records_db
 from trigon_sync.store.toml_values import without_none
 
@@ -145,13 +145,24 @@ def last_monthly() -> RunRecord | None:
     return None if found is None else _record(found[0])
 
 
-def times() -> list[str]:
-    """Every record's ``at`` (the clock guard takes the latest of them)."""
+def latest_at() -> dt.datetime | None:
+    """The latest time any record was made (the clock guard's mark), read by the index
+    on ``at``: the largest text, then every record from the day before it on (a record
+    with another UTC offset may be later by the clock yet smaller as text, by at most a
+    day), never the whole history. Unreadable times and times without a zone are skipped."""
     db = records_db.shared()
     if db is None:
-        return []
+        return None
     with db.read() as con:
-        return [at for (at,) in con.execute("SELECT at FROM run_history").fetchall()]
+        (top,) = con.execute("SELECT max(at) FROM run_history").fetchone()
+        if top is None:
+            return None
+        try:
+            floor = (dt.date.fromisoformat(str(top)[:10]) - dt.timedelta(days=1)).isoformat()
+        except ValueError:
+            floor = ""  # an unreadable largest text: every record is looked at
+        rows = con.execute("SELECT at FROM run_history WHERE at >= ?", (floor,)).fetchall()
+    return last_recorded(RunRecord(str(at), "", "") for (at,) in rows)
 
 
 def newest(limit: int, *, monthly_only: bool) -> tuple[int, list[RunRecord]] | None:

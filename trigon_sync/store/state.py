@@ -34,8 +34,8 @@ from trigon_sync import redact
 from trigon_sync.dates import toml_date
 from trigon_sync.errors import StateError
 from trigon_sync.records.tables import PERIOD, Periods, RunRecord, StagedImport
-from trigon_sync.store import paths, summary
-from trigon_sync.store.summary import StateSummary
+from trigon_sync.store import paths, state_view
+from trigon_sync.store.state_view import StateSummary
 from trigon_sync.store.toml_values import without_none
 
 if TYPE_CHECKING:
@@ -131,8 +131,8 @@ class State:
         return [*legacy, *run_history.read_all(), *self.new_history]
 
     def summary(self) -> StateSummary:
-        """The few facts the nightly no-op and ``status`` read (store/summary.py)."""
-        return summary.of_state(self)
+        """The few facts the nightly no-op and ``status`` read (store/state_view.py)."""
+        return state_view.of_state(self)
 
     def complete_window(self, window_end: dt.date, period: str) -> None:
         """Mark a window counted: the next one starts the day after ``window_end``."""
@@ -184,12 +184,10 @@ class StateSession:
 
     def save(self) -> None:
         """Write the current state atomically (mode 0600), then the session's new run
-        records into the database, then the summary beside state.toml.
+        records into the database.
 
         The records go after the state: a kill between the two loses a record of a change
-        that was made, never records a change that was not. The summary goes last: a
-        crash before it leaves a summary whose fingerprint no longer matches state.toml,
-        which readers then ignore.
+        that was made, never records a change that was not.
         """
         import tomli_w
 
@@ -199,10 +197,6 @@ class StateSession:
         atomic.write_private(self.path, tomli_w.dumps(doc), before_replace=before_replace_hook)
         run_history.append(self.state.new_history)
         self.state.new_history.clear()
-        # The summary only saves time: one that cannot be written (full disk, a symlink)
-        # is stale and unused, and must not turn a saved state into a reported failure.
-        with contextlib.suppress(OSError, StateError):
-            summary.write(summary.of_state(self.state), self.path)
 
 
 def load_state() -> State:
@@ -210,22 +204,16 @@ def load_state() -> State:
     return _read(paths.state_file())
 
 
-def load_summary() -> StateSummary | None:
-    """The summary of state.toml while it is current (store/summary.py), else None."""
-    return summary.read_current(paths.state_file(), SCHEMA_VERSION)
-
-
-def load_view() -> tuple[StateSummary, State | None]:
-    """The state's summary, and the whole state when it had to be read for it.
-
-    A current summary file answers alone (``None`` for the state: state.toml is not
-    read); otherwise state.toml is read (StateError when it cannot be) and summarised.
-    """
-    current = load_summary()
-    if current is not None:
-        return current, None
+def load_view() -> tuple[StateSummary, State]:
+    """The facts the nightly no-op and ``status`` read (store/state_view.py), and the
+    state they come from (StateError when state.toml cannot be read)."""
     state = load_state()
     return state.summary(), state
+
+
+OLD_CACHES = ("state.summary.toml", "ledger.flags.json")
+"""Files older versions kept beside state.toml and the ledger only to save reading them
+(derived, never the truth); removed by the first command that writes."""
 
 
 @contextlib.contextmanager
@@ -237,7 +225,9 @@ def locked_state() -> Iterator[StateSession]:
     with exclusive_lock():
         path = paths.state_file()
         atomic.remove_stale_temps(path)
-        atomic.remove_stale_temps(summary.summary_file(path))
+        for name in OLD_CACHES:
+            with contextlib.suppress(OSError):
+                (path.parent / name).unlink(missing_ok=True)
         state = _read(path)  # a corrupt state is refused before anything else is changed
         records_migration.migrate()  # old record files into the database, once
         session = StateSession(state, path)

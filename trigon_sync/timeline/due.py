@@ -32,7 +32,7 @@ from trigon_sync.settings.config import Config
 
 if TYPE_CHECKING:
     from trigon_sync.store.state import State
-    from trigon_sync.store.summary import StateSummary
+    from trigon_sync.store.state_view import StateSummary
 
 
 @dataclass(frozen=True)
@@ -119,8 +119,8 @@ def timeline(
 def timeline_for(config: Config, state: State | StateSummary, today: dt.date) -> Timeline | None:
     """The timeline of this home, or None while the schedule or first import date is unset.
 
-    The state's summary answers as the whole state does: the timeline reads only the
-    counted days and the open period.
+    The state's facts (store/state_view.py) answer as the whole state does: the
+    timeline reads only the counted days and the open period.
 
     StateError when state.toml's journal is corrupt or inconsistent (see :func:`timeline`).
     """
