@@ -48,9 +48,7 @@ def _cli(*args: str) -> Any:
     return result
 
 
-def test_a_pair_is_owed_since_the_runs_day_in_every_view(
-    env: Env, seed: dict[str, Any]
-) -> None:
+def test_a_pair_is_owed_since_the_runs_day_in_every_view(env: Env, seed: dict[str, Any]) -> None:
     """A night replayed with --today 31.10.2024 records its failed pairs as owed since that
     date (not the machine's clock): the run's lines, the records, status, history and
     explain all say 31.10.2024, and a month later all count the same 30 days from it."""
@@ -95,9 +93,7 @@ def test_history_lists_the_pairs_each_run_left_owed(env: Env, seed: dict[str, An
         assert f"owed {who} period 2024-10, owed since 31.10.2024 (0 days): no View" in text
 
 
-def test_report_marks_the_tasks_made_late_with_both_dates(
-    env: Env, seed: dict[str, Any]
-) -> None:
+def test_report_marks_the_tasks_made_late_with_both_dates(env: Env, seed: dict[str, Any]) -> None:
     """A client that owed October gets its task on 30.11.2024: in Uku it carries
     October's import day, and report (table, CSV, JSON) marks it as made late with both
     dates; the tasks made on time, and its own November task, are not marked."""
