@@ -17,6 +17,7 @@ import pytest
 from monthly_env import Env, connect, link_firms, make_config
 from typer.testing import CliRunner
 
+from trigon_sync.cli import output
 from trigon_sync.cli.app import app
 from trigon_sync.health.status import status
 from trigon_sync.sandbox import SandboxWorld
@@ -93,7 +94,9 @@ def test_history_lists_the_pairs_each_run_left_owed(env: Env, seed: dict[str, An
         assert f"owed {who} period 2024-10, owed since 31.10.2024 (0 days): no View" in text
 
 
-def test_report_marks_the_tasks_made_late_with_both_dates(env: Env, seed: dict[str, Any]) -> None:
+def test_report_marks_the_tasks_made_late_with_both_dates(
+    env: Env, seed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A client that owed October gets its task on 30.11.2024: in Uku it carries
     October's import day, and report (table, CSV, JSON) marks it as made late with both
     dates; the tasks made on time, and its own November task, are not marked."""
@@ -120,7 +123,8 @@ def test_report_marks_the_tasks_made_late_with_both_dates(env: Env, seed: dict[s
     }
     assert len(doc["rows"]) == 35 and still not in {row["trigon_id"] for row in doc["rows"]}
 
-    table = CliRunner().invoke(app, ["report", "--period", "2024-10"], env={"COLUMNS": "200"})
+    monkeypatch.setattr(output.stdout, "width", 200)  # one table line per row
+    table = CliRunner().invoke(app, ["report", "--period", "2024-10"])
     [line] = [ln for ln in table.stdout.splitlines() if links[late_firm].name in ln]
     assert "⏱ 30.11.2024 (import day 31.10.2024)" in line
     assert "Created late" in table.stdout
