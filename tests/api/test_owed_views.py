@@ -66,6 +66,12 @@ def test_a_pair_is_owed_since_the_runs_day_in_every_view(env: Env, seed: dict[st
         *((firm, "2024-10", "2024-10-31", 30) for firm in denied),
         *((firm, "2024-11", "2024-11-30", 0) for firm in denied),
     }
+    said = " ".join(CliRunner().invoke(app, ["status"]).stdout.split())  # (not connected)
+    links = {link.trigon_id: link for link in load_state().links.values()}
+    for firm in denied:
+        who = f"{links[firm].name} ({links[firm].registration_code})"
+        assert f"{who} 2024-10, owed since 31.10.2024 (" in said  # days up to the real today
+        assert f"{links[firm].name} 2024-11: no View" in said  # the last run's failures
     record = load_state().history[-1]
     assert {(o["period"], o["owed_since"], o["owed_days"]) for o in record.details["owed"]} == {
         ("2024-10", "2024-10-31", 30),
