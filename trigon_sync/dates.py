@@ -65,6 +65,15 @@ def format_ee_time(at: str) -> str:
         return at
 
 
+def format_ee_day(at: str) -> str:
+    """A recorded ISO date (or the date of an ISO time) as a person reads it
+    (``31.10.2024``); text that is no date is shown as it is."""
+    try:
+        return format_ee(dt.date.fromisoformat(at[:10]))
+    except ValueError:
+        return at
+
+
 def parse_period(text: str) -> Period:
     """Read a ``YYYY-MM`` label into ``(year, month)``; :class:`UsageError` if malformed."""
     match = _PERIOD.match(text.strip())

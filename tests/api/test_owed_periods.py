@@ -126,7 +126,7 @@ def test_a_waived_pair_is_not_retried_and_an_unlinked_client_stops_being_retried
 
     denied = sorted(seed36["anomalies"]["no_view"])
     env36.run(D(2024, 10, 31))
-    assert owed.waive(denied[0], "2024-10", "left in September", dt.datetime.now(tz=dt.UTC))
+    assert owed.waive(denied[0], "2024-10", "left in September", D(2024, 11, 2))
     with locked_state() as session:
         unlink(session.state, denied[1], dt.datetime.now(tz=dt.UTC))
         session.save()

@@ -109,11 +109,11 @@ def test_every_firm_state_is_named_with_its_date_and_fixing_command(
     sandbox.world.remove_firm(gone.trigon_id)
     run = cli("run-monthly", "--today", "31.10.2024")
     assert run.exit_code == ExitCode.PARTIAL, run.output
-    run_day = load_state().history[-1].at[:10]
 
     text, state = explain(cli, owing.registration_code)
     assert state["standing"] == "owes_period" and state["periods"] == ["2024-10"]
-    assert state["since"].startswith(run_day) and "View" in text
+    # owed since the run's Tallinn date (its --today), as status and cron mail say
+    assert state["since"] == "2024-10-31" and "View" in text
     assert state["fix"] == "trigon-sync run-monthly"
 
     text, state = explain(cli, gone.registration_code)
@@ -133,4 +133,35 @@ def test_a_firm_no_record_names_is_still_a_usage_error(
     write_config(sandbox_config(sandbox) + SETTINGS)
     result = cli("explain", "99999999")
     assert result.exit_code == ExitCode.USAGE
-    assert "import-clients" in result.stderr
+    said = " ".join(result.stderr.split())
+    # what it is (never seen by trigon-sync, so not counted) and what to do, for that code
+    assert "no firm with registration code 99999999 is known to trigon-sync" in said
+    assert "`trigon-sync import-clients`" in said
+    assert "`trigon-sync confirm --only 99999999`" in said
+
+
+def test_a_firm_left_out_at_confirm_is_explained_after_the_plan_is_gone(
+    sandbox: Running, write_config: Callable[[str], Path], cli: Invoke
+) -> None:
+    """confirm consumes the staged plan; a conflict and a firm without View that it left
+    out are still named, with when, why and the command that imports them."""
+    write_config(sandbox_config(sandbox) + SETTINGS)
+    store_sandbox_secrets(sandbox, open_store("keyring"))
+    assert cli("import-clients").exit_code == 0
+    rows = staged_rows()
+    conflict = next(r for r in rows if r.action == "conflict" and r.clashes)
+    no_view = next(r for r in rows if "no_view_permission" in r.flags)
+    assert cli("confirm", "--yes").exit_code == 0
+    assert load_state().staged_import is None  # the plan that said why is gone
+    today = load_state().history[-1].at[:10]
+
+    text, state = explain(cli, conflict.trigon_id)
+    assert state["standing"] == "conflict" and state["since"].startswith(today)
+    assert "was a conflict when `trigon-sync confirm` ran" in text
+    assert state["conflicts_with"] and str(state["conflicts_with"][0]["id"]) in text
+    assert state["fix"].startswith("trigon-sync import-clients")
+
+    text, state = explain(cli, no_view.registration_code)
+    assert state["standing"] == "no_view" and state["since"].startswith(today)
+    assert "may not View it" in text and "Add View for this firm" in text
+    assert state["fix"] == f"trigon-sync confirm --only {no_view.registration_code}"

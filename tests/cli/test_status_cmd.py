@@ -223,7 +223,7 @@ def test_explain_for_an_unknown_client_is_a_usage_error(cli: Invoke) -> None:
     """README: an unknown name exits 2 with one error line saying how to get it linked."""
     result = cli("explain", "Nobody OÜ")
     assert result.exit_code == ExitCode.USAGE
-    assert result.stderr.startswith("error: no Trigon firm or client matches 'Nobody OÜ'")
+    assert result.stderr.startswith("error: no firm with the name or id 'Nobody OÜ' is known")
     assert len(result.stderr.splitlines()) == 1
 
 

@@ -21,10 +21,11 @@ from typing import Any
 from trigon_sync.billing.explain_records import Failure, failures_by_period
 from trigon_sync.billing.firm_state import FirmState, candidates, firm_state
 from trigon_sync.clients.lookup import find_firm, find_link, find_staged
-from trigon_sync.dates import format_ee, format_ee_time
+from trigon_sync.dates import format_ee, format_ee_day, format_ee_time
 from trigon_sync.errors import TrigonSyncError
 from trigon_sync.records import periods as period_record
 from trigon_sync.records.import_plan import PlanRow
+from trigon_sync.registration_codes import normalise_code
 from trigon_sync.schedule.rules import Run
 from trigon_sync.schedule.run_text import window_json, window_text
 from trigon_sync.settings.config import Config
@@ -226,15 +227,26 @@ def _completed_answer(
     entry: journal.Entry | None,
     failures: Sequence[Failure],
     closed: str,
+    today: dt.date,
 ) -> PeriodAnswer:
-    if entry is not None:
-        return _with_task(run, entry, failures, done=True)
     pair = owed.pair(link.trigon_id, run.period)
+    if entry is not None:
+        answer = _with_task(run, entry, failures, done=True)
+        if pair is None or pair.status != "done" or answer.verdict is not Verdict.TASK:
+            return answer
+        return replace(  # a task made on a later night: both dates, as `report` shows
+            answer,
+            reason=f"{answer.reason}; made late, on {format_ee_day(pair.updated_at)} (owed "
+            f"since {format_ee_day(pair.since)}): in Uku it carries the import day "
+            f"{format_ee(run.import_day)}",
+        )
     if pair is not None and pair.status == "owed":
+        days = pair.age_days(today)
         return _answer(
             run,
             Verdict.OWED,
-            f"no task yet: owed since {format_ee_time(pair.since)} ({pair.reason}); the window "
+            f"no task yet: owed since {format_ee_day(pair.since)}, {days} "
+            f"day{'' if days == 1 else 's'} ({pair.reason}); the window "
             f"moved on for the other clients, and every `trigon-sync run-monthly` retries this "
             f"one first on {window_text(run)}. Cleared when its task is made, the client is "
             f"unlinked, or `trigon-sync waive {link.registration_code or link.trigon_id} "
@@ -245,7 +257,7 @@ def _completed_answer(
         return _answer(
             run,
             Verdict.WAIVED,
-            f"no task: waived on {format_ee_time(pair.updated_at)} ({pair.reason})",
+            f"no task: waived on {format_ee_day(pair.updated_at)} ({pair.reason})",
             failures=tuple(failures),
         )
     if link.linked_at >= run.import_day:
@@ -320,7 +332,7 @@ def explain_client(
         completed_at = record.completed_at if record is not None else ""
         closed = f"completed {format_ee_time(completed_at or str(run.import_day))}"
         entry = journals.get(name, {}).get(link.trigon_id)
-        answers.append(_completed_answer(run, link, entry, failures.get(name, []), closed))
+        answers.append(_completed_answer(run, link, entry, failures.get(name, []), closed, today))
     try:
         opened = period_record.open_run(state)
     except TrigonSyncError:
@@ -367,16 +379,26 @@ def _not_linked(query: str, state: State, journals: Journals) -> Explanation:
         if staged.reason:
             summary += f". Note: {staged.reason}"
     else:
-        summary = (
-            f"no Trigon firm or client matches {query!r} in trigon-sync's records (not "
-            "linked, not in the staged import, never unlinked, skipped or ignored), so no "
-            "task is created for it; `trigon-sync import-clients` lists every firm the "
-            "Trigon user can see (it needs List and View), then `trigon-sync confirm` "
-            "imports it"
-        )
+        summary = _never_staged(query)
     ignored = staged is not None and staged.trigon_id in state.ignored
     return Explanation(
         query=query, link=None, summary=summary, staged=staged, ignored=ignored, firm=firm
+    )
+
+
+def _never_staged(query: str) -> str:
+    """What to say of a firm no record names: trigon-sync has never seen it, so it is not
+    counted; how it gets counted (a registration code is named in the commands)."""
+    code = normalise_code(query)
+    who = f"registration code {code}" if code is not None else f"the name or id {query.strip()!r}"
+    only = f"`trigon-sync confirm --only {code}`" if code is not None else "`trigon-sync confirm`"
+    return (
+        f"no firm with {who} is known to trigon-sync: no `trigon-sync import-clients` has "
+        "listed it since the last `confirm`, and it was never linked, unlinked, skipped, "
+        "ignored or left out as a conflict or without View, so it is not counted and gets "
+        "no summary task. Run `trigon-sync import-clients` (it lists every firm the Trigon "
+        f"user may List; if this one is missing, give that user List and View for it in "
+        f"Trigon), then {only} imports it, counted from the next period"
     )
 
 

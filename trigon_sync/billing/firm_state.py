@@ -8,8 +8,9 @@ links, ``state.ignored``, the staged import plan, the history records of ``unlin
 :class:`FirmState`: what it is, since when, which command caused it and the one command
 that changes it. Pure: state (and the failures by period) in, a FirmState out.
 
-"Owes a period" is today a period left open because this client failed in it (the run
-retries only it and later periods wait); the failures in the run history say which.
+"Owes a period": a period this client failed in and has no task for (store/owed.py: the
+window moved on for the others), or an open period it failed in; since the Tallinn date it
+first became owed.
 """
 
 from __future__ import annotations
@@ -101,6 +102,14 @@ class _Event:
     firm: str
     name: str
     code: str
+    reason: str = ""
+    """For a conflict at confirm: why the firm could not be imported."""
+    clashes: tuple[dict[str, Any], ...] = ()
+    """For a conflict at confirm: the firms or Uku clients it clashed with."""
+
+
+_LEFT_OUT = {"skipped_firms": "skip", "conflict_firms": "conflict", "unviewable_firms": "no_view"}
+"""A confirm record's lists of firms it did not import, and the event each one is."""
 
 
 def _events(history: Sequence[RunRecord]) -> list[_Event]:
@@ -119,17 +128,12 @@ def _events(history: Sequence[RunRecord]) -> list[_Event]:
                 )
             )
         elif record.command == "confirm":
-            for item in details.get("skipped_firms") or ():
-                if isinstance(item, Mapping):
-                    found.append(
-                        _Event(
-                            "skip",
-                            record.at,
-                            str(item.get("firm") or ""),
-                            str(item.get("name") or ""),
-                            str(item.get("registration_code") or ""),
-                        )
-                    )
+            for key, kind in _LEFT_OUT.items():
+                found.extend(
+                    _left_out(kind, record.at, item)
+                    for item in details.get(key) or ()
+                    if isinstance(item, Mapping)
+                )
         elif record.command in ("ignore", "ignore --undo"):
             found.append(
                 _Event(
@@ -141,6 +145,19 @@ def _events(history: Sequence[RunRecord]) -> list[_Event]:
                 )
             )
     return [event for event in found if event.firm]
+
+
+def _left_out(kind: str, at: str, item: Mapping[str, Any]) -> _Event:
+    clashes = item.get("conflicts_with") or ()
+    return _Event(
+        kind,
+        at,
+        str(item.get("firm") or ""),
+        str(item.get("name") or ""),
+        str(item.get("registration_code") or ""),
+        str(item.get("reason") or ""),
+        tuple(dict(c) for c in clashes if isinstance(c, Mapping)),
+    )
 
 
 def candidates(state: State) -> list[tuple[str, str, str, str]]:
@@ -205,7 +222,8 @@ def firm_state(
             owed,
         )
     staged_at = state.staged_import.staged_at if state.staged_import is not None else ""
-    last = next((e for e in reversed(events) if e.kind in ("unlink", "skip")), None)
+    recorded = ("unlink", "skip", "conflict", "no_view")
+    last = next((e for e in reversed(events) if e.kind in recorded), None)
     if row is not None and (last is None or _staged_after(row, last)):
         return _staged(row, staged_at, owed, last)
     if last is not None:
@@ -219,7 +237,7 @@ def _staged_after(row: PlanRow, last: _Event) -> bool:
     Decided by what the plan holds, not by times kept to the second (a test, or a quick
     admin, does both within one): ``confirm`` consumes the staged plan, so one staged now
     came after a skip; a plan that still shows the firm linked predates its unlink."""
-    if last.kind == "skip":
+    if last.kind in ("skip", "conflict", "no_view"):  # recorded by a confirm
         return True
     return row.action not in (Action.LINKED, Action.MISMATCH)
 
@@ -249,11 +267,13 @@ def _linked(
             if failures.get(newest)
             else Failure(recorded[newest].since, recorded[newest].reason)
         )
+        # since the Tallinn date it first became owed (store/owed.py), as status shows it
+        since = recorded[owed[0]].since if owed[0] in recorded else last.at
         if any(marker in last.reason for marker in GONE_FROM_TRIGON):
             return FirmState(
                 Standing.GONE_FROM_TRIGON,
                 *base,
-                last.at,
+                since,
                 "trigon-sync run-monthly",
                 f"trigon-sync unlink {code}",
                 f"the run on {format_ee_time(last.at)} no longer found {link.name} in Trigon "
@@ -265,7 +285,7 @@ def _linked(
         return FirmState(
             Standing.OWES_PERIOD,
             *base,
-            last.at,
+            since,
             "trigon-sync run-monthly",
             "trigon-sync run-monthly",
             f"{link.name} owes period {', '.join(owed)}: the run on {format_ee_time(last.at)} "
@@ -296,13 +316,7 @@ def _staged(row: PlanRow, staged_at: str, owed: tuple[str, ...], last: _Event | 
         earlier += f"; it failed in period {', '.join(owed)} and has no task there"
     if row.action is Action.CONFLICT:
         clashes = tuple(clash.to_dict() for clash in row.clashes)
-        others = ", ".join(f"{c['name']} ({c['id']})" for c in clashes) or "another record"
-        shared = any(c["kind"] == "trigon_firm" for c in clashes)
-        fix = (
-            f"trigon-sync import-clients --owner {row.registration_code}={row.trigon_id}"
-            if shared and row.registration_code.isdigit()
-            else "trigon-sync import-clients (after fixing the registration code in Trigon)"
-        )
+        others, fix = _conflict_fix(row.registration_code, row.trigon_id, clashes)
         return FirmState(
             Standing.CONFLICT,
             *base,
@@ -352,7 +366,60 @@ def _staged(row: PlanRow, staged_at: str, owed: tuple[str, ...], last: _Event | 
     )
 
 
+def _conflict_fix(code: str, firm: str, clashes: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
+    """Whom a conflict clashes with (for people) and the command that resolves it."""
+    others = ", ".join(f"{c.get('name')} ({c.get('id')})" for c in clashes) or "another record"
+    shared = any(c.get("kind") == "trigon_firm" for c in clashes)
+    fix = (
+        f"trigon-sync import-clients --owner {code}={firm}"
+        if shared and code.isdigit()
+        else "trigon-sync import-clients (after fixing the registration code in Trigon)"
+    )
+    return others, fix
+
+
+def _left_at_confirm(event: _Event, owed: tuple[str, ...]) -> FirmState:
+    """A firm a ``confirm`` left out as a conflict or for lack of View (the staged plan that
+    said so is gone: confirm consumed it)."""
+    code = _code(event.code, event.firm)
+    base = (event.firm, event.name, event.code)
+    when = format_ee_time(event.at)
+    earlier = f"; it failed in period {', '.join(owed)} and has no task there" if owed else ""
+    if event.kind == "conflict":
+        others, fix = _conflict_fix(event.code, event.firm, event.clashes)
+        why = event.reason or "its code is missing or shared"
+        return FirmState(
+            Standing.CONFLICT,
+            *base,
+            event.at,
+            "trigon-sync import-clients",
+            fix,
+            f"{event.name} was a conflict when `trigon-sync confirm` ran on {when}, so it was "
+            f"not imported and gets no summary task: {why}; it clashed with {others}. "
+            f"If this firm owns the code, `{fix}` stages "
+            f"it, then `trigon-sync confirm --only {code}` imports it (counted from the next "
+            f"period){earlier}",
+            owed,
+            event.clashes,
+        )
+    return FirmState(
+        Standing.NO_VIEW,
+        *base,
+        event.at,
+        "trigon-sync import-clients",
+        f"trigon-sync confirm --only {code}",
+        f"{event.name} was left out when `trigon-sync confirm` ran on {when}: the Trigon "
+        "user may not View it, so nothing could be counted for it, and it gets no summary "
+        "task. Add View for this firm to the Trigon user's role, then `trigon-sync "
+        f"import-clients` and `trigon-sync confirm --only {code}` (counted from the next "
+        f"period){earlier}",
+        owed,
+    )
+
+
 def _recorded(event: _Event, owed: tuple[str, ...], row: PlanRow | None) -> FirmState:
+    if event.kind in ("conflict", "no_view"):
+        return _left_at_confirm(event, owed)
     code = _code(event.code, event.firm)
     base = (event.firm, event.name, event.code)
     owes = (

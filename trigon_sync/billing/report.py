@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trigon_sync.billing import anomalies
+from trigon_sync.billing.late_tasks import Late, LateTask
 from trigon_sync.dates import add_months, format_period, parse_period
 from trigon_sync.errors import UsageError
 from trigon_sync.settings import fields
@@ -43,6 +44,8 @@ class Row:
     previous: Written | None
     """The client's write of the month before (for the change), if there is one."""
     flags: tuple[anomalies.Flag, ...] = ()
+    late: LateTask | None = None
+    """Set when the task was made after the client had owed the period (late_tasks.py)."""
 
     @property
     def period(self) -> str:
@@ -156,6 +159,7 @@ class Report:
             "flags": [flag.to_json() for flag in row.flags] if row.flags else [],
             "counts": counts,
             "change": change,
+            "late": None if row.late is None else row.late.to_json(),
         }
 
     def _aligned(self, write: Written) -> list[int]:
@@ -249,9 +253,11 @@ def build(
     *,
     firms: set[str] | None = None,
     columns: Sequence[str] | None = None,
+    late: Late | None = None,
 ) -> Report:
     """The report over ``periods`` (ascending), for every client or only ``firms``;
-    ``columns``: align to these (a slice of a longer report, see :func:`slices`)."""
+    ``columns``: align to these (a slice of a longer report, see :func:`slices`);
+    ``late``: the tasks made late (late_tasks.py), marked on their rows."""
     wanted = set(periods)
     before = {previous_period(p): p for p in periods}
     buckets: dict[str, list[Row]] = {period: [] for period in periods}
@@ -274,7 +280,8 @@ def build(
             if id(write.keys) not in mappings:
                 mappings[id(write.keys)] = write.names
             previous = by_period.get(previous_period(write.period)) if before else None
-            buckets[write.period].append(Row(write, previous, flags[i]))
+            made_late = late.get((firm, write.period)) if late else None
+            buckets[write.period].append(Row(write, previous, flags[i], made_late))
     for names in mappings.values():
         for key, name in names.items():
             found.setdefault(name, (_ORDER.get(key, len(_ORDER)), len(found)))

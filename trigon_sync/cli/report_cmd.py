@@ -23,6 +23,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from trigon_sync.billing.late_tasks import Late, late_tasks
 from trigon_sync.billing.report import (
     Report,
     Row,
@@ -37,6 +38,7 @@ from trigon_sync.billing.report import (
 from trigon_sync.cli import output
 from trigon_sync.cli.csv_cells import csv_row
 from trigon_sync.cli.params import period_value
+from trigon_sync.dates import format_ee, format_ee_day
 from trigon_sync.errors import ConfigError, UsageError
 from trigon_sync.settings.config import AnomalySettings
 from trigon_sync.store import atomic, ledger, records_migration
@@ -136,7 +138,7 @@ def report_command(
     newest = ledger.newest_period()
     periods = period_range([newest] if newest else [], period or start, period or end)
     firms = _firms(client, history_start(periods, settings))
-    parts = _parts(periods, settings, firms)
+    parts = _parts(periods, settings, firms, late_tasks(load_state(), periods))
     if chart:
         gathered = _gather(parts, periods, chart=True)
         _nothing_warning(gathered.count, periods)
@@ -170,7 +172,10 @@ def _nothing_warning(count: int, periods: Sequence[str]) -> None:
 
 
 def _parts(
-    periods: Sequence[str], settings: AnomalySettings, firms: set[str] | None
+    periods: Sequence[str],
+    settings: AnomalySettings,
+    firms: set[str] | None,
+    late: Late | None = None,
 ) -> Iterator[Report]:
     """The report in slices of periods (one for a short range), built one at a time: a
     long range parses each ledger line once and holds one slice's writes, plus per client
@@ -179,7 +184,7 @@ def _parts(
     since = history_start(periods, settings)
     if len(chunks) <= 1:
         book = ledger.load(since=since, firms=firms)
-        yield build(book, periods, settings, firms=firms)
+        yield build(book, periods, settings, firms=firms, late=late)
         return
     columns = report_columns(ledger.mappings_used(since=periods[0], until=periods[-1], firms=firms))
     depth = settings.history_periods
@@ -188,7 +193,7 @@ def _parts(
         items = ledger.entries(since=since, until=chunk[-1], firms=firms)
         book = slice_ledger(items, chunk[0], depth, carried)
         carried = []
-        yield build(book, chunk, settings, firms=firms, columns=columns)
+        yield build(book, chunk, settings, firms=firms, columns=columns, late=late)
         if index + 1 < len(chunks):
             since = chunks[index + 1][0]
             carried = carry(book, depth)
@@ -295,19 +300,21 @@ def write_csv(parts: Iterable[Report], sink: BinaryIO, separator: str, *, totals
     for part in parts:
         if columns is None:
             columns = part.columns
-            writer.writerow(["Period", "Client", "Registration code", *columns, "Flags"])
+            writer.writerow(["Period", "Client", "Registration code", *columns, *LATE, "Flags"])
         for row in part.rows:
             write = row.write
             cells = ["" if n is None else n for n in part.cells(write)]
             flags = "; ".join(f.message for f in row.flags) if row.flags else ""
-            writer.writerow([write.period, write.name, write.registration_code, *cells, flags])
+            writer.writerow(
+                [write.period, write.name, write.registration_code, *cells, *_late(row), flags]
+            )
             count += 1
         flush()
         for period in part.periods if totals else ():
             total = part.totals.get(period)
             if total is None:
                 continue
-            sums.append([period, "Total", "", *(total.get(c, 0) for c in columns), ""])
+            sums.append([period, "Total", "", *(total.get(c, 0) for c in columns), *NO_LATE, ""])
             change = part.changes.get(period)
             if change is not None:
                 sums.append(
@@ -316,14 +323,30 @@ def write_csv(parts: Iterable[Report], sink: BinaryIO, separator: str, *, totals
                         "Change vs previous month",
                         "",
                         *(change.get(c, 0) for c in columns),
+                        *NO_LATE,
                         "",
                     ]
                 )
     if columns is None:
-        writer.writerow(["Period", "Client", "Registration code", "Flags"])
+        writer.writerow(["Period", "Client", "Registration code", *LATE, "Flags"])
     writer.writerows(sums)
     flush()
     return count
+
+
+LATE = ("Created late", "Import day", "Created on")
+"""The CSV's columns before Flags (which stays last): a task made after its client had
+owed the period is marked, with the date it carries in Uku (its period's import day) and
+the day it was made."""
+NO_LATE = ("", "", "")
+
+
+def _late(row: Row) -> tuple[str, str, str]:
+    late = row.late
+    if late is None:
+        return NO_LATE
+    day = "" if late.import_day is None else format_ee(late.import_day)
+    return ("yes", day, format_ee_day(late.created_on))
 
 
 def _signed(value: int | None) -> str:
@@ -425,17 +448,31 @@ def _render_table(result: Gathered) -> None:
     clients.add_column("Δ", justify="right")
     clients.add_column("Flags", overflow="fold", style="yellow")
     rows = result.shown
+    late = any(row.late is not None for row in rows)
+    if late:  # a column only when a task was made late
+        clients.add_column("Created late", overflow="fold", style="magenta")
     for row in rows:
         change = None if row.change is None else sum(row.change.values())
-        clients.add_row(
+        cells = [
             row.period,
             row.name,
             row.registration_code,
             str(row.total),
             _signed(change),
             ("⚑ " + _flag_text(row)) if row.flags else "",
-        )
+        ]
+        if late:
+            made = row.late
+            cells.append("" if made is None else f"⏱ {made.text()}")  # both dates
+        clients.add_row(*cells)
     output.stdout.print(clients)
+    if late:
+        output.stdout.print(
+            "⏱ Created late: the client owed the period and its task was made on a later "
+            "night; in Uku it carries the period's import day, so it bills in its own month "
+            "(docs/operations.md, Owed periods).",
+            markup=False,
+        )
     if result.count > len(rows):
         output.stdout.print(
             f"(showing {len(rows)} of {result.count} rows, flagged first; "

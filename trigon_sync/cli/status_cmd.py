@@ -18,7 +18,7 @@ import typer
 from trigon_sync import clock
 from trigon_sync.cli import output
 from trigon_sync.cli.params import period_value
-from trigon_sync.dates import format_ee, format_ee_time
+from trigon_sync.dates import format_ee, format_ee_day, format_ee_time
 from trigon_sync.errors import ConfigError, TrigonSyncError, UsageError
 from trigon_sync.health.checks import SYMBOLS, Check, Outcome
 from trigon_sync.health.status import (
@@ -328,10 +328,11 @@ def _render_history(runs: list[RunRecord], total: int) -> None:
             output.item(output.stdout, "    stopped: ", output.one_line(record["error"]))
         failures = run.failures
         for failure in failures:
+            period = f" {failure.period}" if failure.period else ""
             output.item(
                 output.stdout,
                 Text("    ✗ ", "red"),
-                output.one_line(f"{failure.who}: {failure.reason}"),
+                output.one_line(f"{failure.who}{period}: {failure.reason}"),
             )
         failed = record.get("clients_failed")
         if isinstance(failed, int) and failures and failed > len(failures):
@@ -339,9 +340,32 @@ def _render_history(runs: list[RunRecord], total: int) -> None:
                 f"    … and {failed - len(failures)} more (not kept in the history)",
                 markup=False,
             )
+        _render_owed(run)
     if total > len(runs):
         output.stdout.print(
             f"Showing {len(runs)} of {total} runs; use --limit to see more.", markup=False
+        )
+
+
+def _render_owed(run: RunRecord) -> None:
+    """The (client, period) pairs still owed after a run: who, which period, since when
+    and why (the cron mail's ``owed:`` lines, as they stood that night)."""
+    from rich.text import Text
+
+    pairs = run.owed
+    for pair in pairs:
+        since = f", owed since {format_ee_day(pair.since)}" if pair.since else ""
+        if pair.days is not None:
+            since += f" ({pair.days} day{'' if pair.days == 1 else 's'})"
+        output.item(
+            output.stdout,
+            Text("    owed ", "yellow"),
+            output.one_line(f"{pair.who} period {pair.period}{since}: {pair.reason}"),
+        )
+    total = run.details.get("owed_total")
+    if isinstance(total, int) and total > len(pairs):
+        output.stdout.print(
+            f"    … and {total - len(pairs)} more owed (not kept in the history)", markup=False
         )
 
 

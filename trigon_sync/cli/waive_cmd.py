@@ -44,7 +44,7 @@ def waive_command(
                 hint="see `trigon-sync status` for the owed (client, period) pairs",
             )
         now = clock.now()
-        if not owed.waive(link.trigon_id, period, reason.strip(), now):
+        if not owed.waive(link.trigon_id, period, reason.strip(), now.date()):
             owing = ", ".join(p.period for p in owed.pairs(firm=link.trigon_id)) or "none"
             raise UsageError(
                 f"{link.name} does not owe {period} (owed periods: {owing})",

@@ -36,7 +36,7 @@ from trigon_sync.clients.link_guard import check_links
 from trigon_sync.clients.links import stamp_company
 from trigon_sync.clients.plan import Selection, plan_import
 from trigon_sync.errors import UsageError
-from trigon_sync.records.import_plan import ImportPlan
+from trigon_sync.records.import_plan import ImportPlan, PlanRow
 from trigon_sync.records.tables import StagedImport
 from trigon_sync.store.journal import ClientIntents
 from trigon_sync.store.state import ClientLink, State, StateSession
@@ -195,14 +195,28 @@ def apply_plan(
         linked=counts[Outcome.LINKED] + counts[Outcome.FOUND],
         failed=counts[Outcome.FAILED],
         skipped=counts["skipped"],
+        conflicts=counts["conflicts"] or None,
         # which firms, so `explain` can say a firm was skipped here, when and how to undo it
-        skipped_firms=[
-            {"firm": row.trigon_id, "name": row.name, "registration_code": row.registration_code}
-            for row in selection.skipped[:SKIPPED_IN_HISTORY]
+        skipped_firms=[_firm(row) for row in selection.skipped[:SKIPPED_IN_HISTORY]] or None,
+        # and which were left out as conflicts or without View: confirm consumes the staged
+        # plan, so after it only this record still says why such a firm has no link
+        conflict_firms=[
+            {
+                **_firm(row),
+                "reason": row.reason or "",
+                "conflicts_with": [clash.to_dict() for clash in row.clashes],
+            }
+            for row in selection.conflicts[:SKIPPED_IN_HISTORY]
         ]
         or None,
+        unviewable_firms=[_firm(row) for row in selection.unviewable[:SKIPPED_IN_HISTORY]] or None,
     )
     session.save()
     if clear_intents:
         creator.intents.clear()  # every create is linked in the state just saved
     return outcome
+
+
+def _firm(row: PlanRow) -> dict[str, str]:
+    """Who a confirm record names: the firm, as ``explain`` finds it again."""
+    return {"firm": row.trigon_id, "name": row.name, "registration_code": row.registration_code}

@@ -242,7 +242,9 @@ def _runs_last(facts: LocalFacts) -> Check:
     if failures or result != "ok":
         count = record.details.get("clients_failed")
         total = count if isinstance(count, int) and count >= len(failures) else len(failures)
-        listed = "; ".join(f"{f.who}: {f.reason}" for f in failures[:5])
+        listed = "; ".join(  # one client may fail in an owed and a due period
+            f"{f.who}{f' {f.period}' if f.period else ''}: {f.reason}" for f in failures[:5]
+        )
         more = f" and {total - min(5, len(failures))} more" if total > min(5, len(failures)) else ""
         stop = record.details.get("error")
         error = f": {stop}" if stop else ""

@@ -14,6 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from trigon_sync.dates import format_ee_day
 from trigon_sync.errors import ExitCode, TrigonSyncError
 from trigon_sync.health.checks import TITLES, Check, Outcome, exit_code, failed, passed, warned
 from trigon_sync.health.local_checks import LocalFacts, local_checks
@@ -336,7 +337,8 @@ def owed_check(rows: tuple[OwedRow, ...]) -> Check:
     if not rows:
         return passed(name, title, "no owed (client, period)")
     listed = "; ".join(
-        f"{r.name} ({r.registration_code or r.trigon_id}) {r.period}, {r.owed_days} days: "
+        f"{r.name} ({r.registration_code or r.trigon_id}) {r.period}, owed since "
+        f"{format_ee_day(r.owed_since)} ({r.owed_days} day{'' if r.owed_days == 1 else 's'}): "
         f"{r.reason}"
         for r in rows[:5]
     )

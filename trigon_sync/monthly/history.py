@@ -58,11 +58,8 @@ def record_run(
         error=message,
         interrupted=True if interrupted else None,
         not_started=sum(p.not_started for p in result.periods) or None,
-        owed=[
-            {"firm": p.firm, "period": p.period, "reason": p.reason, "owed_since": p.since}
-            for p in result.owed[:FAILURES_IN_HISTORY]
-        ]
-        or None,
+        owed=[p.to_json(result.today) for p in result.owed[:FAILURES_IN_HISTORY]] or None,
+        owed_total=len(result.owed) if len(result.owed) > FAILURES_IN_HISTORY else None,
     )
     session.save()
 

@@ -37,14 +37,10 @@ class Owed:
     period: str
     reason: str
     since: str
-    """When it was first owed (ISO date or time)."""
+    """The Tallinn date it was first owed (ISO; store/owed.py)."""
 
     def age_days(self, today: dt.date) -> int:
-        try:
-            first = dt.date.fromisoformat(self.since[:10])
-        except ValueError:
-            return 0
-        return max(0, (today - first).days)
+        return owed.days_owed(self.since, today)
 
     def line(self, today: dt.date) -> str:
         """One line for cron mail: the pair, how long it is owed, and why."""

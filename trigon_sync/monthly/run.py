@@ -394,15 +394,16 @@ class MonthlyRun:
 
     def _settle_owed(self, run: Run, period: PeriodResult) -> None:
         """Record each failed client as owing ``run``'s period and each done one as not
-        owing it (on disk before the period is folded into state)."""
-        at = self.now()
+        owing it (on disk before the period is folded into state), dated with the run's
+        Tallinn date (``--today`` on a replayed night), as the run's own ``owed:`` lines."""
+        on = self.today
         for outcome in period.outcomes:
             firm = outcome.link.trigon_id
             if not outcome.ok:
-                owed.owe(firm, run.period, outcome.error or "failed", at)
+                owed.owe(firm, run.period, outcome.error or "failed", on)
             elif outcome.task_id is not None or outcome.plan.task_id is not None:
                 task = outcome.task_id or outcome.plan.task_id or 0
-                owed.settle(firm, run.period, outcome.link.uku_client_id, task, at)
+                owed.settle(firm, run.period, outcome.link.uku_client_id, task, on)
 
     # -- reads ---------------------------------------------------------------------------
 

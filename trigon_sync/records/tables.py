@@ -63,6 +63,26 @@ class FailureNote:
 
 
 @dataclass(frozen=True)
+class OwedNote:
+    """One (client, period) still owed after a monthly run, as its record keeps it."""
+
+    firm: str
+    period: str
+    reason: str
+    name: str = ""
+    registration_code: str = ""
+    since: str = ""
+    """The Tallinn date it became owed (ISO), when recorded."""
+    days: int | None = None
+    """How long it had been owed on the run's day, when recorded."""
+
+    @property
+    def who(self) -> str:
+        code = self.registration_code or self.firm or "?"
+        return f"{self.name} ({code})" if self.name else code
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One line of ``state.history``: what a command did, when, and how it ended.
 
@@ -118,6 +138,28 @@ class RunRecord:
                     name=str(item.get("name") or ""),
                     registration_code=str(item.get("registration_code") or ""),
                     period=None if period in (None, "") else str(period),
+                )
+            )
+        return tuple(notes)
+
+    @property
+    def owed(self) -> tuple[OwedNote, ...]:
+        """The (client, period) pairs still owed after the run (``owed`` of run-monthly;
+        a record of an older version has no name, code or age: the firm id stands in)."""
+        notes = []
+        for item in self.details.get("owed") or ():
+            if not isinstance(item, Mapping):
+                continue
+            days = item.get("owed_days")
+            notes.append(
+                OwedNote(
+                    firm=str(item.get("firm") or ""),
+                    period=str(item.get("period") or "?"),
+                    reason=str(item.get("reason") or NO_REASON),
+                    name=str(item.get("name") or ""),
+                    registration_code=str(item.get("registration_code") or ""),
+                    since=str(item.get("owed_since") or "")[:10],
+                    days=days if isinstance(days, int) and not isinstance(days, bool) else None,
                 )
             )
         return tuple(notes)

@@ -8,11 +8,22 @@ reason), or the client is unlinked (the row stays ``owed`` but only linked clien
 retried). The exactly-once machinery is not here: a retry writes its intent and done rows
 into the period's journal rows (journal.py) like any run, and this table only says which
 pairs are still open.
+
+**Dates.** ``owed_since`` and ``updated_at`` are Tallinn dates (``YYYY-MM-DD``), the day of
+the run or command that wrote them: the run's ``today`` (the clock's Tallinn date, or
+``--today`` on a replayed night), so a pair owed on a replayed 31.10.2024 says so in every
+view, and how long it has been owed is counted from that date (:func:`days_owed`). Rows
+written by an earlier version hold a time there; only its date is read.
+
+**Late tasks.** A ``done`` row exists only for a pair that was owed (:func:`settle` of a
+pair never owed is a no-op): its task was made on a later night than its period's run, on
+``updated_at`` (:func:`late`, for ``report``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from trigon_sync.store import records_db
@@ -28,16 +39,23 @@ class OwedPair:
     """``owed``, ``done`` or ``waived``."""
     reason: str
     since: str
-    """When it was first owed (ISO time); for waived pairs, still the owing time."""
+    """The Tallinn date it was first owed (ISO); for waived and done pairs, still that."""
     updated_at: str
+    """The Tallinn date of the last change: when it was cleared (done) or waived."""
 
     def age_days(self, today: dt.date) -> int:
         """How many days it has been owed, for cron mail."""
-        try:
-            first = dt.date.fromisoformat(self.since[:10])
-        except ValueError:
-            return 0
-        return max(0, (today - first).days)
+        return days_owed(self.since, today)
+
+
+def days_owed(since: str, today: dt.date) -> int:
+    """Days from the date a pair became owed (``since``, ISO) to ``today``: the one rule
+    for the age that cron mail, ``status``, ``doctor`` and ``history`` show."""
+    try:
+        first = dt.date.fromisoformat(since[:10])
+    except ValueError:
+        return 0
+    return max(0, (today - first).days)
 
 
 _COLUMNS = "firm, period, status, reason, owed_since, updated_at"
@@ -45,13 +63,14 @@ _COLUMNS = "firm, period, status, reason, owed_since, updated_at"
 
 def _pair(row: tuple[str, str, str, str | None, str | None, str]) -> OwedPair:
     firm, period, status, reason, since, updated = row
-    return OwedPair(firm, period, status, reason or "", since or updated, updated)
+    return OwedPair(firm, period, status, reason or "", (since or updated)[:10], updated[:10])
 
 
-def owe(firm: str, period: str, reason: str, at: dt.datetime) -> None:
-    """Record that ``firm`` owes ``period`` (keeping when it was first owed); a waived
-    pair stays waived, a done pair is not reopened by a late failure report."""
-    stamp = at.isoformat(timespec="seconds")
+def owe(firm: str, period: str, reason: str, on: dt.date) -> None:
+    """Record that ``firm`` owes ``period`` since ``on`` (the run's Tallinn date; a pair
+    owed before keeps its first date); a waived pair stays waived, a done pair is not
+    reopened by a late failure report."""
+    stamp = on.isoformat()
     with records_db.shared(create=True).transaction() as con:
         con.execute(
             "INSERT INTO client_periods (firm, period, status, reason, owed_since, updated_at) "
@@ -62,8 +81,9 @@ def owe(firm: str, period: str, reason: str, at: dt.datetime) -> None:
         )
 
 
-def settle(firm: str, period: str, client: int, task: int, at: dt.datetime) -> None:
-    """The pair's task exists now: it is no longer owed (a no-op for a pair never owed)."""
+def settle(firm: str, period: str, client: int, task: int, on: dt.date) -> None:
+    """The pair's task exists now, made on ``on`` (the run's Tallinn date): it is no
+    longer owed (a no-op for a pair never owed)."""
     db = records_db.shared()
     if db is None:
         return
@@ -71,12 +91,13 @@ def settle(firm: str, period: str, client: int, task: int, at: dt.datetime) -> N
         con.execute(
             "UPDATE client_periods SET status = 'done', uku_client = ?, task = ?, "
             "updated_at = ? WHERE firm = ? AND period = ? AND status = 'owed'",
-            (client, task, at.isoformat(timespec="seconds"), firm, period),
+            (client, task, on.isoformat(), firm, period),
         )
 
 
-def waive(firm: str, period: str, reason: str, at: dt.datetime) -> bool:
-    """An admin's decision that this pair gets no task; False when it was not owed."""
+def waive(firm: str, period: str, reason: str, on: dt.date) -> bool:
+    """An admin's decision (on the Tallinn date ``on``) that this pair gets no task; False
+    when it was not owed."""
     db = records_db.shared()
     if db is None:
         return False
@@ -84,7 +105,7 @@ def waive(firm: str, period: str, reason: str, at: dt.datetime) -> bool:
         changed = con.execute(
             "UPDATE client_periods SET status = 'waived', reason = ?, updated_at = ? "
             "WHERE firm = ? AND period = ? AND status = 'owed'",
-            (reason, at.isoformat(timespec="seconds"), firm, period),
+            (reason, on.isoformat(), firm, period),
         ).rowcount
     return bool(changed)
 
@@ -126,3 +147,19 @@ def pair(firm: str, period: str) -> OwedPair | None:
             (firm, period),
         ).fetchone()
     return None if row is None else _pair(row)
+
+
+def late(periods: Sequence[str]) -> dict[tuple[str, str], OwedPair]:
+    """(firm, period) -> its ``done`` row, for the pairs of ``periods`` whose task was made
+    late: after the client had owed the period (``since``), on ``updated_at``."""
+    db = records_db.shared()
+    if db is None or not periods:
+        return {}
+    marks = ", ".join("?" for _ in periods)
+    query = (
+        f"SELECT {_COLUMNS} FROM client_periods "  # noqa: S608
+        f"WHERE status = 'done' AND period IN ({marks})"
+    )
+    with db.read() as con:
+        rows = con.execute(query, list(periods)).fetchall()
+    return {(p.firm, p.period): p for p in map(_pair, rows)}
