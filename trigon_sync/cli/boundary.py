@@ -12,6 +12,8 @@ app is covered without further wiring, including under ``typer.testing.CliRunner
 from __future__ import annotations
 
 import errno
+import io
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,9 @@ if TYPE_CHECKING:
 VERBOSE_KEY = "trigon_sync.verbose"
 """``ctx.meta`` key the root callback sets for ``--verbose``."""
 INTERRUPTED = 130
+READER_GONE = 141
+"""The reader of stdout went away (``| head``): 128 + SIGPIPE, what a shell reports for
+a tool that SIGPIPE stopped."""
 
 
 def _one_line(text: str) -> str:
@@ -56,8 +61,23 @@ def _say(message: str) -> None:
     output.line(message)
 
 
+def reader_gone() -> int:
+    """Stop quietly when stdout's reader has gone (``report --format csv | head``).
+
+    Not a failure of ours, so no ``error:`` line; stdout is pointed at /dev/null so the
+    interpreter's last flush cannot raise the same error again at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # no real file descriptor behind stdout (a test runner): nothing to flush
+    return READER_GONE
+
+
 def report(exc: BaseException, *, verbose: bool) -> int:
     """Print the one-line message for ``exc`` (and a traceback if verbose); return the code."""
+    if isinstance(exc, BrokenPipeError):
+        return reader_gone()
     if isinstance(exc, TrigonSyncError):
         _say(f"error: {_one_line(str(exc))}")
         code = int(exc.exit_code)
@@ -116,6 +136,14 @@ class GuardedGroup(TyperGroup):
                 _say(_usage_line(exc))
             sys.exit(getattr(exc, "exit_code", int(ExitCode.USAGE)))
         sys.exit(rv if isinstance(rv, int) else 0)
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        """The root's ``--help`` is printed while its context is made: into ``| head``
+        it stops like any command does (click alone would exit 1, our "bug" code)."""
+        try:
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:
+            sys.exit(reader_gone())
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
