@@ -160,11 +160,22 @@ class Pipeline:
             "tier": None,
             "time": server.clock(),
         }
+        logged = False
+
+        async def answer(message: Message) -> None:
+            """Log the request as its answer starts, before the client can read it: a
+            test that clears the log after a call must never see that call logged late."""
+            nonlocal logged
+            if not logged and message["type"] == "http.response.start":
+                logged = True
+                server.world.log_request(server.side, entry)
+            await send(message)
+
         try:
             exempt = any(path.startswith(prefix) for prefix in cfg.exempt_paths)
             if cfg.echo_status and not exempt:
                 entry["status"] = cfg.echo_status
-                await self._echo(send, scope)
+                await self._echo(answer, scope)
                 return
             if cfg.latency_ms:
                 await asyncio.sleep(cfg.latency_ms / 1000)
@@ -180,7 +191,7 @@ class Pipeline:
             if not bucket.allowed:
                 entry["status"] = 429
                 await self._error(
-                    send,
+                    answer,
                     429,
                     server.behaviour.rate_limit_code,
                     "rate limit exceeded",
@@ -191,7 +202,7 @@ class Pipeline:
                 burst = BucketState(False, limit, 0, max(1, cfg.retry_after_seconds), tier)
                 entry["status"] = 429
                 await self._error(
-                    send,
+                    answer,
                     429,
                     server.behaviour.rate_limit_code,
                     "rate limit exceeded (burst)",
@@ -199,7 +210,7 @@ class Pipeline:
                 )
                 return
             if decision.kind in ("error", "drop", "timeout") and decision.phase == "before":
-                await self._fault(send, decision, bucket, entry, None)
+                await self._fault(answer, decision, bucket, entry, None)
                 return
             scope.setdefault("state", {})
             captured = await self._capture(scope, receive)
@@ -210,7 +221,7 @@ class Pipeline:
                         write["after_fault"] = decision.kind
                         if decision.kind == "timeout":  # the answer comes, only late
                             write["client_status"] = captured.status
-                await self._fault(send, decision, bucket, entry, captured)
+                await self._fault(answer, decision, bucket, entry, captured)
                 return
             body = bytes(captured.body)
             if decision.kind == "malformed" and body:
@@ -220,14 +231,15 @@ class Pipeline:
                 with server.world.lock:
                     write["client_status"] = captured.status
             await self._send(
-                send, captured.status, captured.headers, body, server.limit_headers(bucket)
+                answer, captured.status, captured.headers, body, server.limit_headers(bucket)
             )
         except Exception:
             if entry["status"] is None and decision.kind != "drop":
                 entry["status"] = 500
             raise
         finally:
-            server.world.log_request(server.side, entry)
+            if not logged:  # dropped, or failed before any answer
+                server.world.log_request(server.side, entry)
 
     async def _capture(self, scope: Scope, receive: Receive) -> _Captured:
         out = _Captured()
