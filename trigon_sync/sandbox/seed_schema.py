@@ -51,7 +51,26 @@ def _validator() -> Draft202012Validator:
     schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     # "date" is checked by the standard library; the builder checks timestamps itself
     # (with a message that asks for the offset).
-    return Draft202012Validator(schema, format_checker=FormatChecker(formats=["date"]))
+    return Draft202012Validator(
+        _inlined(schema, schema.get("$defs", {})), format_checker=FormatChecker(formats=["date"])
+    )
+
+
+def _inlined(node: Any, defs: dict[str, Any]) -> Any:
+    """``node`` with each ``{"$ref": "#/$defs/x"}`` replaced by ``x`` (its own keys kept).
+
+    The same rules, checked without a reference lookup per value: a seed's records cite
+    ``timestamp`` twice each, and resolving those references was a third of the time
+    jsonschema took (a 500-firm seed: 5.5 s, now 3.7 s). ``$defs`` are not recursive."""
+    if isinstance(node, list):
+        return [_inlined(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    own = {key: _inlined(value, defs) for key, value in node.items() if key != "$ref"}
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return {**_inlined(defs[ref.removeprefix("#/$defs/")], defs), **own}
+    return own if ref is None else {**own, "$ref": ref}
 
 
 _TYPE_WORDS = {
