@@ -5,7 +5,8 @@ monthly run's create intents and per-(client, period) outcomes (journal.py), the
 import's create intents (journal.py's ``ClientIntents``), what was written to Uku under
 the field names of then and the ``accept`` decisions (ledger.py), and per-(client, period)
 progress for owed periods (``client_periods``: its schema is here; the monthly run fills
-it when owed periods are built). state.toml keeps the small things a person may read.
+it when owed periods are built), and ``status``'s flagged clients kept between calls
+(status_flags.py). state.toml keeps the small things a person may read.
 
 Why SQLite and these settings:
 
