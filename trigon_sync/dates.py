@@ -42,10 +42,10 @@ def parse_date(text: str) -> dt.date:
 
 
 def toml_date(value: object, what: str) -> dt.date:
-    """A day in a TOML file trigon-sync writes (state.toml, its summary): ``tomllib`` gives
-    a ``datetime.date``. A date-time, quoted text or a number there is a hand edit gone
-    wrong, refused with TypeError naming ``what`` rather than guessed at, wherever the day
-    is read."""
+    """A day in a TOML file trigon-sync writes (state.toml): the parser (store/toml_read.py)
+    gives a ``datetime.date``. A date-time, quoted text or a number there is a hand edit
+    gone wrong, refused with TypeError naming ``what`` rather than guessed at, wherever the
+    day is read."""
     if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
         raise TypeError(f"{what} is not a date")
     return value

@@ -272,6 +272,8 @@ READING_STATE = (
     "trigon_sync.cli.monthly_cmd",
     "trigon_sync.cli.status_cmd",
     "trigon_sync.cli.params",
+    # the TOML parser (store/toml_read.py)
+    "tomli",
 )
 """What the two calls may load beyond `--version` (with their parent packages and the
 standard library): the modules that read config.toml, the state and the ledger."""
@@ -290,6 +292,8 @@ def _allowed(module: str) -> bool:
     top = module.split(".")[0]
     if top in sys.stdlib_module_names or top.startswith("_sysconfigdata"):
         return True
+    if top.endswith("__mypyc"):
+        return True  # the runtime of a wheel compiled by mypyc (tomli's), named by a hash
     return any(
         module == name or module.startswith(name + ".") or name.startswith(module + ".")
         for name in READING_STATE

@@ -37,7 +37,8 @@ from trigon_sync.store.state_view import StateSummary
 from trigon_sync.timeline.due import timeline_for
 
 Flagged = tuple[dict[str, Any], ...]
-"""The flagged clients as ``status --json`` lists them (report.Row.summary_json)."""
+"""The flagged clients as ``status --json`` lists them (report.Row.summary_json; kept as
+store/status_flags.py says)."""
 
 STATUS_KEYRING_TIMEOUT = 3.0
 """A locked keyring must not hang monitoring: give up on it quickly."""
@@ -254,17 +255,36 @@ def gather(
 
 def flagged_clients(config: Config | None) -> Flagged:
     """The newest period's clients whose counts carry an anomaly flag (local records
-    only), as ``status --json`` lists them: the newest period from the ledger's period
-    index, then only the rows of that period and of the few before it its flags look
-    back at (store/ledger.py), so the cost does not grow with years of history."""
-    from trigon_sync.store import ledger
+    only), as ``status --json`` lists them.
+
+    Kept in the records database for the ledger and settings they were judged from
+    (store/status_flags.py): while neither has changed, one row is read; otherwise they
+    are judged again (:func:`judge_flagged`) and kept for the next call. Either way the
+    answer is that of the ledger as it is now. A home without ledger rows is answered
+    without writing anything."""
+    from trigon_sync.store import ledger, status_flags
 
     settings = config.anomalies if config is not None else AnomalySettings()
+    key = status_flags.key(settings)
+    kept = status_flags.recall(key)
+    if kept is not None:
+        return kept
+    generation = status_flags.generation()
     newest = ledger.newest_period()
     if newest is None:
         return ()  # nothing written yet
+    flagged = judge_flagged(newest, settings)
+    status_flags.keep(key, generation, flagged)
+    return flagged
+
+
+def judge_flagged(newest: str, settings: AnomalySettings) -> Flagged:
+    """The flagged clients of period ``newest`` judged from the ledger: only the rows of
+    that period and of the few before it its flags look back at (store/ledger.py), so the
+    cost does not grow with years of history."""
     # The report module loads only here: once a count has been written.
     from trigon_sync.billing.report import build, history_start
+    from trigon_sync.store import ledger
 
     book = ledger.load(since=history_start([newest], settings))
     return tuple(row.summary_json() for row in build(book, [newest], settings).flagged)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import tomllib
 from collections.abc import Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -19,7 +18,7 @@ from trigon_sync import redact
 from trigon_sync.errors import ConfigError, Problem
 from trigon_sync.settings.checks import SECRET_SETTINGS, parse_config
 from trigon_sync.settings.config import DATE_LIKE, Config, explain_date
-from trigon_sync.store import paths
+from trigon_sync.store import paths, toml_read
 from trigon_sync.store.toml_values import without_none
 
 if TYPE_CHECKING:
@@ -115,8 +114,8 @@ def _read_raw(path: Path) -> dict[str, Any] | None:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(str(path), "(file)", f"cannot be read: {exc}")]) from None
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        return toml_read.loads(text)
+    except toml_read.TOMLDecodeError as exc:
         key, detail = _locate_syntax_error(text, str(exc))
         raise ConfigError(
             [Problem(str(path), key, f"not valid TOML: {detail}")],

@@ -5,7 +5,8 @@ monthly run's create intents and per-(client, period) outcomes (journal.py), the
 import's create intents (journal.py's ``ClientIntents``), what was written to Uku under
 the field names of then and the ``accept`` decisions (ledger.py), and per-(client, period)
 progress for owed periods (``client_periods``: its schema is here; the monthly run fills
-it when owed periods are built). state.toml keeps the small things a person may read.
+it when owed periods are built), and ``status``'s flagged clients kept between calls
+(status_flags.py). state.toml keeps the small things a person may read.
 
 Why SQLite and these settings:
 
@@ -43,7 +44,7 @@ from typing import Literal, overload
 from trigon_sync.errors import BusyError, StateError
 from trigon_sync.store import home_safety, paths
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 busy_timeout_seconds = 15.0
 """How long a write waits for another process's write to finish before :class:`BusyError`
@@ -196,6 +197,34 @@ Schema 1's ``ledger`` table (never written by a released version) is copied over
 dropped, row for row (``seq`` kept)."""
 
 
+_LEDGER_TABLES = ("ledger_writes", "ledger_accepts", "field_maps")
+
+SCHEMA_3: tuple[str, ...] = (
+    "CREATE TABLE ledger_generation (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL)",
+    "INSERT INTO ledger_generation (id, n) VALUES (1, 0)",
+    "CREATE TABLE status_flags (key TEXT NOT NULL, generation INTEGER NOT NULL,"
+    " flagged TEXT NOT NULL)",
+    # a changed generation (a ledger change, or a hand edit of the counter) drops them
+    "CREATE TRIGGER ledger_generation_changed AFTER UPDATE ON ledger_generation"
+    " BEGIN DELETE FROM status_flags; END",
+    *(
+        f"CREATE TRIGGER {table}_{event.lower()} AFTER {event} ON {table}"  # noqa: S608 - fixed names
+        " BEGIN UPDATE ledger_generation SET n = n + 1; END"
+        for table in _LEDGER_TABLES
+        for event in ("INSERT", "UPDATE", "DELETE")
+    ),
+)
+"""Schema 3: ``status``'s flagged clients kept between calls (store/status_flags.py).
+
+* ``ledger_generation``: one row whose ``n`` goes up with every row inserted, changed or
+  deleted in the ledger's tables, by triggers, so in the same transaction as the change,
+  whoever makes it (this program, a migration, a hand edit in the ``sqlite3`` shell).
+* ``status_flags``: the newest period's flagged clients (the ``status --json`` list as
+  JSON) for one ``key`` (the ``[anomalies]`` settings and the code that judges them) and
+  the ``generation`` they were computed at; emptied by a trigger whenever the generation
+  moves. A row is used only when both its key and its generation match."""
+
+
 def _create_1(connection: sqlite3.Connection) -> None:
     """Version 0 (an empty file) to 1: every table.
 
@@ -214,7 +243,15 @@ def _run(connection: sqlite3.Connection, script: str) -> None:
             connection.execute(statement)
 
 
-MIGRATIONS: dict[int, Migration] = {0: _create_1, 1: _ledger_2}
+def _status_flags_3(connection: sqlite3.Connection) -> None:
+    """Version 2 to 3: the ledger's generation and status's kept flags (:data:`SCHEMA_3`).
+
+    Statement by statement and not split on ``;`` (a trigger's body holds one)."""
+    for statement in SCHEMA_3:
+        connection.execute(statement)
+
+
+MIGRATIONS: dict[int, Migration] = {0: _create_1, 1: _ledger_2, 2: _status_flags_3}
 """``MIGRATIONS[n]`` turns a version-``n`` database into version ``n + 1``."""
 
 
@@ -260,12 +297,22 @@ class Database:
         self._lock = threading.RLock()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, wait_seconds: float | None = None) -> Iterator[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE``: the write lock is taken at once, so
         a busy database fails here, before anything is half done); committed, durably, when
-        the block ends, rolled back when it raises."""
+        the block ends, rolled back when it raises. ``wait_seconds``: wait this long for
+        another process's write instead of :data:`busy_timeout_seconds` (a write that may
+        be left out, such as status's kept flags, need not make a reader wait)."""
         with self._lock, self.errors():
-            self.connection.execute("BEGIN IMMEDIATE")
+            if wait_seconds is None:
+                self.connection.execute("BEGIN IMMEDIATE")
+            else:
+                self.connection.execute(f"PRAGMA busy_timeout = {int(wait_seconds * 1000)}")
+                try:
+                    self.connection.execute("BEGIN IMMEDIATE")
+                finally:
+                    wait = int(busy_timeout_seconds * 1000)
+                    self.connection.execute(f"PRAGMA busy_timeout = {wait}")
             try:
                 yield self.connection
             except BaseException:

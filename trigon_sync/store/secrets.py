@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 from trigon_sync import redact
 from trigon_sync.errors import SecretStoreError
-from trigon_sync.store import home_safety, paths
+from trigon_sync.store import home_safety, paths, toml_read
 from trigon_sync.store.keyring_backend import (
     NoKeyringBackend,
     qualified,
@@ -221,8 +220,8 @@ class FileStore:
                 hint="check its owner and permissions (it should be 0600)",
             ) from exc
         try:
-            data = tomllib.loads(raw.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            data = toml_read.loads(raw.decode("utf-8"))
+        except (toml_read.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise SecretStoreError(
                 f"the token file {self.path} is corrupt",
                 hint="run `trigon-sync disconnect` and connect again, or delete the file",

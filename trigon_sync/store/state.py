@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +33,7 @@ from trigon_sync import redact
 from trigon_sync.dates import toml_date
 from trigon_sync.errors import StateError
 from trigon_sync.records.tables import PERIOD, Periods, RunRecord, StagedImport
-from trigon_sync.store import paths, state_view
+from trigon_sync.store import paths, state_view, toml_read
 from trigon_sync.store.state_view import StateSummary
 from trigon_sync.store.toml_values import without_none
 
@@ -271,8 +270,8 @@ def _read(path: Path) -> State:
     except OSError as exc:
         raise StateError(f"cannot read {path}: {exc.strerror}") from None
     try:
-        doc = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        doc = toml_read.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, toml_read.TOMLDecodeError) as exc:
         raise _refuse(path, f"is corrupt ({exc})") from None
     version = doc.get("schema_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
