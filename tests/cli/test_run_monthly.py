@@ -376,6 +376,32 @@ def test_quiet_cron_mail_names_failed_clients_and_owed_pairs(cli: Invoke, ready:
     assert f"({code}) 2024-10: " in lines[-1] and f"({code}) 2024-11: " in lines[-1]
 
 
+def test_a_night_that_fails_still_names_each_owed_pair_in_cron_mail(
+    cli: Invoke, ready: Running
+) -> None:
+    """A night the run cannot work (Uku refuses the key) still mails one line per owed
+    (client, period) before the error: the pairs are what the invoices miss, and a
+    failing night is exactly when nobody looks at `status`."""
+    links = load_state().links
+    for firm_id in links:
+        ready.world.restore_view(firm_id)
+    victim = links[sorted(links)[0]]
+    ready.world.revoke_view(victim.trigon_id)
+    first = cli("run-monthly", "--today", "30.11.2024", "--quiet")
+    assert first.exit_code == ExitCode.PARTIAL, first.output
+    ready.set_faults("uku", echo_status=403)
+    failing = cli("run-monthly", "--today", "31.12.2024", "--quiet")
+    assert failing.exit_code == ExitCode.PERMISSION, failing.output
+    lines = failing.stderr.splitlines()
+    code = victim.registration_code
+    owed = [line for line in lines if line.startswith("owed: ")]
+    assert [line.split(":")[1] for line in owed] == [
+        f" {victim.name} ({code}) period 2024-10, owed for 31 days",
+        f" {victim.name} ({code}) period 2024-11, owed for 31 days",
+    ]
+    assert lines[-1].startswith("error: ")
+
+
 def test_a_mistyped_home_is_not_created(
     cli: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -162,6 +162,8 @@ def run_monthly(
     except TrigonSyncError as exc:
         if not logged:
             run_log.append(f"run-monthly today={day} error: {exc}", strict=False)
+        if not (dry_run or rerun or isinstance(exc, UsageError)):
+            _still_owed(day)
         if scheduled:
             _report(watch or _watch_after_error(), day, int(exc.exit_code))
         raise
@@ -201,6 +203,22 @@ def run_monthly(
         run_guards.stop_report(result.result, halted)
     if failure is not None:
         raise failure
+
+
+def _still_owed(day: dt.date) -> None:
+    """A night that fails names each (client, period) still owed, one line each, above
+    its error line: what the invoices miss must reach cron mail on the night nobody
+    looks at `status`. Best effort: the records may be what failed."""
+    from trigon_sync.cli import output
+    from trigon_sync.monthly import owing
+    from trigon_sync.store.state import load_state
+
+    try:
+        pairs = owing.stored(load_state())
+    except Exception:  # the run's own error is the one to report
+        return
+    for pair in pairs:
+        output.line(pair.line(day))
 
 
 def _nothing_due(schedule: Timeline, *, as_json: bool, quiet: bool) -> None:
