@@ -220,3 +220,17 @@ def test_a_misspelt_keyring_backend_is_a_clear_store_error(monkeypatch) -> None:
     with pytest.raises(SecretStoreError) as caught:
         KeyringStore().get("trigon-refresh-token")
     assert "PYTHON_KEYRING_BACKEND" in str(caught.value)
+
+
+def test_reading_the_file_store_masks_every_secret_in_it_not_just_the_one_asked(
+    tmp_path: Path,
+) -> None:
+    """A Trigon-only command reads only Trigon's token, yet an answer may quote the Uku key
+    (a shared proxy's error page, a misrouted header): every stored value is masked."""
+    from trigon_sync import redact
+
+    path = tmp_path / "tokens.toml"
+    FileStore(path).set("uku-api-key", Secret("uku-key-value-1"))
+    redact.forget_all()  # a new process: nothing registered yet
+    assert FileStore(path).get("trigon-refresh-token") is None
+    assert redact.scrub("echo: uku-key-value-1") == f"echo: {redact.MASK}"

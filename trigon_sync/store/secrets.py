@@ -227,7 +227,12 @@ class FileStore:
                 hint="run `trigon-sync disconnect` and connect again, or delete the file",
             ) from exc
         table = data.get("secrets", {})
-        return {k: v for k, v in table.items() if isinstance(v, str)}
+        secrets = {k: v for k, v in table.items() if isinstance(v, str)}
+        for value in secrets.values():
+            # All of them, not just the one asked for: a server may echo a credential of
+            # the other service (a misrouted header, a shared proxy's error page).
+            redact.register(value)
+        return secrets
 
     def _write(self, secrets: dict[str, str]) -> None:
         home_safety.guard_write(self.path)
