@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import freezegun
+import hypothesis
 import keyring
 import keyring.backend
 import pytest
 
+from tests.examples_budget import FAST_EXAMPLES, FAST_LANE
 from trigon_sync import redact
 from trigon_sync.business_register.source import ENV_URL as ENV_REGISTER_URL
 from trigon_sync.store import paths
@@ -28,6 +30,11 @@ pytest_plugins = ["tests.sandbox_fixtures"]
 RAM_DISK = Path("/dev/shm")  # noqa: S108 - a tmpfs on Linux; the tests' own numbered temp root
 RAM_DISK_NEEDS = 512 * 2**20
 """Free space the RAM disk must have to be used; else the ordinary temp directory."""
+
+
+if FAST_LANE:  # README's fast lane: each property on a few examples (tests/examples_budget.py)
+    hypothesis.settings.register_profile("fast-lane", max_examples=FAST_EXAMPLES)
+    hypothesis.settings.load_profile("fast-lane")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from monthly_env import connect, link_firms, make_config, viewable_firms
 
+from tests.examples_budget import examples
 from tests.timeline_views import views_agree
 from trigon_sync.records import periods as period_record
 from trigon_sync.sandbox import SandboxWorld, generate_seed
@@ -35,7 +36,7 @@ nights = st.tuples(st.integers(1, 75), rules, st.booleans())
 
 
 @settings(
-    max_examples=25,
+    max_examples=examples(25),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

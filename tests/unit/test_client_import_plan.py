@@ -11,6 +11,7 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.examples_budget import examples
 from trigon_sync.business_register.index import RegisterEntry, RegisterIndex
 from trigon_sync.clients.plan import (
     firm_name_key,
@@ -362,7 +363,7 @@ _clients = st.lists(
 _links = st.dictionaries(st.sampled_from([f"f{i}" for i in range(12)]), st.integers(1, 8))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(_firms, _clients, _links)
 def test_plan_never_duplicates_a_client(
     firms: list[FirmRecord], clients: list[ClientRecord], links: dict[str, int]

@@ -20,6 +20,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.examples_budget import examples
 from trigon_sync.monthly import owing
 from trigon_sync.monthly.plan import ClientPlan
 from trigon_sync.monthly.result import ClientOutcome, MonthlyResult, PeriodResult
@@ -106,7 +107,7 @@ class World:
         self.owed = kept + after
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.integers(min_value=0, max_value=2**32 - 1))
 def test_every_client_period_ends_with_one_task_of_its_window_or_owed_or_waived(
     seed: int,

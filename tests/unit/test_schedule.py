@@ -9,6 +9,7 @@ from freezegun import freeze_time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.examples_budget import examples
 from trigon_sync import clock
 from trigon_sync.schedule.rules import (
     Run,
@@ -141,7 +142,7 @@ rules = st.one_of(
 gaps = st.one_of(st.integers(1, 3), st.integers(1, 70), st.integers(1, 400))
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(
     first=st.dates(D(2000, 1, 1), D(2040, 12, 31)),
     lead=st.integers(0, 40),

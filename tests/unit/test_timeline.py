@@ -15,6 +15,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.examples_budget import examples
 from tests.timeline_views import views_agree
 from trigon_sync.errors import UsageError
 from trigon_sync.monthly.run import _runs as run_monthly_runs
@@ -60,7 +61,7 @@ reruns = st.tuples(st.just("rerun"), st.integers(0, 5), rules, st.booleans())
 marker_moves = st.tuples(st.just("marker"), st.integers(0, 20), rules, st.booleans())
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     first=st.dates(D(2015, 1, 1), D(2030, 12, 31)),
     rule=rules,
