@@ -2,7 +2,7 @@
 
 Each world is run twice from the same state: first ``--dry-run``, then for real. Per client
 the dry run must show what the real run then does (create, update, exists, skip, or fail
-with the same reason), the same periods held back, and the same kind of exit (clean or a
+with the same reason), the same owed pairs, and the same kind of exit (clean or a
 partial failure). Faults on both services (5xx, 429 bursts, dropped answers) are retried
 and change nothing.
 """

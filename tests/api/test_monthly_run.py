@@ -241,9 +241,10 @@ def test_revoked_view_is_named_partial_and_the_next_run_makes_the_owed_task(env:
     [failed] = result.failed
     assert failed.link.trigon_id == victim.trigon_id
     assert "View" in (failed.error or "")
-    error = result.partial_failure()
-    assert error is not None and victim.name in str(error)
+    error = result.partial_failure()  # a summary: the client is named on its owed: line
+    assert error is not None and error.message.startswith("1 (client, period) pair(s) owed")
     assert error.exit_code == 5
+    assert victim.name in result.owed[0].line(D(2024, 10, 31))
     after = load_state()
     assert after.last_period_end == D(2024, 10, 30) and after.history[-1].result == "partial"
     assert [(p.firm, p.period) for p in result.owed] == [(victim.trigon_id, "2024-10")]
@@ -341,7 +342,9 @@ def test_dry_run_fails_a_firm_without_view_as_the_real_run_would(env: Env) -> No
     assert plan.periods[0].complete
     assert [(p.firm, p.period) for p in plan.owed] == [(victim.trigon_id, "2024-10")]
     failure = plan.partial_failure()
-    assert failure is not None and "would fail" in failure.message
+    assert failure is not None and failure.message == (
+        "1 (client, period) pair(s) owed in 2024-10; each is named above"
+    )
 
 
 def test_rerun_updates_changed_counts_and_never_creates(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import zipfile
 from collections import Counter
 from collections.abc import Callable
@@ -92,9 +93,11 @@ def test_import_clients_shows_and_stages_the_plan(
     assert all(name in text for name in estonian)
     assert "✗" in result.stdout
     e = expected
+    # the counts are what `confirm` does: firms without View are not selected by default
     assert (
-        f"{e.firms} firm(s): {e.to_create} to create, {e.to_link} to link, 0 already linked, "
-        f"{e.conflicts} conflict(s)"
+        f"{e.firms} firm(s): {e.to_create - e.unviewable_create} to create, "
+        f"{e.to_link - e.unviewable_link} to link, 0 already linked, {e.conflicts} conflict(s) "
+        f"(never applied), {e.unviewable_create + e.unviewable_link} left out (no View; "
     ) in text
     assert (
         f"{e.not_in_register} not in the register ✗, {e.bad_check_digit} bad check digit, "
@@ -405,9 +408,18 @@ def test_firms_without_view_are_not_selected_and_flagged_firms_are_warned_about(
     table = cli("import-clients", "--register", str(register_zip))
     row_line = next(line for line in table.stdout.splitlines() if blind[0]["name"] in line)
     assert "☐" in row_line
+    said = re.search(r"(\d+) to create, (\d+) to link", flat(table.stdout))
+    assert said is not None
+    ticked = sum(  # the table's rows (not its header) ticked for confirm
+        1 for line in table.stdout.splitlines() if "☑" in line and re.search(r"\d{8}", line)
+    )
 
     result = cli("confirm", "--yes")
     assert result.exit_code == 0, result.output
+    # the summary counted what confirm then did, as the ticked rows show it
+    done = re.search(r"Created (\d+) Uku client\(s\), linked (\d+) existing", result.stdout)
+    assert done is not None and done.groups() == said.groups(), (said, result.stdout)
+    assert int(said[1]) + int(said[2]) == ticked
     linked = {link.registration_code for link in load_state().links.values()}
     assert not {r["registration_code"] for r in blind} & linked
     for row in blind:

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from trigon_sync.cli import output
 from trigon_sync.clients.confirm_results import ConfirmResult, Outcome
+from trigon_sync.clients.plan import select_rows
 from trigon_sync.errors import PartialFailure
 from trigon_sync.records.import_plan import Action, Flag, ImportPlan, PlanRow
 
@@ -77,11 +78,9 @@ def plan_table(plan: ImportPlan, ignored: set[str] | frozenset[str] = frozenset(
     table.add_column("Action", no_wrap=True)
     table.add_column("Register", justify="center", no_wrap=True)
     table.add_column("Notes")
+    chosen = select_rows(plan).apply  # what `confirm` with no option applies
     for row in plan.rows:
-        # a firm without View is not selected by default (confirm --include CODE takes it)
-        applies = row.action in (Action.CREATE, Action.LINK) and not row.has(
-            Flag.NO_VIEW_PERMISSION
-        )
+        applies = row in chosen
         table.add_row(
             Text("☑" if applies else "☐", style="green" if applies else "dim"),
             Text(row.name),
@@ -94,14 +93,20 @@ def plan_table(plan: ImportPlan, ignored: set[str] | frozenset[str] = frozenset(
 
 
 def plan_summary_line(plan: ImportPlan) -> str:
-    """``300 firms: 296 to create, 2 to link, …`` plus the flags that occur."""
+    """``300 firms: 296 to create, 2 to link, …`` plus the flags that occur.
+
+    "to create" and "to link" count what ``confirm`` with no option does (the ticked
+    rows): a firm without View is not selected by default, so it is counted apart."""
     summary = plan.summary
     actions = summary.actions
+    chosen = select_rows(plan)
     line = (
-        f"{summary.total} firm(s): {actions[Action.CREATE]} to create, "
-        f"{actions[Action.LINK]} to link, {actions[Action.LINKED]} already linked, "
+        f"{summary.total} firm(s): {len(chosen.creates)} to create, "
+        f"{len(chosen.links)} to link, {actions[Action.LINKED]} already linked, "
         f"{actions[Action.CONFLICT]} conflict(s) (never applied)"
     )
+    if chosen.unviewable:
+        line += f", {len(chosen.unviewable)} left out (no View; `confirm --include CODE` takes one)"
     if actions[Action.MISMATCH]:
         line += (
             f", {actions[Action.MISMATCH]} linked but mismatched (no task is written for "

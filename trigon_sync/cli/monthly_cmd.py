@@ -61,16 +61,18 @@ def run_monthly(
     dry_run: bool = typer.Option(
         False,
         "--dry-run",
-        help="Show what the real run would do (per client: action and counts, or the "
-        "failure and why; periods held back) and exit as it would; write nothing anywhere.",
+        help="Show what the real run would do (per client and period: action and counts, "
+        "or the failure and why; the pairs left owed) and exit as it would; write nothing "
+        "anywhere.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     quiet: bool = typer.Option(
         False,
         "--quiet",
         "-q",
-        help="Print nothing on success (for cron); errors, warnings, failed clients and "
-        "held-back periods still go to stderr, one line each.",
+        help="Print nothing on success (for cron); warnings, count flags, each owed "
+        "(client, period) with its reason and age, and one summary error line still go "
+        "to stderr.",
     ),
     rerun: str | None = typer.Option(
         None,

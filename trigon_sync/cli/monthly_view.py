@@ -1,8 +1,9 @@
 """How ``run-monthly`` shows what it did: the summary, the dry-run plan, cron mail lines.
 
 Rendering only: the run's result objects come in (monthly/result.py), text goes out on
-stdout or stderr. Anything that affects billing (failed clients, held-back periods,
-flagged counts) goes to stderr, also with ``--quiet``, so cron mails it.
+stdout or stderr. Anything that affects billing (owed and failed (client, period) pairs,
+periods a stopped run did not finish, flagged counts) goes to stderr, also with
+``--quiet``, so cron mails it: each (client, period) once, and one bounded error line.
 """
 
 from __future__ import annotations
@@ -38,8 +39,14 @@ def render(
         output.line(repair.message())
     for pair in result.owed:  # every night it stays owed, cron mail says so
         output.line(pair.line(result.today))
+    # each failure no owed: line names gets one failed: line, unless the text below names
+    # it (the dry run's table, a re-count's changes); cron mail also gets the periods
+    # a stopped run did not finish
+    named_below = not (quiet or as_json) and (result.dry_run or result.rerun is not None)
+    for line in [] if named_below else failed_lines(result):
+        output.line(line)
     if quiet:
-        for line in billing_lines(result):
+        for line in stopped_lines(result):
             output.line(line)
     for line in flag_lines(result):  # billing-relevant: stderr, so cron mails it
         output.line(line)
@@ -101,43 +108,45 @@ def render(
     if result.deferred:
         later = ", ".join(r.period for r in result.deferred)
         output.stdout.print(
-            f"Not started: {later} (each period waits until the one before it is complete).",
+            f"Not started: {later} (the run stopped before it; the next run does it).",
             markup=False,
         )
 
 
-def billing_lines(result: MonthlyResult) -> list[str]:
-    """What cron mail must carry even with ``--quiet``: one line per failed client and per
-    period held back (unlinked firms come as a warning line of their own).
+def failed_lines(result: MonthlyResult) -> list[str]:
+    """One ``failed:`` line per failure that no ``owed:`` line names (a re-count's, or
+    one in a period the run stopped in): each (client, period) is said once."""
+    return [
+        f"failed: {o.link.name} ({o.link.registration_code or o.link.trigon_id}) in period "
+        f"{period}: {o.error}"
+        for period, o in result.unowed_failures()
+    ]
 
-    The exit code says something went wrong; these lines say which invoices it touches.
-    """
-    if result.dry_run:
-        return []
+
+def stopped_lines(result: MonthlyResult) -> list[str]:
+    """What cron mail carries about periods a stopped run (a signal, its time bound) did
+    not finish or start: the next run does them. A failed client is no such case: it
+    owes its period (its ``owed:`` line) and no period waits for another."""
     from trigon_sync.dates import format_ee
 
-    lines = [
-        f"failed: {o.link.name} ({o.link.registration_code or o.link.trigon_id}) in period "
-        f"{period.run.period}: {o.error}"
-        for period in result.periods
-        for o in period.failed
-    ]
-    open_periods = [p.run for p in result.periods if not p.complete]
-    for run in open_periods:
-        if result.rerun:
-            lines.append(
-                f"held back: the re-count of {run.period} is incomplete; its tasks may "
-                "hold the earlier counts until `run-monthly --rerun` succeeds"
-            )
-        else:
-            lines.append(
-                f"held back: period {run.period} ({window_text(run)}) is not complete; the "
-                "next run retries it"
-            )
-    blocker = open_periods[0].period if open_periods else "the one before"
+    lines = []
+    for period in result.periods:
+        if not period.not_started:
+            continue
+        run = period.run
+        what = f"the re-count of {run.period}" if result.rerun else f"period {run.period}"
+        again = (
+            f"run `trigon-sync run-monthly --rerun {run.period}` again"
+            if result.rerun
+            else "the next run does them"
+        )
+        lines.append(
+            f"not finished: {what} ({window_text(run)}): {period.not_started} client(s) "
+            f"not started; {again}"
+        )
     lines.extend(
-        f"held back: period {run.period} (import day {format_ee(run.import_day)}) waits "
-        f"until {blocker} is complete"
+        f"not started: period {run.period} (import day {format_ee(run.import_day)}): the "
+        "run stopped before it; the next run does it"
         for run in result.deferred
     )
     return lines
@@ -197,13 +206,8 @@ def render_plan(result: MonthlyResult, config: Config, *, preview: bool = False)
         sums = ", ".join(f"{uku_name(result, config, k)} {totals[k]}" for k in keys)
         summed = f"; {sums}" if keys else ""
         output.stdout.print(f"Totals: {done}{summed}", markup=False, soft_wrap=unwrapped)
-    blocker = next((p.run.period for p in result.periods if not p.complete), None)
-    for run in result.deferred:
-        output.stdout.print(
-            f"held back: period {run.period} (import day {format_ee(run.import_day)}) would "
-            f"wait until {blocker or 'the period before'} is complete",
-            markup=False,
-        )
+    for stopped in stopped_lines(result):
+        output.stdout.print(stopped, markup=False, soft_wrap=unwrapped)
 
 
 def flag_lines(result: MonthlyResult) -> list[str]:

@@ -7,7 +7,7 @@ they are built by :mod:`trigon_sync.monthly.run` and read everywhere else.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,7 +213,7 @@ class MonthlyResult:
     periods: list[PeriodResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     deferred: list[Run] = field(default_factory=list)
-    """Due periods not started because an earlier one is incomplete."""
+    """Due periods not started because the run was stopped (a signal, its time bound)."""
     duration: float = 0.0
     requests: dict[str, Any] = field(default_factory=dict)
     field_names: dict[str, str] = field(default_factory=dict)
@@ -244,7 +244,7 @@ class MonthlyResult:
             "repaired": [r.to_json() for r in self.repairs],
             "owed": [p.to_json(self.today) for p in self.owed],
         }
-        if self.dry_run:  # what the real run would hold back and fail, nothing written
+        if self.dry_run:  # what the real run would fail, nothing written
             doc.update(
                 deferred=[r.period for r in self.deferred],
                 clients_failed=[o.failure_json() for o in self.failed],
@@ -264,51 +264,63 @@ class MonthlyResult:
             )
         return doc
 
-    def partial_failure(self) -> PartialFailure | None:
-        """The error the CLI exits with when some clients could not be done."""
-        failed = self.failed
-        if not failed and self.owed:
-            pairs = "; ".join(f"{p.name} ({p.code or p.firm}) {p.period}" for p in self.owed)
-            what = "would stay" if self.dry_run else "stay"
-            return PartialFailure(
-                f"{len(self.owed)} (client, period) pair(s) {what} owed: {pairs}",
-                result=self,
-                hint="each is retried first by every run on its own window; fix the reason, "
-                "or `trigon-sync waive CODE --period P --reason TEXT`",
-            )
-        if not failed:
-            return None
-        # one entry per (client, period): a client failing in two periods is named twice,
-        # each time with its period, and counted as pairs
-        names = "; ".join(
-            f"{o.link.name} ({o.link.registration_code}) {p.run.period}: {o.error}"
+    def unowed_failures(self) -> list[tuple[str, ClientOutcome]]:
+        """(period, outcome) of each failure no ``owed:`` line names: a re-count's, or one
+        in a period the run stopped in. Each (client, period) is said once: an owed pair
+        on its ``owed:`` line (reason and age), these on a ``failed:`` line of their own."""
+        owing = {(p.firm, p.period) for p in self.owed}
+        return [
+            (p.run.period, o)
             for p in self.periods
             for o in p.failed
-        )
-        periods = ", ".join(dict.fromkeys(p.run.period for p in self.periods if p.failed))
-        if self.dry_run:
-            # each pair is said once: by its owed: line (with its reason and age) when it
-            # would stay owed, else here
-            owing = {(p.firm, p.period) for p in self.owed}
-            unsaid = "; ".join(
-                f"{o.link.name} ({o.link.registration_code}) {p.run.period}: {o.error}"
-                for p in self.periods
-                for o in p.failed
-                if (o.link.trigon_id, p.run.period) not in owing
+            if (o.link.trigon_id, p.run.period) not in owing
+        ]
+
+    def partial_failure(self) -> PartialFailure | None:
+        """The error the CLI exits with when some (client, period) pairs are not done.
+
+        A bounded summary (counts and periods, no names): each pair is named above it, on
+        its ``owed:`` or ``failed:`` line, so cron mail stays readable with hundreds of
+        failing clients. The dry run says the same words as the real run (and exits the
+        same), so its ``--quiet`` mail is the real run's."""
+        failed = self.unowed_failures()
+        if not failed and not self.owed:
+            return None
+        parts = []
+        if self.owed:
+            parts.append(f"owed in {_periods(p.period for p in self.owed)}")
+        if failed:
+            parts.append(f"failed in {_periods(period for period, _ in failed)}")
+        if self.owed and failed:
+            said = f"{len(self.owed)} {parts[0]} and {len(failed)} {parts[1]}"
+        else:
+            said = parts[0]
+        if self.rerun:
+            hint = (
+                f"the re-count of {self.rerun} is incomplete: those tasks may hold the earlier "
+                f"counts until `trigon-sync run-monthly --rerun {self.rerun}` succeeds"
             )
-            return PartialFailure(
-                f"dry run: {len(failed)} (client, period) pair(s) would fail in {periods}"
-                + (f": {unsaid}" if unsaid else ", each named with its reason on its owed: line"),
-                result=self,
-                hint="nothing was written; the real run would do the others and record each "
-                "of these as owing its period, retried first by every later run "
-                "(`trigon-sync unlink CODE` stops counting a client that has left)",
+        elif self.owed:
+            hint = (
+                "every run retries an owed pair first, on its period's own window; "
+                "`trigon-sync explain CODE --period P` says what clears one"
             )
+        else:
+            hint = "the next run tries them again"
         return PartialFailure(
-            f"{len(failed)} (client, period) pair(s) failed in {periods}: {names}",
+            f"{len(self.owed) + len(failed)} (client, period) pair(s) {said}; each is named above",
             result=self,
-            hint="the others are done; each failed client owes its period and every run "
-            "retries it first, on that period's own window (`trigon-sync unlink CODE` stops "
-            "counting a client that has left; `trigon-sync waive CODE --period P --reason "
-            "TEXT` gives up one period)",
+            hint=hint,
         )
+
+
+PERIODS_NAMED = 3
+"""More periods than this are said as a range, so the error line stays short."""
+
+
+def _periods(periods: Iterable[str]) -> str:
+    """``2024-10, 2024-11``, or ``7 periods 2024-01..2024-12`` when there are many."""
+    unique = sorted(set(periods))
+    if len(unique) <= PERIODS_NAMED:
+        return ", ".join(unique)
+    return f"{len(unique)} periods {unique[0]}..{unique[-1]}"

@@ -130,8 +130,8 @@ class MonthlyRun:
     def plan(self, state: State, runs: Sequence[Run], *, rerun: bool = False) -> MonthlyResult:
         """``--dry-run``: the real run without its writes. It reads Trigon and Uku the same
         way and decides every client with the same step, so a client the real run would
-        fail fails here too, with its reason, and the periods it would hold back are
-        ``deferred``; nothing is written anywhere (Uku, state, journal, ledger)."""
+        fail fails here too, with its reason, and owes its period as it would;
+        nothing is written anywhere (Uku, state, journal, ledger)."""
         return self._run(None, state, runs, rerun=rerun)
 
     def execute(
