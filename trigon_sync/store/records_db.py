@@ -370,6 +370,8 @@ class Database:
         self._lock = threading.RLock()
         self.checked = False
         """Whether :func:`quick_check` passed on this connection (before its first write)."""
+        self.waited_out = False
+        """Whether the last default wait for the write lock ran out (:meth:`_begin`)."""
 
     def check(self) -> None:
         """The thorough check, once per connection (StateError when corrupt)."""
@@ -392,21 +394,47 @@ class Database:
         if wait_seconds is None:
             self.check()
         with self._lock, self.errors():
-            if wait_seconds is None:
-                self.connection.execute("BEGIN IMMEDIATE")
-            else:
-                self.connection.execute(f"PRAGMA busy_timeout = {int(wait_seconds * 1000)}")
-                try:
-                    self.connection.execute("BEGIN IMMEDIATE")
-                finally:
-                    wait = int(busy_timeout_seconds * 1000)
-                    self.connection.execute(f"PRAGMA busy_timeout = {wait}")
+            self._begin(wait_seconds)
             try:
                 yield self.connection
             except BaseException:
                 self.connection.rollback()
                 raise
             self.connection.commit()
+
+    def _begin(self, wait_seconds: float | None) -> None:
+        """``BEGIN IMMEDIATE``, waiting for another process's write at most
+        ``wait_seconds`` (default :data:`busy_timeout_seconds`), and not at all once a
+        default wait of this connection has run out in vain (until a write gets through):
+        the command is then ending with :class:`BusyError`, and its other threads' writes
+        and its run record must not each wait again (a run with one client waited twice
+        15 s, its message saying 15 s; eight workers would wait eight times)."""
+        wait = busy_timeout_seconds if wait_seconds is None else wait_seconds
+        if self.waited_out:
+            wait = 0.0
+        changed = wait != busy_timeout_seconds
+        if changed:
+            self.connection.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        try:
+            self.connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if wait_seconds is None and ("locked" in str(exc) or "busy" in str(exc)):
+                self.waited_out = True
+            raise
+        finally:
+            if changed:
+                self.connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_seconds * 1000)}")
+        if wait_seconds is None:
+            self.waited_out = False
+
+    def probe_write(self) -> None:
+        """What the first write of a real run meets, without writing: the thorough check
+        (StateError) and the write lock, taken after the same bounded wait (BusyError) and
+        let go at once. For ``run-monthly --dry-run``, which exits as the real run would."""
+        self.check()
+        with self._lock, self.errors():
+            self._begin(None)
+            self.connection.rollback()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
