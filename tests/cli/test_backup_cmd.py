@@ -83,3 +83,44 @@ def test_a_corrupt_database_is_reported_not_copied_silently(cli: Invoke, tmp_pat
     assert result.exit_code == 8
     assert "Traceback" not in result.output
     assert "records.sqlite3" in result.stderr
+
+
+def damage_cells() -> None:
+    """Scramble the cells of three pages in the middle of the database, its header and
+    page headers intact: SQLite's check then reports problems by the dozen (one row of
+    thousands of characters) instead of failing to open."""
+    with records_db.shared(create=True).transaction() as con:
+        con.executemany(
+            "INSERT INTO client_intents (firm, code, at) VALUES (?, ?, 'now')",
+            [(f"firm{n * 7919 % 20000}", str(n)) for n in range(20000)],
+        )
+    records_db.forget_shared()  # checkpointed into the file
+    path = paths.records_file()
+    data = bytearray(path.read_bytes())
+    size = int.from_bytes(data[16:18], "big")
+    pages = len(data) // size
+    for page in range(pages // 2, pages // 2 + 3):
+        start = page * size + 100
+        data[start : start + 200] = bytes((n * 37 + page) % 256 for n in range(200))
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_database_fails_in_one_short_line_and_leaves_no_backup(
+    cli: Invoke, tmp_path: Path
+) -> None:
+    """Exit 8 with one short line (the first problem and how many), and nothing left
+    that looks like a backup: neither DIR nor a partial copy beside it."""
+    a_home()
+    damage_cells()
+    target = tmp_path / "copy"
+    result = cli("backup", str(target))
+    assert result.exit_code == 8, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert "records.sqlite3 is corrupt" in line
+    assert len(line) < 600, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]
+    # an empty DIR given is left empty
+    target.mkdir()
+    assert cli("backup", str(target)).exit_code == 8
+    assert list(target.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy", "home"]

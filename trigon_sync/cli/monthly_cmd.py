@@ -149,6 +149,8 @@ def run_monthly(
 
         if not dry_run:
             run_guards.before_writing()
+        else:
+            run_guards.busy_as_the_real_run()
         _report(watch, day, "start")
         result = _run(
             config,

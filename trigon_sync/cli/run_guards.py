@@ -48,6 +48,19 @@ def before_writing() -> None:
         )
 
 
+def busy_as_the_real_run() -> None:
+    """A dry run exits as the real run would when the home is busy or its records are
+    refused: the state lock another run holds, the records database's write lock held
+    past the bounded wait (BusyError, exit 6), a damaged database (StateError, exit 8).
+    Nothing is written: the locks are tried and let go."""
+    from trigon_sync.store import lock, records_db
+
+    lock.probe()
+    db = records_db.shared()
+    if db is not None:
+        db.probe_write()
+
+
 def stop_report(result: MonthlyResult, halted: str) -> None:
     """Exit after a signal (130) or the run's time bound (PARTIAL), saying what was written."""
     from trigon_sync.cli import output

@@ -247,7 +247,7 @@ def doctor_command(
     from trigon_sync.health.environment_checks import environment_checks
 
     now = clock.now()
-    report = status(now.date(), now=now, whole_state=True)
+    report = status(now.date(), now=now, whole_state=True, thorough=True)
     config = report.facts.config
     environment = environment_checks(config, now, trigon_token=report.facts.trigon_token)
     with _clients(config, live_gates(report)) as (trigon, uku):

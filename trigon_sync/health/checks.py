@@ -110,6 +110,7 @@ def exit_code(checks: Iterable[Check]) -> ExitCode:
 TITLES: dict[str, str] = {
     "config.valid": "config.toml is valid",
     "state.readable": "state.toml is readable",
+    "records.readable": "The records database (records.sqlite3) is readable",
     "secrets.store": "Token store is usable",
     "trigon.connected": "Trigon is connected",
     "uku.connected": "Uku is connected",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trigon_sync.dates import format_ee, format_ee_time
@@ -61,6 +62,13 @@ class LocalFacts:
     """The local clock when the facts were gathered (None: not checked)."""
     whole_state: State | None = None
     """The whole state, read only when asked for (doctor's live checks need every link)."""
+    records: Path | None = None
+    """The records database checked (None: the home has none yet, or it failed)."""
+    records_error: TrigonSyncError | None = None
+    """Why the records database is refused (missing though state.toml names it, corrupt,
+    newer, locked): every command that reads or writes records stops on it."""
+    records_thorough: bool = False
+    """Whether every page was checked (``doctor``) or only what every open checks (``status``)."""
 
 
 def local_checks(facts: LocalFacts) -> list[Check]:
@@ -68,6 +76,7 @@ def local_checks(facts: LocalFacts) -> list[Check]:
     return [
         _config_valid(facts),
         _state_readable(facts),
+        _records_readable(facts),
         _store_usable(facts),
         _trigon_connected(facts),
         _uku_connected(facts),
@@ -103,6 +112,16 @@ def _state_readable(facts: LocalFacts) -> Check:
     assert facts.state is not None  # noqa: S101
     where = paths.state_file()
     return passed(name, title, str(where) if where.exists() else "no state yet (nothing run)")
+
+
+def _records_readable(facts: LocalFacts) -> Check:
+    name, title = named("records.readable")
+    if facts.records_error is not None:
+        return from_error(name, title, facts.records_error)
+    if facts.records is None:
+        return passed(name, title, "none yet (the first command that writes makes it)")
+    how = "every page checked" if facts.records_thorough else "doctor checks every page"
+    return passed(name, title, f"{facts.records}; {how}")
 
 
 def _store_usable(facts: LocalFacts) -> Check:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from trigon_sync.dates import format_ee_day
@@ -23,7 +24,7 @@ from trigon_sync.schedule.rules import Run
 from trigon_sync.schedule.run_text import run_json
 from trigon_sync.settings import fields
 from trigon_sync.settings.config import AnomalySettings, Config, missing_for_monthly
-from trigon_sync.store import paths
+from trigon_sync.store import paths, state_view
 from trigon_sync.store.config_file import load_config
 from trigon_sync.store.secrets import (
     UKU_API_KEY,
@@ -32,7 +33,7 @@ from trigon_sync.store.secrets import (
     has_credentials,
     open_store,
 )
-from trigon_sync.store.state import State, load_state, load_view
+from trigon_sync.store.state import State, load_state
 from trigon_sync.store.state_view import StateSummary
 from trigon_sync.timeline.due import timeline_for
 
@@ -196,12 +197,17 @@ def gather(
     store: SecretStore | None = None,
     now: dt.datetime | None = None,
     whole_state: bool = False,
+    thorough: bool = False,
 ) -> LocalFacts:
-    """Read config, state and the token store; a broken file becomes its error, not a crash.
+    """Read config, state, the records database and the token store; a broken file
+    becomes its error, not a crash.
 
     What status shows of the state are its facts (store/state_view.py: state.toml and
     the records database's indexes); the state read for them stays in the facts
-    (``whole_state``, kept for callers: it is always read now).
+    (``whole_state``, kept for callers: it is always read now). The records database gets
+    the check every open makes, or with ``thorough`` (``doctor``) every page
+    (records_db.check): ``PRAGMA quick_check`` takes about 3 s on the five-year,
+    5,000-client home's 300 MB, too much for a call monitoring makes every few minutes.
     """
     config: Config | None = None
     config_error: TrigonSyncError | None = None
@@ -213,9 +219,16 @@ def gather(
     view: StateSummary | None = None
     state_error: TrigonSyncError | None = None
     try:
-        view, state = load_view()
+        state = load_state()
     except TrigonSyncError as exc:
         state_error = exc
+    records, records_error = _records(thorough=thorough)
+    if state is not None:
+        try:
+            view = state_view.of_state(state, records=records_error is None)
+        except TrigonSyncError as exc:  # a damaged page of the run history
+            records, records_error = None, exc
+            view = state_view.of_state(state, records=False)
     description = None
     store_error: TrigonSyncError | None = None
     trigon_token: bool | None = None
@@ -250,7 +263,20 @@ def gather(
         last_run=view.last_monthly_run if view is not None else None,
         now=now,
         whole_state=state,  # read anyway: owed_rows and doctor use it, never twice
+        records=records,
+        records_error=records_error,
+        records_thorough=thorough,
     )
+
+
+def _records(*, thorough: bool) -> tuple[Path | None, TrigonSyncError | None]:
+    """The records database checked (records_db.check), or why it is refused."""
+    from trigon_sync.store import records_db
+
+    try:
+        return records_db.check(thorough=thorough), None
+    except TrigonSyncError as exc:
+        return None, exc
 
 
 def flagged_clients(config: Config | None) -> Flagged:
@@ -324,16 +350,14 @@ class OwedRow:
 
 def owed_rows(today: dt.date, facts: LocalFacts) -> tuple[OwedRow, ...]:
     """The owed pairs of linked clients: one query on the records database (when there
-    is one); state.toml is read for the names only when a pair is owed."""
+    is one); state.toml is read for the names only when a pair is owed. StateError when
+    the database cannot be read (:func:`status` makes it the records check's answer)."""
     from trigon_sync.store import owed
 
-    try:
-        if not owed.any_owed():
-            return ()
-        state = facts.whole_state or load_state()
-        pairs = owed.pairs()
-    except TrigonSyncError:
-        return ()  # a broken database or state is its own check's answer
+    if not owed.any_owed():
+        return ()
+    state = facts.whole_state or load_state()
+    pairs = owed.pairs()
     links = {link.trigon_id: link for link in state.links.values()}
     return tuple(
         OwedRow(
@@ -382,17 +406,27 @@ def build_status(
 
 
 def status(
-    today: dt.date, now: dt.datetime | None = None, *, whole_state: bool = False
+    today: dt.date,
+    now: dt.datetime | None = None,
+    *,
+    whole_state: bool = False,
+    thorough: bool = False,
 ) -> StatusReport:
-    """Gather and build in one call (what the CLI uses)."""
+    """Gather and build in one call (what the CLI uses; ``thorough``: doctor's check of
+    every page of the records database)."""
     from trigon_sync.store import records_migration
 
     # A home of an older version: its journal files and ledger.jsonl move into the
     # database first (under the state lock; busy while a run is moving them), so the
     # flags and owed periods are never read from an empty database.
     records_migration.ensure_migrated()
-    facts = gather(today, now=now, whole_state=whole_state)
-    return build_status(facts, flagged_clients(facts.config), owed_rows(today, facts))
+    facts = gather(today, now=now, whole_state=whole_state, thorough=thorough)
+    if facts.records_error is not None:
+        return build_status(facts)  # nothing more is read from a refused database
+    try:
+        return build_status(facts, flagged_clients(facts.config), owed_rows(today, facts))
+    except TrigonSyncError as exc:  # a damaged page the open's check did not read
+        return build_status(dataclasses.replace(facts, records=None, records_error=exc))
 
 
 def history_page(limit: int, *, every_command: bool = False) -> tuple[int, list[RunRecord]]:

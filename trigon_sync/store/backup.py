@@ -23,6 +23,10 @@ consistent without stopping a run:
 ``probe-facts.json`` (a cache ``doctor --probe`` rebuilds), logs, the
 Business Register download and the ``migrated-*`` folders are left out: each is rebuilt
 or not needed by a restore. Every copy is mode 0600 in a 0700 directory.
+
+The copy is built in a hidden sibling directory (``.DIR.partial-*``) and renamed to DIR
+only when every file is in and the database copy passed SQLite's check: a backup that
+fails (a corrupt database, a full disk) leaves nothing that looks like a usable backup.
 """
 
 from __future__ import annotations
@@ -53,7 +57,8 @@ class Backup:
 
 
 def _prepare_target(target: Path) -> Path:
-    """The backup directory, made (0700) or found empty; UsageError otherwise."""
+    """Where the backup goes: a new or empty directory (UsageError otherwise), whose
+    parent is made (0700) if needed; the directory itself is made by :func:`_publish`."""
     target = target.expanduser().absolute()
     home = paths.home_dir().absolute()
     if target == home or home in target.parents:
@@ -69,11 +74,36 @@ def _prepare_target(target: Path) -> Path:
             "another one",
         )
     try:
-        target.mkdir(mode=0o700, parents=True, exist_ok=True)
-        target.chmod(0o700)
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
-        raise StateError(f"cannot make {target}: {exc.strerror}") from None
+        raise StateError(f"cannot make {target.parent}: {exc.strerror}") from None
     return target
+
+
+def _building(target: Path) -> Path:
+    """The hidden sibling directory (0700) the backup is built in."""
+    import tempfile
+
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    except OSError as exc:
+        raise StateError(
+            f"cannot make a directory beside {target}: {exc.strerror}",
+            hint="free space or fix permissions where the backup goes; the home is unchanged",
+        ) from None
+
+
+def _publish(building: Path, target: Path) -> None:
+    """The finished backup renamed into place (over ``target`` when that is an empty
+    directory; one rename, so ``target`` is either absent/empty or the whole backup)."""
+    try:
+        building.chmod(0o700)
+        building.replace(target)
+    except OSError as exc:
+        raise StateError(
+            f"cannot move the finished backup to {target}: {exc.strerror}",
+            hint="give a new or empty directory; the home is unchanged",
+        ) from None
 
 
 def _write(target: Path, data: bytes) -> None:
@@ -113,12 +143,27 @@ def backup(target: Path, *, include_secrets: bool = False) -> Backup:
     """Copy the home into the new or empty directory ``target`` (see the module docstring).
 
     UsageError for a non-empty target or one inside the home; StateError when a file
-    cannot be read or written or the database is corrupt (a partial copy is then left in
-    ``target`` for the admin to remove)."""
+    cannot be read or written or the database is corrupt (nothing is then left: the
+    partial copy is removed)."""
+    import shutil
+
     home = paths.home_dir()
     if not home.is_dir():
         raise StateError(f"there is no home at {home}", hint="check --home / TRIGON_SYNC_HOME")
     target = _prepare_target(target)
+    building = _building(target)
+    try:
+        taken = _copy(home, building, include_secrets=include_secrets)
+        _publish(building, target)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    return Backup(target, *taken)
+
+
+def _copy(home: Path, target: Path, *, include_secrets: bool) -> tuple[list[str], bool, list[str]]:
+    """Copy the home's files into ``target``: (names copied, state read under the lock,
+    secret files copied)."""
     copied: list[str] = []
 
     def keep(name: str, data: bytes | None) -> None:
@@ -133,7 +178,6 @@ def backup(target: Path, *, include_secrets: bool = False) -> Backup:
     for source in records_migration.legacy_files():
         keep(source.relative_to(home).as_posix(), _read(source))
     if records_db.copy_to(target / paths.RECORDS_NAME):
-        (target / paths.RECORDS_NAME).chmod(0o600)
         copied.append(paths.RECORDS_NAME)
     secrets: list[str] = []
     if include_secrets:
@@ -143,4 +187,4 @@ def backup(target: Path, *, include_secrets: bool = False) -> Backup:
             if data:
                 keep(source.name, data)
                 secrets.append(source.name)
-    return Backup(target, copied, under_lock, secrets)
+    return copied, under_lock, secrets

@@ -27,6 +27,30 @@ def _holder_pid(lock_path: Path) -> int | None:
     return int(text) if text.isascii() and text.isdigit() else None
 
 
+def _busy(lock_path: Path) -> BusyError:
+    pid = _holder_pid(lock_path)
+    who = f" (pid {pid})" if pid else ""
+    return BusyError(
+        f"another trigon-sync run is in progress{who}",
+        hint="nothing was changed; try again when it has finished",
+    )
+
+
+def probe() -> None:
+    """:class:`BusyError` when another process holds the lock, as :func:`exclusive_lock`
+    would raise; nothing is written (a home without the lock file has no holder). For a
+    dry run, which exits as the real run would."""
+    lock_path = paths.lock_file()
+    if not lock_path.is_file():
+        return
+    lock = filelock.FileLock(lock_path, timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise _busy(lock_path) from None
+    lock.release()
+
+
 @contextlib.contextmanager
 def exclusive_lock() -> Iterator[None]:
     """Hold the state lock for the ``with`` block; :class:`BusyError` if someone else has it."""
@@ -36,12 +60,7 @@ def exclusive_lock() -> Iterator[None]:
     try:
         lock.acquire()
     except filelock.Timeout:
-        pid = _holder_pid(lock_path)
-        who = f" (pid {pid})" if pid else ""
-        raise BusyError(
-            f"another trigon-sync run is in progress{who}",
-            hint="nothing was changed; try again when it has finished",
-        ) from None
+        raise _busy(lock_path) from None
     try:
         # flock belongs to filelock's descriptor; writing through another one is safe.
         lock_path.write_text(f"{os.getpid()}\n", encoding="ascii")

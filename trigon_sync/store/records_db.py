@@ -25,6 +25,19 @@ Why SQLite and these settings:
 * **Loud refusal.** A file that is not a database, is corrupt, or has a newer schema
   (``PRAGMA user_version``) is refused with :class:`StateError` and left untouched. It is
   never replaced by an empty one: that would forget announced creates and duplicate tasks.
+  Nor is a *missing* one, once the home has had it: state.toml says so
+  (``records_database = true``, written by every save once the database exists), and
+  every opener refuses a home whose state says so and whose database is gone
+  (:func:`_may_be_absent`). A new home, and an older home whose records are still files
+  (records_migration.py), have no such key: their first write creates the database.
+* **One check at every open, a thorough one before the first write.** Every opener
+  (:func:`open_db`, :func:`open_existing`, hence :func:`shared`) checks the schema version
+  and reads the schema pages; a damaged page elsewhere shows only when something reads it,
+  so before a process's first write transaction :meth:`Database.transaction` runs
+  ``PRAGMA quick_check`` once (every page; about 3 s for a 300 MB database, the five-year,
+  5,000-client home): a command never adds rows to a corrupt database, whichever pages it
+  touches. ``status`` runs the cheap check (it is called every few minutes and must not
+  grow with years), ``doctor`` the thorough one (:func:`check`).
 * **Forward migrations**: ``MIGRATIONS[n]`` turns schema ``n`` into ``n + 1`` in one
   transaction; version 0 is an empty file.
 
@@ -35,6 +48,7 @@ home without one stays without one until a command writes.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -42,7 +56,7 @@ from pathlib import Path
 from typing import Literal, overload
 
 from trigon_sync.errors import BusyError, StateError
-from trigon_sync.store import home_safety, paths
+from trigon_sync.store import home_safety, paths, toml_read
 
 SCHEMA_VERSION = 3
 
@@ -259,11 +273,70 @@ def db_file() -> Path:
     return paths.records_file()
 
 
+RESTORE_HINT = (
+    "trigon-sync will not replace it (it holds the announced creates and what was "
+    "written to Uku); restore it from a backup, with its state.toml (taken by "
+    "`trigon-sync backup`; docs/operations.md, Backup and restore)"
+)
+
+
 def _refuse(path: Path, why: str) -> StateError:
-    return StateError(
-        f"{path} {why}",
-        hint="trigon-sync will not replace it (it holds the announced creates and what was "
-        "written to Uku); restore it from a backup (docs/operations.md, Backup and restore)",
+    return StateError(f"{path} {why}", hint=RESTORE_HINT)
+
+
+STATE_KEY = "records_database"
+"""state.toml's key that says the database exists (written by state.py's first save
+once it does)."""
+
+
+def _may_be_absent(path: Path) -> bool:
+    """True when the home may lack its database (a new home, or an older one whose records
+    are still files); StateError when state.toml says the database exists, so it is gone:
+    an empty one would forget the announced creates, the owed periods and what was
+    written to Uku. (state.toml is read here for this one key: state.py uses this module.)"""
+    state_file = paths.state_file()
+    try:
+        doc = toml_read.loads(state_file.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        return True
+    except (OSError, UnicodeDecodeError, toml_read.TOMLDecodeError) as exc:
+        raise StateError(
+            f"cannot tell whether {path} should exist: {state_file} cannot be read ({exc})",
+            hint="restore state.toml and records.sqlite3 together from a backup "
+            "(docs/operations.md, Backup and restore)",
+        ) from None
+    if doc.get(STATE_KEY) is True:
+        raise StateError(
+            f"{path} is missing, but state.toml says this home has a records database "
+            f"({STATE_KEY} = true)",
+            hint="restore records.sqlite3 and state.toml together from a `trigon-sync backup` "
+            "(docs/operations.md, Backup and restore); trigon-sync will not start an empty one",
+        )
+    return True
+
+
+QUICK_CHECK_ROWS = 100
+"""At most this many problems are asked of ``PRAGMA quick_check`` (the first is shown)."""
+
+
+def quick_check(connection: sqlite3.Connection, path: Path) -> None:
+    """Every page read and checked (``PRAGMA quick_check``): StateError naming the first
+    problem and how many there are; nothing is changed."""
+    rows = [str(row[0]) for row in connection.execute(f"PRAGMA quick_check({QUICK_CHECK_ROWS})")]
+    if rows == ["ok"]:
+        return
+    # SQLite may give all problems as one row of lines, under a "*** in database main ***"
+    problems = [
+        line.strip()
+        for row in rows
+        for line in row.splitlines()
+        if line.strip() and not line.startswith("***")
+    ] or ["(no detail)"]
+    count = f"{len(problems)}{' or more' if len(problems) >= QUICK_CHECK_ROWS else ''}"
+    raise _refuse(
+        path,
+        f"is corrupt (SQLite's check found {count} problem{'' if count == '1' else 's'}; "
+        f"the first: {problems[0]})",
     )
 
 
@@ -295,6 +368,19 @@ class Database:
         self.connection = connection
         self.path = path
         self._lock = threading.RLock()
+        self.checked = False
+        """Whether :func:`quick_check` passed on this connection (before its first write)."""
+        self.waited_out = False
+        """Whether the last default wait for the write lock ran out (:meth:`_begin`)."""
+
+    def check(self) -> None:
+        """The thorough check, once per connection (StateError when corrupt)."""
+        with self._lock:
+            if self.checked:
+                return
+            with self.errors():
+                quick_check(self.connection, self.path)
+            self.checked = True
 
     @contextlib.contextmanager
     def transaction(self, *, wait_seconds: float | None = None) -> Iterator[sqlite3.Connection]:
@@ -302,23 +388,53 @@ class Database:
         a busy database fails here, before anything is half done); committed, durably, when
         the block ends, rolled back when it raises. ``wait_seconds``: wait this long for
         another process's write instead of :data:`busy_timeout_seconds` (a write that may
-        be left out, such as status's kept flags, need not make a reader wait)."""
+        be left out, such as status's kept flags, need not make a reader wait); such a
+        write also skips the thorough check (:meth:`check`), which every other first
+        write of a process runs."""
+        if wait_seconds is None:
+            self.check()
         with self._lock, self.errors():
-            if wait_seconds is None:
-                self.connection.execute("BEGIN IMMEDIATE")
-            else:
-                self.connection.execute(f"PRAGMA busy_timeout = {int(wait_seconds * 1000)}")
-                try:
-                    self.connection.execute("BEGIN IMMEDIATE")
-                finally:
-                    wait = int(busy_timeout_seconds * 1000)
-                    self.connection.execute(f"PRAGMA busy_timeout = {wait}")
+            self._begin(wait_seconds)
             try:
                 yield self.connection
             except BaseException:
                 self.connection.rollback()
                 raise
             self.connection.commit()
+
+    def _begin(self, wait_seconds: float | None) -> None:
+        """``BEGIN IMMEDIATE``, waiting for another process's write at most
+        ``wait_seconds`` (default :data:`busy_timeout_seconds`), and not at all once a
+        default wait of this connection has run out in vain (until a write gets through):
+        the command is then ending with :class:`BusyError`, and its other threads' writes
+        and its run record must not each wait again (a run with one client waited twice
+        15 s, its message saying 15 s; eight workers would wait eight times)."""
+        wait = busy_timeout_seconds if wait_seconds is None else wait_seconds
+        if self.waited_out:
+            wait = 0.0
+        changed = wait != busy_timeout_seconds
+        if changed:
+            self.connection.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        try:
+            self.connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if wait_seconds is None and ("locked" in str(exc) or "busy" in str(exc)):
+                self.waited_out = True
+            raise
+        finally:
+            if changed:
+                self.connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_seconds * 1000)}")
+        if wait_seconds is None:
+            self.waited_out = False
+
+    def probe_write(self) -> None:
+        """What the first write of a real run meets, without writing: the thorough check
+        (StateError) and the write lock, taken after the same bounded wait (BusyError) and
+        let go at once. For ``run-monthly --dry-run``, which exits as the real run would."""
+        self.check()
+        with self._lock, self.errors():
+            self._begin(None)
+            self.connection.rollback()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -357,10 +473,9 @@ def _prepare(connection: sqlite3.Connection, path: Path, *, writable: bool) -> N
             f"version reads up to {SCHEMA_VERSION})",
             hint="upgrade trigon-sync; the database was left untouched",
         )
-    if version == 0:
-        (tables,) = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        if tables:
-            raise _refuse(path, "has tables but no trigon-sync schema version")
+    (tables,) = connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    if version == 0 and tables:
+        raise _refuse(path, "has tables but no trigon-sync schema version")
     if version == SCHEMA_VERSION or not writable:
         return
     if connection.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
@@ -387,12 +502,20 @@ def open_db() -> Database:
     path = home_safety.guard_write(db_file())
     for extra in ("-wal", "-shm"):
         home_safety.guard_write(path.with_name(path.name + extra))
-    existed = path.exists()
+    existed = path.exists() or not _may_be_absent(path)
+    if existed:  # checked before a migration writes to it
+        with contextlib.closing(_opened(path, writable=False)) as reading:
+            try:
+                quick_check(reading, path)
+            except sqlite3.Error as exc:
+                raise _translate(path, exc) from None
     connection = _opened(path, writable=True)
     if not existed:
         with contextlib.suppress(OSError):
             path.chmod(0o600)
-    return Database(connection, path)
+    db = Database(connection, path)
+    db.checked = True
+    return db
 
 
 def _opened(path: Path, *, writable: bool) -> sqlite3.Connection:
@@ -417,7 +540,7 @@ def open_existing() -> Database | None:
     """The records database for reading, or None when the home has none yet (nothing is
     created: read-only commands leave the home as they found it)."""
     path = db_file()
-    if not path.is_file():
+    if not path.is_file() and _may_be_absent(path):
         return None
     connection = _opened(path, writable=False)
     (version,) = connection.execute("PRAGMA user_version").fetchone()
@@ -428,28 +551,37 @@ def open_existing() -> Database | None:
 
 
 def copy_to(target: Path) -> bool:
-    """Copy the records database into the new file ``target`` while other processes may
-    be writing it; False when the home has none.
+    """Copy the records database into the new file ``target`` (made mode 0600) while
+    other processes may be writing it; False when the home has none (and may).
 
     SQLite's online backup in one step: it reads one snapshot (the state after one
     commit, never half of a transaction) while a run goes on committing beside it (WAL
-    readers do not block writers), and the copy is checked (``quick_check``) before it
-    counts. The source is only read: an older schema is copied as it is.
-    StateError when the database is corrupt, BusyError when it stays locked."""
+    readers do not block writers), and the copy is checked (:func:`quick_check`) before
+    it counts. The source is only read: an older schema is copied as it is.
+    StateError when the database is missing though state.toml names it or is corrupt
+    (then ``target`` is removed), BusyError when it stays locked."""
     path = db_file()
-    if not path.is_file():
+    if not path.is_file() and _may_be_absent(path):
         return False
     try:
         source = _connect(path)
     except sqlite3.Error as exc:
         raise _translate(path, exc) from None
+    done = False
     try:
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         copy = sqlite3.connect(target, isolation_level=None)
         try:
             source.backup(copy)
-            (check,) = copy.execute("PRAGMA quick_check").fetchone()
+            quick_check(copy, path)
         finally:
             copy.close()
+        done = True
+    except OSError as exc:
+        raise StateError(
+            f"cannot write the copy {target}: {exc.strerror}",
+            hint="free space or fix permissions where the backup goes; the home is unchanged",
+        ) from None
     except sqlite3.Error as exc:
         text = str(exc)
         if any(word in text for word in ("full", "readonly", "read-only", "unable to open")):
@@ -460,8 +592,10 @@ def copy_to(target: Path) -> bool:
         raise _translate(path, exc) from None
     finally:
         source.close()
-    if check != "ok":
-        raise _refuse(path, f"is corrupt (its copy in {target} failed SQLite's check: {check})")
+        if not done:  # nothing that looks like a usable copy is left behind
+            for extra in ("", "-journal", "-wal", "-shm"):
+                with contextlib.suppress(OSError):
+                    target.with_name(target.name + extra).unlink(missing_ok=True)
     return True
 
 
@@ -498,3 +632,16 @@ def forget_shared() -> None:
         if _shared is not None:
             _shared[1].close()
             _shared = None
+
+
+def check(*, thorough: bool) -> Path | None:
+    """The records database's health for ``status`` (``thorough`` False: the check every
+    open makes, cost flat in years) and ``doctor`` (True: every page, :meth:`Database.check`).
+    The file checked, or None for a home that has none yet; StateError when it is missing
+    though state.toml says it exists, corrupt, or newer; BusyError while locked too long."""
+    db = shared()
+    if db is None:
+        return None
+    if thorough:
+        db.check()
+    return db.path

@@ -61,6 +61,7 @@ _KNOWN_KEYS = {
     "journal",
     "history",
     "ignored",
+    "records_database",
 }
 
 
@@ -103,6 +104,10 @@ class State:
     ``name``, ``registration_code``, ``ignored_at``. Not announced in run-monthly's mail."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Top-level keys this version does not know; kept so nothing is lost on save."""
+    records_database: bool = False
+    """Whether this home's records database (records.sqlite3) exists: set by the first save
+    after it was made, so that a missing one is refused (records_db.py) and never
+    recreated empty. False for a new home and an older one whose records are files."""
     schema_version: int = SCHEMA_VERSION
 
     def record(self, at: dt.datetime, command: str, result: str, **details: Any) -> RunRecord:
@@ -156,6 +161,8 @@ class State:
             doc["history"] = [without_none(e.to_document()) for e in self.legacy_history]
         if self.ignored:
             doc["ignored"] = without_none(self.ignored)
+        if self.records_database:
+            doc["records_database"] = True
         return doc
 
     def to_json(self) -> dict[str, Any]:
@@ -186,12 +193,16 @@ class StateSession:
         records into the database.
 
         The records go after the state: a kill between the two loses a record of a change
-        that was made, never records a change that was not.
+        that was made, never records a change that was not. The database itself is made
+        before the first state.toml that says it exists (``records_database``).
         """
         import tomli_w
 
-        from trigon_sync.store import atomic, run_history
+        from trigon_sync.store import atomic, records_db, run_history
 
+        if not self.state.records_database:
+            records_db.shared(create=True)
+            self.state.records_database = True
         doc = self.state.to_document()
         atomic.write_private(self.path, tomli_w.dumps(doc), before_replace=before_replace_hook)
         run_history.append(self.state.new_history)
@@ -218,7 +229,7 @@ OLD_CACHES = ("state.summary.toml", "ledger.flags.json")
 @contextlib.contextmanager
 def locked_state() -> Iterator[StateSession]:
     """Take the exclusive lock, load the state fresh, and yield a session to change it."""
-    from trigon_sync.store import atomic, records_migration
+    from trigon_sync.store import atomic, records_db, records_migration
     from trigon_sync.store.lock import exclusive_lock
 
     with exclusive_lock():
@@ -228,6 +239,10 @@ def locked_state() -> Iterator[StateSession]:
             with contextlib.suppress(OSError):
                 (path.parent / name).unlink(missing_ok=True)
         state = _read(path)  # a corrupt state is refused before anything else is changed
+        if state.records_database or records_db.db_file().is_file():
+            # checked before anything changes: a lost one is refused (never begun again),
+            # a damaged one too, whichever of its pages this command would touch
+            records_db.shared(create=True).check()
         records_migration.migrate()  # old record files into the database, once
         session = StateSession(state, path)
         if state.legacy_history:
@@ -341,5 +356,6 @@ def _from_document(doc: dict[str, Any]) -> State:
         journal=Periods.from_document(_expect(doc.get("journal", {}), dict, "journal")),
         legacy_history=legacy_history,
         ignored=ignored,
+        records_database=_expect(doc.get("records_database", False), bool, "records_database"),
         extra={k: v for k, v in doc.items() if k not in _KNOWN_KEYS},
     )

@@ -42,8 +42,18 @@ class StateSummary:
     """The newest run-monthly record."""
 
 
-def of_state(state: State) -> StateSummary:
-    """The facts of a state, with the run history's from the database."""
+def of_state(state: State, *, records: bool = True) -> StateSummary:
+    """The facts of a state, with the run history's from the database (``records`` False:
+    without them, for ``status`` while the database is what failed)."""
+    if not records:
+        return StateSummary(
+            schema_version=state.schema_version,
+            last_period_end=state.last_period_end,
+            last_period=state.last_period,
+            journal=state.journal.open_part(),
+            linked=len(state.links),
+            ignored=state.ignored,
+        )
     return StateSummary(
         schema_version=state.schema_version,
         last_period_end=state.last_period_end,
