@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from trigon_sync.records.tables import MONTHLY_COMMAND, RunRecord, last_recorded
@@ -83,8 +83,12 @@ def _insert(con: sqlite3.Connection, records: Iterable[RunRecord]) -> None:
     )
 
 
-def append(records: Sequence[RunRecord]) -> None:
-    """Add records, in order, in one durable transaction.
+def append(
+    records: Sequence[RunRecord],
+    effects: Sequence[Callable[[sqlite3.Connection], None]] = (),
+) -> None:
+    """Add records, in order, in one durable transaction, with the ``effects`` that
+    belong to them (an unlink's end of its client's owed pairs, store/owed.py).
 
     The first one also marks the history as moved in: a session's records are appended
     only after ``locked_state`` moved state.toml's old ones (``State.legacy_history``
@@ -93,6 +97,8 @@ def append(records: Sequence[RunRecord]) -> None:
         return
     with records_db.shared(create=True).transaction() as con:
         _insert(con, records)
+        for effect in effects:
+            effect(con)
         con.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (MIGRATED_KEY, records[0].at)
         )
