@@ -20,7 +20,7 @@ from trigon_sync.monthly.result import MonthlyResult
 from trigon_sync.records import periods as period_record
 from trigon_sync.sandbox import SandboxWorld
 from trigon_sync.sandbox.generator import generate_seed
-from trigon_sync.store import owed
+from trigon_sync.store import owed, paths
 from trigon_sync.store.state import load_state, locked_state
 
 D = dt.date
@@ -237,3 +237,48 @@ def test_a_client_unlinked_while_owing_and_linked_again_is_counted_from_the_next
     titles = sorted(t["title"][-7:] for t in env36.tasks() if t["client_id"] == uku)
     assert titles == ["2024-11"]
     assert [p.status for p in (owed.pair(firm, "2024-10"),) if p] == ["dropped"]
+
+
+def test_a_home_upgraded_from_0_1_dates_its_owed_pairs_from_the_failing_run(
+    env36: Env, seed36: dict[str, Any]
+) -> None:
+    """0.1 held a period open until every client was done: its run on 31.10.2024 failed
+    two clients and left 2024-10 open, with the failures in state.toml's history. The
+    first run after the upgrade (29.11.2024) finishes 2024-10 and the two owe it since
+    31.10.2024, the run that first failed them (in the records, status and its lines),
+    not since the upgrade's first night."""
+    from trigon_sync.records.tables import RunRecord
+
+    denied = sorted(seed36["anomalies"]["no_view"])
+    [october] = env36.run(D(2024, 10, 31), dry_run=True).periods
+    links = load_state().links
+    with locked_state() as session:  # what 0.1 left: the period open, the failures in history
+        period_record.mark_open(session.state, october.run, dt.datetime(2024, 10, 30, 22))
+        session.state.legacy_history = [
+            RunRecord(
+                "2024-10-31T00:40:00+02:00",
+                "run-monthly",
+                "partial",
+                {
+                    "today": D(2024, 10, 31),
+                    "periods": ["2024-10"],
+                    "complete": [],
+                    "clients_ok": 34,
+                    "clients_failed": 2,
+                    "failures": [
+                        {"firm": f, "name": links[f].name, "reason": "no View"} for f in denied
+                    ],
+                },
+            )
+        ]
+        session.save()
+    assert "[[history]]" in paths.state_file().read_text(encoding="utf-8")
+
+    night = env36.run(D(2024, 11, 29))
+    assert night.periods[0].run == october.run and night.periods[0].complete
+    said = sorted((p.firm, p.since) for p in night.owed if p.period == "2024-10")
+    assert said == [(f, "2024-10-31") for f in denied]
+    assert all("owed for 29 days" in p.line(night.today) for p in night.owed)
+    october_owed = [p for p in owed.pairs() if p.period == "2024-10"]
+    assert sorted((p.firm, p.since) for p in october_owed) == [(f, "2024-10-31") for f in denied]
+    assert all(p.age_days(D(2024, 11, 29)) == 29 for p in october_owed)

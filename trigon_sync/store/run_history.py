@@ -137,6 +137,20 @@ def read_all() -> list[RunRecord]:
     return [_record(document) for (document,) in rows]
 
 
+def from_day(day: dt.date) -> list[RunRecord]:
+    """The records made on ``day`` or later, oldest first, read by the index on ``at``
+    (a record's time carries its UTC offset: one made late on the day before may sort
+    among them, so callers that need an exact day check the record themselves)."""
+    db = records_db.shared()
+    if db is None:
+        return []
+    with db.read() as con:
+        rows = con.execute(
+            "SELECT document FROM run_history WHERE at >= ? ORDER BY seq", (day.isoformat(),)
+        ).fetchall()
+    return [_record(document) for (document,) in rows]
+
+
 def last_monthly() -> RunRecord | None:
     """The newest ``run-monthly`` record (a re-count included)."""
     db = records_db.shared()
