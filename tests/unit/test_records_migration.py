@@ -128,6 +128,7 @@ def test_a_file_changed_after_it_was_moved_is_refused() -> None:
     """A marked file that reappears with other contents is not silently skipped."""
     files = old_home()
     records_migration.migrate()
+    paths.ensure_dir(files["open"].parent)  # the emptied journal/ folder was removed
     files["open"].write_text('{"firm": "x"}\n', encoding="utf-8")
     with pytest.raises(records_migration.StateError, match="changed since it was moved"):
         records_migration.migrate()
