@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from trigon_sync.monthly.result import MonthlyResult
 from trigon_sync.records import periods as period_record
 from trigon_sync.sandbox import SandboxWorld
 from trigon_sync.sandbox.generator import generate_seed
-from trigon_sync.store import owed
+from trigon_sync.store import owed, paths
 from trigon_sync.store.state import load_state, locked_state
 
 D = dt.date
@@ -121,7 +122,7 @@ def test_a_waived_pair_is_not_retried_and_an_unlinked_client_stops_being_retried
     env36: Env, seed36: dict[str, Any]
 ) -> None:
     """waive drops one pair for good (with its reason); an unlinked client's pairs stay
-    recorded as owed but are no longer retried or reported."""
+    recorded, as dropped, and are no longer retried or reported."""
     from trigon_sync.clients.links import unlink
 
     denied = sorted(seed36["anomalies"]["no_view"])
@@ -136,7 +137,8 @@ def test_a_waived_pair_is_not_retried_and_an_unlinked_client_stops_being_retried
     assert result.owed == [] and result.partial_failure() is None
     [waived] = owed.pairs("waived")
     assert (waived.firm, waived.reason) == (denied[0], "left in September")
-    assert [(p.firm, p.period) for p in owed.pairs()] == [(denied[1], "2024-10")]
+    assert owed.pairs() == []
+    assert [(p.firm, p.period) for p in owed.pairs("dropped")] == [(denied[1], "2024-10")]
 
 
 @pytest.mark.parametrize("fault_seed", [1, 2])
@@ -198,3 +200,85 @@ def test_owed_periods_on_the_production_like_uku_with_lost_answers_and_a_kill(
         assert run is not None
         firm = firm_of[task["client_id"]]
         assert task_counts(task) == expected_counts(seed36, firm, run.window_start, run.window_end)
+
+
+def test_a_client_unlinked_while_owing_and_linked_again_is_counted_from_the_next_period(
+    env36: Env, seed36: dict[str, Any]
+) -> None:
+    """unlink drops the pairs it owed for good (with the unlink's record): linked again
+    after October's run and with View back, it gets November's task and never October's,
+    as any client linked after a period's run (docs/operations.md)."""
+    from trigon_sync.clients.links import unlink
+
+    firm = sorted(seed36["anomalies"]["no_view"])[0]
+    env36.run(D(2024, 10, 31))
+    with locked_state() as session:
+        link = session.state.links[firm]
+        unlink(session.state, firm, dt.datetime(2024, 11, 5, 12, tzinfo=dt.UTC))
+        session.save()
+    [dropped] = owed.pairs("dropped", firm=firm)
+    assert (dropped.period, dropped.since, dropped.updated_at) == (
+        "2024-10",
+        "2024-10-31",
+        "2024-11-05",
+    )
+    assert load_state().history[-1].details["dropped_periods"] == ["2024-10"]
+    assert owed.pairs(firm=firm) == []
+    env36.world.restore_view(firm)
+    with locked_state() as session:  # import-clients and confirm link it again
+        session.state.links[firm] = replace(link, linked_at=D(2024, 11, 6))
+        session.save()
+    owed.owe(firm, "2024-10", "a late failure report", D(2024, 11, 7))  # never reopens it
+    result = env36.run(D(2024, 11, 30))
+    assert [(period, action) for period, f, action in _actions(result) if f == firm] == [
+        ("2024-11", "create")
+    ]
+    uku = link.uku_client_id
+    titles = sorted(t["title"][-7:] for t in env36.tasks() if t["client_id"] == uku)
+    assert titles == ["2024-11"]
+    assert [p.status for p in (owed.pair(firm, "2024-10"),) if p] == ["dropped"]
+
+
+def test_a_home_upgraded_from_0_1_dates_its_owed_pairs_from_the_failing_run(
+    env36: Env, seed36: dict[str, Any]
+) -> None:
+    """0.1 held a period open until every client was done: its run on 31.10.2024 failed
+    two clients and left 2024-10 open, with the failures in state.toml's history. The
+    first run after the upgrade (29.11.2024) finishes 2024-10 and the two owe it since
+    31.10.2024, the run that first failed them (in the records, status and its lines),
+    not since the upgrade's first night."""
+    from trigon_sync.records.tables import RunRecord
+
+    denied = sorted(seed36["anomalies"]["no_view"])
+    [october] = env36.run(D(2024, 10, 31), dry_run=True).periods
+    links = load_state().links
+    with locked_state() as session:  # what 0.1 left: the period open, the failures in history
+        period_record.mark_open(session.state, october.run, dt.datetime(2024, 10, 30, 22))
+        session.state.legacy_history = [
+            RunRecord(
+                "2024-10-31T00:40:00+02:00",
+                "run-monthly",
+                "partial",
+                {
+                    "today": D(2024, 10, 31),
+                    "periods": ["2024-10"],
+                    "complete": [],
+                    "clients_ok": 34,
+                    "clients_failed": 2,
+                    "failures": [
+                        {"firm": f, "name": links[f].name, "reason": "no View"} for f in denied
+                    ],
+                },
+            )
+        ]
+        session.save()
+    assert "[[history]]" in paths.state_file().read_text(encoding="utf-8")
+
+    night = env36.run(D(2024, 11, 29))
+    assert night.periods[0].run == october.run and night.periods[0].complete
+    said = sorted((p.firm, p.since) for p in night.owed if p.period == "2024-10")
+    assert said == [(f, "2024-10-31") for f in denied]
+    assert all("owed for 29 days" in p.line(night.today) for p in night.owed)
+    october_owed = [p for p in owed.pairs() if p.period == "2024-10"]
+    assert sorted((p.firm, p.since) for p in october_owed) == [(f, "2024-10-31") for f in denied]
+    assert all(p.age_days(D(2024, 11, 29)) == 29 for p in october_owed)

@@ -128,6 +128,22 @@ def test_a_file_changed_after_it_was_moved_is_refused() -> None:
     """A marked file that reappears with other contents is not silently skipped."""
     files = old_home()
     records_migration.migrate()
+    paths.ensure_dir(files["open"].parent)  # the emptied journal/ folder was removed
     files["open"].write_text('{"firm": "x"}\n', encoding="utf-8")
     with pytest.raises(records_migration.StateError, match="changed since it was moved"):
         records_migration.migrate()
+
+
+def test_the_emptied_journal_folder_goes_and_one_with_other_files_stays() -> None:
+    """Once its files are moved, nothing writes to journal/: an empty one is removed; a
+    file someone left there (not a record file) keeps the folder, untouched."""
+    old_home()
+    with locked_state():
+        pass
+    assert not paths.journal_dir().exists()
+
+    paths.ensure_dir(paths.journal_dir())
+    (paths.journal_dir() / "2024-12.jsonl").write_text("", encoding="utf-8")
+    (paths.journal_dir() / "notes.txt").write_text("mine", encoding="utf-8")
+    records_migration.migrate()
+    assert [p.name for p in paths.journal_dir().iterdir()] == ["notes.txt"]

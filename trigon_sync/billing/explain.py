@@ -63,6 +63,9 @@ class Verdict(enum.StrEnum):
     retries it first on the period's own window (store/owed.py)."""
     WAIVED = "waived"
     """An admin waived this client's owed period (``trigon-sync waive``): no task."""
+    DROPPED = "dropped"
+    """The client still owed the period when it was unlinked: dropped for good, no task
+    (also when it was linked again later: counted from the next period)."""
     UNKNOWN = "unknown"
     """The period completed but this client's journal line is gone."""
     BEFORE = "before"
@@ -260,6 +263,16 @@ def _completed_answer(
             f"no task: waived on {format_ee_day(pair.updated_at)} ({pair.reason})",
             failures=tuple(failures),
         )
+    if pair is not None and pair.status == "dropped":
+        return _answer(
+            run,
+            Verdict.DROPPED,
+            f"no task: it owed this period since {format_ee_day(pair.since)} "
+            f"({pair.reason}) and was dropped when the client was unlinked on "
+            f"{format_ee_day(pair.updated_at)}; linked again on {format_ee(link.linked_at)}, "
+            "it is counted from the next period after that, never this one",
+            failures=tuple(failures),
+        )
     if link.linked_at >= run.import_day:
         return _answer(
             run,
@@ -444,16 +457,21 @@ def _only(
         else:
             reason = f"period {period} is not scheduled: it is before the first import date"
         chosen = [PeriodAnswer(period=period, verdict=Verdict.BEFORE, reason=reason)]
-    return Explanation(
-        query=query, link=link, summary=_summary(link, chosen), periods=tuple(chosen)
+    return Explanation(  # only this period's records were read: the summary says so
+        query=query, link=link, summary=_summary(link, chosen, period), periods=tuple(chosen)
     )
 
 
-def _summary(link: ClientLink, answers: Sequence[PeriodAnswer]) -> str:
+def _summary(link: ClientLink, answers: Sequence[PeriodAnswer], period: str | None = None) -> str:
+    """Who, linked since when, and the tasks it has: in every known period, or (with
+    ``--period``, whose answer reads that period's records only) in that one."""
     tasks = sum(1 for a in answers if a.verdict is Verdict.TASK)
     flags = f"; flags: {', '.join(link.flags)}" if link.flags else ""
+    if period is None:
+        has = f"{tasks} period(s) with a task"
+    else:
+        has = f"a task in period {period}" if tasks else f"no task in period {period}"
     return (
         f"{link.name} ({link.registration_code or link.trigon_id}) is linked to Uku client "
-        f"{link.uku_client_id} since {format_ee(link.linked_at)}{flags}; "
-        f"{tasks} period(s) with a task"
+        f"{link.uku_client_id} since {format_ee(link.linked_at)}{flags}; {has}"
     )

@@ -32,6 +32,9 @@ from trigon_sync.store.state import ClientLink, State
 GONE_FROM_TRIGON = ("not found in Trigon", "does not exist or the Trigon user may not list it")
 """How a run's failure says the firm is no longer listed (monthly/plan.firm_problem, or
 trigon.FirmNotFound when Trigon answers 404 for its counts)."""
+NO_VIEW = "no View permission"
+"""How a run's failure says the Trigon user may not View the firm (monthly/plan.py,
+trigon.FirmNotViewable)."""
 
 
 class Standing(enum.StrEnum):
@@ -74,9 +77,19 @@ class FirmState:
     detail: str
     """One sentence for people."""
     periods: tuple[str, ...] = ()
-    """The periods it owes (left open, or left open until it was unlinked)."""
+    """The periods it owes (linked), or that it still owed when it stopped being counted:
+    dropped at its unlink (store/owed.py), or failed before it was left out."""
     clashes: tuple[dict[str, Any], ...] = ()
     """For a conflict: the firms or Uku clients it clashes with."""
+
+    @property
+    def periods_label(self) -> str:
+        """What :attr:`periods` are, for people: only a linked client owes a period."""
+        if self.standing in (Standing.OWES_PERIOD, Standing.GONE_FROM_TRIGON):
+            return "owes"
+        if self.standing is Standing.UNLINKED:
+            return "dropped at unlink (no task, not retried)"
+        return "failed in, no task"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -205,7 +218,8 @@ def firm_state(
     row = next((r for r in _staged_rows(state) if r.trigon_id == firm), None)
     # the periods it failed in and has no task for, less those an admin waived
     waived = {p.period for p in owed_pairs.pairs(status="waived", firm=firm)}
-    owed = tuple(p for p in sorted(failures) if p not in done and p not in waived)
+    dropped = {p.period for p in owed_pairs.pairs(status="dropped", firm=firm)}
+    owed = tuple(sorted({p for p in failures if p not in done and p not in waived} | dropped))
     if ignored is not None:
         name = str(ignored.get("name") or "")
         code = _code(str(ignored.get("registration_code") or ""), firm)
@@ -282,12 +296,18 @@ def _linked(
                 "counts it)",
                 owed,
             )
+        fix = (
+            "grant View for this firm to the Trigon user's role in Trigon; the next "
+            "`trigon-sync run-monthly` retries it"
+            if NO_VIEW in last.reason
+            else "fix the cause; the next `trigon-sync run-monthly` retries it"
+        )
         return FirmState(
             Standing.OWES_PERIOD,
             *base,
             since,
             "trigon-sync run-monthly",
-            "trigon-sync run-monthly",
+            fix,
             f"{link.name} owes period {', '.join(owed)}: the run on {format_ee_time(last.at)} "
             f"failed for it ({last.reason}); the others went on, and every "
             f"`trigon-sync run-monthly` retries it first on the period's own window: fix the "
@@ -422,12 +442,16 @@ def _recorded(event: _Event, owed: tuple[str, ...], row: PlanRow | None) -> Firm
         return _left_at_confirm(event, owed)
     code = _code(event.code, event.firm)
     base = (event.firm, event.name, event.code)
-    owes = (
-        f"; it still owed {', '.join(owed)} when it was unlinked: no task there, and those "
-        "periods are no longer retried"
-        if owed
-        else ""
-    )
+    if not owed:
+        owes = ""
+    elif event.kind == "unlink":
+        owes = (
+            f"; it still owed {', '.join(owed)}: those periods were dropped at the unlink "
+            "and get no task, not retried, also if it is linked again (counted from the next "
+            "period)"
+        )
+    else:
+        owes = f"; it failed in period {', '.join(owed)} and has no task there"
     if event.kind == "unlink":
         return FirmState(
             Standing.UNLINKED,

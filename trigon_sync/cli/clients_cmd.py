@@ -19,6 +19,7 @@ from trigon_sync.clients.ignoring import ignore, listed_firms, staged_firms, uni
 from trigon_sync.clients.links import linked_by_code_or_id, unlink
 from trigon_sync.errors import UsageError
 from trigon_sync.records.import_plan import Flag
+from trigon_sync.store import owed
 from trigon_sync.store.config_file import load_config
 from trigon_sync.store.state import load_state, locked_state
 
@@ -84,30 +85,32 @@ def unlink_command(
     """Stop counting one client: remove its link (the Uku client itself stays).
 
     For a client that left, or whose Trigon View permission is gone for good: the periods
-    it still owes are named and no longer retried.
+    it still owes are named and dropped for good (not retried, also if it is linked again).
     """
     link = linked_by_code_or_id(load_state(), client)  # an unknown code fails before asking
     question = f"Unlink {link.name} ({link.registration_code})? It gets no more summary tasks."
     if not output.confirm(question, yes):
         raise UsageError("cancelled; nothing was changed")
     with locked_state() as session:
+        # read under the lock: exactly the pairs the unlink's record drops (store/owed.py)
+        firm = linked_by_code_or_id(session.state, client).trigon_id
+        still = [pair.period for pair in owed.pairs(firm=firm)]
         removed = unlink(session.state, client, clock.now())
         session.save()
     output.stdout.print(
         f"Unlinked {removed.name} ({removed.registration_code}); Uku client "
         f"{removed.uku_client_id} is unchanged. Run-monthly now announces the firm as not "
         f"linked; `trigon-sync ignore {removed.registration_code or removed.trigon_id}` stops "
-        "that, `trigon-sync import-clients` and `confirm` link it again.",
+        "that, `trigon-sync import-clients` and `confirm` link it again (counted from the "
+        "next period).",
         markup=False,
     )
-    from trigon_sync.store import owed
-
-    still = [pair.period for pair in owed.pairs(firm=removed.trigon_id)]
     if still:
         output.line(
-            f"warning: {removed.name} still owed {', '.join(still)}: those periods are no longer "
-            "retried and get no task (`trigon-sync explain "
-            f"{removed.registration_code or removed.trigon_id}` keeps the record)"
+            f"warning: {removed.name} still owed {', '.join(still)}: those periods are dropped "
+            "for good, no longer retried, and get no task, also if it is linked again "
+            f"(`trigon-sync explain {removed.registration_code or removed.trigon_id}` keeps "
+            "the record)"
         )
 
 

@@ -26,6 +26,18 @@ _VERDICT_STYLES = {
     Verdict.GONE: "bold red",
 }
 _STANDING_STYLES = {Standing.LINKED: "green", Standing.OWES_PERIOD: "bold red"}
+_STANDING_WORDS = {
+    Standing.LINKED: "linked",
+    Standing.OWES_PERIOD: "linked, owes a period",
+    Standing.GONE_FROM_TRIGON: "linked, gone from Trigon",
+    Standing.UNLINKED: "unlinked",
+    Standing.SKIPPED: "skipped at confirm",
+    Standing.IGNORED: "ignored",
+    Standing.CONFLICT: "conflict in the import",
+    Standing.NO_VIEW: "no View permission in Trigon",
+    Standing.NOT_IMPORTED: "not imported",
+}
+"""How people read each standing (``--json`` keeps the words of docs/json-output.md)."""
 
 
 def _when(text: str) -> str:
@@ -37,11 +49,14 @@ def _when(text: str) -> str:
 
 def _standing(firm: FirmState) -> None:
     since = f" since {_when(firm.since)}" if firm.since else ""
-    owed = f"; owes {', '.join(firm.periods)}" if firm.periods else ""
+    owed = f"; {firm.periods_label} {', '.join(firm.periods)}" if firm.periods else ""
     output.stdout.print(
         Text.assemble(
             ("  state  ", "bold"),
-            (f"{firm.standing.value}{since}{owed}", _STANDING_STYLES.get(firm.standing, "yellow")),
+            (
+                f"{_STANDING_WORDS[firm.standing]}{since}{owed}",
+                _STANDING_STYLES.get(firm.standing, "yellow"),
+            ),
             f"\n  by     {firm.caused_by}\n  change {firm.fix}",
         ),
         soft_wrap=True,

@@ -10,11 +10,23 @@ from trigon_sync import clock
 from trigon_sync.cli import output
 from trigon_sync.cli.params import period_value
 from trigon_sync.clients.lookup import find_link
+from trigon_sync.dates import format_ee_day
 from trigon_sync.errors import UsageError
 from trigon_sync.store import owed
 from trigon_sync.store.state import locked_state
 
 EXAMPLE = 'Example: trigon-sync waive 12345678 --period 2024-10 --reason "left in September"'
+
+
+def _why_not(pair: owed.OwedPair | None) -> str:
+    """Why a pair the records hold cannot be waived (nothing for a pair never owed)."""
+    if pair is None:
+        return ""
+    if pair.status == "done":
+        return f": its task was made on {format_ee_day(pair.updated_at)}"
+    if pair.status == "dropped":
+        return f": it was dropped when the client was unlinked on {format_ee_day(pair.updated_at)}"
+    return ""
 
 
 def waive_command(
@@ -32,7 +44,8 @@ def waive_command(
 
     A client that failed in a period owes it, and every run retries it first on that
     period's own window; waive it when it will never be billed (the client left, the
-    period was invoiced by hand). Recorded with the reason; `explain` shows it.
+    period was invoiced by hand). Recorded with the reason; `explain` shows it. A period
+    already waived is left as it was (exit 0, saying when and why).
     """
     if not reason.strip():
         raise UsageError("--reason must say why", hint="e.g. --reason 'invoiced by hand'")
@@ -45,9 +58,17 @@ def waive_command(
             )
         now = clock.now()
         if not owed.waive(link.trigon_id, period, reason.strip(), now.date()):
-            owing = ", ".join(p.period for p in owed.pairs(firm=link.trigon_id)) or "none"
+            pair = owed.pair(link.trigon_id, period)
+            if pair is not None and pair.status == "waived":  # what was asked holds already
+                output.line(
+                    f"{link.name} {period} was already waived on "
+                    f"{format_ee_day(pair.updated_at)} ({pair.reason}); nothing changed",
+                    to_stderr=False,
+                )
+                return
             raise UsageError(
-                f"{link.name} does not owe {period} (owed periods: {owing})",
+                f"{link.name} does not owe {period}{_why_not(pair)} (owed periods: "
+                f"{', '.join(p.period for p in owed.pairs(firm=link.trigon_id)) or 'none'})",
                 hint="only an owed period can be waived",
             )
         session.state.record(

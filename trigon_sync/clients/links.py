@@ -5,10 +5,13 @@ the Uku company links were made in, and forgetting the links of another company
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
+from trigon_sync import clock
 from trigon_sync.clients.link_check import elsewhere
 from trigon_sync.clients.lookup import named_by_code_or_id
 from trigon_sync.errors import UsageError
+from trigon_sync.store import owed
 from trigon_sync.store.state import ClientLink, State
 
 
@@ -41,10 +44,18 @@ def unlink(state: State, query: str, now: dt.datetime) -> ClientLink:
 
     The way out when a client leaves the firm or its View permission is gone for good:
     the monthly run counts the clients linked when it runs, so an unfinished period can
-    complete without it. The Uku client itself is left as it is.
+    complete without it. The Uku client itself is left as it is. The periods it still
+    owes are dropped for good with the unlink's record (store/owed.py), so linking it
+    again later counts it from the next period, never those.
     """
     link = linked_by_code_or_id(state, query)
+    dropped = [pair.period for pair in owed.pairs(firm=link.trigon_id)]
     del state.links[link.trigon_id]
+    state.new_effects.append(
+        functools.partial(
+            owed.drop_unlinked, firm=link.trigon_id, on=now.astimezone(clock.TALLINN).date()
+        )
+    )
     state.record(
         now,
         "unlink",
@@ -53,6 +64,7 @@ def unlink(state: State, query: str, now: dt.datetime) -> ClientLink:
         registration_code=link.registration_code,
         name=link.name,
         uku_client_id=link.uku_client_id,
+        dropped_periods=dropped or None,
     )
     return link
 

@@ -217,7 +217,16 @@ class MonthlyRun:
                     result.deferred = list(runs[index + 1 :])
                     break
             if not rerun:
-                result.owed = owing.after_run(owed_before, result)
+                owed_now = {(p.firm, p.period) for p in owed_before}
+                new = {
+                    (o.link.trigon_id, p.run.period)
+                    for p in result.periods
+                    if p.complete and not p.late
+                    for o in p.outcomes
+                    if not o.ok
+                } - owed_now
+                first = owing.first_failed(state, new, [p.run for p in result.periods])
+                result.owed = owing.after_run(owed_before, result, first)
         except http_waits.Stopped:
             if not self._halted():
                 raise
@@ -377,7 +386,7 @@ class MonthlyRun:
             return period
         if period.not_started == 0:
             # every client was attempted: the failed ones owe the period, the window moves
-            self._settle_owed(run, period)
+            self._settle_owed(run, period, state)
             written = Counter(entry.action for entry in book.load().values())
             period_record.mark_completed(
                 state,
@@ -392,15 +401,22 @@ class MonthlyRun:
             period.complete = True
         return period
 
-    def _settle_owed(self, run: Run, period: PeriodResult) -> None:
+    def _settle_owed(self, run: Run, period: PeriodResult, state: State | None = None) -> None:
         """Record each failed client as owing ``run``'s period and each done one as not
         owing it (on disk before the period is folded into state), dated with the run's
-        Tallinn date (``--today`` on a replayed night), as the run's own ``owed:`` lines."""
+        Tallinn date (``--today`` on a replayed night), as the run's own ``owed:`` lines,
+        or, for a period finished now that an earlier night failed (``state`` given: the
+        period's own run, not a retry), that night's (owing.first_failed)."""
         on = self.today
+        failed = {(o.link.trigon_id, run.period) for o in period.outcomes if not o.ok}
+        first = {} if state is None else owing.first_failed(state, failed, [run])
         for outcome in period.outcomes:
             firm = outcome.link.trigon_id
             if not outcome.ok:
-                owed.owe(firm, run.period, outcome.error or "failed", on)
+                since = min(
+                    dt.date.fromisoformat(first.get((firm, run.period), on.isoformat())), on
+                )
+                owed.owe(firm, run.period, outcome.error or "failed", since)
             elif outcome.task_id is not None or outcome.plan.task_id is not None:
                 task = outcome.task_id or outcome.plan.task_id or 0
                 owed.settle(firm, run.period, outcome.link.uku_client_id, task, on)

@@ -4,10 +4,15 @@ A period's window moves the global marker once the period was attempted for ever
 client (monthly/run.py); a client that failed in it *owes* that period. Its row here says
 so, with the reason and since when, and every later run retries it first, on that period's
 own window, until its task exists (``done``), an admin waives it (``waived``, with the
-reason), or the client is unlinked (the row stays ``owed`` but only linked clients are
-retried). The exactly-once machinery is not here: a retry writes its intent and done rows
-into the period's journal rows (journal.py) like any run, and this table only says which
-pairs are still open.
+reason), or the client is unlinked (``dropped``: :func:`drop_unlinked`, in the same
+transaction as the unlink's history record, dated with the unlink's Tallinn date and
+keeping the reason it was owed for). A dropped pair is never reopened, so a client linked
+again later is counted from the next period, as any newly linked client; rows of clients
+unlinked by an earlier version still say ``owed``: only linked clients are retried.
+
+The exactly-once machinery is not here: a retry writes its intent and done rows into the
+period's journal rows (journal.py) like any run, and this table only says which pairs are
+still open.
 
 **Dates.** ``owed_since`` and ``updated_at`` are Tallinn dates (``YYYY-MM-DD``), the day of
 the run or command that wrote them: the run's ``today`` (the clock's Tallinn date, or
@@ -23,6 +28,7 @@ pair never owed is a no-op): its task was made on a later night than its period'
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,12 +42,12 @@ class OwedPair:
     firm: str
     period: str
     status: str
-    """``owed``, ``done`` or ``waived``."""
+    """``owed``, ``done``, ``waived`` or ``dropped`` (owed when its client was unlinked)."""
     reason: str
     since: str
     """The Tallinn date it was first owed (ISO); for waived and done pairs, still that."""
     updated_at: str
-    """The Tallinn date of the last change: when it was cleared (done) or waived."""
+    """The Tallinn date of the last change: when it was cleared (done), waived or dropped."""
 
     def age_days(self, today: dt.date) -> int:
         """How many days it has been owed, for cron mail."""
@@ -108,6 +114,18 @@ def waive(firm: str, period: str, reason: str, on: dt.date) -> bool:
             (reason, on.isoformat(), firm, period),
         ).rowcount
     return bool(changed)
+
+
+def drop_unlinked(con: sqlite3.Connection, firm: str, on: dt.date) -> None:
+    """End every pair ``firm`` still owes, for good: its client is being unlinked on ``on``
+    (its Tallinn date). Run inside the transaction that records the unlink (the caller's
+    ``con``), so the two never part: a later link of the same firm starts from the next
+    period instead of retrying these (``owe`` never reopens a dropped pair)."""
+    con.execute(
+        "UPDATE client_periods SET status = 'dropped', updated_at = ? "
+        "WHERE firm = ? AND status = 'owed'",
+        (on.isoformat(), firm),
+    )
 
 
 def any_owed() -> bool:

@@ -58,7 +58,7 @@ from typing import Literal, overload
 from trigon_sync.errors import BusyError, StateError
 from trigon_sync.store import home_safety, paths, toml_read
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 busy_timeout_seconds = 15.0
 """How long a write waits for another process's write to finish before :class:`BusyError`
@@ -158,7 +158,8 @@ CREATE TABLE meta (
   :data:`SCHEMA_2`).
 * ``run_history``: each run record's whole document (JSON), nothing cut at a limit.
 * ``client_periods``: per-(client, period) progress: done, owed (with reason and since
-  when), or waived (with the admin's reason).
+  when), waived (with the admin's reason), or (schema 4) dropped when its client was
+  unlinked.
 * ``migrated_files`` and ``meta``: the migration of the old files (records_migration.py).
 """
 
@@ -265,7 +266,34 @@ def _status_flags_3(connection: sqlite3.Connection) -> None:
         connection.execute(statement)
 
 
-MIGRATIONS: dict[int, Migration] = {0: _create_1, 1: _ledger_2, 2: _status_flags_3}
+SCHEMA_4: tuple[str, ...] = (
+    "CREATE TABLE client_periods_4 (firm TEXT NOT NULL, period TEXT NOT NULL, status TEXT"
+    " NOT NULL CHECK (status IN ('done', 'owed', 'waived', 'dropped')), uku_client INTEGER,"
+    " task INTEGER, reason TEXT, owed_since TEXT, updated_at TEXT NOT NULL,"
+    " PRIMARY KEY (firm, period)) WITHOUT ROWID",
+    "INSERT INTO client_periods_4 SELECT firm, period, status, uku_client, task, reason,"
+    " owed_since, updated_at FROM client_periods",
+    "DROP TABLE client_periods",
+    "ALTER TABLE client_periods_4 RENAME TO client_periods",
+    "CREATE INDEX client_periods_by_period ON client_periods (period, status)",
+)
+"""Schema 4: a ``client_periods`` row may be ``dropped``: the pair was owed when its client
+was unlinked (store/owed.py), so a later link never retries it. SQLite cannot change a
+CHECK in place: the table is copied, row for row, into one that allows it."""
+
+
+def _dropped_4(connection: sqlite3.Connection) -> None:
+    """Version 3 to 4: ``dropped`` client periods (:data:`SCHEMA_4`)."""
+    for statement in SCHEMA_4:
+        connection.execute(statement)
+
+
+MIGRATIONS: dict[int, Migration] = {
+    0: _create_1,
+    1: _ledger_2,
+    2: _status_flags_3,
+    3: _dropped_4,
+}
 """``MIGRATIONS[n]`` turns a version-``n`` database into version ``n + 1``."""
 
 

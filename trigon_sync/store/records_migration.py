@@ -14,11 +14,13 @@ moves them, and so does the first that reads them (:func:`ensure_migrated`):
   the mark, and the next command carries on with the files not yet marked. A marked file
   is never read twice; one that changed size since it was marked is refused (StateError).
 * **Kept**: once every file is in, the files are moved (same relative path) into
-  ``<home>/migrated-YYYY-MM-DD/``, the date of the migration's first step.
+  ``<home>/migrated-YYYY-MM-DD/``, the date of the migration's first step; the
+  ``journal/`` folder they leave is removed when nothing else is in it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -251,6 +253,8 @@ def migrate() -> Migrated | None:
         target = kept / path.relative_to(home)
         paths.ensure_dir(target.parent)
         path.replace(target)
+    with contextlib.suppress(OSError):  # nothing writes there any more; kept if not empty
+        paths.journal_dir().rmdir()
     return Migrated(len(files), records, skipped, kept)
 
 

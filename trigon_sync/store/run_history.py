@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from trigon_sync.records.tables import MONTHLY_COMMAND, RunRecord, last_recorded
@@ -83,8 +83,12 @@ def _insert(con: sqlite3.Connection, records: Iterable[RunRecord]) -> None:
     )
 
 
-def append(records: Sequence[RunRecord]) -> None:
-    """Add records, in order, in one durable transaction.
+def append(
+    records: Sequence[RunRecord],
+    effects: Sequence[Callable[[sqlite3.Connection], None]] = (),
+) -> None:
+    """Add records, in order, in one durable transaction, with the ``effects`` that
+    belong to them (an unlink's end of its client's owed pairs, store/owed.py).
 
     The first one also marks the history as moved in: a session's records are appended
     only after ``locked_state`` moved state.toml's old ones (``State.legacy_history``
@@ -93,6 +97,8 @@ def append(records: Sequence[RunRecord]) -> None:
         return
     with records_db.shared(create=True).transaction() as con:
         _insert(con, records)
+        for effect in effects:
+            effect(con)
         con.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (MIGRATED_KEY, records[0].at)
         )
@@ -128,6 +134,20 @@ def read_all() -> list[RunRecord]:
         return []
     with db.read() as con:
         rows = con.execute("SELECT document FROM run_history ORDER BY seq").fetchall()
+    return [_record(document) for (document,) in rows]
+
+
+def from_day(day: dt.date) -> list[RunRecord]:
+    """The records made on ``day`` or later, oldest first, read by the index on ``at``
+    (a record's time carries its UTC offset: one made late on the day before may sort
+    among them, so callers that need an exact day check the record themselves)."""
+    db = records_db.shared()
+    if db is None:
+        return []
+    with db.read() as con:
+        rows = con.execute(
+            "SELECT document FROM run_history WHERE at >= ? ORDER BY seq", (day.isoformat(),)
+        ).fetchall()
     return [_record(document) for (document,) in rows]
 
 

@@ -38,6 +38,8 @@ from trigon_sync.store.state_view import StateSummary
 from trigon_sync.store.toml_values import without_none
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from trigon_sync.store import atomic
 
 # The writer's modules (tomli_w, the atomic writer, the lock: filelock) are imported when
@@ -99,6 +101,9 @@ class State:
     read-only commands until the first writing command moves it into the database."""
     new_history: list[RunRecord] = field(default_factory=list)
     """Records made in this session, written to the database by ``StateSession.save``."""
+    new_effects: list[Callable[[sqlite3.Connection], None]] = field(default_factory=list)
+    """Changes to the records database that belong to this session's new records (an
+    unlink ends the pairs its client owed): made in the same transaction as them."""
     ignored: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Trigon firms the admin chose not to import (``trigon-sync ignore``), by firm id:
     ``name``, ``registration_code``, ``ignored_at``. Not announced in run-monthly's mail."""
@@ -205,8 +210,9 @@ class StateSession:
             self.state.records_database = True
         doc = self.state.to_document()
         atomic.write_private(self.path, tomli_w.dumps(doc), before_replace=before_replace_hook)
-        run_history.append(self.state.new_history)
+        run_history.append(self.state.new_history, self.state.new_effects)
         self.state.new_history.clear()
+        self.state.new_effects.clear()
 
 
 def load_state() -> State:
