@@ -7,9 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-import sys
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import pytest
@@ -149,25 +147,21 @@ def test_flags_judged_while_the_ledger_changed_are_not_kept() -> None:
     assert status_flags.recall(key) == judged
 
 
-def test_the_code_digest_covers_every_module_that_judges(monkeypatch: pytest.MonkeyPatch) -> None:
-    """status_flags.CODE names every module whose code runs while the flags are judged
-    (a remapped field included), so a new version of any of them is a new key."""
-    set_up()
-    write("f1", "2024-11", 9000, WIDER)
-    write("f2", "2024-11", 0, WIDER)
-    root = Path(status_flags.__file__).resolve().parent.parent
-    ran: set[str] = set()
-
-    def profile(frame: FrameType, event: str, arg: object) -> None:
-        ran.add(frame.f_code.co_filename)
-
-    sys.setprofile(profile)
-    try:
-        flagged = status.flagged_clients(None)
-    finally:
-        sys.setprofile(None)
-    assert {row["trigon_id"] for row in flagged} == {"f1", "f2"}
-    ours = {Path(name).resolve() for name in ran if name.endswith(".py")}
-    used = sorted(str(p.relative_to(root)) for p in ours if p.is_relative_to(root))
-    assert "billing/anomalies.py" in used
-    assert set(used) <= set(status_flags.CODE), set(used) - set(status_flags.CODE)
+def test_the_code_digest_changes_with_any_module_of_the_package(tmp_path: Path) -> None:
+    """Editing, adding or removing any module is another key: no list of the modules
+    that judge to keep up to date."""
+    package = tmp_path / "pkg"
+    (package / "billing").mkdir(parents=True)
+    judge = package / "billing" / "anomalies.py"
+    judge.write_text("SPIKE = 3\n")
+    first = status_flags._code_digest(package)
+    assert first is not None and status_flags._code_digest(package) == first
+    judge.write_text("SPIKE = 30\n")
+    edited = status_flags._code_digest(package)
+    assert edited != first
+    (package / "billing" / "late_tasks.py").write_text("")
+    added = status_flags._code_digest(package)
+    assert added not in (first, edited)
+    (package / "billing" / "late_tasks.py").unlink()
+    assert status_flags._code_digest(package) != added
+    assert status_flags._code_digest() == status_flags._code_digest()  # the real package

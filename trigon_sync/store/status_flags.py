@@ -11,9 +11,8 @@ computed from is unchanged, which is checked, not assumed:
   same transaction as the change and whoever makes it (a run, a migration, ``accept``, a
   hand edit in the ``sqlite3`` shell), and a moved generation empties ``status_flags``;
 * **the settings and the code**: the row's ``key`` is the ``[anomalies]`` settings that
-  judge the counts and a digest of the source of every module the computation runs
-  (:data:`CODE`; tests/unit/test_status_flags.py checks the list against what runs), so a
-  settings edit or an upgrade is a different key;
+  judge the counts and a digest of the package's modules (path, size, modification
+  time), so a settings edit, an upgrade or an edit of the code is a different key;
 * **the moment**: the flags are kept only when the generation read before computing them
   is still the database's generation when they are stored (one conditional ``INSERT``):
   a write that lands while they are computed leaves nothing kept.
@@ -36,36 +35,24 @@ from trigon_sync.store import home_safety, records_db
 Flagged = tuple[dict[str, Any], ...]
 """The flagged clients as ``status --json`` lists them (billing/report.py Row.summary_json)."""
 
-CODE = (
-    "billing/anomalies.py",
-    "billing/report.py",
-    "dates.py",
-    "health/status.py",
-    "settings/fields.py",
-    "store/home_safety.py",
-    "store/ledger.py",
-    "store/paths.py",
-    "store/records_db.py",
-    "store/status_flags.py",
-)
-"""The modules (relative to the package) whose code runs when the flags are computed and
-kept: another version of any of them may judge the same rows differently (those that
-only find and guard the database are named too, rather than reasoned away)."""
-
 WAIT_SECONDS = 0.2
 """How long keeping the flags waits for a run's write: status never waits on a courtesy."""
 
 
-def _code_digest() -> str | None:
-    """A digest of the :data:`CODE` sources, or None when they cannot be read (then the
-    flags are never kept)."""
+def _code_digest(root: Path | None = None) -> str | None:
+    """A digest of every module of the installed package (path, size and modification
+    time: an upgrade or an edit changes it), or None when they cannot be listed (then the
+    flags are never kept). All of them rather than a hand-kept list of the modules that
+    judge: such a list goes stale the day a new module takes part (it did once)."""
     import hashlib  # only status needs it: the nightly no-op does not load it
 
-    root = Path(__file__).resolve().parent.parent
+    root = root or Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
     try:
-        for name in CODE:
-            digest.update(name.encode() + b"\0" + (root / name).read_bytes() + b"\0")
+        for path in sorted(root.rglob("*.py")):
+            stat = path.stat()
+            name = path.relative_to(root).as_posix()
+            digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
     except OSError:
         return None
     return digest.hexdigest()
