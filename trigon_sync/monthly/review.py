@@ -123,14 +123,21 @@ class Review:
         state: State | None = None,
         first: str | None = None,
     ) -> Review:
-        """Read the ledger once for the run, streamed; with ``state``, periods counted
-        before the ledger existed (an upgrade) lend their journal counts to the history.
-        ``first``: the run's earliest period (None: keep every period; see
-        :class:`History`)."""
+        """Read from the ledger what the checks can look at, streamed; with ``state``,
+        periods counted before the ledger existed (an upgrade) lend their journal counts to
+        the history. ``first``: the run's earliest period (None: the whole ledger; see
+        :class:`History`).
+
+        With ``first``, the ledger is read by index: each firm's newest ``history_periods``
+        periods before ``first`` (:func:`ledger.newest_before`) and every write from
+        ``first`` on, so five years cost what half a year does."""
         history = History(settings.history_periods, first)
         accepted: set[tuple[str, str]] = set()
         field_ids: set[str] = set()
-        for item in ledger.entries():
+        if first is not None:
+            for write in ledger.newest_before(first, history.depth):
+                history.add(write.firm, write.period, (write.keys, write.values))
+        for item in ledger.entries(since=first):
             if isinstance(item, ledger.Written):
                 history.add(item.firm, item.period, (item.keys, item.values))  # later: newer
             elif isinstance(item, ledger.Accepted):
