@@ -176,6 +176,23 @@ def test_the_review_reads_no_journal_the_ledger_makes_useless() -> None:
     )
     assert sorted(review.history.by_firm["f1"]) == ["2024-07", "2024-08", "2024-09"]
     assert not [q for q in queries.reads() if "'2024-02'" in q]
+    assert not queries.reads()  # nor those of 2024-07..09: the ledger has every line's period
+
+
+def test_the_review_reads_a_newer_periods_journal_only_for_firms_the_ledger_lacks() -> None:
+    """A period the ledger has for f1 but not for f2 (a gap): its journal is read for f2
+    only, and f2 is judged as with the whole history."""
+    state = history_state(["f1", "f2"], PERIODS)
+    write_ledger(["f1"], PERIODS[4:])
+    write_ledger(["f2"], PERIODS[4:7])  # 2024-05..07; 2024-08 and 09 only in the journals
+    queries = JournalQueries()
+    settings = AnomalySettings(history_periods=3)
+    bounded = Review.open(settings, dry_run=True, state=state, first="2024-10")
+    reads = queries.reads()
+    assert reads and all("'f2'" in q and "'f1'" not in q for q in reads), reads
+    whole = Review.open(settings, dry_run=True, state=state, first=None)
+    assert bounded.history.earlier("f2", "2024-10") == whole.history.earlier("f2", "2024-10")[-3:]
+    assert sorted(bounded.history.by_firm["f2"]) == ["2024-07", "2024-08", "2024-09"]
 
 
 def test_a_client_known_only_from_old_journals_keeps_that_history() -> None:
