@@ -176,6 +176,23 @@ def test_the_review_reads_no_journal_the_ledger_makes_useless() -> None:
     )
     assert sorted(review.history.by_firm["f1"]) == ["2024-07", "2024-08", "2024-09"]
     assert not [q for q in queries.reads() if "'2024-02'" in q]
+    assert not queries.reads()  # nor those of 2024-07..09: the ledger has every line's period
+
+
+def test_the_review_reads_a_newer_periods_journal_only_for_firms_the_ledger_lacks() -> None:
+    """A period the ledger has for f1 but not for f2 (a gap): its journal is read for f2
+    only, and f2 is judged as with the whole history."""
+    state = history_state(["f1", "f2"], PERIODS)
+    write_ledger(["f1"], PERIODS[4:])
+    write_ledger(["f2"], PERIODS[4:7])  # 2024-05..07; 2024-08 and 09 only in the journals
+    queries = JournalQueries()
+    settings = AnomalySettings(history_periods=3)
+    bounded = Review.open(settings, dry_run=True, state=state, first="2024-10")
+    reads = queries.reads()
+    assert reads and all("'f2'" in q and "'f1'" not in q for q in reads), reads
+    whole = Review.open(settings, dry_run=True, state=state, first=None)
+    assert bounded.history.earlier("f2", "2024-10") == whole.history.earlier("f2", "2024-10")[-3:]
+    assert sorted(bounded.history.by_firm["f2"]) == ["2024-07", "2024-08", "2024-09"]
 
 
 def test_a_client_known_only_from_old_journals_keeps_that_history() -> None:
@@ -192,6 +209,71 @@ def test_a_client_known_only_from_old_journals_keeps_that_history() -> None:
     assert flags and flags == whole.assess(plan, month("2024-10"), targets()).flags
     assert sorted(bounded.history.by_firm["f2"]) == ["2024-01", "2024-02", "2024-03", "2024-10"]
     assert sorted(bounded.history.by_firm["f1"]) == ["2024-07", "2024-08", "2024-09"]
+
+
+def write_uneven_ledger() -> None:
+    """f1 every period 2024-01..09 (2024-08 written twice, the second newer), f2 with gaps,
+    f3 stopped in 2024-02 (unlinked long ago), f4 only 2024-09 and one write after."""
+    writer = ledger.LedgerWriter()
+    written = {
+        "f1": [*PERIODS, "2024-08"],
+        "f2": ["2024-01", "2024-03", "2024-06", "2024-09", "2024-10"],
+        "f3": ["2024-01", "2024-02"],
+        "f4": ["2024-09", "2024-11"],
+    }
+    for n, (firm, periods) in enumerate(written.items()):
+        for k, period in enumerate(periods):
+            writer.write(
+                period=period, firm=firm, registration_code=f"1000000{n}", name=f"Firm {firm}",
+                uku_client=100 + n, task=7000 + k, action="create", mapping=MAP,
+                counts={"sales_invoices_created": 10 * n + k, "payments_created": k}, at=AT,
+            )  # fmt: skip
+
+
+def test_newest_before_reads_each_firms_newest_periods_before_the_first() -> None:
+    """Per firm its own newest `depth` periods before `first` (however old), the newest
+    write of a (firm, period) last: exactly what the whole ledger has for them."""
+    write_uneven_ledger()
+    whole = ledger.load().by_firm()
+    for depth in (1, 3, 6):
+        read = list(ledger.newest_before("2024-10", depth))
+        kept: dict[tuple[str, str], ledger.Written] = {}
+        for write in read:
+            kept[(write.firm, write.period)] = write  # the newest of a pair comes last
+        expected = {
+            (firm, w.period): w
+            for firm, writes in whole.items()
+            for w in [w for w in writes if w.period < "2024-10"][-depth:]
+        }
+        assert kept == expected, depth
+    assert [w.period for w in ledger.newest_before("2024-10", 1) if w.firm == "f1"] == ["2024-09"]
+    assert sorted(w.period for w in ledger.newest_before("2024-10", 2) if w.firm == "f3") == [
+        "2024-01",
+        "2024-02",
+    ]
+
+
+def test_the_review_reads_no_ledger_row_a_check_cannot_look_at() -> None:
+    """From the ledger, a run from 2024-10 reads per firm its newest `history_periods`
+    periods before it and every write from it on: no query of the whole ledger, and no
+    row of an older period, yet the same history for every check."""
+    write_uneven_ledger()
+    db = records_db.shared(create=True)
+    sent: list[str] = []
+    db.connection.set_trace_callback(sent.append)
+    settings = AnomalySettings(history_periods=2)
+    bounded = Review.open(settings, dry_run=True, first="2024-10")
+    db.connection.set_trace_callback(None)
+    reads = [q for q in sent if q.lstrip().startswith("SELECT") and "FROM ledger_writes" in q]
+    assert reads and all("period <" in q or "period >=" in q for q in reads), reads
+    whole = Review.open(settings, dry_run=True, first=None)
+    for firm in ("f1", "f2", "f3", "f4"):
+        for period in ("2024-10", "2024-11", "2024-12"):
+            got = bounded.history.earlier(firm, period)[-2:]
+            assert got == whole.history.earlier(firm, period)[-2:], (firm, period)
+    assert sorted(bounded.history.by_firm["f1"]) == ["2024-08", "2024-09"]
+    newer_write_of_august, september = bounded.history.earlier("f1", "2024-10")
+    assert (newer_write_of_august["payments_created"], september["payments_created"]) == (9, 8)
 
 
 def test_the_look_back_names_the_clients_short_of_history() -> None:

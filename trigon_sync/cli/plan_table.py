@@ -7,6 +7,11 @@ Clients with nothing to write (``exists``, ``skip``) are collapsed into one line
 with a count and a few names; failures follow the table, one line each with the reason.
 A client's name is cut with "…" rather than wrapped, so every client stays one line in a
 pipe or cron mail too; ``--json`` has every name and count in full.
+
+A long table is printed :data:`ROWS_AT_ONCE` rows at a time, each slice with the column
+widths of the whole table (so the output is the same text): rich renders every cell of a
+table before it writes a line, 21 MB for 4,900 clients, which took a five-year home's
+preview over 100 MB.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ NAMES_SHOWN = 3
 CLIENT_MIN = 14
 """Narrowest the client column gets before the compact form is used."""
 ACTION_WIDTH = 6
+ROWS_AT_ONCE = 200
+"""Rows rendered (and held as rich's segments) at a time."""
 
 
 def plan_table(
@@ -52,21 +59,63 @@ def plan_table(
     if not rows:
         return [], after
     if _fits(console.width, named):
-        return [_table(rows, keys, names)], after
+        return [*_tables(console, rows, keys, names)], after
     legend = _legend(names)
     if _fits(console.width, numbered):
-        return [legend, _table(rows, keys, [str(i) for i in range(1, len(keys) + 1)])], after
+        numbers = [str(i) for i in range(1, len(keys) + 1)]
+        return [legend, *_tables(console, rows, keys, numbers)], after
     return [legend, *(_compact(outcome, keys) for outcome in rows)], after
 
 
-def _table(rows: Sequence[ClientOutcome], keys: Sequence[str], headers: Sequence[str]) -> Table:
+def _tables(
+    console: Console, rows: Sequence[ClientOutcome], keys: Sequence[str], headers: Sequence[str]
+) -> list[Table]:
+    """The table in slices of :data:`ROWS_AT_ONCE` rows, each to be printed on its own
+    (rich holds one print's output whole), the header on the first: the whole table's
+    column widths are measured once (cell by cell, nothing rendered) and fixed in every
+    slice, so the slices print the same text as the one table."""
+    if len(rows) <= ROWS_AT_ONCE:
+        return [_table(rows, keys, headers)]
+    # rich's own width calculation, the one its render would do (pinned by a test that
+    # compares the slices with the whole table)
+    whole = _table(rows, keys, headers)
+    widths = [
+        width - whole._get_padding_width(column)  # a column's width excludes its padding
+        for column, width in enumerate(whole._calculate_column_widths(console, console.options))
+    ]
+    del whole
+    return [
+        _table(rows[i : i + ROWS_AT_ONCE], keys, headers, widths=widths, header=i == 0)
+        for i in range(0, len(rows), ROWS_AT_ONCE)
+    ]
+
+
+def _table(
+    rows: Sequence[ClientOutcome],
+    keys: Sequence[str],
+    headers: Sequence[str],
+    *,
+    widths: Sequence[int] | None = None,
+    header: bool = True,
+) -> Table:
+    """``widths``: every column's width fixed (a slice of a longer table)."""
     table = Table(
-        box=None, pad_edge=False, collapse_padding=True, show_header=True, header_style="bold"
+        box=None, pad_edge=False, collapse_padding=True, show_header=header, header_style="bold"
     )
-    table.add_column("Client", no_wrap=True, overflow="ellipsis", min_width=CLIENT_MIN, ratio=1)
-    table.add_column("Action", no_wrap=True)
-    for header in headers:
-        table.add_column(header, justify="right", no_wrap=header.isdigit())
+    fixed = iter(widths) if widths is not None else None
+    table.add_column(
+        "Client",
+        no_wrap=True,
+        overflow="ellipsis",
+        min_width=CLIENT_MIN,
+        ratio=1,
+        width=next(fixed) if fixed else None,
+    )
+    table.add_column("Action", no_wrap=True, width=next(fixed) if fixed else None)
+    for name in headers:
+        table.add_column(
+            name, justify="right", no_wrap=name.isdigit(), width=next(fixed) if fixed else None
+        )
     for outcome in rows:
         counts = outcome.plan.counts
         row = [str(counts[k]) if k in counts else "–" for k in keys]

@@ -83,6 +83,21 @@ class History:
                 lowest = min(lowest, min(older))
         return lowest, short
 
+    def missing(self, firms: Iterable[str], period: str) -> set[str]:
+        """The ``firms`` whose kept counts a line of ``period`` would change: none kept
+        for it, and it is newer than the oldest they keep before ``first`` (or they keep
+        fewer than ``depth`` before it)."""
+        first = self.first
+        found = set()
+        for firm in firms:
+            periods = self.by_firm.get(firm, {})
+            if period in periods:
+                continue
+            older = [p for p in periods if first is not None and p < first]
+            if first is None or period >= first or len(older) < self.depth or period > min(older):
+                found.add(firm)
+        return found
+
     def earlier(self, firm: str, period: str) -> list[Mapping[str, int]]:
         periods = self.by_firm.get(firm, {})
         return [_counts(periods[p]) for p in sorted(periods) if p < period]
@@ -123,14 +138,21 @@ class Review:
         state: State | None = None,
         first: str | None = None,
     ) -> Review:
-        """Read the ledger once for the run, streamed; with ``state``, periods counted
-        before the ledger existed (an upgrade) lend their journal counts to the history.
-        ``first``: the run's earliest period (None: keep every period; see
-        :class:`History`)."""
+        """Read from the ledger what the checks can look at, streamed; with ``state``,
+        periods counted before the ledger existed (an upgrade) lend their journal counts to
+        the history. ``first``: the run's earliest period (None: the whole ledger; see
+        :class:`History`).
+
+        With ``first``, the ledger is read by index: each firm's newest ``history_periods``
+        periods before ``first`` (:func:`ledger.newest_before`) and every write from
+        ``first`` on, so five years cost what half a year does."""
         history = History(settings.history_periods, first)
         accepted: set[tuple[str, str]] = set()
         field_ids: set[str] = set()
-        for item in ledger.entries():
+        if first is not None:
+            for write in ledger.newest_before(first, history.depth):
+                history.add(write.firm, write.period, (write.keys, write.values))
+        for item in ledger.entries(since=first):
             if isinstance(item, ledger.Written):
                 history.add(item.firm, item.period, (item.keys, item.values))  # later: newer
             elif isinstance(item, ledger.Accepted):
@@ -140,9 +162,14 @@ class Review:
         if state is not None:
             since, short = history.look_back(state.links)
             for run in period_record.known_runs(state):
-                firms = None if since is None or run.period >= since else short
+                if since is None:
+                    firms = None
+                elif run.period >= since:  # a journal line never replaces a ledger write
+                    firms = history.missing(state.links, run.period)
+                else:
+                    firms = short
                 if firms is not None and not firms:
-                    continue  # every linked firm has newer periods enough in the ledger
+                    continue  # every linked firm has this period, or enough newer ones
                 for firm, entry in journal.read_period(run, firms).items():
                     history.add(firm, run.period, dict(entry.counts), replace=False)
         return cls(settings, history, accepted, field_ids, dry_run=dry_run)

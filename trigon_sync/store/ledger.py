@@ -171,6 +171,10 @@ def _where(
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
+_COLUMNS = "period, firm, code, name, uku_client, task, action, fields_id, counts, at"
+"""A write's columns, in the order :func:`_writes` takes them."""
+
+
 def _wanted(firms: Collection[str] | None) -> frozenset[str] | None:
     """The firms to keep in Python (a set too large for ``IN``), else None."""
     return frozenset(firms) if firms is not None and len(firms) > SQL_IN_LIMIT else None
@@ -203,9 +207,8 @@ def entries(
             args,
         ).fetchall()
         where, args = _where(since, until, firms)
-        columns = "period, firm, code, name, uku_client, task, action, fields_id, counts, at"
         cursor = con.execute(
-            f"SELECT {columns} FROM ledger_writes{where} ORDER BY period, firm, seq",  # noqa: S608 - fixed text
+            f"SELECT {_COLUMNS} FROM ledger_writes{where} ORDER BY period, firm, seq",  # noqa: S608 - fixed text
             args,
         )
 
@@ -221,6 +224,44 @@ def entries(
         if big is None or firm in big:
             yield Accepted(firm, period)
     yield from _writes(iter(batch, []), maps, big)
+
+
+_NEWEST_BEFORE = """
+SELECT {columns} FROM (SELECT DISTINCT firm FROM ledger_writes) AS f
+JOIN ledger_writes AS w ON w.firm = f.firm AND w.period < ?1 AND w.period >= coalesce(
+    (SELECT DISTINCT x.period FROM ledger_writes AS x WHERE x.firm = f.firm AND x.period < ?1
+     ORDER BY x.period DESC LIMIT 1 OFFSET ?2 - 1),
+    '')
+ORDER BY w.firm, w.period, w.seq
+"""
+"""Each firm's writes of its newest ``?2`` periods before ``?1``, all on the (firm,
+period) index: the firms from the index alone, per firm its ``?2``-th newest period
+before ``?1`` (a few index entries walked back; none when it has fewer periods: all of
+them), then that firm's rows from that period on. On five years at 5,000 clients this is
+0.1 s where ranking every (firm, period) pair with a window function took 0.8 s."""
+
+
+def newest_before(first: str, depth: int) -> Iterator[Written]:
+    """Per firm, the writes of its newest ``depth`` periods before ``first`` (by firm, then
+    period, each (firm, period)'s newest last), read by index in batches; rows whose counts
+    do not fit their mapping are skipped. Empty for a home without a records database.
+
+    What the monthly run's review needs from before its first period (a check looks back
+    ``depth`` periods): five years at 5,000 clients read ``depth`` periods' rows, not
+    sixty, and never hold more than a batch of them."""
+    db = records_db.shared()
+    if db is None:
+        return
+    columns = ", ".join(f"w.{c}" for c in _COLUMNS.split(", "))
+    with db.read() as con:
+        maps = _maps(con)
+        cursor = con.execute(_NEWEST_BEFORE.format(columns=columns), (first, max(depth, 1)))
+
+    def batch() -> list[tuple[Any, ...]]:
+        with db.read():  # as in entries: never hold the lock while a row is handed out
+            return cursor.fetchmany(BATCH_ROWS)
+
+    yield from _writes(iter(batch, []), maps, None)
 
 
 def _writes(
