@@ -8,6 +8,7 @@ benchmarks/memory_bench.py; these tests pin the mechanisms and that answers stay
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 
 import pytest
@@ -284,3 +285,24 @@ def test_the_look_back_names_the_clients_short_of_history() -> None:
         history.add("f1", period, {"x": 1})
     history.add("f2", "2024-09", {"x": 1})
     assert history.look_back(["f1", "f2", "f3"]) == ("2024-07", {"f2", "f3"})
+
+
+def test_a_periods_action_counts_are_each_firms_newest_row_counted_in_sql() -> None:
+    """The period's record counts created/updated clients without parsing every client's
+    counts: the same numbers as counting what load() returns, also when a firm has
+    several rows (a task lost and made again, an update after a create)."""
+    run = month("2024-10")
+    book = journal.PeriodJournal(run)
+    counts = {"payments_created": 1}
+    book.append(journal.Entry("a", 1, 11, "create", counts), AT)
+    book.append(journal.Entry("b", 2, 12, "create", counts), AT)
+    book.lose("b", journal.Loss(task=12, client=2, moved_to=None, at="2024-10-31T01:00:00"))
+    book.append(journal.Entry("b", 2, 13, "create", counts), AT)
+    book.append(journal.Entry("c", 3, 14, "exists", counts), AT)
+    book.append(journal.Entry("c", 3, 14, "update", counts), AT)
+    book.intend("d", 4, AT)
+    other = journal.PeriodJournal(month("2024-09"))  # another window: not this period's
+    other.append(journal.Entry("e", 5, 15, "create", counts), AT)
+    expected = {"create": 2, "update": 1}
+    assert book.actions() == expected
+    assert dict(collections.Counter(e.action for e in book.load().values())) == expected

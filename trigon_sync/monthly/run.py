@@ -387,7 +387,7 @@ class MonthlyRun:
         if period.not_started == 0:
             # every client was attempted: the failed ones owe the period, the window moves
             self._settle_owed(run, period, state)
-            written = Counter(entry.action for entry in book.load().values())
+            written = book.actions()
             period_record.mark_completed(
                 state,
                 run,
