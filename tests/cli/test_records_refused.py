@@ -76,6 +76,9 @@ def test_a_lost_database_is_refused_by_every_command_and_never_begun_again(cli: 
     assert result.exit_code == 8, result.output
     found = check(result.stdout, "records.readable")
     assert found["status"] == "fail" and "is missing" in str(found["detail"])
+    # what only the lost records knew is unknown, never "nothing owed", "no run yet"
+    for name in ("runs.owed", "runs.last", "counts.anomalies"):
+        assert check(result.stdout, name)["status"] == "skip", name
     assert not paths.records_file().exists()
 
 

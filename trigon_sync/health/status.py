@@ -17,7 +17,16 @@ from typing import Any
 
 from trigon_sync.dates import format_ee_day
 from trigon_sync.errors import ExitCode, TrigonSyncError
-from trigon_sync.health.checks import TITLES, Check, Outcome, exit_code, failed, passed, warned
+from trigon_sync.health.checks import (
+    TITLES,
+    Check,
+    Outcome,
+    exit_code,
+    failed,
+    passed,
+    skipped,
+    warned,
+)
 from trigon_sync.health.local_checks import LocalFacts, local_checks
 from trigon_sync.records.tables import RunRecord
 from trigon_sync.schedule.rules import Run
@@ -400,7 +409,13 @@ def owed_check(rows: tuple[OwedRow, ...]) -> Check:
 def build_status(
     facts: LocalFacts, flagged: Flagged = (), owed: tuple[OwedRow, ...] = ()
 ) -> StatusReport:
-    """The report for these facts (pure)."""
+    """The report for these facts (pure). What only the records can tell (owed pairs,
+    flags) is *skipped* while the database is refused, never "none": a lost database
+    must not read as a home where nothing is owed."""
+    if facts.records_error is not None:
+        why = "not known: the records database is refused (see records.readable)"
+        unknown = tuple(skipped(n, TITLES[n], why) for n in ("runs.owed", "counts.anomalies"))
+        return StatusReport(facts=facts, checks=(*local_checks(facts), *unknown))
     checks = (*local_checks(facts), owed_check(owed), anomaly_check(flagged))
     return StatusReport(facts=facts, checks=checks, flagged=flagged, owed=owed)
 
