@@ -80,6 +80,21 @@ def test_connect_stores_only_the_refresh_token(
     }
 
 
+def test_the_token_file_note_follows_a_stored_connection_never_a_failed_one(
+    cli: Invoke, all_viewable: Running
+) -> None:
+    """A wrong password stored nothing: its one line is the error, not a note about where
+    tokens are kept; the note comes with the connection that was stored."""
+    failed = connect_trigon(cli, all_viewable, "--token-store", "file", password="wrong")
+    assert failed.exit_code == ExitCode.AUTH
+    assert "tokens are kept" not in failed.stderr
+    assert failed.stderr.lstrip().startswith("error:"), failed.stderr
+    stored = connect_trigon(cli, all_viewable, "--token-store", "file")
+    assert stored.exit_code == 0, stored.output
+    said = " ".join(stored.stderr.split())
+    assert said.index("Connected to Trigon") < said.index("note: tokens are kept in")
+
+
 def test_connect_uses_the_keyring_by_default(
     cli: Invoke, all_viewable: Running, memory_keyring, isolated_home: Path
 ) -> None:

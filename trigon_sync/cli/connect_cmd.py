@@ -21,6 +21,7 @@ from trigon_sync.cli.connect_inputs import (
     INTERACTIVE_POLICY,
     ask,
     checked_url,
+    file_store_note,
     header_token,
     read_secret,
     store_kind,
@@ -288,6 +289,7 @@ def connect(
         how = "password login"
     where = base_url if env == "production" else f"{base_url}, {env} environment"
     output.stderr.print(f"Connected to Trigon as {who} ({where}; {how}).", markup=False)
+    file_store_note(store)
     with client:
         reach = client.reach()
     _render_reach(reach, as_json=as_json)

@@ -45,13 +45,17 @@ def usable_store(kind: str, command: str) -> SecretStore:
             store.check()
         except NoKeyringBackend as exc:
             raise exc.for_command(command) from None
-    else:
-        output.stderr.print(
-            f"note: tokens are kept in {paths.token_file()} (mode 0600) — less safe than an "
-            "OS keyring: anyone who can read that file can use the connection.",
-            markup=False,
-        )
     return store
+
+
+def file_store_note(store: SecretStore) -> None:
+    """Said once a connection is stored in the token file, never before: a refused or
+    failed connect stored nothing, and its one line is the error."""
+    if not isinstance(store, KeyringStore):
+        output.line(
+            f"note: tokens are kept in {paths.token_file()} (mode 0600) — less safe than an "
+            "OS keyring: anyone who can read that file can use the connection."
+        )
 
 
 def checked_url(section: str, url: str | None, config: Config) -> str:

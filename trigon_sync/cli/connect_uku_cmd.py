@@ -19,6 +19,7 @@ from trigon_sync.cli.connect_inputs import (
     INTERACTIVE_POLICY,
     ask,
     checked_url,
+    file_store_note,
     header_token,
     read_secret,
     store_kind,
@@ -76,7 +77,7 @@ def connect_uku(
     assumed = config.uku.company
     if not drop_links:
         _refuse_other_company(elsewhere(load_state().links.values(), company, assumed), company)
-    # After the refusal, before the key is asked: a refused call says one thing only.
+    # After the refusal, before the key is asked: a store that cannot work fails first.
     store = usable_store(kind, "connect-uku")
     key_text = read_secret(from_stdin=key_stdin, prompt="Uku API key", option="--key-stdin")
     if not header_token(key_text.strip()):
@@ -104,6 +105,7 @@ def connect_uku(
         f"Connected to Uku company {company} ({base_url}); {members} member(s) visible.",
         markup=False,
     )
+    file_store_note(store)
     if dropped:
         output.stderr.print(
             f"Forgot {len(dropped)} client link(s) made in another Uku company; run "
