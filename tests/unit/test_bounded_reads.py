@@ -306,3 +306,18 @@ def test_a_periods_action_counts_are_each_firms_newest_row_counted_in_sql() -> N
     expected = {"create": 2, "update": 1}
     assert book.actions() == expected
     assert dict(collections.Counter(e.action for e in book.load().values())) == expected
+
+
+def test_a_journal_read_without_counts_names_the_same_tasks() -> None:
+    """A re-count reads only which task each client has: the same entries, no counts
+    parsed (at 5,000 clients the parsed counts were the re-count's memory peak)."""
+    run = month("2024-10")
+    book = journal.PeriodJournal(run)
+    book.append(journal.Entry("a", 1, 11, "create", {"payments_created": 4}), AT)
+    book.append(journal.Entry("b", 2, 12, "update", {"payments_created": 5}), AT)
+    full, bare = book.load(), book.load(with_counts=False)
+    assert {f: (e.client, e.task, e.action) for f, e in bare.items()} == {
+        f: (e.client, e.task, e.action) for f, e in full.items()
+    }
+    assert all(e.counts == {} for e in bare.values())
+    assert full["a"].counts == {"payments_created": 4}

@@ -286,9 +286,12 @@ class MonthlyRun:
         links = sorted_links(state)
         linked = {link.trigon_id for link in links}
         # A client whose link no longer holds (another company, re-coded, gone) is judged by
-        # that reason alone: its recorded task is not looked for where it cannot be.
+        # that reason alone: its recorded task is not looked for where it cannot be. A
+        # re-count needs only which task each client has, not the counts it once wrote.
         recorded = {
-            firm: e for firm, e in book.load().items() if firm in linked and firm not in refused
+            firm: e
+            for firm, e in book.load(with_counts=not rerun).items()
+            if firm in linked and firm not in refused
         }
         listing = PeriodTasks(
             self.uku,

@@ -130,11 +130,15 @@ class PeriodJournal:
             args.extend(firms)
         return where, args
 
-    def load(self, firms: Collection[str] | None = None) -> dict[str, Entry]:
+    def load(
+        self, firms: Collection[str] | None = None, *, with_counts: bool = True
+    ) -> dict[str, Entry]:
         """Finished clients by Trigon firm id (rows of another window are not this run's).
 
         ``firms``: only those clients' rows (``explain``, the review's look back), read
-        by index."""
+        by index. ``with_counts=False``: each entry's counts left empty, for a caller that
+        needs only which task each client has (a re-count: every client's counts parsed
+        were its memory peak at 5,000 clients)."""
         db = records_db.shared()
         if db is None:
             return {}
@@ -160,7 +164,7 @@ class PeriodJournal:
                 client=client,
                 task=task,
                 action=action,
-                counts=json.loads(counts) if counts else {},
+                counts=json.loads(counts) if counts and with_counts else {},
                 earlier=earlier if earlier is not None and earlier.task != task else None,
             )
         return done
