@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 Kind = Literal["fail", "done", "leave", "write", "look"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClientAction:
     """One client's action in one period, and the plan (counts, task) it carries."""
 

@@ -214,7 +214,7 @@ def description(run: Run) -> str:
     return f"Trigon counts for {window_text(run)}, written by trigon-sync."
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClientPlan:
     """What happens to one client in one period, and the counts it carries."""
 

@@ -20,7 +20,7 @@ from trigon_sync.store.journal import Loss
 from trigon_sync.store.state import ClientLink
 
 
-@dataclass
+@dataclass(slots=True)
 class ClientOutcome:
     """What happened to one client: the plan, and whether it is done in Uku."""
 

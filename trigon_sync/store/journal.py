@@ -81,7 +81,7 @@ class Loss:
         return f"moved in Uku to client {self.moved_to}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One finished client of one period: which task holds its counts."""
 

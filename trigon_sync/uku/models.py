@@ -76,7 +76,7 @@ class CustomField:
         return self.type in COUNT_FIELD_TYPES
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Task:
     """An Uku task; ``custom_fields`` maps field id -> value. ``client_id`` is None for a
     task that belongs to no client (Uku allows it: a person's to-do, the probe's task)."""
