@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ from trigon_sync.errors import ExitCode
 from trigon_sync.monthly.result import MonthlyResult
 from trigon_sync.records import periods as period_record
 from trigon_sync.sandbox import SandboxWorld
-from trigon_sync.sandbox.generator import generate_seed
 from trigon_sync.store import owed, paths
 from trigon_sync.store.state import load_state, locked_state
 
@@ -33,22 +31,6 @@ def _actions(result: MonthlyResult) -> list[tuple[str, str, str]]:
         for p in result.periods
         for o in p.outcomes
     ]
-
-
-@pytest.fixture
-def seed36() -> dict[str, Any]:
-    """36 firms, two of them listed for admin@firm.ee without View."""
-    return generate_seed(36, seed=22)
-
-
-@pytest.fixture
-def env36(seed36: dict[str, Any], tmp_path: Path) -> Iterator[Env]:
-    """All 36 firms linked (as an admin who chose the two without View explicitly)."""
-    world = SandboxWorld(seed36)
-    link_firms(world)
-    made = connect(world, make_config(), tmp_path)
-    yield made
-    made.close()
 
 
 def test_two_firms_without_view_owe_their_periods_and_get_them_once_view_is_back(

@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-from monthly_env import Env, connect, link_firms, make_config
+from monthly_env import Env
 from typer.testing import CliRunner
 
 from trigon_sync.cli.app import app
@@ -21,25 +18,6 @@ from trigon_sync.store import owed
 from trigon_sync.store.state import load_state, locked_state
 
 D = dt.date
-
-
-@pytest.fixture
-def seed() -> dict[str, Any]:
-    """36 firms, two of them listed for admin@firm.ee without View."""
-    from trigon_sync.sandbox.generator import generate_seed
-
-    return generate_seed(36, seed=22)
-
-
-@pytest.fixture
-def env(seed: dict[str, Any], tmp_path: Path) -> Iterator[Env]:
-    from trigon_sync.sandbox import SandboxWorld
-
-    world = SandboxWorld(seed)
-    link_firms(world)
-    made = connect(world, make_config(), tmp_path)
-    yield made
-    made.close()
 
 
 def _cli(*args: str, code: int = 0) -> Any:
@@ -53,14 +31,14 @@ def _said(result: Any) -> str:
 
 
 def test_unlink_drops_the_owed_pairs_and_explain_says_so_before_and_after_a_new_link(
-    env: Env, seed: dict[str, Any]
+    env36: Env, seed36: dict[str, Any]
 ) -> None:
     """Unlinked while owing 2024-10: explain says the period was dropped at the unlink
     (never "owes"), status and the record agree; linked again, explain shows 2024-10 as
     dropped, the client owes nothing and its standing is linked."""
-    firm = sorted(seed["anomalies"]["no_view"])[0]
+    firm = sorted(seed36["anomalies"]["no_view"])[0]
     link = load_state().links[firm]
-    env.run(D(2024, 10, 31))
+    env36.run(D(2024, 10, 31))
     said = _said(_cli("unlink", link.registration_code, "--yes"))
     assert f"{link.name} still owed 2024-10" in said and "dropped for good" in said
     assert load_state().history[-1].details["dropped_periods"] == ["2024-10"]
@@ -88,18 +66,18 @@ def test_unlink_drops_the_owed_pairs_and_explain_says_so_before_and_after_a_new_
 
 
 def test_explain_words_the_standing_and_names_view_as_the_fix(
-    env: Env, seed: dict[str, Any]
+    env36: Env, seed36: dict[str, Any]
 ) -> None:
     """A client owing a period for lack of View: explain reads "owes a period" (not the
     JSON word) and the change is to grant View in Trigon, after which the next run
     retries; with --period, the summary speaks of that period alone."""
-    env.run(D(2024, 10, 31))
-    env.run(D(2024, 11, 30))
-    healthy = next(f for f in load_state().links if f not in seed["anomalies"]["no_view"])
+    env36.run(D(2024, 10, 31))
+    env36.run(D(2024, 11, 30))
+    healthy = next(f for f in load_state().links if f not in seed36["anomalies"]["no_view"])
     hcode = load_state().links[healthy].registration_code
     assert "; 2 period(s) with a task" in _said(_cli("explain", hcode))
     assert "; a task in period 2024-11" in _said(_cli("explain", hcode, "--period", "2024-11"))
-    other = sorted(seed["anomalies"]["no_view"])[1]
+    other = sorted(seed36["anomalies"]["no_view"])[1]
     ocode = load_state().links[other].registration_code
     assert "; no task in period 2024-11" in _said(_cli("explain", ocode, "--period", "2024-11"))
     text = _said(_cli("explain", ocode))
@@ -108,12 +86,12 @@ def test_explain_words_the_standing_and_names_view_as_the_fix(
     assert "change trigon-sync run-monthly" not in text
 
 
-def test_waive_of_a_waived_period_says_when_and_why(env: Env, seed: dict[str, Any]) -> None:
+def test_waive_of_a_waived_period_says_when_and_why(env36: Env, seed36: dict[str, Any]) -> None:
     """Waiving the same period again changes nothing, says when and why it was waived,
     and exits 0; a period the client does not owe is still a usage error."""
-    firm = sorted(seed["anomalies"]["no_view"])[0]
+    firm = sorted(seed36["anomalies"]["no_view"])[0]
     code = load_state().links[firm].registration_code
-    env.run(D(2024, 10, 31))
+    env36.run(D(2024, 10, 31))
     _cli("waive", code, "--period", "2024-10", "--reason", "invoiced by hand")
     records = len(load_state().history)
     again = _said(_cli("waive", code, "--period", "2024-10", "--reason", "again"))

@@ -9,38 +9,19 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from monthly_env import Env, connect, link_firms, make_config
+from monthly_env import Env
 from typer.testing import CliRunner
 
 from trigon_sync.cli import output
 from trigon_sync.cli.app import app
 from trigon_sync.health.status import status
-from trigon_sync.sandbox import SandboxWorld
-from trigon_sync.sandbox.generator import generate_seed
 from trigon_sync.store import owed
 from trigon_sync.store.state import load_state
 
 D = dt.date
-
-
-@pytest.fixture
-def seed() -> dict[str, Any]:
-    """36 firms, two of them listed for admin@firm.ee without View."""
-    return generate_seed(36, seed=22)
-
-
-@pytest.fixture
-def env(seed: dict[str, Any], tmp_path: Path) -> Iterator[Env]:
-    world = SandboxWorld(seed)
-    link_firms(world)
-    made = connect(world, make_config(), tmp_path)
-    yield made
-    made.close()
 
 
 def _cli(*args: str) -> Any:
@@ -49,16 +30,18 @@ def _cli(*args: str) -> Any:
     return result
 
 
-def test_a_pair_is_owed_since_the_runs_day_in_every_view(env: Env, seed: dict[str, Any]) -> None:
+def test_a_pair_is_owed_since_the_runs_day_in_every_view(
+    env36: Env, seed36: dict[str, Any]
+) -> None:
     """A night replayed with --today 31.10.2024 records its failed pairs as owed since that
     date (not the machine's clock): the run's lines, the records, status, history and
     explain all say 31.10.2024, and a month later all count the same 30 days from it."""
-    denied = sorted(seed["anomalies"]["no_view"])
-    october = env.run(D(2024, 10, 31))
+    denied = sorted(seed36["anomalies"]["no_view"])
+    october = env36.run(D(2024, 10, 31))
     assert [p.since for p in october.owed] == ["2024-10-31", "2024-10-31"]
     assert [p.since for p in owed.pairs()] == ["2024-10-31", "2024-10-31"]
 
-    november = env.run(D(2024, 11, 30))
+    november = env36.run(D(2024, 11, 30))
     lines = [p.line(november.today) for p in november.owed if p.period == "2024-10"]
     assert len(lines) == 2 and all("owed for 30 days" in line for line in lines)
     rows = status(D(2024, 11, 30)).owed
@@ -85,13 +68,13 @@ def test_a_pair_is_owed_since_the_runs_day_in_every_view(env: Env, seed: dict[st
     assert answer["verdict"] == "owed" and "owed since 31.10.2024" in answer["reason"]
 
 
-def test_history_lists_the_pairs_each_run_left_owed(env: Env, seed: dict[str, Any]) -> None:
+def test_history_lists_the_pairs_each_run_left_owed(env36: Env, seed36: dict[str, Any]) -> None:
     """history's table names, per run, each owed pair with its period, since when, how
     long and why (the --json already had them)."""
     links = {link.trigon_id: link for link in load_state().links.values()}
-    denied = sorted(seed["anomalies"]["no_view"])
-    env.run(D(2024, 10, 31))
-    env.run(D(2024, 11, 30))
+    denied = sorted(seed36["anomalies"]["no_view"])
+    env36.run(D(2024, 10, 31))
+    env36.run(D(2024, 11, 30))
     text = " ".join(_cli("history", "--limit", "2").stdout.split())
     for firm in denied:
         who = f"{links[firm].name} ({links[firm].registration_code})"
@@ -101,19 +84,19 @@ def test_history_lists_the_pairs_each_run_left_owed(env: Env, seed: dict[str, An
 
 
 def test_report_marks_the_tasks_made_late_with_both_dates(
-    env: Env, seed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    env36: Env, seed36: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A client that owed October gets its task on 30.11.2024: in Uku it carries
     October's import day, and report (table, CSV, JSON) marks it as made late with both
     dates; the tasks made on time, and its own November task, are not marked."""
     links = {link.trigon_id: link for link in load_state().links.values()}
-    late_firm, still = sorted(seed["anomalies"]["no_view"])
-    env.run(D(2024, 10, 31))
-    env.world.restore_view(late_firm)
-    env.run(D(2024, 11, 30))
+    late_firm, still = sorted(seed36["anomalies"]["no_view"])
+    env36.run(D(2024, 10, 31))
+    env36.world.restore_view(late_firm)
+    env36.run(D(2024, 11, 30))
     [task] = [
         t
-        for t in env.tasks()
+        for t in env36.tasks()
         if t["client_id"] == links[late_firm].uku_client_id and t["title"].endswith("2024-10")
     ]
     assert task["date"] == "2024-10-31"  # the import day, not the day it was made

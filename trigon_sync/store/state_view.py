@@ -11,6 +11,7 @@ from where it is kept, so nothing can go stale beside a hand-edited or restored 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,22 +46,18 @@ class StateSummary:
 def of_state(state: State, *, records: bool = True) -> StateSummary:
     """The facts of a state, with the run history's from the database (``records`` False:
     without them, for ``status`` while the database is what failed)."""
-    if not records:
-        return StateSummary(
-            schema_version=state.schema_version,
-            last_period_end=state.last_period_end,
-            last_period=state.last_period,
-            journal=state.journal.open_part(),
-            linked=len(state.links),
-            ignored=state.ignored,
-        )
-    return StateSummary(
+    summary = StateSummary(
         schema_version=state.schema_version,
         last_period_end=state.last_period_end,
         last_period=state.last_period,
         journal=state.journal.open_part(),
         linked=len(state.links),
         ignored=state.ignored,
+    )
+    if not records:
+        return summary
+    return dataclasses.replace(
+        summary,
         last_recorded_at=_last_recorded_at(state),
         last_monthly_run=_last_monthly(state),
     )
