@@ -60,6 +60,22 @@ COLLECTION_TYPE = {
     "depreciation-entries": "depreciation_entry",
 }
 UNLIMITED = FaultConfig(trigon_limit=100_000, uku_read_limit=100_000, uku_write_limit=100_000)
+
+
+def bad_day(seed: int) -> FaultConfig:
+    """10% of POSTs committed and then failed, plus ordinary 5xx/429 on everything."""
+    return UNLIMITED.updated(
+        {
+            "seed": seed,
+            "post_commit_fail_rate": 0.10,
+            "error_rate": 0.03,
+            "rate_limit_burst_rate": 0.03,
+            "retry_after_seconds": 0,
+            "exempt_paths": ("/v1/auth/",),
+        }
+    )
+
+
 """The pacer does not really sleep in these tests, so the sandbox must not really limit."""
 NO_SLEEP: Callable[[float], None] = lambda _s: None  # noqa: E731
 
@@ -304,3 +320,19 @@ class KillAfterCreates(httpx.BaseTransport):
             if self.n < 0:
                 raise Killed  # the task exists in Uku, the journal never heard of it
         return response
+
+
+def kill_switches(
+    *, armed: bool = True
+) -> tuple[list[KillAfterCreates], Callable[[httpx.BaseTransport], httpx.BaseTransport]]:
+    """A ``transport_wrapper`` for :func:`connect` that puts a :class:`KillAfterCreates`
+    (set to die at the first create) in front of each transport, and the list of them, to
+    arm and aim from the test."""
+    killers: list[KillAfterCreates] = []
+
+    def wrap(inner: httpx.BaseTransport) -> httpx.BaseTransport:
+        killers.append(KillAfterCreates(inner, 0))
+        killers[-1].armed = armed
+        return killers[-1]
+
+    return killers, wrap

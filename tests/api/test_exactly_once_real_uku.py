@@ -21,12 +21,12 @@ from typing import Any
 import httpx
 import pytest
 from monthly_env import (
-    UNLIMITED,
     Env,
-    KillAfterCreates,
     Killed,
+    bad_day,
     connect,
     expected_counts,
+    kill_switches,
     link_firms,
     make_config,
     task_counts,
@@ -52,20 +52,6 @@ D = dt.date
 OCTOBER = (D(2024, 10, 31), D(2024, 10, 1), D(2024, 10, 30), "2024-10")
 NOVEMBER = (D(2024, 11, 30), D(2024, 10, 31), D(2024, 11, 29), "2024-11")
 SEEDS = [1, 2, 3]
-
-
-def bad_day(seed: int) -> Any:
-    """10% of POSTs committed and then failed, plus ordinary 5xx/429 on everything."""
-    return UNLIMITED.updated(
-        {
-            "seed": seed,
-            "post_commit_fail_rate": 0.10,
-            "error_rate": 0.03,
-            "rate_limit_burst_rate": 0.03,
-            "retry_after_seconds": 0,
-            "exempt_paths": ("/v1/auth/",),
-        }
-    )
 
 
 def assert_exactly_once(
@@ -134,12 +120,7 @@ def test_kills_at_random_points_then_reruns_on_the_production_like_uku(
     """Killed right after a create commits (before its journal line), several times over,
     while Uku's lists lag behind: the re-runs end with one correct task per client."""
     rng = random.Random(kill_seed)
-    killers: list[KillAfterCreates] = []
-
-    def wrap(inner: httpx.BaseTransport) -> httpx.BaseTransport:
-        killers.append(KillAfterCreates(inner, 0))
-        return killers[-1]
-
+    killers, wrap = kill_switches()
     env = real_uku(world, tmp_path, kill_seed, transport_wrapper=wrap)
     try:
         for _ in range(3):

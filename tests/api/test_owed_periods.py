@@ -10,7 +10,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from monthly_env import Env, connect, expected_counts, link_firms, make_config, task_counts
 
@@ -131,20 +130,13 @@ def test_owed_periods_on_the_production_like_uku_with_lost_answers_and_a_kill(
     POSTs committed then failed, and the owed night killed right after its first owed
     create commits: the rerun finds that task (the journal's intent, settle and lookup),
     so every (client, period) ends with exactly one task holding its own window's counts."""
-    from monthly_env import KillAfterCreates, Killed
-    from test_exactly_once_real_uku import bad_day
+    from monthly_env import Killed, bad_day, kill_switches
 
     from trigon_sync.sandbox.behaviour import PRODUCTION_LIKE
 
     world = SandboxWorld(seed36)
     link_firms(world)
-    killers: list[KillAfterCreates] = []
-
-    def wrap(inner: httpx.BaseTransport) -> httpx.BaseTransport:
-        killers.append(KillAfterCreates(inner, 0))
-        killers[-1].armed = False
-        return killers[-1]
-
+    killers, wrap = kill_switches(armed=False)
     env = connect(
         world,
         make_config(),

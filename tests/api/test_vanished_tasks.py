@@ -15,15 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from monthly_env import (
     Env,
-    KillAfterCreates,
     Killed,
     carries_identity,
     connect,
     expected_counts,
+    kill_switches,
     link_firms,
     make_config,
     task_counts,
@@ -235,7 +234,7 @@ def test_rerun_still_creates_nothing_for_a_client_the_period_never_had(env: Env)
 # -- the production-like Uku: lagging lists, ignored keys, lost answers ---------------------
 
 
-def bad_day(seed: int) -> FaultConfig:
+def a_third_committed_then_failed(seed: int) -> FaultConfig:
     return FaultConfig(
         trigon_limit=100_000,
         uku_read_limit=100_000,
@@ -253,19 +252,13 @@ def test_repairs_on_the_production_like_uku_make_no_doubles(
 ) -> None:
     """Lists that lag, keys ignored, a third of the creates answered with a failure after
     they committed, and a kill right after a repair's create: one task each in the end."""
-    killers: list[KillAfterCreates] = []
-
-    def wrap(inner: httpx.BaseTransport) -> httpx.BaseTransport:
-        killers.append(KillAfterCreates(inner, 0))
-        killers[-1].armed = False
-        return killers[-1]
-
+    killers, wrap = kill_switches(armed=False)
     env = connect(
         world,
         make_config(),
         tmp_path,
         behaviour=PRODUCTION_LIKE,
-        uku_faults=bad_day(fault_seed),
+        uku_faults=a_third_committed_then_failed(fault_seed),
         transport_wrapper=wrap,
     )
     try:
