@@ -365,21 +365,11 @@ def owed_rows(today: dt.date, facts: LocalFacts) -> tuple[OwedRow, ...]:
 
     if not owed.any_owed():
         return ()
-    state = facts.whole_state or load_state()
-    pairs = owed.pairs()
-    links = {link.trigon_id: link for link in state.links.values()}
+    from trigon_sync.monthly import owing  # the one rule for which pairs a link still owes
+
     return tuple(
-        OwedRow(
-            p.firm,
-            links[p.firm].name,
-            links[p.firm].registration_code or "",
-            p.period,
-            p.reason,
-            p.since,
-            p.age_days(today),
-        )
-        for p in pairs
-        if p.firm in links
+        OwedRow(o.firm, o.name, o.code, o.period, o.reason, o.since, o.age_days(today))
+        for o in owing.stored(facts.whole_state or load_state())
     )
 
 
