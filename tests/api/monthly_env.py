@@ -157,14 +157,8 @@ class Env:
     def run(self, today: dt.date, **kwargs: Any) -> MonthlyResult:
         config = kwargs.pop("config", self.config)
         kwargs.setdefault("sleep", self.sleep)
-        return run_monthly(
-            config,
-            self.trigon,
-            self.uku,
-            today=today,
-            now=lambda: dt.datetime.now(tz=TALLINN),
-            **kwargs,
-        )
+        kwargs.setdefault("now", lambda: dt.datetime.now(tz=TALLINN))
+        return run_monthly(config, self.trigon, self.uku, today=today, **kwargs)
 
     def with_config(self, **changes: Any) -> Config:
         self.config = replace(self.config, **changes)

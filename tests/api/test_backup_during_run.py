@@ -12,14 +12,17 @@ from typing import Any
 
 import httpx
 import pytest
-from monthly_env import connect, link_firms, make_config
+from monthly_env import Killed, connect, expected_counts, link_firms, make_config, task_counts
 
 from trigon_sync.sandbox import SandboxWorld, generate_seed
+from trigon_sync.sandbox.behaviour import PRODUCTION_LIKE
 from trigon_sync.store import paths, records_db
 from trigon_sync.store.backup import Backup, backup
 from trigon_sync.store.state import load_state
 
 OCTOBER = dt.date(2024, 10, 31)
+OCTOBER_WINDOW = (dt.date(2024, 10, 1), dt.date(2024, 10, 30))
+NOVEMBER = dt.date(2024, 11, 30)
 
 
 class BackupAfterCreates(httpx.BaseTransport):
@@ -96,3 +99,104 @@ def test_a_backup_during_a_run_restores_to_a_home_whose_next_run_creates_nothing
     assert set(again.tasks_per_client_period().values()) == {1}
     assert len(again.tasks()) == len(links)
     assert "2024-10" in load_state().journal.completed
+
+
+class BackupThenDie(httpx.BaseTransport):
+    """Take a backup right after the ``backup_at``-th task create reached Uku, then let the
+    run die right after the ``die_at``-th (its answer never journaled): the home is lost
+    with a run that went on creating after the copy's snapshot."""
+
+    def __init__(self, inner: httpx.BaseTransport, backup_at: int, die_at: int, target: Path):
+        self.inner = inner
+        self.creates = 0
+        self.backup_at = backup_at
+        self.die_at = die_at
+        self.target = target
+        self.taken: Backup | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.method == "POST" and request.url.path == "/api/v3/tasks":
+            self.creates += 1
+            if self.creates == self.backup_at:
+                self.taken = backup(self.target)
+            if self.creates == self.die_at:
+                raise Killed
+        return response
+
+
+def snapshot_marks(db_file: Path) -> dict[str, str]:
+    with sqlite3.connect(db_file) as con:
+        rows = con.execute("SELECT key, value FROM meta WHERE key LIKE 'restore%'").fetchall()
+    return dict(rows)
+
+
+def test_a_restored_home_whose_uku_lists_lag_creates_no_second_task_when_run_at_once(
+    seed: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On an Uku that lists new tasks only after a lag and ignores Idempotency-Keys: the
+    backup is taken at the third create, the run goes on to the sixth and dies, the copy
+    is restored and the next run started at once, while Uku does not list the fourth to
+    sixth tasks yet. The copy knows nothing of those creates; it knows the moment of its
+    snapshot, so the run waits ``settle_seconds`` once (on the sandbox's clock), lists
+    again, adopts those three and creates only the two never made. A later night, long
+    after, clears the mark and costs no wait."""
+    world = SandboxWorld(seed)
+    links = link_firms(world)
+    wrappers: list[BackupThenDie] = []
+
+    def wrap(inner: httpx.BaseTransport) -> httpx.BaseTransport:
+        wrappers.append(BackupThenDie(inner, 3, 6, tmp_path / "backup"))
+        return wrappers[-1]
+
+    env = connect(
+        world, make_config(), tmp_path / "uku", transport_wrapper=wrap, behaviour=PRODUCTION_LIKE
+    )
+    live = paths.records_file()
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        env.sleep(seconds)
+
+    try:
+        with pytest.raises(Killed):
+            env.run(OCTOBER, workers=1, sleep=sleep)
+        assert len(env.tasks()) == 6
+        taken = next(w.taken for w in wrappers if w.taken is not None)
+        assert snapshot_marks(live) == {}  # the mark is in the copy only
+        assert set(snapshot_marks(taken.target / paths.RECORDS_NAME)) == {"restore_snapshot_at"}
+
+        restored = tmp_path / "restored"
+        shutil.copytree(taken.target, restored)
+        records_db.forget_shared()
+        monkeypatch.setenv(paths.ENV_HOME, str(restored))
+        assert intents(paths.records_file()) == 3  # the fourth to sixth announcements are lost
+        for wrapper in wrappers:
+            wrapper.die_at = 0
+        world.clear_logs()
+        sleeps.clear()
+        rerun = env.run(OCTOBER, sleep=sleep)  # at once: Uku lists none of the last three yet
+        assert not rerun.failed
+        creates = [w for w in env.task_writes() if w["method"] == "POST"]
+        assert len(creates) == 2  # the two the dead run never made
+        assert set(env.tasks_per_client_period().values()) == {1}
+        assert len(env.tasks()) == len(links)
+        firm_of = {client: firm for firm, client in links.items()}
+        for task in env.tasks():
+            window = expected_counts(seed, firm_of[task["client_id"]], *OCTOBER_WINDOW)
+            assert task_counts(task) == window
+        assert "2024-10" in load_state().journal.completed
+        assert len(sleeps) == 1 and 0 < sleeps[0] <= make_config().uku.settle_seconds
+        assert "restore_snapshot_at" in snapshot_marks(paths.records_file())
+
+        # a night long after: the mark has done its job, is cleared, and costs no wait
+        sleeps.clear()
+        later = dt.datetime.now(tz=dt.UTC) + dt.timedelta(hours=1)
+        night = env.run(NOVEMBER, sleep=sleep, now=lambda: later)
+        assert not night.failed
+        assert sleeps == []
+        assert snapshot_marks(paths.records_file()) == {}
+        assert set(env.tasks_per_client_period().values()) == {1}
+    finally:
+        env.close()

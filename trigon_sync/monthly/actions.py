@@ -33,7 +33,7 @@ No HTTP, no clock, no store: facts go in, actions come out.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -188,6 +188,24 @@ class PeriodFacts:
     found: Mapping[int, Task | None]
     announced: Mapping[str, dt.datetime]
     recorded: Mapping[str, journal.Entry]
+
+
+def restored_announced(
+    announced: Mapping[str, dt.datetime], undone: Iterable[str], since: dt.datetime | None
+) -> Mapping[str, dt.datetime]:
+    """``announced`` as a home restored from a backup must read it (``since``: the moment
+    store/restore_mark.py gives; None: not restored, ``announced`` as it is).
+
+    The backup's copy lacks the intents committed after its snapshot, so each client in
+    ``undone`` (not recorded as done) may have a task Uku does not list yet, sent before
+    ``since``: it counts as announced then (or later, by its own intent), and the run
+    looks again once Uku's lists show what was sent by then before creating."""
+    if since is None:
+        return announced
+    merged = dict(announced)
+    for firm in undone:
+        merged[firm] = max(merged.get(firm, since), since)
+    return merged
 
 
 def client_action(

@@ -59,7 +59,7 @@ from trigon_sync.monthly.task_writer import ATTEMPTS
 from trigon_sync.records import periods as period_record
 from trigon_sync.schedule.rules import Run
 from trigon_sync.settings.config import Config
-from trigon_sync.store import installation, journal, owed
+from trigon_sync.store import installation, journal, owed, restore_mark
 from trigon_sync.store.state import ClientLink, State, StateSession, load_state, locked_state
 from trigon_sync.trigon import Firm, TrigonClient
 from trigon_sync.uku import Task, UkuClient
@@ -124,6 +124,9 @@ class MonthlyRun:
         """Set from outside (a signal, the run's time bound): start no more clients."""
         self.include_finished = include_finished
         """``--rerun --include-finished``: tasks Uku shows as finished are changed too."""
+        self.restored: dt.datetime | None = None
+        """In a home restored from a backup, the moment every client not recorded as done
+        counts as announced at (store/restore_mark.py); None otherwise."""
 
     # -- entry points --------------------------------------------------------------------
 
@@ -173,6 +176,10 @@ class MonthlyRun:
         )
         error: BaseException | None = None
         try:
+            # a home restored from a backup: creates its copy lacks may not be listed yet
+            self.restored = restore_mark.possibly_announced_at(
+                self.now(), self.config.uku.settle_seconds, write=not dry_run
+            )
             targets = self._targets()
             result.field_names = {t.key: t.field_name for t in targets.fields}
             firms = self.trigon.list_firms()
@@ -354,7 +361,11 @@ class MonthlyRun:
             done=done,
             listed=listed,
             found={client: f.task for client, f in found.items()},
-            announced=book.intents(),
+            announced=actions.restored_announced(
+                book.intents(),
+                (link.trigon_id for link in links if link.trigon_id not in done),
+                self.restored,
+            ),
             recorded=recorded,
         )
 

@@ -16,6 +16,9 @@ consistent without stopping a run:
    restored home then looks like one whose run stopped after that commit: the state may
    miss a period the database has progress for, and the next run carries on from there,
    never the other way round (a window counted in the state whose intents are missing).
+   The copy (never the home) then gets the moment its snapshot was taken
+   (store/restore_mark.py): the creates sent after it are not in the copy, and a run in
+   the restored home waits until Uku lists them before it decides any client is absent.
 5. Only with ``include_secrets``: ``tokens.toml`` (the file token store) and
    ``trigon-token.pending``. Secrets kept in the OS keyring are not in the home and are
    not copied; a restored home then needs ``connect`` and ``connect-uku``.
@@ -36,8 +39,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trigon_sync import clock
 from trigon_sync.errors import BusyError, StateError, UsageError
-from trigon_sync.store import paths, pending_token, records_db, records_migration
+from trigon_sync.store import paths, pending_token, records_db, records_migration, restore_mark
 from trigon_sync.store.lock import exclusive_lock
 
 MONITORING_NAME = "monitoring.json"
@@ -177,7 +181,9 @@ def _copy(home: Path, target: Path, *, include_secrets: bool) -> tuple[list[str]
     keep(paths.state_file().name, state)
     for source in records_migration.legacy_files():
         keep(source.relative_to(home).as_posix(), _read(source))
+    snapshot_at = clock.now()  # before the snapshot: every intent the copy lacks is later
     if records_db.copy_to(target / paths.RECORDS_NAME):
+        restore_mark.mark_copy(target / paths.RECORDS_NAME, snapshot_at)
         copied.append(paths.RECORDS_NAME)
     secrets: list[str] = []
     if include_secrets:

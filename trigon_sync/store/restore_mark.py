@@ -1,0 +1,136 @@
+"""A home restored from a backup: from when its records may lack creates a run sent.
+
+``trigon-sync backup`` copies ``records.sqlite3`` in one snapshot while a run may go on
+writing. The create intents that run commits after the snapshot (each before its create
+is sent) are not in the copy, and neither are the creates of any run after it. A restored
+home's next run lists the period's tasks and finds those by their identity token, but
+only once Uku *lists* them: the real Uku shows a new task a while after its create
+(``[uku] settle_seconds`` bounds that), and ignores the Idempotency-Key. A run that
+starts within that while of the lost home's last create would not see the task, would
+not know it had been announced, and would create a second one: a doubled invoice.
+
+So the copy carries the moment of its snapshot, and a run in a home restored from it
+treats every client it has not recorded as done as *possibly announced*, exactly like
+a create whose answer was lost (monthly/actions.py ``announced``): it waits until Uku's
+lists show what was sent before that moment, lists again, adopts what it finds and
+creates only what is absent.
+
+The moment is not the snapshot itself: the lost home may have gone on creating for
+minutes after it (a long run, later nights). What is known is that every create the lost
+home sent was sent before the restored home's first run began (the restore section of
+docs/operations.md asks that the lost home's run has stopped). So:
+
+* ``backup`` writes :data:`SNAPSHOT_KEY` (when the snapshot was taken, a moment before
+  SQLite's online backup started) into the *copy's* ``meta`` table, never the live home's
+  (:func:`mark_copy`).
+* The first real run in a home whose database has that row writes :data:`FIRST_RUN_KEY`
+  (its own start) beside it, once; every run until the mark is cleared treats unrecorded
+  clients as announced at the later of the two (:func:`possibly_announced_at`). The first
+  run after a restore therefore waits ``settle_seconds`` once (one re-read of the
+  listing for every such client together), whatever the backup's age.
+* A run that starts ``settle_seconds`` or more after that moment clears both rows: its
+  own listing, and every later one, starts after all that the lost home sent could show,
+  so the mark has done its job. An ordinary night costs one read of a small table and no
+  wait; once cleared, the dry run shows new clients as plain creates again.
+
+A dry run reads the mark and never writes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+from trigon_sync.errors import StateError
+from trigon_sync.store import records_db
+
+SNAPSHOT_KEY = "restore_snapshot_at"
+"""``meta`` key in a backup's copy: when its snapshot was taken (ISO, to the microsecond)."""
+FIRST_RUN_KEY = "restore_first_run_at"
+"""``meta`` key a restored home's first real run writes: when it started."""
+
+
+def _iso(at: dt.datetime) -> str:
+    return at.isoformat(timespec="microseconds")
+
+
+def mark_copy(copy: Path, snapshot_at: dt.datetime) -> bool:
+    """Write the snapshot's moment into the copied database ``copy`` (never the home's).
+
+    ``snapshot_at`` is taken before the online backup starts, so every intent missing
+    from the copy was committed after it. False (nothing written) for a database with no
+    ``meta`` table yet (schema 0: an empty file, which holds no intent either)."""
+    try:
+        with contextlib.closing(sqlite3.connect(copy, isolation_level=None)) as con:
+            con.execute("PRAGMA synchronous = FULL")
+            found = con.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+            ).fetchone()
+            if found is None:
+                return False
+            with con:
+                con.execute("BEGIN IMMEDIATE")
+                # a backup of a restored home whose mark no run has cleared: the new moment
+                con.execute("DELETE FROM meta WHERE key IN (?, ?)", (SNAPSHOT_KEY, FIRST_RUN_KEY))
+                con.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)",
+                    (SNAPSHOT_KEY, _iso(snapshot_at)),
+                )
+    except sqlite3.Error as exc:
+        raise StateError(
+            f"cannot write the copy {copy} ({exc})",
+            hint="free space or fix permissions where the backup goes; the home is unchanged",
+        ) from None
+    return True
+
+
+def _parsed(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        at = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+
+
+def possibly_announced_at(
+    now: dt.datetime, settle_seconds: float, *, write: bool
+) -> dt.datetime | None:
+    """The moment every client not recorded as done counts as announced at, in a home
+    restored from a backup whose mark is still needed; None otherwise (an ordinary home,
+    or a mark that has done its job: cleared here when ``write``).
+
+    ``write``: a real run (stamps its start as the restored home's first run, and clears
+    a mark whose moment is ``settle_seconds`` past); False for a dry run. A mark that
+    cannot be read as a time counts as made now (the safe side: one wait)."""
+    db = records_db.shared()
+    if db is None:
+        return None
+    with db.read() as con:
+        rows = dict(
+            con.execute(
+                "SELECT key, value FROM meta WHERE key IN (?, ?)", (SNAPSHOT_KEY, FIRST_RUN_KEY)
+            ).fetchall()
+        )
+    if SNAPSHOT_KEY not in rows:
+        return None
+    snapshot = _parsed(rows[SNAPSHOT_KEY]) or now
+    first = _parsed(rows.get(FIRST_RUN_KEY))
+    if first is None:
+        first = now
+        if write:
+            with db.transaction() as con:
+                con.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                    (FIRST_RUN_KEY, _iso(now)),
+                )
+    moment = max(snapshot, first)
+    if now - moment >= dt.timedelta(seconds=max(0.0, settle_seconds)):
+        if write:
+            with db.transaction() as con:
+                con.execute("DELETE FROM meta WHERE key IN (?, ?)", (SNAPSHOT_KEY, FIRST_RUN_KEY))
+        return None
+    return moment
