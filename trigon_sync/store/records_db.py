@@ -160,7 +160,8 @@ CREATE TABLE meta (
 * ``client_periods``: per-(client, period) progress: done, owed (with reason and since
   when), waived (with the admin's reason), or (schema 4) dropped when its client was
   unlinked.
-* ``migrated_files`` and ``meta``: the migration of the old files (records_migration.py).
+* ``migrated_files`` and ``meta``: the migration of the old files (records_migration.py);
+  ``meta`` also holds a backup copy's snapshot moment (restore_mark.py).
 """
 
 Migration = Callable[[sqlite3.Connection], None]
