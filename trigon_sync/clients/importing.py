@@ -16,6 +16,13 @@ without failures, the journal's intents name every create sent, and the re-run f
 those clients by code in its full listing and records their links. A firm with an intent
 is read again by code only when the full listing may be too early to show its create
 (sent less than ``settle_seconds`` before the listing).
+
+In a home restored from a backup whose mark is still needed (store/restore_mark.py), the
+copy may lack intents the lost home committed after its snapshot: every planned create the
+state does not show linked and the listing lacks counts as announced at the mark's moment.
+When there are any, the confirm waits until ``settle_seconds`` have passed since then and
+reads the full listing once more, so that one listing answers them all (the monthly run
+re-reads its task listing once the same way), instead of one read per firm.
 """
 
 from __future__ import annotations
@@ -36,13 +43,14 @@ from trigon_sync.clients.link_guard import check_links
 from trigon_sync.clients.links import stamp_company
 from trigon_sync.clients.plan import Selection, plan_import
 from trigon_sync.errors import UsageError
-from trigon_sync.records.import_plan import ImportPlan, PlanRow
+from trigon_sync.records.import_plan import Action, ImportPlan, PlanRow
 from trigon_sync.records.tables import StagedImport
+from trigon_sync.store import restore_mark
 from trigon_sync.store.journal import ClientIntents
 from trigon_sync.store.state import ClientLink, State, StateSession
 from trigon_sync.trigon.client import TrigonClient
 from trigon_sync.uku.client import UkuClient
-from trigon_sync.uku.models import Member
+from trigon_sync.uku.models import Client, Member
 from trigon_sync.uku.settling import Settler
 
 SAVE_EVERY = 25
@@ -148,8 +156,12 @@ def apply_plan(
         intents or ClientIntents(),
         manager_id,
     )
+    # a home restored from a backup: creates its copy lacks may not be listed yet
+    restored = restore_mark.possibly_announced_at(settler.now(), settler.settle_seconds, write=True)
     creator.listed_at = creator.settler.now()
     listed = by_code(uku.list_clients())
+    if restored is not None:
+        listed = _listed_after_restore(selection, state, creator, listed, restored)
     results: list[RowResult] = []
     unsaved = 0
     batch = max(save_every, -(-len(selection.apply) // MAX_SAVES))
@@ -215,6 +227,36 @@ def apply_plan(
     if clear_intents:
         creator.intents.clear()  # every create is linked in the state just saved
     return outcome
+
+
+def _listed_after_restore(
+    selection: Selection,
+    state: State,
+    creator: ClientCreator,
+    listed: dict[str, list[Client]],
+    since: dt.datetime,
+) -> dict[str, list[Client]]:
+    """The listing that decides a confirm in a home restored from a backup (``since``: the
+    moment store/restore_mark.py gives).
+
+    Each planned create the state does not show linked and ``listed`` lacks may have been
+    sent by the lost home after the copy's snapshot: it counts as announced at ``since``.
+    If any may be missing from ``listed`` only because it was read too early, wait until
+    Uku's lists show what was sent by then and read them once more, for all of them."""
+    absent = [
+        row.trigon_id
+        for row in selection.apply
+        if row.action is Action.CREATE
+        and row.trigon_id not in state.links
+        and row.registration_code not in listed
+    ]
+    creator.assume_announced(absent, since)
+    early = [creator.pending[firm] for firm in absent if creator.listing_too_early(firm)]
+    if not early:
+        return listed
+    creator.settler.wait(max(early))
+    creator.listed_at = creator.settler.now()
+    return by_code(creator.uku.list_clients())
 
 
 def _firm(row: PlanRow) -> dict[str, str]:

@@ -1,36 +1,43 @@
-"""A home restored from a backup: from when its records may lack creates a run sent.
+"""A home restored from a backup: from when its records may lack creates it sent.
 
-``trigon-sync backup`` copies ``records.sqlite3`` in one snapshot while a run may go on
-writing. The create intents that run commits after the snapshot (each before its create
-is sent) are not in the copy, and neither are the creates of any run after it. A restored
-home's next run lists the period's tasks and finds those by their identity token, but
-only once Uku *lists* them: the real Uku shows a new task a while after its create
-(``[uku] settle_seconds`` bounds that), and ignores the Idempotency-Key. A run that
-starts within that while of the lost home's last create would not see the task, would
-not know it had been announced, and would create a second one: a doubled invoice.
+``trigon-sync backup`` copies ``records.sqlite3`` in one snapshot while a command may go
+on writing. The create intents committed after the snapshot (each before its create is
+sent) are not in the copy, and neither are the creates of any command after it: task
+creates of ``run-monthly``, client creates of ``confirm`` and of the run's automatic
+client import. A restored home finds those in Uku (a task by its identity token, a client
+by its registration code), but only once Uku *lists* them: the real Uku shows a new task
+or client a while after its create (``[uku] settle_seconds`` bounds that), and ignores
+the Idempotency-Key. A command that starts within that while of the lost home's last
+create would not see it, would not know it had been sent, and would create a second
+one: a doubled invoice, or a duplicate Uku client (its tasks then split between the two).
 
-So the copy carries the moment of its snapshot, and a run in a home restored from it
-treats every client it has not recorded as done as *possibly announced*, exactly like
-a create whose answer was lost (monthly/actions.py ``announced``): it waits until Uku's
-lists show what was sent before that moment, lists again, adopts what it finds and
-creates only what is absent.
+So the copy carries the moment of its snapshot, and a command in a home restored from it
+treats every create it has not recorded as done as *possibly announced*, exactly like a
+create whose answer was lost (monthly/actions.py ``announced``, clients/creator.py
+``pending``): it waits until Uku's lists show what was sent before that moment, lists
+again, adopts what it finds and creates only what is absent.
 
 The moment is not the snapshot itself: the lost home may have gone on creating for
 minutes after it (a long run, later nights). What is known is that every create the lost
-home sent was sent before the restored home's first run began (the restore section of
-docs/operations.md asks that the lost home's run has stopped). So:
+home sent was sent before the restored home's first creating command began (the restore
+section of docs/operations.md asks that the lost home has stopped). So:
 
 * ``backup`` writes :data:`SNAPSHOT_KEY` (when the snapshot was taken, a moment before
   SQLite's online backup started) into the *copy's* ``meta`` table, never the live home's
   (:func:`mark_copy`).
-* The first real run in a home whose database has that row writes :data:`FIRST_RUN_KEY`
-  (its own start) beside it, once; every run until the mark is cleared treats unrecorded
-  clients as announced at the later of the two (:func:`possibly_announced_at`). The first
-  run after a restore therefore waits ``settle_seconds`` once (one re-read of the
-  listing for every such client together), whatever the backup's age.
-* A run that starts ``settle_seconds`` or more after that moment clears both rows: its
-  own listing, and every later one, starts after all that the lost home sent could show,
-  so the mark has done its job. An ordinary night costs one read of a small table and no
+* The first real command that creates in a home whose database has that row (a monthly
+  run, ``confirm``, the run's automatic client import: whichever comes first) writes
+  :data:`FIRST_RUN_KEY` (its own start) beside it, once. Every such command until the
+  mark is cleared treats unrecorded creates as announced at the later of the two
+  (:func:`possibly_announced_at`). The moment is one and shared: it bounds what the lost
+  home sent of tasks and of clients alike, so each kind of command waits for it once
+  (the first ``confirm`` and the first monthly run, if both start within
+  ``settle_seconds`` of it), whatever the backup's age.
+* A command that starts ``settle_seconds`` or more after that moment clears both rows,
+  whichever command it is: its own listing, and every later one of tasks or of clients,
+  starts after all that the lost home sent could show, so the mark has done its job for
+  both. (A mark per command would make a monthly run a month later still wait for a
+  ``confirm`` that never came.) An ordinary home costs one read of a small table and no
   wait; once cleared, the dry run shows new clients as plain creates again.
 
 A dry run reads the mark and never writes it.
@@ -49,7 +56,8 @@ from trigon_sync.store import records_db
 SNAPSHOT_KEY = "restore_snapshot_at"
 """``meta`` key in a backup's copy: when its snapshot was taken (ISO, to the microsecond)."""
 FIRST_RUN_KEY = "restore_first_run_at"
-"""``meta`` key a restored home's first real run writes: when it started."""
+"""``meta`` key a restored home's first real creating command (a monthly run, ``confirm``)
+writes: when it started."""
 
 
 def _iso(at: dt.datetime) -> str:
@@ -99,13 +107,14 @@ def _parsed(value: str | None) -> dt.datetime | None:
 def possibly_announced_at(
     now: dt.datetime, settle_seconds: float, *, write: bool
 ) -> dt.datetime | None:
-    """The moment every client not recorded as done counts as announced at, in a home
-    restored from a backup whose mark is still needed; None otherwise (an ordinary home,
-    or a mark that has done its job: cleared here when ``write``).
+    """The moment every create not recorded as done (a client's task, an Uku client)
+    counts as announced at, in a home restored from a backup whose mark is still needed;
+    None otherwise (an ordinary home, or a mark that has done its job: cleared here when
+    ``write``).
 
-    ``write``: a real run (stamps its start as the restored home's first run, and clears
-    a mark whose moment is ``settle_seconds`` past); False for a dry run. A mark that
-    cannot be read as a time counts as made now (the safe side: one wait)."""
+    ``write``: a real command that creates (stamps its start as the restored home's first
+    one, and clears a mark whose moment is ``settle_seconds`` past); False for a dry run.
+    A mark that cannot be read as a time counts as made now (the safe side: one wait)."""
     db = records_db.shared()
     if db is None:
         return None
