@@ -202,3 +202,34 @@ def test_uku_settings_endpoint(uku: httpx.Client, admin: dict[str, httpx.Client]
     admin["uku"].post("/settings", json={"plan": "team"})
     assert uku.get("/clients").status_code == 200
     assert admin["uku"].post("/settings", json={"plan": "gold"}).status_code == 400
+
+
+@pytest.mark.parametrize("open_connection", [False, True], ids=["idle", "keep-alive open"])
+def test_the_sandbox_stops_and_frees_its_ports(
+    sandbox_seed_dict: dict[str, Any], open_connection: bool
+) -> None:
+    """The end of the ``with`` block stops both servers, with no client connected (the
+    quick path) and with a keep-alive connection still open (uvicorn's graceful close):
+    the serving thread is gone and nothing answers on the ports any more."""
+    import threading
+
+    from trigon_sync.sandbox import run_sandbox
+
+    def serving() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "trigon-sync-sandbox"}
+
+    before = serving()  # another test's sandbox may be serving in this worker
+    client = httpx.Client(headers=UKU_HEADERS, timeout=5)
+    try:
+        with run_sandbox(sandbox_seed_dict) as running:
+            assert client.get(f"{running.uku_url}/topics").status_code == 200
+            if not open_connection:
+                client.close()
+            assert serving() - before  # this sandbox's thread, while it serves
+            urls = (running.trigon_url, running.uku_url)
+        assert serving() <= before
+        for url in urls:
+            with pytest.raises(httpx.TransportError):
+                httpx.get(url, timeout=2)
+    finally:
+        client.close()

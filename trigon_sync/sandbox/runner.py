@@ -127,6 +127,7 @@ def run_sandbox(
     """
     import uvicorn
 
+    from trigon_sync.sandbox.quick_server import QuickServer
     from trigon_sync.sandbox.trigon_app import make_trigon_app
     from trigon_sync.sandbox.uku_app import make_uku_app
 
@@ -135,7 +136,7 @@ def run_sandbox(
     uku_app = make_uku_app(world, uku_faults or faults, clock, uku_behaviour)
     socks = [_bind(trigon_port), _bind(uku_port)]
     servers = [
-        uvicorn.Server(
+        QuickServer(
             uvicorn.Config(
                 app,
                 log_config=None,
@@ -169,7 +170,7 @@ def run_sandbox(
     while not all(s.started for s in servers):
         if errors or not thread.is_alive() or time.monotonic() > deadline:
             for s in servers:
-                s.should_exit = True
+                s.stop()
             thread.join(timeout=5)
             for k in socks:
                 k.close()
@@ -186,7 +187,7 @@ def run_sandbox(
         yield running
     finally:
         for s in servers:
-            s.should_exit = True
+            s.stop()
         thread.join(timeout=10)
         for k in socks:
             k.close()
