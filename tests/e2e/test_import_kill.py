@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,17 +22,20 @@ from trigon_sync.store import paths
 from trigon_sync.store.secrets import FileStore
 from trigon_sync.store.state import load_state
 
-SEED = generate_seed(300, seed=3)
-EXISTING_UKU_CLIENTS = len(SEED["uku"]["clients"])  # matching Trigon firms plus Uku-only ones
-EXPECTED = import_counts(SEED)
-TO_CREATE = EXPECTED.create_selected  # firms without View are left out by default
 KILL_AFTER = 100
 
 
+@pytest.fixture(scope="module")
+def seed() -> dict[str, Any]:
+    """The 300-firm seed, made when the test runs (at import it cost every collecting
+    worker 0.5 s, in runs that leave the e2e tests out too); treat as read-only."""
+    return generate_seed(300, seed=3)
+
+
 @pytest.fixture
-def sandbox() -> Iterator[Running]:
+def sandbox(seed: dict[str, Any]) -> Iterator[Running]:
     """The 300-firm seed over real sockets; a little Uku latency so the kill lands midway."""
-    world = SandboxWorld(SEED)
+    world = SandboxWorld(seed)
     with run_sandbox(world, uku_faults=FaultConfig(latency_ms=4)) as running:
         yield running
 
@@ -62,16 +66,19 @@ def confirm_process() -> subprocess.Popen[str]:
 
 @pytest.mark.e2e
 def test_sigkill_halfway_then_rerun_creates_no_client_twice(
-    cli: Invoke, file_connected: Running
+    cli: Invoke, file_connected: Running, seed: dict[str, Any]
 ) -> None:
     """SIGKILL after ~100 creates; the re-run finds those by code and creates only the rest."""
     sandbox = file_connected
+    existing_uku_clients = len(seed["uku"]["clients"])  # matching firms plus Uku-only ones
+    expected = import_counts(seed)
+    to_create = expected.create_selected  # firms without View are left out by default
     assert cli("import-clients").exit_code == 0
 
     proc = confirm_process()
     deadline = time.monotonic() + 60
     try:
-        while clients_in_uku(sandbox) < EXISTING_UKU_CLIENTS + KILL_AFTER:
+        while clients_in_uku(sandbox) < existing_uku_clients + KILL_AFTER:
             assert proc.poll() is None, f"confirm ended before the kill: {proc.communicate()}"
             assert time.monotonic() < deadline, "confirm made no progress"
             time.sleep(0.005)
@@ -82,8 +89,8 @@ def test_sigkill_halfway_then_rerun_creates_no_client_twice(
             proc.stdout.close()
             proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
-    created_by_killed_run = clients_in_uku(sandbox) - EXISTING_UKU_CLIENTS
-    assert KILL_AFTER <= created_by_killed_run < TO_CREATE
+    created_by_killed_run = clients_in_uku(sandbox) - existing_uku_clients
+    assert KILL_AFTER <= created_by_killed_run < to_create
     assert load_state().staged_import is not None  # the plan survives for the re-run
 
     rerun = subprocess.run(
@@ -98,8 +105,8 @@ def test_sigkill_halfway_then_rerun_creates_no_client_twice(
     assert rerun.returncode == 0, rerun.stderr
     codes = Counter(c["registration_code"] for c in sandbox.world.uku_state()["clients"])
     assert max(codes.values()) == 1
-    assert sum(codes.values()) == EXISTING_UKU_CLIENTS + TO_CREATE
+    assert sum(codes.values()) == existing_uku_clients + to_create
     state = load_state()
-    assert len(state.links) == EXPECTED.linked_after_confirm
+    assert len(state.links) == expected.linked_after_confirm
     assert state.staged_import is None
     assert "Next: assign managers and workflows in Uku" in rerun.stdout
