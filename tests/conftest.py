@@ -139,10 +139,16 @@ def forget_secrets() -> Iterator[None]:
 
 
 E2E_ROOM = Path(__file__).parent / "e2e"
-ONE_WORKER_MODULES = frozenset({"tests/e2e/test_security.py", "tests/api/test_busy_company.py"})
-"""Modules whose tests share one expensive flow (a whole CLI flow per parameter, a busy
-company's baseline runs): xdist must hand all of a module's tests to one worker, or each
-worker runs the flow again."""
+ONE_WORKER_MODULES = frozenset(
+    {
+        "tests/e2e/test_security.py",
+        "tests/api/test_busy_company.py",
+        "tests/api/test_import_confirm.py",
+    }
+)
+"""Modules whose tests share one expensive flow or set-up (a whole CLI flow per parameter,
+a busy company's baseline runs, the 300-firm import seed checked and read once): xdist
+must hand all of a module's tests to one worker, or each worker does it again."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

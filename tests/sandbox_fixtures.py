@@ -30,6 +30,8 @@ from trigon_sync.sandbox import (
     make_uku_app,
     run_sandbox,
 )
+from trigon_sync.sandbox.seed import Seed
+from trigon_sync.sandbox.seed_reader import parse_seed
 
 TRIGON_BASE = "http://trigon.test/v1"
 UKU_BASE = "http://uku.test/api/v3"
@@ -42,10 +44,25 @@ def sandbox_seed_dict() -> dict[str, Any]:
     return generate_seed(30, seed=7)
 
 
+_LAST_READ: list[tuple[dict[str, Any], Seed]] = []
+"""The last seed document read and its Seed (one slot: the session's document, unless a
+module overrides ``sandbox_seed_dict`` with one of its own)."""
+
+
 @pytest.fixture
-def sandbox_world(sandbox_seed_dict: dict[str, Any]) -> SandboxWorld:
+def sandbox_seed(sandbox_seed_dict: dict[str, Any]) -> Seed:
+    """``sandbox_seed_dict`` checked and read, once while it is the same document: a world
+    built from it skips re-reading the document (worlds of one Seed share nothing:
+    tests/api/test_world_seeds.py)."""
+    if not _LAST_READ or _LAST_READ[0][0] is not sandbox_seed_dict:
+        _LAST_READ[:] = [(sandbox_seed_dict, parse_seed(sandbox_seed_dict))]
+    return _LAST_READ[0][1]
+
+
+@pytest.fixture
+def sandbox_world(sandbox_seed: Seed) -> SandboxWorld:
     """A fresh world per test, so changes and logs never leak between tests."""
-    return SandboxWorld(sandbox_seed_dict)
+    return SandboxWorld(sandbox_seed)
 
 
 @pytest.fixture

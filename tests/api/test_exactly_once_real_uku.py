@@ -43,6 +43,7 @@ from trigon_sync.health.probe_uku import probe_uku
 from trigon_sync.registration_codes import normalise_code
 from trigon_sync.sandbox import SandboxWorld, generate_seed
 from trigon_sync.sandbox.behaviour import PRODUCTION_LIKE, UkuBehaviour
+from trigon_sync.sandbox.seed import Seed
 from trigon_sync.store import paths
 from trigon_sync.store import probe_facts as probe_facts_file
 from trigon_sync.store.state import load_state, locked_state
@@ -71,8 +72,8 @@ def assert_exactly_once(
 
 
 @pytest.fixture
-def world(sandbox_seed_dict: dict[str, Any]) -> SandboxWorld:
-    world = SandboxWorld(sandbox_seed_dict)
+def world(sandbox_seed: Seed, sandbox_seed_dict: dict[str, Any]) -> SandboxWorld:
+    world = SandboxWorld(sandbox_seed)
     link_firms(world, viewable_firms(sandbox_seed_dict))
     return world
 
@@ -295,11 +296,11 @@ def test_a_listing_whose_offset_is_ignored_stops_with_a_clear_error(
 
 @pytest.mark.parametrize("fault_seed", SEEDS)
 def test_confirm_on_the_production_like_uku_creates_each_client_once(
-    sandbox_seed_dict: dict[str, Any], tmp_path: Path, fault_seed: int
+    sandbox_seed: Seed, tmp_path: Path, fault_seed: int
 ) -> None:
     """Lost answers to client creates, ignored keys, a dropped code filter and lagging
     lists; a kill mid-way and a re-run: exactly one Uku client per registration code."""
-    world = SandboxWorld(sandbox_seed_dict)
+    world = SandboxWorld(sandbox_seed)
     env = real_uku(world, tmp_path, fault_seed)
     settler = Settler(30.0, lambda: dt.datetime.now(tz=dt.UTC), env.sleep)
     try:

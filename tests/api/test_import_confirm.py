@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from world_seeds import fresh_world, seed_document
 
 from tests.seed_counts import ImportCounts, import_counts
 from trigon_sync.business_register.index import RegisterEntry, RegisterIndex
@@ -38,7 +39,6 @@ from trigon_sync.sandbox import (
     ManualClock,
     SandboxWorld,
     SyncASGITransport,
-    generate_seed,
     make_trigon_app,
     make_uku_app,
 )
@@ -68,7 +68,7 @@ FAULTS = FaultConfig(
 @pytest.fixture(scope="module")
 def seed300() -> dict[str, Any]:
     """The acceptance seed: 300 firms with every import anomaly (read-only)."""
-    return generate_seed(300, seed=3)
+    return seed_document(300, seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +78,9 @@ def expected(seed300: dict[str, Any]) -> ImportCounts:
 
 
 @pytest.fixture
-def world(seed300: dict[str, Any]) -> SandboxWorld:
-    return SandboxWorld(seed300)
+def world() -> SandboxWorld:
+    """A fresh world of the seed300 document (read once per worker, not once per test)."""
+    return fresh_world(300, seed=3)
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 from monthly_env import Env, connect, expected_counts, link_firms, make_config, task_counts
+from world_seeds import fresh_world
 
 from trigon_sync.errors import ExitCode
 from trigon_sync.monthly.result import MonthlyResult
 from trigon_sync.records import periods as period_record
-from trigon_sync.sandbox import SandboxWorld
 from trigon_sync.store import owed, paths
 from trigon_sync.store.state import load_state, locked_state
 
@@ -134,7 +134,7 @@ def test_owed_periods_on_the_production_like_uku_with_lost_answers_and_a_kill(
 
     from trigon_sync.sandbox.behaviour import PRODUCTION_LIKE
 
-    world = SandboxWorld(seed36)
+    world = fresh_world(36, seed=22)  # the seed36 document, read once
     link_firms(world)
     killers, wrap = kill_switches(armed=False)
     env = connect(

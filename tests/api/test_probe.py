@@ -17,6 +17,7 @@ from trigon_sync.health.probe_uku import PROBE_TITLE, probe_uku
 from trigon_sync.sandbox import SandboxWorld
 from trigon_sync.sandbox.behaviour import CONTRACT, PRODUCTION_LIKE, UkuBehaviour
 from trigon_sync.sandbox.generator import COUNT_FIELD_NAMES
+from trigon_sync.sandbox.seed import Seed
 
 INSTALLATION = "0123456789abcdef"
 TALLINN = dt.timezone(dt.timedelta(hours=2))
@@ -45,8 +46,8 @@ def env_with(world: SandboxWorld, tmp_path: Path, behaviour: UkuBehaviour, **kw:
 
 
 @pytest.fixture
-def world(sandbox_seed_dict: dict[str, Any]) -> SandboxWorld:
-    return SandboxWorld(sandbox_seed_dict)
+def world(sandbox_seed: Seed) -> SandboxWorld:
+    return SandboxWorld(sandbox_seed)
 
 
 def test_the_contract_profile_shows_no_quirk(world: SandboxWorld, tmp_path: Path) -> None:

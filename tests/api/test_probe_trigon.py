@@ -16,6 +16,7 @@ from monthly_env import Env, connect, make_config
 
 from trigon_sync.health.probe_trigon import probe_trigon
 from trigon_sync.sandbox import SandboxWorld
+from trigon_sync.sandbox.seed import Seed
 from trigon_sync.trigon.models import COLLECTIONS, EVENTS, SNAPSHOT_KINDS
 
 TODAY = dt.date(2024, 10, 31)
@@ -24,8 +25,8 @@ ENDPOINTS = 3 + len(COLLECTIONS) * len(EVENTS) + len(SNAPSHOT_KINDS)
 
 
 @pytest.fixture
-def world(sandbox_seed_dict: dict[str, Any]) -> SandboxWorld:
-    return SandboxWorld(sandbox_seed_dict)
+def world(sandbox_seed: Seed) -> SandboxWorld:
+    return SandboxWorld(sandbox_seed)
 
 
 class BreaksTheContract(httpx.BaseTransport):

@@ -13,16 +13,17 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from monthly_env import connect, link_firms, make_config, viewable_firms
+from world_seeds import fresh_world, seed_document
 
 from tests.examples_budget import examples
 from tests.timeline_views import views_agree
 from trigon_sync.records import periods as period_record
-from trigon_sync.sandbox import SandboxWorld, generate_seed
 from trigon_sync.schedule.rules import ScheduleRule
 from trigon_sync.store import paths, records_db
 from trigon_sync.store.state import load_state
 
-SEED: dict[str, Any] = generate_seed(20, seed=3)
+SEED: dict[str, Any] = seed_document(20, seed=3)
+"""Read-only; every example builds a fresh world of it (``fresh_world(20, seed=3)``)."""
 FIRMS = viewable_firms(SEED)[:2]
 rules = st.sampled_from(
     [
@@ -55,7 +56,7 @@ def test_views_name_what_the_real_run_then_does(
             shutil.rmtree(leftover)
         else:
             leftover.unlink(missing_ok=True)
-    world = SandboxWorld(SEED)
+    world = fresh_world(20, seed=3)
     link_firms(world, FIRMS)
     victim = FIRMS[0]
     scratch = Path(tempfile.mkdtemp())
