@@ -10,12 +10,14 @@ A *point* is one durable step a command takes, in the order it takes it:
 * each write request to Uku (not GET), twice: before it is sent, and once its answer has
   been read (the write is committed in Uku and the command has not recorded it yet).
 
-Dying *at* point N means dying just before it, by the process's own hand
-(``os.kill(os.getpid(), SIGKILL)``: nothing runs after it, no ``finally``, no flush), so
-"at the point after a COMMIT" is "the commit is durable and nothing else happened". A
-counting run (``kill_at=None``) lists the points of an unkilled command; the tests draw
-their kill points from that list with a fixed seed (:func:`pick`), so the points cover the
-command's real steps, not a hand-picked list.
+A point is named by its label and its number among the steps so labelled (:data:`Point`:
+the 3rd ``send POST /api/v3/tasks``), so it is the same step in every run however the
+run's worker threads interleave. Dying *at* a point means dying just before it, by the
+process's own hand (``os.kill(os.getpid(), SIGKILL)``: nothing runs after it, no
+``finally``, no flush), so "at the point after a COMMIT" is "the commit is durable and
+nothing else happened". A counting run (``kill_at=None``) lists the steps of an unkilled
+command; the tests draw their kill points from that list with a fixed seed (:func:`pick`),
+so the points cover the command's real steps, not a hand-picked list.
 
 Why a fork server: a ``python -m trigon_sync`` child spends ~0.7 s starting the interpreter
 and importing the CLI before it does anything (more on a loaded machine); 40 killed
@@ -43,12 +45,14 @@ import signal
 import sqlite3
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 import trigon_sync
 import trigon_sync.cli.app
@@ -104,18 +108,27 @@ def warm() -> None:
     assert threading.active_count() == 1, "a fork server must have no thread to hand down"
 
 
+Point = tuple[str, int]
+"""A kill point: a step's label and which of the steps so labelled (1 = the first). Named
+so, a point means the same step in every run, however the run's threads interleave."""
+
+
 class _Points:
     """Counts the points a forked command passes; dies at ``kill_at``; lists them when
     counting."""
 
-    def __init__(self, kill_at: int | None) -> None:
+    def __init__(self, kill_at: Point | None) -> None:
         self.kill_at = kill_at
         self.seen: list[str] = []
+        self.counted: Counter[str] = Counter()
+        self.lock = threading.Lock()  # the run's worker threads pass points too
 
     def tick(self, label: str) -> None:
-        self.seen.append(label)
-        if len(self.seen) == self.kill_at:
-            os.kill(os.getpid(), signal.SIGKILL)
+        with self.lock:
+            self.seen.append(label)
+            self.counted[label] += 1
+            if (label, self.counted[label]) == self.kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
 
     def install(self) -> None:
         """Hook the three kinds of durable step (in the child only: it is thrown away)."""
@@ -159,7 +172,7 @@ class _Points:
 
 
 def _command(
-    argv: Sequence[str], env: Mapping[str, str], kill_at: int | None, out: str, listing: str
+    argv: Sequence[str], env: Mapping[str, str], kill_at: Point | None, out: str, listing: str
 ) -> None:
     """A forked child: the CLI with ``argv`` in ``env``, its stdout and stderr into files
     (``out`` + ``.out``/``.err``), dying at point ``kill_at``; the points passed are written
@@ -199,7 +212,7 @@ class ForkedCli:
         self.scratch = scratch
         self.runs = 0
 
-    def run(self, *argv: str, env: Mapping[str, str], kill_at: int | None = None) -> Done:
+    def run(self, *argv: str, env: Mapping[str, str], kill_at: Point | None = None) -> Done:
         self.runs += 1
         out = self.scratch / f"command-{self.runs}"
         listing = out.with_suffix(".points")
@@ -233,23 +246,36 @@ def fork_server(scratch: Path) -> Iterator[ForkedCli]:
     finally:
         server = multiprocessing.forkserver._forkserver  # type: ignore[attr-defined]
         stop = getattr(server, "_stop", None)  # the server also ends with this process
-        if stop is not None:
+        pid = getattr(server, "_forkserver_pid", None)
+        if stop is not None and pid is not None:
+            # Its children were all joined and it holds nothing but imports: ended at
+            # once, rather than left to tear down a few hundred modules (seconds on a
+            # loaded machine); then reaped.
+            os.kill(pid, signal.SIGKILL)
             stop()
 
 
-def pick(points: Sequence[str], n: int, seed: int, must: Sequence[str] = ()) -> list[int]:
-    """``n`` kill points (1-based, ascending) drawn with ``seed`` from every point of a
-    counting run: first one of each label that starts with a prefix in ``must`` (kinds the
-    test must meet), then the rest uniformly from the whole space."""
+@pytest.fixture(scope="session")
+def forked_cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkedCli]:
+    """The kill tests' fork server, started once per test process (a plugin of
+    tests/conftest.py), stopped at the end of the session."""
+    with fork_server(tmp_path_factory.mktemp("forked")) as cli:
+        yield cli
+
+
+def pick(labels: Sequence[str], n: int, seed: int, must: Sequence[str] = ()) -> list[Point]:
+    """``n`` kill points drawn with ``seed`` from every step of a counting run (``labels``,
+    in order), in that order: first one step of each label that starts with a prefix in
+    ``must`` (kinds the test must meet), then the rest uniformly from the whole space."""
     draw = random.Random(seed)
     chosen: set[int] = set()
     for prefix in must:
-        matching = [i for i, label in enumerate(points, 1) if label.startswith(prefix)]
-        assert matching, f"no point {prefix!r} in {points}"
+        matching = [i for i, label in enumerate(labels) if label.startswith(prefix)]
+        assert matching, f"no step {prefix!r} in {labels}"
         chosen.add(draw.choice(matching))
-    rest = [i for i in range(1, len(points) + 1) if i not in chosen]
+    rest = [i for i in range(len(labels)) if i not in chosen]
     chosen.update(draw.sample(rest, n - len(chosen)))
-    return sorted(chosen)
+    return [(labels[i], labels[: i + 1].count(labels[i])) for i in sorted(chosen)]
 
 
 def kill_seed() -> int:

@@ -16,12 +16,11 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.kill_points import Done, ForkedCli, fork_server, kill_seed, pick
+from tests.kill_points import Done, ForkedCli, Point, kill_seed, pick
 from tests.unit.test_ledger_migration import old_ledger
 from tests.unit.test_records_migration import old_home
 from trigon_sync.store import paths
@@ -63,41 +62,35 @@ def _old_home(home: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def forked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkedCli]:
-    with fork_server(tmp_path_factory.mktemp("forked")) as cli:
-        yield cli
-
-
-@pytest.fixture(scope="module")
-def reference(forked: ForkedCli, tmp_path_factory: pytest.TempPathFactory) -> tuple[Done, Rows]:
+def reference(forked_cli: ForkedCli, tmp_path_factory: pytest.TempPathFactory) -> tuple[Done, Rows]:
     """The unkilled migration: its report, its rows, and every point it passed."""
     home = tmp_path_factory.mktemp("reference") / "home"
-    done = forked.run(*REPORT, env=_old_home(home))
+    done = forked_cli.run(*REPORT, env=_old_home(home))
     assert done.code == 0, done.stderr
     return done, _rows(home)
 
 
 @pytest.fixture(scope="module")
-def points(reference: tuple[Done, Rows]) -> list[int]:
+def points(reference: tuple[Done, Rows]) -> list[Point]:
     return pick(reference[0].points, KILLS, kill_seed(), must=KINDS)
 
 
 @pytest.mark.parametrize("n", range(KILLS), ids=[f"kill-{n + 1:02d}" for n in range(KILLS)])
 def test_a_killed_migration_is_completed_by_the_next_command(
     n: int,
-    forked: ForkedCli,
+    forked_cli: ForkedCli,
     reference: tuple[Done, Rows],
-    points: list[int],
+    points: list[Point],
     tmp_path: Path,
 ) -> None:
     """Killed at a drawn point of the move, the next command completes it losslessly."""
     home = tmp_path / "old-home"
     env = _old_home(home)
     at = points[n]
-    killed = forked.run(*REPORT, env=env, kill_at=at)
-    where = f"killed at {at} ({reference[0].points[at - 1]})"
+    killed = forked_cli.run(*REPORT, env=env, kill_at=at)
+    where = f"killed at {at[0]} #{at[1]}"
     assert killed.code == -signal.SIGKILL, (where, killed.stderr)
-    again = forked.run(*REPORT, env=env)
+    again = forked_cli.run(*REPORT, env=env)
     assert again.code == 0, (where, again.stderr)
     report, rows = reference
     assert again.stdout == report.stdout, where
