@@ -168,7 +168,7 @@ class _Points:
 
         sqlite3.connect = connect  # type: ignore[assignment]
         os.replace = replace
-        httpx.HTTPTransport.handle_request = handle_request  # type: ignore[method-assign]
+        httpx.HTTPTransport.handle_request = handle_request  # type: ignore[method-assign, assignment]
 
 
 def _command(
@@ -244,7 +244,7 @@ def fork_server(scratch: Path) -> Iterator[ForkedCli]:
     try:
         yield ForkedCli(context, scratch)
     finally:
-        server = multiprocessing.forkserver._forkserver  # type: ignore[attr-defined]
+        server = multiprocessing.forkserver._forkserver
         stop = getattr(server, "_stop", None)  # the server also ends with this process
         pid = getattr(server, "_forkserver_pid", None)
         if stop is not None and pid is not None:

@@ -13,6 +13,7 @@ must hold the same rows.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -42,7 +43,7 @@ Rows = dict[str, list[tuple[object, ...]]]
 def _rows(home: Path) -> Rows:
     """Every migrated row, without its sequence number (the order of the files is kept)."""
     found: Rows = {}
-    with sqlite3.connect(home / paths.records_file().name) as con:
+    with contextlib.closing(sqlite3.connect(home / paths.records_file().name)) as con:
         for table in TABLES:
             rows = con.execute(f"SELECT * FROM {table}").fetchall()  # noqa: S608 - fixed names
             found[table] = [row[1:] if table != "field_maps" else row for row in rows]

@@ -18,11 +18,14 @@ kind and number (the 2nd create sent), the same step in every run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import sqlite3
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +35,7 @@ from tests.api.monthly_env import FIELD_NAME, expected_counts, link_firms, task_
 from tests.e2e.flow import HTTP_TIMEOUT, MONTHS, NO_LIMITS, RETRY_DELAY, make_seed
 from tests.kill_points import Done, ForkedCli, kill_seed, pick
 from trigon_sync.http.session import ENV_RETRY_DELAY
-from trigon_sync.sandbox import SANDBOX_COMPANY, SandboxWorld, run_sandbox
+from trigon_sync.sandbox import SANDBOX_COMPANY, Running, SandboxWorld, run_sandbox
 from trigon_sync.sandbox.behaviour import CONTRACT, PRODUCTION_LIKE, UkuBehaviour
 from trigon_sync.store import paths
 from trigon_sync.store.secrets import (
@@ -78,37 +81,13 @@ def _config(trigon_url: str, uku_url: str) -> str:
     )
 
 
+@dataclass
 class Night:
     """A fresh sandbox and a home linked to it, ready for the night's run-monthly."""
 
-    def __init__(self, profile: str, home: Path) -> None:
-        self.profile = profile
-        self.home = home
-
-    def __enter__(self) -> Night:
-        self.world = SandboxWorld(SEED)
-        self._sandbox = run_sandbox(
-            self.world, faults=NO_LIMITS, uku_behaviour=PROFILES[self.profile]
-        )
-        self.running = self._sandbox.__enter__()
-        self._patch = pytest.MonkeyPatch()
-        self._patch.setenv(paths.ENV_HOME, str(self.home))
-        paths.ensure_home()
-        paths.config_file().write_text(
-            _config(self.running.trigon_url, self.running.uku_url), encoding="utf-8"
-        )
-        creds = self.world.credentials()
-        key = next(k for k in creds["trigon_api_keys"] if k["environment"] == "production")
-        store = FileStore(paths.token_file())
-        store.set(TRIGON_ID_TOKEN, Secret(key["id_token"]))
-        store.set(TRIGON_API_KEY, Secret(key["api_key"]))
-        store.set(UKU_API_KEY, Secret(creds["uku_api_key"]))
-        link_firms(self.world)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._patch.undo()
-        self._sandbox.__exit__(None, None, None)
+    world: SandboxWorld
+    running: Running
+    home: Path
 
     @property
     def env(self) -> dict[str, str]:
@@ -134,13 +113,37 @@ class Night:
 
     def records(self) -> dict[str, Any]:
         """What the records database holds per (client, period), for comparing runs."""
-        with sqlite3.connect(self.home / paths.records_file().name) as con:
+        with contextlib.closing(sqlite3.connect(self.home / paths.records_file().name)) as con:
             writes = con.execute("SELECT firm, period, uku_client, task, counts FROM ledger_writes")
             done = con.execute(
                 "SELECT firm, period, client, task, counts, archived FROM task_events"
                 " WHERE kind = 'done'"
             )
             return {"ledger": writes.fetchall(), "journal": done.fetchall()}
+
+
+@contextlib.contextmanager
+def night(profile: str, home: Path) -> Iterator[Night]:
+    """The seed's world served with ``profile``'s Uku; ``home`` connected to it (api-key
+    mode: no refresh token to rotate), its firms linked, fields mapped."""
+    world = SandboxWorld(SEED)
+    with (
+        run_sandbox(world, faults=NO_LIMITS, uku_behaviour=PROFILES[profile]) as running,
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        patch.setenv(paths.ENV_HOME, str(home))
+        paths.ensure_home()
+        paths.config_file().write_text(
+            _config(running.trigon_url, running.uku_url), encoding="utf-8"
+        )
+        creds = world.credentials()
+        key = next(k for k in creds["trigon_api_keys"] if k["environment"] == "production")
+        store = FileStore(paths.token_file())
+        store.set(TRIGON_ID_TOKEN, Secret(key["id_token"]))
+        store.set(TRIGON_API_KEY, Secret(key["api_key"]))
+        store.set(UKU_API_KEY, Secret(creds["uku_api_key"]))
+        link_firms(world)
+        yield Night(world, running, home)
 
 
 @pytest.fixture(scope="module")
@@ -150,11 +153,11 @@ def spaces(
     """Per profile, the unkilled run (with every point it passed) and its records."""
     found = {}
     for profile in PROFILES:
-        with Night(profile, tmp_path_factory.mktemp(profile) / "home") as night:
-            done = forked_cli.run(*RUN, env=night.env)
+        with night(profile, tmp_path_factory.mktemp(profile) / "home") as tonight:
+            done = forked_cli.run(*RUN, env=tonight.env)
             assert done.code == 0, done.stderr
-            night.assert_tasks()
-            found[profile] = (done, night.records())
+            tonight.assert_tasks()
+            found[profile] = (done, tonight.records())
     return found
 
 
@@ -177,20 +180,20 @@ def test_a_killed_monthly_run_is_completed_by_the_next_run(
     reference, records = spaces[profile]
     at = pick(reference.points, PER_PROFILE, kill_seed(), must=KINDS)[n]
     where = f"killed at {at[0]} #{at[1]} ({len(reference.points)} steps)"
-    with Night(profile, tmp_path / "home") as night:
-        killed = forked_cli.run(*RUN, env=night.env, kill_at=at)
+    with night(profile, tmp_path / "home") as tonight:
+        killed = forked_cli.run(*RUN, env=tonight.env, kill_at=at)
         assert killed.code == -signal.SIGKILL, (where, killed.stderr)
-        again = forked_cli.run(*RUN, env=night.env)
+        again = forked_cli.run(*RUN, env=tonight.env)
         assert again.code == 0, (where, again.stdout, again.stderr)
-        night.assert_tasks()
-        found = night.records()
+        tonight.assert_tasks()
+        found = tonight.records()
         for kind in ("ledger", "journal"):
             pairs = Counter((row[0], row[1]) for row in found[kind])
             assert set(pairs.values()) == {1}, (where, kind, pairs)
             # the same counts for the same clients; the task ids are this sandbox's own
             assert _without_tasks(found[kind]) == _without_tasks(records[kind]), (where, kind)
         tasks = {
-            (t["client_id"], t["title"][-7:]): t["id"] for t in night.world.uku_state()["tasks"]
+            (t["client_id"], t["title"][-7:]): t["id"] for t in tonight.world.uku_state()["tasks"]
         }
         assert {(c, p): task for _f, p, c, task, *_ in found["journal"]} == tasks, where
 
