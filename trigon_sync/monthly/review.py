@@ -7,7 +7,8 @@ monthly/run.py calls three things here and nothing more:
   admin has not accepted (``trigon-sync accept``) into a held ``skip`` — the run then
   treats it like a failed client, so the period stays open and cron mail names it;
 * :meth:`Review.record` right after a task's create/update succeeded (or the task was
-  found holding the counts), before the journal line: appends to the ledger (ledger.py);
+  found holding the counts): appends to the ledger (ledger.py), in one transaction with
+  the client's journal row;
 * :func:`hold_hint`, the command that releases a held client, for messages.
 
 History for the flags is the ledger as it was when the run started (and, for periods
