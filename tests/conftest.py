@@ -25,7 +25,7 @@ from trigon_sync import redact
 from trigon_sync.business_register.source import ENV_URL as ENV_REGISTER_URL
 from trigon_sync.store import paths
 
-pytest_plugins = ["tests.sandbox_fixtures"]
+pytest_plugins = ["tests.sandbox_fixtures", "tests.kill_points"]
 
 RAM_DISK = Path("/dev/shm")  # noqa: S108 - a tmpfs on Linux; the tests' own numbered temp root
 RAM_DISK_NEEDS = 512 * 2**20

@@ -7,6 +7,8 @@ stores, and a spike is made by adding real records to the sandbox's Trigon.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from trigon_sync.billing.explain import explain_client
 from trigon_sync.billing.explain_records import read_journals
 from trigon_sync.sandbox import SandboxWorld
 from trigon_sync.settings.config import AnomalySettings
-from trigon_sync.store import journal, ledger, records_db
+from trigon_sync.store import journal, ledger, paths, records_db
 from trigon_sync.store.state import load_state
 
 D = dt.date
@@ -121,20 +123,30 @@ class Killed(BaseException):
     """Stands in for the process dying (not an Exception: nothing may swallow it)."""
 
 
-def test_the_ledger_line_comes_before_the_journal_line(
+def test_the_ledger_row_and_the_journal_row_commit_together(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Killed while journaling the first client: its write is already in the ledger (a
-    journal line without one would leave the report short once the run resumes past it)."""
+    """Killed while journaling the first client: its ledger row is rolled back with the
+    journal's (a ledger row without one made the resumed run, finding the client not done,
+    adopt its task and write the ledger a second row), and the resumed run writes each
+    client once to both."""
 
-    def die(self: journal.PeriodJournal, entry: journal.Entry, at: dt.datetime) -> None:
+    def die(
+        self: journal.PeriodJournal, entry: journal.Entry, at: dt.datetime, **_: object
+    ) -> None:
         raise Killed
 
-    monkeypatch.setattr(journal.PeriodJournal, "append", die)
-    with pytest.raises(Killed):
-        env.run(D(2024, 10, 31), workers=1)
-    written = [firm for (firm, period) in ledger.load().writes if period == "2024-10"]
-    assert len(written) == 1 and written[0] in _uku(env, "2024-10")
+    with monkeypatch.context() as patch:
+        patch.setattr(journal.PeriodJournal, "append", die)
+        with pytest.raises(Killed):
+            env.run(D(2024, 10, 31), workers=1)
+    assert [firm for (firm, period) in ledger.load().writes if period == "2024-10"] == []
+    env.run(D(2024, 10, 31))
+    with sqlite3.connect(paths.records_file()) as con:
+        writes = con.execute("SELECT firm FROM ledger_writes WHERE period = '2024-10'")
+        done = con.execute("SELECT firm FROM task_events WHERE kind = 'done'")
+        counted = Counter(firm for (firm,) in writes), Counter(firm for (firm,) in done)
+    assert counted[0] == counted[1] == Counter(list(load_state().links))
 
 
 def test_after_an_upgrade_the_journals_give_the_flags_their_history(env: Env) -> None:

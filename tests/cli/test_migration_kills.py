@@ -2,83 +2,48 @@
 the move, and every record is there exactly once.
 
 The old home holds every kind of record file (journals, client intents, ledger.jsonl).
-A child process runs `report --format csv` (a reader: it moves the files first) and is
-killed with SIGKILL by its own hand after the N-th row inserted, or before the N-th file
-is moved to the migrated folder; then a plain `report --format csv` must print what it
-prints on the same home migrated without a kill, and the database must hold the same
-rows.
+``report --format csv`` (a reader: it moves the files first) runs once unkilled, counting
+its points (tests/kill_points.py: each statement of the database's creation, each row
+inserted, each ``migrated_files`` mark, each COMMIT, each file moved to the migrated
+folder); 20 of them are drawn with a fixed seed, at least one of each kind. At each, a
+fresh copy of the old home is migrated by a ``report`` that kills itself there; then a
+plain ``report --format csv`` must print what the unkilled one printed, and the database
+must hold the same rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 import signal
 import sqlite3
-import subprocess
-import sys
+from pathlib import Path
 
 import pytest
 
+from tests.kill_points import Done, ForkedCli, Point, kill_seed, pick
 from tests.unit.test_ledger_migration import old_ledger
 from tests.unit.test_records_migration import old_home
 from trigon_sync.store import paths
 
-KILLER = """
-import os, pathlib, signal, sys
-from trigon_sync.store import records_migration
-
-kind, at = sys.argv[1], int(sys.argv[2])
-seen = 0
-
-
-def tick():
-    global seen
-    seen += 1
-    if seen == at:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-if kind == "rows":
-    class Counting:
-        def __init__(self, con):
-            self.con = con
-
-        def execute(self, *args):
-            found = self.con.execute(*args)
-            tick()
-            return found
-
-    real_import = records_migration._import
-    records_migration._import = lambda con, path: real_import(Counting(con), path)
-else:
-    real_replace = pathlib.Path.replace
-
-    def replace(self, target):
-        tick()
-        return real_replace(self, target)
-
-    pathlib.Path.replace = replace
-
-from trigon_sync.cli.app import main
-
-sys.argv = ["trigon-sync", "report", "--format", "csv"]
-main()
-"""
-
 TABLES = ("ledger_writes", "ledger_accepts", "field_maps", "task_events", "client_intents")
+KILLS = 20
+KINDS = (
+    "sql INSERT INTO task_events",  # a row
+    "sql INSERT INTO ledger_writes",  # a row of ledger.jsonl
+    "sql INSERT INTO migrated_files",  # a file's mark
+    "sql COMMIT",
+    "replace",  # a file moved into the migrated folder
+)
+REPORT = ("report", "--format", "csv")
+
+Rows = dict[str, list[tuple[object, ...]]]
 
 
-def _report(*argv: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, *argv], capture_output=True, timeout=120, env=dict(os.environ)
-    )
-
-
-def _rows() -> dict[str, list[tuple[object, ...]]]:
+def _rows(home: Path) -> Rows:
     """Every migrated row, without its sequence number (the order of the files is kept)."""
-    found: dict[str, list[tuple[object, ...]]] = {}
-    with sqlite3.connect(paths.records_file()) as con:
+    found: Rows = {}
+    with contextlib.closing(sqlite3.connect(home / paths.records_file().name)) as con:
         for table in TABLES:
             rows = con.execute(f"SELECT * FROM {table}").fetchall()  # noqa: S608 - fixed names
             found[table] = [row[1:] if table != "field_maps" else row for row in rows]
@@ -87,41 +52,50 @@ def _rows() -> dict[str, list[tuple[object, ...]]]:
     return found
 
 
-@pytest.fixture(scope="module")
-def reference(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[bytes, dict[str, list[tuple[object, ...]]]]:
-    """The report and the rows of the old home migrated without a kill."""
+def _old_home(home: Path) -> dict[str, str]:
+    """The old home's files in ``home``; the environment a command there runs in."""
+    env = {**os.environ, paths.ENV_HOME: str(home)}
     with pytest.MonkeyPatch.context() as patch:
-        home = tmp_path_factory.mktemp("reference") / "home"
         patch.setenv(paths.ENV_HOME, str(home))
         old_home()
         old_ledger()
-        done = _report("-m", "trigon_sync", "report", "--format", "csv")
-        assert done.returncode == 0, done.stderr
-        return done.stdout, _rows()
+    return env
 
 
-# (what is counted, the N-th of it that dies). The home's 14 rows: ledger.jsonl first
-# (rows 1-7: its mappings, writes and acceptance), then the journal files (8-14). Moves:
-# its 4 files go to the migrated folder one by one, after every row is committed.
-POINTS = [("rows", n) for n in (1, 2, 4, 7, 8, 10, 13, 14)] + [("moves", n) for n in (1, 2, 4)]
+@pytest.fixture(scope="module")
+def reference(forked_cli: ForkedCli, tmp_path_factory: pytest.TempPathFactory) -> tuple[Done, Rows]:
+    """The unkilled migration: its report, its rows, and every point it passed."""
+    home = tmp_path_factory.mktemp("reference") / "home"
+    done = forked_cli.run(*REPORT, env=_old_home(home))
+    assert done.code == 0, done.stderr
+    return done, _rows(home)
 
 
-@pytest.mark.parametrize(("kind", "at"), POINTS, ids=[f"{k}-{n}" for k, n in POINTS])
+@pytest.fixture(scope="module")
+def points(reference: tuple[Done, Rows]) -> list[Point]:
+    return pick(reference[0].points, KILLS, kill_seed(), must=KINDS)
+
+
+@pytest.mark.parametrize("n", range(KILLS), ids=[f"kill-{n + 1:02d}" for n in range(KILLS)])
 def test_a_killed_migration_is_completed_by_the_next_command(
-    kind: str, at: int, reference: tuple[bytes, dict[str, list[tuple[object, ...]]]]
+    n: int,
+    forked_cli: ForkedCli,
+    reference: tuple[Done, Rows],
+    points: list[Point],
+    tmp_path: Path,
 ) -> None:
-    old_home()
-    old_ledger()
-    killed = _report("-c", KILLER, kind, str(at))
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
-    again = _report("-m", "trigon_sync", "report", "--format", "csv")
-    assert again.returncode == 0, again.stderr
+    """Killed at a drawn point of the move, the next command completes it losslessly."""
+    home = tmp_path / "old-home"
+    env = _old_home(home)
+    at = points[n]
+    killed = forked_cli.run(*REPORT, env=env, kill_at=at)
+    where = f"killed at {at[0]} #{at[1]}"
+    assert killed.code == -signal.SIGKILL, (where, killed.stderr)
+    again = forked_cli.run(*REPORT, env=env)
+    assert again.code == 0, (where, again.stderr)
     report, rows = reference
-    assert again.stdout == report
-    assert _rows() == rows  # nothing lost, nothing doubled
-    assert not paths.ledger_file().exists() and not any(paths.journal_dir().glob("*.jsonl*"))
-    [folder] = paths.home_dir().glob("migrated-*")
+    assert again.stdout == report.stdout, where
+    assert _rows(home) == rows, where  # nothing lost, nothing doubled
+    assert not (home / "ledger.jsonl").exists() and not any(home.glob("journal/*.jsonl*"))
+    [folder] = home.glob("migrated-*")
     assert (folder / "ledger.jsonl").is_file()
-    shutil.rmtree(paths.home_dir())

@@ -5,6 +5,9 @@ Refresh-token POSTs are exempt from faults: a refresh that fails after Trigon ro
 token leaves only a spent token, and presenting it again revokes the login by contract
 (docs/trigon-api.md). The product does not repeat such a POST and says to reconnect if the
 next run reports an expired connection; see docs/performance.md.
+
+A killed ``run-monthly`` is tests/e2e/test_monthly_kills.py (20 drawn points of a run, both
+Uku profiles); a killed ``confirm`` is here.
 """
 
 from __future__ import annotations
@@ -65,39 +68,6 @@ def test_full_flow_under_faults_leaves_one_correct_task_per_client_per_month(
         f.assert_tasks(3)
         seen = {r["fault"] for side in ("trigon", "uku") for r in f.running.world.requests(side)}
         assert {"error", "rate_limit", "drop"} <= seen
-
-
-@pytest.fixture(params=list(PROFILES))
-def ready_flow(isolated_home: Path, request: pytest.FixtureRequest) -> Iterator[Flow]:
-    """A set-up flow (no faults) whose Uku answers a little slowly, so kills land midway;
-    once per Uku profile."""
-    with flow(
-        isolated_home,
-        uku_faults=FaultConfig(latency_ms=8).updated({}),
-        uku_behaviour=PROFILES[request.param],
-    ) as f:
-        f.running.set_faults("trigon", trigon_limit=100_000)
-        f.running.set_faults("uku", uku_read_limit=100_000, uku_write_limit=100_000)
-        f.setup()
-        yield f
-
-
-@pytest.mark.parametrize("kill_seed", chaos_seeds())
-def test_sigkill_of_run_monthly_then_rerun_neither_doubles_nor_misses(
-    ready_flow: Flow, kill_seed: int
-) -> None:
-    """Killed after a random number of tasks, the next run finishes the period exactly."""
-    f = ready_flow
-    links = len(load_state().links)
-    after = random.Random(kill_seed).randint(1, links - 1)
-    proc = f.start("run-monthly", "--today", "31.10.2024")
-    kill_when(proc, lambda: len(f.uku()["tasks"]) >= after)
-    assert load_state().last_period_end is None  # the period is not complete yet
-    rerun = f.run_month(0)
-    assert rerun.returncode == 0, rerun.stderr
-    f.assert_tasks(1)
-    assert f.run_month(1).returncode == 0
-    f.assert_tasks(2)
 
 
 @pytest.mark.parametrize("profile", list(PROFILES))

@@ -7,7 +7,8 @@ monthly/run.py calls three things here and nothing more:
   admin has not accepted (``trigon-sync accept``) into a held ``skip`` — the run then
   treats it like a failed client, so the period stays open and cron mail names it;
 * :meth:`Review.record` right after a task's create/update succeeded (or the task was
-  found holding the counts), before the journal line: appends to the ledger (ledger.py);
+  found holding the counts): appends to the ledger (ledger.py), in one transaction with
+  the client's journal row;
 * :func:`hold_hint`, the command that releases a held client, for messages.
 
 History for the flags is the ledger as it was when the run started (and, for periods
@@ -20,7 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping
 
 from trigon_sync.billing import anomalies
 from trigon_sync.monthly.plan import HELD, ClientPlan, Targets
@@ -198,9 +200,16 @@ class Review:
         return dataclasses.replace(plan, action="skip", flags=flags, held=True, reason=reason)
 
     def record(
-        self, plan: ClientPlan, run: Run, targets: Targets, task_id: int, at: dt.datetime
+        self,
+        plan: ClientPlan,
+        run: Run,
+        targets: Targets,
+        task_id: int,
+        at: dt.datetime,
+        along: Callable[[sqlite3.Connection], None] | None = None,
     ) -> None:
-        """Append what Uku now holds for this client and period to the ledger."""
+        """Append what Uku now holds for this client and period to the ledger, in one
+        transaction with ``along`` (the journal's row of the client)."""
         link = plan.link
         self.writer.write(
             period=run.period,
@@ -213,5 +222,6 @@ class Review:
             mapping=tuple((t.key, t.field_name) for t in targets.fields),
             counts=plan.counts,
             at=at,
+            along=along,
         )
         self.history.add(link.trigon_id, run.period, dict(plan.counts))

@@ -11,7 +11,9 @@ client (a service unreachable, a revoked connection) propagates and stops the ru
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import cast
@@ -153,16 +155,21 @@ class ClientStep:
             )
             raise Later(later.ready, resumed) from None
         outcome.task_id = task_id
-        run, targets = self.run, self.rules.targets
-        self.review.record(plan, run, targets, task_id, self.now())  # before the journal line
+        run, targets, now = self.run, self.rules.targets, self.now()
+        along = None
         if not self.rules.rerun or _replaces(recorded, task_id):
-            self.book.append(
-                journal.Entry(
-                    link.trigon_id, link.uku_client_id, task_id, plan.action, dict(plan.counts)
-                ),
-                self.now(),
+            entry = journal.Entry(
+                link.trigon_id, link.uku_client_id, task_id, plan.action, dict(plan.counts)
             )
+            along = functools.partial(self._done, entry, now)
+        # The ledger's row and the journal's in one transaction: a run killed between two
+        # commits left the ledger's, and the next run, finding the client not done,
+        # adopted its task and wrote the ledger a second row for it.
+        self.review.record(plan, run, targets, task_id, now, along=along)
         return outcome
+
+    def _done(self, entry: journal.Entry, at: dt.datetime, con: sqlite3.Connection) -> None:
+        self.book.append(entry, at, within=con)
 
     def write(self, plan: ClientPlan, identity: TaskIdentity, outcome: ClientOutcome) -> int:
         """Create or update the task as planned, then complete it; returns the task id."""

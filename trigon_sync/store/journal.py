@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Collection, Mapping
@@ -183,12 +184,16 @@ class PeriodJournal:
         with db.read() as con:
             return Counter(dict(con.execute(query, args).fetchall()))
 
-    def append(self, entry: Entry, at: dt.datetime) -> None:
+    def append(
+        self, entry: Entry, at: dt.datetime, *, within: sqlite3.Connection | None = None
+    ) -> None:
         """Record one finished client, durably, before returning (called from worker
-        threads)."""
+        threads); ``within``: in that open transaction instead (the ledger's write of the
+        same client, monthly/step.py), which commits both or neither."""
         self._insert(
             "done",
             entry.firm,
+            within=within,
             client=entry.client,
             task=entry.task,
             action=entry.action,
@@ -229,7 +234,9 @@ class PeriodJournal:
                 continue
         return found
 
-    def _insert(self, kind: str, firm: str, **values: Any) -> None:
+    def _insert(
+        self, kind: str, firm: str, *, within: sqlite3.Connection | None = None, **values: Any
+    ) -> None:
         row = {
             "period": self.run.period,
             "archived": int(self.archived),
@@ -241,6 +248,9 @@ class PeriodJournal:
         }
         names = ", ".join(row)  # this method's own keys, never outside text
         sql = f"INSERT INTO task_events ({names}) VALUES ({', '.join('?' * len(row))})"  # noqa: S608
+        if within is not None:
+            within.execute(sql, tuple(row.values()))
+            return
         with records_db.shared(create=True).transaction() as con:
             con.execute(sql, tuple(row.values()))
 

@@ -34,7 +34,7 @@ import operator
 import sqlite3
 import sys
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -385,9 +385,12 @@ class LedgerWriter:
         mapping: FieldMap,
         counts: Mapping[str, int],
         at: dt.datetime,
+        along: Callable[[sqlite3.Connection], None] | None = None,
     ) -> None:
         """Record one client's counts as Uku now holds them (the newest row wins); the
-        mapping and the write in one transaction."""
+        mapping, the write and ``along`` (the run's journal row of the same client) in one
+        transaction: a kill between a write recorded here and the journal's row made the
+        next run adopt the task and record it a second time."""
         mapping = tuple(pair for pair in mapping if pair[0] in counts)
         fid = fields_id(mapping)
         row = (
@@ -413,6 +416,8 @@ class LedgerWriter:
                 " action, fields_id, counts, at) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 row,
             )
+            if along is not None:
+                along(con)
         self._known.add(fid)
 
     def accept(self, period: str, firm: str, at: dt.datetime) -> None:

@@ -18,7 +18,7 @@ Why SQLite and these settings:
   power cut, i.e. an intent whose create was already sent). A full disk fails the commit
   being made (:class:`StateError`) and never what was committed before it.
 * **One transaction per change that must hold together** (:meth:`Database.transaction`):
-  a ledger write and its mapping, a migrated file and its mark.
+  a ledger write, its mapping and the client's journal row, a migrated file and its mark.
 * **Bounded waiting.** WAL lets readers (``report``, ``status``) read while a run writes;
   two writers wait for each other at most :data:`busy_timeout_seconds`, then
   :class:`BusyError`: one line and exit code 6, never a hang in cron.
