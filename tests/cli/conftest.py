@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from tests.cli.sandbox_home import Invoke
+from tests.cli.set_up_once import read_seed
 from tests.json_schemas import check_output
 from trigon_sync.cli.app import app
 from trigon_sync.sandbox import Running, SandboxWorld, run_sandbox
@@ -44,6 +45,7 @@ def write_config() -> Callable[[str], Path]:
 
 @pytest.fixture
 def sandbox(seed: dict[str, Any]) -> Iterator[Running]:
-    """The module's ``seed`` fixture served on free 127.0.0.1 ports, fresh for each test."""
-    with run_sandbox(SandboxWorld(seed)) as running:
+    """The module's ``seed`` fixture served on free 127.0.0.1 ports, fresh for each test
+    (the document read once per worker: worlds of one read seed share nothing)."""
+    with run_sandbox(SandboxWorld(read_seed(seed))) as running:
         yield running

@@ -6,7 +6,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 from stdnum.ee import registrikood
 
 from tests.cli.sandbox_home import Invoke, sandbox_config, store_sandbox_secrets
+from tests.cli.set_up_once import set_up_once
 from tests.disk_full import FullDisk
 from tests.register_server import misbehaving_register
 from trigon_sync.business_register.download import ENV_DEADLINE, ENV_MAX_MB, download_lock
@@ -67,35 +68,51 @@ def monthly_config(sandbox: Running, auto: str | None) -> str:
 
 @pytest.fixture
 def imported(
-    sandbox: Running,
+    seed: dict[str, Any],
+    isolated_home: Path,
+    memory_keyring: Any,
     write_config: Callable[[str], Path],
     cli: Invoke,
     monkeypatch: pytest.MonkeyPatch,
-) -> Callable[[str | None], Running]:
-    """Both sides connected, the register served, clients imported; then the setting chosen."""
-    monkeypatch.setenv(ENV_URL, sandbox.register_url)
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[[str | None], Running]]:
+    """Both sides connected, the register served, clients imported; then the setting chosen.
+    The import is done once per worker, each test gets its own copy of world, home and
+    keyring (tests/cli/set_up_once.py)."""
 
-    def setup(auto: str | None) -> Running:
-        world = sandbox.world
+    def import_clients(sandbox: Running) -> None:
+        monkeypatch.setenv(ENV_URL, sandbox.register_url)
         # The company exists in the Business Register; the firm only adds it to Trigon later.
-        world.register.append(
+        sandbox.world.register.append(
             {"registration_code": NEW_CODE, "name": "Uus Klient OÜ", "status": "R"}
         )
         write_config(monthly_config(sandbox, None))
         store_sandbox_secrets(sandbox, open_store("keyring"))
         assert cli("import-clients").exit_code == 0
         assert cli("confirm", "--yes").exit_code == 0
-        write_config(monthly_config(sandbox, auto))
-        world = sandbox.world
-        world.add_firm("f-new", "Uus Klient OÜ", NEW_CODE)
-        world.register.append(
-            {"registration_code": NEW_CODE, "name": "Uus Klient OÜ", "status": "R"}
-        )
-        world.add_firm("f-redx", "Puuduv Firma OÜ", RED_X_CODE)
-        world.add_record("f-new", "sales_invoice", "2024-10-15T10:00:00+03:00")
-        return sandbox
 
-    return setup
+    with set_up_once(
+        "auto_import.imported",
+        seed,
+        import_clients,
+        home=isolated_home,
+        secrets=memory_keyring.secrets,
+        keep_in=lambda: tmp_path_factory.mktemp("imported"),
+    ) as sandbox:
+        monkeypatch.setenv(ENV_URL, sandbox.register_url)
+
+        def setup(auto: str | None) -> Running:
+            write_config(monthly_config(sandbox, auto))
+            world = sandbox.world
+            world.add_firm("f-new", "Uus Klient OÜ", NEW_CODE)
+            world.register.append(
+                {"registration_code": NEW_CODE, "name": "Uus Klient OÜ", "status": "R"}
+            )
+            world.add_firm("f-redx", "Puuduv Firma OÜ", RED_X_CODE)
+            world.add_record("f-new", "sales_invoice", "2024-10-15T10:00:00+03:00")
+            return sandbox
+
+        yield setup
 
 
 def client_of(sandbox: Running, code: str) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cli.sandbox_home import Invoke, confirm_all, sandbox_config, store_sandbox_secrets
+from tests.cli.set_up_once import set_up_once
 from tests.ping_receiver import PING_PATH, Receiver, ping_receiver
 from trigon_sync.errors import ExitCode
 from trigon_sync.monitoring import ping as pings
@@ -190,22 +191,41 @@ def seed() -> dict[str, Any]:
 
 
 @pytest.fixture
-def ready(sandbox: Running, write_config: Callable[[str], Path], cli: Invoke) -> Running:
+def ready(
+    seed: dict[str, Any],
+    isolated_home: Path,
+    memory_keyring: Any,
+    write_config: Callable[[str], Path],
+    cli: Invoke,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Running]:
     """Both sandbox servers connected, two fields mapped, the firms imported and linked,
-    and View granted on every firm (a run succeeds unless a test revokes one)."""
-    write_config(
-        sandbox_config(sandbox)
-        + '\n[summary]\ntask_title = "Monthly summary {period}"\ntopic = "Bookkeeping"\n'
-        'first_import_date = 2024-10-01\nschedule = "last_calendar_day"\n\n'
-        '[fields]\nsales_invoices_created = "Sales invoice created"\n'
-        'payments_created = "Payment created"\n'
-    )
-    store_sandbox_secrets(sandbox, open_store("keyring"))
-    assert cli("import-clients").exit_code == 0
-    assert confirm_all(cli).exit_code in (0, ExitCode.PARTIAL)
-    for firm in load_state().links:
-        sandbox.world.restore_view(firm)
-    return sandbox
+    and View granted on every firm (a run succeeds unless a test revokes one): set up
+    once per worker, each test gets its own copy (tests/cli/set_up_once.py)."""
+
+    def set_up(sandbox: Running) -> None:
+        write_config(
+            sandbox_config(sandbox)
+            + '\n[summary]\ntask_title = "Monthly summary {period}"\ntopic = "Bookkeeping"\n'
+            'first_import_date = 2024-10-01\nschedule = "last_calendar_day"\n\n'
+            '[fields]\nsales_invoices_created = "Sales invoice created"\n'
+            'payments_created = "Payment created"\n'
+        )
+        store_sandbox_secrets(sandbox, open_store("keyring"))
+        assert cli("import-clients").exit_code == 0
+        assert confirm_all(cli).exit_code in (0, ExitCode.PARTIAL)
+        for firm in load_state().links:
+            sandbox.world.restore_view(firm)
+
+    with set_up_once(
+        "monitoring.ready",
+        seed,
+        set_up,
+        home=isolated_home,
+        secrets=memory_keyring.secrets,
+        keep_in=lambda: tmp_path_factory.mktemp("ready"),
+    ) as running:
+        yield running
 
 
 def add_monitoring(section: str) -> None:

@@ -7,13 +7,14 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.cli.sandbox_home import Invoke, confirm_all, sandbox_config, store_sandbox_secrets
+from tests.cli.set_up_once import set_up_once
 from tests.disk_full import FullDisk
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import (
@@ -153,9 +154,35 @@ def seed() -> dict[str, Any]:
     return generate_seed(20, seed=4)
 
 
+READY = "run_monthly.ready"
+"""The name ``ready``'s set-up is kept under (tests/cli/set_up_once.py)."""
+
+
 @pytest.fixture
-def ready(sandbox: Running, write_config: Callable[[str], Path], cli: Invoke) -> Running:
-    """Connected to both sandbox servers, every field mapped, clients imported and linked."""
+def ready(
+    seed: dict[str, Any],
+    isolated_home: Path,
+    memory_keyring: Any,
+    write_config: Callable[[str], Path],
+    cli: Invoke,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Running]:
+    """Connected to both sandbox servers, every field mapped, clients imported and linked:
+    set up once per worker, each test gets its own copy of world, home and keyring
+    (tests/cli/set_up_once.py)."""
+    with set_up_once(
+        READY,
+        seed,
+        lambda sandbox: set_up_ready(sandbox, write_config, cli),
+        home=isolated_home,
+        secrets=memory_keyring.secrets,
+        keep_in=lambda: tmp_path_factory.mktemp("ready"),
+    ) as running:
+        yield running
+
+
+def set_up_ready(sandbox: Running, write_config: Callable[[str], Path], cli: Invoke) -> None:
+    """What ``ready`` does through the CLI: config, secrets, import-clients, confirm."""
     fields_toml = "\n".join(
         f'{key} = "{name}"'
         for key, name in zip(
@@ -191,7 +218,6 @@ def ready(sandbox: Running, write_config: Callable[[str], Path], cli: Invoke) ->
     confirmed = confirm_all(cli)
     assert confirmed.exit_code in (0, ExitCode.PARTIAL), confirmed.output
     assert load_state().links
-    return sandbox
 
 
 def summary_tasks(sandbox: Running) -> list[dict[str, Any]]:
