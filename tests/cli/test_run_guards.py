@@ -17,7 +17,7 @@ from tests.cli.sandbox_home import Invoke
 from trigon_sync import clock
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import Running
-from trigon_sync.store import home_safety, journal, paths
+from trigon_sync.store import home_safety, journal, paths, records_db
 from trigon_sync.store.state import load_state
 
 YEAR = dt.timedelta(days=365)
@@ -99,6 +99,7 @@ def test_a_symlinked_file_in_the_home_is_refused_before_any_write(
     link.parent.mkdir(parents=True, exist_ok=True)
     link.symlink_to(target)
     before = target.read_bytes()
+    records_db.forget_shared()  # as cron starts it: no connection left open by the set-up
     result = cli("run-monthly", "--today", "31.10.2024")
     assert result.exit_code == ExitCode.STATE, result.output
     assert str(link) in " ".join(result.output.split()) and "symbolic link" in result.output

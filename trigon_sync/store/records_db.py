@@ -571,6 +571,9 @@ def open_existing() -> Database | None:
     path = db_file()
     if not path.is_file() and _may_be_absent(path):
         return None
+    # a link is refused before SQLite opens it (and makes its -wal/-shm beside the target)
+    for end in ("", "-wal", "-shm"):
+        home_safety.guard_write(path.with_name(path.name + end))
     connection = _opened(path, writable=False)
     (version,) = connection.execute("PRAGMA user_version").fetchone()
     if version < SCHEMA_VERSION:
