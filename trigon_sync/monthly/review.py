@@ -29,6 +29,7 @@ from trigon_sync.monthly.plan import HELD, ClientPlan, Targets
 from trigon_sync.records import periods as period_record
 from trigon_sync.schedule.rules import Run
 from trigon_sync.settings.config import AnomalySettings
+from trigon_sync.shared_keys import SharedKeys
 from trigon_sync.store import journal, ledger
 from trigon_sync.store.state import State
 
@@ -62,7 +63,8 @@ class History:
         periods = self.by_firm.setdefault(firm, {})
         if not replace and period in periods:
             return
-        periods[period] = counts
+        # kept to the run's end for every client: its keys shared with the others'
+        periods[period] = counts if isinstance(counts, tuple | SharedKeys) else SharedKeys(counts)
         first = self.first
         if first is not None and period < first:
             older = [p for p in periods if p < first]
@@ -173,7 +175,7 @@ class Review:
                 if firms is not None and not firms:
                     continue  # every linked firm has this period, or enough newer ones
                 for firm, entry in journal.read_period(run, firms).items():
-                    history.add(firm, run.period, dict(entry.counts), replace=False)
+                    history.add(firm, run.period, entry.counts, replace=False)
         return cls(settings, history, accepted, field_ids, dry_run=dry_run)
 
     def _earlier(self, firm: str, period: str) -> list[Mapping[str, int]]:
@@ -189,7 +191,7 @@ class Review:
             plan.counts, self._earlier(link.trigon_id, run.period), self.settings, labels
         )
         if self.dry_run:
-            self.history.add(link.trigon_id, run.period, dict(plan.counts))
+            self.history.add(link.trigon_id, run.period, plan.counts)
         if not flags:
             return plan
         if not self.settings.hold or (link.trigon_id, run.period) in self.accepted:
@@ -224,4 +226,4 @@ class Review:
             at=at,
             along=along,
         )
-        self.history.add(link.trigon_id, run.period, dict(plan.counts))
+        self.history.add(link.trigon_id, run.period, plan.counts)

@@ -83,6 +83,23 @@ def plain_text(description: str | None) -> str:
     return "".join(parser.parts)
 
 
+def identity_part(description: str | None) -> str | None:
+    """What of a description any identity reads: its markers and trigon-sync 0.1's marker
+    lines, one a line, in a form :func:`plain_text` gives back as they were.
+
+    A period's listing keeps its tasks for the whole run, and a description is rich text
+    a person may have added pages to; a task kept with only this part is judged by
+    :meth:`TaskIdentity.matches` and :meth:`TaskIdentity.keeps_marker` exactly as with
+    its whole description (every marker the whole text holds is here, whole, so a marker
+    found in it as a substring is found in this too)."""
+    if not description:
+        return description
+    text = plain_text(description)
+    kept = [found.group(0) for found in _MARKER.finditer(text)]
+    kept += [line.strip() for line in text.splitlines() if line.strip().startswith(LEGACY_PREFIX)]
+    return html.escape("\n".join(kept), quote=False)
+
+
 @dataclass(frozen=True)
 class TaskIdentity:
     """Our summary task of one Uku client for one period, written by one installation."""

@@ -9,7 +9,8 @@ on the rows themselves:
 * **Only candidates are kept**: tasks whose description carries this installation's token
   for the period (or trigon-sync 0.1's), and the tasks the period's journal records (for
   the presence check). Everything else is dropped as its page is judged, so memory does
-  not grow with the company's task count.
+  not grow with the company's task count; and a kept task keeps of its description only
+  what its identity is judged by (a re-count holds the whole period's tasks all run).
 * **Newest first, stopped at the window.** The listing asks for ``sort=-created_at``. A
   summary task of a period is made by a run on or after its import day, so never before
   the period's window starts: once a whole page is older than that (less
@@ -33,13 +34,14 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from trigon_sync.errors import ApiError
 from trigon_sync.monthly.task_identity import (
     LEGACY_PREFIX,
     MARKER_PREFIX,
     TaskQuery,
+    identity_part,
     plain_text,
 )
 from trigon_sync.uku import Task, UkuClient
@@ -117,6 +119,7 @@ class PeriodTasks:
         """Whether every row read so far came newest first (else re-reads are full)."""
         self._sort = True
         """False once Uku refused ``sort`` (a 4xx): the rest of the run lists without it."""
+        self._titles: dict[str, str] = {}
         self._lock = threading.Lock()
         self.stats = ListingStats()
 
@@ -189,7 +192,7 @@ class PeriodTasks:
             pages += 1
             for task in page:
                 if self._candidate(task):
-                    found[task.id] = task
+                    found[task.id] = self._kept(task)
                 created = task.created_at
                 if created is None or (last is not None and created > last):
                     self._ordered = False
@@ -227,6 +230,13 @@ class PeriodTasks:
                 yield first
                 yield from pages
             return
+
+    def _kept(self, task: Task) -> Task:
+        """A candidate as the run keeps it: its description cut to what its identity is
+        judged by (``identity_part``), its title shared with the other candidates that
+        carry the same one (a period's titles are mostly one text)."""
+        title = self._titles.setdefault(task.title, task.title)
+        return replace(task, title=title, description=identity_part(task.description))
 
     def _candidate(self, task: Task) -> bool:
         """Ours for this period (any client: the run judges whose), or recorded."""

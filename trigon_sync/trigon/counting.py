@@ -8,10 +8,11 @@ window's last day. Unmapped fields are never fetched.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, cast
 
 from trigon_sync.settings.fields import TrigonField
+from trigon_sync.shared_keys import SharedKeys
 from trigon_sync.trigon.client import TrigonClient
 
 if TYPE_CHECKING:
@@ -24,8 +25,9 @@ def window_counts(
     specs: Iterable[TrigonField],
     window_start: dt.date,
     window_end: dt.date,
-) -> dict[str, int]:
-    """Field key -> count, for the fields in ``specs``."""
+) -> Mapping[str, int]:
+    """Field key -> count, for the fields in ``specs`` (one ``SharedKeys`` per client:
+    a run keeps every client's counts to its end)."""
     counts: dict[str, int] = {}
     for spec in specs:
         if spec.kind == "period" and spec.event is not None:
@@ -40,4 +42,4 @@ def window_counts(
             counts[spec.key] = trigon.snapshot(
                 firm_id, cast("SnapshotKind", spec.collection), window_end
             )
-    return counts
+    return SharedKeys(counts)

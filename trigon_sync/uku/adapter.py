@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trigon_sync.errors import ApiError
+from trigon_sync.shared_keys import SharedKeys
 from trigon_sync.uku.models import (
     Client,
     ClientChanges,
@@ -124,7 +125,7 @@ def client_filter(registration_code: str | None) -> dict[str, str]:
 # -- tasks (assumptions 2, 3) ----------------------------------------------------------
 
 
-def _custom_fields_from_json(items: Any) -> dict[int, FieldValue]:
+def _custom_fields_from_json(items: Any) -> Mapping[int, FieldValue]:
     if items is None:
         return {}
     if not isinstance(items, list):
@@ -134,7 +135,7 @@ def _custom_fields_from_json(items: Any) -> dict[int, FieldValue]:
         if not isinstance(item, Mapping):
             raise _Shape("custom_fields")
         values[_int(item, "field_id")] = item.get("value")
-    return values
+    return SharedKeys(values)  # a listing holds thousands with the same fields
 
 
 def _custom_fields_to_json(values: Mapping[int, FieldValue]) -> list[dict[str, Any]]:
