@@ -228,6 +228,11 @@ def test_a_client_losing_its_records_is_flagged_and_held_until_accepted(
     assert october.exit_code == 0, october.output
     link = load_state().links[firm]
     mark = f"flag: 2024-11 {link.name} ({link.registration_code}): every count is 0"
+    ahead = cli("accept", link.registration_code, "--period", "2024-11")  # never held
+    assert ahead.exit_code == ExitCode.USAGE, ahead.output
+    assert "was not held for review in 2024-11" in ahead.output
+    assert "nothing was recorded" in ahead.output and "Accepted" not in ahead.output
+    assert all(r.command != "accept" for r in load_state().history)
 
     dry = cli("run-monthly", "--today", "30.11.2024", "--dry-run")
     assert dry.exit_code == 0, dry.output

@@ -120,6 +120,23 @@ def test_completed_periods_are_remembered_for_rerun() -> None:
         rerun_target(s, "2024-11")
 
 
+def test_a_refused_rerun_names_every_completed_period_not_only_the_newest() -> None:
+    """Eleven completed periods: the refusal says their whole range and count, so the
+    oldest (which re-count fine) are not hidden behind the newest six."""
+    s = state()
+    at = dt.datetime(2025, 9, 1, tzinfo=dt.UTC)
+    for month in range(11):
+        start = D(2024 + (9 + month) // 12, (9 + month) % 12 + 1, 1)
+        end = (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        run = Run(end, start, end, f"{start:%Y-%m}")
+        period_record.mark_open(s, run, at)
+        period_record.mark_completed(s, run, at, clients=1)
+    assert rerun_target(s, "2024-10").period == "2024-10"
+    with pytest.raises(UsageError) as refused:
+        rerun_target(s, "2025-09")
+    assert "(completed: 2024-10..2025-08, 11 periods)" in refused.value.message
+
+
 def test_readiness_lists_everything_missing_at_once() -> None:
     """No title, topic, schedule, date, mapping or links: one error naming all of them."""
     bare = Config(path=Path("/h/config.toml"), exists=True)

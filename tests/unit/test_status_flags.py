@@ -16,8 +16,9 @@ from typer.testing import CliRunner
 
 from trigon_sync.cli.app import app
 from trigon_sync.health import status
+from trigon_sync.monthly.review import HELD
 from trigon_sync.settings.config import AnomalySettings
-from trigon_sync.store import ledger, paths, records_db, status_flags
+from trigon_sync.store import ledger, owed, paths, records_db, status_flags
 from trigon_sync.store.state import ClientLink, locked_state
 
 CONFIG = (
@@ -115,6 +116,8 @@ def test_kept_flags_serve_until_the_ledger_the_settings_or_the_code_change(
     paths.config_file().write_text(CONFIG, encoding="utf-8")  # back: the old key
     assert shown() == truth()  # not the stale row kept under that key before
 
+    plant_stale()
+    owed.owe("f1", "2024-10", f"{HELD}: a spike", dt.date(2024, 10, 31))  # as a held run leaves it
     plant_stale()
     assert CliRunner().invoke(app, ["accept", "f1", "--period", "2024-10"]).exit_code == 0
     assert shown() == truth()  # an accept moves the generation too

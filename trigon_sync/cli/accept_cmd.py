@@ -17,7 +17,7 @@ from trigon_sync.clients.lookup import find_link
 from trigon_sync.errors import UsageError
 from trigon_sync.monthly.review import HELD
 from trigon_sync.records.tables import RunRecord
-from trigon_sync.store import ledger
+from trigon_sync.store import ledger, owed
 from trigon_sync.store.state import locked_state
 
 EXAMPLE = "Example: trigon-sync accept 12345678 --period 2024-11"
@@ -44,26 +44,39 @@ def accept_command(
                 f"no linked client matches {client!r}",
                 hint="see `trigon-sync clients` for the linked clients",
             )
+        code = link.registration_code or link.trigon_id
+        if not _was_held(session.state.history, link.trigon_id, period):
+            # accept releases a hold (README, docs/operations.md); an acceptance recorded
+            # for a client never held would read in the ledger as a checked count
+            raise UsageError(
+                f"{link.name} ({code}) was not held for review in {period}: there is "
+                "nothing to accept, and nothing was recorded",
+                hint="accept releases a client run-monthly held with `[anomalies] hold = "
+                "true` (it names the client and the accept command); `trigon-sync status` "
+                "lists the held ones",
+            )
         now = clock.now()
         ledger.LedgerWriter().accept(period, link.trigon_id, now)
-        held = _was_held(session.state.history, link.trigon_id)
         session.state.record(now, "accept", "ok", firm=link.trigon_id, period=period)
         session.save()
-    code = link.registration_code or link.trigon_id
-    what = (
-        "the next run-monthly writes its task even though its counts are flagged"
-        if held
-        else "it was not held in the last run; if its counts are flagged, the next "
-        "run-monthly writes its task anyway"
-    )
     output.stdout.print(
-        f"Accepted {link.name} ({code}) for {period}: {what}.", markup=False, soft_wrap=True
+        f"Accepted {link.name} ({code}) for {period}: the next run-monthly writes its task "
+        "even though its counts are flagged.",
+        markup=False,
+        soft_wrap=True,
     )
 
 
-def _was_held(history: Sequence[RunRecord], firm: str) -> bool:
-    """Whether the newest monthly run held ``firm`` back (its failure reason says so)."""
-    for record in reversed(history):
-        if record.is_monthly:
-            return any(f.firm == firm and f.reason.startswith(HELD) for f in record.failures)
-    return False
+def _was_held(history: Sequence[RunRecord], firm: str, period: str) -> bool:
+    """Whether a monthly run held ``firm`` back in ``period``: its owed pair's reason says
+    so (every held client owes its period, however many failed), or a run record names it
+    held (a record of an older version names no period: it counts for any)."""
+    pair = owed.pair(firm, period)
+    if pair is not None and pair.status == "owed" and pair.reason.startswith(HELD):
+        return True
+    return any(
+        f.firm == firm and f.period in (None, period) and f.reason.startswith(HELD)
+        for record in history
+        if record.is_monthly
+        for f in record.failures
+    )

@@ -283,6 +283,14 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+def _done_earlier(count: Any) -> str:
+    """The tasks runs killed before they could record wrote (a later run's record counts
+    them), so that a record's created, updated and earlier figures add up to Uku's tasks."""
+    if not isinstance(count, int) or isinstance(count, bool) or count <= 0:
+        return ""
+    return f" / {count} by an earlier, unrecorded run"
+
+
 def _render_history(runs: list[RunRecord], total: int) -> None:
     from rich.text import Text
 
@@ -310,6 +318,7 @@ def _render_history(runs: list[RunRecord], total: int) -> None:
             parts.append(
                 f"tasks {record.get('tasks_created', 0)} created / "
                 f"{record.get('tasks_updated', 0)} updated"
+                + _done_earlier(record.get("done_earlier"))
             )
         if periods is None:  # another command (--all): show what it recorded
             parts.extend(f"{key} {_shown(value)}" for key, value in record.items())

@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 
 from trigon_sync.errors import TrigonSyncError
+from trigon_sync.monthly.plan import DONE_EARLIER
 from trigon_sync.monthly.result import MonthlyResult
+from trigon_sync.store import journal
 from trigon_sync.store.state import StateSession
 
 FAILURES_IN_HISTORY = 50
@@ -53,6 +55,7 @@ def record_run(
         or None,
         tasks_created=result.count("created"),
         tasks_updated=result.count("updated"),
+        done_earlier=_done_earlier(result) or None,
         duration_seconds=round(result.duration, 3),
         requests=_requests(result),
         error=message,
@@ -61,7 +64,23 @@ def record_run(
         owed=[p.to_json(result.today) for p in result.owed[:FAILURES_IN_HISTORY]] or None,
         owed_total=len(result.owed) if len(result.owed) > FAILURES_IN_HISTORY else None,
     )
+    for period in {p.run.period for p in result.periods}:
+        session.state.new_effects.append(journal.account(period))
     session.save()
+
+
+def _done_earlier(result: MonthlyResult) -> int:
+    """Clients whose task a run that left no record wrote (killed with SIGKILL before it
+    could record itself): this run found them done by an earlier run, and its record is
+    the one that counts them, so that the records' created, updated and earlier figures
+    add up to the tasks Uku holds. Each is counted by one record only."""
+    total = 0
+    for period in result.periods:
+        firms = {
+            o.link.trigon_id for o in period.outcomes if o.ok and o.plan.reason == DONE_EARLIER
+        }
+        total += journal.unrecorded(period.run.period, firms)
+    return total
 
 
 def _requests(result: MonthlyResult) -> dict[str, dict[str, int]] | None:

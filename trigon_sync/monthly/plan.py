@@ -69,12 +69,27 @@ def rerun_target(state: State, period: str) -> Run:
     record = state.journal.require_completed(period)
     if record is None:
         done = period_record.completed_periods(state)
-        listed = ", ".join(done[-6:]) if done else "none yet"
+        listed = completed_text(done)
         raise UsageError(
             f"period {period} has not been completed by run-monthly (completed: {listed})",
             hint="--rerun re-counts a finished period; a period still due is run without it",
         )
     return record.run
+
+
+COMPLETED_NAMED = 6
+"""Up to this many completed periods are named one by one; more are said as their range."""
+
+
+def completed_text(done: Sequence[str]) -> str:
+    """The completed periods (oldest first) as a refused ``--rerun`` names them: every one,
+    or for many their whole range and how many (``2024-10..2025-08, 11 periods``), the
+    range written as ``--rerun FROM..TO`` takes it. Never a silent cut to the newest."""
+    if not done:
+        return "none yet"
+    if len(done) <= COMPLETED_NAMED:
+        return ", ".join(done)
+    return f"{done[0]}{RANGE_SEPARATOR}{done[-1]}, {len(done)} periods"
 
 
 def rerun_targets(state: State, periods: str) -> list[Run]:
@@ -92,7 +107,7 @@ def rerun_targets(state: State, periods: str) -> list[Run]:
     done = period_record.completed_periods(state)
     chosen = [p for p in sorted(done) if first <= p <= last]
     if not chosen:
-        listed = ", ".join(done[-6:]) if done else "none yet"
+        listed = completed_text(done)
         raise UsageError(
             f"no period from {first} to {last} has been completed by run-monthly "
             f"(completed: {listed})",

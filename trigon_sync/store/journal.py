@@ -37,7 +37,7 @@ import json
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -322,3 +322,59 @@ def _sent_at(at: dt.datetime) -> str:
     from this moment, so a time cut to the second would shorten that wait by up to 1 s
     and let a listing that is too early decide that a client or task is absent."""
     return at.isoformat(timespec="microseconds")
+
+
+# -- what the run history has accounted for ---------------------------------------------
+
+_ACCOUNTED_KEY = "journal_accounted:"
+"""``meta`` key prefix: the last ``task_events`` row of a period a run record accounts for."""
+
+
+def _accounted_seq(con: sqlite3.Connection, period: str) -> int:
+    """The period's last row some run record already counts (its ``tasks_created`` and
+    ``tasks_updated``, or ``done_earlier``). A home whose runs recorded before this mark
+    existed: the rows written before its newest ``run-monthly`` record."""
+    found = con.execute("SELECT value FROM meta WHERE key = ?", (_ACCOUNTED_KEY + period,))
+    mark = found.fetchone()
+    if mark is not None:
+        return int(mark[0])
+    (seq,) = con.execute(
+        "SELECT max(seq) FROM task_events WHERE period = ? AND at <= "
+        "(SELECT max(at) FROM run_history WHERE command LIKE 'run-monthly%')",
+        (period,),
+    ).fetchone()
+    return int(seq or 0)
+
+
+def unrecorded(period: str, firms: Collection[str]) -> int:
+    """How many of ``firms`` (clients a run found done by an earlier run) got their task
+    from a run that left no record: one killed with SIGKILL (or a power cut) between
+    writing tasks and recording itself. Their ``done`` rows are newer than the last row
+    any run record accounts for; the record that says this number accounts for them."""
+    db = records_db.shared()
+    if db is None or not firms:
+        return 0
+    with db.read() as con:
+        after = _accounted_seq(con, period)
+        rows = con.execute(
+            "SELECT DISTINCT firm FROM task_events WHERE period = ? AND kind = 'done' AND seq > ?",
+            (period, after),
+        )
+        return sum(1 for (firm,) in rows if firm in firms)
+
+
+def account(period: str) -> Callable[[sqlite3.Connection], None]:
+    """The effect, in the transaction that adds a run's record, that marks every row of
+    ``period`` written so far as counted by a record (:func:`unrecorded` skips them)."""
+
+    def mark(con: sqlite3.Connection) -> None:
+        (seq,) = con.execute(
+            "SELECT max(seq) FROM task_events WHERE period = ?", (period,)
+        ).fetchone()
+        if seq is not None:
+            con.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                (_ACCOUNTED_KEY + period, str(seq)),
+            )
+
+    return mark
