@@ -306,7 +306,10 @@ def commands(
         ("history (after)", ["history"]),
         ("explain CODE (after)", ["explain", code]),
         ("report (after)", ["report"]),
-        ("accept CODE --period 2024-10", ["accept", code, "--period", "2024-10"]),
+        (
+            "accept CODE --period 2024-10 (not held: refused)",
+            ["accept", code, "--period", "2024-10"],
+        ),
         ("ignore FIRM (the firm confirm skipped)", ["ignore", spare[0]]),
         ("ignore FIRM --undo", ["ignore", spare[0], "--undo"]),
         ("unlink CODE --yes", ["unlink", links[2].registration_code, "--yes"]),
