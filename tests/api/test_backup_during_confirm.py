@@ -22,11 +22,12 @@ from trigon_sync import clock as trigon_clock
 from trigon_sync.clients.confirm_results import ConfirmResult, Outcome
 from trigon_sync.clients.importing import apply_plan, build_plan, stage_plan, staged_plan
 from trigon_sync.clients.plan import select_rows
+from trigon_sync.http import waits
 from trigon_sync.records.import_plan import Action
 from trigon_sync.registration_codes import normalise_code
 from trigon_sync.sandbox import SandboxWorld, generate_seed
 from trigon_sync.sandbox.behaviour import PRODUCTION_LIKE
-from trigon_sync.store import paths, records_db
+from trigon_sync.store import paths, records_db, restore_mark
 from trigon_sync.store.backup import Backup, backup
 from trigon_sync.store.state import load_state, locked_state
 from trigon_sync.uku.settling import Settler
@@ -159,7 +160,17 @@ def test_a_confirm_restored_from_a_backup_taken_mid_confirm_creates_each_client_
         world.clear_logs()
         clock.sleeps.clear()
 
-        again = confirm(env, clock)  # at once: Uku lists none of the six yet
+        snapshot = dt.datetime.fromisoformat(restore_marks()[restore_mark.SNAPSHOT_KEY])
+        mark = restore_mark.Mark(snapshot, snapshot)  # what it says: the snapshot's moment
+        told: list[waits.Wait] = []
+        with waits.listening(told.append):
+            again = confirm(env, clock)  # at once: Uku lists none of the six yet
+        # said once, also under cron (a note, not a terminal's wait line), and why it waits
+        assert again.notes == (mark.note(SETTLE),)
+        assert again.notes[0].startswith(f"restored from a backup taken {mark.taken}: waiting")
+        assert again.to_json()["notes"] == list(again.notes)
+        assert [w.why for w in told] == [mark.wait_reason()]
+        assert "answer was lost" not in told[0].describe()
         codes = codes_in_uku(world) - before
         assert set(codes) == creates
         assert set(codes.values()) == {1}, [code for code, n in codes.items() if n > 1]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import sqlite3
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +15,17 @@ import httpx
 import pytest
 from monthly_env import Killed, connect, expected_counts, link_firms, make_config, task_counts
 
+from trigon_sync.http import waits
 from trigon_sync.sandbox import SandboxWorld, generate_seed
 from trigon_sync.sandbox.behaviour import PRODUCTION_LIKE
-from trigon_sync.store import paths, records_db
+from trigon_sync.store import paths, records_db, restore_mark
 from trigon_sync.store.backup import Backup, backup
 from trigon_sync.store.state import load_state
 
 OCTOBER = dt.date(2024, 10, 31)
 OCTOBER_WINDOW = (dt.date(2024, 10, 1), dt.date(2024, 10, 30))
 NOVEMBER = dt.date(2024, 11, 30)
+SNAPSHOT = restore_mark.SNAPSHOT_KEY
 
 
 class BackupAfterCreates(httpx.BaseTransport):
@@ -176,8 +179,35 @@ def test_a_restored_home_whose_uku_lists_lag_creates_no_second_task_when_run_at_
             wrapper.die_at = 0
         world.clear_logs()
         sleeps.clear()
-        rerun = env.run(OCTOBER, sleep=sleep)  # at once: Uku lists none of the last three yet
+        settle = make_config().uku.settle_seconds
+        # the dry run first, as the restore steps ask: a create only unless Uku lists it
+        snapshot = dt.datetime.fromisoformat(snapshot_marks(paths.records_file())[SNAPSHOT])
+        mark = restore_mark.Mark(snapshot, snapshot)  # what it says: the snapshot's moment
+        plan = env.run(OCTOBER, sleep=sleep, dry_run=True)
+        assert sleeps == [] and world.writes() == []
+        planned = [o.plan for p in plan.periods for o in p.outcomes]
+        creates = Counter(p.reason for p in planned if p.action == "create")
+        unless = "unless Uku lists it after the wait"
+        restore = f"{unless} (the home was restored from a backup taken {mark.taken})"
+        lost = f"{unless} (an earlier run's create lost its answer)"  # its intent in the copy
+        assert creates[restore] == len(links) - 3  # no intent in the copy: the restore's
+        assert set(creates) <= {restore, lost}
+        assert plan.notes == [mark.dry_run_note(settle)]
+        doc = plan.to_json()
+        reasons = [c["reason"] for p in doc["periods"] for c in p["clients"]]
+        assert Counter(r for r in reasons if r and r.startswith(unless)) == creates
+        assert doc["notes"] == plan.notes
+
+        told: list[waits.Wait] = []
+        with waits.listening(told.append):
+            rerun = env.run(OCTOBER, sleep=sleep)  # at once: Uku lists none of the last three yet
         assert not rerun.failed
+        assert rerun.notes == [mark.note(settle)]
+        assert rerun.notes[0].startswith(
+            f"restored from a backup taken {mark.taken}: waiting up to 30 s"
+        )
+        assert [w.why for w in told] == [mark.wait_reason()]
+        assert "restored from a backup" in told[0].describe()
         creates = [w for w in env.task_writes() if w["method"] == "POST"]
         assert len(creates) == 2  # the two the dead run never made
         assert set(env.tasks_per_client_period().values()) == {1}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 from tests.cli.sandbox_home import Invoke, confirm_all, sandbox_config, store_sandbox_secrets
 from tests.cli.set_up_once import set_up_once
 from tests.disk_full import FullDisk
+from trigon_sync.clock import TALLINN
 from trigon_sync.errors import ExitCode
 from trigon_sync.sandbox import (
     SANDBOX_COMPANY,
@@ -512,3 +514,53 @@ def test_dry_run_names_each_failing_client_and_period_once_with_its_reason(
         assert len(said) == 1, said
         assert said[0].startswith(f"owed: {link.name} ({link.registration_code}) period 2024-10")
     assert lines[-1].startswith("error: 2 (client, period) pair(s) owed in 2024-10; each is named")
+
+
+def test_a_restored_home_says_so_in_the_dry_run_and_once_in_the_quiet_run(
+    cli: Invoke, ready: Running
+) -> None:
+    """A home restored from a backup (its records carry the snapshot's mark): the dry run
+    shows each create as one the real run makes only if Uku does not list the task after
+    its wait, and says why; the real run under cron (--quiet) prints one note line, which
+    the log and --json carry too."""
+    from trigon_sync.store import records_db, restore_mark
+    from trigon_sync.store.config_file import edit_config
+
+    with edit_config() as raw:  # a short wait on the real clock
+        raw["uku"]["settle_seconds"] = 0.2
+    for firm_id in load_state().links:
+        ready.world.restore_view(firm_id)
+    taken = dt.datetime(2024, 11, 1, 3, 40, tzinfo=TALLINN)
+    records_db.forget_shared()
+    assert restore_mark.mark_copy(paths.records_file(), taken)  # as `backup` marks its copy
+    unless = (
+        "unless Uku lists it after the wait "
+        "(the home was restored from a backup taken 01.11.2024 03:40)"
+    )
+
+    plan = cli("run-monthly", "--today", "31.10.2024", "--dry-run")
+    assert plan.exit_code == 0, plan.output
+    flat = " ".join(plan.stdout.split())
+    assert f"client(s) in the table, each {unless}:" in flat
+    assert "create (" in flat.split("Totals: ")[1]
+    assert "note: restored from a backup taken 01.11.2024 03:40: the real run waits" in plan.output
+    doc = json.loads(cli("run-monthly", "--today", "31.10.2024", "--dry-run", "--json").stdout)
+    [period] = doc["periods"]
+    assert {(c["action"], c["reason"]) for c in period["clients"]} == {("create", unless)}
+    assert doc["notes"] == [
+        "restored from a backup taken 01.11.2024 03:40: the real run waits up to 0.2 s for "
+        "Uku to list what the earlier home created, adopts each task it finds and creates "
+        "only the rest"
+    ]
+
+    said = (
+        "note: restored from a backup taken 01.11.2024 03:40: waiting up to 0.2 s for Uku "
+        "to list what the earlier home created before creating anything"
+    )
+    result = cli("run-monthly", "--today", "31.10.2024", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert [line for line in result.output.splitlines() if line.startswith("note:")] == [said]
+    log = (paths.logs_dir() / "trigon-sync.log").read_text(encoding="utf-8")
+    assert said in " ".join(log.split())
+    per_client = Counter(t["client_id"] for t in summary_tasks(ready))
+    assert set(per_client.values()) == {1} and len(per_client) == len(load_state().links)

@@ -69,3 +69,22 @@ def test_a_backup_of_a_restored_home_carries_its_own_moment(restored: None) -> N
     later = T0 + dt.timedelta(hours=1)
     restore_mark.mark_copy(records_db.db_file(), later)
     assert marks() == {restore_mark.SNAPSHOT_KEY: later.isoformat(timespec="microseconds")}
+
+
+def test_the_mark_tells_when_the_backup_was_taken_and_what_the_wait_is_for(
+    restored: None,
+) -> None:
+    """What a restored home's command says (once, also under cron) and why it waits: the
+    snapshot's moment in Tallinn time, not a lost answer."""
+    first = T0 + dt.timedelta(days=7)
+    mark = restore_mark.pending(first, SETTLE, write=False)
+    assert mark == restore_mark.Mark(first, T0)
+    assert mark.taken == "31.10.2024 04:00"  # 02:00 UTC is 04:00 in Tallinn
+    assert mark.note(SETTLE) == (
+        "restored from a backup taken 31.10.2024 04:00: waiting up to 30 s for Uku to list "
+        "what the earlier home created before creating anything"
+    )
+    assert mark.wait_reason() == (
+        "its lists to show what the earlier home created "
+        "(the home was restored from a backup taken 31.10.2024 04:00)"
+    )

@@ -184,6 +184,8 @@ def confirm_summary_line(result: ConfirmResult) -> str:
 def report_confirm(result: ConfirmResult, *, as_json: bool) -> None:
     """The result of `confirm`; failed rows make it a PartialFailure (exit code) after printing."""
     failed = result.failed
+    for note in result.notes:  # on stderr with --json too: cron mails it
+        output.line(f"note: {note}")
     if as_json:
         output.print_json(result.to_json())
     else:

@@ -194,6 +194,8 @@ def run_monthly(
         render_auto_import(auto, as_json=as_json)
         run_log.append(log_line(auto))
     monthly_view.render(result.result, config, as_json=as_json, quiet=quiet, auto=auto)
+    for note in result.result.notes:
+        run_log.append(f"note: {note}", strict=False)
     halted = result.halted
     line = monthly_view.summary_line(result.result, time.monotonic() - started, halted=halted)
     run_log.append(line, strict=False)

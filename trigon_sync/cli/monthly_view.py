@@ -16,6 +16,7 @@ from trigon_sync.settings.config import Config
 
 if TYPE_CHECKING:
     from trigon_sync.clients.auto_import import AutoImport
+    from trigon_sync.monthly.plan import ClientPlan
     from trigon_sync.monthly.result import MonthlyResult
 
 
@@ -33,6 +34,8 @@ def render(
 ) -> None:
     from trigon_sync.cli import output
 
+    for note in result.notes:  # a restored home's wait: stderr, so cron mails it
+        output.line(f"note: {note}")
     for warning in result.warnings:  # Uku's words: scrubbed, shown as plain text
         output.line(f"warning: {warning}")
     for repair in result.repairs:  # a task a person deleted or moved: billing, so stderr
@@ -202,12 +205,30 @@ def render_plan(result: MonthlyResult, config: Config, *, preview: bool = False)
             output.stdout.print(part, soft_wrap=not isinstance(part, Table) and unwrapped)
         for line in after:
             output.stdout.print(line, soft_wrap=unwrapped)
-        done = ", ".join(f"{n} {action}" for action, n in actions.items()) or "no clients"
+        unless = sum(1 for o in period.outcomes if o.ok and _unless_listed(o.plan))
+        done = (
+            ", ".join(
+                f"{n} {action}"
+                + (
+                    f" ({unless} unless Uku lists it after the wait)"
+                    if action == "create" and unless
+                    else ""
+                )
+                for action, n in actions.items()
+            )
+            or "no clients"
+        )
         sums = ", ".join(f"{uku_name(result, config, k)} {totals[k]}" for k in keys)
         summed = f"; {sums}" if keys else ""
         output.stdout.print(f"Totals: {done}{summed}", markup=False, soft_wrap=unwrapped)
     for stopped in stopped_lines(result):
         output.stdout.print(stopped, markup=False, soft_wrap=unwrapped)
+
+
+def _unless_listed(plan: ClientPlan) -> bool:
+    """A create the real run makes only if Uku does not list the task after its wait
+    (its reason says why: monthly/actions.py ``look_reason``)."""
+    return plan.action == "create" and plan.reason is not None
 
 
 def flag_lines(result: MonthlyResult) -> list[str]:

@@ -5,6 +5,8 @@ Now a client is one row; the columns are headed by Uku's field names when they f
 terminal, else by numbers with the names listed once above the table (the compact form).
 Clients with nothing to write (``exists``, ``skip``) are collapsed into one line per action
 with a count and a few names; failures follow the table, one line each with the reason.
+A ``create`` that carries a reason (the real run creates only if Uku does not list the
+task after a wait) gets a line per reason under the table.
 A client's name is cut with "…" rather than wrapped, so every client stays one line in a
 pipe or cron mail too; ``--json`` has every name and count in full.
 
@@ -55,7 +57,11 @@ def plan_table(
     digits = {k: max((len(str(o.plan.counts.get(k, 0))) for o in rows), default=1) for k in keys}
     named = [max(digits[k], _longest_word(n)) for k, n in zip(keys, names, strict=True)]
     numbered = [max(digits[k], len(str(i))) for i, k in enumerate(keys, start=1)]
-    after = _collapsed(outcomes) + _failures(o for o in outcomes if o.link.trigon_id not in said)
+    after = (
+        _unless(outcomes)
+        + _collapsed(outcomes)
+        + _failures(o for o in outcomes if o.link.trigon_id not in said)
+    )
     if not rows:
         return [], after
     if _fits(console.width, named):
@@ -157,6 +163,27 @@ def _legend(names: Sequence[str]) -> Text:
             text.append(" · ", style="dim")
         text.append(f"{index} {name}")
     return text
+
+
+def _unless(outcomes: Sequence[ClientOutcome]) -> list[Text]:
+    """One line per reason a ``create`` in the table carries: a create the real run makes
+    only if Uku does not list the task after its wait (monthly/actions.py ``look_reason``:
+    an earlier run's create lost its answer, or the home was restored from a backup)."""
+    groups: dict[str, list[ClientOutcome]] = {}
+    for outcome in outcomes:
+        if outcome.ok and outcome.plan.action == "create" and outcome.plan.reason:
+            groups.setdefault(outcome.plan.reason, []).append(outcome)
+    lines = []
+    for reason, group in groups.items():
+        shown = ", ".join(plain(o.plan.link.name) for o in group[:NAMES_SHOWN])
+        more = f" and {len(group) - NAMES_SHOWN} more" if len(group) > NAMES_SHOWN else ""
+        lines.append(
+            Text.assemble(
+                ("create: ", "bold"),
+                f"{len(group)} client(s) in the table, each {plain(reason)}: {shown}{more}",
+            )
+        )
+    return lines
 
 
 def _collapsed(outcomes: Sequence[ClientOutcome]) -> list[Text]:

@@ -59,6 +59,9 @@ class ConfirmResult:
     results: tuple[RowResult, ...]
     selection: Selection
     warnings: tuple[UkuWarning, ...] = ()
+    notes: tuple[str, ...] = ()
+    """What the command itself tells the admin, once (a home restored from a backup waits
+    for Uku's lists: store/restore_mark.py); printed as ``note:`` lines, also under cron."""
 
     def of(self, *outcomes: Outcome) -> tuple[RowResult, ...]:
         return tuple(r for r in self.results if r.outcome in outcomes)
@@ -80,6 +83,7 @@ class ConfirmResult:
             "rows": [r.to_json() for r in self.results],
             "skipped": [row.registration_code for row in self.selection.skipped],
             "warnings": [{"code": w.code, "message": w.message} for w in self.warnings],
+            "notes": list(self.notes),
         }
 
 

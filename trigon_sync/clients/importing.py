@@ -157,10 +157,12 @@ def apply_plan(
         manager_id,
     )
     # a home restored from a backup: creates its copy lacks may not be listed yet
-    restored = restore_mark.possibly_announced_at(settler.now(), settler.settle_seconds, write=True)
+    restored = restore_mark.pending(settler.now(), settler.settle_seconds, write=True)
     creator.listed_at = creator.settler.now()
     listed = by_code(uku.list_clients())
+    notes: list[str] = []
     if restored is not None:
+        notes.append(restored.note(settler.settle_seconds))
         listed = _listed_after_restore(selection, state, creator, listed, restored)
     results: list[RowResult] = []
     unsaved = 0
@@ -194,6 +196,7 @@ def apply_plan(
         results=tuple(results),
         selection=selection,
         warnings=tuple(uku.warnings[warnings_before:]),
+        notes=tuple(notes),
     )
     if not outcome.failed:
         state.staged_import = None
@@ -234,13 +237,13 @@ def _listed_after_restore(
     state: State,
     creator: ClientCreator,
     listed: dict[str, list[Client]],
-    since: dt.datetime,
+    mark: restore_mark.Mark,
 ) -> dict[str, list[Client]]:
-    """The listing that decides a confirm in a home restored from a backup (``since``: the
-    moment store/restore_mark.py gives).
+    """The listing that decides a confirm in a home restored from a backup (``mark``: what
+    store/restore_mark.py gives; its moment ``mark.at``).
 
     Each planned create the state does not show linked and ``listed`` lacks may have been
-    sent by the lost home after the copy's snapshot: it counts as announced at ``since``.
+    sent by the lost home after the copy's snapshot: it counts as announced at ``mark.at``.
     If any may be missing from ``listed`` only because it was read too early, wait until
     Uku's lists show what was sent by then and read them once more, for all of them."""
     absent = [
@@ -250,11 +253,11 @@ def _listed_after_restore(
         and row.trigon_id not in state.links
         and row.registration_code not in listed
     ]
-    creator.assume_announced(absent, since)
+    creator.assume_announced(absent, mark.at)
     early = [creator.pending[firm] for firm in absent if creator.listing_too_early(firm)]
     if not early:
         return listed
-    creator.settler.wait(max(early))
+    creator.settler.wait(max(early), mark.wait_reason())
     creator.listed_at = creator.settler.now()
     return by_code(creator.uku.list_clients())
 

@@ -25,13 +25,16 @@ The kinds of action, per (client, period):
 * ``look``: an earlier run announced a create for this client and did not live to record
   its answer, and the listing does not show the task: the real run looks again once
   Uku's lists have caught up, adopts the task if it is there and creates it only if it is
-  not. The plan it carries is the one a create would carry (what the dry run shows).
+  not. The plan it carries is the one a create would carry, with a reason that says the
+  create is only what happens if Uku does not list the task after the wait
+  (:func:`look_reason`): the dry run shows it so, as a create that may turn out an adopt.
 
 No HTTP, no clock, no store: facts go in, actions come out.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -103,6 +106,17 @@ class Rules:
     """The review (flags, holds) of a plan's counts: monthly/review.py's ``assess``."""
 
 
+LOST_ANSWER = "an earlier run's create lost its answer"
+"""Why a client's create counts as announced when its own intent says so."""
+
+
+def look_reason(why: str) -> str:
+    """The reason a ``look``'s create plan carries: the dry run shows a create that the
+    real run makes only if Uku's lists, once caught up, do not show the task (``why``:
+    why the create counts as announced: :data:`LOST_ANSWER`, or the restore)."""
+    return f"unless Uku lists it after the wait ({why})"
+
+
 def fail(plan: ClientPlan, reason: str) -> ClientAction:
     return ClientAction("fail", plan, reason)
 
@@ -139,13 +153,14 @@ def with_counts(
     found: Task | None,
     announced: dt.datetime | None = None,
     recorded: journal.Entry | None = None,
+    why: str = LOST_ANSWER,
 ) -> ClientAction:
     """The action of a client whose counts were fetched (or failed to be).
 
     ``found``: our task of the period as the listing shows it; ``announced``: when an
     earlier run announced a create for the client without recording its answer;
     ``recorded``: the period's journal line of the client, if any (``--rerun`` restores
-    only a task the record holds)."""
+    only a task the record holds); ``why``: why the create counts as announced."""
     link = counted.link
     if counted.failure is not None:
         return fail(skipped(link, counted.failure), counted.failure)
@@ -161,7 +176,10 @@ def with_counts(
     )
     plan = rules.assess(plan)
     if announced is not None and found is None:
-        # decided again with what the second look finds (monthly/step.py)
+        # decided again with what the second look finds (monthly/step.py); until then a
+        # create only if Uku does not list the task (a held plan keeps its own reason)
+        if plan.action == "create" and not plan.held:
+            plan = dataclasses.replace(plan, reason=look_reason(why))
         return ClientAction("look", plan, announced=announced)
     if plan.held:  # flagged and not accepted: waits like a failed client
         return fail(plan, plan.reason or HELD)
@@ -178,7 +196,8 @@ class PeriodFacts:
     line that is not lost; ``listed``: firm id -> has View (None: no firm list);
     ``found``: Uku client id -> our task of the period in the listing; ``announced``: firm
     id -> when an earlier run announced a create it did not record; ``recorded``: firm id
-    -> its journal line, lost or not.
+    -> its journal line, lost or not; ``why``: firm id -> why its create counts as
+    announced, where that is not :data:`LOST_ANSWER` (a home restored from a backup).
     """
 
     rules: Rules
@@ -188,6 +207,7 @@ class PeriodFacts:
     found: Mapping[int, Task | None]
     announced: Mapping[str, dt.datetime]
     recorded: Mapping[str, journal.Entry]
+    why: Mapping[str, str] = field(default_factory=dict)
 
 
 def restored_announced(
@@ -226,4 +246,5 @@ def client_action(
         found=facts.found.get(link.uku_client_id),
         announced=facts.announced.get(firm),
         recorded=facts.recorded.get(firm),
+        why=facts.why.get(firm, LOST_ANSWER),
     )

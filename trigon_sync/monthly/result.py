@@ -212,6 +212,9 @@ class MonthlyResult:
     rerun: str | None = None
     periods: list[PeriodResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What the run itself tells the admin, once (a home restored from a backup:
+    store/restore_mark.py): ``note:`` lines on stderr, also under cron, and in the log."""
     deferred: list[Run] = field(default_factory=list)
     """Due periods not started because the run was stopped (a signal, its time bound)."""
     duration: float = 0.0
@@ -241,6 +244,7 @@ class MonthlyResult:
         doc: dict[str, Any] = {
             "periods": [p.to_json(self.field_names if self.rerun else None) for p in self.periods],
             "warnings": list(self.warnings),
+            "notes": list(self.notes),
             "repaired": [r.to_json() for r in self.repairs],
             "owed": [p.to_json(self.today) for p in self.owed],
         }

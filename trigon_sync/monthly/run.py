@@ -63,6 +63,7 @@ from trigon_sync.store import installation, journal, owed, restore_mark
 from trigon_sync.store.state import ClientLink, State, StateSession, load_state, locked_state
 from trigon_sync.trigon import Firm, TrigonClient
 from trigon_sync.uku import Task, UkuClient
+from trigon_sync.uku.settling import LOST_ANSWER
 
 DEFAULT_WORKERS = 8
 NO_INSTALLATION = "0" * 16
@@ -124,9 +125,9 @@ class MonthlyRun:
         """Set from outside (a signal, the run's time bound): start no more clients."""
         self.include_finished = include_finished
         """``--rerun --include-finished``: tasks Uku shows as finished are changed too."""
-        self.restored: dt.datetime | None = None
-        """In a home restored from a backup, the moment every client not recorded as done
-        counts as announced at (store/restore_mark.py); None otherwise."""
+        self.restored: restore_mark.Mark | None = None
+        """In a home restored from a backup, its mark: the moment every client not recorded
+        as done counts as announced at, and why (store/restore_mark.py); None otherwise."""
 
     # -- entry points --------------------------------------------------------------------
 
@@ -177,9 +178,11 @@ class MonthlyRun:
         error: BaseException | None = None
         try:
             # a home restored from a backup: creates its copy lacks may not be listed yet
-            self.restored = restore_mark.possibly_announced_at(
-                self.now(), self.config.uku.settle_seconds, write=not dry_run
-            )
+            settle = self.config.uku.settle_seconds
+            self.restored = restore_mark.pending(self.now(), settle, write=not dry_run)
+            if self.restored is not None:  # said once, also under cron and in the log
+                mark = self.restored
+                result.notes.append(mark.dry_run_note(settle) if dry_run else mark.note(settle))
             targets = self._targets()
             result.field_names = {t.key: t.field_name for t in targets.fields}
             firms = self.trigon.list_firms()
@@ -355,18 +358,24 @@ class MonthlyRun:
         fatal: list[BaseException] = []
         stopped = lambda: stop.is_set() or self._halted()  # noqa: E731
 
+        intents = book.intents()
+        mark = self.restored
+        announced = actions.restored_announced(
+            intents,
+            (link.trigon_id for link in links if link.trigon_id not in done),
+            None if mark is None else mark.at,
+        )
+        # a client whose own intent is not in the copy counts as announced for the restore
+        why = {} if mark is None else {f: mark.why() for f in announced if f not in intents}
         facts = actions.PeriodFacts(
             rules,
             refused=refused,
             done=done,
             listed=listed,
             found={client: f.task for client, f in found.items()},
-            announced=actions.restored_announced(
-                book.intents(),
-                (link.trigon_id for link in links if link.trigon_id not in done),
-                self.restored,
-            ),
+            announced=announced,
             recorded=recorded,
+            why=why,
         )
 
         def act(link: ClientLink) -> ClientOutcome:
@@ -531,7 +540,11 @@ class MonthlyRun:
             if not waiting or fatal or stopped() or rounds > ATTEMPTS:
                 break
             ready = max(later.ready for later in waiting.values())
-            self.sleep(max(0.0, (ready - self.now()).total_seconds()))
+            wait = max(0.0, (ready - self.now()).total_seconds())
+            if wait > 0:  # a person watching is told what for (the restore, or lost answers)
+                why = LOST_ANSWER if self.restored is None else self.restored.wait_reason()
+                http_waits.announce(http_waits.Wait("Uku", wait, why))
+            self.sleep(wait)
             listing.reread(ready)
             jobs = {firm: later.resume for firm, later in waiting.items()}
             todo = [link for link in links if link.trigon_id in waiting]

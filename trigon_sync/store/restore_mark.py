@@ -41,6 +41,11 @@ section of docs/operations.md asks that the lost home has stopped). So:
   wait; once cleared, the dry run shows new clients as plain creates again.
 
 A dry run reads the mark and never writes it.
+
+A command that finds the mark still needed says so, once, on a line every channel
+carries (stderr under cron too, the log, ``--json``): :meth:`Mark.note` (the dry run's
+:meth:`Mark.dry_run_note`), and its wait for Uku's lists names the restore as its reason
+(:meth:`Mark.wait_reason`), not a lost answer.
 """
 
 from __future__ import annotations
@@ -48,8 +53,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
+from trigon_sync import clock
+from trigon_sync.dates import format_ee_time
 from trigon_sync.errors import StateError
 from trigon_sync.store import records_db
 
@@ -58,6 +66,49 @@ SNAPSHOT_KEY = "restore_snapshot_at"
 FIRST_RUN_KEY = "restore_first_run_at"
 """``meta`` key a restored home's first real creating command (a monthly run, ``confirm``)
 writes: when it started."""
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A restored home's mark that is still needed: what a command reads of it."""
+
+    at: dt.datetime
+    """The moment every create not recorded as done counts as announced at."""
+    snapshot: dt.datetime
+    """When the backup's snapshot was taken (what a person is told)."""
+
+    @property
+    def taken(self) -> str:
+        """``07.12.2026 07:40``: the snapshot's moment as a person reads it (Tallinn)."""
+        return format_ee_time(self.snapshot.astimezone(clock.TALLINN).isoformat())
+
+    def why(self) -> str:
+        """Why a create counts as announced: the reason a plan and a wait give."""
+        return f"the home was restored from a backup taken {self.taken}"
+
+    def wait_reason(self) -> str:
+        """What the wait for Uku's lists waits for (http/waits.py's ``why``)."""
+        return f"its lists to show what the earlier home created ({self.why()})"
+
+    def note(self, settle_seconds: float) -> str:
+        """The one line a real command prints (and logs) in a restored home."""
+        return (
+            f"restored from a backup taken {self.taken}: waiting up to "
+            f"{_seconds(settle_seconds)} for Uku to list what the earlier home created "
+            "before creating anything"
+        )
+
+    def dry_run_note(self, settle_seconds: float) -> str:
+        """The dry run's line: what the real run will do, nothing waited for here."""
+        return (
+            f"restored from a backup taken {self.taken}: the real run waits up to "
+            f"{_seconds(settle_seconds)} for Uku to list what the earlier home created, "
+            "adopts each task it finds and creates only the rest"
+        )
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
 
 
 def _iso(at: dt.datetime) -> str:
@@ -107,6 +158,12 @@ def _parsed(value: str | None) -> dt.datetime | None:
 def possibly_announced_at(
     now: dt.datetime, settle_seconds: float, *, write: bool
 ) -> dt.datetime | None:
+    """:func:`pending`'s moment (None: not restored, or the mark has done its job)."""
+    mark = pending(now, settle_seconds, write=write)
+    return None if mark is None else mark.at
+
+
+def pending(now: dt.datetime, settle_seconds: float, *, write: bool) -> Mark | None:
     """The moment every create not recorded as done (a client's task, an Uku client)
     counts as announced at, in a home restored from a backup whose mark is still needed;
     None otherwise (an ordinary home, or a mark that has done its job: cleared here when
@@ -114,7 +171,8 @@ def possibly_announced_at(
 
     ``write``: a real command that creates (stamps its start as the restored home's first
     one, and clears a mark whose moment is ``settle_seconds`` past); False for a dry run.
-    A mark that cannot be read as a time counts as made now (the safe side: one wait)."""
+    A mark that cannot be read as a time counts as made now (the safe side: one wait).
+    Returns the :class:`Mark` (its moment and the snapshot's)."""
     db = records_db.shared()
     if db is None:
         return None
@@ -142,4 +200,4 @@ def possibly_announced_at(
             with db.transaction() as con:
                 con.execute("DELETE FROM meta WHERE key IN (?, ?)", (SNAPSHOT_KEY, FIRST_RUN_KEY))
         return None
-    return moment
+    return Mark(moment, snapshot)

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 from trigon_sync.http import waits
 
+LOST_ANSWER = "its lists to show a write whose answer was lost"
+"""The wait's reason after a create whose answer was lost (a restored home's wait names
+the restore instead: store/restore_mark.py's ``Mark.wait_reason``)."""
+
 Now = Callable[[], dt.datetime]
 Sleep = Callable[[float], None]
 
@@ -40,11 +44,12 @@ class Settler:
         ``sleep`` are given (a test's, or the monthly step's own)."""
         return cls(uku.settle_seconds, now or clock.now, sleep or time.sleep)
 
-    def wait(self, since: dt.datetime) -> None:
-        """Return once ``settle_seconds`` have passed since ``since`` (at most that long)."""
+    def wait(self, since: dt.datetime, why: str) -> None:
+        """Return once ``settle_seconds`` have passed since ``since`` (at most that long).
+
+        ``why``: what the wait is for, as the caller knows it (a lost answer,
+        :data:`LOST_ANSWER`, or a home restored from a backup): a person watching is told."""
         wait = self.settle_seconds - max(0.0, (self.now() - since).total_seconds())
         if wait > 0:
-            waits.announce(
-                waits.Wait("Uku", wait, "its lists to show a write whose answer was lost")
-            )
+            waits.announce(waits.Wait("Uku", wait, why))
             self.sleep(wait)
