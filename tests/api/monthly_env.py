@@ -38,6 +38,7 @@ from trigon_sync.schedule.rules import ScheduleRule
 from trigon_sync.settings import fields
 from trigon_sync.settings.config import Config, SummarySettings, TrigonSettings, UkuSettings
 from trigon_sync.store import paths
+from trigon_sync.store.backup import Backup, backup
 from trigon_sync.store.installation import read as read_installation
 from trigon_sync.store.secrets import FileStore
 from trigon_sync.store.state import ClientLink, locked_state
@@ -297,6 +298,34 @@ def carries_identity(task: Mapping[str, Any], period: str) -> bool:
 
 class Killed(BaseException):
     """Stands in for the process dying (not an Exception: nothing may swallow it)."""
+
+
+class BackupThenDie(httpx.BaseTransport):
+    """Take a backup right after the ``backup_at``-th create (a POST to ``path``: Uku's
+    tasks or clients) reached Uku, then let the command die right after the ``die_at``-th
+    (its answer never recorded): the home is lost with a command that went on creating
+    after the copy's snapshot."""
+
+    def __init__(
+        self, inner: httpx.BaseTransport, path: str, backup_at: int, die_at: int, target: Path
+    ) -> None:
+        self.inner = inner
+        self.path = path
+        self.creates = 0
+        self.backup_at = backup_at
+        self.die_at = die_at
+        self.target = target
+        self.taken: Backup | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.method == "POST" and request.url.path == self.path:
+            self.creates += 1
+            if self.creates == self.backup_at:
+                self.taken = backup(self.target)
+            if self.creates == self.die_at:
+                raise Killed
+        return response
 
 
 class KillAfterCreates(httpx.BaseTransport):

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from monthly_env import Env, Killed, connect, make_config
+from monthly_env import BackupThenDie, Env, Killed, connect, make_config
 
 from trigon_sync import clock as trigon_clock
 from trigon_sync.clients.confirm_results import ConfirmResult, Outcome
@@ -28,37 +28,12 @@ from trigon_sync.registration_codes import normalise_code
 from trigon_sync.sandbox import SandboxWorld, generate_seed
 from trigon_sync.sandbox.behaviour import PRODUCTION_LIKE
 from trigon_sync.store import paths, records_db, restore_mark
-from trigon_sync.store.backup import Backup, backup
 from trigon_sync.store.state import load_state, locked_state
 from trigon_sync.uku.settling import Settler
 
 OCTOBER = dt.date(2024, 10, 31)
 SETTLE = make_config().uku.settle_seconds
 CLIENTS = "/api/v3/clients"
-
-
-class BackupThenDie(httpx.BaseTransport):
-    """Take a backup right after the ``backup_at``-th client create reached Uku, then let
-    the confirm die right after the ``die_at``-th (its link never saved): the home is lost
-    with a confirm that went on creating after the copy's snapshot."""
-
-    def __init__(self, inner: httpx.BaseTransport, backup_at: int, die_at: int, target: Path):
-        self.inner = inner
-        self.creates = 0
-        self.backup_at = backup_at
-        self.die_at = die_at
-        self.target = target
-        self.taken: Backup | None = None
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self.inner.handle_request(request)
-        if request.method == "POST" and request.url.path == CLIENTS:
-            self.creates += 1
-            if self.creates == self.backup_at:
-                self.taken = backup(self.target)
-            if self.creates == self.die_at:
-                raise Killed
-        return response
 
 
 class Clock:
@@ -127,7 +102,7 @@ def test_a_confirm_restored_from_a_backup_taken_mid_confirm_creates_each_client_
     wrappers: list[BackupThenDie] = []
 
     def wrap(inner: httpx.BaseTransport) -> httpx.BaseTransport:
-        wrappers.append(BackupThenDie(inner, 3, 6, tmp_path / "backup"))
+        wrappers.append(BackupThenDie(inner, CLIENTS, 3, 6, tmp_path / "backup"))
         return wrappers[-1]
 
     env = connect(

@@ -13,7 +13,15 @@ from typing import Any
 
 import httpx
 import pytest
-from monthly_env import Killed, connect, expected_counts, link_firms, make_config, task_counts
+from monthly_env import (
+    BackupThenDie,
+    Killed,
+    connect,
+    expected_counts,
+    link_firms,
+    make_config,
+    task_counts,
+)
 
 from trigon_sync.http import waits
 from trigon_sync.sandbox import SandboxWorld, generate_seed
@@ -104,30 +112,6 @@ def test_a_backup_during_a_run_restores_to_a_home_whose_next_run_creates_nothing
     assert "2024-10" in load_state().journal.completed
 
 
-class BackupThenDie(httpx.BaseTransport):
-    """Take a backup right after the ``backup_at``-th task create reached Uku, then let the
-    run die right after the ``die_at``-th (its answer never journaled): the home is lost
-    with a run that went on creating after the copy's snapshot."""
-
-    def __init__(self, inner: httpx.BaseTransport, backup_at: int, die_at: int, target: Path):
-        self.inner = inner
-        self.creates = 0
-        self.backup_at = backup_at
-        self.die_at = die_at
-        self.target = target
-        self.taken: Backup | None = None
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self.inner.handle_request(request)
-        if request.method == "POST" and request.url.path == "/api/v3/tasks":
-            self.creates += 1
-            if self.creates == self.backup_at:
-                self.taken = backup(self.target)
-            if self.creates == self.die_at:
-                raise Killed
-        return response
-
-
 def snapshot_marks(db_file: Path) -> dict[str, str]:
     with sqlite3.connect(db_file) as con:
         rows = con.execute("SELECT key, value FROM meta WHERE key LIKE 'restore%'").fetchall()
@@ -149,7 +133,7 @@ def test_a_restored_home_whose_uku_lists_lag_creates_no_second_task_when_run_at_
     wrappers: list[BackupThenDie] = []
 
     def wrap(inner: httpx.BaseTransport) -> httpx.BaseTransport:
-        wrappers.append(BackupThenDie(inner, 3, 6, tmp_path / "backup"))
+        wrappers.append(BackupThenDie(inner, "/api/v3/tasks", 3, 6, tmp_path / "backup"))
         return wrappers[-1]
 
     env = connect(
