@@ -307,7 +307,15 @@ def test_dry_run_writes_nothing_and_prints_the_issue_shape(env: Env) -> None:
     assert paths.state_file().read_bytes() == before
     assert not journal.has_rows("2024-11")
     doc = plan.to_json()
-    assert set(doc) == {"periods", "warnings", "repaired", "owed", "deferred", "clients_failed"}
+    assert set(doc) == {
+        "periods",
+        "warnings",
+        "notes",
+        "repaired",
+        "owed",
+        "deferred",
+        "clients_failed",
+    }
     assert [p["period"] for p in doc["periods"]] == ["2024-11", "2024-12"]
     first = doc["periods"][0]
     assert set(first) == {"period", "import_day", "window_start", "window_end", "clients"}
