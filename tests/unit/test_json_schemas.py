@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from pathlib import Path
@@ -9,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.json_schemas import SCHEMAS, check_output, document_name, registry
+from trigon_sync.clients.confirm_results import ConfirmResult
+from trigon_sync.clients.plan import Selection
+from trigon_sync.uku.models import UkuWarning
 
 DOC = Path(__file__).parent.parent.parent / "docs" / "json-output.md"
 
@@ -63,3 +67,15 @@ def test_a_document_off_its_schema_fails_the_test_that_printed_it() -> None:
         )
     with pytest.raises(ValueError):
         check_output(["schedule", "--json"], "Next import: …")
+
+
+def test_confirms_document_with_an_uku_warning_is_on_its_schema() -> None:
+    """Uku's warnings travel as {code, message} objects (the schema once said strings)."""
+    selection = Selection(apply=(), skipped=(), conflicts=(), linked=())
+    result = ConfirmResult(
+        results=(),
+        selection=selection,
+        warnings=(UkuWarning("vat_number_ignored", "VAT number was not stored"),),
+        notes=("restored from a backup taken 07.12.2026 07:40: waiting up to 30 s",),
+    )
+    check_output(["confirm", "--yes", "--json"], json.dumps(result.to_json()))
