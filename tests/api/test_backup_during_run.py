@@ -201,6 +201,10 @@ def test_a_restored_home_whose_uku_lists_lag_creates_no_second_task_when_run_at_
             window = expected_counts(seed, firm_of[task["client_id"]], *OCTOBER_WINDOW)
             assert task_counts(task) == window
         assert "2024-10" in load_state().journal.completed
+        # the history adds up to Uku's tasks: the adopted three count as an earlier run's
+        record = [r.details for r in load_state().history if r.is_monthly][-1]
+        written = sum(record.get(k, 0) for k in ("tasks_created", "tasks_updated", "done_earlier"))
+        assert written == len(env.tasks()), record
         assert len(sleeps) == 1 and 0 < sleeps[0] <= make_config().uku.settle_seconds
         assert "restore_snapshot_at" in snapshot_marks(paths.records_file())
 

@@ -80,6 +80,15 @@ def _done_earlier(result: MonthlyResult) -> int:
             o.link.trigon_id for o in period.outcomes if o.ok and o.plan.reason == DONE_EARLIER
         }
         total += journal.unrecorded(period.run.period, firms)
+        if not result.rerun:
+            # found in Uku holding the counts though no record of this home says it was
+            # written (a create whose answer a killed run never recorded, or one the home
+            # a backup was taken from made after the copy's snapshot): adopted, not written
+            total += sum(
+                1
+                for o in period.outcomes
+                if o.ok and o.plan.action == "exists" and o.plan.reason != DONE_EARLIER
+            )
     return total
 
 
