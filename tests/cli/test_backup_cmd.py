@@ -51,6 +51,10 @@ def test_include_secrets_copies_the_token_file(cli: Invoke, tmp_path: Path) -> N
     copied = tmp_path / "copy" / "tokens.toml"
     assert copied.read_bytes() == paths.token_file().read_bytes()
     assert stat.S_IMODE(copied.stat().st_mode) == 0o600
+    # a copy used beside the live home, or connected in a drill, can end its login
+    said = " ".join(result.stdout.split())
+    assert "never use the copy while this home still runs" in said
+    assert "delete the copy's tokens.toml before `connect`" in said
 
 
 def test_a_non_empty_directory_is_refused(cli: Invoke, tmp_path: Path) -> None:

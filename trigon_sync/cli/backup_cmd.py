@@ -47,7 +47,15 @@ def backup(
             "run `trigon-sync connect` and `trigon-sync connect-uku` if they are missing.",
             markup=False,
         )
-    elif not done.secrets:
+    elif done.secrets:
+        out.print(
+            "The copy holds this home's logins. A password login's refresh token is renewed "
+            "on use: never use the copy while this home still runs, and in a drill delete "
+            "the copy's tokens.toml before `connect` (it revokes the login it replaces) — "
+            "docs/operations.md, Backup and restore, step 3.",
+            markup=False,
+        )
+    else:
         out.print(
             "No secrets in the home (they are in the OS keyring, which a backup of the home "
             "does not hold): after a restore on another machine run `connect` and "
