@@ -26,12 +26,17 @@ from tests.api.monthly_env import expected_counts, task_counts
 from trigon_sync.http.session import ENV_RETRY_DELAY
 from trigon_sync.sandbox import FaultConfig, Running, generate_seed, run_sandbox
 from trigon_sync.sandbox.behaviour import CONTRACT, PRODUCTION_LIKE, UkuBehaviour
+from trigon_sync.sandbox.generator import DEFAULT_ANOMALIES
 from trigon_sync.sandbox.register_file import write_register_zip
 from trigon_sync.settings import fields
 from trigon_sync.store import paths
 from trigon_sync.store.state import load_state
 
-FIRMS = 24
+FIRMS = 12
+"""The flows' world: every import trouble case of a 24-firm seed (duplicate code, bad check
+digit, missing from the register, already in Uku), but half the plain firms. The flows prove
+order, idempotency and secrecy, not volume; each firm costs every run-monthly ~15 Trigon
+requests, and under faults those requests' lost answers are what the flows wait on."""
 # Each import day (schedule last_calendar_day from 01.10.2024) and the window it counts.
 MONTHS: tuple[tuple[dt.date, dt.date, dt.date, str], ...] = (
     (dt.date(2024, 10, 31), dt.date(2024, 10, 1), dt.date(2024, 10, 30), "2024-10"),
@@ -212,9 +217,11 @@ class Flow:
         assert state.last_period_end == MONTHS[months - 1][2]
 
 
-def make_seed(n_firms: int = FIRMS, seed: int = 11) -> dict[str, Any]:
-    """A seed with the usual anomalies, but every firm viewable (so connect exits 0)."""
-    return generate_seed(n_firms, seed=seed, no_view=0, records_scale=0.3)
+def make_seed(n_firms: int = FIRMS, seed: int = 11, *, anomalies: bool = False) -> dict[str, Any]:
+    """A seed, every firm viewable (so connect exits 0); ``anomalies``: the import's trouble
+    cases at their 20-firm-and-up counts even in a smaller world (otherwise from 20 firms)."""
+    knobs: dict[str, Any] = dict(DEFAULT_ANOMALIES) if anomalies else {}
+    return generate_seed(n_firms, seed=seed, **{**knobs, "no_view": 0}, records_scale=0.3)
 
 
 @contextmanager
@@ -229,7 +236,7 @@ def flow(
     mode: str = "password",
 ) -> Iterator[Flow]:
     """A served sandbox and a fresh home for the CLI children (``mode``: how to connect)."""
-    seed = seed or make_seed()
+    seed = seed or make_seed(anomalies=True)
     register_zip = home.parent / "register.csv.zip"
     write_register_zip(seed["register"], register_zip)
     with run_sandbox(

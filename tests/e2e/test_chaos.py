@@ -77,8 +77,12 @@ def test_sigkill_of_confirm_then_rerun_creates_each_client_once(
 ) -> None:
     """Killed after a random number of client creates, a re-run creates only the rest
     (production-like: keys ignored, lists lagging, so the rerun must wait and look)."""
+    # 24 firms, 20 to create: the kill lands after up to 10 creates, so before the last
     with flow(
-        isolated_home, uku_faults=FaultConfig(latency_ms=8), uku_behaviour=PROFILES[profile]
+        isolated_home,
+        seed=make_seed(24),
+        uku_faults=FaultConfig(latency_ms=8),
+        uku_behaviour=PROFILES[profile],
     ) as f:
         f.connect()
         f.import_clients()
@@ -99,7 +103,8 @@ def test_sigkill_of_confirm_then_rerun_creates_each_client_once(
 
 def test_two_runs_started_together_one_works_the_other_is_busy(isolated_home: Path) -> None:
     """Two cron entries firing at once: exit 0 and exit 6 (busy), and no task twice."""
-    with flow(isolated_home, faults=FaultConfig(latency_ms=15)) as f:
+    # 24 firms: a run long enough that the second child, however late it starts, meets the lock
+    with flow(isolated_home, seed=make_seed(24), faults=FaultConfig(latency_ms=15)) as f:
         f.running.set_faults(trigon_limit=100_000, uku_read_limit=100_000, uku_write_limit=100_000)
         f.setup()
         first = f.start("run-monthly", "--today", "31.10.2024")
