@@ -1,4 +1,6 @@
-"""Fixtures shared by the owed-period tests: one 36-firm world, two firms without View."""
+"""Fixtures shared by the api tests: the sandbox world with every readable firm linked
+(``env``; a module that needs another set-up defines its own), and the owed-period tests'
+36-firm world with two firms without View."""
 
 from __future__ import annotations
 
@@ -7,8 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from monthly_env import Env, connect, link_firms, make_config
+from monthly_env import Env, connect, link_firms, make_config, viewable_firms
 from world_seeds import fresh_world, seed_document
+
+from trigon_sync.sandbox import SandboxWorld
+
+
+@pytest.fixture
+def env(
+    sandbox_world: SandboxWorld, sandbox_seed_dict: dict[str, Any], tmp_path: Path
+) -> Iterator[Env]:
+    """Every readable firm linked, all 14 fields mapped, last calendar day from 01.10.2024."""
+    link_firms(sandbox_world, viewable_firms(sandbox_seed_dict))
+    made = connect(sandbox_world, make_config(), tmp_path)
+    yield made
+    made.close()
 
 
 @pytest.fixture

@@ -9,30 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
-from monthly_env import Env, Killed, connect, link_firms, make_config, viewable_firms
+from monthly_env import Env, Killed
 
 from trigon_sync.monthly import run as monthly_run
 from trigon_sync.monthly.plan import DONE_EARLIER
-from trigon_sync.sandbox import SandboxWorld
 from trigon_sync.store.state import load_state
 
 D = dt.date
 NIGHT = D(2024, 10, 31)
-
-
-@pytest.fixture
-def env(
-    sandbox_world: SandboxWorld, sandbox_seed_dict: dict[str, Any], tmp_path: Path
-) -> Iterator[Env]:
-    link_firms(sandbox_world, viewable_firms(sandbox_seed_dict))
-    made = connect(sandbox_world, make_config(), tmp_path)
-    yield made
-    made.close()
 
 
 def _after_new(clients: int, then: Callable[[], None]) -> Any:

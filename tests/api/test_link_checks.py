@@ -11,12 +11,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from monthly_env import Env, Killed, connect, link_firms, make_config, viewable_firms
+from monthly_env import Env, Killed, connect, make_config, viewable_firms
 
 from trigon_sync.clients.importing import build_plan
 from trigon_sync.monthly.result import ClientOutcome
@@ -28,17 +26,6 @@ from trigon_sync.uku.models import ClientDraft
 
 D = dt.date
 OTHER_COMPANY = "0b9f7c4e-1d2a-4e5f-8a6b-7c8d9e0f1a2b"
-
-
-@pytest.fixture
-def env(
-    sandbox_world: SandboxWorld, sandbox_seed_dict: dict[str, Any], tmp_path: Path
-) -> Iterator[Env]:
-    """Every readable firm linked (as a home made before links recorded their company)."""
-    link_firms(sandbox_world, viewable_firms(sandbox_seed_dict))
-    made = connect(sandbox_world, make_config(), tmp_path)
-    yield made
-    made.close()
 
 
 def _links() -> list[ClientLink]:

@@ -43,17 +43,6 @@ from trigon_sync.store.state import load_state, locked_state
 D = dt.date
 
 
-@pytest.fixture
-def env(
-    sandbox_world: SandboxWorld, sandbox_seed_dict: dict[str, Any], tmp_path: Path
-) -> Iterator[Env]:
-    """Every readable firm linked, all 14 fields mapped, last calendar day from 01.10.2024."""
-    link_firms(sandbox_world, viewable_firms(sandbox_seed_dict))
-    made = connect(sandbox_world, make_config(), tmp_path)
-    yield made
-    made.close()
-
-
 def _assert_tasks_match_seed(
     env: Env, seed: dict[str, Any], period: str, start: dt.date, end: dt.date, day: dt.date
 ) -> None:

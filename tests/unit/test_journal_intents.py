@@ -10,7 +10,7 @@ from trigon_sync.clock import TALLINN
 from trigon_sync.schedule.rules import Run
 from trigon_sync.store import paths, records_migration
 from trigon_sync.store.journal import ClientIntents, PeriodJournal
-from trigon_sync.uku.settling import LOST_ANSWER, Settler
+from trigon_sync.uku.settling import LOST_ANSWER_WAIT, Settler
 
 SENT = dt.datetime(2024, 11, 30, 12, 0, 0, 900_000, tzinfo=TALLINN)
 """0.9 s past a whole second: cut to the second it would read 0.9 s earlier."""
@@ -21,7 +21,7 @@ def waits_after_reading(sent_at: dt.datetime, settle: float, elapsed: float) -> 
     """What a Settler sleeps when the next run reads ``sent_at`` ``elapsed`` s after SENT."""
     slept: list[float] = []
     Settler(settle, lambda: SENT + dt.timedelta(seconds=elapsed), slept.append).wait(
-        sent_at, LOST_ANSWER
+        sent_at, LOST_ANSWER_WAIT
     )
     return slept
 

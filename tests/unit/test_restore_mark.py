@@ -25,6 +25,12 @@ def restored() -> Iterator[None]:
     records_db.forget_shared()
 
 
+def moment(now: dt.datetime, *, write: bool) -> dt.datetime | None:
+    """The pending mark's moment (None: no mark needed), as a command reads it."""
+    mark = restore_mark.pending(now, SETTLE, write=write)
+    return None if mark is None else mark.at
+
+
 def marks() -> dict[str, str]:
     db = records_db.shared(create=True)
     with db.read() as con:
@@ -33,7 +39,7 @@ def marks() -> dict[str, str]:
 
 def test_a_home_never_restored_has_no_moment_and_writes_nothing() -> None:
     records_db.shared(create=True)
-    assert restore_mark.possibly_announced_at(T0, SETTLE, write=True) is None
+    assert moment(T0, write=True) is None
     assert marks() == {}
 
 
@@ -43,28 +49,28 @@ def test_the_first_run_fixes_the_moment_at_its_start_whatever_the_backups_age(
     """A week-old backup: the lost home may have created until just before the restore, so
     the moment is the first run's start, not the snapshot's."""
     first = T0 + dt.timedelta(days=7)
-    assert restore_mark.possibly_announced_at(first, SETTLE, write=False) == first
+    assert moment(first, write=False) == first
     assert set(marks()) == {restore_mark.SNAPSHOT_KEY}  # a dry run writes nothing
-    assert restore_mark.possibly_announced_at(first, SETTLE, write=True) == first
+    assert moment(first, write=True) == first
     again = first + dt.timedelta(seconds=5)  # a second run at once keeps the first's moment
-    assert restore_mark.possibly_announced_at(again, SETTLE, write=True) == first
+    assert moment(again, write=True) == first
     assert set(marks()) == {restore_mark.SNAPSHOT_KEY, restore_mark.FIRST_RUN_KEY}
 
 
 def test_a_run_settle_seconds_after_the_moment_clears_the_mark(restored: None) -> None:
     first = T0 + dt.timedelta(minutes=1)
-    assert restore_mark.possibly_announced_at(first, SETTLE, write=True) == first
+    assert moment(first, write=True) == first
     later = first + dt.timedelta(seconds=SETTLE)
-    assert restore_mark.possibly_announced_at(later, SETTLE, write=False) is None
+    assert moment(later, write=False) is None
     assert marks() != {}  # only a real run clears it
-    assert restore_mark.possibly_announced_at(later, SETTLE, write=True) is None
+    assert moment(later, write=True) is None
     assert marks() == {}
-    assert restore_mark.possibly_announced_at(later, SETTLE, write=True) is None
+    assert moment(later, write=True) is None
 
 
 def test_a_backup_of_a_restored_home_carries_its_own_moment(restored: None) -> None:
     """The copy of a home whose first run stamped its start is marked afresh."""
-    restore_mark.possibly_announced_at(T0 + dt.timedelta(seconds=1), SETTLE, write=True)
+    moment(T0 + dt.timedelta(seconds=1), write=True)
     records_db.forget_shared()
     later = T0 + dt.timedelta(hours=1)
     restore_mark.mark_copy(records_db.db_file(), later)

@@ -16,7 +16,6 @@ from trigon_sync.settings.config import Config
 
 if TYPE_CHECKING:
     from trigon_sync.clients.auto_import import AutoImport
-    from trigon_sync.monthly.plan import ClientPlan
     from trigon_sync.monthly.result import MonthlyResult
 
 
@@ -205,7 +204,7 @@ def render_plan(result: MonthlyResult, config: Config, *, preview: bool = False)
             output.stdout.print(part, soft_wrap=not isinstance(part, Table) and unwrapped)
         for line in after:
             output.stdout.print(line, soft_wrap=unwrapped)
-        unless = sum(1 for o in period.outcomes if o.ok and _unless_listed(o.plan))
+        unless = sum(1 for o in period.outcomes if o.ok and o.plan.unless_listed)
         done = (
             ", ".join(
                 f"{n} {action}"
@@ -223,12 +222,6 @@ def render_plan(result: MonthlyResult, config: Config, *, preview: bool = False)
         output.stdout.print(f"Totals: {done}{summed}", markup=False, soft_wrap=unwrapped)
     for stopped in stopped_lines(result):
         output.stdout.print(stopped, markup=False, soft_wrap=unwrapped)
-
-
-def _unless_listed(plan: ClientPlan) -> bool:
-    """A create the real run makes only if Uku does not list the task after its wait
-    (its reason says why: monthly/actions.py ``look_reason``)."""
-    return plan.action == "create" and plan.reason is not None
 
 
 def flag_lines(result: MonthlyResult) -> list[str]:

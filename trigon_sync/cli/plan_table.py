@@ -171,8 +171,9 @@ def _unless(outcomes: Sequence[ClientOutcome]) -> list[Text]:
     an earlier run's create lost its answer, or the home was restored from a backup)."""
     groups: dict[str, list[ClientOutcome]] = {}
     for outcome in outcomes:
-        if outcome.ok and outcome.plan.action == "create" and outcome.plan.reason:
-            groups.setdefault(outcome.plan.reason, []).append(outcome)
+        reason = outcome.plan.reason
+        if outcome.ok and outcome.plan.unless_listed and reason is not None:
+            groups.setdefault(reason, []).append(outcome)
     lines = []
     for reason, group in groups.items():
         shown = ", ".join(plain(o.plan.link.name) for o in group[:NAMES_SHOWN])

@@ -45,7 +45,7 @@ from trigon_sync.store.journal import ClientIntents
 from trigon_sync.store.state import State
 from trigon_sync.uku.client import UkuClient
 from trigon_sync.uku.models import Client, ClientDraft
-from trigon_sync.uku.settling import LOST_ANSWER, Settler
+from trigon_sync.uku.settling import LOST_ANSWER_WAIT, Settler
 
 ATTEMPTS = 3
 """Creates of one client per confirm whose outcome stayed unknown before the row fails."""
@@ -131,7 +131,7 @@ class ClientCreator:
 
     def look_again(self, code: str, sent_at: dt.datetime) -> list[Client]:
         """Uku's clients with ``code``, read once a create sent at ``sent_at`` would show."""
-        self.settler.wait(sent_at, LOST_ANSWER)
+        self.settler.wait(sent_at, LOST_ANSWER_WAIT)
         return _same_code(self.uku.list_clients(code), code)
 
     def replayed(self, created: Client, code: str) -> bool:

@@ -250,6 +250,12 @@ class ClientPlan:
     finished: bool = False
     """``--rerun`` found the task finished in Uku and leaves it as it is (FINISHED_KEPT)."""
 
+    @property
+    def unless_listed(self) -> bool:
+        """A create the real run makes only if Uku does not list the task after its wait
+        (its reason says why: monthly/actions.py ``look_reason``); the dry run shows it."""
+        return self.action == "create" and self.reason is not None
+
     def change(self, key: str) -> int:
         """How much the count of ``key`` goes up (negative: down); a missing value is 0."""
         old, new = self.changes[key]

@@ -63,7 +63,7 @@ from trigon_sync.store import installation, journal, owed, restore_mark
 from trigon_sync.store.state import ClientLink, State, StateSession, load_state, locked_state
 from trigon_sync.trigon import Firm, TrigonClient
 from trigon_sync.uku import Task, UkuClient
-from trigon_sync.uku.settling import LOST_ANSWER
+from trigon_sync.uku.settling import LOST_ANSWER_WAIT
 
 DEFAULT_WORKERS = 8
 NO_INSTALLATION = "0" * 16
@@ -542,7 +542,7 @@ class MonthlyRun:
             ready = max(later.ready for later in waiting.values())
             wait = max(0.0, (ready - self.now()).total_seconds())
             if wait > 0:  # a person watching is told what for (the restore, or lost answers)
-                why = LOST_ANSWER if self.restored is None else self.restored.wait_reason()
+                why = LOST_ANSWER_WAIT if self.restored is None else self.restored.wait_reason()
                 http_waits.announce(http_waits.Wait("Uku", wait, why))
             self.sleep(wait)
             listing.reread(ready)

@@ -29,7 +29,7 @@ section of docs/operations.md asks that the lost home has stopped). So:
   run, ``confirm``, the run's automatic client import: whichever comes first) writes
   :data:`FIRST_RUN_KEY` (its own start) beside it, once. Every such command until the
   mark is cleared treats unrecorded creates as announced at the later of the two
-  (:func:`possibly_announced_at`). The moment is one and shared: it bounds what the lost
+  (:func:`pending`). The moment is one and shared: it bounds what the lost
   home sent of tasks and of clients alike, so each kind of command waits for it once
   (the first ``confirm`` and the first monthly run, if both start within
   ``settle_seconds`` of it), whatever the backup's age.
@@ -153,14 +153,6 @@ def _parsed(value: str | None) -> dt.datetime | None:
     except ValueError:
         return None
     return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
-
-
-def possibly_announced_at(
-    now: dt.datetime, settle_seconds: float, *, write: bool
-) -> dt.datetime | None:
-    """:func:`pending`'s moment (None: not restored, or the mark has done its job)."""
-    mark = pending(now, settle_seconds, write=write)
-    return None if mark is None else mark.at
 
 
 def pending(now: dt.datetime, settle_seconds: float, *, write: bool) -> Mark | None:

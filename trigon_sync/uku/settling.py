@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 from trigon_sync.http import waits
 
-LOST_ANSWER = "its lists to show a write whose answer was lost"
+LOST_ANSWER_WAIT = "its lists to show a write whose answer was lost"
 """The wait's reason after a create whose answer was lost (a restored home's wait names
 the restore instead: store/restore_mark.py's ``Mark.wait_reason``)."""
 
@@ -48,7 +48,7 @@ class Settler:
         """Return once ``settle_seconds`` have passed since ``since`` (at most that long).
 
         ``why``: what the wait is for, as the caller knows it (a lost answer,
-        :data:`LOST_ANSWER`, or a home restored from a backup): a person watching is told."""
+        :data:`LOST_ANSWER_WAIT`, or a home restored from a backup): a person watching is told."""
         wait = self.settle_seconds - max(0.0, (self.now() - since).total_seconds())
         if wait > 0:
             waits.announce(waits.Wait("Uku", wait, why))
